@@ -1,0 +1,72 @@
+/**
+ * The sans-IO codec contract.
+ *
+ * A {@link Decoder} turns bytes into frames and has exactly three outcomes per
+ * call to `next()`: a frame, {@link NEED_DATA} ("give me more bytes"; never an
+ * exception), or a thrown {@link FrameError} (fatal and sticky: every later
+ * call rethrows it). `end()` declares the input finished; it throws
+ * `UnexpectedEofError` (`SB_UNEXPECTED_EOF`) if buffered bytes cannot form a
+ * frame. Any other exception thrown by a decoder is a bug.
+ *
+ * Codecs import nothing from `node:net`, `node:tls`, timers or events; the I/O
+ * layer (`net/channel.ts`) owns buffering policy, deadlines and backpressure.
+ */
+
+/** Returned by {@link Decoder.next} when the buffered bytes do not yet hold a whole frame. */
+export const NEED_DATA: unique symbol = Symbol('switchboard.NEED_DATA');
+/** The type of {@link NEED_DATA}. */
+export type NeedData = typeof NEED_DATA;
+
+/** Incremental, sans-IO frame decoder. */
+export interface Decoder {
+  /** Appends bytes. The decoder keeps a reference; do not mutate `chunk` afterwards. */
+  push(chunk: Uint8Array): void;
+  /**
+   * Returns the next whole frame, or {@link NEED_DATA}. Throws `FrameError` when the
+   * input violates the framing (sticky). A frame that lies within one pushed chunk is a
+   * view into it (no copy); a frame spanning chunks is concatenated once.
+   */
+  next(): Uint8Array | NeedData;
+  /**
+   * Declares the input finished. Complete frames still buffered remain available from
+   * `next()` (for `eof` framing, the accumulated bytes become the one final frame).
+   * Throws `UnexpectedEofError` if bytes remain that cannot form a frame.
+   */
+  end(): void;
+  /** Bytes pushed but not yet returned as frames (including a partial frame). */
+  readonly buffered: number;
+  /** True once a started frame is partly buffered (used for frame timeouts). */
+  readonly inFrame: boolean;
+}
+
+/** Sans-IO frame encoder. */
+export interface Encoder {
+  /**
+   * Returns the wire bytes for one payload as a list of chunks (typically header and
+   * body; the body is not copied). Throws `InvalidArgumentError` (`SB_PAYLOAD_TOO_LARGE`)
+   * for a payload the peer's decoder would reject.
+   */
+  encode(payload: Uint8Array): Uint8Array[];
+}
+
+/** A framing: a factory of decoders and encoders with the same limits. */
+export interface Framing {
+  /** The canonical spec string, e.g. `length:u32be`. */
+  readonly spec: string;
+  /** The largest frame (payload) this framing accepts, in bytes. */
+  readonly maxFrame: number;
+  /** Whether a payload may be text printed on a line (used for refusal messages). */
+  readonly carriesText: boolean;
+  createDecoder(): Decoder;
+  createEncoder(): Encoder;
+}
+
+/** Options every framing accepts. */
+export interface FramingOptions {
+  /**
+   * Largest frame in bytes, checked as soon as a header is read. Default 8 MiB
+   * (64 KiB for `line` and `delim`). `Infinity` disables the limit: a peer can then
+   * make the process buffer without bound; only use it with trusted peers.
+   */
+  maxFrame?: number;
+}

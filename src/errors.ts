@@ -1,0 +1,270 @@
+/**
+ * Errors: one base class, a table of stable codes, and one subclass per party
+ * at fault.
+ *
+ * Callers match on `error.code`, never on the message. Messages name the limit
+ * and the size involved; they never contain bytes received from a peer.
+ * `docs/ERRORS.md` documents every code in {@link ERROR_CODES}, and a test keeps
+ * the two in agreement.
+ *
+ * Who is at fault:
+ * - {@link FrameError}: the peer sent bytes that violate the framing (remote).
+ * - {@link UnexpectedEofError}: the input ended inside a frame (remote).
+ * - {@link TimeoutError}: a deadline passed (either side, or the network).
+ * - {@link ConnectionError}: the connection failed or was refused (network).
+ * - {@link StructError}: `pack`/`unpack` got values or bytes CPython would reject.
+ * - {@link InvalidArgumentError}: the caller misused the API (local).
+ *
+ * Any other exception escaping a decoder is a bug in switchboard.
+ */
+
+/** Every error class name, as used in {@link ERROR_CODES}. */
+export type ErrorClassName =
+  | 'FrameError'
+  | 'UnexpectedEofError'
+  | 'TimeoutError'
+  | 'ConnectionError'
+  | 'StructError'
+  | 'InvalidArgumentError'
+  | 'SwitchboardError';
+
+/**
+ * The code table. Keys are the stable codes; `class` is the error class that
+ * carries the code; `summary` is the one-line meaning, mirrored in docs/ERRORS.md.
+ */
+export const ERROR_CODES = {
+  // Peer sent bad bytes (FrameError).
+  SB_FRAME_TOO_LARGE: {
+    class: 'FrameError',
+    summary: 'A frame (or its declared length) exceeds maxFrame; checked at the header.',
+  },
+  SB_BAD_LENGTH_PREFIX: {
+    class: 'FrameError',
+    summary: 'A length prefix is impossible: negative after adjustment or smaller than its header.',
+  },
+  SB_VARINT_OVERLONG: {
+    class: 'FrameError',
+    summary: 'A varint length uses more than 10 bytes or does not fit in 64 bits.',
+  },
+  SB_UNKNOWN_TYPE_BYTE: {
+    class: 'FrameError',
+    summary: 'A tagged frame starts with a type byte the framing does not define.',
+  },
+  SB_BAD_DIGITS: {
+    class: 'FrameError',
+    summary: 'An ASCII decimal length field (digits, netstring) contains a non-digit.',
+  },
+  SB_BAD_NETSTRING: {
+    class: 'FrameError',
+    summary: "A netstring is malformed: missing ':' or the ',' terminator, or a leading zero.",
+  },
+  SB_BAD_MLLP: {
+    class: 'FrameError',
+    summary: 'An MLLP frame does not start with 0x0b or its end block is not 0x1c 0x0d.',
+  },
+  SB_BAD_HEADER: {
+    class: 'FrameError',
+    summary: 'A header block (Content-Length framing) is malformed, duplicated or missing.',
+  },
+  SB_BAD_ENVELOPE: {
+    class: 'FrameError',
+    summary: 'An sbp envelope has an unknown type or a body too short for its type.',
+  },
+  SB_PROXY_HEADER_INVALID: {
+    class: 'FrameError',
+    summary: 'A PROXY protocol v1/v2 header is missing, truncated or malformed.',
+  },
+  // Input ended inside a frame.
+  SB_UNEXPECTED_EOF: {
+    class: 'UnexpectedEofError',
+    summary: 'The input or connection ended inside a frame (bytes left over at end()).',
+  },
+  // Deadlines.
+  SB_TIMEOUT: {
+    class: 'TimeoutError',
+    summary: 'A call did not complete within its `timeout` (ms).',
+  },
+  SB_CONNECT_TIMEOUT: {
+    class: 'TimeoutError',
+    summary: 'The connection was not established within connectTimeout.',
+  },
+  SB_IDLE_TIMEOUT: {
+    class: 'TimeoutError',
+    summary: 'No bytes arrived for idleTimeout ms; the connection was closed.',
+  },
+  SB_FRAME_TIMEOUT: {
+    class: 'TimeoutError',
+    summary: 'A started frame did not complete within frameTimeout ms (slowloris).',
+  },
+  SB_WRITE_TIMEOUT: {
+    class: 'TimeoutError',
+    summary: 'Queued output was not accepted by the peer within writeTimeout ms.',
+  },
+  SB_PEER_UNRESPONSIVE: {
+    class: 'TimeoutError',
+    summary: 'Heartbeat: maxOutstanding pings went unanswered; the peer is presumed dead.',
+  },
+  // Network and connection state.
+  SB_CONNECTION_REFUSED: {
+    class: 'ConnectionError',
+    summary: 'The peer refused the connection (nothing listening).',
+  },
+  SB_CONNECTION_RESET: {
+    class: 'ConnectionError',
+    summary: 'The peer reset the connection (RST) or the pipe broke.',
+  },
+  SB_CONNECTION_CLOSED: {
+    class: 'ConnectionError',
+    summary: 'The operation needs an open connection, but it was closed.',
+  },
+  SB_HOST_UNREACHABLE: {
+    class: 'ConnectionError',
+    summary: 'The address could not be resolved or reached.',
+  },
+  SB_NETWORK_ERROR: {
+    class: 'ConnectionError',
+    summary: 'Another operating-system network error; `cause` holds the original.',
+  },
+  SB_TLS_ERROR: {
+    class: 'ConnectionError',
+    summary: 'The TLS handshake failed or the peer certificate was rejected.',
+  },
+  SB_TOO_MANY_CONNECTIONS: {
+    class: 'ConnectionError',
+    summary: 'The server is at maxConnections (or maxConnectionsPerIp); the connection was refused.',
+  },
+  SB_OUTPUT_QUEUE_FULL: {
+    class: 'ConnectionError',
+    summary: 'More than maxQueuedOutput bytes are waiting for a slow reader.',
+  },
+  SB_ABORTED: {
+    class: 'ConnectionError',
+    summary: 'The call was aborted through its AbortSignal.',
+  },
+  SB_WORKER_CRASHED: {
+    class: 'ConnectionError',
+    summary: 'The worker thread or process serving the connection exited.',
+  },
+  // Binary packing.
+  SB_STRUCT_ERROR: {
+    class: 'StructError',
+    summary: 'pack/unpack rejected the format, a value or the buffer, as CPython struct would.',
+  },
+  // Caller misuse.
+  SB_INVALID_ARGUMENT: {
+    class: 'InvalidArgumentError',
+    summary: 'An argument has the wrong type or an out-of-range value.',
+  },
+  SB_BAD_OPTION: {
+    class: 'InvalidArgumentError',
+    summary: 'An option is unknown, renamed, or outside its documented range.',
+  },
+  SB_BAD_FRAMING_SPEC: {
+    class: 'InvalidArgumentError',
+    summary: 'A framing spec string (e.g. `length:u16be`) cannot be parsed; the message names the bad part.',
+  },
+  SB_BAD_ADDRESS: {
+    class: 'InvalidArgumentError',
+    summary: 'An address string (HOST:PORT, [v6]:PORT, unix:/path, ...) cannot be parsed.',
+  },
+  SB_PAYLOAD_TOO_LARGE: {
+    class: 'InvalidArgumentError',
+    summary: 'The encoder refused a payload the peer decoder would reject (size or content).',
+  },
+  SB_HANDLER_ERROR: {
+    class: 'SwitchboardError',
+    summary: 'A server handler threw; the connection was closed and the server keeps serving.',
+  },
+} as const satisfies Record<string, { class: ErrorClassName; summary: string }>;
+
+/** A stable error code: `SB_` + upper snake case. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Extra data an error may carry. */
+export interface ErrorDetails {
+  /** The underlying error, when this one wraps another. */
+  cause?: unknown;
+  /** Byte offset from the start of the input of the first byte of the failing frame. */
+  offset?: number;
+}
+
+/** Base class of every error switchboard throws. Match on {@link SwitchboardError.code}. */
+export class SwitchboardError extends Error {
+  /** The stable code, e.g. `SB_FRAME_TOO_LARGE`. */
+  readonly code: ErrorCode;
+  /** For decode errors: offset of the first byte of the frame that failed. */
+  readonly offset: number | undefined;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.offset = details.offset;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** The peer sent bytes that violate the framing. Sticky: the decoder rethrows it. */
+export class FrameError extends SwitchboardError {}
+/** The input ended inside a frame. */
+export class UnexpectedEofError extends SwitchboardError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('SB_UNEXPECTED_EOF', message, details);
+  }
+}
+/** A deadline passed. */
+export class TimeoutError extends SwitchboardError {}
+/** The connection failed, was refused, reset or closed. */
+export class ConnectionError extends SwitchboardError {}
+/** CPython `struct.error` equivalent. */
+export class StructError extends SwitchboardError {
+  constructor(message: string, details: ErrorDetails = {}) {
+    super('SB_STRUCT_ERROR', message, details);
+  }
+}
+/** The caller passed a bad argument or option. */
+export class InvalidArgumentError extends SwitchboardError {}
+
+/** True when `value` is a SwitchboardError, optionally with the given code. */
+export function isSwitchboardError(value: unknown, code?: ErrorCode): value is SwitchboardError {
+  return value instanceof SwitchboardError && (code === undefined || value.code === code);
+}
+
+const SYSTEM_ERROR_CODES: Record<string, ErrorCode> = {
+  ECONNREFUSED: 'SB_CONNECTION_REFUSED',
+  ECONNRESET: 'SB_CONNECTION_RESET',
+  EPIPE: 'SB_CONNECTION_RESET',
+  ECONNABORTED: 'SB_CONNECTION_RESET',
+  ENOTFOUND: 'SB_HOST_UNREACHABLE',
+  EHOSTUNREACH: 'SB_HOST_UNREACHABLE',
+  ENETUNREACH: 'SB_HOST_UNREACHABLE',
+  EAI_AGAIN: 'SB_HOST_UNREACHABLE',
+  ENOENT: 'SB_CONNECTION_REFUSED',
+  ETIMEDOUT: 'SB_CONNECT_TIMEOUT',
+  ERR_SOCKET_CLOSED: 'SB_CONNECTION_CLOSED',
+  ERR_STREAM_DESTROYED: 'SB_CONNECTION_CLOSED',
+  ERR_STREAM_WRITE_AFTER_END: 'SB_CONNECTION_CLOSED',
+};
+
+/**
+ * Wraps an operating-system or Node error (ECONNREFUSED, ECONNRESET, TLS errors, ...)
+ * in a {@link ConnectionError} with a stable code; SwitchboardErrors pass through.
+ */
+export function toSwitchboardError(error: unknown): SwitchboardError {
+  if (error instanceof SwitchboardError) {
+    return error;
+  }
+  const systemCode =
+    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  let code: ErrorCode = SYSTEM_ERROR_CODES[systemCode] ?? 'SB_NETWORK_ERROR';
+  if (code === 'SB_NETWORK_ERROR' && /^(ERR_SSL|ERR_TLS|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(systemCode)) {
+    code = 'SB_TLS_ERROR';
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'SB_CONNECT_TIMEOUT') {
+    return new TimeoutError(code, message, { cause: error });
+  }
+  return new ConnectionError(code, message, { cause: error });
+}

@@ -1,0 +1,146 @@
+/**
+ * Options: one defaults table, documented units, loud validation.
+ *
+ * Every default switchboard uses lives in {@link DEFAULTS}. All durations are in
+ * milliseconds; for every timeout `0` means "off". Sizes are in bytes.
+ * {@link resolveOptions} validates a caller's options against a schema, names
+ * the offending option in its error, rejects unknown and renamed options, and
+ * never mutates the caller's object.
+ */
+import { InvalidArgumentError } from './errors.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** The defaults table (SPEC §8). Times in ms, sizes in bytes. */
+export const DEFAULTS = Object.freeze({
+  /** Largest frame a decoder accepts and an encoder writes: 8 MiB. */
+  maxFrame: 8 * MiB,
+  /** Largest frame for `line` and `delim` framings: 64 KiB. */
+  maxLineFrame: 64 * KiB,
+  /** Client idle timeout: 0 = off. */
+  clientIdleTimeout: 0,
+  /** Server idle timeout: 5 minutes. */
+  serverIdleTimeout: 300_000,
+  /** A started frame must complete within this on the server (slowloris): 30 s. */
+  serverFrameTimeout: 30_000,
+  /** Client frame timeout: 0 = off. */
+  clientFrameTimeout: 0,
+  /** Queued output must drain within this: 30 s. */
+  writeTimeout: 30_000,
+  /** Connection establishment deadline: 30 s. */
+  connectTimeout: 30_000,
+  /** Bytes queued for a slow reader before the connection is cut: 16 MiB. */
+  maxQueuedOutput: 16 * MiB,
+  /** Bytes a Socket buffers inbound before pausing the kernel socket: 1 MiB. */
+  readBufferLimit: 1 * MiB,
+  /** Concurrent connections a server accepts. */
+  maxConnections: 10_000,
+  /** Concurrent connections per client IP: 0 = unlimited. */
+  maxConnectionsPerIp: 0,
+  /** listen() backlog. */
+  backlog: 511,
+  /** Graceful server close: time to let handlers finish before destroying: 10 s. */
+  closeTimeout: 10_000,
+  /** Heartbeat ping interval when heartbeats are asked for. */
+  heartbeatInterval: 15_000,
+  /** Unanswered pings before the peer is declared unresponsive. */
+  heartbeatMaxOutstanding: 2,
+  /** TCP keepalive on by default. */
+  keepAlive: true,
+  /** TCP keepalive initial delay. */
+  keepAliveInitialDelay: 60_000,
+  /** Default listen/connect host. */
+  host: '127.0.0.1',
+  /** Lowest TLS version accepted. */
+  minTlsVersion: 'TLSv1.2',
+} as const);
+
+/** The kinds of value an option can hold, each with its own validation. */
+export type OptionKind = 'ms' | 'bytes' | 'count' | 'boolean' | 'string';
+
+/** One row of an options schema. */
+export interface OptionRule<T> {
+  kind: OptionKind;
+  default: T;
+  /** Smallest allowed value for numeric kinds (default 0). */
+  min?: number;
+}
+
+/** A schema: option name → rule. */
+export type OptionSchema = Record<string, OptionRule<unknown>>;
+
+/** The resolved type of a schema. */
+export type ResolvedOptions<S extends OptionSchema> = {
+  [K in keyof S]: S[K]['default'];
+};
+
+function validate(where: string, name: string, rule: OptionRule<unknown>, value: unknown): void {
+  const label = `${where}: option "${name}"`;
+  switch (rule.kind) {
+    case 'boolean':
+      if (typeof value !== 'boolean') {
+        throw new InvalidArgumentError('SB_BAD_OPTION', `${label} must be a boolean`);
+      }
+      return;
+    case 'string':
+      if (typeof value !== 'string') {
+        throw new InvalidArgumentError('SB_BAD_OPTION', `${label} must be a string`);
+      }
+      return;
+    default: {
+      const min = rule.min ?? 0;
+      const unit = rule.kind === 'ms' ? ' (ms)' : rule.kind === 'bytes' ? ' (bytes)' : '';
+      if (typeof value !== 'number' || Number.isNaN(value)) {
+        throw new InvalidArgumentError('SB_BAD_OPTION', `${label} must be a number${unit}`);
+      }
+      if (value !== Number.POSITIVE_INFINITY && !Number.isInteger(value)) {
+        throw new InvalidArgumentError('SB_BAD_OPTION', `${label} must be an integer${unit}`);
+      }
+      if (value < min) {
+        throw new InvalidArgumentError('SB_BAD_OPTION', `${label} must be >= ${min}${unit}`);
+      }
+    }
+  }
+}
+
+/**
+ * Validates `input` against `schema` and returns a new object with defaults
+ * filled in. Unknown options throw (with the replacement's name when the option
+ * was renamed, via `renamed`). `undefined` values mean "use the default".
+ */
+export function resolveOptions<S extends OptionSchema>(
+  where: string,
+  schema: S,
+  input: object | undefined,
+  renamed: Record<string, string> = {},
+  passThrough: readonly string[] = [],
+): ResolvedOptions<S> {
+  const resolved: Record<string, unknown> = {};
+  for (const [name, rule] of Object.entries(schema)) {
+    resolved[name] = rule.default;
+  }
+  if (input === undefined || input === null) {
+    return resolved as ResolvedOptions<S>;
+  }
+  if (typeof input !== 'object') {
+    throw new InvalidArgumentError('SB_BAD_OPTION', `${where}: options must be an object`);
+  }
+  for (const [name, value] of Object.entries(input)) {
+    if (passThrough.includes(name)) {
+      continue;
+    }
+    const rule = schema[name];
+    if (rule === undefined) {
+      const replacement = renamed[name];
+      const hint = replacement === undefined ? '' : `; use "${replacement}" instead`;
+      throw new InvalidArgumentError('SB_BAD_OPTION', `${where}: unknown option "${name}"${hint}`);
+    }
+    if (value === undefined) {
+      continue;
+    }
+    validate(where, name, rule, value);
+    resolved[name] = value;
+  }
+  return resolved as ResolvedOptions<S>;
+}

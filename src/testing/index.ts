@@ -1,0 +1,2 @@
+// Public API of "switchboard/testing" (fault-injection tools for users' own tests).
+export {};

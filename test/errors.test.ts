@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  ERROR_CODES,
+  FrameError,
+  InvalidArgumentError,
+  StructError,
+  SwitchboardError,
+  UnexpectedEofError,
+  isSwitchboardError,
+  toSwitchboardError,
+} from '../src/errors.js';
+
+describe('error code table', () => {
+  const doc = readFileSync(new URL('../docs/ERRORS.md', import.meta.url), 'utf8');
+  const documented = new Map<string, { cls: string; summary: string }>();
+  for (const match of doc.matchAll(/^\| `(SB_[A-Z0-9_]+)` \| (\w+) \| (.*) \|$/gm)) {
+    documented.set(match[1]!, { cls: match[2]!, summary: match[3]!.replaceAll('\\|', '|') });
+  }
+
+  it('docs/ERRORS.md lists exactly the codes in ERROR_CODES, with the same class and summary', () => {
+    expect([...documented.keys()].sort()).toEqual(Object.keys(ERROR_CODES).sort());
+    for (const [code, entry] of Object.entries(ERROR_CODES)) {
+      expect(documented.get(code), code).toEqual({ cls: entry.class, summary: entry.summary });
+    }
+  });
+
+  it('every code is SB_ plus upper snake case', () => {
+    for (const code of Object.keys(ERROR_CODES)) {
+      expect(code).toMatch(/^SB_[A-Z0-9]+(_[A-Z0-9]+)*$/);
+    }
+  });
+
+  it('the SPEC names are all present', () => {
+    for (const code of [
+      'SB_FRAME_TOO_LARGE',
+      'SB_BAD_LENGTH_PREFIX',
+      'SB_VARINT_OVERLONG',
+      'SB_UNKNOWN_TYPE_BYTE',
+      'SB_UNEXPECTED_EOF',
+      'SB_IDLE_TIMEOUT',
+      'SB_FRAME_TIMEOUT',
+      'SB_WRITE_TIMEOUT',
+      'SB_PEER_UNRESPONSIVE',
+      'SB_TOO_MANY_CONNECTIONS',
+      'SB_PROXY_HEADER_INVALID',
+      'SB_STRUCT_ERROR',
+    ]) {
+      expect(ERROR_CODES).toHaveProperty(code);
+    }
+  });
+});
+
+describe('error classes', () => {
+  it('carry code, offset, cause and a class name', () => {
+    const cause = new Error('inner');
+    const error = new FrameError('SB_FRAME_TOO_LARGE', 'too big', { offset: 7, cause });
+    expect(error).toBeInstanceOf(SwitchboardError);
+    expect(error.code).toBe('SB_FRAME_TOO_LARGE');
+    expect(error.offset).toBe(7);
+    expect(error.cause).toBe(cause);
+    expect(error.name).toBe('FrameError');
+    expect(new UnexpectedEofError('eof').code).toBe('SB_UNEXPECTED_EOF');
+    expect(new StructError('bad').code).toBe('SB_STRUCT_ERROR');
+    expect(isSwitchboardError(error, 'SB_FRAME_TOO_LARGE')).toBe(true);
+    expect(isSwitchboardError(error, 'SB_TIMEOUT')).toBe(false);
+    expect(isSwitchboardError(new Error('x'))).toBe(false);
+    expect(new InvalidArgumentError('SB_BAD_OPTION', 'x')).toBeInstanceOf(SwitchboardError);
+  });
+
+  it('maps system errors to stable codes', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(toSwitchboardError(refused).code).toBe('SB_CONNECTION_REFUSED');
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    expect(toSwitchboardError(reset).code).toBe('SB_CONNECTION_RESET');
+    expect(toSwitchboardError(new Error('odd')).code).toBe('SB_NETWORK_ERROR');
+    const tls = Object.assign(new Error('bad cert'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
+    expect(toSwitchboardError(tls).code).toBe('SB_TLS_ERROR');
+  });
+});
