@@ -131,7 +131,8 @@ export const ERROR_CODES = {
   },
   SB_TOO_MANY_CONNECTIONS: {
     class: 'ConnectionError',
-    summary: 'The server is at maxConnections (or maxConnectionsPerIp); the connection was refused.',
+    summary:
+      'The server is at maxConnections (or maxConnectionsPerIp); the connection was refused.',
   },
   SB_OUTPUT_QUEUE_FULL: {
     class: 'ConnectionError',
@@ -161,7 +162,8 @@ export const ERROR_CODES = {
   },
   SB_BAD_FRAMING_SPEC: {
     class: 'InvalidArgumentError',
-    summary: 'A framing spec string (e.g. `length:u16be`) cannot be parsed; the message names the bad part.',
+    summary:
+      'A framing spec string (e.g. `length:u16be`) cannot be parsed; the message names the bad part.',
   },
   SB_BAD_ADDRESS: {
     class: 'InvalidArgumentError',
@@ -259,7 +261,10 @@ export function toSwitchboardError(error: unknown): SwitchboardError {
   const systemCode =
     typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
   let code: ErrorCode = SYSTEM_ERROR_CODES[systemCode] ?? 'SB_NETWORK_ERROR';
-  if (code === 'SB_NETWORK_ERROR' && /^(ERR_SSL|ERR_TLS|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(systemCode)) {
+  if (
+    code === 'SB_NETWORK_ERROR' &&
+    /^(ERR_SSL|ERR_TLS|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(systemCode)
+  ) {
     code = 'SB_TLS_ERROR';
   }
   const message = error instanceof Error ? error.message : String(error);

@@ -4,11 +4,11 @@ import {
   ERROR_CODES,
   FrameError,
   InvalidArgumentError,
+  isSwitchboardError,
   StructError,
   SwitchboardError,
-  UnexpectedEofError,
-  isSwitchboardError,
   toSwitchboardError,
+  UnexpectedEofError,
 } from '../src/errors.js';
 
 describe('error code table', () => {

@@ -2,7 +2,7 @@
  * SPEC §1 dependency rule: codec/ and binary/ are sans-IO. They import nothing from
  * net/, server/, cli/ or any node: I/O module.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -12,14 +12,20 @@ const FORBIDDEN =
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+    entry.isDirectory()
+      ? sources(join(dir, entry.name))
+      : entry.name.endsWith('.ts')
+        ? [join(dir, entry.name)]
+        : [],
   );
 }
 
 describe('layering', () => {
   for (const layer of ['codec', 'binary']) {
     it(`src/${layer} imports no I/O module and nothing from net/server/cli`, () => {
-      const offenders = sources(join(SRC, layer)).filter((file) => FORBIDDEN.test(readFileSync(file, 'utf8')));
+      const offenders = sources(join(SRC, layer)).filter((file) =>
+        FORBIDDEN.test(readFileSync(file, 'utf8')),
+      );
       expect(offenders).toEqual([]);
     });
   }

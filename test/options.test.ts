@@ -21,13 +21,17 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions('conn', schema, { idleTimeout: -1 })).toThrow(
       /conn: option "idleTimeout" must be >= 0 \(ms\)/,
     );
-    expect(() => resolveOptions('conn', schema, { maxFrame: 0 })).toThrow(/"maxFrame" must be >= 1/);
+    expect(() => resolveOptions('conn', schema, { maxFrame: 0 })).toThrow(
+      /"maxFrame" must be >= 1/,
+    );
     expect(() => resolveOptions('conn', schema, { maxFrame: 1.5 })).toThrow(/integer/);
     expect(() => resolveOptions('conn', schema, { keepAlive: 'yes' })).toThrow(/boolean/);
-    expect(() => resolveOptions('conn', schema, { idleTimout: 1 })).toThrow(/unknown option "idleTimout"/);
-    expect(() => resolveOptions('conn', schema, { timeout: 1 }, { timeout: 'idleTimeout' })).toThrow(
-      /use "idleTimeout" instead/,
+    expect(() => resolveOptions('conn', schema, { idleTimout: 1 })).toThrow(
+      /unknown option "idleTimout"/,
     );
+    expect(() =>
+      resolveOptions('conn', schema, { timeout: 1 }, { timeout: 'idleTimeout' }),
+    ).toThrow(/use "idleTimeout" instead/);
   });
 
   it('accepts Infinity as an explicit "unbounded"', () => {
