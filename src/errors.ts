@@ -74,6 +74,10 @@ export const ERROR_CODES = {
     class: 'FrameError',
     summary: 'A PROXY protocol v1/v2 header is missing, truncated or malformed.',
   },
+  SB_BAD_INPUT_RECORD: {
+    class: 'FrameError',
+    summary: 'CLI `encode --input json`: a line is not a `{"hex": ...}` record as `decode --output json` prints.',
+  },
   // Input ended inside a frame.
   SB_UNEXPECTED_EOF: {
     class: 'UnexpectedEofError',
