@@ -1,0 +1,382 @@
+/**
+ * Server metrics: plain-number counters, and an optional Prometheus endpoint.
+ *
+ * Theory of operation
+ * -------------------
+ * The I/O path only does `metrics.framesIn += 1` style updates on a
+ * {@link ServerMetrics} object: no allocation, no library call, no labels. The
+ * Prometheus side is built only when the server was given a `metrics` address:
+ * {@link serveMetrics} creates a per-server prom-client `Registry` (never the
+ * global default registry) whose collectors read those numbers at scrape time,
+ * and serves it at `GET /metrics` with `node:http`.
+ *
+ * In the `processes` dispatch model, workers keep their own `ServerMetrics` and
+ * send deltas to the primary ({@link MetricsDelta}), which merges them, so one
+ * scrape of the primary covers every worker.
+ *
+ * Metric names (all prefixed `switchboard_`):
+ *
+ * | name                                   | type      | labels   |
+ * |----------------------------------------|-----------|----------|
+ * | connections_open                       | gauge     |          |
+ * | connections_accepted_total             | counter   |          |
+ * | connections_refused_total              | counter   | reason   |
+ * | frames_received_total / frames_sent_total | counter |          |
+ * | bytes_received_total / bytes_sent_total   | counter |          |
+ * | errors_total                           | counter   | code     |
+ * | handler_duration_seconds               | histogram | kind     |
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, type Metric, Registry } from 'prom-client';
+import type { ErrorCode } from '../errors.js';
+
+/** Why a connection was refused before it was served. */
+export type RefusalReason =
+  | 'max_connections'
+  | 'max_connections_per_ip'
+  | 'proxy_header'
+  | 'closing';
+
+/**
+ * What a handler latency measures: `frame` = one frame handled (threads, built-in
+ * handlers); `connection` = one connection handler call, start to finish.
+ */
+export type LatencyKind = 'frame' | 'connection';
+
+/** Upper bounds of the handler latency buckets, in seconds. */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = Object.freeze([
+  0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+]);
+
+/** A latency histogram in plain numbers (cumulative only at export time). */
+export class LatencyHistogram {
+  /** Count per bucket (not cumulative); the last slot is `+Inf`. */
+  readonly counts: number[] = new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0);
+  /** Sum of all observations, in seconds. */
+  sum = 0;
+  /** Number of observations. */
+  count = 0;
+
+  /** Records one duration in ms. */
+  observe(milliseconds: number): void {
+    const seconds = milliseconds / 1000;
+    let bucket = 0;
+    while (bucket < LATENCY_BUCKETS_SECONDS.length && seconds > LATENCY_BUCKETS_SECONDS[bucket]!) {
+      bucket++;
+    }
+    this.counts[bucket]! += 1;
+    this.sum += seconds;
+    this.count += 1;
+  }
+
+  /** Adds another histogram's (or a delta's) observations to this one. */
+  merge(other: { counts: readonly number[]; sum: number; count: number }): void {
+    for (let index = 0; index < this.counts.length; index++) {
+      this.counts[index]! += other.counts[index] ?? 0;
+    }
+    this.sum += other.sum;
+    this.count += other.count;
+  }
+}
+
+/** A copy of every counter, safe to keep, serialize or send to another process. */
+export interface MetricsSnapshot {
+  connectionsOpen: number;
+  connectionsAccepted: number;
+  connectionsRefused: Record<RefusalReason, number>;
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Errors that ended or refused a connection, by code. */
+  errors: Partial<Record<ErrorCode, number>>;
+  handlerLatency: Record<LatencyKind, { counts: number[]; sum: number; count: number }>;
+}
+
+/** What a process worker sends the primary: counter increments since its last report. */
+export type MetricsDelta = Omit<
+  MetricsSnapshot,
+  'connectionsOpen' | 'connectionsAccepted' | 'connectionsRefused'
+>;
+
+/**
+ * The counters of one server. Fields are public plain numbers on purpose: the
+ * I/O path increments them directly.
+ */
+export class ServerMetrics {
+  /** Connections being served now (gauge). */
+  connectionsOpen = 0;
+  /** Connections accepted and served since start. */
+  connectionsAccepted = 0;
+  /** Connections refused, by reason. */
+  readonly connectionsRefused: Record<RefusalReason, number> = {
+    max_connections: 0,
+    max_connections_per_ip: 0,
+    proxy_header: 0,
+    closing: 0,
+  };
+  /** Frames decoded from clients. */
+  framesIn = 0;
+  /** Frames written to clients. */
+  framesOut = 0;
+  /** Payload bytes of frames decoded from clients. */
+  bytesIn = 0;
+  /** Payload bytes of frames written to clients. */
+  bytesOut = 0;
+  /** Errors that ended or refused a connection, by code. */
+  readonly errors: Map<ErrorCode, number> = new Map();
+  /** Handler latency histograms. */
+  readonly handlerLatency: Record<LatencyKind, LatencyHistogram> = {
+    frame: new LatencyHistogram(),
+    connection: new LatencyHistogram(),
+  };
+
+  /** Counts one error by code. */
+  recordError(code: ErrorCode): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  /** Counts one refused connection. */
+  recordRefusal(reason: RefusalReason): void {
+    this.connectionsRefused[reason] += 1;
+  }
+
+  /** Adds a worker's delta (processes model). */
+  mergeDelta(delta: MetricsDelta): void {
+    this.framesIn += delta.framesIn;
+    this.framesOut += delta.framesOut;
+    this.bytesIn += delta.bytesIn;
+    this.bytesOut += delta.bytesOut;
+    for (const [code, count] of Object.entries(delta.errors) as [ErrorCode, number][]) {
+      this.errors.set(code, (this.errors.get(code) ?? 0) + count);
+    }
+    this.handlerLatency.frame.merge(delta.handlerLatency.frame);
+    this.handlerLatency.connection.merge(delta.handlerLatency.connection);
+  }
+
+  /** A deep copy of every counter. */
+  snapshot(): MetricsSnapshot {
+    const latency = (histogram: LatencyHistogram) => ({
+      counts: [...histogram.counts],
+      sum: histogram.sum,
+      count: histogram.count,
+    });
+    return {
+      connectionsOpen: this.connectionsOpen,
+      connectionsAccepted: this.connectionsAccepted,
+      connectionsRefused: { ...this.connectionsRefused },
+      framesIn: this.framesIn,
+      framesOut: this.framesOut,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      errors: Object.fromEntries(this.errors),
+      handlerLatency: {
+        frame: latency(this.handlerLatency.frame),
+        connection: latency(this.handlerLatency.connection),
+      },
+    };
+  }
+
+  /**
+   * Returns the increments since the previous call and resets the per-frame
+   * counters (used by process workers, whose primary owns the totals).
+   */
+  takeDelta(): MetricsDelta {
+    const { connectionsOpen, connectionsAccepted, connectionsRefused, ...delta } = this.snapshot();
+    this.framesIn = 0;
+    this.framesOut = 0;
+    this.bytesIn = 0;
+    this.bytesOut = 0;
+    this.errors.clear();
+    for (const histogram of Object.values(this.handlerLatency)) {
+      histogram.counts.fill(0);
+      histogram.sum = 0;
+      histogram.count = 0;
+    }
+    return delta;
+  }
+}
+
+/**
+ * Builds a prom-client `Registry` (one per server, never the global one) whose
+ * collectors read `metrics` at scrape time.
+ */
+export function createMetricsRegistry(metrics: ServerMetrics): Registry {
+  const registry = new Registry();
+  const registers = [registry];
+  const counter = (name: string, help: string, read: () => number): void => {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  };
+  new Gauge({
+    name: 'switchboard_connections_open',
+    help: 'Connections being served now.',
+    registers,
+    collect() {
+      this.set(metrics.connectionsOpen);
+    },
+  });
+  counter(
+    'switchboard_connections_accepted_total',
+    'Connections accepted and served.',
+    () => metrics.connectionsAccepted,
+  );
+  new Counter({
+    name: 'switchboard_connections_refused_total',
+    help: 'Connections refused before being served, by reason.',
+    labelNames: ['reason'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, count] of Object.entries(metrics.connectionsRefused)) {
+        this.inc({ reason }, count);
+      }
+    },
+  });
+  counter(
+    'switchboard_frames_received_total',
+    'Frames decoded from clients.',
+    () => metrics.framesIn,
+  );
+  counter('switchboard_frames_sent_total', 'Frames written to clients.', () => metrics.framesOut);
+  counter(
+    'switchboard_bytes_received_total',
+    'Payload bytes received in frames.',
+    () => metrics.bytesIn,
+  );
+  counter('switchboard_bytes_sent_total', 'Payload bytes sent in frames.', () => metrics.bytesOut);
+  new Counter({
+    name: 'switchboard_errors_total',
+    help: 'Errors that ended or refused a connection, by code.',
+    labelNames: ['code'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [code, count] of metrics.errors) {
+        this.inc({ code }, count);
+      }
+    },
+  });
+  registry.registerMetric(latencyCollector(metrics));
+  return registry;
+}
+
+/**
+ * prom-client's Histogram can only be fed one observation at a time, but our
+ * histogram is kept (and merged across worker processes) as plain bucket counts.
+ * This collector renders those counts in the Prometheus histogram layout; the
+ * registry only needs `name`, `help`, `type`, `aggregator` and `get()`.
+ */
+function latencyCollector(metrics: ServerMetrics): Metric {
+  const name = 'switchboard_handler_duration_seconds';
+  const help =
+    'Handler latency: kind="frame" per frame, kind="connection" per connection handler call.';
+  const collector = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    collect: () => undefined,
+    get: async () => {
+      const values: {
+        metricName: string;
+        labels: Record<string, string | number>;
+        value: number;
+      }[] = [];
+      for (const [kind, histogram] of Object.entries(metrics.handlerLatency)) {
+        let cumulative = 0;
+        LATENCY_BUCKETS_SECONDS.forEach((bound, index) => {
+          cumulative += histogram.counts[index]!;
+          values.push({
+            metricName: `${name}_bucket`,
+            labels: { le: bound, kind },
+            value: cumulative,
+          });
+        });
+        values.push({
+          metricName: `${name}_bucket`,
+          labels: { le: '+Inf', kind },
+          value: histogram.count,
+        });
+        values.push({ metricName: `${name}_sum`, labels: { kind }, value: histogram.sum });
+        values.push({ metricName: `${name}_count`, labels: { kind }, value: histogram.count });
+      }
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+  return collector as unknown as Metric;
+}
+
+/** A running `/metrics` endpoint. */
+export interface MetricsEndpoint {
+  /** `http://HOST:PORT/metrics` with the real port. */
+  readonly url: string;
+  /** Stops the HTTP server (idempotent). */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `registry` at `GET /metrics` (Prometheus text format) on `host:port`
+ * with `node:http`. Other paths get 404, other methods 405.
+ */
+export async function serveMetrics(
+  registry: Registry,
+  host: string,
+  port: number,
+): Promise<MetricsEndpoint> {
+  const server = http.createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path !== '/metrics') {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response
+        .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' })
+        .end('method not allowed\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => {
+        response.writeHead(200, { 'content-type': registry.contentType });
+        response.end(request.method === 'HEAD' ? undefined : text);
+      },
+      () => {
+        response
+          .writeHead(500, { 'content-type': 'text/plain' })
+          .end('metrics collection failed\n');
+      },
+    );
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  const shownHost = bound.address.includes(':') ? `[${bound.address}]` : bound.address;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${shownHost}:${bound.port}/metrics`,
+    close() {
+      if (closing === null) {
+        closing = new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      }
+      return closing;
+    },
+  };
+}
