@@ -1,0 +1,200 @@
+/**
+ * The base decoder every framing builds on, and helpers shared by the framings.
+ *
+ * Theory of operation
+ * -------------------
+ * A decoder is a small state machine over a {@link ByteQueue}:
+ *
+ * | state   | `push`          | `next()`                                   | `end()`                          |
+ * |---------|-----------------|--------------------------------------------|----------------------------------|
+ * | open    | appends         | `decodeFrame()`: a frame or NEED_DATA      | drains whole frames, -> ended    |
+ * | ended   | InvalidArgument | drained frames, then NEED_DATA             | no-op                            |
+ * | failed  | rethrows        | drained frames, then rethrows              | rethrows                         |
+ *
+ * Rules every subclass follows:
+ * 1. A frame's bytes stay in the queue until the whole frame is there; only then
+ *    are its header and body consumed (in one `take`). So `queue.consumed` is
+ *    always the input offset of the first byte of the frame being decoded, which
+ *    is the offset every FrameError carries (SPEC §2), and `inFrame` is simply
+ *    "bytes are buffered". Subclasses may cache what they learned about the
+ *    header (a parsed length, how far a delimiter search got) so that a frame
+ *    arriving one byte at a time costs O(1) per byte, not O(header) per byte.
+ * 2. Limits are checked as soon as the header is readable, before any body byte
+ *    is waited for, so a header claiming 4 GiB fails with only the header buffered.
+ * 3. Errors are created with {@link BaseDecoder.fail}, which makes them sticky.
+ *    "Need more data" is the NEED_DATA return value, never an exception.
+ *
+ * The hot path is `next()` -> `decodeFrame()` with one state check; the ended and
+ * failed states are handled off the hot path in `nextAfterStop()`.
+ */
+import {
+  type ErrorCode,
+  FrameError,
+  InvalidArgumentError,
+  type SwitchboardError,
+  UnexpectedEofError,
+} from '../errors.js';
+import { DEFAULTS, resolveOptions } from '../options.js';
+import { ByteQueue } from './byte-queue.js';
+import { type Decoder, NEED_DATA, type NeedData } from './types.js';
+
+/** States of a decoder. */
+const OPEN = 0;
+const ENDED = 1;
+const FAILED = 2;
+
+/**
+ * Base class of the built-in decoders: owns the queue, the sticky error, the
+ * end-of-input handling and error offsets. Subclasses implement
+ * {@link BaseDecoder.decodeFrame} and may override {@link BaseDecoder.finish}.
+ */
+export abstract class BaseDecoder implements Decoder {
+  /** The buffered input. */
+  protected readonly queue = new ByteQueue();
+  private state = OPEN;
+  private failure: SwitchboardError | undefined;
+  /** Frames decoded by `end()` and not yet returned by `next()`. */
+  private drained: Uint8Array[] = [];
+  private drainedBytes = 0;
+
+  /** Appends bytes. Throws the sticky error after a failure, and InvalidArgumentError after `end()`. */
+  push(chunk: Uint8Array): void {
+    if (this.state !== OPEN) {
+      if (this.failure !== undefined) {
+        throw this.failure;
+      }
+      throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'push() after end()');
+    }
+    this.queue.push(chunk);
+  }
+
+  /** The next frame, or NEED_DATA. See {@link Decoder.next}. */
+  next(): Uint8Array | NeedData {
+    if (this.state !== OPEN) {
+      return this.nextAfterStop();
+    }
+    return this.decodeFrame();
+  }
+
+  /**
+   * Declares the input finished. Whole frames still buffered stay available from
+   * `next()`; then, if bytes remain that do not form a frame, throws
+   * UnexpectedEofError (`SB_UNEXPECTED_EOF`, sticky) with the offset of the
+   * partial frame. A FrameError met while draining is thrown (and sticky) too.
+   */
+  end(): void {
+    if (this.state === FAILED) {
+      throw this.failure;
+    }
+    if (this.state === ENDED) {
+      return;
+    }
+    for (;;) {
+      const frame = this.decodeFrame();
+      if (frame === NEED_DATA) {
+        break;
+      }
+      this.drained.push(frame);
+      this.drainedBytes += frame.length;
+    }
+    this.state = ENDED;
+    const last = this.finish();
+    if (last !== undefined) {
+      this.drained.push(last);
+      this.drainedBytes += last.length;
+    }
+  }
+
+  /** Bytes pushed and not yet returned as frames (including a partial frame). */
+  get buffered(): number {
+    return this.queue.length + this.drainedBytes;
+  }
+
+  /** True when part of a frame is buffered. */
+  get inFrame(): boolean {
+    return this.queue.length > 0;
+  }
+
+  /** Input offset of the first byte of the frame being decoded. */
+  protected get frameOffset(): number {
+    return this.queue.consumed;
+  }
+
+  /**
+   * Decodes one frame from the queue or returns NEED_DATA. Errors are thrown with
+   * `throw this.fail(...)`.
+   */
+  protected abstract decodeFrame(): Uint8Array | NeedData;
+
+  /**
+   * Called once by `end()` after every whole frame was drained. Returns a final
+   * frame (the `eof` framing), or undefined. The default throws
+   * `SB_UNEXPECTED_EOF` when bytes remain.
+   */
+  protected finish(): Uint8Array | undefined {
+    if (this.queue.length > 0) {
+      throw this.failEof(`input ended inside a frame (${this.queue.length} bytes buffered)`);
+    }
+    return undefined;
+  }
+
+  /** Records a sticky FrameError at the current frame's offset and returns it for `throw`. */
+  protected fail(code: ErrorCode, message: string): FrameError {
+    const error = new FrameError(code, message, { offset: this.frameOffset });
+    this.failure = error;
+    this.state = FAILED;
+    return error;
+  }
+
+  /** Records a sticky UnexpectedEofError at the current frame's offset and returns it. */
+  protected failEof(message: string): UnexpectedEofError {
+    const error = new UnexpectedEofError(message, { offset: this.frameOffset });
+    this.failure = error;
+    this.state = FAILED;
+    return error;
+  }
+
+  private nextAfterStop(): Uint8Array | NeedData {
+    const frame = this.drained.shift();
+    if (frame !== undefined) {
+      this.drainedBytes -= frame.length;
+      return frame;
+    }
+    if (this.failure !== undefined) {
+      throw this.failure;
+    }
+    return NEED_DATA;
+  }
+}
+
+/** Options schema shared by framings that only take `maxFrame`. */
+export function maxFrameSchema(defaultMax: number) {
+  return { maxFrame: { kind: 'bytes' as const, default: defaultMax } };
+}
+
+/** Validates `{ maxFrame }` for `where` and returns the limit (default {@link DEFAULTS.maxFrame}). */
+export function resolveMaxFrame(
+  where: string,
+  options: object | undefined,
+  defaultMax: number = DEFAULTS.maxFrame,
+): number {
+  return resolveOptions(where, maxFrameSchema(defaultMax), options).maxFrame;
+}
+
+/** The error an encoder throws for a payload larger than the peer accepts. */
+export function payloadTooLarge(spec: string, size: number, max: number): InvalidArgumentError {
+  return new InvalidArgumentError(
+    'SB_PAYLOAD_TOO_LARGE',
+    `${spec}: payload of ${size} bytes exceeds maxFrame ${max}`,
+  );
+}
+
+/** The error an encoder throws for a payload whose content the peer would misread. */
+export function badPayload(spec: string, reason: string): InvalidArgumentError {
+  return new InvalidArgumentError('SB_INVALID_ARGUMENT', `${spec}: ${reason}`);
+}
+
+/** The message of a decoder's SB_FRAME_TOO_LARGE error. */
+export function tooLargeMessage(spec: string, size: number | string, max: number): string {
+  return `${spec}: frame of ${size} bytes exceeds maxFrame ${max}`;
+}

@@ -1,0 +1,300 @@
+/**
+ * ByteQueue: the input buffer shared by every decoder.
+ *
+ * Theory of operation
+ * -------------------
+ * Goals (SPEC §2, STYLE rule 14):
+ * 1. Pushing a chunk never copies it: the queue keeps a list of the caller's
+ *    chunks, plus `headOffset`, the number of bytes already consumed from the
+ *    first live chunk.
+ * 2. Taking a frame that lies inside one chunk returns a `subarray` view (or the
+ *    chunk itself when the frame is exactly the chunk). A frame spanning chunks
+ *    is copied exactly once, into one new array of the frame's size.
+ * 3. Every operation is amortized O(bytes touched): no operation walks the
+ *    chunk list from the start again and again. Searches resume where the
+ *    previous one stopped (the caller remembers how far it searched), and a
+ *    cursor remembers which chunk holds a recently used position, so that a
+ *    search over 65,536 one-byte chunks is linear, not quadratic.
+ *
+ * Positions. Callers speak in *offsets* relative to the first unconsumed byte
+ * (0 = the next byte a decoder would read). Internally, the cursor uses
+ * *absolute* positions (bytes since the queue was created), because they do not
+ * change when the head is consumed; `consumed` is the absolute position of
+ * offset 0, which is also what decoders report in error offsets.
+ *
+ * Layout:
+ * ```
+ *   chunks:  [ dead | dead | head chunk        | chunk | chunk ]
+ *                           ^headOffset         (live bytes = size)
+ *            chunks before `head` are consumed and dropped in batches
+ * ```
+ * Consumed entries at the front of `chunks` are dropped lazily (when more than
+ * half of the array is dead), which keeps removal amortized O(1) without
+ * `Array.prototype.shift` on every frame.
+ */
+
+/** A shared empty array: zero-length frames need no allocation. */
+const EMPTY = new Uint8Array(0);
+
+/** Dead entries tolerated at the front of the chunk list before it is compacted. */
+const COMPACT_THRESHOLD = 64;
+
+/** A queue of byte chunks with zero-copy reads and linear-time searching. */
+export class ByteQueue {
+  private chunks: Uint8Array[] = [];
+  /** Index in `chunks` of the first live chunk (chunks before it are consumed). */
+  private head = 0;
+  /** The first live chunk, cached so the hot paths skip an array lookup. */
+  private first: Uint8Array = EMPTY;
+  /** Bytes of `first` already consumed. */
+  private headOffset = 0;
+  private size = 0;
+  private consumedBytes = 0;
+  /** Cursor: index in `chunks` and absolute position of that chunk's byte 0. */
+  private cursorIndex = 0;
+  private cursorStart = 0;
+  /**
+   * Bytes examined by {@link ByteQueue.indexOfByte} since the queue was created.
+   * Exposed so tests can check that delimiter searches are linear without timing
+   * anything.
+   */
+  bytesSearched = 0;
+
+  /** Bytes buffered and not yet consumed. */
+  get length(): number {
+    return this.size;
+  }
+
+  /** Bytes consumed since the queue was created: the input offset of the next byte. */
+  get consumed(): number {
+    return this.consumedBytes;
+  }
+
+  /** Appends `chunk` (kept by reference; empty chunks are ignored). */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) {
+      return;
+    }
+    if (this.size === 0) {
+      // Empty queue: restart the list so it never grows while frames are drained.
+      this.chunks.length = 0;
+      this.head = 0;
+      this.headOffset = 0;
+      this.first = chunk;
+      this.cursorIndex = 0;
+      this.cursorStart = this.consumedBytes;
+    }
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  /** The byte at `offset` (0 <= offset < length). */
+  byteAt(offset: number): number {
+    const position = this.headOffset + offset;
+    if (position < this.first.length) {
+      return this.first[position]!;
+    }
+    const index = this.locate(this.consumedBytes + offset);
+    return this.chunks[index]![this.consumedBytes + offset - this.cursorStart]!;
+  }
+
+  /**
+   * Reads an unsigned integer of `width` bytes (1..8) at `offset` without
+   * consuming it. Exact up to 2^53 - 1; larger values come back as the nearest
+   * double, which still compares as larger than every safe integer (enough for
+   * a size check). The caller guarantees `offset + width <= length`.
+   */
+  readUint(offset: number, width: number, littleEndian: boolean): number {
+    let value = 0;
+    const position = this.headOffset + offset;
+    const first = this.first;
+    // Why multiply-and-add rather than shifts: `<<` works on int32, so a u32 with
+    // the top bit set would turn negative, and u40..u64 would be truncated.
+    if (position + width <= first.length) {
+      if (littleEndian) {
+        for (let index = width - 1; index >= 0; index--) {
+          value = value * 256 + first[position + index]!;
+        }
+      } else {
+        for (let index = 0; index < width; index++) {
+          value = value * 256 + first[position + index]!;
+        }
+      }
+      return value;
+    }
+    if (littleEndian) {
+      for (let index = width - 1; index >= 0; index--) {
+        value = value * 256 + this.byteAt(offset + index);
+      }
+    } else {
+      for (let index = 0; index < width; index++) {
+        value = value * 256 + this.byteAt(offset + index);
+      }
+    }
+    return value;
+  }
+
+  /**
+   * Returns the `length` bytes at `offset` without consuming them: a view when they
+   * lie in one chunk, otherwise a copy. The caller guarantees they are buffered.
+   */
+  peek(offset: number, length: number): Uint8Array {
+    const position = this.headOffset + offset;
+    if (position + length <= this.first.length) {
+      return this.first.subarray(position, position + length);
+    }
+    const copy = new Uint8Array(length);
+    this.copyTo(copy, 0, offset, length);
+    return copy;
+  }
+
+  /** Copies `length` buffered bytes starting at `offset` into `target` at `targetOffset`. */
+  copyTo(target: Uint8Array, targetOffset: number, offset: number, length: number): void {
+    let absolute = this.consumedBytes + offset;
+    let written = 0;
+    while (written < length) {
+      const index = this.locate(absolute);
+      const chunk = this.chunks[index]!;
+      const start = absolute - this.cursorStart;
+      const end = Math.min(chunk.length, start + length - written);
+      target.set(chunk.subarray(start, end), targetOffset + written);
+      written += end - start;
+      absolute += end - start;
+    }
+  }
+
+  /**
+   * Offset of the first `byte` at or after `from`, or -1 if none is buffered.
+   * Examines each byte once per call; callers pass the offset where their last
+   * unsuccessful search stopped, so no byte is searched twice.
+   */
+  indexOfByte(byte: number, from: number): number {
+    if (from >= this.size) {
+      return -1;
+    }
+    let absolute = this.consumedBytes + from;
+    const end = this.consumedBytes + this.size;
+    while (absolute < end) {
+      const index = this.locate(absolute);
+      const chunk = this.chunks[index]!;
+      const start = absolute - this.cursorStart;
+      // Native indexOf: a tight C++ loop, much faster than a JS byte loop.
+      const found = chunk.indexOf(byte, start);
+      if (found >= 0) {
+        this.bytesSearched += found - start + 1;
+        return this.cursorStart + found - this.consumedBytes;
+      }
+      this.bytesSearched += chunk.length - start;
+      absolute = this.cursorStart + chunk.length;
+    }
+    return -1;
+  }
+
+  /**
+   * Removes `skip` bytes, then removes and returns the next `length` bytes. The
+   * result is a view when those bytes lie in one chunk, otherwise one new array.
+   * The caller guarantees `skip + length <= this.length`. (One call instead of
+   * `skip` + `take` saves a view allocation per frame on the hot path.)
+   */
+  take(length: number, skip = 0): Uint8Array {
+    const first = this.first;
+    const start = this.headOffset + skip;
+    const end = start + length;
+    if (end <= first.length) {
+      let frame: Uint8Array;
+      if (length === 0) {
+        frame = EMPTY;
+      } else if (start === 0 && end === first.length) {
+        frame = first;
+      } else {
+        frame = first.subarray(start, end);
+      }
+      this.size -= skip + length;
+      this.consumedBytes += skip + length;
+      if (end === first.length) {
+        this.dropHead();
+      } else {
+        this.headOffset = end;
+      }
+      return frame;
+    }
+    return this.takeSpanning(length, skip);
+  }
+
+  /** Removes `count` buffered bytes (count <= length). */
+  skip(count: number): void {
+    let rest = count;
+    while (rest > 0) {
+      const available = this.first.length - this.headOffset;
+      if (rest < available) {
+        this.headOffset += rest;
+        this.size -= rest;
+        this.consumedBytes += rest;
+        return;
+      }
+      rest -= available;
+      this.size -= available;
+      this.consumedBytes += available;
+      this.dropHead();
+    }
+  }
+
+  private takeSpanning(length: number, skip: number): Uint8Array {
+    this.skip(skip);
+    const available = this.first.length - this.headOffset;
+    if (length <= available) {
+      return this.take(length);
+    }
+    const frame = new Uint8Array(length);
+    this.copyTo(frame, 0, 0, length);
+    this.skip(length);
+    return frame;
+  }
+
+  /** Drops the (fully consumed) head chunk. */
+  private dropHead(): void {
+    this.head++;
+    this.headOffset = 0;
+    if (this.head >= this.chunks.length) {
+      this.chunks.length = 0;
+      this.head = 0;
+      this.first = EMPTY;
+      this.cursorIndex = 0;
+      this.cursorStart = this.consumedBytes;
+      return;
+    }
+    if (this.head >= COMPACT_THRESHOLD && this.head * 2 >= this.chunks.length) {
+      this.chunks.splice(0, this.head);
+      this.cursorIndex -= this.head;
+      this.head = 0;
+    }
+    this.first = this.chunks[this.head]!;
+  }
+
+  /**
+   * Moves the cursor to the chunk holding absolute position `absolute` (which must be
+   * buffered) and returns its index; `cursorStart` is then that chunk's start.
+   * Walks from the cursor or from the head, whichever is nearer, so sequential
+   * access (searching forward, reading a header) costs O(1) amortized per chunk.
+   */
+  private locate(absolute: number): number {
+    const headStart = this.consumedBytes - this.headOffset;
+    let index = this.cursorIndex;
+    let start = this.cursorStart;
+    if (index < this.head || absolute - headStart < Math.abs(absolute - start)) {
+      index = this.head;
+      start = headStart;
+    }
+    while (absolute < start) {
+      index--;
+      start -= this.chunks[index]!.length;
+    }
+    while (absolute >= start + this.chunks[index]!.length) {
+      start += this.chunks[index]!.length;
+      index++;
+    }
+    this.cursorIndex = index;
+    this.cursorStart = start;
+    return index;
+  }
+}
