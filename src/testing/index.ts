@@ -1,2 +1,13 @@
-// Public API of "switchboard/testing" (fault-injection tools for users' own tests).
-export {};
+/**
+ * Public API of "switchboard/testing": fault-injection tools for users' own tests.
+ */
+export {
+  type Fault,
+  type FaultDirection,
+  type FaultDirectionSpec,
+  FaultProxy,
+  type FaultProxyEvent,
+  type FaultProxyOptions,
+  type FaultProxyStats,
+  type FaultProxyTcpTarget,
+} from './fault-proxy.js';

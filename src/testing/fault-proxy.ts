@@ -1,0 +1,1011 @@
+/**
+ * FaultProxy: an in-process, loopback-only TCP proxy that injects network faults
+ * (toxiproxy-like) between a client and a target, for use in tests.
+ *
+ * Theory of operation
+ * -------------------
+ * Every accepted client connection gets one upstream connection to the target and
+ * two one-way pipes: `upstream` (client -> target) and `downstream` (target ->
+ * client). Each pipe is an async pump over a FIFO queue:
+ *
+ *     source 'data' --> queue [chunk, arrivedAt] --> pump --> faults --> sink.write()
+ *
+ * Rules:
+ * 1. Order is preserved per direction. One pump per pipe handles one chunk at a time;
+ *    a chunk is never written before the chunk queued ahead of it.
+ * 2. Latency does not accumulate. A chunk's delivery time is `arrivedAt + latency ±
+ *    jitter`, raised to the previous chunk's delivery time so jitter never reorders.
+ *    Queued chunks therefore wait in parallel, not one latency after another.
+ * 3. Memory is bounded. When a pipe's queue holds more than `highWaterMark` bytes the
+ *    source socket is paused; it resumes below half of that. When `sink.write()`
+ *    returns false the pump waits for 'drain'. A slow reader therefore slows the
+ *    sender, as TCP would.
+ * 4. Faults are read from the proxy's fault table once per chunk, so faults can be
+ *    added and removed while traffic flows. Faults of one direction compose in a
+ *    fixed order, whatever order they were added in:
+ *
+ *      | stage        | effect                                                      |
+ *      |--------------|-------------------------------------------------------------|
+ *      | halfOpen     | the pipe stops reading its source and holds its queue        |
+ *      | blackhole    | chunks are read and dropped; a FIN is swallowed too          |
+ *      | latency      | sum of latencies; jitter drawn from the seeded PRNG          |
+ *      | resetAfter / | truncate the chunk at the first budget reached, forward it,  |
+ *      | closeAfter   | then RST (resetAndDestroy) or FIN (end) both sides           |
+ *      | bandwidth    | smallest rate wins; pieces of ~50 ms paced by a token clock  |
+ *      | slice        | smallest maxBytes wins; one write per piece, yielding between |
+ *
+ *    resetAfter/closeAfter budgets count bytes forwarded per connection and direction
+ *    from the moment the fault applies to that connection.
+ * 5. Determinism. Jitter comes from a PRNG seeded with `(seed, connection number,
+ *    direction)`, so the n-th chunk of the k-th connection in a direction always gets
+ *    the same delay for a given seed, whatever the other connections do.
+ * 6. Half-close is forwarded: a FIN from one side becomes `end()` on the other once the
+ *    queue ahead of it is delivered (sockets use allowHalfOpen). A socket error tears
+ *    the connection down; ECONNRESET from one side becomes a RST to the other.
+ * 7. Loopback only. The target and the listen address must be loopback addresses or a
+ *    unix socket path; anything else is refused with InvalidArgumentError.
+ */
+import net from 'node:net';
+import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { InvalidArgumentError } from '../errors.js';
+import { resolveOptions } from '../options.js';
+
+/** Which way bytes travel: `upstream` is client -> target, `downstream` is target -> client. */
+export type FaultDirection = 'upstream' | 'downstream';
+
+/** Where a fault applies. `both` applies it to each direction independently. */
+export type FaultDirectionSpec = FaultDirection | 'both';
+
+/**
+ * A fault the proxy can inject. All times in ms, all sizes in bytes.
+ *
+ * - `latency`: delay every chunk by `ms`, plus a uniform jitter in `[-jitterMs, +jitterMs]`
+ *   (never below 0, never reordering).
+ * - `bandwidth`: forward at most `bytesPerSecond`.
+ * - `slice`: deliver at most `maxBytes` per write (down to 1), yielding to the event loop
+ *   (or waiting `delayMs`) between writes so each piece leaves as its own segment.
+ * - `resetAfter`: after `bytes` more bytes in this direction, reset (RST) both sides.
+ * - `blackhole`: read and drop everything; the connection stays open and silent.
+ * - `halfOpen`: stop forwarding (and reading) this direction without closing; bytes wait
+ *   in the queue and the kernel buffers, and flow again when the fault is removed.
+ * - `closeAfter`: after `bytes` more bytes in this direction, close both sides
+ *   gracefully (FIN).
+ */
+export type Fault =
+  | { type: 'latency'; ms: number; jitterMs?: number }
+  | { type: 'bandwidth'; bytesPerSecond: number }
+  | { type: 'slice'; maxBytes: number; delayMs?: number }
+  | { type: 'resetAfter'; bytes: number }
+  | { type: 'blackhole' }
+  | { type: 'halfOpen' }
+  | { type: 'closeAfter'; bytes: number };
+
+/** A TCP target `{ host, port }`. */
+export interface FaultProxyTcpTarget {
+  host: string;
+  port: number;
+}
+
+/** Options of {@link FaultProxy.start}. */
+export interface FaultProxyOptions {
+  /**
+   * Where the proxy listens, `HOST:PORT` or `[v6]:PORT` on a loopback host.
+   * Default `127.0.0.1:0` (a free port; read it from {@link FaultProxy.port}).
+   */
+  listen?: string;
+  /**
+   * Where connections are forwarded: `HOST:PORT`, `[v6]:PORT`, `tcp://HOST:PORT`,
+   * `{ host, port }`, or a unix socket (`unix:/path` or an absolute path). Loopback only.
+   */
+  target: string | FaultProxyTcpTarget;
+  /** PRNG seed for jitter. Default 1. Same seed, same jitter schedule. */
+  seed?: number;
+  /**
+   * Bytes a pipe queues before it pauses its source socket. Default 256 KiB.
+   * With latency `L` ms, a direction's throughput is capped near `highWaterMark / L`.
+   */
+  highWaterMark?: number;
+  /** Called synchronously for each notable event (see {@link FaultProxyEvent}). Must not throw. */
+  onEvent?: (event: FaultProxyEvent) => void;
+}
+
+/** Events reported through {@link FaultProxyOptions.onEvent}. `connection` numbers start at 1. */
+export type FaultProxyEvent =
+  | { type: 'open'; connection: number }
+  | { type: 'close'; connection: number }
+  | { type: 'delay'; connection: number; direction: FaultDirection; ms: number }
+  | { type: 'drop'; connection: number; direction: FaultDirection; bytes: number }
+  | { type: 'reset'; connection: number; direction: FaultDirection }
+  | { type: 'closeAfter'; connection: number; direction: FaultDirection };
+
+/** Counters since the proxy started. Bytes are counted as written to the sink. */
+export interface FaultProxyStats {
+  /** Connections accepted in total. */
+  connections: number;
+  /** Connections currently open. */
+  activeConnections: number;
+  /** Bytes forwarded client -> target. */
+  bytesUpstream: number;
+  /** Bytes forwarded target -> client. */
+  bytesDownstream: number;
+  /** Bytes dropped by `blackhole` (and after a cut). */
+  bytesDropped: number;
+  /** Connections reset by `resetAfter`. */
+  resets: number;
+  /** Connections closed by `closeAfter`. */
+  gracefulCloses: number;
+}
+
+const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
+/** Bandwidth pacing granularity: each paced piece carries about this much time's worth. */
+const BANDWIDTH_PIECE_MS = 50;
+/** After a `closeAfter` FIN, sockets whose peer never answers with FIN are destroyed after this. */
+const GRACEFUL_CLOSE_GRACE_MS = 5_000;
+
+const OPTION_SCHEMA = {
+  listen: { kind: 'string', default: '127.0.0.1:0' },
+  seed: { kind: 'count', default: 1 },
+  highWaterMark: { kind: 'bytes', default: DEFAULT_HIGH_WATER_MARK, min: 1 },
+} as const;
+
+type ResolvedTarget = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+interface FaultEntry {
+  id: number;
+  directions: readonly FaultDirection[];
+  fault: Fault;
+}
+
+/** The faults that apply to one chunk, merged from the table (rule 4). */
+interface EffectiveFaults {
+  halfOpen: boolean;
+  blackhole: boolean;
+  latencyMs: number;
+  jitterMs: number;
+  bytesPerSecond: number;
+  sliceBytes: number;
+  sliceDelayMs: number;
+  cuts: { id: number; kind: 'reset' | 'close'; bytes: number }[];
+}
+
+/**
+ * mulberry32: a tiny, fast, well-distributed 32-bit PRNG. Returns floats in [0, 1).
+ * Good enough for jitter; not for anything security-related.
+ */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
+    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
+    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host === '::1' || host === '0:0:0:0:0:0:0:1') {
+    return true;
+  }
+  if (net.isIPv4(host)) {
+    return host.startsWith('127.');
+  }
+  if (host.toLowerCase().startsWith('::ffff:')) {
+    const mapped = host.slice('::ffff:'.length);
+    return net.isIPv4(mapped) && mapped.startsWith('127.');
+  }
+  return false;
+}
+
+function invalid(message: string): InvalidArgumentError {
+  return new InvalidArgumentError('SB_INVALID_ARGUMENT', `FaultProxy: ${message}`);
+}
+
+function parsePort(text: string, what: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new InvalidArgumentError('SB_BAD_ADDRESS', `FaultProxy: ${what} has an invalid port`);
+  }
+  return Number(text);
+}
+
+/** Parses `HOST:PORT` / `[v6]:PORT` (optionally `tcp://`-prefixed) and checks it is loopback. */
+function parseHostPort(address: string, what: string): { host: string; port: number } {
+  const text = address.startsWith('tcp://') ? address.slice('tcp://'.length) : address;
+  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(text);
+  let host: string;
+  let portText: string;
+  if (bracketed !== null) {
+    host = bracketed[1]!;
+    portText = bracketed[2]!;
+  } else {
+    const colon = text.lastIndexOf(':');
+    if (colon <= 0 || text.indexOf(':') !== colon) {
+      throw new InvalidArgumentError(
+        'SB_BAD_ADDRESS',
+        `FaultProxy: ${what} must be HOST:PORT or [v6]:PORT`,
+      );
+    }
+    host = text.slice(0, colon);
+    portText = text.slice(colon + 1);
+  }
+  const port = parsePort(portText, what);
+  if (!isLoopbackHost(host)) {
+    throw invalid(`${what} host must be a loopback address (127.0.0.0/8, ::1, localhost)`);
+  }
+  return { host, port };
+}
+
+function resolveTarget(target: unknown): ResolvedTarget {
+  if (typeof target === 'string') {
+    if (target.startsWith('unix:')) {
+      const path = target.slice('unix:'.length);
+      if (path.length === 0) {
+        throw new InvalidArgumentError('SB_BAD_ADDRESS', 'FaultProxy: target unix path is empty');
+      }
+      return { kind: 'unix', path };
+    }
+    if (target.startsWith('/')) {
+      return { kind: 'unix', path: target };
+    }
+    return { kind: 'tcp', ...parseHostPort(target, 'target') };
+  }
+  if (typeof target === 'object' && target !== null && 'host' in target && 'port' in target) {
+    const { host, port } = target as { host: unknown; port: unknown };
+    if (typeof host !== 'string' || typeof port !== 'number' || !Number.isInteger(port)) {
+      throw invalid('target must be { host: string, port: integer }');
+    }
+    if (port < 1 || port > 65535) {
+      throw new InvalidArgumentError('SB_BAD_ADDRESS', 'FaultProxy: target port must be 1..65535');
+    }
+    if (!isLoopbackHost(host)) {
+      throw invalid('target host must be a loopback address (127.0.0.0/8, ::1, localhost)');
+    }
+    return { kind: 'tcp', host, port };
+  }
+  throw invalid('option "target" is required: HOST:PORT, { host, port } or a unix path');
+}
+
+function requireCount(fault: Fault, name: string, value: unknown, min: number): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw invalid(`fault "${fault.type}" needs "${name}" as an integer >= ${min}`);
+  }
+}
+
+function validateFault(fault: Fault): void {
+  if (typeof fault !== 'object' || fault === null) {
+    throw invalid('a fault must be an object with a "type"');
+  }
+  switch (fault.type) {
+    case 'latency':
+      requireCount(fault, 'ms', fault.ms, 0);
+      if (fault.jitterMs !== undefined) {
+        requireCount(fault, 'jitterMs', fault.jitterMs, 0);
+      }
+      return;
+    case 'bandwidth':
+      requireCount(fault, 'bytesPerSecond', fault.bytesPerSecond, 1);
+      return;
+    case 'slice':
+      requireCount(fault, 'maxBytes', fault.maxBytes, 1);
+      if (fault.delayMs !== undefined) {
+        requireCount(fault, 'delayMs', fault.delayMs, 0);
+      }
+      return;
+    case 'resetAfter':
+    case 'closeAfter':
+      requireCount(fault, 'bytes', fault.bytes, 0);
+      return;
+    case 'blackhole':
+    case 'halfOpen':
+      return;
+    default:
+      throw invalid(`unknown fault type "${String((fault as { type: unknown }).type)}"`);
+  }
+}
+
+function destroyWithReset(socket: net.Socket): void {
+  if (socket.destroyed) {
+    return;
+  }
+  // resetAndDestroy() only works on TCP handles; a unix socket has no RST, so it is
+  // simply destroyed. Without a handle yet, destroy() is the reset equivalent too.
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
+}
+
+/** Resolves when the socket can take more writes, or when it closes (whichever first). */
+function waitForDrain(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
+}
+
+/** Resolves when a connecting socket connects, or closes. */
+function waitForConnect(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('connect', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('connect', done);
+    socket.on('close', done);
+  });
+}
+
+/** Writes `data` and resolves once it is handed to the kernel, or when the socket closes. */
+function writeAndFlush(socket: net.Socket, data: Uint8Array): Promise<void> {
+  return new Promise((resolve) => {
+    const settle = (): void => {
+      socket.off('close', settle);
+      resolve();
+    };
+    socket.on('close', settle);
+    socket.write(data, settle);
+  });
+}
+
+const END_OF_INPUT = Symbol('end of input');
+
+interface QueuedChunk {
+  chunk: Buffer;
+  arrivedAt: number;
+}
+
+/** One direction of one connection: a queue and the pump that applies faults (rules 1-4). */
+class Pipe {
+  private readonly queue: (QueuedChunk | typeof END_OF_INPUT)[] = [];
+  private queuedBytes = 0;
+  private pausedBySelf = false;
+  private wake: (() => void) | undefined;
+  /** Delivery time of the previous chunk; latency never delivers earlier (no reordering). */
+  private lastDeliverAt = 0;
+  private nextBandwidthSlot = 0;
+  /** Per cut fault id: bytes forwarded since the fault applied to this pipe. */
+  private readonly cutCounters = new Map<number, number>();
+  private readonly random: () => number;
+  /** True once this pipe forwards nothing more (END delivered, sink gone or torn down). */
+  done = false;
+
+  constructor(
+    private readonly connection: ProxiedConnection,
+    readonly direction: FaultDirection,
+    private readonly source: net.Socket,
+    private readonly sink: net.Socket,
+  ) {
+    const directionSalt = direction === 'upstream' ? 0x9e3779b9 : 0x85ebca6b;
+    this.random = seededRandom(
+      (connection.proxy.seed ^ Math.imul(connection.id, 0x27d4eb2f) ^ directionSalt) >>> 0,
+    );
+    source.on('data', (chunk: Buffer) => this.onData(chunk));
+    source.on('end', () => this.onEnd());
+    void this.pump();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.done) {
+      this.connection.proxy.countDropped(chunk.length);
+      return;
+    }
+    this.queue.push({ chunk, arrivedAt: performance.now() });
+    this.queuedBytes += chunk.length;
+    this.updateFlow();
+    this.notify();
+  }
+
+  private onEnd(): void {
+    this.queue.push(END_OF_INPUT);
+    this.notify();
+  }
+
+  /** Re-evaluates pause/resume and wakes the pump; called when faults change. */
+  faultsChanged(): void {
+    this.updateFlow();
+    this.notify();
+  }
+
+  /** Stops the pump and drops whatever is queued. */
+  stop(): void {
+    this.done = true;
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.notify();
+    // Keep draining the source so its peer is not blocked by a pipe that forwards nothing.
+    if (!this.source.destroyed) {
+      this.source.resume();
+    }
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private updateFlow(): void {
+    if (this.done || this.source.destroyed) {
+      return;
+    }
+    const halfOpen = this.connection.proxy.hasFault(this.direction, 'halfOpen');
+    const limit = this.connection.proxy.highWaterMark;
+    let shouldPause: boolean;
+    if (halfOpen) {
+      shouldPause = true;
+    } else if (this.pausedBySelf) {
+      shouldPause = this.queuedBytes > limit / 2;
+    } else {
+      shouldPause = this.queuedBytes > limit;
+    }
+    if (shouldPause && !this.pausedBySelf) {
+      this.pausedBySelf = true;
+      this.source.pause();
+    } else if (!shouldPause && this.pausedBySelf) {
+      this.pausedBySelf = false;
+      this.source.resume();
+    }
+  }
+
+  private waitForWork(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  private async pump(): Promise<void> {
+    const signal = this.connection.abort.signal;
+    try {
+      while (!this.done) {
+        const head = this.queue[0];
+        if (head === undefined || this.connection.proxy.hasFault(this.direction, 'halfOpen')) {
+          await this.waitForWork();
+          continue;
+        }
+        this.queue.shift();
+        if (head === END_OF_INPUT) {
+          this.deliverEnd();
+          return;
+        }
+        this.queuedBytes -= head.chunk.length;
+        this.updateFlow();
+        await this.deliver(head, signal);
+      }
+    } catch (error) {
+      if (!signal.aborted) {
+        this.connection.destroy(error);
+      }
+    }
+  }
+
+  private deliverEnd(): void {
+    this.done = true;
+    // A FIN that arrives while blackholed is swallowed: the connection stays silent.
+    if (!this.connection.proxy.hasFault(this.direction, 'blackhole') && !this.sink.destroyed) {
+      this.sink.end();
+    }
+    this.connection.pipeFinished();
+  }
+
+  private async deliver(item: QueuedChunk, signal: AbortSignal): Promise<void> {
+    const proxy = this.connection.proxy;
+    const faults = proxy.effectiveFaults(this.direction);
+    let chunk = item.chunk;
+    if (faults.blackhole) {
+      proxy.countDropped(chunk.length);
+      proxy.emit({
+        type: 'drop',
+        connection: this.connection.id,
+        direction: this.direction,
+        bytes: chunk.length,
+      });
+      return;
+    }
+    if (faults.latencyMs > 0 || faults.jitterMs > 0) {
+      const jitter = faults.jitterMs * (2 * this.random() - 1);
+      const delay = Math.max(0, faults.latencyMs + jitter);
+      const deliverAt = Math.max(item.arrivedAt + delay, this.lastDeliverAt);
+      this.lastDeliverAt = deliverAt;
+      proxy.emit({
+        type: 'delay',
+        connection: this.connection.id,
+        direction: this.direction,
+        ms: Math.round(delay * 1000) / 1000,
+      });
+      const wait = deliverAt - performance.now();
+      if (wait > 0) {
+        await sleep(wait, undefined, { signal });
+      }
+    }
+    // Cuts: find the first budget this chunk reaches (rule 4).
+    let cut: EffectiveFaults['cuts'][number] | undefined;
+    let cutAt = chunk.length;
+    for (const candidate of faults.cuts) {
+      const forwarded = this.cutCounters.get(candidate.id) ?? 0;
+      const remaining = Math.max(0, candidate.bytes - forwarded);
+      if (remaining <= cutAt) {
+        cutAt = remaining;
+        cut = candidate;
+      }
+    }
+    if (cut !== undefined) {
+      proxy.countDropped(chunk.length - cutAt);
+      chunk = chunk.subarray(0, cutAt);
+    }
+    for (const candidate of faults.cuts) {
+      this.cutCounters.set(candidate.id, (this.cutCounters.get(candidate.id) ?? 0) + chunk.length);
+    }
+    await this.write(chunk, faults, signal, cut?.kind === 'reset');
+    if (cut !== undefined) {
+      if (cut.kind === 'reset') {
+        this.connection.reset(this.direction);
+      } else {
+        this.connection.closeGracefully(this.direction);
+      }
+    }
+  }
+
+  /**
+   * Writes `chunk` in pieces shaped by bandwidth and slice, honouring backpressure.
+   * With `untilFlushed`, resolves only once the last piece is handed to the kernel (or
+   * the sink closes): a reset must follow the bytes it comes after.
+   */
+  private async write(
+    chunk: Buffer,
+    faults: EffectiveFaults,
+    signal: AbortSignal,
+    untilFlushed: boolean,
+  ): Promise<void> {
+    let pieceSize = chunk.length;
+    if (faults.bytesPerSecond > 0) {
+      pieceSize = Math.min(
+        pieceSize,
+        Math.max(1, Math.floor((faults.bytesPerSecond * BANDWIDTH_PIECE_MS) / 1000)),
+      );
+    }
+    if (faults.sliceBytes > 0) {
+      pieceSize = Math.min(pieceSize, faults.sliceBytes);
+    }
+    if (this.sink.connecting) {
+      // Writes queued before connect are flushed together (one writev): wait, so that
+      // slices stay separate writes and pacing starts when bytes can actually flow.
+      await waitForConnect(this.sink);
+    }
+    for (let offset = 0; offset < chunk.length && !this.done; offset += pieceSize) {
+      const piece = chunk.subarray(offset, offset + pieceSize);
+      if (faults.bytesPerSecond > 0) {
+        const now = performance.now();
+        if (this.nextBandwidthSlot > now) {
+          await sleep(this.nextBandwidthSlot - now, undefined, { signal });
+        }
+        this.nextBandwidthSlot =
+          Math.max(this.nextBandwidthSlot, now) + (piece.length * 1000) / faults.bytesPerSecond;
+      }
+      if (this.sink.destroyed || this.sink.writableEnded) {
+        this.connection.proxy.countDropped(chunk.length - offset);
+        this.stop();
+        this.connection.pipeFinished();
+        return;
+      }
+      const lastPiece = offset + pieceSize >= chunk.length;
+      this.connection.proxy.countForwarded(this.direction, piece.length);
+      if ((lastPiece && untilFlushed) || faults.sliceBytes > 0) {
+        // A slice must reach the kernel alone: the next piece waits for this one's flush,
+        // or Node would coalesce queued pieces into one writev.
+        await writeAndFlush(this.sink, piece);
+      } else if (!this.sink.write(piece)) {
+        await waitForDrain(this.sink);
+      }
+      if (faults.sliceBytes > 0 && !lastPiece) {
+        // Let the event loop run so each piece leaves as its own write (and segment).
+        // Two setImmediate hops guarantee at least one I/O poll in between: one hop
+        // taken from the poll phase lands in the same loop iteration's check phase.
+        if (faults.sliceDelayMs > 0) {
+          await sleep(faults.sliceDelayMs, undefined, { signal });
+        } else {
+          await yieldToEventLoop(undefined, { signal });
+          await yieldToEventLoop(undefined, { signal });
+        }
+      }
+    }
+  }
+}
+
+/** A client connection, its upstream connection and the two pipes between them. */
+class ProxiedConnection {
+  readonly abort = new AbortController();
+  private readonly upstreamPipe: Pipe;
+  private readonly downstreamPipe: Pipe;
+  private closedSockets = 0;
+  private tornDown = false;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly proxy: FaultProxy,
+    readonly id: number,
+    readonly client: net.Socket,
+    readonly upstream: net.Socket,
+  ) {
+    for (const socket of [client, upstream]) {
+      socket.setNoDelay(true);
+      socket.on('error', (error: NodeJS.ErrnoException) => this.onSocketError(socket, error));
+      socket.on('close', () => this.onSocketClose());
+    }
+    this.upstreamPipe = new Pipe(this, 'upstream', client, upstream);
+    this.downstreamPipe = new Pipe(this, 'downstream', upstream, client);
+  }
+
+  faultsChanged(): void {
+    this.upstreamPipe.faultsChanged();
+    this.downstreamPipe.faultsChanged();
+  }
+
+  private other(socket: net.Socket): net.Socket {
+    return socket === this.client ? this.upstream : this.client;
+  }
+
+  private onSocketError(socket: net.Socket, error: NodeJS.ErrnoException): void {
+    // A reset on one side is shown to the other side as a reset; other errors just close.
+    if (error.code === 'ECONNRESET') {
+      destroyWithReset(this.other(socket));
+    }
+    this.destroy();
+  }
+
+  private onSocketClose(): void {
+    this.closedSockets += 1;
+    if (this.closedSockets === 2) {
+      this.finish();
+      return;
+    }
+    // One side is gone: nothing more can be delivered to it. The pipe towards the
+    // surviving socket still delivers what it holds, then ends it (pipeFinished).
+    if (this.client.destroyed) {
+      this.downstreamPipe.stop();
+    }
+    if (this.upstream.destroyed) {
+      this.upstreamPipe.stop();
+    }
+    this.pipeFinished();
+  }
+
+  /** Called when a pipe is done; once both are, the sockets are closed after flushing. */
+  pipeFinished(): void {
+    if (!this.upstreamPipe.done || !this.downstreamPipe.done) {
+      return;
+    }
+    for (const socket of [this.client, this.upstream]) {
+      if (!socket.destroyed) {
+        socket.end(() => socket.destroy());
+      }
+    }
+  }
+
+  reset(direction: FaultDirection): void {
+    this.proxy.countReset();
+    this.proxy.emit({ type: 'reset', connection: this.id, direction });
+    destroyWithReset(this.client);
+    destroyWithReset(this.upstream);
+    this.destroy();
+  }
+
+  closeGracefully(direction: FaultDirection): void {
+    this.proxy.countGracefulClose();
+    this.proxy.emit({ type: 'closeAfter', connection: this.id, direction });
+    this.upstreamPipe.stop();
+    this.downstreamPipe.stop();
+    this.client.end();
+    this.upstream.end();
+    // A peer that never answers our FIN would keep the socket forever: bound it.
+    this.graceTimer = setTimeout(() => this.destroy(), GRACEFUL_CLOSE_GRACE_MS);
+    this.graceTimer.unref();
+  }
+
+  /** Destroys both sockets now (idempotent). */
+  destroy(_reason?: unknown): void {
+    if (this.tornDown) {
+      return;
+    }
+    this.tornDown = true;
+    this.abort.abort();
+    this.upstreamPipe.stop();
+    this.downstreamPipe.stop();
+    this.client.destroy();
+    this.upstream.destroy();
+  }
+
+  private finish(): void {
+    if (this.graceTimer !== undefined) {
+      clearTimeout(this.graceTimer);
+    }
+    this.tornDown = true;
+    this.abort.abort();
+    this.proxy.connectionClosed(this);
+  }
+}
+
+/**
+ * A loopback TCP proxy that injects faults between a client and a target.
+ *
+ * ```ts
+ * await using proxy = await FaultProxy.start({ target: '127.0.0.1:7070', seed: 42 });
+ * const id = proxy.addFault('downstream', { type: 'latency', ms: 50, jitterMs: 10 });
+ * // connect your client to proxy.address ...
+ * proxy.removeFault(id);
+ * ```
+ */
+export class FaultProxy {
+  /** The seed of the jitter PRNG. */
+  readonly seed: number;
+  /** Queue bound per pipe in bytes (see {@link FaultProxyOptions.highWaterMark}). */
+  readonly highWaterMark: number;
+  private readonly server: net.Server;
+  private readonly target: ResolvedTarget;
+  private readonly onEvent: ((event: FaultProxyEvent) => void) | undefined;
+  private readonly faults = new Map<number, FaultEntry>();
+  private readonly connections = new Set<ProxiedConnection>();
+  private nextFaultId = 1;
+  private nextConnectionId = 1;
+  private closing: Promise<void> | undefined;
+  private readonly counters: FaultProxyStats = {
+    connections: 0,
+    activeConnections: 0,
+    bytesUpstream: 0,
+    bytesDownstream: 0,
+    bytesDropped: 0,
+    resets: 0,
+    gracefulCloses: 0,
+  };
+
+  private constructor(
+    server: net.Server,
+    target: ResolvedTarget,
+    seed: number,
+    highWaterMark: number,
+    onEvent: ((event: FaultProxyEvent) => void) | undefined,
+  ) {
+    this.server = server;
+    this.target = target;
+    this.seed = seed;
+    this.highWaterMark = highWaterMark;
+    this.onEvent = onEvent;
+    server.on('connection', (client) => this.accept(client));
+  }
+
+  /**
+   * Starts a proxy listening on `options.listen` (default `127.0.0.1:0`) that forwards to
+   * `options.target`. Rejects with InvalidArgumentError when either address is not
+   * loopback, and with the listen error (e.g. EADDRINUSE) when it cannot listen.
+   */
+  static async start(options: FaultProxyOptions): Promise<FaultProxy> {
+    if (typeof options !== 'object' || options === null) {
+      throw invalid('options must be an object with a "target"');
+    }
+    const resolved = resolveOptions('FaultProxy', OPTION_SCHEMA, options, {}, [
+      'target',
+      'onEvent',
+    ]);
+    const target = resolveTarget(options.target);
+    const listen = parseHostPort(resolved.listen, 'listen');
+    if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
+      throw new InvalidArgumentError(
+        'SB_BAD_OPTION',
+        'FaultProxy: option "onEvent" must be a function',
+      );
+    }
+    // allowHalfOpen: a FIN from the client must not close our side towards it (rule 6).
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: listen.host, port: listen.port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return new FaultProxy(server, target, resolved.seed, resolved.highWaterMark, options.onEvent);
+  }
+
+  /** The listening port. */
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  /** The listening address as `HOST:PORT` (`[v6]:PORT` for IPv6), ready for connect(). */
+  get address(): string {
+    const address = this.server.address();
+    if (typeof address !== 'object' || address === null) {
+      return '';
+    }
+    return address.family === 'IPv6'
+      ? `[${address.address}]:${address.port}`
+      : `${address.address}:${address.port}`;
+  }
+
+  /** A snapshot of the counters. */
+  get stats(): FaultProxyStats {
+    return { ...this.counters, activeConnections: this.connections.size };
+  }
+
+  /**
+   * Adds a fault to one direction (or both) and returns its id. Applies to existing and
+   * future connections from the next chunk on. Throws InvalidArgumentError on a bad fault.
+   */
+  addFault(direction: FaultDirectionSpec, fault: Fault): number {
+    if (direction !== 'upstream' && direction !== 'downstream' && direction !== 'both') {
+      throw invalid('direction must be "upstream", "downstream" or "both"');
+    }
+    validateFault(fault);
+    const id = this.nextFaultId;
+    this.nextFaultId += 1;
+    const directions: FaultDirection[] =
+      direction === 'both' ? ['upstream', 'downstream'] : [direction];
+    this.faults.set(id, { id, directions, fault: { ...fault } });
+    this.notifyFaultsChanged();
+    return id;
+  }
+
+  /** Removes a fault by id. Returns false when no such fault exists. */
+  removeFault(id: number): boolean {
+    const removed = this.faults.delete(id);
+    if (removed) {
+      this.notifyFaultsChanged();
+    }
+    return removed;
+  }
+
+  /** Removes every fault. */
+  clearFaults(): void {
+    this.faults.clear();
+    this.notifyFaultsChanged();
+  }
+
+  /**
+   * Stops listening and destroys every proxied connection. Idempotent: later calls return
+   * the same promise.
+   */
+  close(): Promise<void> {
+    if (this.closing === undefined) {
+      this.closing = new Promise<void>((resolve) => {
+        this.server.close(() => resolve());
+        for (const connection of this.connections) {
+          connection.destroy();
+        }
+      });
+    }
+    return this.closing;
+  }
+
+  /** `await using proxy = await FaultProxy.start(...)` closes the proxy at scope exit. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** @internal */
+  hasFault(direction: FaultDirection, type: Fault['type']): boolean {
+    for (const entry of this.faults.values()) {
+      if (entry.fault.type === type && entry.directions.includes(direction)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** @internal Merges the fault table for one direction (rule 4). */
+  effectiveFaults(direction: FaultDirection): EffectiveFaults {
+    const merged: EffectiveFaults = {
+      halfOpen: false,
+      blackhole: false,
+      latencyMs: 0,
+      jitterMs: 0,
+      bytesPerSecond: 0,
+      sliceBytes: 0,
+      sliceDelayMs: 0,
+      cuts: [],
+    };
+    for (const { id, directions, fault } of this.faults.values()) {
+      if (!directions.includes(direction)) {
+        continue;
+      }
+      switch (fault.type) {
+        case 'halfOpen':
+          merged.halfOpen = true;
+          break;
+        case 'blackhole':
+          merged.blackhole = true;
+          break;
+        case 'latency':
+          merged.latencyMs += fault.ms;
+          merged.jitterMs += fault.jitterMs ?? 0;
+          break;
+        case 'bandwidth':
+          merged.bytesPerSecond =
+            merged.bytesPerSecond === 0
+              ? fault.bytesPerSecond
+              : Math.min(merged.bytesPerSecond, fault.bytesPerSecond);
+          break;
+        case 'slice':
+          merged.sliceBytes =
+            merged.sliceBytes === 0 ? fault.maxBytes : Math.min(merged.sliceBytes, fault.maxBytes);
+          merged.sliceDelayMs = Math.max(merged.sliceDelayMs, fault.delayMs ?? 0);
+          break;
+        case 'resetAfter':
+          merged.cuts.push({ id, kind: 'reset', bytes: fault.bytes });
+          break;
+        case 'closeAfter':
+          merged.cuts.push({ id, kind: 'close', bytes: fault.bytes });
+          break;
+      }
+    }
+    return merged;
+  }
+
+  /** @internal */
+  emit(event: FaultProxyEvent): void {
+    this.onEvent?.(event);
+  }
+
+  /** @internal */
+  countForwarded(direction: FaultDirection, bytes: number): void {
+    if (direction === 'upstream') {
+      this.counters.bytesUpstream += bytes;
+    } else {
+      this.counters.bytesDownstream += bytes;
+    }
+  }
+
+  /** @internal */
+  countDropped(bytes: number): void {
+    this.counters.bytesDropped += bytes;
+  }
+
+  /** @internal */
+  countReset(): void {
+    this.counters.resets += 1;
+  }
+
+  /** @internal */
+  countGracefulClose(): void {
+    this.counters.gracefulCloses += 1;
+  }
+
+  /** @internal */
+  connectionClosed(connection: ProxiedConnection): void {
+    if (this.connections.delete(connection)) {
+      this.emit({ type: 'close', connection: connection.id });
+    }
+  }
+
+  private notifyFaultsChanged(): void {
+    for (const connection of this.connections) {
+      connection.faultsChanged();
+    }
+  }
+
+  private accept(client: net.Socket): void {
+    if (this.closing !== undefined) {
+      client.destroy();
+      return;
+    }
+    const id = this.nextConnectionId;
+    this.nextConnectionId += 1;
+    this.counters.connections += 1;
+    const upstream =
+      this.target.kind === 'tcp'
+        ? net.connect({ host: this.target.host, port: this.target.port, allowHalfOpen: true })
+        : net.connect({ path: this.target.path, allowHalfOpen: true });
+    const connection = new ProxiedConnection(this, id, client, upstream);
+    this.connections.add(connection);
+    this.emit({ type: 'open', connection: id });
+    // pauseOnConnect: the pipe's listeners are in place now, so no byte is missed.
+    client.resume();
+    // A halfOpen fault present before the connection pauses its source right away.
+    connection.faultsChanged();
+  }
+}
