@@ -1,2 +1,37 @@
-// Curated public API of src/net (filled in as the area is built).
-export {};
+// Curated public API of src/net.
+export {
+  type Address,
+  formatAddress,
+  parseAddress,
+  type TcpAddress,
+  type UnixAddress,
+} from './address.js';
+export type { CallOptions, Clock } from './clock.js';
+export { type ConnectOptions, connect, startConnect } from './connect.js';
+export {
+  type Envelope,
+  encodeEnvelope,
+  parseEnvelope,
+  SbpDecoder,
+  SbpType,
+  type SbpTypeCode,
+  sbpFraming,
+} from './envelope.js';
+export { Heartbeat, type HeartbeatHost, type HeartbeatOptions } from './heartbeat.js';
+export { Listener, type ListenOptions, listen } from './listener.js';
+export { type SelectOptions, type SelectResult, select } from './select.js';
+export {
+  type CloseOptions,
+  type RecvUntilOptions,
+  Socket,
+  type SocketOptions,
+  type SocketTransport,
+} from './socket.js';
+export {
+  buildTlsClientOptions,
+  buildTlsServerOptions,
+  type PemInput,
+  type TlsClientOptions,
+  type TlsServerOptions,
+  type TlsVersion,
+} from './tls.js';

@@ -1,0 +1,112 @@
+/**
+ * Clocks and deadlines shared by the net layer.
+ *
+ * Every timer in src/net goes through a {@link Clock} so tests can inject a fake
+ * one (or use `vi.useFakeTimers()`: {@link systemClock} looks the globals up at
+ * call time, so patched globals are honoured). {@link waitForChange} is the one
+ * place that turns "wake me when something changes" into a promise with a
+ * `timeout` (ms) and an `AbortSignal`.
+ */
+import { ConnectionError, InvalidArgumentError, type SwitchboardError } from '../errors.js';
+
+/** A source of time and timers. All durations in ms. */
+export interface Clock {
+  /** Schedules `callback` after `ms` milliseconds; returns an opaque handle. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a timer returned by {@link Clock.setTimeout}. */
+  clearTimeout(handle: unknown): void;
+  /** Current time in ms (any monotonic-enough origin). */
+  now(): number;
+}
+
+/** The real clock: the global timers and `Date.now`, looked up at each call. */
+export const systemClock: Clock = Object.freeze({
+  setTimeout: (callback: () => void, ms: number): unknown => setTimeout(callback, ms),
+  clearTimeout: (handle: unknown): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  now: (): number => Date.now(),
+});
+
+/** Options every blocking call accepts. */
+export interface CallOptions {
+  /** Deadline in ms for this call. Omitted or `0` = no deadline. */
+  timeout?: number;
+  /** Aborts the call; it then rejects with `ConnectionError` `SB_ABORTED`. */
+  signal?: AbortSignal;
+}
+
+/** Validates a per-call timeout and returns it (0 = none). */
+export function checkTimeout(where: string, timeout: number | undefined): number {
+  if (timeout === undefined) {
+    return 0;
+  }
+  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
+    throw new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      `${where}: timeout must be a number of ms >= 0 (0 = no deadline)`,
+    );
+  }
+  return timeout === Number.POSITIVE_INFINITY ? 0 : timeout;
+}
+
+/** The error a call rejects with when its signal aborts. */
+export function abortedError(signal: AbortSignal): ConnectionError {
+  return new ConnectionError('SB_ABORTED', 'the call was aborted by its AbortSignal', {
+    cause: signal.reason,
+  });
+}
+
+/** Something that calls its observers whenever its state may have changed. */
+export interface Observable {
+  /** Registers `wake`; returns a function that unregisters it. */
+  observe(wake: () => void): () => void;
+}
+
+/**
+ * Resolves when `ready()` is true, re-checking each time `source` reports a change.
+ * Rejects with `onTimeout()` after `options.timeout` ms, or with `SB_ABORTED` when the
+ * signal aborts. Never leaves a timer or listener behind.
+ */
+export function waitUntil(
+  source: Observable,
+  ready: () => boolean,
+  options: CallOptions | undefined,
+  clock: Clock,
+  onTimeout: () => SwitchboardError,
+): Promise<void> {
+  if (ready()) {
+    return Promise.resolve();
+  }
+  const signal = options?.signal;
+  if (signal?.aborted === true) {
+    return Promise.reject(abortedError(signal));
+  }
+  const timeout = checkTimeout('wait', options?.timeout);
+  return new Promise<void>((resolve, reject) => {
+    let timer: unknown;
+    let unobserve: () => void = noop;
+    const finish = (error: SwitchboardError | undefined): void => {
+      unobserve();
+      if (timer !== undefined) {
+        clock.clearTimeout(timer);
+      }
+      signal?.removeEventListener('abort', onAbort);
+      if (error === undefined) {
+        resolve();
+      } else {
+        reject(error);
+      }
+    };
+    const onAbort = (): void => finish(abortedError(signal!));
+    unobserve = source.observe(() => {
+      if (ready()) {
+        finish(undefined);
+      }
+    });
+    if (timeout > 0) {
+      timer = clock.setTimeout(() => finish(onTimeout()), timeout);
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function noop(): void {}

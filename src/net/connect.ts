@@ -1,0 +1,126 @@
+/**
+ * Opening client connections: {@link connect} (wait until connected) and
+ * {@link startConnect} (the HOWTO's non-blocking connect: returns at once, the socket
+ * becomes writable in `select` once connected).
+ *
+ * TLS is used when the address is `tls://…` or when the `tls` option is given. Every
+ * socket is opened with `allowHalfOpen` so `shutdown('write')` keeps the read side open,
+ * `noDelay` (message protocols suffer from Nagle's algorithm), and TCP keepalive on
+ * (`DEFAULTS.keepAlive`, initial delay `DEFAULTS.keepAliveInitialDelay`).
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { DEFAULTS, resolveOptions } from '../options.js';
+import { type Address, toAddress, toNodePath } from './address.js';
+import type { Clock } from './clock.js';
+import { Socket } from './socket.js';
+import { buildTlsClientOptions, type TlsClientOptions } from './tls.js';
+
+/** Options of {@link connect} and {@link startConnect}. Times in ms. */
+export interface ConnectOptions {
+  /** Connect deadline in ms (TCP and TLS handshake). Default `DEFAULTS.connectTimeout` (30 s). 0 = none. */
+  timeout?: number;
+  /** Aborts the connection attempt (`SB_ABORTED`). */
+  signal?: AbortSignal;
+  /** TLS client options; giving them turns TLS on even for a `tcp://` address. */
+  tls?: TlsClientOptions;
+  /** TCP keepalive. Default `DEFAULTS.keepAlive` (true). */
+  keepAlive?: boolean;
+  /** TCP keepalive initial delay in ms. Default `DEFAULTS.keepAliveInitialDelay` (60 s). */
+  keepAliveInitialDelay?: number;
+  /** Disable Nagle's algorithm. Default true. */
+  noDelay?: boolean;
+  /** Inbound bytes buffered before the socket pauses. Default `DEFAULTS.readBufferLimit` (1 MiB). */
+  readBufferLimit?: number;
+  /** Leak warning on garbage collection while open. Default true. */
+  trackLeaks?: boolean;
+  /** Timer source. Default: the global timers. */
+  clock?: Clock;
+}
+
+const CONNECT_SCHEMA = {
+  timeout: { kind: 'ms', default: DEFAULTS.connectTimeout as number },
+  keepAlive: { kind: 'boolean', default: DEFAULTS.keepAlive as boolean },
+  keepAliveInitialDelay: { kind: 'ms', default: DEFAULTS.keepAliveInitialDelay as number },
+  noDelay: { kind: 'boolean', default: true as boolean },
+  readBufferLimit: { kind: 'bytes', default: DEFAULTS.readBufferLimit as number, min: 1 },
+  trackLeaks: { kind: 'boolean', default: true as boolean },
+} as const;
+
+/** tls.connect passes `allowHalfOpen` on to the TLSSocket, but its typings omit it. */
+function halfOpen(options: tls.ConnectionOptions): tls.ConnectionOptions {
+  return Object.assign(options, { allowHalfOpen: true });
+}
+
+/**
+ * Starts connecting and returns the Socket at once, still connecting (the HOWTO's
+ * non-blocking `connect`). Use {@link Socket.ready} or `select([], [socket])` to learn
+ * when it is connected; failures surface there, in reads and writes, and in `closed`.
+ * @throws InvalidArgumentError `SB_BAD_ADDRESS` / `SB_BAD_OPTION` for bad arguments.
+ */
+export function startConnect(address: string | Address, options: ConnectOptions = {}): Socket {
+  const target = toAddress(address);
+  const resolved = resolveOptions('connect', CONNECT_SCHEMA, options, {}, [
+    'signal',
+    'tls',
+    'clock',
+  ]);
+  const useTls = options.tls !== undefined || (target.kind === 'tcp' && target.tls);
+  let transport: net.Socket;
+  if (target.kind === 'unix') {
+    const path = toNodePath(target);
+    transport = useTls
+      ? tls.connect(halfOpen({ ...buildTlsClientOptions('localhost', options.tls), path }))
+      : net.connect({ path, allowHalfOpen: true });
+  } else if (useTls) {
+    transport = tls.connect(
+      halfOpen({
+        ...buildTlsClientOptions(target.host, options.tls),
+        host: target.host,
+        port: target.port,
+      }),
+    );
+  } else {
+    transport = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+  }
+  if (target.kind === 'tcp') {
+    transport.setNoDelay(resolved.noDelay);
+    if (resolved.keepAlive) {
+      transport.setKeepAlive(true, resolved.keepAliveInitialDelay);
+    }
+  }
+  const socketOptions = {
+    readBufferLimit: resolved.readBufferLimit,
+    trackLeaks: resolved.trackLeaks,
+    tls: useTls,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(target.kind === 'unix' ? { unixAddress: target } : {}),
+  };
+  return Socket.from(transport, socketOptions);
+}
+
+/**
+ * Connects (TCP, TLS or Unix) and resolves with a connected {@link Socket}.
+ * @throws TimeoutError `SB_CONNECT_TIMEOUT` if not connected within `timeout` ms.
+ * @throws ConnectionError `SB_CONNECTION_REFUSED` (nothing listening), `SB_HOST_UNREACHABLE`
+ *   (name not resolved / no route), `SB_TLS_ERROR` (handshake or certificate rejected),
+ *   `SB_ABORTED` (signal), `SB_NETWORK_ERROR` (other OS errors; `cause` has the original).
+ * @throws InvalidArgumentError `SB_BAD_ADDRESS`, `SB_BAD_OPTION`.
+ */
+export async function connect(
+  address: string | Address,
+  options: ConnectOptions = {},
+): Promise<Socket> {
+  const socket = startConnect(address, options);
+  const timeout = options.timeout ?? DEFAULTS.connectTimeout;
+  try {
+    await socket.ready({
+      timeout,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+  return socket;
+}

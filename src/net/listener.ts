@@ -1,0 +1,272 @@
+/**
+ * Listener: the HOWTO's "server socket", pull-based.
+ *
+ * Theory of operation: node accepts connections eagerly; each one is wrapped in a
+ * {@link Socket} at once (so its input is bounded from the first byte) and queued until
+ * a caller takes it with {@link Listener.accept} or `for await`. The queue is bounded by
+ * `acceptQueueLimit` (default `DEFAULTS.backlog`): beyond it, new connections are
+ * destroyed immediately rather than left to pile up. For TLS, a connection is queued
+ * only after its handshake succeeded; failed handshakes (e.g. a mutual-TLS client with
+ * a certificate from the wrong CA) are dropped and counted in `tlsErrors`.
+ */
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import {
+  ConnectionError,
+  type SwitchboardError,
+  TimeoutError,
+  toSwitchboardError,
+} from '../errors.js';
+import { DEFAULTS, resolveOptions } from '../options.js';
+import { type Address, formatAddress, toAddress, toNodePath } from './address.js';
+import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
+import { Socket } from './socket.js';
+import { buildTlsServerOptions, type TlsServerOptions } from './tls.js';
+
+/** Options of {@link listen}. */
+export interface ListenOptions {
+  /** Kernel accept backlog. Default `DEFAULTS.backlog`. */
+  backlog?: number;
+  /** Accepted connections waiting for `accept()` before new ones are dropped. Default `DEFAULTS.backlog`. */
+  acceptQueueLimit?: number;
+  /** TLS server options (turns TLS on even for a `tcp://` address; required for `tls://`). */
+  tls?: TlsServerOptions;
+  /** TCP keepalive on accepted sockets. Default `DEFAULTS.keepAlive`. */
+  keepAlive?: boolean;
+  /** TCP keepalive initial delay, ms. Default `DEFAULTS.keepAliveInitialDelay`. */
+  keepAliveInitialDelay?: number;
+  /** Disable Nagle's algorithm on accepted sockets. Default true. */
+  noDelay?: boolean;
+  /** Inbound buffer limit of accepted sockets, bytes. Default `DEFAULTS.readBufferLimit`. */
+  readBufferLimit?: number;
+  /** Leak warnings for accepted sockets. Default true. */
+  trackLeaks?: boolean;
+  /** Timer source. Default: the global timers. */
+  clock?: Clock;
+}
+
+const LISTEN_SCHEMA = {
+  backlog: { kind: 'count', default: DEFAULTS.backlog as number, min: 1 },
+  acceptQueueLimit: { kind: 'count', default: DEFAULTS.backlog as number, min: 1 },
+  keepAlive: { kind: 'boolean', default: DEFAULTS.keepAlive as boolean },
+  keepAliveInitialDelay: { kind: 'ms', default: DEFAULTS.keepAliveInitialDelay as number },
+  noDelay: { kind: 'boolean', default: true as boolean },
+  readBufferLimit: { kind: 'bytes', default: DEFAULTS.readBufferLimit as number, min: 1 },
+  trackLeaks: { kind: 'boolean', default: true as boolean },
+} as const;
+
+type ResolvedListen = { [K in keyof typeof LISTEN_SCHEMA]: (typeof LISTEN_SCHEMA)[K]['default'] };
+
+/** A listening socket. Create with {@link listen}. */
+export class Listener implements Observable, AsyncDisposable {
+  /** The bound address, with the real port when port 0 was asked. */
+  readonly address: Address;
+  /** The underlying node server (for advanced use such as `maxConnections`). */
+  readonly server: net.Server;
+  /** Connections dropped because the accept queue was full. */
+  droppedConnections = 0;
+  /** TLS handshakes that failed (client refused). */
+  tlsErrors = 0;
+  private readonly queue: Socket[] = [];
+  private readonly observers = new Set<() => void>();
+  private readonly options: ResolvedListen;
+  private readonly clock: Clock;
+  private readonly useTls: boolean;
+  private readonly unixAddress: Address | undefined;
+  private closing = false;
+  private closeError: SwitchboardError | undefined;
+  private closePromise: Promise<void> | undefined;
+
+  /** @internal Use {@link listen}. */
+  constructor(
+    server: net.Server,
+    address: Address,
+    options: ResolvedListen,
+    clock: Clock,
+    useTls: boolean,
+  ) {
+    this.server = server;
+    this.address = address;
+    this.options = options;
+    this.clock = clock;
+    this.useTls = useTls;
+    this.unixAddress = address.kind === 'unix' ? address : undefined;
+    server.on(useTls ? 'secureConnection' : 'connection', this.onConnection);
+    server.on('tlsClientError', this.onTlsClientError);
+    server.on('error', this.onServerError);
+  }
+
+  /** The bound address as text, e.g. `tcp://127.0.0.1:40123`. */
+  get url(): string {
+    return formatAddress(this.address);
+  }
+
+  /** Connections accepted by the kernel and waiting for {@link accept}. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** @internal */
+  observe(wake: () => void): () => void {
+    this.observers.add(wake);
+    return () => {
+      this.observers.delete(wake);
+    };
+  }
+
+  private notify(): void {
+    for (const wake of this.observers) {
+      wake();
+    }
+  }
+
+  private readonly onConnection = (transport: net.Socket): void => {
+    if (this.closing || this.queue.length >= this.options.acceptQueueLimit) {
+      this.droppedConnections += 1;
+      transport.destroy();
+      return;
+    }
+    if (this.unixAddress === undefined) {
+      transport.setNoDelay(this.options.noDelay);
+      if (this.options.keepAlive) {
+        transport.setKeepAlive(true, this.options.keepAliveInitialDelay);
+      }
+    }
+    const socket = Socket.from(transport, {
+      readBufferLimit: this.options.readBufferLimit,
+      trackLeaks: this.options.trackLeaks,
+      tls: this.useTls,
+      clock: this.clock,
+      ...(this.address.kind === 'unix' ? { unixAddress: this.address } : {}),
+    });
+    this.queue.push(socket);
+    this.notify();
+  };
+
+  private readonly onTlsClientError = (_error: Error, transport: tls.TLSSocket): void => {
+    this.tlsErrors += 1;
+    transport.destroy();
+  };
+
+  private readonly onServerError = (error: Error): void => {
+    this.closeError = toSwitchboardError(error);
+    this.notify();
+  };
+
+  /** True when a connection is waiting, so {@link accept} would not block. */
+  isReadable(): boolean {
+    return this.queue.length > 0;
+  }
+
+  /**
+   * Takes the next accepted connection, waiting for one if needed.
+   * @throws TimeoutError `SB_TIMEOUT` if none arrived within `timeout` ms (the listener stays usable).
+   * @throws ConnectionError `SB_ABORTED` on abort; `SB_CONNECTION_CLOSED` once the listener is closed.
+   */
+  async accept(options?: CallOptions): Promise<Socket> {
+    await waitUntil(
+      this,
+      () => this.queue.length > 0 || this.closing || this.closeError !== undefined,
+      options,
+      this.clock,
+      () => new TimeoutError('SB_TIMEOUT', `no connection within ${options?.timeout} ms`),
+    );
+    const socket = this.queue.shift();
+    if (socket !== undefined) {
+      return socket;
+    }
+    throw this.closeError ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the listener is closed');
+  }
+
+  /** `for await (const socket of listener)`: accepts until the listener is closed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Socket> {
+    for (;;) {
+      let socket: Socket;
+      try {
+        socket = await this.accept();
+      } catch (error) {
+        if (
+          error instanceof ConnectionError &&
+          error.code === 'SB_CONNECTION_CLOSED' &&
+          this.closing
+        ) {
+          return;
+        }
+        throw error;
+      }
+      yield socket;
+    }
+  }
+
+  /**
+   * Stops listening (idempotent). Connections not yet accepted are destroyed; sockets
+   * already accepted are left to their owners. Resolves once the port is released.
+   */
+  close(): Promise<void> {
+    if (this.closePromise === undefined) {
+      this.closing = true;
+      for (const socket of this.queue.splice(0)) {
+        socket.destroy();
+      }
+      this.closePromise = new Promise<void>((resolve) => {
+        // server.close() calls back only when every connection has ended; we do not
+        // own accepted connections, so resolve as soon as the listening handle is gone.
+        this.server.close();
+        setImmediate(resolve);
+      });
+      this.notify();
+    }
+    return this.closePromise;
+  }
+
+  /** `await using listener = await listen(...)` closes it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * Binds and listens. Port 0 picks a free port; {@link Listener.address} reports it.
+ * A missing host means `DEFAULTS.host` (127.0.0.1).
+ * @throws ConnectionError `SB_NETWORK_ERROR` (e.g. EADDRINUSE, EACCES; `cause` has the original).
+ * @throws InvalidArgumentError `SB_BAD_ADDRESS`, `SB_BAD_OPTION` (e.g. `tls://` without `tls` options).
+ */
+export async function listen(
+  address: string | Address,
+  options: ListenOptions = {},
+): Promise<Listener> {
+  const target = toAddress(address);
+  const resolved = resolveOptions('listen', LISTEN_SCHEMA, options, {}, ['tls', 'clock']);
+  const wantsTls = target.kind === 'tcp' && target.tls;
+  if (wantsTls && options.tls === undefined) {
+    // buildTlsServerOptions names the missing cert/key.
+    buildTlsServerOptions(undefined as unknown as TlsServerOptions);
+  }
+  const useTls = options.tls !== undefined;
+  const server = useTls
+    ? tls.createServer({ ...buildTlsServerOptions(options.tls!), allowHalfOpen: true })
+    : net.createServer({ allowHalfOpen: true });
+  const listenOptions: net.ListenOptions =
+    target.kind === 'unix'
+      ? { path: toNodePath(target), backlog: resolved.backlog }
+      : { host: target.host, port: target.port, backlog: resolved.backlog };
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error): void => {
+      server.removeListener('listening', onListening);
+      reject(toSwitchboardError(error));
+    };
+    const onListening = (): void => {
+      server.removeListener('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(listenOptions);
+  });
+  let bound: Address = target;
+  const info = server.address();
+  if (target.kind === 'tcp' && info !== null && typeof info === 'object') {
+    bound = { kind: 'tcp', host: info.address, port: info.port, tls: useTls };
+  }
+  return new Listener(server, bound, resolved, options.clock ?? systemClock, useTls);
+}

@@ -1,0 +1,154 @@
+/**
+ * select(): the HOWTO's readiness multiplexer over switchboard sockets.
+ *
+ * Theory of operation: readiness is computed from each socket's own state, never by
+ * probing the connection, so a dead socket cannot make the call fail (the HOWTO's
+ * "one very nasty problem with select"). If nothing is ready, select observes every
+ * socket and listener and re-evaluates on each state change until something is ready,
+ * the timeout passes (then the three lists are empty), or the signal aborts.
+ *
+ * | list       | a Socket is in it when                                              |
+ * | ---------- | ------------------------------------------------------------------- |
+ * | `readable` | bytes are buffered, or the peer shut down cleanly (recv returns 0)  |
+ * | `writable` | connected (a connecting socket joins once connected), write side    |
+ * |            | open, and the output queue is below its high-water mark             |
+ * | `errored`  | the connection broke (reset, refused, TLS failure) or was destroyed |
+ *
+ * A {@link Listener} in `readers` is readable when a connection waits for `accept()`,
+ * and errored once it is closed. A socket reset after delivering bytes is both
+ * readable (the bytes) and errored.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { abortedError, type Clock, checkTimeout, systemClock } from './clock.js';
+import { Listener } from './listener.js';
+import type { Socket } from './socket.js';
+
+/** Options of {@link select}. */
+export interface SelectOptions {
+  /** Ms to wait for readiness. Omitted = wait until something is ready; 0 = poll and return at once. */
+  timeout?: number;
+  /** Aborts the wait (`SB_ABORTED`). */
+  signal?: AbortSignal;
+  /** Timer source. Default: the global timers. */
+  clock?: Clock;
+}
+
+/** What {@link select} found. Each list is a subset of what was passed in, in the same order. */
+export interface SelectResult<R extends Socket | Listener, W extends Socket> {
+  readable: R[];
+  writable: W[];
+  errored: Array<R | W>;
+}
+
+function isErrored(item: Socket | Listener): boolean {
+  if (item instanceof Listener) {
+    return false;
+  }
+  return item.error !== undefined || (item.isClosed && !item.eof && item.bufferedAmount === 0);
+}
+
+function isReadable(item: Socket | Listener): boolean {
+  if (item instanceof Listener) {
+    return item.isReadable();
+  }
+  return item.bufferedAmount > 0 || (item.eof && item.error === undefined);
+}
+
+function poll<R extends Socket | Listener, W extends Socket>(
+  readers: readonly R[],
+  writers: readonly W[],
+): SelectResult<R, W> {
+  const result: SelectResult<R, W> = { readable: [], writable: [], errored: [] };
+  const seen = new Set<Socket | Listener>();
+  for (const reader of readers) {
+    if (isReadable(reader)) {
+      result.readable.push(reader);
+    }
+    if (isErrored(reader) && !seen.has(reader)) {
+      seen.add(reader);
+      result.errored.push(reader);
+    }
+  }
+  for (const writer of writers) {
+    if (writer.isWritable()) {
+      result.writable.push(writer);
+    }
+    if (isErrored(writer) && !seen.has(writer)) {
+      seen.add(writer);
+      result.errored.push(writer);
+    }
+  }
+  return result;
+}
+
+function anything(result: SelectResult<Socket | Listener, Socket>): boolean {
+  return result.readable.length > 0 || result.writable.length > 0 || result.errored.length > 0;
+}
+
+/**
+ * Waits until at least one socket is readable, writable or errored, and reports all that
+ * are. Never throws because of a socket's state.
+ * @throws ConnectionError `SB_ABORTED` if `signal` aborts; InvalidArgumentError for a bad timeout.
+ */
+export function select<R extends Socket | Listener, W extends Socket>(
+  readers: readonly R[],
+  writers: readonly W[] = [],
+  options: SelectOptions = {},
+): Promise<SelectResult<R, W>> {
+  const waitForever = options.timeout === undefined;
+  const timeout = waitForever ? 0 : checkTimeout('select', options.timeout);
+  const signal = options.signal;
+  if (signal?.aborted === true) {
+    return Promise.reject(abortedError(signal));
+  }
+  const now = poll(readers, writers);
+  if (anything(now) || (!waitForever && timeout === 0)) {
+    return Promise.resolve(now);
+  }
+  if (readers.length === 0 && writers.length === 0 && waitForever) {
+    return Promise.reject(
+      new InvalidArgumentError(
+        'SB_INVALID_ARGUMENT',
+        'select: no sockets and no timeout would wait forever',
+      ),
+    );
+  }
+  const clock = options.clock ?? systemClock;
+  return new Promise((resolve, reject) => {
+    const unobservers: Array<() => void> = [];
+    let timer: unknown;
+    let done = false;
+    const finish = (result: SelectResult<R, W> | undefined, error?: Error): void => {
+      if (done) {
+        return;
+      }
+      done = true;
+      for (const unobserve of unobservers) {
+        unobserve();
+      }
+      if (timer !== undefined) {
+        clock.clearTimeout(timer);
+      }
+      signal?.removeEventListener('abort', onAbort);
+      if (error !== undefined) {
+        reject(error);
+      } else {
+        resolve(result!);
+      }
+    };
+    const onAbort = (): void => finish(undefined, abortedError(signal!));
+    const recheck = (): void => {
+      const result = poll(readers, writers);
+      if (anything(result)) {
+        finish(result);
+      }
+    };
+    for (const item of new Set<Socket | Listener>([...readers, ...writers])) {
+      unobservers.push(item.observe(recheck));
+    }
+    if (!waitForever) {
+      timer = clock.setTimeout(() => finish({ readable: [], writable: [], errored: [] }), timeout);
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,1059 @@
+/**
+ * Socket: a pull-based byte stream over `node:net` / `node:tls` (or any duplex-like
+ * transport, see {@link SocketTransport}), with the HOWTO's verbs done right.
+ *
+ * Theory of operation
+ * -------------------
+ * The transport pushes chunks at us (`'data'`); callers pull with `recv*`. Between the
+ * two sits one inbound queue of chunks (no copying on arrival). Rules:
+ *
+ * 1. Bounded input. When the queue holds `readBufferLimit` bytes (or the bytes the
+ *    current reader needs, if more: `recvExactly(n)` with a large `n`), the transport is
+ *    paused, so the kernel's receive window closes and the peer slows down. It is
+ *    resumed as soon as a reader takes bytes below that mark.
+ * 2. Zero copy when possible. `recv(max)` hands out whole chunks or views of them; only
+ *    `recvExactly`/`recvUntil` results that span chunks are concatenated, once.
+ * 3. Linear delimiter search. `recvUntil` remembers how far it searched and resumes at
+ *    `searched - (delimiter.length - 1)`: no byte is scanned twice (beyond the overlap).
+ * 4. Deadlines never corrupt the stream. A read that times out (`SB_TIMEOUT`) or is
+ *    aborted (`SB_ABORTED`) consumed nothing and the socket stays usable. A `sendAll`
+ *    that times out (`SB_WRITE_TIMEOUT`) or is aborted may have written part of its
+ *    bytes, so the stream's framing is unknown: the socket is destroyed.
+ * 5. One observer list. Every state change (data, EOF, error, drain, connect, close)
+ *    calls the observers; blocked calls, `select()` and `Channel` are observers.
+ * 6. Leaks are reported. The public {@link Socket} is a thin facade over an internal
+ *    core that the transport's listeners reference; the core never references the
+ *    facade. When a facade is garbage-collected while the connection is open, a
+ *    FinalizationRegistry callback emits a process warning with the stack captured
+ *    at construction, then destroys the connection.
+ *
+ * Read-side states (what `recv` does in each):
+ *
+ * | state                         | recv(max)                   | recvExactly(n)              |
+ * | ----------------------------- | --------------------------- | --------------------------- |
+ * | bytes buffered                | returns up to max at once   | waits until n buffered      |
+ * | empty, open                   | waits (deadline applies)    | waits (deadline applies)    |
+ * | empty, EOF (peer shut down)   | returns a 0-length array    | UnexpectedEofError          |
+ * | errored (reset, TLS, ...)     | throws the ConnectionError  | throws the ConnectionError  |
+ * | closed locally                | throws SB_CONNECTION_CLOSED | throws SB_CONNECTION_CLOSED |
+ *
+ * Bytes that arrived before an EOF or an error are always delivered first.
+ */
+import {
+  ConnectionError,
+  FrameError,
+  InvalidArgumentError,
+  type SwitchboardError,
+  TimeoutError,
+  toSwitchboardError,
+  UnexpectedEofError,
+} from '../errors.js';
+import { DEFAULTS, resolveOptions } from '../options.js';
+import { type Address, formatAddress, type UnixAddress } from './address.js';
+import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
+
+/**
+ * The subset of `net.Socket` a {@link Socket} needs. A `net.Socket`, a `tls.TLSSocket`
+ * and the scripted fake in test/helpers/scripted-socket.ts all satisfy it.
+ */
+export interface SocketTransport {
+  // `Function` keeps both node's overloads and EventEmitter's `any` listeners assignable.
+  on(event: string, listener: Function): unknown;
+  removeListener(event: string, listener: Function): unknown;
+  /** Queues bytes; `callback` runs once they reach the kernel (or with an error). */
+  write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean;
+  /** Half-closes the write side once queued bytes are flushed. */
+  end(callback?: () => void): unknown;
+  destroy(error?: Error): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  cork?(): void;
+  uncork?(): void;
+  setKeepAlive?(enable?: boolean, initialDelay?: number): unknown;
+  setNoDelay?(noDelay?: boolean): unknown;
+  /** Bytes queued in user space, not yet handed to the kernel. */
+  readonly writableLength: number;
+  readonly writableHighWaterMark: number;
+  readonly destroyed: boolean;
+  readonly connecting?: boolean;
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly localAddress?: string | undefined;
+  readonly localPort?: number | undefined;
+  getPeerCertificate?(detailed?: boolean): object | null;
+  readonly authorized?: boolean;
+}
+
+/** Options of {@link Socket.from}. */
+export interface SocketOptions {
+  /** Inbound bytes buffered before the transport is paused. Default `DEFAULTS.readBufferLimit` (1 MiB). */
+  readBufferLimit?: number;
+  /** Timer source for deadlines. Default: the global timers. */
+  clock?: Clock;
+  /** Emit a process warning if the Socket is garbage-collected while open. Default true. */
+  trackLeaks?: boolean;
+  /** The transport is TLS (`'secureConnect'` marks it connected). Default: false. */
+  tls?: boolean;
+  /** For Unix transports, the address (node does not report Unix peer paths). */
+  unixAddress?: UnixAddress;
+}
+
+/** Per-call options of {@link Socket.recvUntil}. */
+export interface RecvUntilOptions extends CallOptions {
+  /** Largest result (delimiter excluded), bytes. Default `DEFAULTS.maxLineFrame` (64 KiB). */
+  max?: number;
+  /** Return the delimiter at the end of the result. Default false. */
+  includeDelimiter?: boolean;
+}
+
+/** Options of {@link Socket.close}. */
+export interface CloseOptions {
+  /** How long (ms) to wait for the peer to finish before destroying. Default `DEFAULTS.closeTimeout`. 0 = no limit. */
+  timeout?: number;
+}
+
+const EMPTY = new Uint8Array(0);
+const DEFAULT_RECV_MAX = 64 * 1024;
+
+/**
+ * The internal state shared by the transport's listeners. It never references the
+ * public {@link Socket}, so an abandoned Socket can be garbage-collected and reported.
+ */
+class SocketCore implements Observable {
+  readonly transport: SocketTransport;
+  readonly clock: Clock;
+  readonly readBufferLimit: number;
+  readonly isTls: boolean;
+  readonly unixAddress: UnixAddress | undefined;
+  /** Inbound chunks; `chunks[head]` is the oldest, `headOffset` bytes of it already taken. */
+  chunks: Uint8Array[] = [];
+  head = 0;
+  headOffset = 0;
+  buffered = 0;
+  /** Bytes the current reader needs; raises the pause threshold above readBufferLimit. */
+  demand = 0;
+  paused = false;
+  /** Peer shut down its write side. */
+  eof = false;
+  /** The error that ended the connection (peer reset, TLS failure, local destroy(err)). */
+  error: SwitchboardError | undefined;
+  connected: boolean;
+  writeEnded = false;
+  /** close() was called: further input is discarded, not buffered. */
+  discarding = false;
+  /** The transport emitted 'close'. */
+  closed = false;
+  /** The local side destroyed or closed the socket (reads then fail with SB_CONNECTION_CLOSED). */
+  closedLocally = false;
+  readonly closedPromise: Promise<Error | undefined>;
+  resolveClosed!: (reason: Error | undefined) => void;
+  observers = new Set<() => void>();
+  /** Cached endpoints (node forgets them once the socket is destroyed). */
+  remote: Address | undefined;
+  local: Address | undefined;
+  /** Where the Socket was constructed, for the leak warning. */
+  origin: Error | undefined;
+  /** Unregister token of the leak registry. */
+  readonly leakToken = {};
+
+  constructor(
+    transport: SocketTransport,
+    options: Required<Omit<SocketOptions, 'unixAddress' | 'trackLeaks'>> & SocketOptions,
+  ) {
+    this.transport = transport;
+    this.clock = options.clock;
+    this.readBufferLimit = options.readBufferLimit;
+    this.isTls = options.tls;
+    this.unixAddress = options.unixAddress;
+    this.connected = transport.connecting !== true;
+    this.closedPromise = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    transport.on('data', this.onData);
+    transport.on('end', this.onEnd);
+    transport.on('error', this.onError);
+    transport.on('close', this.onClose);
+    transport.on('drain', this.notify);
+    transport.on(options.tls ? 'secureConnect' : 'connect', this.onConnect);
+    if (this.connected) {
+      this.captureEndpoints();
+    }
+    if (transport.destroyed) {
+      this.closed = true;
+      this.resolveClosed(undefined);
+    }
+  }
+
+  observe(wake: () => void): () => void {
+    this.observers.add(wake);
+    return () => {
+      this.observers.delete(wake);
+    };
+  }
+
+  readonly notify = (): void => {
+    for (const wake of this.observers) {
+      wake();
+    }
+  };
+
+  private readonly onData = (chunk: Uint8Array): void => {
+    if (this.discarding || chunk.length === 0) {
+      return;
+    }
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (!this.paused && this.buffered >= this.pauseThreshold()) {
+      this.paused = true;
+      this.transport.pause();
+    }
+    this.notify();
+  };
+
+  private readonly onEnd = (): void => {
+    this.eof = true;
+    this.notify();
+  };
+
+  private readonly onError = (error: Error): void => {
+    if (this.error === undefined) {
+      this.error = toSwitchboardError(error);
+    }
+    this.notify();
+  };
+
+  private readonly onClose = (): void => {
+    this.closed = true;
+    this.connected = false;
+    leakRegistry.unregister(this.leakToken);
+    this.resolveClosed(this.error);
+    this.notify();
+  };
+
+  private readonly onConnect = (): void => {
+    this.connected = true;
+    this.captureEndpoints();
+    this.notify();
+  };
+
+  captureEndpoints(): void {
+    const transport = this.transport;
+    if (this.unixAddress !== undefined) {
+      this.remote = this.unixAddress;
+      this.local = this.unixAddress;
+      return;
+    }
+    if (transport.remoteAddress !== undefined && transport.remotePort !== undefined) {
+      this.remote = {
+        kind: 'tcp',
+        host: transport.remoteAddress,
+        port: transport.remotePort,
+        tls: this.isTls,
+      };
+    }
+    if (transport.localAddress !== undefined && transport.localPort !== undefined) {
+      this.local = {
+        kind: 'tcp',
+        host: transport.localAddress,
+        port: transport.localPort,
+        tls: this.isTls,
+      };
+    }
+  }
+
+  pauseThreshold(): number {
+    return Math.max(this.demand, this.readBufferLimit);
+  }
+
+  /** Resumes the transport once the buffer is below the pause threshold again. */
+  maybeResume(): void {
+    if (this.paused && this.buffered < this.pauseThreshold() && !this.closed) {
+      this.paused = false;
+      this.transport.resume();
+    }
+  }
+
+  /** Takes up to `max` bytes (at least 1; buffered must be > 0), as a view when possible. */
+  take(max: number): Uint8Array {
+    const chunk = this.chunks[this.head]!;
+    const available = chunk.length - this.headOffset;
+    let result: Uint8Array;
+    if (available <= max) {
+      result = this.headOffset === 0 ? chunk : chunk.subarray(this.headOffset);
+      this.dropHead();
+    } else {
+      result = chunk.subarray(this.headOffset, this.headOffset + max);
+      this.headOffset += max;
+    }
+    this.buffered -= result.length;
+    this.maybeResume();
+    return result;
+  }
+
+  /** Takes exactly `n` buffered bytes (n <= buffered); copies only when they span chunks. */
+  takeExactly(n: number): Uint8Array {
+    if (n === 0) {
+      return EMPTY;
+    }
+    const first = this.chunks[this.head]!;
+    if (first.length - this.headOffset >= n) {
+      return this.take(n);
+    }
+    const result = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[this.head]!;
+      const count = Math.min(chunk.length - this.headOffset, n - filled);
+      result.set(chunk.subarray(this.headOffset, this.headOffset + count), filled);
+      filled += count;
+      if (this.headOffset + count === chunk.length) {
+        this.dropHead();
+      } else {
+        this.headOffset += count;
+      }
+    }
+    this.buffered -= n;
+    this.maybeResume();
+    return result;
+  }
+
+  /** Discards `n` buffered bytes. */
+  skip(n: number): void {
+    let left = n;
+    while (left > 0) {
+      const chunk = this.chunks[this.head]!;
+      const count = Math.min(chunk.length - this.headOffset, left);
+      left -= count;
+      if (this.headOffset + count === chunk.length) {
+        this.dropHead();
+      } else {
+        this.headOffset += count;
+      }
+    }
+    this.buffered -= n;
+    this.maybeResume();
+  }
+
+  private dropHead(): void {
+    this.chunks[this.head] = EMPTY;
+    this.head += 1;
+    this.headOffset = 0;
+    if (this.head === this.chunks.length) {
+      this.chunks.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.chunks.length) {
+      this.chunks.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  /**
+   * Offset (from the first buffered byte) of the first occurrence of `delimiter` at or
+   * after `from`, or -1. Only bytes from `from` on are examined (plus, to confirm a
+   * match, at most `delimiter.length - 1` bytes after a candidate).
+   */
+  indexOf(delimiter: Uint8Array, from: number): number {
+    const first = delimiter[0]!;
+    let base = 0; // stream offset of chunks[i][start]
+    for (let i = this.head; i < this.chunks.length; i += 1) {
+      const chunk = this.chunks[i]!;
+      const start = i === this.head ? this.headOffset : 0;
+      const length = chunk.length - start;
+      if (base + length > from) {
+        let local = from > base ? start + (from - base) : start;
+        for (;;) {
+          local = chunk.indexOf(first, local);
+          if (local < 0) {
+            break;
+          }
+          if (this.matchesAt(delimiter, i, local)) {
+            return base + (local - start);
+          }
+          local += 1;
+        }
+      }
+      base += length;
+    }
+    return -1;
+  }
+
+  private matchesAt(delimiter: Uint8Array, chunkIndex: number, offset: number): boolean {
+    let index = chunkIndex;
+    let local = offset;
+    for (let k = 0; k < delimiter.length; k += 1) {
+      let chunk = this.chunks[index]!;
+      while (local >= chunk.length) {
+        index += 1;
+        if (index >= this.chunks.length) {
+          return false;
+        }
+        chunk = this.chunks[index]!;
+        local = 0;
+      }
+      if (chunk[local] !== delimiter[k]) {
+        return false;
+      }
+      local += 1;
+    }
+    return true;
+  }
+
+  /** Drops all buffered input (used by close()). */
+  clearInput(): void {
+    this.chunks.length = 0;
+    this.head = 0;
+    this.headOffset = 0;
+    this.buffered = 0;
+    this.demand = 0;
+  }
+
+  /** The error a read or write on a dead socket should throw. */
+  deadError(): SwitchboardError {
+    return this.error ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the socket is closed');
+  }
+
+  /** Destroys the transport, recording `error` as the reason. */
+  destroy(error: SwitchboardError | undefined): void {
+    if (error !== undefined && this.error === undefined) {
+      this.error = error;
+    }
+    this.closedLocally = true;
+    if (!this.transport.destroyed) {
+      this.transport.destroy();
+    }
+    this.notify();
+  }
+}
+
+const leakRegistry = new FinalizationRegistry<SocketCore>((core) => {
+  if (core.closed || core.transport.destroyed) {
+    return;
+  }
+  const where = core.origin?.stack?.split('\n').slice(1).join('\n') ?? '(stack not captured)';
+  process.emitWarning(
+    `a switchboard Socket was garbage-collected while open; close() it when done. It was created at:\n${where}`,
+    { type: 'SwitchboardWarning', code: 'SB_SOCKET_LEAK' },
+  );
+  core.destroy(undefined);
+});
+
+function toBytes(where: string, data: Uint8Array | string): Uint8Array {
+  if (typeof data === 'string') {
+    return Buffer.from(data, 'utf8');
+  }
+  if (data instanceof Uint8Array) {
+    return data;
+  }
+  throw new InvalidArgumentError(
+    'SB_INVALID_ARGUMENT',
+    `${where}: expected a Uint8Array or a string`,
+  );
+}
+
+function checkCount(where: string, name: string, value: number, min: number): void {
+  if (
+    typeof value !== 'number' ||
+    Number.isNaN(value) ||
+    value < min ||
+    (!Number.isInteger(value) && value !== Number.POSITIVE_INFINITY)
+  ) {
+    throw new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      `${where}: ${name} must be an integer >= ${min}`,
+    );
+  }
+}
+
+const SOCKET_SCHEMA = {
+  readBufferLimit: { kind: 'bytes', default: DEFAULTS.readBufferLimit as number, min: 1 },
+  trackLeaks: { kind: 'boolean', default: true as boolean },
+  tls: { kind: 'boolean', default: false as boolean },
+} as const;
+
+/**
+ * A connected byte-stream socket with pull-based, deadline-aware reads and writes.
+ * Create one with {@link connect}, {@link Listener.accept}, or {@link Socket.from}.
+ *
+ * Every blocking method takes `{ timeout, signal }`: `timeout` in ms (omitted or 0 =
+ * no deadline), `signal` an AbortSignal. Errors are {@link SwitchboardError}s with
+ * stable codes; see each method.
+ */
+export class Socket implements AsyncDisposable {
+  /** @internal */
+  readonly core: SocketCore;
+  private closePromise: Promise<void> | undefined;
+  private shutdownPromise: Promise<void> | undefined;
+
+  /** @internal Use {@link Socket.from}, {@link connect} or {@link Listener.accept}. */
+  constructor(transport: SocketTransport, options: SocketOptions = {}) {
+    const resolved = resolveOptions('Socket', SOCKET_SCHEMA, options, {}, ['clock', 'unixAddress']);
+    this.core = new SocketCore(transport, {
+      readBufferLimit: resolved.readBufferLimit,
+      clock: options.clock ?? systemClock,
+      tls: resolved.tls,
+      unixAddress: options.unixAddress,
+    });
+    if (resolved.trackLeaks && !transport.destroyed) {
+      this.core.origin = new Error('Socket created here');
+      // The token lives in the core (not the facade) so the core never references the facade.
+      leakRegistry.register(this, this.core, this.core.leakToken);
+    }
+  }
+
+  /**
+   * Wraps an existing transport: a connected (or connecting) `net.Socket` or
+   * `tls.TLSSocket`, or any object implementing {@link SocketTransport} (e.g. a scripted
+   * fake in tests). The Socket takes ownership: it installs listeners and will destroy it.
+   * For half-close to work, a `net.Socket` must be created with `allowHalfOpen: true`.
+   */
+  static from(transport: SocketTransport, options?: SocketOptions): Socket {
+    return new Socket(transport, options);
+  }
+
+  /** True until the connection is established (a `startConnect` socket). */
+  get connecting(): boolean {
+    return !this.core.connected && !this.core.closed && this.core.error === undefined;
+  }
+
+  /** Bytes received and buffered, not yet read. */
+  get bufferedAmount(): number {
+    return this.core.buffered;
+  }
+
+  /** Bytes written but still queued in user space (not yet handed to the kernel). */
+  get writableLength(): number {
+    return this.core.transport.writableLength;
+  }
+
+  /** The write high-water mark: {@link Socket.send} accepts bytes only below it. */
+  get writableHighWaterMark(): number {
+    return this.core.transport.writableHighWaterMark;
+  }
+
+  /** The peer has shut down its write side (a read returns 0 bytes once the buffer is empty). */
+  get eof(): boolean {
+    return this.core.eof;
+  }
+
+  /** The error that broke the connection, if any (peer reset, TLS failure, destroy(err)). */
+  get error(): SwitchboardError | undefined {
+    return this.core.error;
+  }
+
+  /** True once the connection is closed (by either side) or destroyed. */
+  get isClosed(): boolean {
+    return this.core.closed || this.core.closedLocally;
+  }
+
+  /** The peer's address, structured. Undefined before connecting or for unknown peers. */
+  get remote(): Address | undefined {
+    return this.core.remote;
+  }
+
+  /** The local address, structured. */
+  get local(): Address | undefined {
+    return this.core.local;
+  }
+
+  /** The peer's address as text, e.g. `tcp://127.0.0.1:51234` or `unix:/tmp/s.sock` ('' if unknown). */
+  get remoteAddress(): string {
+    return this.core.remote === undefined ? '' : formatAddress(this.core.remote);
+  }
+
+  /** The local address as text ('' if unknown). */
+  get localAddress(): string {
+    return this.core.local === undefined ? '' : formatAddress(this.core.local);
+  }
+
+  /** For TLS sockets: the peer's certificate (undefined if none was presented or not TLS). */
+  get peerCertificate(): Record<string, unknown> | undefined {
+    const certificate = this.core.transport.getPeerCertificate?.(false);
+    if (
+      certificate === null ||
+      certificate === undefined ||
+      Object.keys(certificate).length === 0
+    ) {
+      return undefined;
+    }
+    return certificate as Record<string, unknown>;
+  }
+
+  /** For TLS sockets: whether the peer's certificate was verified against the trusted CAs. */
+  get authorized(): boolean {
+    return this.core.transport.authorized === true;
+  }
+
+  /**
+   * Resolves (never rejects) when the connection has closed: with the error that ended
+   * it (peer reset, TLS failure, a timeout that destroyed it, `destroy(err)`), or
+   * `undefined` for a clean close.
+   */
+  get closed(): Promise<Error | undefined> {
+    return this.core.closedPromise;
+  }
+
+  /**
+   * @internal Non-blocking: the oldest buffered chunk whole (no copy, any size), a
+   * zero-length array at EOF, or null. Channel's read loop uses it.
+   */
+  readChunk(): Uint8Array | null {
+    const core = this.core;
+    if (core.buffered > 0) {
+      return core.take(Number.POSITIVE_INFINITY);
+    }
+    return this.recvNow();
+  }
+
+  /** @internal Registers an observer called on every state change (see module comment). */
+  observe(wake: () => void): () => void {
+    return this.core.observe(wake);
+  }
+
+  /**
+   * Waits until the connection is established (useful after {@link startConnect}).
+   * @throws TimeoutError `SB_CONNECT_TIMEOUT` after `timeout` ms (the socket is left connecting).
+   * @throws ConnectionError `SB_CONNECTION_REFUSED`, `SB_HOST_UNREACHABLE`, `SB_TLS_ERROR`, ... if it failed.
+   * @throws ConnectionError `SB_ABORTED` if `signal` aborted.
+   */
+  async ready(options?: CallOptions): Promise<void> {
+    const core = this.core;
+    await waitUntil(
+      core,
+      () => core.connected || core.error !== undefined || core.closed || core.closedLocally,
+      options,
+      core.clock,
+      () =>
+        new TimeoutError(
+          'SB_CONNECT_TIMEOUT',
+          `connection not established within ${options?.timeout} ms`,
+        ),
+    );
+    if (!core.connected) {
+      throw core.deadError();
+    }
+  }
+
+  /**
+   * Non-blocking read (the HOWTO's non-blocking `recv`): returns up to `max` bytes if
+   * any are buffered, a zero-length array at EOF, or `null` if the call would block.
+   * @throws the connection's error if it broke, or `SB_CONNECTION_CLOSED` after close/destroy.
+   */
+  recvNow(max: number = DEFAULT_RECV_MAX): Uint8Array | null {
+    const core = this.core;
+    if (core.buffered > 0) {
+      const first = core.chunks[core.head]!;
+      if (
+        first.length - core.headOffset >= max ||
+        first.length - core.headOffset === core.buffered
+      ) {
+        return core.take(max);
+      }
+      // Several chunks buffered and the first is short: one copy up to max.
+      return core.takeExactly(Math.min(max, core.buffered));
+    }
+    if (core.error !== undefined || core.closedLocally) {
+      throw core.deadError();
+    }
+    if (core.eof || core.closed) {
+      return EMPTY;
+    }
+    return null;
+  }
+
+  /**
+   * Reads up to `max` bytes (default 64 KiB): resolves as soon as at least one byte is
+   * available, with whatever is buffered up to `max` (a view when it lies in one chunk). Resolves with a
+   * zero-length Uint8Array at EOF: the peer will send nothing more, ever.
+   * @throws TimeoutError `SB_TIMEOUT` if nothing arrived within `timeout` ms (nothing consumed; the socket stays usable).
+   * @throws ConnectionError `SB_ABORTED` on abort (socket usable); `SB_CONNECTION_RESET` etc. if the connection broke;
+   *   `SB_CONNECTION_CLOSED` after close()/destroy().
+   */
+  async recv(max: number = DEFAULT_RECV_MAX, options?: CallOptions): Promise<Uint8Array> {
+    checkCount('recv', 'max', max, 1);
+    for (;;) {
+      const result = this.recvNow(max);
+      if (result !== null) {
+        return result;
+      }
+      await this.waitReadable(options);
+    }
+  }
+
+  /**
+   * Reads exactly `n` bytes (the HOWTO's `myreceive` loop). A view when they lie in one
+   * chunk, else one concatenation. The read buffer may grow to `n` for this call.
+   * @throws UnexpectedEofError `SB_UNEXPECTED_EOF` if the peer shut down first (the partial bytes stay buffered).
+   * @throws TimeoutError `SB_TIMEOUT` (nothing consumed; the socket stays usable); ConnectionError as for {@link recv}.
+   */
+  async recvExactly(n: number, options?: CallOptions): Promise<Uint8Array> {
+    checkCount('recvExactly', 'n', n, 0);
+    if (n === Number.POSITIVE_INFINITY) {
+      throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'recvExactly: n must be finite');
+    }
+    const core = this.core;
+    core.demand = n;
+    core.maybeResume();
+    try {
+      for (;;) {
+        if (core.buffered >= n) {
+          return core.takeExactly(n);
+        }
+        if (core.error !== undefined || core.closedLocally) {
+          throw core.deadError();
+        }
+        if (core.eof || core.closed) {
+          throw new UnexpectedEofError(`connection ended after ${core.buffered} of ${n} bytes`);
+        }
+        await this.waitReadable(options, () => core.buffered >= n);
+      }
+    } finally {
+      core.demand = 0;
+    }
+  }
+
+  /**
+   * Reads up to and consuming `delimiter`; returns the bytes before it (plus the
+   * delimiter when `includeDelimiter`). Resolves `null` at a clean EOF (nothing buffered).
+   * The search never rescans bytes already searched.
+   * @throws FrameError `SB_FRAME_TOO_LARGE` if `max` bytes (default 64 KiB) arrive without a delimiter.
+   * @throws UnexpectedEofError `SB_UNEXPECTED_EOF` if the peer shut down after a partial line.
+   * @throws TimeoutError `SB_TIMEOUT` (nothing consumed; the socket stays usable); ConnectionError as for {@link recv}.
+   */
+  async recvUntil(
+    delimiter: Uint8Array | string,
+    options: RecvUntilOptions = {},
+  ): Promise<Uint8Array | null> {
+    const needle = toBytes('recvUntil', delimiter);
+    if (needle.length === 0) {
+      throw new InvalidArgumentError(
+        'SB_INVALID_ARGUMENT',
+        'recvUntil: the delimiter must not be empty',
+      );
+    }
+    const max = options.max ?? DEFAULTS.maxLineFrame;
+    checkCount('recvUntil', 'max', max, 0);
+    const core = this.core;
+    const overlap = needle.length - 1;
+    core.demand = max === Number.POSITIVE_INFINITY ? 0 : max + needle.length;
+    core.maybeResume();
+    let searchFrom = 0;
+    try {
+      for (;;) {
+        const index = core.buffered >= needle.length ? core.indexOf(needle, searchFrom) : -1;
+        if (index >= 0) {
+          if (index > max) {
+            throw new FrameError(
+              'SB_FRAME_TOO_LARGE',
+              `recvUntil: no delimiter within max ${max} bytes (found at ${index})`,
+            );
+          }
+          if (options.includeDelimiter === true) {
+            return core.takeExactly(index + needle.length);
+          }
+          const result = core.takeExactly(index);
+          core.skip(needle.length);
+          return result;
+        }
+        searchFrom = Math.max(0, core.buffered - overlap);
+        if (core.buffered - overlap > max) {
+          throw new FrameError(
+            'SB_FRAME_TOO_LARGE',
+            `recvUntil: no delimiter within max ${max} bytes (${core.buffered} buffered)`,
+          );
+        }
+        if (core.error !== undefined || core.closedLocally) {
+          throw core.deadError();
+        }
+        if (core.eof || core.closed) {
+          if (core.buffered === 0) {
+            return null;
+          }
+          throw new UnexpectedEofError(
+            `connection ended inside a ${core.buffered}-byte line without its delimiter`,
+          );
+        }
+        const seen = core.buffered;
+        await this.waitReadable(options, () => core.buffered > seen);
+      }
+    } finally {
+      core.demand = 0;
+    }
+  }
+
+  /**
+   * Waits until a read would not block: bytes are buffered (more than `already`, via the
+   * `more` predicate), EOF, an error, or close.
+   * @throws TimeoutError `SB_TIMEOUT`; ConnectionError `SB_ABORTED`.
+   */
+  waitReadable(options?: CallOptions, more?: () => boolean): Promise<void> {
+    const core = this.core;
+    return waitUntil(
+      core,
+      () =>
+        (more === undefined ? core.buffered > 0 : more()) ||
+        core.eof ||
+        core.error !== undefined ||
+        core.closed ||
+        core.closedLocally,
+      options,
+      core.clock,
+      () => new TimeoutError('SB_TIMEOUT', `no data within ${options?.timeout} ms`),
+    );
+  }
+
+  /**
+   * Waits until the socket can accept bytes: connected and below the write high-water
+   * mark (or dead, so that the next call reports the error).
+   * @throws TimeoutError `SB_TIMEOUT`; ConnectionError `SB_ABORTED`.
+   */
+  waitWritable(options?: CallOptions): Promise<void> {
+    const core = this.core;
+    return waitUntil(
+      core,
+      () => this.isWritable() || core.error !== undefined || core.closed || core.closedLocally,
+      options,
+      core.clock,
+      () => new TimeoutError('SB_TIMEOUT', `socket not writable within ${options?.timeout} ms`),
+    );
+  }
+
+  /** @internal True when connected, open for writing and below the high-water mark. */
+  isWritable(): boolean {
+    const core = this.core;
+    return (
+      core.connected &&
+      !core.writeEnded &&
+      !core.closed &&
+      !core.closedLocally &&
+      core.error === undefined &&
+      core.transport.writableLength < core.transport.writableHighWaterMark
+    );
+  }
+
+  private checkWritable(where: string): void {
+    const core = this.core;
+    if (core.error !== undefined || core.closed || core.closedLocally) {
+      throw core.deadError();
+    }
+    if (core.writeEnded) {
+      throw new ConnectionError('SB_CONNECTION_CLOSED', `${where}: the write side was shut down`);
+    }
+  }
+
+  /**
+   * The HOWTO's `send`: accepts as many bytes as fit below the write high-water mark
+   * right now (at least 1 if there is any room) and returns that count; 0 means "no room
+   * now, or still connecting": wait with `select`/{@link waitWritable} and call again.
+   * The accepted bytes are copied, so `bytes` may be reused at once.
+   * @throws ConnectionError `SB_CONNECTION_CLOSED` after shutdown/close, or the connection's error.
+   */
+  send(bytes: Uint8Array | string): number {
+    const data = toBytes('send', bytes);
+    this.checkWritable('send');
+    const transport = this.core.transport;
+    if (!this.core.connected || data.length === 0) {
+      return 0;
+    }
+    const room = transport.writableHighWaterMark - transport.writableLength;
+    if (room <= 0) {
+      return 0;
+    }
+    const count = Math.min(room, data.length);
+    transport.write(Uint8Array.prototype.slice.call(data, 0, count));
+    return count;
+  }
+
+  /**
+   * Queues bytes without waiting (not copied: do not mutate `bytes` afterwards) and
+   * returns false when the queue is above the high-water mark (then wait with
+   * {@link waitWritable} or {@link sendAll}). Writes made in the same tick are
+   * coalesced into one system call.
+   * @throws ConnectionError `SB_CONNECTION_CLOSED` after shutdown/close, or the connection's error.
+   */
+  write(bytes: Uint8Array): boolean {
+    this.checkWritable('write');
+    const transport = this.core.transport;
+    if (!this.corked && transport.cork !== undefined) {
+      this.corked = true;
+      transport.cork();
+      queueMicrotask(this.uncork);
+    }
+    return transport.write(bytes, this.onWriteDone);
+  }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.core.transport.uncork?.();
+  };
+
+  /** @internal Time (clock ms) the last write reached the kernel; used for write timeouts. */
+  lastWriteDoneAt = 0;
+  private readonly onWriteDone = (): void => {
+    this.lastWriteDoneAt = this.core.clock.now();
+  };
+
+  /**
+   * Sends every byte (the HOWTO's `mysend` loop) and resolves once they have been handed
+   * to the kernel. Honours backpressure: first waits for `'drain'` if the queue is full.
+   * `bytes` is not copied; do not mutate it until the promise settles.
+   * @throws TimeoutError `SB_WRITE_TIMEOUT` if not flushed within `timeout` ms, and
+   *   ConnectionError `SB_ABORTED` on abort: in both cases part of `bytes` may have been
+   *   sent, so the socket is destroyed (the stream's framing is unknown).
+   * @throws ConnectionError `SB_CONNECTION_CLOSED` after shutdown/close, `SB_CONNECTION_RESET` if the peer reset.
+   */
+  async sendAll(bytes: Uint8Array | string, options?: CallOptions): Promise<void> {
+    const data = toBytes('sendAll', bytes);
+    this.checkWritable('sendAll');
+    const core = this.core;
+    const deadline =
+      options?.timeout !== undefined && options.timeout > 0
+        ? core.clock.now() + options.timeout
+        : 0;
+    const timeoutError = (): TimeoutError =>
+      new TimeoutError(
+        'SB_WRITE_TIMEOUT',
+        `sendAll: ${data.length} bytes not flushed within ${options?.timeout} ms`,
+      );
+    try {
+      if (
+        !core.connected ||
+        core.transport.writableLength >= core.transport.writableHighWaterMark
+      ) {
+        await this.waitWritable(options).catch((error: unknown) => {
+          throw error instanceof TimeoutError ? timeoutError() : error;
+        });
+        this.checkWritable('sendAll');
+      }
+      if (data.length === 0) {
+        return;
+      }
+      let flushed = false;
+      let writeError: Error | undefined;
+      core.transport.write(data, (error) => {
+        flushed = true;
+        if (error !== undefined && error !== null) {
+          writeError = error;
+        }
+        core.notify();
+      });
+      const remaining = deadline === 0 ? undefined : Math.max(1, deadline - core.clock.now());
+      await waitUntil(
+        core,
+        () => flushed || core.error !== undefined || core.closed || core.closedLocally,
+        { timeout: remaining, signal: options?.signal },
+        core.clock,
+        timeoutError,
+      );
+      if (writeError !== undefined || !flushed) {
+        throw writeError === undefined ? core.deadError() : toSwitchboardError(writeError);
+      }
+    } catch (error) {
+      const wrapped = toSwitchboardError(error);
+      if (wrapped.code === 'SB_WRITE_TIMEOUT' || wrapped.code === 'SB_ABORTED') {
+        core.destroy(wrapped);
+      }
+      throw wrapped;
+    }
+  }
+
+  /**
+   * Half-closes: sends FIN after queued bytes ("I'm done sending, still listening").
+   * The peer's reads then return EOF. Idempotent; resolves when the FIN is queued to the
+   * kernel (or the socket closed).
+   */
+  shutdown(how: 'write' = 'write'): Promise<void> {
+    if (how !== 'write') {
+      throw new InvalidArgumentError(
+        'SB_INVALID_ARGUMENT',
+        `shutdown: unsupported direction "${String(how)}"; use 'write'`,
+      );
+    }
+    if (this.shutdownPromise === undefined) {
+      const core = this.core;
+      core.writeEnded = true;
+      this.shutdownPromise = new Promise<void>((resolve) => {
+        if (core.closed || core.transport.destroyed) {
+          resolve();
+          return;
+        }
+        const unobserve = core.observe(() => {
+          if (core.closed) {
+            unobserve();
+            resolve();
+          }
+        });
+        core.transport.end(() => {
+          unobserve();
+          resolve();
+        });
+      });
+      core.notify();
+    }
+    return this.shutdownPromise;
+  }
+
+  /**
+   * Graceful close, idempotent (later calls join the first): discards unread input,
+   * flushes queued output, sends FIN, and waits for the peer to close its side (so
+   * that our last bytes are not lost to a reset), at most `timeout` ms (default
+   * `DEFAULTS.closeTimeout`), then destroys. Never rejects.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.closePromise === undefined) {
+      this.closePromise = this.closeGracefully(options.timeout ?? DEFAULTS.closeTimeout);
+    }
+    return this.closePromise;
+  }
+
+  private async closeGracefully(timeout: number): Promise<void> {
+    const core = this.core;
+    if (core.closed) {
+      core.closedLocally = true;
+      return;
+    }
+    if (core.error !== undefined) {
+      core.destroy(undefined);
+      await core.closedPromise;
+      return;
+    }
+    core.discarding = true;
+    core.clearInput();
+    core.maybeResume();
+    if (core.paused) {
+      core.paused = false;
+      core.transport.resume();
+    }
+    void this.shutdown('write');
+    try {
+      await waitUntil(
+        core,
+        () => core.closed,
+        { timeout },
+        core.clock,
+        () => new TimeoutError('SB_TIMEOUT', 'close: peer did not finish'),
+      );
+    } catch {
+      // The peer did not close its side in time: fall back to destroy.
+    }
+    core.closedLocally = true;
+    if (!core.closed) {
+      core.destroy(undefined);
+      await core.closedPromise;
+    }
+    core.notify();
+  }
+
+  /**
+   * Destroys the connection at once (no flush). Pending and later calls fail with
+   * `error` (wrapped if needed) or `SB_CONNECTION_CLOSED`; {@link closed} resolves with it.
+   */
+  destroy(error?: Error): void {
+    this.core.destroy(error === undefined ? undefined : toSwitchboardError(error));
+  }
+
+  /** `await using socket = await connect(...)` closes it gracefully. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
