@@ -1,0 +1,288 @@
+/**
+ * Command-line parsing shared by every command.
+ *
+ * Theory of operation: each command describes itself once, as a
+ * {@link CommandSpec} (flags, positionals, summary, examples). That one
+ * description drives three things, so they cannot drift apart: the
+ * `node:util` `parseArgs` configuration, the `--help` text, and the checks
+ * that turn strings into numbers. docs/CLI.md is tested against the `--help`
+ * text, so a flag added here and not documented fails the test suite.
+ *
+ * Every usage problem throws a {@link UsageError}: an `InvalidArgumentError`
+ * whose message names the command and the flag. main.ts maps it to exit code 2.
+ */
+import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from '../index.js';
+
+/** One flag of a command, described once for parsing, help and docs. */
+export interface FlagSpec {
+  /** Long name without the dashes, e.g. `max-frame`. */
+  readonly name: string;
+  /** `string` flags take a value; `boolean` flags do not. */
+  readonly type: 'string' | 'boolean';
+  /** Placeholder shown in help for the value, e.g. `SPEC`, `MS`. */
+  readonly value?: string;
+  /** One-line description for `--help` and docs/CLI.md. */
+  readonly description: string;
+  /** True when the flag may repeat (its values are collected in order). */
+  readonly multiple?: boolean;
+  /** Single-letter alias, e.g. `o` for `--output`. */
+  readonly short?: string;
+}
+
+/** A parsed command line: flag values by long name, and positionals. */
+export interface ParsedArgs {
+  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
+  readonly positionals: readonly string[];
+}
+
+/** What a command's `run` receives. */
+export interface RunContext {
+  readonly args: ParsedArgs;
+  /** Aborted on SIGINT (and SIGTERM for `serve`). Commands stop their work when it fires. */
+  readonly signal: AbortSignal;
+}
+
+/** A command: its description (for parsing, help and docs) and its behaviour. */
+export interface CommandSpec {
+  readonly name: string;
+  /** Usage line after `switchboard `, e.g. `decode --framing SPEC [options] [FILE|-]`. */
+  readonly usage: string;
+  /** A few sentences shown under the usage line. */
+  readonly description: string;
+  readonly flags: readonly FlagSpec[];
+  /** Smallest and largest positional count (`Infinity` for "any"). */
+  readonly positionals: { readonly min: number; readonly max: number; readonly name: string };
+  /** Example invocations (without the leading `switchboard `). */
+  readonly examples: readonly string[];
+  /**
+   * When true, the command parses its own argv (pack/unpack: negative numbers are values,
+   * not flags). It still gets `--help` handling from main.ts.
+   */
+  readonly rawArgs?: boolean;
+  /**
+   * Runs the command and resolves to its exit code. Throwing a SwitchboardError
+   * makes main.ts print it and pick the exit code from its class.
+   */
+  run(context: RunContext): Promise<number>;
+}
+
+/** The `--help` flag every command accepts. */
+export const HELP_FLAG: FlagSpec = {
+  name: 'help',
+  short: 'h',
+  type: 'boolean',
+  description: 'show this help and exit',
+};
+
+/** A usage error: bad or missing flag, bad positional. Exit code 2. */
+export class UsageError extends InvalidArgumentError {
+  constructor(message: string) {
+    super('SB_BAD_OPTION', message);
+  }
+}
+
+/** Parses `argv` (the words after the command name) against `spec`. Throws {@link UsageError}. */
+export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
+  const options: Record<
+    string,
+    { type: 'string' | 'boolean'; short?: string; multiple?: boolean }
+  > = {};
+  for (const flag of [...spec.flags, HELP_FLAG]) {
+    const option: { type: 'string' | 'boolean'; short?: string; multiple?: boolean } = {
+      type: flag.type,
+    };
+    if (flag.short !== undefined) {
+      option.short = flag.short;
+    }
+    if (flag.multiple === true) {
+      option.multiple = true;
+    }
+    options[flag.name] = option;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError(`${spec.name}: ${describeParseError(error)}`);
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  if (values.help === true) {
+    return { values, positionals: parsed.positionals };
+  }
+  const count = parsed.positionals.length;
+  if (count < spec.positionals.min) {
+    throw new UsageError(`${spec.name}: missing ${spec.positionals.name}`);
+  }
+  if (count > spec.positionals.max) {
+    const extra = parsed.positionals[spec.positionals.max] ?? '';
+    throw new UsageError(
+      `${spec.name}: unexpected argument '${printable(extra)}' (takes at most ${spec.positionals.max})`,
+    );
+  }
+  return { values, positionals: parsed.positionals };
+}
+
+/** Turns a `parseArgs` error into a message that names the flag. */
+function describeParseError(error: unknown): string {
+  const code =
+    typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  const message = error instanceof Error ? error.message : String(error);
+  const flag = /'(-[^' ]*)/.exec(message)?.[1];
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${flag ?? message}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (/argument missing/.test(message)) {
+        return `option ${flag ?? ''} needs a value`.replace('  ', ' ');
+      }
+      return `option ${flag ?? ''} does not take a value`.replace('  ', ' ');
+    default:
+      return message;
+  }
+}
+
+/** Reads a string flag; throws when `required` and absent. */
+export function stringFlag(args: ParsedArgs, spec: CommandSpec, name: string): string | undefined;
+export function stringFlag(
+  args: ParsedArgs,
+  spec: CommandSpec,
+  name: string,
+  required: true,
+): string;
+export function stringFlag(
+  args: ParsedArgs,
+  spec: CommandSpec,
+  name: string,
+  required = false,
+): string | undefined {
+  const value = args.values[name];
+  if (Array.isArray(value)) {
+    return value[value.length - 1];
+  }
+  if (typeof value === 'string') {
+    return value;
+  }
+  if (required) {
+    throw new UsageError(`${spec.name}: --${name} is required`);
+  }
+  return undefined;
+}
+
+/** Reads a boolean flag. */
+export function booleanFlag(args: ParsedArgs, name: string): boolean {
+  return args.values[name] === true;
+}
+
+/** Reads a repeatable string flag (empty when absent). */
+export function listFlag(args: ParsedArgs, name: string): string[] {
+  const value = args.values[name];
+  if (Array.isArray(value)) {
+    return value;
+  }
+  return typeof value === 'string' ? [value] : [];
+}
+
+const SIZE_SUFFIXES: Record<string, number> = {
+  '': 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/**
+ * Reads a non-negative integer flag. `kind: 'bytes'` also accepts the binary
+ * suffixes `k`/`KiB`, `m`/`MiB`, `g`/`GiB`. Throws a {@link UsageError} naming the flag.
+ */
+export function integerFlag(
+  args: ParsedArgs,
+  spec: CommandSpec,
+  name: string,
+  options: { kind?: 'bytes' | 'ms' | 'count'; min?: number; max?: number } = {},
+): number | undefined {
+  const text = stringFlag(args, spec, name);
+  if (text === undefined) {
+    return undefined;
+  }
+  const kind = options.kind ?? 'count';
+  const match = /^(\d+)([a-zA-Z]*)$/.exec(text.trim());
+  const suffix = match?.[2]?.toLowerCase() ?? '';
+  const multiplier = kind === 'bytes' ? SIZE_SUFFIXES[suffix] : suffix === '' ? 1 : undefined;
+  const unit = kind === 'bytes' ? ' (bytes; k/m/g suffixes allowed)' : kind === 'ms' ? ' (ms)' : '';
+  if (match === null || multiplier === undefined) {
+    throw new UsageError(
+      `${spec.name}: --${name} must be a non-negative integer${unit}, got '${printable(text)}'`,
+    );
+  }
+  const value = Number(match[1]) * multiplier;
+  const min = options.min ?? 0;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new UsageError(
+      `${spec.name}: --${name} must be >= ${min}${unit}, got '${printable(text)}'`,
+    );
+  }
+  if (options.max !== undefined && value > options.max) {
+    throw new UsageError(
+      `${spec.name}: --${name} must be <= ${options.max}${unit}, got '${printable(text)}'`,
+    );
+  }
+  return value;
+}
+
+/** Reads a flag whose value must be one of `choices`. */
+export function choiceFlag<T extends string>(
+  args: ParsedArgs,
+  spec: CommandSpec,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const text = stringFlag(args, spec, name);
+  if (text === undefined) {
+    return fallback;
+  }
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new UsageError(
+      `${spec.name}: --${name} must be one of ${choices.join('|')}, got '${printable(text)}'`,
+    );
+  }
+  return text as T;
+}
+
+/** Keeps user-supplied text short and free of control characters inside error messages. */
+export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length > 60 ? `${clean.slice(0, 57)}...` : clean;
+}
+
+/** Renders the `--help` text of a command. */
+export function formatHelp(spec: CommandSpec): string {
+  const rows = [...spec.flags, HELP_FLAG].map((flag) => {
+    const names = `${flag.short === undefined ? '    ' : `-${flag.short}, `}--${flag.name}`;
+    const left = flag.value === undefined ? names : `${names} ${flag.value}`;
+    const repeat = flag.multiple === true ? ' (repeatable)' : '';
+    return { left, right: `${flag.description}${repeat}` };
+  });
+  const width = Math.max(...rows.map((row) => row.left.length)) + 2;
+  const lines = [
+    `Usage: switchboard ${spec.usage}`,
+    '',
+    spec.description,
+    '',
+    'Options:',
+    ...rows.map((row) => `  ${row.left.padEnd(width)}${row.right}`),
+  ];
+  if (spec.examples.length > 0) {
+    lines.push('', 'Examples:', ...spec.examples.map((example) => `  switchboard ${example}`));
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,234 @@
+/**
+ * Output and error reporting shared by every command.
+ *
+ * Frames print one per line in one of three formats (SPEC §6):
+ * - `text`: the payload as UTF-8 for humans. Control characters (other than tab)
+ *   are escaped as `\xNN` so that one frame is always one line; use `hex` or
+ *   `json` for exact bytes.
+ * - `hex`: the payload as lowercase hex (an empty frame is an empty line).
+ * - `json`: `{"len":N,"hex":"...","text":"..."}`; `text` is the payload decoded
+ *   as UTF-8, or `null` when the payload is not valid UTF-8. `encode --input json`
+ *   reads exactly these lines back (from `hex`).
+ *
+ * Errors print as `switchboard: <code>: <message>` on stderr, with
+ * ` (at byte N)` when the error carries a decode offset. The exit code follows
+ * from the error's class ({@link exitCodeFor}).
+ */
+import {
+  ConnectionError,
+  FrameError,
+  InvalidArgumentError,
+  isSwitchboardError,
+  StructError,
+  type SwitchboardError,
+  TimeoutError,
+  toSwitchboardError,
+  UnexpectedEofError,
+} from '../index.js';
+
+/** Exit codes (SPEC §6). */
+export const EXIT = Object.freeze({
+  ok: 0,
+  dataError: 1,
+  usage: 2,
+  network: 3,
+  interrupted: 130,
+});
+
+/** The formats a received frame can print in. */
+export const OUTPUT_FORMATS = ['text', 'hex', 'json'] as const;
+/** One of {@link OUTPUT_FORMATS}. */
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const lossyUtf8 = new TextDecoder('utf-8');
+
+/** Lowercase hex of `bytes`. */
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** Parses an even-length hex string (no prefix); returns undefined when it is not hex. */
+export function fromHex(text: string): Uint8Array | undefined {
+  if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) {
+    return undefined;
+  }
+  return new Uint8Array(Buffer.from(text, 'hex'));
+}
+
+/** The payload as UTF-8 text, or null when it is not valid UTF-8. */
+export function utf8OrNull(bytes: Uint8Array): string | null {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** Formats one frame as one output line (without the LF). */
+export function formatFrame(payload: Uint8Array, format: OutputFormat): string {
+  switch (format) {
+    case 'hex':
+      return toHex(payload);
+    case 'json':
+      return JSON.stringify({
+        len: payload.byteLength,
+        hex: toHex(payload),
+        text: utf8OrNull(payload),
+      });
+    default:
+      return escapeControls(lossyUtf8.decode(payload));
+  }
+}
+
+function escapeControls(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, (char) => {
+    return `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+}
+
+/**
+ * Writes lines to a stream and waits for `drain` when the stream's buffer is
+ * full, so a fast producer (decode of a large file, a busy connection) cannot
+ * make the process buffer without bound.
+ */
+export class LineWriter {
+  readonly #stream: NodeJS.WritableStream;
+
+  constructor(stream: NodeJS.WritableStream) {
+    this.#stream = stream;
+  }
+
+  /** Writes `text` plus LF; resolves once the stream can take more. */
+  async line(text: string): Promise<void> {
+    await this.write(`${text}\n`);
+  }
+
+  /** Writes raw text or bytes; resolves once the stream can take more. */
+  async write(data: string | Uint8Array): Promise<void> {
+    if (this.#stream.write(data)) {
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      this.#stream.once('drain', resolve);
+    });
+  }
+}
+
+/** The exit code for an error thrown by a command (SPEC §6). */
+export function exitCodeFor(error: SwitchboardError): number {
+  if (error instanceof ConnectionError || error instanceof TimeoutError) {
+    return EXIT.network;
+  }
+  if (
+    error instanceof FrameError ||
+    error instanceof UnexpectedEofError ||
+    error instanceof StructError
+  ) {
+    return EXIT.dataError;
+  }
+  if (error instanceof InvalidArgumentError) {
+    // The encoder refusing a payload is about the data, not the command line.
+    return error.code === 'SB_PAYLOAD_TOO_LARGE' ? EXIT.dataError : EXIT.usage;
+  }
+  return EXIT.dataError;
+}
+
+/** The one stderr line for an error: `switchboard: <code>: <message>[ (at byte N)]`. */
+export function formatError(
+  error: SwitchboardError,
+  offset: number | undefined = error.offset,
+): string {
+  const where = offset === undefined ? '' : ` (at byte ${offset})`;
+  return `switchboard: ${error.code}: ${error.message}${where}`;
+}
+
+function isSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && 'syscall' in error && typeof error.syscall === 'string';
+}
+
+/** Prints `error` on stderr and returns its exit code. Non-switchboard errors are bugs: exit 1. */
+export function reportError(error: unknown): number {
+  if (isSystemError(error)) {
+    // An operating-system error (EADDRINUSE, ECONNRESET, ...) from Node itself.
+    return reportError(toSwitchboardError(error));
+  }
+  if (isSwitchboardError(error)) {
+    process.stderr.write(`${formatError(error)}\n`);
+    return exitCodeFor(error);
+  }
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`switchboard: SB_INTERNAL: ${message}\n`);
+  return EXIT.dataError;
+}
+
+/**
+ * The bytes of `path` (`-` or undefined = stdin), as a stream of chunks. A file
+ * that cannot be opened is a usage error naming the file.
+ */
+export async function openInput(path: string | undefined): Promise<AsyncIterable<Uint8Array>> {
+  if (path === undefined || path === '-') {
+    return process.stdin;
+  }
+  const { open } = await import('node:fs/promises');
+  try {
+    const handle = await open(path, 'r');
+    return handle.createReadStream();
+  } catch (error) {
+    const reason =
+      typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'error';
+    throw new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      `cannot read input file '${path}' (${reason})`,
+    );
+  }
+}
+
+/**
+ * Splits a byte stream into LF-terminated lines (the LF removed; a final LF does
+ * not make an extra, empty line; a last line without LF is still a line). Each
+ * byte is searched once. A line longer than `maxLine` bytes throws `tooLong()`
+ * as soon as it passes the limit, so one huge line cannot exhaust memory.
+ */
+export async function* readLines(
+  input: AsyncIterable<Uint8Array>,
+  maxLine: number,
+  tooLong: () => Error,
+): AsyncGenerator<Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let pendingLength = 0;
+  for await (const chunk of input) {
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf(0x0a, start);
+      if (newline === -1) {
+        break;
+      }
+      const piece = chunk.subarray(start, newline);
+      if (pendingLength + piece.byteLength > maxLine) {
+        throw tooLong();
+      }
+      if (pending.length === 0) {
+        yield piece;
+      } else {
+        pending.push(piece);
+        yield Buffer.concat(pending, pendingLength + piece.byteLength);
+        pending = [];
+        pendingLength = 0;
+      }
+      start = newline + 1;
+    }
+    if (start < chunk.byteLength) {
+      const rest = chunk.subarray(start);
+      pendingLength += rest.byteLength;
+      if (pendingLength > maxLine) {
+        throw tooLong();
+      }
+      pending.push(rest);
+    }
+  }
+  if (pending.length > 0) {
+    yield Buffer.concat(pending, pendingLength);
+  }
+}

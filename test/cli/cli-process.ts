@@ -1,0 +1,178 @@
+/**
+ * Black-box helpers: run the built CLI (`node dist/cli/main.js`) as a child
+ * process. Every spawn has a deadline and every long-running child is tracked
+ * so `killAll()` (in afterEach) can end it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** Absolute path of the built CLI entry point. */
+export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/** What a finished CLI run produced. */
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+const running = new Set<ChildProcess>();
+
+/**
+ * Runs `switchboard ...args` to completion with `input` on stdin (stdin closed
+ * when absent). Kills the child and rejects after `timeoutMs`.
+ */
+export function runCli(
+  args: readonly string[],
+  options: { input?: Uint8Array | string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const child = spawn(process.execPath, [CLI, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
+  running.add(child);
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+  child.stdin.on('error', () => {});
+  child.stdin.end(options.input ?? '');
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(
+          `switchboard ${args.join(' ')} did not finish in ${timeoutMs} ms; stderr: ${Buffer.concat(stderr).toString()}`,
+        ),
+      );
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      running.delete(child);
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(stdout),
+        stderr: Buffer.concat(stderr).toString(),
+      });
+    });
+  });
+}
+
+/** A long-running CLI child (serve, proxy, connect) whose output is collected as it comes. */
+export interface LiveCli {
+  readonly child: ChildProcess;
+  /** Everything read from stdout so far. */
+  stdout(): string;
+  /** Everything read from stderr so far. */
+  stderr(): string;
+  /** Resolves with stdout once `predicate(stdout)` holds; rejects after `timeoutMs`. */
+  waitForStdout(predicate: (text: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** Resolves once the child exits; rejects (and kills it) after `timeoutMs`. */
+  exited(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `switchboard ...args` and returns at once; see {@link LiveCli}. */
+export function startCli(args: readonly string[]): LiveCli {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  running.add(child);
+  let out = '';
+  let err = '';
+  const listeners = new Set<() => void>();
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    out += chunk;
+    for (const listener of listeners) {
+      listener();
+    }
+  });
+  child.stderr.on('data', (chunk: string) => {
+    err += chunk;
+  });
+  child.stdin.on('error', () => {});
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+      for (const listener of listeners) {
+        listener();
+      }
+    });
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    waitForStdout(predicate, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (predicate(out)) {
+            cleanup();
+            resolve(out);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            cleanup();
+            reject(
+              new Error(`switchboard ${args.join(' ')} exited; stdout: ${out}; stderr: ${err}`),
+            );
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(
+            new Error(
+              `timed out waiting for stdout of switchboard ${args.join(' ')}; stdout: ${out}; stderr: ${err}`,
+            ),
+          );
+        }, timeoutMs);
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        check();
+      });
+    },
+    exited(timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(
+            new Error(
+              `switchboard ${args.join(' ')} did not exit in ${timeoutMs} ms; stderr: ${err}`,
+            ),
+          );
+        }, timeoutMs);
+        void exit.then((result) => {
+          clearTimeout(timer);
+          resolve(result);
+        });
+      });
+    },
+  };
+}
+
+/** Starts `switchboard serve ...` and resolves with the child and its `host:port` from the first line. */
+export async function startServe(
+  args: readonly string[],
+): Promise<{ cli: LiveCli; address: string; port: number; firstLine: string }> {
+  const cli = startCli(['serve', ...args]);
+  const out = await cli.waitForStdout((text) => text.includes('\n'));
+  const firstLine = out.slice(0, out.indexOf('\n'));
+  const match = /^listening on [a-z]+:\/\/(.*):(\d+)$/.exec(firstLine);
+  if (match === null) {
+    throw new Error(`unexpected first line from serve: ${firstLine}`);
+  }
+  return { cli, address: `${match[1]}:${match[2]}`, port: Number(match[2]), firstLine };
+}
+
+/** Kills every child still running (call in afterEach). */
+export function killAll(): void {
+  for (const child of running) {
+    child.kill('SIGKILL');
+  }
+  running.clear();
+}
