@@ -76,6 +76,45 @@ export function decodeVarintInto(
 }
 
 /**
+ * Anything that can hand out bytes by offset: a `ByteQueue` of the codecs
+ * satisfies it, so the `varint` framing reads a prefix spread over chunks
+ * without first copying it.
+ */
+export interface ByteSource {
+  /** Bytes available. */
+  readonly length: number;
+  /** The byte at `offset` (0 <= offset < length). */
+  byteAt(offset: number): number;
+}
+
+/**
+ * Like {@link decodeVarintInto}, over a {@link ByteSource}. Returns `false` when the
+ * source ends before the varint does; throws `FrameError` (`SB_VARINT_OVERLONG`).
+ */
+export function readVarint(source: ByteSource, offset: number, out: VarintReading): boolean {
+  let value = 0;
+  let multiplier = 1;
+  const available = source.length;
+  for (let index = 0; index < MAX_VARINT_BYTES; index++) {
+    if (offset + index >= available) {
+      return false;
+    }
+    const byte = source.byteAt(offset + index);
+    if (index === MAX_VARINT_BYTES - 1 && byte > 1) {
+      throw overlong(offset);
+    }
+    value += (byte & 0x7f) * multiplier;
+    if (byte < 0x80) {
+      out.value = value;
+      out.length = index + 1;
+      return true;
+    }
+    multiplier *= 128;
+  }
+  throw overlong(offset);
+}
+
+/**
  * Decodes the varint starting at `bytes[offset]`. Returns `undefined` when the
  * bytes end before the varint does. Throws `FrameError` (`SB_VARINT_OVERLONG`).
  */

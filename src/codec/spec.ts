@@ -5,9 +5,19 @@
  * a spec it cannot read.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { DEFAULTS, resolveOptions } from '../options.js';
+import { contentLengthFraming } from './content-length.js';
+import { delimFraming, parseHexBytes } from './delim.js';
+import { digitsFraming, MAX_DIGITS } from './digits.js';
+import { eofFraming } from './eof.js';
+import { fixedFraming } from './fixed.js';
 import { type LengthFieldWidth, lengthFraming } from './length.js';
 import { lineFraming } from './line.js';
+import { mllpFraming } from './mllp.js';
+import { netstringFraming } from './netstring.js';
+import { type TaggedBody, taggedFraming } from './tagged.js';
 import type { Framing, FramingOptions } from './types.js';
+import { varintFraming } from './varint.js';
 
 /** Throws the SB_BAD_FRAMING_SPEC error for `spec`, naming `part` and why it is wrong. */
 export function badSpec(spec: string, part: string, reason: string): InvalidArgumentError {
@@ -38,27 +48,115 @@ export function parseLengthField(text: string): LengthFieldSpec | undefined {
   return { width, littleEndian: match[2] === 'le' };
 }
 
+/** Parses a decimal count such as `5` (digits only, a safe integer), or returns undefined. */
+function parseCount(text: string): number | undefined {
+  if (!/^[0-9]{1,16}$/.test(text)) {
+    return undefined;
+  }
+  const value = Number(text);
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+function parseTaggedTypes(spec: string, list: string): Map<number, TaggedBody> {
+  const types = new Map<number, TaggedBody>();
+  if (list === '') {
+    throw badSpec(spec, list, 'defines no type (expected T=N,... with T a hex byte)');
+  }
+  for (const entry of list.split(',')) {
+    const equals = entry.indexOf('=');
+    const typeText = equals < 0 ? entry : entry.slice(0, equals);
+    if (equals < 0 || !/^(0x)?[0-9a-fA-F]{1,2}$/.test(typeText)) {
+      throw badSpec(spec, entry, 'is not T=N with T a hex byte such as 01');
+    }
+    const type = Number.parseInt(typeText.replace(/^0x/, ''), 16);
+    if (types.has(type)) {
+      throw badSpec(spec, entry, 'defines a type byte a second time');
+    }
+    const bodyText = entry.slice(equals + 1);
+    const size = parseCount(bodyText);
+    if (size !== undefined) {
+      types.set(type, size);
+      continue;
+    }
+    const lengthMatch = /^length(?::(.*))?$/.exec(bodyText);
+    const field = lengthMatch === null ? undefined : parseLengthField(lengthMatch[1] ?? '');
+    if (field === undefined || lengthMatch?.[1] === '') {
+      throw badSpec(
+        spec,
+        bodyText,
+        'is not a body size (a number) or a length field such as length:u16be',
+      );
+    }
+    types.set(type, { lengthFieldLength: field.width, littleEndian: field.littleEndian });
+  }
+  return types;
+}
+
 /**
- * Builds the framing named by `spec` (see SPEC §2 for the grammar), applying
- * `options` (e.g. `maxFrame`). Throws InvalidArgumentError `SB_BAD_FRAMING_SPEC`
- * whose message names the part of the spec that could not be read.
+ * Builds the framing named by `spec`, applying `options` (`maxFrame`). Grammar
+ * (SPEC §2): `line`, `line:crlf`, `delim:HEX`, `fixed:N`,
+ * `length[:u8|u16|u24|u32|u64][be|le]`, `digits:N`, `varint`, `netstring`,
+ * `tagged:T=N,...` (T a hex byte; N a body size or `length:u16be`-style field),
+ * `eof`, `mllp`, `content-length`. Throws InvalidArgumentError
+ * `SB_BAD_FRAMING_SPEC`, whose message names the part of the spec that could not
+ * be read, and `SB_BAD_OPTION` for bad options.
  */
 export function parseFraming(spec: string, options?: FramingOptions): Framing {
   if (typeof spec !== 'string') {
     throw new InvalidArgumentError('SB_BAD_FRAMING_SPEC', 'a framing spec must be a string');
   }
+  // Only maxFrame is meaningful for every framing; validate the object here so that
+  // the error names parseFraming rather than an inner constructor.
+  const common: FramingOptions = {};
+  if (options !== undefined) {
+    const { maxFrame } = resolveOptions(
+      'parseFraming',
+      { maxFrame: { kind: 'bytes', default: -1 } },
+      options,
+    );
+    if (maxFrame >= 0) {
+      common.maxFrame = maxFrame;
+    }
+  }
   const colon = spec.indexOf(':');
   const name = colon < 0 ? spec : spec.slice(0, colon);
   const argument = colon < 0 ? undefined : spec.slice(colon + 1);
+  const noArgument = (build: () => Framing): Framing => {
+    if (argument !== undefined) {
+      throw badSpec(spec, argument, `is not allowed: "${name}" takes no argument`);
+    }
+    return build();
+  };
   switch (name) {
     case 'line':
       if (argument === undefined || argument === 'lf') {
-        return lineFraming({ ...options });
+        return lineFraming(common);
       }
       if (argument === 'crlf') {
-        return lineFraming({ ...options, crlf: true });
+        return lineFraming({ ...common, crlf: true });
       }
       throw badSpec(spec, argument, 'is not a line ending (expected "line" or "line:crlf")');
+    case 'delim': {
+      const delimiter = parseHexBytes(argument ?? '');
+      if (delimiter === undefined) {
+        throw badSpec(spec, argument ?? '', 'is not a delimiter in hex, such as 00 or 0d0a');
+      }
+      return delimFraming(delimiter, common);
+    }
+    case 'fixed': {
+      const size = parseCount(argument ?? '');
+      if (size === undefined || size < 1) {
+        throw badSpec(spec, argument ?? '', 'is not a frame size (a decimal integer >= 1)');
+      }
+      if (common.maxFrame === undefined && size > DEFAULTS.maxFrame) {
+        throw badSpec(
+          spec,
+          argument ?? '',
+          `exceeds the default maxFrame ${DEFAULTS.maxFrame}; pass maxFrame`,
+        );
+      }
+      return fixedFraming(size, common);
+    }
     case 'length': {
       const field = parseLengthField(argument ?? '');
       if (field === undefined || argument === '') {
@@ -69,11 +167,30 @@ export function parseFraming(spec: string, options?: FramingOptions): Framing {
         );
       }
       return lengthFraming({
-        ...options,
+        ...common,
         lengthFieldLength: field.width,
         littleEndian: field.littleEndian,
       });
     }
+    case 'digits': {
+      const count = parseCount(argument ?? '');
+      if (count === undefined || count < 1 || count > MAX_DIGITS) {
+        throw badSpec(spec, argument ?? '', `is not a digit count in 1..${MAX_DIGITS}`);
+      }
+      return digitsFraming(count, common);
+    }
+    case 'tagged':
+      return taggedFraming(parseTaggedTypes(spec, argument ?? ''), common);
+    case 'varint':
+      return noArgument(() => varintFraming(common));
+    case 'netstring':
+      return noArgument(() => netstringFraming(common));
+    case 'eof':
+      return noArgument(() => eofFraming(common));
+    case 'mllp':
+      return noArgument(() => mllpFraming(common));
+    case 'content-length':
+      return noArgument(() => contentLengthFraming(common));
     default:
       throw badSpec(spec, name, 'is not a known framing');
   }
