@@ -18,6 +18,8 @@ export const DEFAULTS = Object.freeze({
   maxFrame: 8 * MiB,
   /** Largest frame for `line` and `delim` framings: 64 KiB. */
   maxLineFrame: 64 * KiB,
+  /** Largest header block (up to and including CRLFCRLF) for `content-length` framing: 8 KiB. */
+  maxHeaderBlock: 8 * KiB,
   /** Client idle timeout: 0 = off. */
   clientIdleTimeout: 0,
   /** Server idle timeout: 5 minutes. */
