@@ -1,0 +1,117 @@
+/**
+ * Every program in examples/ runs as its header comment says, within a deadline,
+ * exits 0, and prints what it should. Examples are documentation; this keeps them
+ * true. An example that is not in the table below fails the "every example is
+ * tested" check, so a new example cannot go untested.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { killExamples, ROOT, runExample } from './run-example.js';
+
+afterEach(killExamples);
+
+/** One example run: its file, arguments, and the exact lines it must print. */
+interface ExampleCase {
+  file: string;
+  args?: string[];
+  /** Expected stdout lines; a RegExp matches a line whose content varies (paths, pids). */
+  expected: Array<string | RegExp>;
+}
+
+const CASES: ExampleCase[] = [
+  {
+    file: '01-creating-sockets.ts',
+    expected: [
+      'server socket listening on 127.0.0.1, OS-chosen port: true',
+      'server: client socket 1 asked "GET /index.html HTTP/1.0"',
+      'client: /index.html -> "HTTP/1.0 200 OK\\r\\n\\r\\npage 1\\n"',
+      'server: client socket 2 asked "GET /about.html HTTP/1.0"',
+      'client: /about.html -> "HTTP/1.0 200 OK\\r\\n\\r\\npage 2\\n"',
+      'done: 2 client sockets served, server socket closed',
+    ],
+  },
+  {
+    file: '03-ipc-unix.ts',
+    expected: [
+      'parent: listening on a Unix socket file: true',
+      'parent: child process connected and says "ready"',
+      'parent: child computed 3*3=9',
+      'parent: child computed 4*4=16',
+      'parent: child computed 5*5=25',
+      'parent: child exited with code 0',
+      process.platform === 'linux'
+        ? 'abstract socket: server got "ping"'
+        : 'abstract socket: skipped (Linux only)',
+    ],
+  },
+  {
+    file: '04-mysocket-fixed-length.ts',
+    expected: [
+      'send() of 1 MiB took only part of it: true',
+      'mysend() needed more send() calls to finish: true',
+      'server: received the whole 1048576-byte bulk message',
+      'client: "FIXED LENGTH MSG"',
+      'client: "YUCK, BUT SIMPLE"',
+      'client: "SIXTEEN BYTES OK"',
+      'server: socket connection broken mid-message: SB_UNEXPECTED_EOF',
+    ],
+  },
+  {
+    file: '09-half-close.ts',
+    expected: [
+      "client: request sent, then shutdown('write')",
+      'server: recv() returned 0 bytes, so the request is complete: "count the words in this request please\\n"',
+      'server: reply sent; the client was still receiving',
+      'client: reply "7 words received\\n", then EOF',
+    ],
+  },
+  {
+    file: '11-select-server.ts',
+    expected: [
+      'alice: connected (came out writable)',
+      'bob: connected (came out writable)',
+      'nobody: in the errored list with SB_CONNECTION_REFUSED; select() itself did not fail',
+      'alice: echo "HELLO FROM ALICE"',
+      'bob: echo "HELLO FROM BOB"',
+      'server: accepted 2, echoed 30 bytes, saw 2 peers close, all in one loop of select() calls: true',
+    ],
+  },
+];
+
+function exampleFiles(): string[] {
+  return readdirSync(join(ROOT, 'examples'))
+    .filter((name) => name.endsWith('.ts'))
+    .sort();
+}
+
+describe('examples/', () => {
+  it('every example is tested here and names its run command in its header', () => {
+    const tested = new Set(CASES.map((testCase) => testCase.file));
+    for (const file of exampleFiles()) {
+      expect(tested.has(file), `${file} has a case in examples.test.ts`).toBe(true);
+      const header = readFileSync(join(ROOT, 'examples', file), 'utf8').slice(0, 2_000);
+      expect(header, `${file} header`).toContain(`Run: npx tsx examples/${file}`);
+      expect(header, `${file} imports only the public API`).not.toMatch(
+        /from '\.\.\/src\/(?!index\.js|testing\/index\.js)/,
+      );
+    }
+  });
+
+  it.each(CASES)('$file runs, exits 0 and prints what it should', async (testCase) => {
+    const run = await runExample(testCase.file, testCase.args);
+    const context = `${testCase.file}\nstdout:\n${run.lines.join('\n')}\nstderr:\n${run.stderr}`;
+    expect(run.timedOut, context).toBe(false);
+    expect(run.code, context).toBe(0);
+    expect(run.stderr, context).not.toMatch(/warning|Error/i);
+    expect(run.lines.length, context).toBe(testCase.expected.length);
+    testCase.expected.forEach((expected, index) => {
+      const actual = run.lines[index] ?? '';
+      if (typeof expected === 'string') {
+        expect(actual, context).toBe(expected);
+      } else {
+        expect(actual, context).toMatch(expected);
+      }
+    });
+  });
+});
