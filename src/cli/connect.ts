@@ -1,0 +1,192 @@
+/**
+ * `switchboard connect`: an interactive framed client, `nc` for messages.
+ *
+ * Theory of operation: two independent loops share one connection.
+ * - The writer reads stdin one line at a time; each line (LF removed) is sent
+ *   as one frame. At EOF on stdin it half-closes (`shutdown('write')`): the
+ *   peer sees EOF but can still answer.
+ * - The reader pulls bytes from the socket through the framing's decoder and
+ *   prints each frame on its own line, until the peer closes its side.
+ *
+ * The command ends when the reader has seen the peer's EOF: at once when the
+ * peer closes first, or after the writer's half-close when stdin ends first
+ * ("EOF on stdin half-closes and waits for the peer to finish"). With the
+ * `eof` framing, stdin is one message: its bytes are sent as they come.
+ *
+ * The helpers exported here are shared with `send` and `bench`.
+ */
+import {
+  connect,
+  type Decoder,
+  type Encoder,
+  type Framing,
+  InvalidArgumentError,
+  NEED_DATA,
+  parseFraming,
+  type Socket,
+} from '../index.js';
+import {
+  type CommandSpec,
+  choiceFlag,
+  type FlagSpec,
+  integerFlag,
+  type ParsedArgs,
+  stringFlag,
+} from './args.js';
+import {
+  EXIT,
+  formatFrame,
+  LineWriter,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  readLines,
+} from './output.js';
+
+/** Flags shared by `connect` and `send`. */
+export const CLIENT_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'framing',
+    short: 'f',
+    type: 'string',
+    value: 'SPEC',
+    description: 'framing, e.g. line, length:u16be, netstring (required)',
+  },
+  {
+    name: 'output',
+    short: 'o',
+    type: 'string',
+    value: 'FORMAT',
+    description: 'how received frames print: text (default), hex, or json',
+  },
+  {
+    name: 'max-frame',
+    type: 'string',
+    value: 'N',
+    description: 'largest frame in bytes, both ways (default 8 MiB; line/delim 64 KiB)',
+  },
+];
+
+/** Reads `--framing` and `--max-frame` into a Framing. */
+export function framingFromArgs(args: ParsedArgs, spec: CommandSpec): Framing {
+  const text = stringFlag(args, spec, 'framing', true);
+  const maxFrame = integerFlag(args, spec, 'max-frame', { kind: 'bytes', min: 1 });
+  return parseFraming(text, maxFrame === undefined ? {} : { maxFrame });
+}
+
+/** Encodes one payload and sends it, in one write when small. */
+export async function sendFrame(
+  socket: Socket,
+  encoder: Encoder,
+  payload: Uint8Array,
+  timeout?: number,
+): Promise<void> {
+  const pieces = encoder.encode(payload);
+  const total = pieces.reduce((sum, piece) => sum + piece.byteLength, 0);
+  const options = timeout === undefined ? undefined : { timeout };
+  if (pieces.length === 1 || total <= 64 * 1024) {
+    await socket.sendAll(
+      pieces.length === 1 ? (pieces[0] as Uint8Array) : Buffer.concat(pieces, total),
+      options,
+    );
+    return;
+  }
+  for (const piece of pieces) {
+    await socket.sendAll(piece, options);
+  }
+}
+
+/**
+ * Reads frames until the peer's EOF, calling `onFrame` for each. `remaining()`
+ * gives the time left (ms) for each read, or undefined for no deadline. Throws the
+ * decoder's FrameError/UnexpectedEofError or the socket's error.
+ */
+export async function receiveFrames(
+  socket: Socket,
+  decoder: Decoder,
+  onFrame: (frame: Uint8Array) => Promise<void> | void,
+  remaining: () => number | undefined = () => undefined,
+): Promise<void> {
+  for (;;) {
+    const timeout = remaining();
+    const chunk = await socket.recv(64 * 1024, timeout === undefined ? undefined : { timeout });
+    if (chunk.byteLength === 0) {
+      decoder.end();
+    } else {
+      decoder.push(chunk);
+    }
+    for (;;) {
+      const frame = decoder.next();
+      if (frame === NEED_DATA) {
+        break;
+      }
+      await onFrame(frame);
+    }
+    if (chunk.byteLength === 0) {
+      return;
+    }
+  }
+}
+
+/** A frame printer for `--output FORMAT`. */
+export function framePrinter(format: OutputFormat): (frame: Uint8Array) => Promise<void> {
+  const out = new LineWriter(process.stdout);
+  return (frame) => out.line(formatFrame(frame, format));
+}
+
+/** The `connect` command. */
+export const command: CommandSpec = {
+  name: 'connect',
+  usage: 'connect ADDR --framing SPEC [--output text|hex|json] [--max-frame N]',
+  description:
+    'Connects to ADDR (HOST:PORT, [v6]:PORT, tcp://, tls://, unix:/path). Each line read from\n' +
+    'stdin (LF removed) is sent as one frame; each frame received prints on its own line.\n' +
+    'EOF on stdin half-closes the connection and waits for the peer to finish; the command\n' +
+    'ends when the peer closes. With --framing eof, stdin is sent as one message.',
+  flags: CLIENT_FLAGS,
+  positionals: { min: 1, max: 1, name: 'ADDR' },
+  examples: [
+    'connect 127.0.0.1:7070 --framing line',
+    'connect unix:/tmp/sb.sock --framing length:u16be --output hex',
+  ],
+  async run({ args, signal }) {
+    const address = args.positionals[0] as string;
+    const framing = framingFromArgs(args, command);
+    const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
+    const socket = await connect(address, { signal });
+    const aborted = (): void => socket.destroy();
+    signal.addEventListener('abort', aborted, { once: true });
+    try {
+      const reading = receiveFrames(socket, framing.createDecoder(), framePrinter(format));
+      const writing = sendStdin(socket, framing);
+      // If the peer finishes first, stdin may never end (a terminal): don't wait for it.
+      writing.catch(() => {});
+      const first = await Promise.race([reading.then(() => 'read'), writing.then(() => 'write')]);
+      if (first === 'write') {
+        await reading;
+      }
+    } finally {
+      signal.removeEventListener('abort', aborted);
+      socket.destroy();
+    }
+    return EXIT.ok;
+  },
+};
+
+async function sendStdin(socket: Socket, framing: Framing): Promise<void> {
+  if (framing.spec === 'eof') {
+    for await (const chunk of process.stdin) {
+      await socket.sendAll(chunk as Uint8Array);
+    }
+  } else {
+    const encoder = framing.createEncoder();
+    const tooLong = (): Error =>
+      new InvalidArgumentError(
+        'SB_PAYLOAD_TOO_LARGE',
+        `a stdin line is longer than maxFrame ${framing.maxFrame} bytes`,
+      );
+    for await (const line of readLines(process.stdin, framing.maxFrame, tooLong)) {
+      await sendFrame(socket, encoder, line);
+    }
+  }
+  await socket.shutdown('write');
+}

@@ -1,0 +1,113 @@
+/**
+ * `switchboard send`: a one-shot request, the HOWTO's HTTP-like exchange.
+ *
+ * Connects, sends each MESSAGE (UTF-8) as one frame, then the contents of
+ * `--file` as one more frame, shuts down its write side so the peer sees EOF,
+ * and prints every reply frame until the peer closes. `--timeout` bounds the
+ * whole exchange (connect, send, replies); when it passes the command fails
+ * with `SB_TIMEOUT` (or `SB_CONNECT_TIMEOUT`), exit 3.
+ */
+import { readFile } from 'node:fs/promises';
+import { connect, InvalidArgumentError } from '../index.js';
+import { type CommandSpec, choiceFlag, integerFlag, stringFlag } from './args.js';
+import {
+  CLIENT_FLAGS,
+  framePrinter,
+  framingFromArgs,
+  receiveFrames,
+  sendFrame,
+} from './connect.js';
+import { EXIT, OUTPUT_FORMATS } from './output.js';
+
+/** The `send` command. */
+export const command: CommandSpec = {
+  name: 'send',
+  usage: 'send ADDR --framing SPEC [MESSAGE...] [--file F] [--timeout MS] [--output text|hex|json]',
+  description:
+    'Connects to ADDR, sends each MESSAGE as one frame, then the contents of --file F (- for\n' +
+    'stdin) as one frame, shuts down its write side, and prints every reply frame until the\n' +
+    'peer closes. With --framing eof the messages are sent back to back as the one message.',
+  flags: [
+    ...CLIENT_FLAGS,
+    {
+      name: 'file',
+      type: 'string',
+      value: 'F',
+      description: "send F's bytes as one more message (- = stdin)",
+    },
+    {
+      name: 'timeout',
+      short: 't',
+      type: 'string',
+      value: 'MS',
+      description: 'deadline for the whole exchange in ms (default 0 = none)',
+    },
+  ],
+  positionals: { min: 1, max: Number.POSITIVE_INFINITY, name: 'ADDR' },
+  examples: [
+    "send 127.0.0.1:7070 --framing line 'hello' 'world'",
+    'send 127.0.0.1:8080 --framing eof --file request.txt --timeout 5000',
+  ],
+  async run({ args, signal }) {
+    const [address, ...messages] = args.positionals as string[];
+    const framing = framingFromArgs(args, command);
+    const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
+    const timeout = integerFlag(args, command, 'timeout', { kind: 'ms' }) ?? 0;
+    const file = stringFlag(args, command, 'file');
+    const payloads: Uint8Array[] = messages.map((message) => Buffer.from(message, 'utf8'));
+    if (file !== undefined) {
+      payloads.push(await readWhole(file));
+    }
+    const deadline = timeout > 0 ? Date.now() + timeout : undefined;
+    // Time left for the next call; never 0, which would mean "no deadline".
+    const remaining = (): number | undefined =>
+      deadline === undefined ? undefined : Math.max(1, deadline - Date.now());
+    const socket = await connect(address as string, {
+      signal,
+      ...(deadline === undefined ? {} : { timeout: remaining() }),
+    });
+    const aborted = (): void => socket.destroy();
+    signal.addEventListener('abort', aborted, { once: true });
+    try {
+      const encoder = framing.createEncoder();
+      // Read replies while sending: a peer that answers each message before
+      // reading the next must not deadlock against a large batch.
+      const reading = receiveFrames(
+        socket,
+        framing.createDecoder(),
+        framePrinter(format),
+        remaining,
+      );
+      reading.catch(() => {});
+      for (const payload of payloads) {
+        await sendFrame(socket, encoder, payload, remaining());
+      }
+      await socket.shutdown('write');
+      await reading;
+    } finally {
+      signal.removeEventListener('abort', aborted);
+      socket.destroy();
+    }
+    return EXIT.ok;
+  },
+};
+
+async function readWhole(path: string): Promise<Uint8Array> {
+  if (path === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) {
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const reason =
+      typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'error';
+    throw new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      `cannot read --file '${path}' (${reason})`,
+    );
+  }
+}
