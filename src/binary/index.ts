@@ -1,2 +1,28 @@
-// Curated public API of src/binary (filled in as the area is built).
-export {};
+// Curated public API of src/binary: CPython-compatible struct packing, byte-order
+// helpers and varints.
+
+export {
+  type BigUintBits,
+  type Endianness,
+  HOST_ENDIANNESS,
+  htonl,
+  htons,
+  ntohl,
+  ntohs,
+  readBigUint,
+  readUint,
+  type UintBits,
+  writeBigUint,
+  writeUint,
+} from './byteorder.js';
+export {
+  calcsize,
+  iterUnpack,
+  pack,
+  packInto,
+  Struct,
+  type StructValue,
+  unpack,
+  unpackFrom,
+} from './struct.js';
+export * from './varint.js';

@@ -1,0 +1,747 @@
+/**
+ * CPython-compatible `struct`: pack JS values into bytes and back, following Python
+ * 3.11's `struct` module (formats, sizes, native alignment on x86-64 Linux, and the
+ * same error conditions and messages).
+ *
+ * Theory of operation:
+ * - A format string is compiled once (format.ts) into a flat list of field operations
+ *   with precomputed byte offsets. {@link Struct} holds one compiled format; the free
+ *   functions ({@link pack}, {@link unpack}, ...) look formats up in a small bounded
+ *   cache, as CPython's module-level functions do.
+ * - Packing walks the operations in order and checks each value just before writing
+ *   it, so the first bad value (in format order) is the one reported, as in CPython.
+ *   Bytes between fields (`x`, alignment) are zero.
+ * - Unpacking never shares memory with the input: `c`, `s` and `p` values are copies.
+ *
+ * Value mapping (see {@link StructValue}):
+ *
+ * | format | packs from | unpacks to |
+ * |---|---|---|
+ * | `b B h H i I`, standard `l L` | integral number, bigint, boolean | number |
+ * | `q Q n N P`, native `l L` (8 bytes) | integral number, bigint, boolean | bigint |
+ * | `e f d` | number, bigint, boolean | number |
+ * | `?` | anything (JS truthiness) | boolean |
+ * | `c` | 1-byte Uint8Array | 1-byte Uint8Array |
+ * | `s`, `p` | Uint8Array (padded with zeros or truncated) | Uint8Array |
+ *
+ * Deliberate differences from CPython: `?` uses JS truthiness (NaN and 0n are false,
+ * an empty Uint8Array is true); a NaN always packs as the positive quiet NaN; sizes
+ * above Number.MAX_SAFE_INTEGER are rejected; unpacking `0p` gives an empty
+ * Uint8Array (CPython raises SystemError).
+ */
+
+import { InvalidArgumentError, StructError } from '../errors.js';
+import {
+  type CompiledFormat,
+  compileFormat,
+  type FieldOp,
+  type IntRule,
+  OpKind,
+} from './format.js';
+
+/**
+ * A value `pack` takes or `unpack` returns: `number` for integers of up to 4 bytes
+ * and for floats, `bigint` for 8-byte integers (`q Q n N P`, native `l L`), `boolean`
+ * for `?`, `Uint8Array` for `c`, `s` and `p`.
+ */
+export type StructValue = number | bigint | boolean | Uint8Array;
+
+const TWO_POW_32 = 4294967296;
+
+// ---------------------------------------------------------------------------
+// Value conversion (each mirrors one CPython check, with its message)
+// ---------------------------------------------------------------------------
+
+/** An integer value as a bigint, or CPython's "not an integer" error. */
+function integerAsBigInt(value: unknown): bigint {
+  if (typeof value === 'bigint') {
+    return value;
+  }
+  if (typeof value === 'number' && Number.isInteger(value)) {
+    return BigInt(value);
+  }
+  if (typeof value === 'boolean') {
+    // Python's bool is an int subclass: struct.pack('h', True) packs 1.
+    return value ? 1n : 0n;
+  }
+  throw new StructError('required argument is not an integer');
+}
+
+/** Slow path for integers: bigints, booleans, out-of-range values and non-integers. */
+function checkedInteger(value: unknown, rule: IntRule): bigint {
+  const integer = integerAsBigInt(value);
+  if (integer < rule.convertMin || integer > rule.convertMax) {
+    throw new StructError(rule.convertMessage);
+  }
+  if (integer < rule.min || integer > rule.max) {
+    throw new StructError(rule.rangeMessage);
+  }
+  return integer;
+}
+
+/** An integer of up to 4 bytes, checked against `rule`. */
+function smallInteger(value: unknown, rule: IntRule): number {
+  if (
+    typeof value === 'number' &&
+    value >= rule.numberMin &&
+    value < rule.numberLimit &&
+    Number.isInteger(value)
+  ) {
+    return value;
+  }
+  return Number(checkedInteger(value, rule));
+}
+
+function floatValue(value: unknown): number {
+  if (typeof value === 'number') {
+    return value;
+  }
+  if (typeof value === 'bigint') {
+    const converted = Number(value);
+    // CPython: int too large for a double fails float conversion.
+    if (!Number.isFinite(converted)) {
+      throw new StructError('required argument is not a float');
+    }
+    return converted;
+  }
+  if (typeof value === 'boolean') {
+    return value ? 1 : 0;
+  }
+  throw new StructError('required argument is not a float');
+}
+
+/**
+ * IEEE 754 binary16 bits of `value`, rounding half to even; a port of CPython's
+ * PyFloat_Pack2 so that every rounding and overflow decision matches.
+ */
+export function float16Bits(value: number): number {
+  if (value === 0) {
+    return Object.is(value, -0) ? 0x8000 : 0;
+  }
+  if (Number.isNaN(value)) {
+    return 0x7e00;
+  }
+  const sign = value < 0 ? 0x8000 : 0;
+  const magnitude = Math.abs(value);
+  if (magnitude === Number.POSITIVE_INFINITY) {
+    return sign | 0x7c00;
+  }
+  // Everything from 65520 up rounds past the largest half (65504).
+  if (magnitude >= 65536) {
+    throw new StructError('float too large to pack with e format');
+  }
+  // frexp, normalised to fraction in [1, 2): magnitude = fraction * 2**exponent.
+  let exponent = Math.floor(Math.log2(magnitude));
+  let fraction = magnitude / 2 ** exponent;
+  if (fraction >= 2) {
+    fraction /= 2;
+    exponent += 1;
+  } else if (fraction < 1) {
+    fraction *= 2;
+    exponent -= 1;
+  }
+  if (exponent < -25) {
+    fraction = 0;
+    exponent = 0;
+  } else if (exponent < -14) {
+    fraction *= 2 ** (14 + exponent); // gradual underflow
+    exponent = 0;
+  } else {
+    exponent += 15;
+    fraction -= 1; // drop the implicit leading 1
+  }
+  fraction *= 1024;
+  let mantissa = Math.floor(fraction);
+  const remainder = fraction - mantissa;
+  if (remainder > 0.5 || (remainder === 0.5 && (mantissa & 1) === 1)) {
+    mantissa += 1;
+    if (mantissa === 1024) {
+      mantissa = 0;
+      exponent += 1;
+      if (exponent === 31) {
+        throw new StructError('float too large to pack with e format');
+      }
+    }
+  }
+  return sign | (exponent << 10) | mantissa;
+}
+
+/** The number an IEEE 754 binary16 bit pattern encodes. */
+export function float16Value(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) {
+    return sign * mantissa * 2 ** -24;
+  }
+  if (exponent === 31) {
+    return mantissa === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
+  }
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+function bytesValue(value: unknown, code: 's' | 'p'): Uint8Array {
+  if (value instanceof Uint8Array) {
+    return value;
+  }
+  throw new StructError(`argument for '${code}' must be a bytes object`);
+}
+
+// ---------------------------------------------------------------------------
+// The pack and unpack loops
+// ---------------------------------------------------------------------------
+
+function write64(view: DataView, position: number, value: unknown, op: FieldOp): void {
+  const rule = op.intRule!;
+  if (
+    typeof value === 'number' &&
+    value >= rule.numberMin &&
+    value < rule.numberLimit &&
+    Number.isInteger(value)
+  ) {
+    // Split without allocating a bigint; exact for every integral double in range.
+    const high = Math.floor(value / TWO_POW_32);
+    const low = value - high * TWO_POW_32;
+    if (op.littleEndian) {
+      view.setUint32(position, low, true);
+      view.setUint32(position + 4, high >>> 0, true);
+    } else {
+      view.setUint32(position, high >>> 0, false);
+      view.setUint32(position + 4, low, false);
+    }
+    return;
+  }
+  const integer = checkedInteger(value, rule);
+  if (integer < 0n) {
+    view.setBigInt64(position, integer, op.littleEndian);
+  } else {
+    view.setBigUint64(position, integer, op.littleEndian);
+  }
+}
+
+/** Writes `values` into `bytes` at `base`. The caller has checked the count and bounds. */
+function writeFields(
+  layout: CompiledFormat,
+  bytes: Uint8Array,
+  view: DataView,
+  base: number,
+  values: ArrayLike<unknown>,
+): void {
+  const ops = layout.ops;
+  let next = 0;
+  for (let opIndex = 0; opIndex < ops.length; opIndex++) {
+    const op = ops[opIndex]!;
+    const little = op.littleEndian;
+    const count = op.count;
+    let position = base + op.offset;
+    switch (op.kind) {
+      case OpKind.Int8:
+        for (let item = 0; item < count; item++, position++) {
+          view.setInt8(position, smallInteger(values[next++], op.intRule!));
+        }
+        break;
+      case OpKind.Uint8:
+        for (let item = 0; item < count; item++, position++) {
+          bytes[position] = smallInteger(values[next++], op.intRule!);
+        }
+        break;
+      case OpKind.Int16:
+        for (let item = 0; item < count; item++, position += 2) {
+          view.setInt16(position, smallInteger(values[next++], op.intRule!), little);
+        }
+        break;
+      case OpKind.Uint16:
+        for (let item = 0; item < count; item++, position += 2) {
+          view.setUint16(position, smallInteger(values[next++], op.intRule!), little);
+        }
+        break;
+      case OpKind.Int32:
+        for (let item = 0; item < count; item++, position += 4) {
+          view.setInt32(position, smallInteger(values[next++], op.intRule!), little);
+        }
+        break;
+      case OpKind.Uint32:
+        for (let item = 0; item < count; item++, position += 4) {
+          view.setUint32(position, smallInteger(values[next++], op.intRule!), little);
+        }
+        break;
+      case OpKind.Int64:
+      case OpKind.Uint64:
+        for (let item = 0; item < count; item++, position += 8) {
+          write64(view, position, values[next++], op);
+        }
+        break;
+      case OpKind.Bool:
+        for (let item = 0; item < count; item++, position++) {
+          bytes[position] = values[next++] ? 1 : 0;
+        }
+        break;
+      case OpKind.Char:
+        for (let item = 0; item < count; item++, position++) {
+          const value = values[next++];
+          if (!(value instanceof Uint8Array) || value.length !== 1) {
+            throw new StructError('char format requires a bytes object of length 1');
+          }
+          bytes[position] = value[0]!;
+        }
+        break;
+      case OpKind.Bytes: {
+        const value = bytesValue(values[next++], 's');
+        bytes.set(value.length > op.size ? value.subarray(0, op.size) : value, position);
+        break;
+      }
+      case OpKind.Pascal: {
+        const value = bytesValue(values[next++], 'p');
+        if (op.size > 0) {
+          const length = Math.min(value.length, op.size - 1);
+          bytes[position] = Math.min(length, 255);
+          bytes.set(value.subarray(0, length), position + 1);
+        }
+        break;
+      }
+      case OpKind.Float16:
+        for (let item = 0; item < count; item++, position += 2) {
+          view.setUint16(position, float16Bits(floatValue(values[next++])), little);
+        }
+        break;
+      case OpKind.Float32:
+        for (let item = 0; item < count; item++, position += 4) {
+          const value = floatValue(values[next++]);
+          if (Number.isFinite(value) && !Number.isFinite(Math.fround(value))) {
+            throw new StructError('float too large to pack with f format');
+          }
+          view.setFloat32(position, value, little);
+        }
+        break;
+      case OpKind.Float32Cast:
+        for (let item = 0; item < count; item++, position += 4) {
+          view.setFloat32(position, floatValue(values[next++]), little);
+        }
+        break;
+      case OpKind.Float64:
+        for (let item = 0; item < count; item++, position += 8) {
+          view.setFloat64(position, floatValue(values[next++]), little);
+        }
+        break;
+    }
+  }
+}
+
+function copyBytes(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  const copy = new Uint8Array(length);
+  copy.set(bytes.subarray(start, start + length));
+  return copy;
+}
+
+/** Reads one struct at `base`. The caller has checked the bounds. */
+function readFields(
+  layout: CompiledFormat,
+  bytes: Uint8Array,
+  view: DataView,
+  base: number,
+): StructValue[] {
+  const result: StructValue[] = [];
+  const ops = layout.ops;
+  for (let opIndex = 0; opIndex < ops.length; opIndex++) {
+    const op = ops[opIndex]!;
+    const little = op.littleEndian;
+    const count = op.count;
+    let position = base + op.offset;
+    switch (op.kind) {
+      case OpKind.Int8:
+        for (let item = 0; item < count; item++, position++) {
+          result.push(view.getInt8(position));
+        }
+        break;
+      case OpKind.Uint8:
+        for (let item = 0; item < count; item++, position++) {
+          result.push(bytes[position]!);
+        }
+        break;
+      case OpKind.Int16:
+        for (let item = 0; item < count; item++, position += 2) {
+          result.push(view.getInt16(position, little));
+        }
+        break;
+      case OpKind.Uint16:
+        for (let item = 0; item < count; item++, position += 2) {
+          result.push(view.getUint16(position, little));
+        }
+        break;
+      case OpKind.Int32:
+        for (let item = 0; item < count; item++, position += 4) {
+          result.push(view.getInt32(position, little));
+        }
+        break;
+      case OpKind.Uint32:
+        for (let item = 0; item < count; item++, position += 4) {
+          result.push(view.getUint32(position, little));
+        }
+        break;
+      case OpKind.Int64:
+        for (let item = 0; item < count; item++, position += 8) {
+          result.push(view.getBigInt64(position, little));
+        }
+        break;
+      case OpKind.Uint64:
+        for (let item = 0; item < count; item++, position += 8) {
+          result.push(view.getBigUint64(position, little));
+        }
+        break;
+      case OpKind.Bool:
+        for (let item = 0; item < count; item++, position++) {
+          result.push(bytes[position] !== 0);
+        }
+        break;
+      case OpKind.Char:
+        for (let item = 0; item < count; item++, position++) {
+          result.push(copyBytes(bytes, position, 1));
+        }
+        break;
+      case OpKind.Bytes:
+        result.push(copyBytes(bytes, position, op.size));
+        break;
+      case OpKind.Pascal: {
+        // The length byte is capped at size - 1, as CPython reads it.
+        const length = op.size === 0 ? 0 : Math.min(bytes[position]!, op.size - 1);
+        result.push(copyBytes(bytes, position + 1, length));
+        break;
+      }
+      case OpKind.Float16:
+        for (let item = 0; item < count; item++, position += 2) {
+          result.push(float16Value(view.getUint16(position, little)));
+        }
+        break;
+      case OpKind.Float32:
+      case OpKind.Float32Cast:
+        for (let item = 0; item < count; item++, position += 4) {
+          result.push(view.getFloat32(position, little));
+        }
+        break;
+      case OpKind.Float64:
+        for (let item = 0; item < count; item++, position += 8) {
+          result.push(view.getFloat64(position, little));
+        }
+        break;
+    }
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Argument checks shared by Struct and the free functions
+// ---------------------------------------------------------------------------
+
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function requireBuffer(buffer: unknown, operation: string): asserts buffer is Uint8Array {
+  if (!(buffer instanceof Uint8Array)) {
+    throw new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      `${operation}: buffer must be a Uint8Array`,
+    );
+  }
+}
+
+function requireOffset(offset: unknown, operation: string): asserts offset is number {
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset)) {
+    throw new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      `${operation}: offset must be an integer`,
+    );
+  }
+}
+
+function requireCount(layout: CompiledFormat, values: ArrayLike<unknown>, operation: string): void {
+  if (values.length !== layout.valueCount) {
+    throw new StructError(
+      `${operation} expected ${layout.valueCount} items for packing (got ${values.length})`,
+    );
+  }
+}
+
+function packLayout(layout: CompiledFormat, values: ArrayLike<unknown>): Uint8Array {
+  requireCount(layout, values, 'pack');
+  const bytes = new Uint8Array(layout.size);
+  writeFields(layout, bytes, new DataView(bytes.buffer), 0, values);
+  return bytes;
+}
+
+function packIntoLayout(
+  layout: CompiledFormat,
+  buffer: Uint8Array,
+  offset: number,
+  values: ArrayLike<unknown>,
+): void {
+  requireBuffer(buffer, 'packInto');
+  requireOffset(offset, 'packInto');
+  requireCount(layout, values, 'pack_into');
+  const size = layout.size;
+  let start = offset;
+  if (start < 0) {
+    // A negative offset counts from the end of the buffer, as in CPython.
+    if (start + size > 0) {
+      throw new StructError(`no space to pack ${size} bytes at offset ${start}`);
+    }
+    if (start + buffer.length < 0) {
+      throw new StructError(`offset ${start} out of range for ${buffer.length}-byte buffer`);
+    }
+    start += buffer.length;
+  }
+  if (buffer.length - start < size) {
+    throw new StructError(
+      `pack_into requires a buffer of at least ${size + start} bytes for packing ${size} bytes ` +
+        `at offset ${start} (actual buffer size is ${buffer.length})`,
+    );
+  }
+  // CPython zero-fills the struct's bytes first, so pad and alignment bytes are 0.
+  buffer.fill(0, start, start + size);
+  writeFields(layout, buffer, viewOf(buffer), start, values);
+}
+
+function unpackLayout(layout: CompiledFormat, buffer: Uint8Array): StructValue[] {
+  requireBuffer(buffer, 'unpack');
+  if (buffer.length !== layout.size) {
+    throw new StructError(`unpack requires a buffer of ${layout.size} bytes`);
+  }
+  return readFields(layout, buffer, viewOf(buffer), 0);
+}
+
+function unpackFromLayout(
+  layout: CompiledFormat,
+  buffer: Uint8Array,
+  offset: number,
+): StructValue[] {
+  requireBuffer(buffer, 'unpackFrom');
+  requireOffset(offset, 'unpackFrom');
+  const size = layout.size;
+  let start = offset;
+  if (start < 0) {
+    if (start + size > 0) {
+      throw new StructError(`not enough data to unpack ${size} bytes at offset ${start}`);
+    }
+    if (start + buffer.length < 0) {
+      throw new StructError(`offset ${start} out of range for ${buffer.length}-byte buffer`);
+    }
+    start += buffer.length;
+  }
+  if (buffer.length - start < size) {
+    throw new StructError(
+      `unpack_from requires a buffer of at least ${size + start} bytes for unpacking ${size} ` +
+        `bytes at offset ${start} (actual buffer size is ${buffer.length})`,
+    );
+  }
+  return readFields(layout, buffer, viewOf(buffer), start);
+}
+
+function* iterateLayout(
+  layout: CompiledFormat,
+  buffer: Uint8Array,
+): Generator<StructValue[], void> {
+  const view = viewOf(buffer);
+  const end = buffer.length;
+  for (let position = 0; position < end; position += layout.size) {
+    yield readFields(layout, buffer, view, position);
+  }
+}
+
+function iterUnpackLayout(
+  layout: CompiledFormat,
+  buffer: Uint8Array,
+): IterableIterator<StructValue[]> {
+  // Checked here, not inside the generator, so errors surface at the call as in CPython.
+  requireBuffer(buffer, 'iterUnpack');
+  if (layout.size === 0) {
+    throw new StructError('cannot iteratively unpack with a struct of length 0');
+  }
+  if (buffer.length % layout.size !== 0) {
+    throw new StructError(
+      `iterative unpacking requires a buffer of a multiple of ${layout.size} bytes`,
+    );
+  }
+  return iterateLayout(layout, buffer);
+}
+
+// ---------------------------------------------------------------------------
+// Format cache for the free functions
+// ---------------------------------------------------------------------------
+
+/** Cached formats for the free functions. CPython keeps 100 too (_MAXCACHE). */
+const FORMAT_CACHE_LIMIT = 100;
+
+// Module state, but bounded and holding only immutable parse results: a format string
+// always compiles to the same thing, so sharing entries cannot leak between callers.
+const formatCache = new Map<string, CompiledFormat>();
+
+function cachedFormat(format: string): CompiledFormat {
+  let layout = formatCache.get(format);
+  if (layout === undefined) {
+    if (typeof format !== 'string') {
+      throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'format must be a string');
+    }
+    layout = compileFormat(format);
+    if (formatCache.size >= FORMAT_CACHE_LIMIT) {
+      // Evict the oldest entry (Map iterates in insertion order).
+      formatCache.delete(formatCache.keys().next().value!);
+    }
+    formatCache.set(format, layout);
+  }
+  return layout;
+}
+
+// ---------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------
+
+/**
+ * A compiled format, like Python's `struct.Struct`: the format is parsed once, and
+ * every call reuses the parse. Prefer it over the free functions on hot paths.
+ *
+ * @example
+ * ```ts
+ * const header = new Struct('!HHIq');
+ * const bytes = header.pack(1, 2, 3, 4n); // 16 bytes, network order
+ * const [version, kind, length, id] = header.unpack(bytes);
+ * ```
+ */
+export class Struct {
+  /** The format string as given. */
+  readonly format: string;
+  /** Size in bytes of the packed struct (CPython `Struct.size`). */
+  readonly size: number;
+  private readonly layout: CompiledFormat;
+
+  /**
+   * @param format - A CPython struct format, e.g. `'<10sIhd'`.
+   * @throws {@link StructError} when the format is invalid (message as CPython's).
+   */
+  constructor(format: string) {
+    if (typeof format !== 'string') {
+      throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'format must be a string');
+    }
+    this.layout = compileFormat(format);
+    this.format = format;
+    this.size = this.layout.size;
+  }
+
+  /**
+   * Packs `values` (one per format item; see {@link StructValue}) into a new
+   * Uint8Array of {@link Struct.size} bytes.
+   *
+   * @throws {@link StructError} for a wrong number of values or a value the format rejects.
+   */
+  pack(...values: StructValue[]): Uint8Array {
+    return packLayout(this.layout, values);
+  }
+
+  /**
+   * Packs `values` into `buffer` starting at byte `offset` (negative counts from the
+   * end, as in CPython). The struct's bytes are zeroed first; nothing else is touched.
+   *
+   * @throws {@link StructError} when the struct does not fit at `offset` or a value is rejected.
+   */
+  packInto(buffer: Uint8Array, offset: number, ...values: StructValue[]): void {
+    packIntoLayout(this.layout, buffer, offset, values);
+  }
+
+  /**
+   * Unpacks exactly {@link Struct.size} bytes into one value per format item.
+   *
+   * @throws {@link StructError} when `buffer.length` is not {@link Struct.size}.
+   */
+  unpack(buffer: Uint8Array): StructValue[] {
+    return unpackLayout(this.layout, buffer);
+  }
+
+  /**
+   * Unpacks one struct from `buffer` at byte `offset` (negative counts from the end);
+   * bytes after the struct are ignored.
+   *
+   * @throws {@link StructError} when fewer than {@link Struct.size} bytes remain at `offset`.
+   */
+  unpackFrom(buffer: Uint8Array, offset = 0): StructValue[] {
+    return unpackFromLayout(this.layout, buffer, offset);
+  }
+
+  /**
+   * Iterates over consecutive structs filling `buffer` from the start.
+   *
+   * @throws {@link StructError} (at the call, not on the first `next()`) when the size
+   *   is 0 or `buffer.length` is not a multiple of it.
+   */
+  iterUnpack(buffer: Uint8Array): IterableIterator<StructValue[]> {
+    return iterUnpackLayout(this.layout, buffer);
+  }
+}
+
+/**
+ * Packs `values` according to `format` (CPython `struct.pack`).
+ *
+ * @param format - e.g. `'<hI'`, `'!HHIq'`, `'@bhiq'`, `'10s'`.
+ * @param values - One per format item: see {@link StructValue} for the JS types.
+ * @returns A new Uint8Array of {@link calcsize}(format) bytes.
+ * @throws {@link StructError} (code `SB_STRUCT_ERROR`) for a bad format, a wrong number
+ *   of values, or a value CPython would reject (e.g. "'h' format requires -32768 <=
+ *   number <= 32767" or "short format requires -32768 <= number <= 32767", exactly as
+ *   CPython words it for that byte order).
+ */
+export function pack(format: string, ...values: StructValue[]): Uint8Array {
+  return packLayout(cachedFormat(format), values);
+}
+
+/**
+ * Packs `values` into `buffer` at byte `offset` (CPython `struct.pack_into`); a
+ * negative offset counts from the end of the buffer.
+ *
+ * @throws {@link StructError} when the struct does not fit or a value is rejected.
+ */
+export function packInto(
+  format: string,
+  buffer: Uint8Array,
+  offset: number,
+  ...values: StructValue[]
+): void {
+  packIntoLayout(cachedFormat(format), buffer, offset, values);
+}
+
+/**
+ * Unpacks `bytes`, which must be exactly {@link calcsize}(format) long (CPython
+ * `struct.unpack`). Returns one value per format item; see {@link StructValue}.
+ *
+ * @throws {@link StructError} "unpack requires a buffer of N bytes" on a length mismatch.
+ */
+export function unpack(format: string, bytes: Uint8Array): StructValue[] {
+  return unpackLayout(cachedFormat(format), bytes);
+}
+
+/**
+ * Unpacks one struct from `buffer` at byte `offset` (CPython `struct.unpack_from`);
+ * later bytes are ignored and a negative offset counts from the end.
+ *
+ * @throws {@link StructError} when too few bytes remain at `offset`.
+ */
+export function unpackFrom(format: string, buffer: Uint8Array, offset = 0): StructValue[] {
+  return unpackFromLayout(cachedFormat(format), buffer, offset);
+}
+
+/**
+ * Iterates over consecutive structs in `buffer` (CPython `struct.iter_unpack`).
+ *
+ * @throws {@link StructError} at the call when the struct size is 0 or does not divide
+ *   `buffer.length`.
+ */
+export function iterUnpack(format: string, buffer: Uint8Array): IterableIterator<StructValue[]> {
+  return iterUnpackLayout(cachedFormat(format), buffer);
+}
+
+/**
+ * The packed size in bytes of `format` (CPython `struct.calcsize`), including native
+ * alignment padding between items (never at the end).
+ *
+ * @throws {@link StructError} when the format is invalid.
+ */
+export function calcsize(format: string): number {
+  return cachedFormat(format).size;
+}
