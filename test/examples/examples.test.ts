@@ -11,6 +11,9 @@ import { killExamples, ROOT, runExample } from './run-example.js';
 
 afterEach(killExamples);
 
+/** An example taking longer than this (ms) is hung on a timeout somewhere, even if it finishes. */
+const SLOW_MS = 8_000;
+
 /** One example run: its file, arguments, and the exact lines it must print. */
 interface ExampleCase {
   file: string;
@@ -55,6 +58,44 @@ const CASES: ExampleCase[] = [
       'client: "YUCK, BUT SIMPLE"',
       'client: "SIXTEEN BYTES OK"',
       'server: socket connection broken mid-message: SB_UNEXPECTED_EOF',
+    ],
+  },
+  {
+    file: '05-delimited.ts',
+    expected: [
+      'chunk "alpha\\nbeta\\ngam" -> ["alpha","beta"], 3 bytes put aside',
+      'chunk "ma\\r\\n" -> ["gamma"], 0 bytes put aside',
+      'reply: 5 chars: shrug',
+      'reply: 19 chars: the delimited route',
+      'reply: 22 chars: scan for the delimiter',
+      '100000 bytes without LF: SB_FRAME_TOO_LARGE (limit 65536 bytes)',
+      'delim:00 and a payload containing 00: SB_INVALID_ARGUMENT',
+    ],
+  },
+  {
+    file: '06-digits-length-prefix.ts',
+    expected: [
+      'digits:5 wire form of "hello, world": "00012hello, world"',
+      'length:u32be wire form: 0000000c68656c6c6f2c20776f726c64',
+      'one byte at a time: NEED_DATA 16 times, then "hello, world"',
+      'server: header "00005", body "first"',
+      'server: header "00000", body ""',
+      'server: header "00025", body "third, after an empty one"',
+      'a non-digit in the header: SB_BAD_DIGITS at offset 0',
+      'a length over maxFrame (1000): SB_FRAME_TOO_LARGE at offset 0',
+      'a 100000-byte message does not fit in 5 digits: SB_PAYLOAD_TOO_LARGE',
+    ],
+  },
+  {
+    file: '07-type-byte.ts',
+    expected: [
+      'client: 4 messages, 29 bytes on the wire: 010000086602000f7479706520627974652066697273740301fffffe89',
+      'server: type 0x01, 5-byte frame: temperature 21.50 C',
+      'server: type 0x02, 16-byte frame: chat "type byte first"',
+      'server: type 0x03, 1-byte frame: ping',
+      'server: type 0x01, 5-byte frame: temperature -3.75 C',
+      'server: SB_UNKNOWN_TYPE_BYTE at offset 29; closing this connection',
+      'client: the server hung up (recv returned 0 bytes)',
     ],
   },
   {
@@ -103,6 +144,9 @@ describe('examples/', () => {
     const context = `${testCase.file}\nstdout:\n${run.lines.join('\n')}\nstderr:\n${run.stderr}`;
     expect(run.timedOut, context).toBe(false);
     expect(run.code, context).toBe(0);
+    // Each example is a few loopback exchanges; a multi-second run means something waited
+    // on a timeout (e.g. a close that waits for a peer that never closes).
+    expect(run.elapsed, context).toBeLessThan(SLOW_MS);
     expect(run.stderr, context).not.toMatch(/warning|Error/i);
     expect(run.lines.length, context).toBe(testCase.expected.length);
     testCase.expected.forEach((expected, index) => {
