@@ -99,6 +99,22 @@ const CASES: ExampleCase[] = [
     ],
   },
   {
+    file: '08-binary-data.ts',
+    expected: [
+      "pack('!H', 1) = 00 01   (network order, big-endian)",
+      "pack('<H', 1) = 01 00   (little-endian, as x86/ARM store it)",
+      /^htons\(1\) = (256 on this little|1 on this big)-endian machine$/,
+      "unpack('!I', 00 00 01 00) = 256, unpack('<I', ...) = 65536",
+      `0 as a text line "0\\n": 2 bytes; as '!q': 8 bytes (00 00 00 00 00 00 00 00); as a varint: 1 byte`,
+      "1234567890123 as text: 13 bytes; as '!q': 8 bytes; as a varint: 6 bytes",
+      "record '!HIq?5s' is 20 bytes whatever its values -> framing fixed:20",
+      // The same bytes as CPython's struct.pack('!HIq?5s', 7, 1, 1700000000000000, True, b'temp').
+      'client: first record on the wire: 00 07 00 00 00 01 00 06 0a 24 18 1e 40 00 01 74 65 6d 70 00',
+      'server: sensor=7 seq=1 t=1700000000000000us ok=true tag=temp',
+      'server: sensor=7 seq=2 t=1700000000250000us ok=false tag=humid',
+    ],
+  },
+  {
     file: '09-half-close.ts',
     expected: [
       "client: request sent, then shutdown('write')",
