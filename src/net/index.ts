@@ -6,6 +6,15 @@ export {
   type TcpAddress,
   type UnixAddress,
 } from './address.js';
+export {
+  Channel,
+  type ChannelHeartbeatOptions,
+  type ChannelOptions,
+  type ChannelStats,
+  type OpenChannelOptions,
+  openChannel,
+  type RequestHandler,
+} from './channel.js';
 export type { CallOptions, Clock } from './clock.js';
 export { type ConnectOptions, connect, startConnect } from './connect.js';
 export {

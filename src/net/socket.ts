@@ -1044,6 +1044,13 @@ export class Socket implements AsyncDisposable {
     core.notify();
   }
 
+  /** Turns TCP keepalive on or off (`initialDelay` in ms). No-op for transports without it. */
+  setKeepAlive(enable: boolean, initialDelay: number = DEFAULTS.keepAliveInitialDelay): void {
+    if (this.core.unixAddress === undefined) {
+      this.core.transport.setKeepAlive?.(enable, initialDelay);
+    }
+  }
+
   /**
    * Destroys the connection at once (no flush). Pending and later calls fail with
    * `error` (wrapped if needed) or `SB_CONNECTION_CLOSED`; {@link closed} resolves with it.

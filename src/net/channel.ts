@@ -1,0 +1,1047 @@
+/**
+ * Channel: a {@link Socket} plus a framing. Messages in, messages out, with every
+ * deadline a long-lived connection needs.
+ *
+ * Theory of operation
+ * -------------------
+ * A read loop ("pump") runs whenever the socket reports a change, not when the user
+ * calls `receive()`: it moves chunks from the socket into the decoder and whole frames
+ * into a bounded inbound queue, so that control traffic (PING/PONG, RESPONSE, CLOSE in
+ * `sbp` mode) and the idle/frame deadlines work even while the application is busy.
+ * The pump stops when the queue holds `maxQueuedInput` bytes; the socket then fills
+ * its own bounded buffer and pauses the kernel socket, so a fast peer meets TCP flow
+ * control instead of our memory. `receive()` takes from the queue and restarts the pump.
+ *
+ * Pump state table (one pass; repeated until it blocks):
+ *
+ * | state                              | action                                        | next              |
+ * | ---------------------------------- | --------------------------------------------- | ----------------- |
+ * | failed or input done               | nothing                                       | stop              |
+ * | queue >= maxQueuedInput            | wait for receive() to make room               | stop              |
+ * | decoder has a frame                | queue it (sbp: dispatch control envelopes)    | loop              |
+ * | decoder needs data, socket has a   | push chunk, note activity (idle timer)        | loop              |
+ * |   chunk                            |                                               |                   |
+ * | decoder needs data, socket empty   | note whether a frame is started (frame timer) | stop (wait)       |
+ * | socket at EOF                      | decoder.end(): leftover frames are queued;    | input done        |
+ * |                                    |   a partial frame is SB_UNEXPECTED_EOF        |                   |
+ * | decoder throws FrameError, socket  | fail: destroy the socket with that error      | failed            |
+ * |   throws (reset), a deadline fires |                                               |                   |
+ *
+ * Deadlines use lazy timers (one timer per kind, re-armed only when it fires) and the
+ * injected clock, so the hot path does no timer work per frame:
+ * - `idleTimeout`: no inbound bytes for N ms -> `SB_IDLE_TIMEOUT` (time spent with a
+ *   full inbound queue, i.e. waiting for our own reader, does not count).
+ * - `frameTimeout`: a frame started (decoder.inFrame) must complete within N ms ->
+ *   `SB_FRAME_TIMEOUT` (slowloris).
+ * - `writeTimeout`: queued output made no progress to the kernel for N ms ->
+ *   `SB_WRITE_TIMEOUT` (a peer that stopped reading).
+ * Each failure destroys the connection; `closed` resolves with the error and every
+ * pending or later call rejects with it (sticky).
+ *
+ * Writes: `send()` encodes and queues without copying the payload; writes made in one
+ * tick are corked into one system call. `send()` resolves at once while the socket's
+ * queue is below its high-water mark and otherwise waits for it to drain
+ * (backpressure). More than `maxQueuedOutput` queued bytes (a caller that does not
+ * await `send`) fails the channel with `SB_OUTPUT_QUEUE_FULL`.
+ *
+ * `sbp` mode (framing `'sbp'`, see envelope.ts and docs/PROTOCOL.md): DATA envelopes
+ * are the messages; PING is answered with PONG automatically; `request()` sends a
+ * REQUEST with a fresh u32 id and resolves with the matching RESPONSE; incoming
+ * REQUESTs go to `onRequest`; CLOSE from the peer is an orderly end of input; the
+ * optional heartbeat pings every `interval` ms and fails the channel with
+ * `SB_PEER_UNRESPONSIVE` after `maxOutstanding` unanswered pings.
+ */
+import { parseFraming } from '../codec/spec.js';
+import { type Decoder, type Encoder, type Framing, NEED_DATA } from '../codec/types.js';
+import {
+  ConnectionError,
+  FrameError,
+  InvalidArgumentError,
+  SwitchboardError,
+  TimeoutError,
+  toSwitchboardError,
+} from '../errors.js';
+import { DEFAULTS, resolveOptions } from '../options.js';
+import type { Address } from './address.js';
+import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
+import { type ConnectOptions, connect } from './connect.js';
+import {
+  encodeEnvelope,
+  parseEnvelope,
+  SbpType,
+  type SbpTypeCode,
+  sbpFraming,
+} from './envelope.js';
+import { Heartbeat } from './heartbeat.js';
+import type { Socket } from './socket.js';
+
+/** Heartbeat settings of a Channel (sbp mode only). */
+export interface ChannelHeartbeatOptions {
+  /** Ms between pings. Default `DEFAULTS.heartbeatInterval` (15 s). */
+  interval?: number;
+  /** Unanswered pings before `SB_PEER_UNRESPONSIVE`. Default `DEFAULTS.heartbeatMaxOutstanding` (2). */
+  maxOutstanding?: number;
+}
+
+/** Handles a REQUEST in sbp mode; its result is sent back as the RESPONSE body. */
+export type RequestHandler = (
+  body: Uint8Array,
+  channel: Channel,
+) => Uint8Array | string | Promise<Uint8Array | string>;
+
+/** Options of a {@link Channel}. All times in ms (0 = off), sizes in bytes. */
+export interface ChannelOptions {
+  /** The framing: a spec string (`'line'`, `'length:u32be'`, `'sbp'`, ...) or a Framing. Required. */
+  framing: string | Framing;
+  /** Largest frame, when `framing` is a string. Default: the framing's own (8 MiB; line/delim 64 KiB). */
+  maxFrame?: number;
+  /** No inbound bytes for this long -> `SB_IDLE_TIMEOUT`. Default `DEFAULTS.clientIdleTimeout` (0 = off). */
+  idleTimeout?: number;
+  /** A started frame must complete within this -> `SB_FRAME_TIMEOUT`. Default `DEFAULTS.clientFrameTimeout` (0 = off). */
+  frameTimeout?: number;
+  /** Queued output must make progress within this -> `SB_WRITE_TIMEOUT`. Default `DEFAULTS.writeTimeout` (30 s). */
+  writeTimeout?: number;
+  /** Bytes of output queued before `SB_OUTPUT_QUEUE_FULL`. Default `DEFAULTS.maxQueuedOutput` (16 MiB). */
+  maxQueuedOutput?: number;
+  /** Bytes of decoded frames held for `receive()` before reading pauses. Default `DEFAULTS.readBufferLimit` (1 MiB). */
+  maxQueuedInput?: number;
+  /** TCP keepalive on the socket (when given). Connect-time default: `DEFAULTS.keepAlive`. */
+  keepAlive?: boolean;
+  /** TCP keepalive initial delay, ms. Default `DEFAULTS.keepAliveInitialDelay`. */
+  keepAliveInitialDelay?: number;
+  /** sbp only: ping the peer; `true` = default interval and maxOutstanding. Default off. */
+  heartbeat?: boolean | ChannelHeartbeatOptions;
+  /** sbp only: answers incoming REQUESTs. Without it a REQUEST fails the channel (`SB_BAD_ENVELOPE`). */
+  onRequest?: RequestHandler;
+  /** Timer source. Default: the global timers (so `vi.useFakeTimers()` works). */
+  clock?: Clock;
+}
+
+/** Counters of one channel. */
+export interface ChannelStats {
+  framesReceived: number;
+  framesSent: number;
+  bytesReceived: number;
+  bytesSent: number;
+}
+
+const CHANNEL_SCHEMA = {
+  maxFrame: { kind: 'bytes', default: undefined as number | undefined },
+  idleTimeout: { kind: 'ms', default: DEFAULTS.clientIdleTimeout as number },
+  frameTimeout: { kind: 'ms', default: DEFAULTS.clientFrameTimeout as number },
+  writeTimeout: { kind: 'ms', default: DEFAULTS.writeTimeout as number },
+  maxQueuedOutput: { kind: 'bytes', default: DEFAULTS.maxQueuedOutput as number, min: 1 },
+  maxQueuedInput: { kind: 'bytes', default: DEFAULTS.readBufferLimit as number, min: 1 },
+  keepAlive: { kind: 'boolean', default: undefined as boolean | undefined },
+  keepAliveInitialDelay: { kind: 'ms', default: DEFAULTS.keepAliveInitialDelay as number },
+} as const;
+
+const PASS_THROUGH = ['framing', 'heartbeat', 'onRequest', 'clock'];
+const MAX_ID = 0xffffffff;
+
+interface PendingRequest {
+  resolve(body: Uint8Array): void;
+  reject(error: Error): void;
+  cleanup(): void;
+}
+
+function toBytes(where: string, message: Uint8Array | string): Uint8Array {
+  if (typeof message === 'string') {
+    return Buffer.from(message, 'utf8');
+  }
+  if (message instanceof Uint8Array) {
+    return message;
+  }
+  throw new InvalidArgumentError(
+    'SB_INVALID_ARGUMENT',
+    `${where}: a message must be a Uint8Array or a string`,
+  );
+}
+
+function resolveFraming(
+  framing: string | Framing | undefined,
+  maxFrame: number | undefined,
+): Framing {
+  if (framing === undefined) {
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      'Channel: option "framing" is required (e.g. "line", "length:u32be", "sbp")',
+    );
+  }
+  if (typeof framing !== 'string') {
+    return framing;
+  }
+  const options = maxFrame === undefined ? {} : { maxFrame };
+  return framing === 'sbp' ? sbpFraming(options) : parseFraming(framing, options);
+}
+
+/**
+ * A framed, message-oriented connection. Create with {@link openChannel} or
+ * `new Channel(socket, { framing })` over an accepted/connected {@link Socket}.
+ */
+export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8Array> {
+  /** The underlying socket (addresses, TLS peer certificate, ...). */
+  readonly socket: Socket;
+  /** The framing in use. */
+  readonly framing: Framing;
+  /** True when the framing is `sbp` (envelopes, request/response, heartbeats). */
+  readonly envelope: boolean;
+  /** Counters: frames and payload bytes in each direction. */
+  readonly stats: ChannelStats = {
+    framesReceived: 0,
+    framesSent: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+  };
+  /** Resolves (never rejects) when the connection is closed: with the error that ended it, or undefined. */
+  readonly closed: Promise<Error | undefined>;
+
+  private readonly decoder: Decoder;
+  private readonly encoder: Encoder;
+  private readonly clock: Clock;
+  private readonly idleTimeout: number;
+  private readonly frameTimeout: number;
+  private readonly writeTimeout: number;
+  private readonly maxQueuedOutput: number;
+  private readonly maxQueuedInput: number;
+  private readonly maxFrame: number;
+  private readonly onRequest: RequestHandler | undefined;
+  private readonly heartbeat: Heartbeat | undefined;
+  private readonly observers = new Set<() => void>();
+  private readonly unobserveSocket: () => void;
+
+  /** Inbound frames not yet received; `inboundHead` indexes the oldest. */
+  private inbound: Uint8Array[] = [];
+  private inboundHead = 0;
+  private queuedBytes = 0;
+  private inputDone = false;
+  private failure: SwitchboardError | undefined;
+  private closing = false;
+  private pumping = false;
+  private repump = false;
+
+  private idleTimer: unknown;
+  private lastActivityAt = 0;
+  private frameTimer: unknown;
+  private frameStartedAt = 0;
+  private writeTimer: unknown;
+  private writeWatchStartedAt = 0;
+
+  private nextRequestId = 1;
+  private nextPingId = 1;
+  private readonly pendingRequests = new Map<number, PendingRequest>();
+  private closePromise: Promise<void> | undefined;
+  private shutdownPromise: Promise<void> | undefined;
+
+  /**
+   * Wraps a connected socket. The channel owns it from now on.
+   * @throws InvalidArgumentError `SB_BAD_OPTION` / `SB_BAD_FRAMING_SPEC` for bad options; heartbeat or
+   *   onRequest without `sbp` framing is `SB_BAD_OPTION`.
+   */
+  constructor(socket: Socket, options: ChannelOptions) {
+    const resolved = resolveOptions('Channel', CHANNEL_SCHEMA, options, {}, PASS_THROUGH);
+    this.socket = socket;
+    this.framing = resolveFraming(options?.framing, resolved.maxFrame);
+    this.envelope = this.framing.spec === 'sbp';
+    this.decoder = this.framing.createDecoder();
+    this.encoder = this.framing.createEncoder();
+    this.maxFrame = this.framing.maxFrame;
+    this.clock = options.clock ?? systemClock;
+    this.idleTimeout = resolved.idleTimeout;
+    this.frameTimeout = resolved.frameTimeout;
+    this.writeTimeout = resolved.writeTimeout;
+    this.maxQueuedOutput = resolved.maxQueuedOutput;
+    this.maxQueuedInput = resolved.maxQueuedInput;
+    if (options.onRequest !== undefined && typeof options.onRequest !== 'function') {
+      throw new InvalidArgumentError(
+        'SB_BAD_OPTION',
+        'Channel: option "onRequest" must be a function',
+      );
+    }
+    this.onRequest = options.onRequest;
+    const heartbeat = options.heartbeat;
+    if (
+      !this.envelope &&
+      (this.onRequest !== undefined || (heartbeat !== undefined && heartbeat !== false))
+    ) {
+      throw new InvalidArgumentError(
+        'SB_BAD_OPTION',
+        `Channel: options "heartbeat" and "onRequest" need framing "sbp", not "${this.framing.spec}"`,
+      );
+    }
+    if (resolved.keepAlive !== undefined) {
+      socket.setKeepAlive(resolved.keepAlive, resolved.keepAliveInitialDelay);
+    }
+    this.closed = socket.closed.then((reason) => this.failure ?? reason);
+    this.unobserveSocket = socket.observe(this.onSocketChange);
+    if (heartbeat !== undefined && heartbeat !== false) {
+      const settings = heartbeat === true ? {} : heartbeat;
+      this.heartbeat = new Heartbeat(
+        { sendPing: this.sendPing, onStale: this.onStale },
+        { ...settings, clock: this.clock },
+      );
+      this.heartbeat.start();
+    }
+    if (this.idleTimeout > 0) {
+      this.lastActivityAt = this.clock.now();
+      this.idleTimer = this.clock.setTimeout(this.checkIdle, this.idleTimeout);
+    }
+    this.pump();
+  }
+
+  /** The peer's address as text (see {@link Socket.remoteAddress}). */
+  get remoteAddress(): string {
+    return this.socket.remoteAddress;
+  }
+
+  /** The peer's address, structured. */
+  get remote(): Address | undefined {
+    return this.socket.remote;
+  }
+
+  /** The error that failed the channel, if any. */
+  get error(): SwitchboardError | undefined {
+    return this.failure;
+  }
+
+  /** Frames received and not yet taken by {@link receive}. */
+  get queuedFrames(): number {
+    return this.inbound.length - this.inboundHead;
+  }
+
+  /** @internal */
+  observe(wake: () => void): () => void {
+    this.observers.add(wake);
+    return () => {
+      this.observers.delete(wake);
+    };
+  }
+
+  private notify(): void {
+    for (const wake of this.observers) {
+      wake();
+    }
+  }
+
+  // ---- read side -------------------------------------------------------------------
+
+  private readonly onSocketChange = (): void => {
+    this.pump();
+    if (this.socket.isClosed) {
+      this.cleanup();
+    }
+  };
+
+  private pump(): void {
+    if (this.pumping) {
+      this.repump = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.repump = false;
+        this.pumpOnce();
+      } while (this.repump);
+    } finally {
+      this.pumping = false;
+    }
+    this.notify();
+  }
+
+  private pumpOnce(): void {
+    const decoder = this.decoder;
+    while (
+      this.failure === undefined &&
+      !this.inputDone &&
+      this.queuedBytes < this.maxQueuedInput
+    ) {
+      let frame: Uint8Array | typeof NEED_DATA;
+      try {
+        frame = decoder.next();
+      } catch (error) {
+        this.fail(toSwitchboardError(error));
+        return;
+      }
+      if (frame !== NEED_DATA) {
+        this.frameStartedAt = 0;
+        this.deliver(frame);
+        continue;
+      }
+      let chunk: Uint8Array | null;
+      try {
+        chunk = this.socket.readChunk();
+      } catch (error) {
+        const wrapped = toSwitchboardError(error);
+        if (this.closing && wrapped.code === 'SB_CONNECTION_CLOSED') {
+          // Our own close()/destroy() ended the socket: not a failure.
+          this.inputDone = true;
+          return;
+        }
+        this.fail(wrapped);
+        return;
+      }
+      if (chunk === null) {
+        break;
+      }
+      if (chunk.length === 0) {
+        this.finishInput();
+        return;
+      }
+      if (this.idleTimeout > 0) {
+        this.lastActivityAt = this.clock.now();
+      }
+      decoder.push(chunk);
+    }
+    if (this.frameTimeout > 0 && this.failure === undefined && !this.inputDone) {
+      this.watchFrame();
+    }
+  }
+
+  /** EOF from the socket: leftover complete frames are delivered, a partial one is an error. */
+  private finishInput(): void {
+    try {
+      this.decoder.end();
+      for (;;) {
+        const frame = this.decoder.next();
+        if (frame === NEED_DATA) {
+          break;
+        }
+        this.deliver(frame);
+        if (this.failure !== undefined || this.inputDone) {
+          return;
+        }
+      }
+    } catch (error) {
+      this.fail(toSwitchboardError(error));
+      return;
+    }
+    this.endInput();
+  }
+
+  private endInput(): void {
+    this.inputDone = true;
+    this.stopFrameTimer();
+    this.rejectPending(
+      new ConnectionError('SB_CONNECTION_CLOSED', 'the peer closed the channel before responding'),
+    );
+  }
+
+  private deliver(frame: Uint8Array): void {
+    this.stats.framesReceived += 1;
+    if (!this.envelope) {
+      this.enqueue(frame);
+      return;
+    }
+    let envelope: ReturnType<typeof parseEnvelope>;
+    try {
+      envelope = parseEnvelope(frame);
+    } catch (error) {
+      this.fail(toSwitchboardError(error));
+      return;
+    }
+    switch (envelope.type) {
+      case SbpType.DATA:
+        this.enqueue(envelope.body);
+        return;
+      case SbpType.PING:
+        this.writeEnvelope(SbpType.PONG, envelope.id, envelope.body);
+        return;
+      case SbpType.PONG:
+        this.heartbeat?.pong();
+        return;
+      case SbpType.RESPONSE: {
+        const pending = this.pendingRequests.get(envelope.id);
+        if (pending !== undefined) {
+          this.pendingRequests.delete(envelope.id);
+          pending.cleanup();
+          pending.resolve(envelope.body);
+        }
+        // A RESPONSE for an unknown id answers a request that already timed out.
+        return;
+      }
+      case SbpType.REQUEST:
+        this.handleRequest(envelope.id, envelope.body);
+        return;
+      case SbpType.CLOSE:
+        this.endInput();
+        return;
+    }
+  }
+
+  private enqueue(body: Uint8Array): void {
+    this.stats.bytesReceived += body.length;
+    this.inbound.push(body);
+    this.queuedBytes += body.length;
+  }
+
+  private handleRequest(id: number, body: Uint8Array): void {
+    const handler = this.onRequest;
+    if (handler === undefined) {
+      this.fail(
+        new FrameError(
+          'SB_BAD_ENVELOPE',
+          'sbp: REQUEST received but this channel has no onRequest handler',
+        ),
+      );
+      return;
+    }
+    let result: ReturnType<RequestHandler>;
+    try {
+      result = handler(body, this);
+    } catch (error) {
+      this.failHandler(error);
+      return;
+    }
+    if (typeof result === 'string' || result instanceof Uint8Array) {
+      this.respond(id, result);
+      return;
+    }
+    Promise.resolve(result).then(
+      (reply) => this.respond(id, reply),
+      (error: unknown) => this.failHandler(error),
+    );
+  }
+
+  private respond(id: number, reply: Uint8Array | string): void {
+    if (this.failure !== undefined || this.closing) {
+      return;
+    }
+    try {
+      this.writeEnvelope(SbpType.RESPONSE, id, toBytes('onRequest result', reply));
+    } catch (error) {
+      this.failHandler(error);
+    }
+  }
+
+  private failHandler(error: unknown): void {
+    const wrapped =
+      error instanceof SwitchboardError
+        ? error
+        : new SwitchboardError('SB_HANDLER_ERROR', 'onRequest handler threw', { cause: error });
+    this.fail(wrapped);
+  }
+
+  /**
+   * Receives the next message. Resolves `null` at a clean end of input (the peer shut
+   * down between frames, or sent CLOSE in sbp mode).
+   * @throws UnexpectedEofError `SB_UNEXPECTED_EOF` if the peer shut down mid-frame.
+   * @throws FrameError (e.g. `SB_FRAME_TOO_LARGE`, `SB_BAD_ENVELOPE`) if the peer broke the framing.
+   * @throws TimeoutError `SB_TIMEOUT` when `timeout` passes (the channel stays usable);
+   *   `SB_IDLE_TIMEOUT`, `SB_FRAME_TIMEOUT`, `SB_WRITE_TIMEOUT`, `SB_PEER_UNRESPONSIVE` when a
+   *   channel deadline failed the connection.
+   * @throws ConnectionError `SB_CONNECTION_RESET` etc. if the connection broke, `SB_ABORTED` on abort,
+   *   `SB_CONNECTION_CLOSED` after close()/destroy(); `SB_OUTPUT_QUEUE_FULL` if output overflowed.
+   */
+  async receive(options?: CallOptions): Promise<Uint8Array | null> {
+    for (;;) {
+      if (this.inboundHead < this.inbound.length) {
+        return this.takeFrame();
+      }
+      if (this.failure !== undefined) {
+        throw this.failure;
+      }
+      if (this.inputDone) {
+        return null;
+      }
+      if (this.closing) {
+        throw new ConnectionError('SB_CONNECTION_CLOSED', 'the channel is closed');
+      }
+      await waitUntil(
+        this,
+        () =>
+          this.inboundHead < this.inbound.length ||
+          this.failure !== undefined ||
+          this.inputDone ||
+          this.closing,
+        options,
+        this.clock,
+        () => new TimeoutError('SB_TIMEOUT', `no message within ${options?.timeout} ms`),
+      );
+    }
+  }
+
+  private takeFrame(): Uint8Array {
+    const frame = this.inbound[this.inboundHead]!;
+    this.inbound[this.inboundHead] = EMPTY;
+    this.inboundHead += 1;
+    if (this.inboundHead === this.inbound.length) {
+      this.inbound.length = 0;
+      this.inboundHead = 0;
+    } else if (this.inboundHead >= 1024 && this.inboundHead * 2 >= this.inbound.length) {
+      this.inbound.splice(0, this.inboundHead);
+      this.inboundHead = 0;
+    }
+    const wasFull = this.queuedBytes >= this.maxQueuedInput;
+    this.queuedBytes -= frame.length;
+    if (wasFull && this.queuedBytes < this.maxQueuedInput) {
+      this.pump();
+    }
+    return frame;
+  }
+
+  /** `for await (const message of channel)`: every message until a clean end of input. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      const message = await this.receive();
+      if (message === null) {
+        return;
+      }
+      yield message;
+    }
+  }
+
+  // ---- write side ------------------------------------------------------------------
+
+  private checkOpen(where: string): void {
+    if (this.failure !== undefined) {
+      throw this.failure;
+    }
+    if (this.closing || this.shutdownPromise !== undefined) {
+      throw new ConnectionError(
+        'SB_CONNECTION_CLOSED',
+        `${where}: the channel is closed for writing`,
+      );
+    }
+  }
+
+  /** Queues encoded chunks, enforcing maxQueuedOutput and arming the write timer. */
+  private writeChunks(chunks: Uint8Array[]): void {
+    let size = 0;
+    for (const chunk of chunks) {
+      size += chunk.length;
+    }
+    const socket = this.socket;
+    if (socket.writableLength + size > this.maxQueuedOutput) {
+      const error = new ConnectionError(
+        'SB_OUTPUT_QUEUE_FULL',
+        `output queue of ${socket.writableLength} bytes + ${size} exceeds maxQueuedOutput ${this.maxQueuedOutput}`,
+      );
+      this.fail(error);
+      throw error;
+    }
+    for (const chunk of chunks) {
+      socket.write(chunk);
+    }
+    if (this.writeTimeout > 0 && this.writeTimer === undefined) {
+      this.writeWatchStartedAt = this.clock.now();
+      this.writeTimer = this.clock.setTimeout(this.checkWrite, this.writeTimeout);
+    }
+  }
+
+  private writeEnvelope(type: SbpTypeCode, id: number, body: Uint8Array): void {
+    if (this.failure !== undefined || this.socket.isClosed) {
+      return;
+    }
+    try {
+      this.writeChunks(encodeEnvelope(type, id, body, this.maxFrame));
+    } catch (error) {
+      if (this.failure === undefined) {
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Sends one message (a string is UTF-8). Resolves once it is queued and the socket's
+   * queue is below its high-water mark (backpressure: otherwise waits for drain).
+   * The payload is not copied: do not mutate it until the promise settles.
+   * @throws InvalidArgumentError `SB_PAYLOAD_TOO_LARGE` if the framing cannot carry it (e.g. > maxFrame).
+   * @throws ConnectionError `SB_OUTPUT_QUEUE_FULL` (channel failed), `SB_CONNECTION_CLOSED`, or the channel's error.
+   * @throws TimeoutError `SB_WRITE_TIMEOUT` if the drain wait passes `timeout` (the channel is destroyed:
+   *   the message is partly sent).
+   */
+  async send(message: Uint8Array | string, options?: CallOptions): Promise<void> {
+    this.checkOpen('send');
+    const payload = toBytes('send', message);
+    const chunks = this.envelope
+      ? encodeEnvelope(SbpType.DATA, 0, payload, this.maxFrame)
+      : this.encoder.encode(payload);
+    this.writeChunks(chunks);
+    this.stats.framesSent += 1;
+    this.stats.bytesSent += payload.length;
+    const socket = this.socket;
+    if (socket.writableLength >= socket.writableHighWaterMark) {
+      await this.waitDrain(options);
+    }
+  }
+
+  private async waitDrain(options: CallOptions | undefined): Promise<void> {
+    const socket = this.socket;
+    try {
+      await waitUntil(
+        socket,
+        () =>
+          socket.writableLength < socket.writableHighWaterMark ||
+          this.failure !== undefined ||
+          socket.isClosed,
+        options,
+        this.clock,
+        () =>
+          new TimeoutError('SB_WRITE_TIMEOUT', `output not drained within ${options?.timeout} ms`),
+      );
+    } catch (error) {
+      const wrapped = toSwitchboardError(error);
+      this.fail(wrapped);
+      throw wrapped;
+    }
+    if (this.failure !== undefined) {
+      throw this.failure;
+    }
+    if (socket.isClosed) {
+      throw socket.error ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the channel is closed');
+    }
+  }
+
+  /**
+   * sbp only: sends `message` as a REQUEST with a fresh id and resolves with the body of
+   * the matching RESPONSE.
+   * @throws TimeoutError `SB_TIMEOUT` if no response within `timeout` ms (the channel stays usable;
+   *   a late response is ignored).
+   * @throws ConnectionError `SB_ABORTED`; `SB_CONNECTION_CLOSED` if the channel closed first; the channel's error.
+   * @throws InvalidArgumentError `SB_BAD_OPTION` when the framing is not sbp.
+   */
+  request(message: Uint8Array | string, options: CallOptions = {}): Promise<Uint8Array> {
+    if (!this.envelope) {
+      return Promise.reject(
+        new InvalidArgumentError(
+          'SB_BAD_OPTION',
+          `request() needs framing "sbp", not "${this.framing.spec}"`,
+        ),
+      );
+    }
+    try {
+      this.checkOpen('request');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.inputDone) {
+      return Promise.reject(
+        new ConnectionError('SB_CONNECTION_CLOSED', 'request: the peer closed the channel'),
+      );
+    }
+    const signal = options.signal;
+    if (signal?.aborted === true) {
+      return Promise.reject(
+        new ConnectionError('SB_ABORTED', 'request aborted', { cause: signal.reason }),
+      );
+    }
+    const payload = toBytes('request', message);
+    const id = this.allocateRequestId();
+    return new Promise<Uint8Array>((resolve, reject) => {
+      let timer: unknown;
+      const onAbort = (): void => {
+        this.pendingRequests.delete(id);
+        cleanup();
+        reject(new ConnectionError('SB_ABORTED', 'request aborted', { cause: signal?.reason }));
+      };
+      const cleanup = (): void => {
+        if (timer !== undefined) {
+          this.clock.clearTimeout(timer);
+        }
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.pendingRequests.set(id, { resolve, reject, cleanup });
+      const timeout = options.timeout ?? 0;
+      if (timeout > 0) {
+        timer = this.clock.setTimeout(() => {
+          this.pendingRequests.delete(id);
+          cleanup();
+          reject(
+            new TimeoutError('SB_TIMEOUT', `no response to request ${id} within ${timeout} ms`),
+          );
+        }, timeout);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        this.writeChunks(encodeEnvelope(SbpType.REQUEST, id, payload, this.maxFrame));
+        this.stats.framesSent += 1;
+        this.stats.bytesSent += payload.length;
+      } catch (error) {
+        this.pendingRequests.delete(id);
+        cleanup();
+        reject(error);
+      }
+    });
+  }
+
+  private allocateRequestId(): number {
+    for (;;) {
+      const id = this.nextRequestId;
+      this.nextRequestId = id === MAX_ID ? 1 : id + 1;
+      if (!this.pendingRequests.has(id)) {
+        return id;
+      }
+    }
+  }
+
+  private rejectPending(error: Error): void {
+    for (const [id, pending] of this.pendingRequests) {
+      this.pendingRequests.delete(id);
+      pending.cleanup();
+      pending.reject(error);
+    }
+  }
+
+  private readonly sendPing = (): void => {
+    const id = this.nextPingId;
+    this.nextPingId = id === MAX_ID ? 1 : id + 1;
+    this.writeEnvelope(SbpType.PING, id, EMPTY);
+  };
+
+  private readonly onStale = (): void => {
+    const heartbeat = this.heartbeat!;
+    this.fail(
+      new TimeoutError(
+        'SB_PEER_UNRESPONSIVE',
+        `peer did not answer ${heartbeat.maxOutstanding} heartbeat pings sent every ${heartbeat.interval} ms`,
+      ),
+    );
+  };
+
+  // ---- deadlines -------------------------------------------------------------------
+
+  private readonly checkIdle = (): void => {
+    this.idleTimer = undefined;
+    if (this.failure !== undefined || this.inputDone || this.socket.isClosed) {
+      return;
+    }
+    const now = this.clock.now();
+    if (this.queuedBytes >= this.maxQueuedInput) {
+      // We stopped reading (our receiver is slow): the peer is not idle.
+      this.lastActivityAt = now;
+    }
+    const idleFor = now - this.lastActivityAt;
+    if (idleFor >= this.idleTimeout) {
+      this.fail(
+        new TimeoutError(
+          'SB_IDLE_TIMEOUT',
+          `no bytes received for idleTimeout ${this.idleTimeout} ms`,
+        ),
+      );
+      return;
+    }
+    this.idleTimer = this.clock.setTimeout(this.checkIdle, this.idleTimeout - idleFor);
+  };
+
+  private watchFrame(): void {
+    if (!this.decoder.inFrame) {
+      this.frameStartedAt = 0;
+      return;
+    }
+    if (this.frameStartedAt === 0) {
+      this.frameStartedAt = this.clock.now();
+      if (this.frameTimer === undefined) {
+        this.frameTimer = this.clock.setTimeout(this.checkFrame, this.frameTimeout);
+      }
+    }
+  }
+
+  private readonly checkFrame = (): void => {
+    this.frameTimer = undefined;
+    if (
+      this.failure !== undefined ||
+      this.inputDone ||
+      this.frameStartedAt === 0 ||
+      !this.decoder.inFrame
+    ) {
+      this.frameStartedAt = 0;
+      return;
+    }
+    const elapsed = this.clock.now() - this.frameStartedAt;
+    if (elapsed >= this.frameTimeout) {
+      this.fail(
+        new TimeoutError(
+          'SB_FRAME_TIMEOUT',
+          `a frame started ${elapsed} ms ago is still incomplete (frameTimeout ${this.frameTimeout} ms, ${this.decoder.buffered} bytes buffered)`,
+        ),
+      );
+      return;
+    }
+    this.frameTimer = this.clock.setTimeout(this.checkFrame, this.frameTimeout - elapsed);
+  };
+
+  private stopFrameTimer(): void {
+    if (this.frameTimer !== undefined) {
+      this.clock.clearTimeout(this.frameTimer);
+      this.frameTimer = undefined;
+    }
+    this.frameStartedAt = 0;
+  }
+
+  private readonly checkWrite = (): void => {
+    this.writeTimer = undefined;
+    const socket = this.socket;
+    if (this.failure !== undefined || socket.isClosed || socket.writableLength === 0) {
+      return;
+    }
+    const now = this.clock.now();
+    const progressAt = Math.max(this.writeWatchStartedAt, socket.lastWriteDoneAt);
+    const stalledFor = now - progressAt;
+    if (stalledFor >= this.writeTimeout) {
+      this.fail(
+        new TimeoutError(
+          'SB_WRITE_TIMEOUT',
+          `${socket.writableLength} queued bytes made no progress for writeTimeout ${this.writeTimeout} ms`,
+        ),
+      );
+      return;
+    }
+    this.writeTimer = this.clock.setTimeout(this.checkWrite, this.writeTimeout - stalledFor);
+  };
+
+  // ---- shutdown --------------------------------------------------------------------
+
+  /** Fails the channel: sticky error, connection destroyed, waiters woken. */
+  private fail(error: SwitchboardError): void {
+    if (this.failure !== undefined) {
+      return;
+    }
+    this.failure = error;
+    this.socket.destroy(error);
+    this.cleanup();
+    this.rejectPending(error);
+    this.notify();
+  }
+
+  private cleanup(): void {
+    this.heartbeat?.stop();
+    if (this.idleTimer !== undefined) {
+      this.clock.clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
+    if (this.writeTimer !== undefined) {
+      this.clock.clearTimeout(this.writeTimer);
+      this.writeTimer = undefined;
+    }
+    this.stopFrameTimer();
+    if (this.socket.isClosed) {
+      this.unobserveSocket();
+      this.rejectPending(
+        this.failure ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the channel closed'),
+      );
+    }
+  }
+
+  /**
+   * Half-closes: no more messages from us (sbp: a CLOSE envelope first), but receiving
+   * continues until the peer's end of input. Idempotent.
+   */
+  shutdown(): Promise<void> {
+    if (this.shutdownPromise === undefined) {
+      if (this.envelope && this.failure === undefined && !this.socket.isClosed) {
+        this.writeEnvelope(SbpType.CLOSE, 0, EMPTY);
+      }
+      this.shutdownPromise =
+        this.failure === undefined && !this.socket.isClosed
+          ? this.socket.shutdown('write')
+          : Promise.resolve();
+    }
+    return this.shutdownPromise;
+  }
+
+  /**
+   * Graceful close, idempotent: stops heartbeats and deadlines, flushes queued output
+   * (sbp: after a CLOSE envelope), shuts down the write side, waits for the peer to
+   * close (at most `timeout` ms, default `DEFAULTS.closeTimeout`), then destroys.
+   * Nothing more is read; messages already queued can still be taken with `receive()`.
+   * Never rejects.
+   */
+  close(options: { timeout?: number } = {}): Promise<void> {
+    if (this.closePromise === undefined) {
+      if (
+        this.envelope &&
+        this.shutdownPromise === undefined &&
+        this.failure === undefined &&
+        !this.socket.isClosed
+      ) {
+        this.writeEnvelope(SbpType.CLOSE, 0, EMPTY);
+      }
+      this.closing = true;
+      this.heartbeat?.stop();
+      if (this.idleTimer !== undefined) {
+        this.clock.clearTimeout(this.idleTimer);
+        this.idleTimer = undefined;
+      }
+      this.stopFrameTimer();
+      this.rejectPending(
+        new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was closed before a response'),
+      );
+      this.notify();
+      this.closePromise = this.socket.close(options).then(() => this.cleanup());
+    }
+    return this.closePromise;
+  }
+
+  /**
+   * Destroys the connection at once. Pending and later calls reject with `error` (or
+   * `SB_CONNECTION_CLOSED`); {@link closed} resolves with it.
+   */
+  destroy(error?: Error): void {
+    if (error === undefined) {
+      this.closing = true;
+      this.socket.destroy();
+      this.cleanup();
+      this.rejectPending(new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed'));
+      this.notify();
+      return;
+    }
+    this.fail(toSwitchboardError(error));
+  }
+
+  /** `await using channel = await openChannel(...)` closes it gracefully. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Options of {@link openChannel}: connect options plus channel options. */
+export interface OpenChannelOptions
+  extends ChannelOptions,
+    Omit<ConnectOptions, 'clock' | 'keepAlive' | 'keepAliveInitialDelay'> {}
+
+/**
+ * Connects and wraps the socket in a {@link Channel}: `connect(address, options)` then
+ * `new Channel(socket, options)`.
+ * @throws as {@link connect} (e.g. `SB_CONNECTION_REFUSED`, `SB_CONNECT_TIMEOUT`, `SB_TLS_ERROR`) and
+ *   as the Channel constructor (`SB_BAD_OPTION`, `SB_BAD_FRAMING_SPEC`).
+ */
+export async function openChannel(
+  address: string | Address,
+  options: OpenChannelOptions,
+): Promise<Channel> {
+  // Validate the channel options before opening a connection.
+  resolveFraming(options?.framing, options?.maxFrame);
+  const {
+    framing,
+    maxFrame,
+    idleTimeout,
+    frameTimeout,
+    writeTimeout,
+    maxQueuedOutput,
+    maxQueuedInput,
+    heartbeat,
+    onRequest,
+    ...connectOptions
+  } = options;
+  const socket = await connect(address, connectOptions);
+  try {
+    return new Channel(socket, {
+      framing,
+      maxFrame,
+      idleTimeout,
+      frameTimeout,
+      writeTimeout,
+      maxQueuedOutput,
+      maxQueuedInput,
+      heartbeat,
+      onRequest,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+  } catch (error) {
+    socket.destroy();
+    throw error;
+  }
+}

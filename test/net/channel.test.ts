@@ -1,0 +1,459 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { NEED_DATA } from '../../src/codec/types.js';
+import { TimeoutError, UnexpectedEofError } from '../../src/errors.js';
+import { Channel, type ChannelOptions } from '../../src/net/channel.js';
+import {
+  encodeEnvelope,
+  parseEnvelope,
+  SbpDecoder,
+  SbpType,
+  type SbpTypeCode,
+} from '../../src/net/envelope.js';
+import { Socket } from '../../src/net/socket.js';
+import {
+  bytewise,
+  data,
+  eof,
+  error,
+  pending,
+  type ScriptedOptions,
+  ScriptedTransport,
+  type Step,
+  settle,
+} from '../helpers/scripted-socket.js';
+
+const text = (bytes: Uint8Array | null): string | null =>
+  bytes === null ? null : Buffer.from(bytes).toString('utf8');
+
+function channelOver(steps: Step[], options: ChannelOptions, scriptOptions?: ScriptedOptions) {
+  const transport = new ScriptedTransport(steps, scriptOptions);
+  const socket = Socket.from(transport, { trackLeaks: false });
+  const channel = new Channel(socket, options);
+  return { transport, socket, channel };
+}
+
+function envelope(type: SbpTypeCode, id: number, body: string | Uint8Array = ''): Uint8Array {
+  const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+  return Buffer.concat(encodeEnvelope(type, id, bytes));
+}
+
+/** Decodes every envelope the channel wrote. */
+function writtenEnvelopes(transport: ScriptedTransport) {
+  const decoder = new SbpDecoder();
+  decoder.push(transport.written);
+  const result: Array<{ type: number; id: number; body: string }> = [];
+  for (let frame = decoder.next(); frame !== NEED_DATA; frame = decoder.next()) {
+    const parsed = parseEnvelope(frame);
+    result.push({
+      type: parsed.type,
+      id: parsed.id,
+      body: Buffer.from(parsed.body).toString('utf8'),
+    });
+  }
+  return result;
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('Channel receive', () => {
+  it('decodes frames delivered one byte at a time and returns null at a clean EOF', async () => {
+    const { channel } = channelOver([...bytewise('alpha\nbeta\n\n'), eof()], { framing: 'line' });
+    expect(text(await channel.receive())).toBe('alpha');
+    expect(text(await channel.receive())).toBe('beta');
+    expect(text(await channel.receive())).toBe('');
+    expect(await channel.receive()).toBeNull();
+    expect(await channel.receive()).toBeNull();
+  });
+
+  it('iterates with for await', async () => {
+    const { channel } = channelOver(
+      [data('\u0000\u0000\u0000\u0002hi\u0000\u0000\u0000\u0001!'), eof()],
+      {
+        framing: 'length:u32be',
+      },
+    );
+    const messages: string[] = [];
+    for await (const message of channel) {
+      messages.push(text(message)!);
+    }
+    expect(messages).toEqual(['hi', '!']);
+  });
+
+  it('reports SB_UNEXPECTED_EOF when the peer shuts down mid-frame', async () => {
+    const { channel } = channelOver([data('complete\npart'), eof()], { framing: 'line' });
+    expect(text(await channel.receive())).toBe('complete');
+    await expect(channel.receive()).rejects.toBeInstanceOf(UnexpectedEofError);
+    expect(await channel.closed).toBeInstanceOf(UnexpectedEofError);
+  });
+
+  it('turns a reset mid-frame into SB_CONNECTION_RESET, not a hang', async () => {
+    const { channel } = channelOver([data('\u0000\u0000\u0000\u0010half'), error('ECONNRESET')], {
+      framing: 'length:u32be',
+    });
+    await expect(channel.receive()).rejects.toMatchObject({ code: 'SB_CONNECTION_RESET' });
+  });
+
+  it('fails with the decoder FrameError (sticky) and destroys the connection', async () => {
+    const { channel, transport } = channelOver([data('x'.repeat(20)), pending()], {
+      framing: 'line',
+      maxFrame: 8,
+    });
+    await expect(channel.receive()).rejects.toMatchObject({ code: 'SB_FRAME_TOO_LARGE' });
+    await expect(channel.receive()).rejects.toMatchObject({ code: 'SB_FRAME_TOO_LARGE' });
+    expect(transport.destroyed).toBe(true);
+  });
+
+  it('receive timeout is SB_TIMEOUT and the channel stays usable', async () => {
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver([pending(), data('late\n')], { framing: 'line' });
+    const read = channel.receive({ timeout: 100 });
+    const outcome = expect(read).rejects.toMatchObject({ code: 'SB_TIMEOUT' });
+    await vi.advanceTimersByTimeAsync(100);
+    await outcome;
+    transport.release();
+    expect(text(await channel.receive())).toBe('late');
+  });
+
+  it('bounds the inbound queue: stops reading at maxQueuedInput until receive() makes room', async () => {
+    const steps = Array.from({ length: 10 }, () => data('0123456789\n'));
+    const transport = new ScriptedTransport([...steps, eof()]);
+    const socket = Socket.from(transport, { trackLeaks: false, readBufferLimit: 11 });
+    const channel = new Channel(socket, { framing: 'line', maxQueuedInput: 20 });
+    await settle(50);
+    expect(channel.queuedFrames).toBe(2);
+    expect(transport.paused).toBe(true);
+    expect(transport.remaining).toBeGreaterThan(5);
+    let count = 0;
+    for await (const message of channel) {
+      expect(text(message)).toBe('0123456789');
+      count += 1;
+    }
+    expect(count).toBe(10);
+  });
+});
+
+describe('Channel send', () => {
+  it('encodes with the framing and coalesces one tick of sends', async () => {
+    const { channel, transport } = channelOver([pending()], { framing: 'length:u16be' });
+    await channel.send('ab');
+    await channel.send(new Uint8Array(0));
+    await channel.send('c');
+    await settle();
+    transport.expectWritten(Uint8Array.of(0, 2, 0x61, 0x62, 0, 0, 0, 1, 0x63));
+    expect(channel.stats.framesSent).toBe(3);
+  });
+
+  it('refuses a payload larger than maxFrame with SB_PAYLOAD_TOO_LARGE', async () => {
+    const { channel } = channelOver([pending()], { framing: 'length:u32be', maxFrame: 4 });
+    await expect(channel.send('12345')).rejects.toMatchObject({ code: 'SB_PAYLOAD_TOO_LARGE' });
+  });
+
+  it('waits for drain when the socket queue passes its high-water mark', async () => {
+    const { channel, transport } = channelOver(
+      [pending()],
+      { framing: 'line' },
+      { stallWrites: true, highWaterMark: 8 },
+    );
+    let sent = false;
+    const sending = channel.send('0123456789').then(() => {
+      sent = true;
+    });
+    await settle();
+    expect(sent).toBe(false);
+    transport.flushWrites();
+    await sending;
+    expect(sent).toBe(true);
+  });
+
+  it('fails with SB_OUTPUT_QUEUE_FULL beyond maxQueuedOutput', async () => {
+    const { channel, transport } = channelOver(
+      [pending()],
+      { framing: 'line', maxQueuedOutput: 16 },
+      { stallWrites: true, highWaterMark: 1024 },
+    );
+    await channel.send('0123456789');
+    await expect(channel.send('0123456789')).rejects.toMatchObject({
+      code: 'SB_OUTPUT_QUEUE_FULL',
+    });
+    expect(transport.destroyed).toBe(true);
+    expect(((await channel.closed) as { code?: string } | undefined)?.code).toBe(
+      'SB_OUTPUT_QUEUE_FULL',
+    );
+  });
+
+  it('writeTimeout: output that makes no progress fails with SB_WRITE_TIMEOUT', async () => {
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver(
+      [pending()],
+      { framing: 'line', writeTimeout: 1000 },
+      { stallWrites: true, highWaterMark: 1024 },
+    );
+    await channel.send('stuck');
+    await vi.advanceTimersByTimeAsync(999);
+    expect(transport.destroyed).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(transport.destroyed).toBe(true);
+    await expect(channel.receive()).rejects.toMatchObject({ code: 'SB_WRITE_TIMEOUT' });
+  });
+
+  it('writeTimeout does not fire while output keeps draining', async () => {
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver(
+      [pending()],
+      { framing: 'line', writeTimeout: 1000 },
+      { stallWrites: true, highWaterMark: 1024 },
+    );
+    for (let step = 0; step < 5; step += 1) {
+      await channel.send('more');
+      await vi.advanceTimersByTimeAsync(600);
+      transport.flushWrites();
+    }
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(transport.destroyed).toBe(false);
+    channel.destroy();
+  });
+});
+
+describe('Channel deadlines', () => {
+  it('idleTimeout: no bytes for N ms fails with SB_IDLE_TIMEOUT and destroys the connection', async () => {
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver([data('a\n'), pending()], {
+      framing: 'line',
+      idleTimeout: 500,
+    });
+    expect(text(await channel.receive())).toBe('a');
+    await vi.advanceTimersByTimeAsync(499);
+    expect(transport.destroyed).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(transport.destroyed).toBe(true);
+    const failure = await channel.receive().catch((caught: unknown) => caught);
+    expect(failure).toBeInstanceOf(TimeoutError);
+    expect(failure).toMatchObject({ code: 'SB_IDLE_TIMEOUT' });
+  });
+
+  it('idleTimeout is pushed back by arriving bytes', async () => {
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver(
+      [pending(), data('x'), pending(), data('\n'), pending()],
+      { framing: 'line', idleTimeout: 500 },
+    );
+    await vi.advanceTimersByTimeAsync(400);
+    transport.release();
+    await vi.advanceTimersByTimeAsync(400);
+    transport.release();
+    await vi.advanceTimersByTimeAsync(400);
+    expect(transport.destroyed).toBe(false);
+    expect(text(await channel.receive())).toBe('x');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(transport.destroyed).toBe(true);
+  });
+
+  it('frameTimeout: a started frame must complete (slowloris) -> SB_FRAME_TIMEOUT', async () => {
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver([data('ok\npar'), pending(), data('tial\n')], {
+      framing: 'line',
+      frameTimeout: 1000,
+    });
+    expect(text(await channel.receive())).toBe('ok');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(transport.destroyed).toBe(true);
+    await expect(channel.receive()).rejects.toMatchObject({ code: 'SB_FRAME_TIMEOUT' });
+  });
+
+  it('frameTimeout does not fire between frames', async () => {
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver([data('a\n'), pending()], {
+      framing: 'line',
+      frameTimeout: 100,
+    });
+    expect(text(await channel.receive())).toBe('a');
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(transport.destroyed).toBe(false);
+    channel.destroy();
+  });
+});
+
+describe('Channel close / destroy', () => {
+  it('close is idempotent and later sends fail with SB_CONNECTION_CLOSED', async () => {
+    const { channel, transport } = channelOver([pending(), eof()], { framing: 'line' });
+    await settle();
+    const first = channel.close();
+    const second = channel.close();
+    transport.release();
+    await Promise.all([first, second]);
+    expect(transport.destroyed).toBe(true);
+    await expect(channel.send('x')).rejects.toMatchObject({ code: 'SB_CONNECTION_CLOSED' });
+    expect(await channel.closed).toBeUndefined();
+  });
+
+  it('destroy(err) makes closed resolve with err', async () => {
+    const { channel } = channelOver([pending()], { framing: 'line' });
+    const reason = new Error('bye');
+    channel.destroy(reason);
+    expect((await channel.closed)?.message).toBe('bye');
+  });
+
+  it('validates options', () => {
+    const transport = new ScriptedTransport([]);
+    const socket = Socket.from(transport, { trackLeaks: false });
+    expect(() => new Channel(socket, { framing: 'line', heartbeat: true })).toThrow(
+      expect.objectContaining({ code: 'SB_BAD_OPTION' }),
+    );
+    expect(() => new Channel(socket, { framing: 'line', idleTimeout: -1 })).toThrow(
+      expect.objectContaining({ code: 'SB_BAD_OPTION' }),
+    );
+    expect(() => new Channel(socket, { framing: 'nope' })).toThrow(
+      expect.objectContaining({ code: 'SB_BAD_FRAMING_SPEC' }),
+    );
+    expect(() => new Channel(socket, {} as ChannelOptions)).toThrow(
+      expect.objectContaining({ code: 'SB_BAD_OPTION' }),
+    );
+    socket.destroy();
+  });
+});
+
+describe('Channel in sbp mode', () => {
+  it('receives DATA, answers PING with PONG (same id), and ends at CLOSE', async () => {
+    const { channel, transport } = channelOver(
+      [
+        data(envelope(SbpType.PING, 7)),
+        data(envelope(SbpType.DATA, 0, 'hello')),
+        data(envelope(SbpType.CLOSE, 0)),
+        pending(),
+      ],
+      { framing: 'sbp' },
+    );
+    expect(text(await channel.receive())).toBe('hello');
+    expect(await channel.receive()).toBeNull();
+    await settle();
+    expect(writtenEnvelopes(transport)).toEqual([{ type: SbpType.PONG, id: 7, body: '' }]);
+  });
+
+  it('send wraps messages in DATA envelopes', async () => {
+    const { channel, transport } = channelOver([pending()], { framing: 'sbp' });
+    await channel.send('payload');
+    await settle();
+    expect(writtenEnvelopes(transport)).toEqual([{ type: SbpType.DATA, id: 0, body: 'payload' }]);
+  });
+
+  it('request() resolves with the matching RESPONSE, out of order', async () => {
+    const { channel, transport } = channelOver([pending()], { framing: 'sbp' });
+    const first = channel.request('one');
+    const second = channel.request('two');
+    await settle();
+    const sent = writtenEnvelopes(transport);
+    expect(sent.map((entry) => [entry.type, entry.body])).toEqual([
+      [SbpType.REQUEST, 'one'],
+      [SbpType.REQUEST, 'two'],
+    ]);
+    expect(sent[0]!.id).not.toBe(sent[1]!.id);
+    transport.push(
+      data(envelope(SbpType.RESPONSE, sent[1]!.id, 'TWO')),
+      data(envelope(SbpType.RESPONSE, sent[0]!.id, 'ONE')),
+    );
+    transport.release();
+    expect(text(await second)).toBe('TWO');
+    expect(text(await first)).toBe('ONE');
+  });
+
+  it('request() times out with SB_TIMEOUT; a late response is ignored', async () => {
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver([pending()], { framing: 'sbp' });
+    const asking = channel.request('q', { timeout: 200 });
+    const outcome = expect(asking).rejects.toMatchObject({ code: 'SB_TIMEOUT' });
+    await vi.advanceTimersByTimeAsync(200);
+    await outcome;
+    const id = writtenEnvelopes(transport)[0]!.id;
+    transport.push(
+      data(envelope(SbpType.RESPONSE, id, 'late')),
+      data(envelope(SbpType.DATA, 0, 'next')),
+    );
+    transport.release();
+    expect(text(await channel.receive())).toBe('next');
+  });
+
+  it('pending requests fail with SB_CONNECTION_CLOSED when the peer closes', async () => {
+    const { channel, transport } = channelOver([pending(), eof()], { framing: 'sbp' });
+    await settle();
+    const asking = channel.request('q');
+    transport.release();
+    await expect(asking).rejects.toMatchObject({ code: 'SB_CONNECTION_CLOSED' });
+  });
+
+  it('onRequest answers incoming REQUESTs with RESPONSEs', async () => {
+    const { channel, transport } = channelOver(
+      [data(envelope(SbpType.REQUEST, 42, 'ping?')), pending()],
+      {
+        framing: 'sbp',
+        onRequest: async (body) => `${Buffer.from(body).toString()} pong!`,
+      },
+    );
+    await settle(40);
+    expect(writtenEnvelopes(transport)).toEqual([
+      { type: SbpType.RESPONSE, id: 42, body: 'ping? pong!' },
+    ]);
+    channel.destroy();
+  });
+
+  it('a REQUEST without onRequest fails with SB_BAD_ENVELOPE', async () => {
+    const { channel } = channelOver([data(envelope(SbpType.REQUEST, 1, 'x')), pending()], {
+      framing: 'sbp',
+    });
+    await expect(channel.receive()).rejects.toMatchObject({ code: 'SB_BAD_ENVELOPE' });
+  });
+
+  it('an unknown envelope type fails with SB_BAD_ENVELOPE', async () => {
+    const { channel } = channelOver([data(Uint8Array.of(0, 0, 0, 1, 9)), pending()], {
+      framing: 'sbp',
+    });
+    await expect(channel.receive()).rejects.toMatchObject({ code: 'SB_BAD_ENVELOPE' });
+  });
+
+  it('close sends CLOSE before shutting down', async () => {
+    const { channel, transport } = channelOver([pending(), eof()], { framing: 'sbp' });
+    await settle();
+    const closing = channel.close();
+    await settle();
+    expect(writtenEnvelopes(transport)).toEqual([{ type: SbpType.CLOSE, id: 0, body: '' }]);
+    transport.release();
+    await closing;
+  });
+});
+
+describe('Channel heartbeat (sbp)', () => {
+  it('detects a silent peer with SB_PEER_UNRESPONSIVE within interval x (maxOutstanding + 1)', async () => {
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver([pending()], {
+      framing: 'sbp',
+      heartbeat: { interval: 1000, maxOutstanding: 2 },
+    });
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(transport.destroyed).toBe(false);
+    expect(writtenEnvelopes(transport).filter((entry) => entry.type === SbpType.PING)).toHaveLength(
+      2,
+    );
+    await vi.advanceTimersByTimeAsync(1);
+    expect(transport.destroyed).toBe(true);
+    await expect(channel.receive()).rejects.toMatchObject({ code: 'SB_PEER_UNRESPONSIVE' });
+    expect(await channel.closed).toBeInstanceOf(TimeoutError);
+  });
+
+  it('stays up while the peer answers pings', async () => {
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver([pending()], {
+      framing: 'sbp',
+      heartbeat: { interval: 1000, maxOutstanding: 1 },
+    });
+    for (let round = 0; round < 5; round += 1) {
+      await vi.advanceTimersByTimeAsync(1000);
+      const pings = writtenEnvelopes(transport).filter((entry) => entry.type === SbpType.PING);
+      transport.push(data(envelope(SbpType.PONG, pings.at(-1)!.id)), pending());
+      transport.release();
+      await settle();
+    }
+    expect(transport.destroyed).toBe(false);
+    channel.destroy();
+  });
+});
