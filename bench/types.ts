@@ -28,9 +28,23 @@ export interface BenchRow {
   lowerIsBetter?: boolean;
   measurements: Measurement[];
   /** Optional target, checked by `npm run bench -- --check`. */
-  target?: { subject: string; against: string; atLeast?: number; atMost?: number };
+  target?: BenchTarget;
+  /** More targets for the same row (e.g. "≥ 0.9× raw" and "≥ 2× the best npm peer"). */
+  targets?: BenchTarget[];
   /** Free-text note (e.g. a peer that could not be measured, and why). */
   note?: string;
+}
+
+/**
+ * A ratio target: `subject`'s value divided by `against`'s value must be `atLeast` (or
+ * `atMost`). When `against` is a list, the best of those subjects that were measured is
+ * used (highest value, or lowest when the row is `lowerIsBetter`).
+ */
+export interface BenchTarget {
+  subject: string;
+  against: string | string[];
+  atLeast?: number;
+  atMost?: number;
 }
 
 /** Settings run.ts passes to every scenario. */

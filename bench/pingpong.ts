@@ -1,0 +1,157 @@
+/**
+ * Ping-pong round trip over TCP loopback: one 64-byte u32be frame each way, strictly in
+ * turn, client and server in separate processes. Median and p99 per subject.
+ *
+ * Subjects: raw node:net with the hand-written decoder (reference), the switchboard
+ * Channel on both sides, and Python asyncio streams on both sides when python3 exists
+ * (a baseline from another runtime, not a target).
+ */
+import { commandExists, withChildren } from './proc.js';
+import type { BenchContext, BenchRow, Measurement, Scenario } from './types.js';
+
+const RAW = 'raw node:net + hand decoder';
+const SWITCHBOARD = 'switchboard Channel';
+const PYTHON = 'python3 asyncio streams';
+const SIZE = 64;
+
+/** Python asyncio echo server (mode "server") or ping-pong client (mode "client"). */
+const PYTHON_PEER = `
+import asyncio, json, struct, sys, time
+
+async def handle(reader, writer):
+    try:
+        while True:
+            header = await reader.readexactly(4)
+            body = await reader.readexactly(struct.unpack('>I', header)[0])
+            writer.write(header + body)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+
+async def serve():
+    server = await asyncio.start_server(handle, '127.0.0.1', 0)
+    print('READY', server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+
+async def client(port, size, warmup_ms, duration_ms, max_rounds):
+    reader, writer = await asyncio.open_connection('127.0.0.1', port)
+    frame = struct.pack('>I', size) + b'a' * size
+    async def ping():
+        writer.write(frame)
+        header = await reader.readexactly(4)
+        await reader.readexactly(struct.unpack('>I', header)[0])
+    end = time.perf_counter() + warmup_ms / 1000
+    while time.perf_counter() < end:
+        await ping()
+    samples = []
+    end = time.perf_counter() + duration_ms / 1000
+    while time.perf_counter() < end and len(samples) < max_rounds:
+        started = time.perf_counter_ns()
+        await ping()
+        samples.append((time.perf_counter_ns() - started) / 1000)
+    samples.sort()
+    rank = lambda p: samples[min(len(samples) - 1, max(0, -(-p * len(samples) // 100) - 1))]
+    print('RESULT', json.dumps({'rounds': len(samples), 'medianUs': rank(50), 'p99Us': rank(99), 'minUs': samples[0]}), flush=True)
+
+if sys.argv[1] == 'server':
+    asyncio.run(serve())
+else:
+    asyncio.run(client(*[int(arg) for arg in sys.argv[2:7]]))
+`;
+
+interface PingResult {
+  rounds: number;
+  medianUs: number;
+  p99Us: number;
+  minUs: number;
+}
+
+async function measure(
+  context: BenchContext,
+  subject: 'raw' | 'switchboard' | 'python',
+): Promise<PingResult> {
+  const warmupMs = Math.min(300, Math.round(context.budgetMs / 2));
+  const maxRounds = 200_000;
+  return withChildren(async (start) => {
+    const clientArgs = (port: string): string[] => [
+      port,
+      String(SIZE),
+      String(warmupMs),
+      String(context.budgetMs),
+      String(maxRounds),
+    ];
+    if (subject === 'python') {
+      const server = start('python3', ['-c', PYTHON_PEER, 'server']);
+      const port = await server.line('READY', 20_000);
+      const client = start('python3', ['-c', PYTHON_PEER, 'client', ...clientArgs(port)]);
+      return JSON.parse(await client.line('RESULT', 20_000 + warmupMs + context.budgetMs * 3));
+    }
+    const server = start('pingpong-child.ts', ['server', subject]);
+    const port = await server.line('READY', 20_000);
+    const client = start('pingpong-child.ts', ['client', subject, ...clientArgs(port)]);
+    return JSON.parse(await client.line('RESULT', 20_000 + warmupMs + context.budgetMs * 3));
+  });
+}
+
+export const scenario: Scenario = {
+  name: 'pingpong',
+  async run(context) {
+    const subjects: ['raw' | 'switchboard' | 'python', string][] = [
+      ['raw', RAW],
+      ['switchboard', SWITCHBOARD],
+    ];
+    const notes: string[] = [];
+    if (await commandExists('python3')) {
+      subjects.push(['python', PYTHON]);
+    } else {
+      notes.push('python3 not found: no asyncio baseline');
+    }
+    const best = new Map<string, PingResult>();
+    const failures = new Map<string, string>();
+    const repeats = context.quick ? 1 : 2;
+    for (let round = 0; round < repeats; round += 1) {
+      for (const [subject, label] of subjects) {
+        if (failures.has(label)) {
+          continue;
+        }
+        context.log(`  ping-pong: ${label} (round ${round + 1}/${repeats})`);
+        try {
+          const result = await measure(context, subject);
+          const previous = best.get(label);
+          if (previous === undefined || result.medianUs < previous.medianUs) {
+            best.set(label, result);
+          }
+        } catch (error) {
+          failures.set(label, error instanceof Error ? error.message.slice(0, 200) : String(error));
+        }
+      }
+    }
+    const measurements: Measurement[] = [];
+    for (const [, label] of subjects) {
+      const result = best.get(label);
+      if (result === undefined) {
+        notes.push(`${label} not measured: ${failures.get(label) ?? 'no result'}`);
+        continue;
+      }
+      measurements.push({
+        subject: label,
+        value: result.medianUs,
+        unit: 'µs median RTT',
+        extra: {
+          p99: `${result.p99Us.toFixed(1)} µs`,
+          min: `${result.minUs.toFixed(1)} µs`,
+          rounds: result.rounds,
+        },
+      });
+    }
+    const row: BenchRow = {
+      name: `ping-pong round trip, ${SIZE} B frames, one connection`,
+      reference: RAW,
+      lowerIsBetter: true,
+      measurements,
+      target: { subject: SWITCHBOARD, against: RAW, atMost: 1.15 },
+      ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
+    };
+    return [row];
+  },
+};

@@ -1,0 +1,87 @@
+/**
+ * How the benchmarks drive switchboard: the one place that knows the Channel and
+ * server APIs, so scenario files stay about measuring. Everything is imported lazily,
+ * so a missing or broken area turns into a note row rather than a failed run.
+ */
+import type net from 'node:net';
+
+/** Thrown when the switchboard side of a comparison cannot run yet; becomes a note row. */
+export class NotAvailableError extends Error {}
+
+type NetApi = typeof import('../src/net/index.js');
+
+async function loadNet(): Promise<NetApi> {
+  const api = (await import('../src/net/index.js')) as Partial<NetApi>;
+  if (typeof api.Channel !== 'function' || typeof api.Socket !== 'function') {
+    throw new NotAvailableError('switchboard Channel (src/net) has not landed yet');
+  }
+  return api as NetApi;
+}
+
+/** The framing every u32be subject uses; frames up to 64 MiB for the 1 MiB rows. */
+const FRAMING = { framing: 'length:u32be', maxFrame: 64 * 1024 * 1024 } as const;
+
+/** Receives u32be-framed messages on an accepted socket through a switchboard Channel. */
+export async function switchboardReceiver(
+  socket: net.Socket,
+  onFrame: (length: number) => void,
+): Promise<void> {
+  const { Channel, Socket } = await loadNet();
+  const channel = new Channel(Socket.from(socket), { ...FRAMING, maxQueuedInput: 4 * 1024 * 1024 });
+  for await (const frame of channel) {
+    onFrame(frame.length);
+  }
+}
+
+/** Sends `payload` as u32be frames through a switchboard Channel until the peer goes. */
+export async function switchboardSender(socket: net.Socket, payload: Buffer): Promise<void> {
+  const { Channel, Socket } = await loadNet();
+  const channel = new Channel(Socket.from(socket), FRAMING);
+  for (;;) {
+    await channel.send(payload);
+  }
+}
+
+/** Starts a switchboard u32be echo server (listen + Channel) in this process; resolves with its port. */
+export async function switchboardEchoServer(): Promise<number> {
+  const { Channel, listen } = await loadNet();
+  const listener = await listen('127.0.0.1:0');
+  const serve = async (): Promise<void> => {
+    for (;;) {
+      const socket = await listener.accept();
+      const channel = new Channel(socket, FRAMING);
+      void (async () => {
+        try {
+          for await (const message of channel) {
+            await channel.send(message);
+          }
+        } catch {
+          // The client went away: nothing to report in a benchmark.
+        }
+      })();
+    }
+  };
+  void serve();
+  const address = listener.address;
+  if (address.kind !== 'tcp') {
+    throw new Error('expected a TCP listener');
+  }
+  return address.port;
+}
+
+/** Connects a switchboard Channel; the returned ping sends one frame and awaits its echo. */
+export async function switchboardPingClient(
+  port: number,
+  size: number,
+): Promise<() => Promise<void>> {
+  const { openChannel } = await loadNet();
+  const channel = await openChannel(`127.0.0.1:${port}`, FRAMING);
+  const payload = Buffer.alloc(size, 0x61);
+  return async () => {
+    await channel.send(payload);
+    const echo = await channel.receive();
+    if (echo === null) {
+      throw new Error('the server closed the connection');
+    }
+  };
+}

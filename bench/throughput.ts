@@ -1,0 +1,227 @@
+/**
+ * One-way throughput over TCP loopback: 64 B, 1 KiB and 1 MiB frames.
+ *
+ * Each measurement runs a receiver process and a sender process (bench/throughput-child.ts).
+ * Two kinds of rows:
+ * - "receive path": the sender is the same raw blaster for every subject, writing
+ *   pre-encoded frames as fast as TCP takes them, so the figure is the subject's
+ *   read-and-decode path (its encoder is not involved).
+ * - "end to end": each subject sends with its own encoder and receives with its own
+ *   decoder, as an application would use it.
+ * The u32be subjects (raw, switchboard, frame-stream) get u32be frames; it-length-prefixed
+ * and length-prefixed-stream only speak varint prefixes and get those (1-2 bytes shorter).
+ */
+import { type Child, withChildren } from './proc.js';
+import type { BenchContext, BenchRow, Measurement, Scenario } from './types.js';
+
+const RAW = 'raw node:net + hand decoder';
+const SWITCHBOARD = 'switchboard Channel';
+const BULK = 'raw bulk TCP (no framing)';
+const PEERS = ['it-length-prefixed', 'length-prefixed-stream', 'frame-stream'] as const;
+
+interface Subject {
+  label: string;
+  receiver: string;
+  /** Sender mode for receive-path rows. */
+  blaster: string;
+  /** Sender mode for end-to-end rows. */
+  encoder: string;
+}
+
+const SUBJECTS: Subject[] = [
+  { label: RAW, receiver: 'raw', blaster: 'blast-u32', encoder: 'raw' },
+  { label: SWITCHBOARD, receiver: 'switchboard', blaster: 'blast-u32', encoder: 'switchboard' },
+  {
+    label: 'it-length-prefixed',
+    receiver: 'it-length-prefixed',
+    blaster: 'blast-varint',
+    encoder: 'it-length-prefixed',
+  },
+  {
+    label: 'length-prefixed-stream',
+    receiver: 'length-prefixed-stream',
+    blaster: 'blast-varint',
+    encoder: 'length-prefixed-stream',
+  },
+  {
+    label: 'frame-stream',
+    receiver: 'frame-stream',
+    blaster: 'blast-u32',
+    encoder: 'frame-stream',
+  },
+];
+
+interface StreamResult {
+  frames: number;
+  bytes: number;
+  ms: number;
+}
+
+/** Runs one receiver/sender pair and returns what the receiver counted. */
+async function measureStream(
+  context: BenchContext,
+  receiver: string,
+  sender: string,
+  size: number,
+): Promise<StreamResult> {
+  const warmupMs = Math.min(300, Math.round(context.budgetMs / 2));
+  return withChildren(async (start) => {
+    const recv: Child = start('throughput-child.ts', [
+      'recv',
+      receiver,
+      String(size),
+      String(warmupMs),
+      String(context.budgetMs),
+    ]);
+    const port = await recv.line('READY', 20_000);
+    start('throughput-child.ts', ['send', sender, String(size), port]);
+    const result = JSON.parse(await recv.line('RESULT', 20_000 + warmupMs + context.budgetMs * 3));
+    return result as StreamResult;
+  });
+}
+
+function toMeasurement(
+  subject: string,
+  result: StreamResult,
+  headline: 'msgs/s' | 'MB/s',
+): Measurement {
+  const seconds = result.ms / 1000;
+  const msgsPerSecond = result.frames / seconds;
+  const megabytesPerSecond = result.bytes / seconds / 1e6;
+  if (headline === 'msgs/s') {
+    return {
+      subject,
+      value: msgsPerSecond,
+      unit: 'msgs/s',
+      extra: { 'MB/s': megabytesPerSecond },
+    };
+  }
+  return { subject, value: megabytesPerSecond, unit: 'MB/s', extra: { 'msgs/s': msgsPerSecond } };
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message.split('\n')[0]!.slice(0, 200) : String(error);
+}
+
+async function measureRow(
+  context: BenchContext,
+  name: string,
+  size: number,
+  kind: 'blaster' | 'encoder',
+  subjects: Subject[],
+  headline: 'msgs/s' | 'MB/s',
+  extraNote?: string,
+): Promise<BenchRow> {
+  const best = new Map<string, StreamResult>();
+  const failures = new Map<string, string>();
+  // Subjects take turns, `repeats` rounds, best round kept: the machine is shared, and a
+  // burst of someone else's work should not decide a ratio.
+  const repeats = context.quick ? 1 : 2;
+  for (let round = 0; round < repeats; round += 1) {
+    for (const subject of subjects) {
+      if (failures.has(subject.label)) {
+        continue;
+      }
+      context.log(`  ${name}: ${subject.label} (round ${round + 1}/${repeats})`);
+      try {
+        const result = await measureStream(context, subject.receiver, subject[kind], size);
+        if (result.frames === 0) {
+          throw new Error('no frames arrived in the measurement window');
+        }
+        const previous = best.get(subject.label);
+        if (previous === undefined || result.bytes / result.ms > previous.bytes / previous.ms) {
+          best.set(subject.label, result);
+        }
+      } catch (error) {
+        failures.set(subject.label, message(error));
+      }
+    }
+  }
+  const measurements: Measurement[] = [];
+  const notes: string[] = extraNote === undefined ? [] : [extraNote];
+  for (const subject of subjects) {
+    const result = best.get(subject.label);
+    if (result !== undefined) {
+      measurements.push(toMeasurement(subject.label, result, headline));
+    } else {
+      notes.push(`${subject.label} not measured: ${failures.get(subject.label) ?? 'no result'}`);
+    }
+  }
+  return {
+    name,
+    reference: subjects[0]!.label,
+    measurements,
+    ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
+  };
+}
+
+const SMALL_TARGETS = [
+  { subject: SWITCHBOARD, against: RAW, atLeast: 0.9 },
+  { subject: SWITCHBOARD, against: [...PEERS], atLeast: 2 },
+];
+
+const VARINT_NOTE =
+  'it-length-prefixed and length-prefixed-stream read varint-prefixed frames (their only format); the others u32be';
+
+export const scenario: Scenario = {
+  name: 'throughput',
+  async run(context) {
+    const rows: BenchRow[] = [];
+    for (const size of [64, 1024]) {
+      const label = size === 64 ? '64 B' : '1 KiB';
+      rows.push({
+        ...(await measureRow(
+          context,
+          `${label} frames one-way, receive path (raw blaster sender)`,
+          size,
+          'blaster',
+          SUBJECTS,
+          'msgs/s',
+          VARINT_NOTE,
+        )),
+        targets: SMALL_TARGETS,
+      });
+    }
+    for (const size of [64, 1024]) {
+      const label = size === 64 ? '64 B' : '1 KiB';
+      rows.push({
+        ...(await measureRow(
+          context,
+          `${label} frames one-way, end to end (each side's own encoder and decoder)`,
+          size,
+          'encoder',
+          SUBJECTS,
+          'msgs/s',
+        )),
+        targets: SMALL_TARGETS,
+      });
+    }
+    const bulkSubjects: Subject[] = [
+      { label: BULK, receiver: 'raw-bulk', blaster: 'bulk', encoder: 'bulk' },
+      ...SUBJECTS,
+    ];
+    rows.push({
+      ...(await measureRow(
+        context,
+        '1 MiB frames one-way, receive path, vs raw bulk TCP',
+        1024 * 1024,
+        'blaster',
+        bulkSubjects,
+        'MB/s',
+      )),
+      target: { subject: SWITCHBOARD, against: BULK, atLeast: 0.9 },
+    });
+    rows.push({
+      ...(await measureRow(
+        context,
+        '1 MiB frames one-way, end to end, vs raw bulk TCP',
+        1024 * 1024,
+        'encoder',
+        bulkSubjects,
+        'MB/s',
+      )),
+      target: { subject: SWITCHBOARD, against: BULK, atLeast: 0.9 },
+    });
+    return rows;
+  },
+};
