@@ -115,6 +115,11 @@ export abstract class BaseDecoder implements Decoder {
     return this.queue.length > 0;
   }
 
+  /** Work counters of the input queue, for tests that check linear-time decoding. */
+  get work(): { bytesSearched: number; cursorSteps: number } {
+    return { bytesSearched: this.queue.bytesSearched, cursorSteps: this.queue.cursorSteps };
+  }
+
   /** Input offset of the first byte of the frame being decoded. */
   protected get frameOffset(): number {
     return this.queue.consumed;

@@ -59,6 +59,12 @@ export class ByteQueue {
    * anything.
    */
   bytesSearched = 0;
+  /**
+   * Chunk-list steps taken by the cursor since the queue was created. Like
+   * {@link ByteQueue.bytesSearched}, a time-free way for tests to check that
+   * access across many small chunks stays linear.
+   */
+  cursorSteps = 0;
 
   /** Bytes buffered and not yet consumed. */
   get length(): number {
@@ -288,10 +294,12 @@ export class ByteQueue {
     while (absolute < start) {
       index--;
       start -= this.chunks[index]!.length;
+      this.cursorSteps++;
     }
     while (absolute >= start + this.chunks[index]!.length) {
       start += this.chunks[index]!.length;
       index++;
+      this.cursorSteps++;
     }
     this.cursorIndex = index;
     this.cursorStart = start;

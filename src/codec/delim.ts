@@ -59,11 +59,6 @@ export class DelimiterDecoder extends BaseDecoder {
     this.lastDelimiterStart = stripCr ? maxFrame + 1 : maxFrame;
   }
 
-  /** Total bytes this decoder's searches examined (for linearity tests). */
-  get bytesSearched(): number {
-    return this.queue.bytesSearched;
-  }
-
   protected decodeFrame(): Uint8Array | NeedData {
     const queue = this.queue;
     const delimiterLength = this.delimiter.length;

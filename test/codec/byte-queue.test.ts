@@ -1,0 +1,76 @@
+/** ByteQueue unit tests: views vs copies, reads across chunks, search resumption, compaction. */
+import { describe, expect, it } from 'vitest';
+import { ByteQueue } from '../../src/codec/byte-queue.js';
+import { fromHex, hex } from '../helpers/feed.js';
+
+function queueOf(...chunks: string[]): ByteQueue {
+  const queue = new ByteQueue();
+  for (const part of chunks) {
+    queue.push(fromHex(part));
+  }
+  return queue;
+}
+
+describe('ByteQueue', () => {
+  it('take returns a view within one chunk and the chunk itself when it is exactly the frame', () => {
+    const chunk = fromHex('01020304');
+    const queue = new ByteQueue();
+    queue.push(chunk);
+    const view = queue.take(2, 1);
+    expect(hex(view)).toBe('0203');
+    expect(view.buffer).toBe(chunk.buffer);
+    expect(queue.length).toBe(1);
+    expect(queue.consumed).toBe(3);
+    const whole = fromHex('0506');
+    queue.skip(1);
+    queue.push(whole);
+    expect(queue.take(2)).toBe(whole);
+    expect(queue.length).toBe(0);
+  });
+
+  it('take across chunks copies once into an exact-size array', () => {
+    const queue = queueOf('0102', '03', '0405');
+    const frame = queue.take(4, 1);
+    expect(hex(frame)).toBe('02030405');
+    expect(frame.buffer.byteLength).toBe(4);
+    expect(queue.length).toBe(0);
+    expect(queue.consumed).toBe(5);
+  });
+
+  it('reads integers and bytes across chunk boundaries', () => {
+    const queue = queueOf('ff', 'fe01', '02', '0304050607');
+    expect(queue.byteAt(0)).toBe(0xff);
+    expect(queue.byteAt(3)).toBe(0x02);
+    expect(queue.readUint(0, 4, false)).toBe(0xfffe0102);
+    expect(queue.readUint(0, 4, true)).toBe(0x0201feff);
+    expect(queue.readUint(1, 3, false)).toBe(0xfe0102);
+    // Above 2^53 the value is the nearest double: still larger than any safe integer.
+    expect(queue.readUint(1, 8, false)).toBe(Number(0xfe01020304050607n));
+    expect(hex(queue.peek(1, 4))).toBe('fe010203');
+    expect(queue.length).toBe(9);
+  });
+
+  it('indexOfByte resumes where told and counts what it examined', () => {
+    const queue = queueOf('6161', '61', '6162');
+    expect(queue.indexOfByte(0x62, 0)).toBe(4);
+    expect(queue.bytesSearched).toBe(5);
+    expect(queue.indexOfByte(0x63, 0)).toBe(-1);
+    expect(queue.indexOfByte(0x62, 5)).toBe(-1);
+    queue.skip(2);
+    expect(queue.indexOfByte(0x62, 1)).toBe(2);
+  });
+
+  it('stays correct over many pushes and takes (compaction of consumed chunks)', () => {
+    const queue = new ByteQueue();
+    for (let round = 0; round < 1000; round++) {
+      queue.push(Uint8Array.of(round & 0xff));
+      queue.push(Uint8Array.of((round + 1) & 0xff, (round + 2) & 0xff));
+      // Keep one byte buffered across rounds so consumed chunks pile up before compaction.
+      const frame = queue.take(2, round === 0 ? 0 : 1);
+      expect(hex(frame)).toBe(hex(Uint8Array.of(round & 0xff, (round + 1) & 0xff)));
+    }
+    queue.skip(queue.length);
+    expect(queue.length).toBe(0);
+    expect(queue.consumed).toBe(3000);
+  });
+});
