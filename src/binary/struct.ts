@@ -188,10 +188,76 @@ function bytesValue(value: unknown, code: 's' | 'p'): Uint8Array {
 }
 
 // ---------------------------------------------------------------------------
-// The pack and unpack loops
+// Byte access
+//
+// Integers are written and read with byte arithmetic on the Uint8Array itself. A
+// DataView would be simpler, but creating one costs more than a whole small pack: it
+// needs `bytes.buffer`, which makes V8 move a fresh on-heap Uint8Array off the heap.
+// Floats and 8-byte bigints go through one 8-byte conversion scratch instead.
 // ---------------------------------------------------------------------------
 
-function write64(view: DataView, position: number, value: unknown, op: FieldOp): void {
+// Module state, but never observable: every use writes the scratch and copies it out
+// (or in and reads it) within one synchronous function, so no value outlives a call.
+const scratchView = new DataView(new ArrayBuffer(8));
+const scratchBytes = new Uint8Array(scratchView.buffer);
+
+function copyFromScratch(bytes: Uint8Array, position: number, width: number): void {
+  for (let index = 0; index < width; index++) {
+    bytes[position + index] = scratchBytes[index]!;
+  }
+}
+
+function copyToScratch(bytes: Uint8Array, position: number, width: number): void {
+  for (let index = 0; index < width; index++) {
+    scratchBytes[index] = bytes[position + index]!;
+  }
+}
+
+// Uint8Array stores take the value modulo 256, so negative values need no masking.
+function write16(bytes: Uint8Array, position: number, value: number, little: boolean): void {
+  if (little) {
+    bytes[position] = value;
+    bytes[position + 1] = value >>> 8;
+  } else {
+    bytes[position] = value >>> 8;
+    bytes[position + 1] = value;
+  }
+}
+
+function write32(bytes: Uint8Array, position: number, value: number, little: boolean): void {
+  if (little) {
+    bytes[position] = value;
+    bytes[position + 1] = value >>> 8;
+    bytes[position + 2] = value >>> 16;
+    bytes[position + 3] = value >>> 24;
+  } else {
+    bytes[position] = value >>> 24;
+    bytes[position + 1] = value >>> 16;
+    bytes[position + 2] = value >>> 8;
+    bytes[position + 3] = value;
+  }
+}
+
+function readUint16(bytes: Uint8Array, position: number, little: boolean): number {
+  return little
+    ? bytes[position]! | (bytes[position + 1]! << 8)
+    : (bytes[position]! << 8) | bytes[position + 1]!;
+}
+
+/** The 32 bits at `position` as a signed int32; `>>> 0` makes them unsigned. */
+function readInt32(bytes: Uint8Array, position: number, little: boolean): number {
+  return little
+    ? bytes[position]! |
+        (bytes[position + 1]! << 8) |
+        (bytes[position + 2]! << 16) |
+        (bytes[position + 3]! << 24)
+    : (bytes[position]! << 24) |
+        (bytes[position + 1]! << 16) |
+        (bytes[position + 2]! << 8) |
+        bytes[position + 3]!;
+}
+
+function write64(bytes: Uint8Array, position: number, value: unknown, op: FieldOp): void {
   const rule = op.intRule!;
   if (
     typeof value === 'number' &&
@@ -203,27 +269,34 @@ function write64(view: DataView, position: number, value: unknown, op: FieldOp):
     const high = Math.floor(value / TWO_POW_32);
     const low = value - high * TWO_POW_32;
     if (op.littleEndian) {
-      view.setUint32(position, low, true);
-      view.setUint32(position + 4, high >>> 0, true);
+      write32(bytes, position, low, true);
+      write32(bytes, position + 4, high, true);
     } else {
-      view.setUint32(position, high >>> 0, false);
-      view.setUint32(position + 4, low, false);
+      write32(bytes, position, high, false);
+      write32(bytes, position + 4, low, false);
     }
     return;
   }
-  const integer = checkedInteger(value, rule);
+  const integer =
+    typeof value === 'bigint' && value >= rule.min && value <= rule.max
+      ? value
+      : checkedInteger(value, rule);
   if (integer < 0n) {
-    view.setBigInt64(position, integer, op.littleEndian);
+    scratchView.setBigInt64(0, integer, op.littleEndian);
   } else {
-    view.setBigUint64(position, integer, op.littleEndian);
+    scratchView.setBigUint64(0, integer, op.littleEndian);
   }
+  copyFromScratch(bytes, position, 8);
 }
+
+// ---------------------------------------------------------------------------
+// The pack and unpack loops
+// ---------------------------------------------------------------------------
 
 /** Writes `values` into `bytes` at `base`. The caller has checked the count and bounds. */
 function writeFields(
   layout: CompiledFormat,
   bytes: Uint8Array,
-  view: DataView,
   base: number,
   values: ArrayLike<unknown>,
 ): void {
@@ -236,39 +309,27 @@ function writeFields(
     let position = base + op.offset;
     switch (op.kind) {
       case OpKind.Int8:
-        for (let item = 0; item < count; item++, position++) {
-          view.setInt8(position, smallInteger(values[next++], op.intRule!));
-        }
-        break;
       case OpKind.Uint8:
         for (let item = 0; item < count; item++, position++) {
           bytes[position] = smallInteger(values[next++], op.intRule!);
         }
         break;
       case OpKind.Int16:
-        for (let item = 0; item < count; item++, position += 2) {
-          view.setInt16(position, smallInteger(values[next++], op.intRule!), little);
-        }
-        break;
       case OpKind.Uint16:
         for (let item = 0; item < count; item++, position += 2) {
-          view.setUint16(position, smallInteger(values[next++], op.intRule!), little);
+          write16(bytes, position, smallInteger(values[next++], op.intRule!), little);
         }
         break;
       case OpKind.Int32:
-        for (let item = 0; item < count; item++, position += 4) {
-          view.setInt32(position, smallInteger(values[next++], op.intRule!), little);
-        }
-        break;
       case OpKind.Uint32:
         for (let item = 0; item < count; item++, position += 4) {
-          view.setUint32(position, smallInteger(values[next++], op.intRule!), little);
+          write32(bytes, position, smallInteger(values[next++], op.intRule!), little);
         }
         break;
       case OpKind.Int64:
       case OpKind.Uint64:
         for (let item = 0; item < count; item++, position += 8) {
-          write64(view, position, values[next++], op);
+          write64(bytes, position, values[next++], op);
         }
         break;
       case OpKind.Bool:
@@ -301,7 +362,7 @@ function writeFields(
       }
       case OpKind.Float16:
         for (let item = 0; item < count; item++, position += 2) {
-          view.setUint16(position, float16Bits(floatValue(values[next++])), little);
+          write16(bytes, position, float16Bits(floatValue(values[next++])), little);
         }
         break;
       case OpKind.Float32:
@@ -310,17 +371,20 @@ function writeFields(
           if (Number.isFinite(value) && !Number.isFinite(Math.fround(value))) {
             throw new StructError('float too large to pack with f format');
           }
-          view.setFloat32(position, value, little);
+          scratchView.setFloat32(0, value, little);
+          copyFromScratch(bytes, position, 4);
         }
         break;
       case OpKind.Float32Cast:
         for (let item = 0; item < count; item++, position += 4) {
-          view.setFloat32(position, floatValue(values[next++]), little);
+          scratchView.setFloat32(0, floatValue(values[next++]), little);
+          copyFromScratch(bytes, position, 4);
         }
         break;
       case OpKind.Float64:
         for (let item = 0; item < count; item++, position += 8) {
-          view.setFloat64(position, floatValue(values[next++]), little);
+          scratchView.setFloat64(0, floatValue(values[next++]), little);
+          copyFromScratch(bytes, position, 8);
         }
         break;
     }
@@ -334,14 +398,10 @@ function copyBytes(bytes: Uint8Array, start: number, length: number): Uint8Array
 }
 
 /** Reads one struct at `base`. The caller has checked the bounds. */
-function readFields(
-  layout: CompiledFormat,
-  bytes: Uint8Array,
-  view: DataView,
-  base: number,
-): StructValue[] {
-  const result: StructValue[] = [];
+function readFields(layout: CompiledFormat, bytes: Uint8Array, base: number): StructValue[] {
+  const result = new Array<StructValue>(layout.valueCount);
   const ops = layout.ops;
+  let next = 0;
   for (let opIndex = 0; opIndex < ops.length; opIndex++) {
     const op = ops[opIndex]!;
     const little = op.littleEndian;
@@ -350,77 +410,81 @@ function readFields(
     switch (op.kind) {
       case OpKind.Int8:
         for (let item = 0; item < count; item++, position++) {
-          result.push(view.getInt8(position));
+          result[next++] = (bytes[position]! << 24) >> 24;
         }
         break;
       case OpKind.Uint8:
         for (let item = 0; item < count; item++, position++) {
-          result.push(bytes[position]!);
+          result[next++] = bytes[position]!;
         }
         break;
       case OpKind.Int16:
         for (let item = 0; item < count; item++, position += 2) {
-          result.push(view.getInt16(position, little));
+          result[next++] = (readUint16(bytes, position, little) << 16) >> 16;
         }
         break;
       case OpKind.Uint16:
         for (let item = 0; item < count; item++, position += 2) {
-          result.push(view.getUint16(position, little));
+          result[next++] = readUint16(bytes, position, little);
         }
         break;
       case OpKind.Int32:
         for (let item = 0; item < count; item++, position += 4) {
-          result.push(view.getInt32(position, little));
+          result[next++] = readInt32(bytes, position, little);
         }
         break;
       case OpKind.Uint32:
         for (let item = 0; item < count; item++, position += 4) {
-          result.push(view.getUint32(position, little));
+          result[next++] = readInt32(bytes, position, little) >>> 0;
         }
         break;
       case OpKind.Int64:
         for (let item = 0; item < count; item++, position += 8) {
-          result.push(view.getBigInt64(position, little));
+          copyToScratch(bytes, position, 8);
+          result[next++] = scratchView.getBigInt64(0, little);
         }
         break;
       case OpKind.Uint64:
         for (let item = 0; item < count; item++, position += 8) {
-          result.push(view.getBigUint64(position, little));
+          copyToScratch(bytes, position, 8);
+          result[next++] = scratchView.getBigUint64(0, little);
         }
         break;
       case OpKind.Bool:
         for (let item = 0; item < count; item++, position++) {
-          result.push(bytes[position] !== 0);
+          result[next++] = bytes[position] !== 0;
         }
         break;
       case OpKind.Char:
         for (let item = 0; item < count; item++, position++) {
-          result.push(copyBytes(bytes, position, 1));
+          result[next++] = copyBytes(bytes, position, 1);
         }
         break;
       case OpKind.Bytes:
-        result.push(copyBytes(bytes, position, op.size));
+        result[next++] = copyBytes(bytes, position, op.size);
         break;
       case OpKind.Pascal: {
         // The length byte is capped at size - 1, as CPython reads it.
         const length = op.size === 0 ? 0 : Math.min(bytes[position]!, op.size - 1);
-        result.push(copyBytes(bytes, position + 1, length));
+        result[next++] = copyBytes(bytes, position + 1, length);
         break;
       }
       case OpKind.Float16:
         for (let item = 0; item < count; item++, position += 2) {
-          result.push(float16Value(view.getUint16(position, little)));
+          result[next++] = float16Value(readUint16(bytes, position, little));
         }
         break;
       case OpKind.Float32:
       case OpKind.Float32Cast:
         for (let item = 0; item < count; item++, position += 4) {
-          result.push(view.getFloat32(position, little));
+          copyToScratch(bytes, position, 4);
+          result[next++] = scratchView.getFloat32(0, little);
         }
         break;
       case OpKind.Float64:
         for (let item = 0; item < count; item++, position += 8) {
-          result.push(view.getFloat64(position, little));
+          copyToScratch(bytes, position, 8);
+          result[next++] = scratchView.getFloat64(0, little);
         }
         break;
     }
@@ -431,10 +495,6 @@ function readFields(
 // ---------------------------------------------------------------------------
 // Argument checks shared by Struct and the free functions
 // ---------------------------------------------------------------------------
-
-function viewOf(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
 
 function requireBuffer(buffer: unknown, operation: string): asserts buffer is Uint8Array {
   if (!(buffer instanceof Uint8Array)) {
@@ -465,7 +525,7 @@ function requireCount(layout: CompiledFormat, values: ArrayLike<unknown>, operat
 function packLayout(layout: CompiledFormat, values: ArrayLike<unknown>): Uint8Array {
   requireCount(layout, values, 'pack');
   const bytes = new Uint8Array(layout.size);
-  writeFields(layout, bytes, new DataView(bytes.buffer), 0, values);
+  writeFields(layout, bytes, 0, values);
   return bytes;
 }
 
@@ -498,7 +558,7 @@ function packIntoLayout(
   }
   // CPython zero-fills the struct's bytes first, so pad and alignment bytes are 0.
   buffer.fill(0, start, start + size);
-  writeFields(layout, buffer, viewOf(buffer), start, values);
+  writeFields(layout, buffer, start, values);
 }
 
 function unpackLayout(layout: CompiledFormat, buffer: Uint8Array): StructValue[] {
@@ -506,7 +566,7 @@ function unpackLayout(layout: CompiledFormat, buffer: Uint8Array): StructValue[]
   if (buffer.length !== layout.size) {
     throw new StructError(`unpack requires a buffer of ${layout.size} bytes`);
   }
-  return readFields(layout, buffer, viewOf(buffer), 0);
+  return readFields(layout, buffer, 0);
 }
 
 function unpackFromLayout(
@@ -533,17 +593,16 @@ function unpackFromLayout(
         `bytes at offset ${start} (actual buffer size is ${buffer.length})`,
     );
   }
-  return readFields(layout, buffer, viewOf(buffer), start);
+  return readFields(layout, buffer, start);
 }
 
 function* iterateLayout(
   layout: CompiledFormat,
   buffer: Uint8Array,
 ): Generator<StructValue[], void> {
-  const view = viewOf(buffer);
   const end = buffer.length;
   for (let position = 0; position < end; position += layout.size) {
-    yield readFields(layout, buffer, view, position);
+    yield readFields(layout, buffer, position);
   }
 }
 
@@ -575,7 +634,15 @@ const FORMAT_CACHE_LIMIT = 100;
 // always compiles to the same thing, so sharing entries cannot leak between callers.
 const formatCache = new Map<string, CompiledFormat>();
 
+// The most recent lookup, checked before the Map: code that packs one format in a loop
+// then pays one string comparison (usually a pointer comparison) per call.
+let lastFormat: string | undefined;
+let lastLayout: CompiledFormat | undefined;
+
 function cachedFormat(format: string): CompiledFormat {
+  if (format === lastFormat) {
+    return lastLayout!;
+  }
   let layout = formatCache.get(format);
   if (layout === undefined) {
     if (typeof format !== 'string') {
@@ -588,6 +655,8 @@ function cachedFormat(format: string): CompiledFormat {
     }
     formatCache.set(format, layout);
   }
+  lastFormat = format;
+  lastLayout = layout;
   return layout;
 }
 

@@ -1,0 +1,210 @@
+/**
+ * Struct pack/unpack throughput (SPEC §10): switchboard's compiled `Struct` and its
+ * free functions (`pack(fmt, ...)`, which look the format up in a small cache) against
+ * the npm `python-struct` package, on two typical header formats:
+ *
+ * - `'!HHIq'`: a 16-byte network-order header (version, type, length, 64-bit id);
+ * - `'<10sIhd'`: a 24-byte little-endian record with a fixed-size name and a double.
+ *
+ * Every subject does the same work per op (pack 4 values into a fresh buffer, or unpack
+ * one buffer into values). python-struct takes strings for `s` and returns `Long`
+ * objects for `q` — its own API; switchboard takes Uint8Array and returns bigint.
+ * Subjects are measured in interleaved rounds and the median round is reported, so a
+ * GC pause or a JIT tier-up lands on one round rather than on one subject.
+ *
+ * Run alone with `npx tsx bench/struct.ts [budgetMs]`.
+ */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { pack, Struct, type StructValue, unpack } from '../src/binary/index.js';
+import type { BenchContext, BenchRow, Measurement, Scenario } from './types.js';
+
+/** The part of python-struct's API used here (it ships no types). */
+interface PythonStruct {
+  pack(format: string, values: unknown[]): Buffer;
+  unpack(format: string, data: Buffer): unknown[];
+  sizeOf(format: string): number;
+}
+
+const pythonStruct = createRequire(import.meta.url)('python-struct') as PythonStruct;
+
+/** One thing measured: `op` is called repeatedly and returns a number folded into a sink. */
+interface Subject {
+  name: string;
+  op: () => number;
+}
+
+const ROUNDS = 5;
+const BATCH = 2000;
+
+/** Runs `op` for about `durationMs` and returns ops per second. */
+function measureOnce(op: () => number, durationMs: number): { opsPerSecond: number; sink: number } {
+  let sink = 0;
+  let operations = 0;
+  const started = performance.now();
+  const deadline = started + durationMs;
+  let now = started;
+  // Bounded: each batch is finite and the loop ends at the deadline.
+  while (now < deadline) {
+    for (let index = 0; index < BATCH; index++) {
+      sink += op();
+    }
+    operations += BATCH;
+    now = performance.now();
+  }
+  return { opsPerSecond: (operations / (now - started)) * 1000, sink };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((left, right) => left - right);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function measureRow(subjects: Subject[], budgetMs: number): Measurement[] {
+  const perRound = budgetMs / ROUNDS;
+  const figures = new Map<string, number[]>(subjects.map((subject) => [subject.name, []]));
+  let sink = 0;
+  for (const subject of subjects) {
+    // Warm-up, so the first round does not time the interpreter.
+    sink += measureOnce(subject.op, Math.min(100, perRound)).sink;
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const subject of subjects) {
+      const result = measureOnce(subject.op, perRound);
+      sink += result.sink;
+      figures.get(subject.name)!.push(result.opsPerSecond);
+    }
+  }
+  if (Number.isNaN(sink)) {
+    // Never true; keeps the results observable so no work is optimised away.
+    throw new Error('bench/struct: sink is NaN');
+  }
+  return subjects.map((subject) => {
+    const rounds = figures.get(subject.name)!;
+    return {
+      subject: subject.name,
+      value: Math.round(median(rounds)),
+      unit: 'ops/s',
+      extra: { best: Math.round(Math.max(...rounds)), worst: Math.round(Math.min(...rounds)) },
+    };
+  });
+}
+
+const COMPILED = 'switchboard Struct';
+const FREE = 'switchboard pack(fmt, ...)';
+const FREE_UNPACK = 'switchboard unpack(fmt, bytes)';
+const PEER = 'python-struct';
+
+function targets(subjects: string[]): BenchRow['targets'] {
+  return subjects.map((subject) => ({ subject, against: PEER, atLeast: 5 }));
+}
+
+interface HeaderCase {
+  format: string;
+  label: string;
+  /** Sample values for switchboard (checked against python-struct's output before timing). */
+  ours: StructValue[];
+  /** The same values as python-struct takes them. */
+  theirs: unknown[];
+  /** Each subject's pack call, written with literal arguments as application code would. */
+  packCompiled(compiled: Struct): Uint8Array;
+  packFree(): Uint8Array;
+  packPeer(): Buffer;
+}
+
+const NAME = new TextEncoder().encode('sensor-42');
+
+const CASES: HeaderCase[] = [
+  {
+    format: '!HHIq',
+    label: "'!HHIq' (16 B network-order header)",
+    ours: [1, 7, 1_048_576, 1_234_567_890_123n],
+    theirs: [1, 7, 1_048_576, 1_234_567_890_123],
+    packCompiled: (compiled) => compiled.pack(1, 7, 1_048_576, 1_234_567_890_123n),
+    packFree: () => pack('!HHIq', 1, 7, 1_048_576, 1_234_567_890_123n),
+    packPeer: () => pythonStruct.pack('!HHIq', [1, 7, 1_048_576, 1_234_567_890_123]),
+  },
+  {
+    format: '<10sIhd',
+    label: "'<10sIhd' (24 B record: name, u32, i16, double)",
+    ours: [NAME, 4_000_000_000, -1234, 21.5],
+    theirs: ['sensor-42', 4_000_000_000, -1234, 21.5],
+    packCompiled: (compiled) => compiled.pack(NAME, 4_000_000_000, -1234, 21.5),
+    packFree: () => pack('<10sIhd', NAME, 4_000_000_000, -1234, 21.5),
+    packPeer: () => pythonStruct.pack('<10sIhd', ['sensor-42', 4_000_000_000, -1234, 21.5]),
+  },
+];
+
+function rowsFor(header: HeaderCase, budgetMs: number, log: (line: string) => void): BenchRow[] {
+  const compiled = new Struct(header.format);
+  const { format } = header;
+  const packed = compiled.pack(...header.ours);
+  const packedBuffer = Buffer.from(packed);
+  // Every subject must produce the same bytes, or the comparison means nothing.
+  for (const output of [header.packCompiled(compiled), header.packFree(), header.packPeer()]) {
+    if (!Buffer.from(output).equals(packedBuffer)) {
+      throw new Error(`bench/struct: subjects pack ${format} differently; not comparable`);
+    }
+  }
+  if (!Buffer.from(pythonStruct.pack(format, header.theirs)).equals(packedBuffer)) {
+    throw new Error(`bench/struct: python-struct packs ${format} differently; not comparable`);
+  }
+  log(`  ${format}: ${compiled.size} bytes, outputs agree`);
+
+  const packRow: BenchRow = {
+    name: `pack ${header.label}`,
+    reference: PEER,
+    measurements: measureRow(
+      [
+        { name: COMPILED, op: () => header.packCompiled(compiled).length },
+        { name: FREE, op: () => header.packFree().length },
+        { name: PEER, op: () => header.packPeer().length },
+      ],
+      budgetMs,
+    ),
+    targets: targets([COMPILED, FREE]),
+  };
+  const unpackRow: BenchRow = {
+    name: `unpack ${header.label}`,
+    reference: PEER,
+    measurements: measureRow(
+      [
+        { name: COMPILED, op: () => compiled.unpack(packed).length },
+        { name: FREE_UNPACK, op: () => unpack(format, packed).length },
+        { name: PEER, op: () => pythonStruct.unpack(format, packedBuffer).length },
+      ],
+      budgetMs,
+    ),
+    targets: targets([COMPILED, FREE_UNPACK]),
+  };
+  return [packRow, unpackRow];
+}
+
+/** The struct scenario for bench/run.ts. */
+export const scenario: Scenario = {
+  name: 'struct',
+  async run(context: BenchContext): Promise<BenchRow[]> {
+    return CASES.flatMap((header) => rowsFor(header, context.budgetMs, context.log));
+  },
+};
+
+function formatRow(row: BenchRow): string {
+  const reference = row.measurements.find((measurement) => measurement.subject === row.reference);
+  const lines = row.measurements.map((measurement) => {
+    const ratio =
+      reference === undefined ? '' : ` (${(measurement.value / reference.value).toFixed(1)}x)`;
+    return `  ${measurement.subject.padEnd(32)} ${measurement.value.toLocaleString('en-US').padStart(12)} ops/s${ratio}`;
+  });
+  return [row.name, ...lines].join('\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const budgetMs = Number(process.argv[2] ?? 2000);
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  const rows = await scenario.run({ budgetMs, quick: false, log });
+  for (const row of rows) {
+    process.stdout.write(`${formatRow(row)}\n`);
+  }
+}
