@@ -38,6 +38,8 @@ export interface PeerReply {
 export interface PeerClientRun {
   code: number | null;
   stdout: string;
+  /** stdout as raw bytes (socat carries binary frames). */
+  stdoutBytes: Uint8Array;
   stderr: string;
   /** stdout parsed as JSON lines (only when every line is JSON). */
   replies: PeerReply[];
@@ -49,48 +51,74 @@ function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
+/** Options of {@link startPeerServer}. */
+export interface StartPeerOptions {
+  /** Ms to wait for the ready line. Default 10 000. */
+  deadline?: number;
+  /** The ready line; its first capture group is the port. Default: the peers' `listening PORT`. */
+  ready?: RegExp;
+  /** Which output carries the ready line. Default stdout. */
+  readyOn?: 'stdout' | 'stderr';
+  /** The port, when the caller chose it (socat); then `ready` needs no capture group. */
+  port?: number;
+}
+
 /**
- * Spawns `command args` and resolves once a stdout line matches `ready`
- * (default: the peers' `listening PORT`), with the port from its first capture group.
+ * Spawns `command args` and resolves once its ready line appears, with the port from
+ * the line's first capture group (or `options.port`). Rejects if the process exits
+ * first (its stderr in the message, e.g. EADDRINUSE) or the deadline passes.
  */
 export function startPeerServer(
   command: string,
   args: readonly string[],
-  deadline = 10_000,
-  ready = /^listening (\d+)$/m,
+  options: StartPeerOptions = {},
 ): Promise<PeerServer> {
+  const deadline = options.deadline ?? 10_000;
+  const ready = options.ready ?? /^listening (\d+)$/m;
   const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: PEERS_DIR }));
-  let stdout = '';
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
+  const output = { stdout: '', stderr: '' };
   return new Promise((resolve, reject) => {
+    let settled = false;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(
+      fail(
         new Error(
-          `${command} ${args.join(' ')}: not ready after ${deadline} ms; stderr: ${stderr}`,
+          `${command} ${args.join(' ')}: not ready after ${deadline} ms; stderr: ${output.stderr}`,
         ),
       );
     }, deadline);
-    child.on('error', (error) => {
+    function fail(error: Error): void {
       clearTimeout(timer);
-      reject(error);
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(
-        new Error(`${command} ${args.join(' ')}: exited ${code} before ready; stderr: ${stderr}`),
-      );
-    });
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-      const match = ready.exec(stdout);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve({ port: Number(match[1] ?? 0), child, stderr: () => stderr });
+      if (!settled) {
+        settled = true;
+        reject(error);
       }
+    }
+    const onOutput = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+      output[stream] += chunk.toString('utf8');
+      if (settled || stream !== (options.readyOn ?? 'stdout')) {
+        return;
+      }
+      const match = ready.exec(output[stream]);
+      if (match !== null) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({
+          port: options.port ?? Number(match[1] ?? 0),
+          child,
+          stderr: () => output.stderr,
+        });
+      }
+    };
+    child.stdout?.on('data', onOutput('stdout'));
+    child.stderr?.on('data', onOutput('stderr'));
+    child.on('error', fail);
+    child.on('exit', (code) => {
+      fail(
+        new Error(
+          `${command} ${args.join(' ')}: exited ${code} before ready; stderr: ${output.stderr}`,
+        ),
+      );
     });
   });
 }
@@ -123,7 +151,8 @@ export function runPeerClient(
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString('utf8');
+      const stdoutBytes = Buffer.concat(out);
+      const stdout = stdoutBytes.toString('utf8');
       const lines = stdout.split('\n').filter((line) => line !== '');
       let replies: PeerReply[] = [];
       try {
@@ -131,7 +160,7 @@ export function runPeerClient(
       } catch {
         replies = [];
       }
-      resolve({ code, stdout, stderr: Buffer.concat(err).toString('utf8'), replies });
+      resolve({ code, stdout, stdoutBytes, stderr: Buffer.concat(err).toString('utf8'), replies });
     });
   });
 }
