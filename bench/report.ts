@@ -31,6 +31,8 @@ export interface TargetVerdict {
   /** The subject the ratio was computed against (the best of a list). */
   againstSubject: string | undefined;
   holds: boolean;
+  /** The measured ratio (or difference) as text. */
+  measured: string;
   /** The target alone, e.g. "switchboard Channel ≥ 0.9× raw node:net + hand decoder". */
   label: string;
   text: string;
@@ -84,8 +86,14 @@ export function evaluateTarget(
       against = candidate;
     }
   }
-  const bound =
-    target.atLeast !== undefined ? `≥ ${target.atLeast}×` : `≤ ${target.atMost ?? Number.NaN}×`;
+  let bound: string;
+  if (target.atMostAbove !== undefined) {
+    bound = `≤ ${formatNumber(target.atMostAbove)} above`;
+  } else if (target.atLeast !== undefined) {
+    bound = `≥ ${target.atLeast}×`;
+  } else {
+    bound = `≤ ${target.atMost ?? Number.NaN}×`;
+  }
   const againstLabel = Array.isArray(target.against)
     ? `best of ${target.against.join(', ')}`
     : target.against;
@@ -98,6 +106,7 @@ export function evaluateTarget(
       ratio: undefined,
       againstSubject: against?.subject,
       holds: false,
+      measured: 'not measured',
       label,
       text: `${label}: not measured`,
     };
@@ -110,6 +119,14 @@ export function evaluateTarget(
   if (target.atMost !== undefined && ratio > target.atMost) {
     holds = false;
   }
+  const difference = subject.value - against.value;
+  if (target.atMostAbove !== undefined && difference > target.atMostAbove) {
+    holds = false;
+  }
+  const measured =
+    target.atMostAbove !== undefined
+      ? `${difference >= 0 ? '+' : ''}${formatNumber(difference)} (${ratio.toFixed(2)}×)`
+      : `${ratio.toFixed(2)}×`;
   return {
     scenario,
     row: row.name,
@@ -118,7 +135,8 @@ export function evaluateTarget(
     againstSubject: against.subject,
     holds,
     label,
-    text: `${label}${Array.isArray(target.against) ? ` (${against.subject})` : ''}: ${ratio.toFixed(2)}× — ${holds ? 'holds' : 'MISSED'}`,
+    measured,
+    text: `${label}${Array.isArray(target.against) ? ` (${against.subject})` : ''}: ${measured} — ${holds ? 'holds' : 'MISSED'}`,
   };
 }
 
@@ -222,7 +240,7 @@ export function renderMarkdown(report: RunReport): string {
         `| ${verdict.scenario} | ${escapeCell(verdict.row)} | ${escapeCell(verdict.label)} | ${
           verdict.ratio === undefined
             ? 'not measured'
-            : `${verdict.ratio.toFixed(2)}× ${verdict.holds ? 'holds' : '**missed**'}`
+            : `${verdict.measured} ${verdict.holds ? 'holds' : '**missed**'}`
         } |`,
       );
     }

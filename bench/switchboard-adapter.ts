@@ -85,3 +85,53 @@ export async function switchboardPingClient(
     }
   };
 }
+
+/** Loads the server area; NotAvailableError until `createServer` is exported. */
+async function loadServer(): Promise<Record<string, unknown>> {
+  const api = (await import('../src/server/index.js')) as Record<string, unknown>;
+  if (typeof api.createServer !== 'function') {
+    throw new NotAvailableError(
+      'switchboard server (createServer in src/server) has not landed yet',
+    );
+  }
+  return api;
+}
+
+/**
+ * An idle-connection server for bench/idle-child.ts:
+ * - `channel`: listen() + accept() + one Channel per connection, each awaiting receive();
+ * - `server`: createServer() with a handler awaiting the first message.
+ */
+export async function switchboardIdleServer(
+  subject: string,
+): Promise<{ port: number; connections: () => number }> {
+  if (subject === 'channel') {
+    const { Channel, listen } = await loadNet();
+    const listener = await listen('127.0.0.1:0', { backlog: 4096, acceptQueueLimit: 4096 });
+    let open = 0;
+    void (async () => {
+      for (;;) {
+        const socket = await listener.accept();
+        const channel = new Channel(socket, FRAMING);
+        open += 1;
+        void (async () => {
+          try {
+            for await (const message of channel) {
+              await channel.send(message);
+            }
+          } catch {
+            // A client that goes away is not news here.
+          }
+          open -= 1;
+        })();
+      }
+    })();
+    const address = listener.address;
+    return { port: address.kind === 'tcp' ? address.port : 0, connections: () => open };
+  }
+  if (subject === 'server') {
+    await loadServer();
+    throw new NotAvailableError('switchboard server adapter not written yet');
+  }
+  throw new Error(`unknown idle subject ${subject}`);
+}

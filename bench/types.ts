@@ -37,7 +37,7 @@ export interface BenchRow {
 
 /**
  * A ratio target: `subject`'s value divided by `against`'s value must be `atLeast` (or
- * `atMost`). When `against` is a list, the best of those subjects that were measured is
+ * `atMost`); or a difference target (`atMostAbove`). When `against` is a list, the best of those subjects that were measured is
  * used (highest value, or lowest when the row is `lowerIsBetter`).
  */
 export interface BenchTarget {
@@ -45,6 +45,8 @@ export interface BenchTarget {
   against: string | string[];
   atLeast?: number;
   atMost?: number;
+  /** A difference target: `subject` may exceed `against` by at most this, in the row's unit. */
+  atMostAbove?: number;
 }
 
 /** Settings run.ts passes to every scenario. */

@@ -1,0 +1,122 @@
+/**
+ * Memory per idle connection at 10,000 connections: heap and RSS of a server process,
+ * measured before and after the connections arrive (full GCs with --expose-gc), divided
+ * by the number of connections. The clients live in another process.
+ *
+ * Subjects: a raw node:net server (reference; tracks its sockets, echoes data), the
+ * switchboard server (createServer, loop dispatch), and listen() + one Channel per
+ * connection awaiting its first message.
+ */
+import { execFileSync } from 'node:child_process';
+import { withChildren } from './proc.js';
+import type { BenchRow, Measurement, Scenario } from './types.js';
+
+const RAW = 'raw node:net server';
+const SERVER = 'switchboard server (loop)';
+const CHANNEL = 'switchboard listen() + Channel per connection';
+const WANTED = 10_000;
+/** Descriptors kept free for the process itself (stdio, listener, modules, pipes). */
+const FD_MARGIN = 200;
+
+interface IdleResult {
+  connections: number;
+  heapPerConnection: number;
+  rssPerConnection: number;
+  externalPerConnection: number;
+}
+
+/** The descriptor limit children get: raise it when allowed, report what we got. */
+function fileLimit(): number {
+  try {
+    const text = execFileSync('bash', ['-c', 'ulimit -n 65536 2>/dev/null; ulimit -n'], {
+      encoding: 'utf8',
+    });
+    const limit = text.trim() === 'unlimited' ? 1_000_000 : Number(text.trim());
+    return Number.isFinite(limit) ? limit : 1024;
+  } catch {
+    return 1024;
+  }
+}
+
+async function measure(subject: string, count: number): Promise<IdleResult> {
+  return withChildren(async (start) => {
+    const server = start('idle-child.ts', ['server', subject, String(count)], {
+      nodeArgs: ['--expose-gc'],
+      fileLimit: 65536,
+    });
+    const port = await server.line('READY', 30_000);
+    const client = start('idle-child.ts', ['client', port, String(count)], { fileLimit: 65536 });
+    await client.line('CONNECTED', 120_000);
+    return JSON.parse(await server.line('RESULT', 120_000)) as IdleResult;
+  });
+}
+
+export const scenario: Scenario = {
+  name: 'idle-connections',
+  async run(context) {
+    const limit = fileLimit();
+    const notes: string[] = [];
+    // 10,000 connections take seconds, not minutes: --quick measures the real figure too.
+    let count = WANTED;
+    if (limit - FD_MARGIN < count) {
+      count = Math.max(100, limit - FD_MARGIN);
+      notes.push(
+        `descriptor limit ${limit}: measured at ${count} connections instead of ${WANTED}`,
+      );
+    }
+    const heap: Measurement[] = [];
+    const rss: Measurement[] = [];
+    for (const [subject, label] of [
+      ['raw', RAW],
+      ['server', SERVER],
+      ['channel', CHANNEL],
+    ] as const) {
+      context.log(`  idle connections: ${label} (${count})`);
+      try {
+        const result = await measure(subject, count);
+        if (result.connections < count) {
+          notes.push(`${label}: only ${result.connections} of ${count} connections arrived`);
+        }
+        heap.push({
+          subject: label,
+          value: result.heapPerConnection,
+          unit: 'heap bytes/conn',
+          extra: { connections: result.connections },
+        });
+        rss.push({
+          subject: label,
+          value: result.rssPerConnection,
+          unit: 'RSS bytes/conn',
+          extra: {
+            'external bytes/conn': result.externalPerConnection,
+            connections: result.connections,
+          },
+        });
+      } catch (error) {
+        notes.push(
+          `${label} not measured: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}`,
+        );
+      }
+    }
+    const note = notes.length > 0 ? { note: notes.join('; ') } : {};
+    const rows: BenchRow[] = [
+      {
+        name: `memory per idle connection (heap), ${count} connections`,
+        reference: RAW,
+        lowerIsBetter: true,
+        measurements: heap,
+        target: { subject: SERVER, against: RAW, atMostAbove: 1024 },
+        ...note,
+      },
+      {
+        name: `memory per idle connection (RSS), ${count} connections`,
+        reference: RAW,
+        lowerIsBetter: true,
+        measurements: rss,
+        target: { subject: SERVER, against: RAW, atMostAbove: 1024 },
+        ...note,
+      },
+    ];
+    return rows;
+  },
+};
