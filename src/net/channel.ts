@@ -612,7 +612,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       size += chunk.length;
     }
     const socket = this.socket;
-    if (socket.writableLength + size > this.maxQueuedOutput) {
+    // One frame larger than the cap may still go out when nothing else is queued.
+    if (socket.writableLength > 0 && socket.writableLength + size > this.maxQueuedOutput) {
       const error = new ConnectionError(
         'SB_OUTPUT_QUEUE_FULL',
         `output queue of ${socket.writableLength} bytes + ${size} exceeds maxQueuedOutput ${this.maxQueuedOutput}`,
