@@ -124,6 +124,16 @@ const CASES: ExampleCase[] = [
     ],
   },
   {
+    file: '10-dead-peer.ts',
+    expected: [
+      '1. recv() with a 200 ms deadline: SB_TIMEOUT; socket still open: true',
+      '2. channel with idleTimeout 300 ms: SB_IDLE_TIMEOUT after ~300 ms: true',
+      '3. healthy peer: echo: are you there?',
+      '   after 500 ms of application silence the channel is still up: true',
+      '   peer blackholed: SB_PEER_UNRESPONSIVE within a few intervals: true',
+    ],
+  },
+  {
     file: '11-select-server.ts',
     expected: [
       'alice: connected (came out writable)',
