@@ -9,7 +9,7 @@
  */
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { reportReady, reportResult } from './proc.js';
+import { exitWithParent, reportReady, reportResult } from './proc.js';
 import { switchboardIdleServer } from './switchboard-adapter.js';
 
 const QUIET_MS = 1500;
@@ -120,6 +120,8 @@ async function runClient(port: number, count: number): Promise<void> {
   // Stay idle until the parent kills us.
   setInterval(() => {}, 60_000);
 }
+
+exitWithParent();
 
 const [role, ...rest] = process.argv.slice(2);
 try {

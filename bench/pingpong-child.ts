@@ -9,7 +9,7 @@
  * Frames are u32be length-prefixed. One round = one frame each way, strictly in turn.
  */
 import net from 'node:net';
-import { percentile, reportReady, reportResult } from './proc.js';
+import { exitWithParent, percentile, reportReady, reportResult } from './proc.js';
 import { RawLengthPrefixDecoder } from './raw-length-prefix.js';
 import { switchboardEchoServer, switchboardPingClient } from './switchboard-adapter.js';
 
@@ -88,6 +88,8 @@ async function runClient(
   });
   process.exit(0);
 }
+
+exitWithParent();
 
 const [role, subject, ...rest] = process.argv.slice(2);
 try {

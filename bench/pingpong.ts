@@ -16,7 +16,7 @@ const SIZE = 64;
 
 /** Python asyncio echo server (mode "server") or ping-pong client (mode "client"). */
 const PYTHON_PEER = `
-import asyncio, json, struct, sys, time
+import asyncio, json, os, struct, sys, time
 
 async def handle(reader, writer):
     try:
@@ -27,7 +27,14 @@ async def handle(reader, writer):
     except (asyncio.IncompleteReadError, ConnectionError):
         writer.close()
 
+async def exit_with_parent():
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(1)
+    os._exit(0)
+
 async def serve():
+    asyncio.get_running_loop().create_task(exit_with_parent())
     server = await asyncio.start_server(handle, '127.0.0.1', 0)
     print('READY', server.sockets[0].getsockname()[1], flush=True)
     async with server:

@@ -55,12 +55,12 @@ export function startChild(file: string, args: string[], options: ChildOptions =
     child = spawn(
       'bash',
       ['-c', `ulimit -n ${options.fileLimit} 2>/dev/null; exec ${quoted.join(' ')}`],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
   } else {
-    child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // detached: the child leads its own process group, so kill() also ends whatever it
+    // started (worker processes of a 'processes' dispatch server).
+    child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   }
   const lines: string[] = [];
   const waiters: (() => void)[] = [];
@@ -122,8 +122,13 @@ export function startChild(file: string, args: string[], options: ChildOptions =
     stderr: () => stderrText,
     exited,
     kill: () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
+      if (child.pid === undefined) {
+        return;
+      }
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // The group is gone already.
       }
     },
   };
@@ -154,6 +159,21 @@ export async function withChildren<T>(body: (start: typeof startChild) => Promis
     }
     await Promise.all(started.map((child) => child.exited));
   }
+}
+
+/**
+ * In a child: exit when the parent (the bench runner) goes away, so a crashed run
+ * leaves no detached children behind. Checked once a second; the timer does not keep
+ * the process alive.
+ */
+export function exitWithParent(): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      process.exit(0);
+    }
+  }, 1000);
+  timer.unref();
 }
 
 /** In a child: prints the result line the parent waits for. */

@@ -135,3 +135,9 @@ export async function switchboardIdleServer(
   }
   throw new Error(`unknown idle subject ${subject}`);
 }
+
+/** Starts a switchboard echo server with the given dispatch model; resolves with its port. */
+export async function switchboardDispatchServer(mode: string): Promise<number> {
+  await loadServer();
+  throw new NotAvailableError(`switchboard server adapter (dispatch ${mode}) not written yet`);
+}

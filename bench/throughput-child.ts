@@ -11,7 +11,7 @@
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Transform } from 'node:stream';
-import { reportReady, reportResult } from './proc.js';
+import { exitWithParent, reportReady, reportResult } from './proc.js';
 import {
   encodeFramesU32,
   encodeFramesVarint,
@@ -202,6 +202,8 @@ async function send(mode: string, size: number, port: number): Promise<void> {
   await new Promise<void>((resolve) => socket.once('connect', resolve));
   await sender(socket, payload);
 }
+
+exitWithParent();
 
 const [role, name, sizeText, ...rest] = process.argv.slice(2);
 const size = Number(sizeText);
