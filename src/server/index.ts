@@ -1,2 +1,34 @@
-// Curated public API of src/server (filled in as the area is built).
-export {};
+// Curated public API of src/server.
+export type { ConnectionInfo, ProxyPreamble } from './connection.js';
+export type { ConnectionHandler, DispatchModel } from './dispatch/loop.js';
+export type { FrameContext, FrameHandler, FrameHandlerResult } from './dispatch/threads.js';
+export type { BuiltinHandlerName } from './handlers.js';
+export {
+  LATENCY_BUCKETS_SECONDS,
+  type LatencyKind,
+  type MetricsSnapshot,
+  type RefusalReason,
+} from './metrics.js';
+export {
+  crc32c,
+  encodeProxyHeader,
+  PROXY_TLV,
+  PROXY_V1_MAX_LENGTH,
+  PROXY_V2_MAX_LENGTH,
+  PROXY_V2_SIGNATURE,
+  type ProxyEndpoint,
+  type ProxyFamily,
+  type ProxyHeader,
+  ProxyHeaderDecoder,
+  type ProxyHeaderInit,
+  type ProxyTlv,
+  type ProxyTransport,
+  parseProxyHeader,
+} from './proxy-protocol.js';
+export {
+  createServer,
+  type Server,
+  type ServerCloseOptions,
+  type ServerOptions,
+  type ServerTlsOptions,
+} from './server.js';

@@ -132,6 +132,14 @@ export class ServerMetrics {
     connection: new LatencyHistogram(),
   };
 
+  /**
+   * Frames and bytes of connections still open (their channels count them; they
+   * are folded into the totals when the connection ends). Set by the server.
+   */
+  liveTraffic:
+    | (() => { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number })
+    | null = null;
+
   /** Counts one error by code. */
   recordError(code: ErrorCode): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
@@ -162,14 +170,15 @@ export class ServerMetrics {
       sum: histogram.sum,
       count: histogram.count,
     });
+    const live = this.liveTraffic?.() ?? { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
     return {
       connectionsOpen: this.connectionsOpen,
       connectionsAccepted: this.connectionsAccepted,
       connectionsRefused: { ...this.connectionsRefused },
-      framesIn: this.framesIn,
-      framesOut: this.framesOut,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
+      framesIn: this.framesIn + live.framesIn,
+      framesOut: this.framesOut + live.framesOut,
+      bytesIn: this.bytesIn + live.bytesIn,
+      bytesOut: this.bytesOut + live.bytesOut,
       errors: Object.fromEntries(this.errors),
       handlerLatency: {
         frame: latency(this.handlerLatency.frame),
@@ -183,7 +192,15 @@ export class ServerMetrics {
    * counters (used by process workers, whose primary owns the totals).
    */
   takeDelta(): MetricsDelta {
-    const { connectionsOpen, connectionsAccepted, connectionsRefused, ...delta } = this.snapshot();
+    const { connectionsOpen, connectionsAccepted, connectionsRefused, ...snapshot } =
+      this.snapshot();
+    const delta: MetricsDelta = {
+      ...snapshot,
+      framesIn: this.framesIn,
+      framesOut: this.framesOut,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+    };
     this.framesIn = 0;
     this.framesOut = 0;
     this.bytesIn = 0;
@@ -244,15 +261,23 @@ export function createMetricsRegistry(metrics: ServerMetrics): Registry {
   counter(
     'switchboard_frames_received_total',
     'Frames decoded from clients.',
-    () => metrics.framesIn,
+    () => metrics.snapshot().framesIn,
   );
-  counter('switchboard_frames_sent_total', 'Frames written to clients.', () => metrics.framesOut);
+  counter(
+    'switchboard_frames_sent_total',
+    'Frames written to clients.',
+    () => metrics.snapshot().framesOut,
+  );
   counter(
     'switchboard_bytes_received_total',
     'Payload bytes received in frames.',
-    () => metrics.bytesIn,
+    () => metrics.snapshot().bytesIn,
   );
-  counter('switchboard_bytes_sent_total', 'Payload bytes sent in frames.', () => metrics.bytesOut);
+  counter(
+    'switchboard_bytes_sent_total',
+    'Payload bytes sent in frames.',
+    () => metrics.snapshot().bytesOut,
+  );
   new Counter({
     name: 'switchboard_errors_total',
     help: 'Errors that ended or refused a connection, by code.',

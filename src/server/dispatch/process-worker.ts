@@ -1,0 +1,146 @@
+/**
+ * Entry of a `processes` dispatch worker: receives its configuration, then
+ * connection handles from the primary, and serves each with the `loop` model.
+ * See processes.ts for the protocol and the division of work.
+ */
+import type * as net from 'node:net';
+import * as tls from 'node:tls';
+import { parseFraming } from '../../codec/spec.js';
+import { diagnosticChannels } from '../../diagnostics.js';
+import { ConnectionError, type SwitchboardError } from '../../errors.js';
+import { buildTlsServerOptions } from '../../net/tls.js';
+import {
+  type ConnectionBody,
+  ConnectionSet,
+  type ProxyPreamble,
+  readProxyHeader,
+} from '../connection.js';
+import { ChatRoom } from '../handlers.js';
+import { ServerMetrics } from '../metrics.js';
+import { builtinBody, loadConnectionHandler } from './loop.js';
+import type { PrimaryMessage, ProcessWorkerConfig, WorkerMessage } from './processes.js';
+
+/** How often a worker reports metric deltas and live traffic, ms. */
+const REPORT_INTERVAL_MS = 250;
+
+function send(message: WorkerMessage): void {
+  if (process.connected) {
+    process.send?.(message);
+  }
+}
+
+let connections: ConnectionSet | null = null;
+let config: ProcessWorkerConfig | null = null;
+const metrics = new ServerMetrics();
+const room = new ChatRoom();
+room.relay = (frame) => send({ type: 'chat', frame });
+
+async function init(received: ProcessWorkerConfig): Promise<void> {
+  config = received;
+  const framing = parseFraming(received.framing, { maxFrame: received.maxFrame });
+  let body: ConnectionBody;
+  if ('builtin' in received.handler) {
+    body = builtinBody(received.handler.builtin, room);
+  } else {
+    body = await loadConnectionHandler(received.handler.module);
+  }
+  const tlsOptions = received.tls === null ? null : buildTlsServerOptions(received.tls);
+  connections = new ConnectionSet(
+    {
+      serverId: received.serverId,
+      framing,
+      idleTimeout: received.idleTimeout,
+      frameTimeout: received.frameTimeout,
+      writeTimeout: received.writeTimeout,
+      maxQueuedOutput: received.maxQueuedOutput,
+      tlsContext: tlsOptions === null ? null : tls.createSecureContext(tlsOptions),
+      tlsRequestCert: tlsOptions?.requestCert === true,
+      tlsRejectUnauthorized: tlsOptions?.rejectUnauthorized !== false,
+      listenerIsTls: false,
+      metrics,
+    },
+    body,
+  );
+  const reporter = setInterval(() => {
+    if (
+      connections !== null &&
+      (connections.size > 0 || metrics.framesIn + metrics.framesOut > 0)
+    ) {
+      send({ type: 'metrics', delta: metrics.takeDelta(), live: connections.liveStats() });
+    }
+  }, REPORT_INTERVAL_MS);
+  reporter.unref();
+}
+
+async function serveConnection(id: string, socket: net.Socket | undefined): Promise<void> {
+  if (socket === undefined || connections === null || config === null) {
+    send({ type: 'closed', id, delta: metrics.takeDelta(), refusedProxyHeader: false });
+    return;
+  }
+  // Sockets received over IPC are created without allowHalfOpen; the server needs it
+  // to answer a client that has shut down its write side (eof framing).
+  socket.allowHalfOpen = true;
+  socket.on('error', () => undefined);
+  let proxy: ProxyPreamble | null = null;
+  if (config.proxyProtocol) {
+    try {
+      proxy = await readProxyHeader(socket, config.frameTimeout, undefined);
+    } catch (error) {
+      const failure = error as SwitchboardError;
+      metrics.recordError(failure.code);
+      diagnosticChannels.frameError.publish({
+        serverId: config.serverId,
+        connectionId: id,
+        remoteAddress: '',
+        code: failure.code,
+        error: failure,
+      });
+      socket.destroy();
+      send({ type: 'closed', id, delta: metrics.takeDelta(), refusedProxyHeader: true });
+      return;
+    }
+  }
+  await connections.serve(socket, id, proxy);
+  // The primary's connectionsOpen/Accepted are authoritative; only traffic and errors travel.
+  send({ type: 'closed', id, delta: metrics.takeDelta(), refusedProxyHeader: false });
+}
+
+process.on('message', (message: PrimaryMessage, handle: unknown) => {
+  switch (message.type) {
+    case 'init':
+      init(message.config).then(
+        () => send({ type: 'ready' }),
+        (error: unknown) => {
+          send({
+            type: 'load-error',
+            message: error instanceof Error ? error.message : String(error),
+          });
+          process.exitCode = 1;
+          process.disconnect();
+        },
+      );
+      return;
+    case 'connection':
+      void serveConnection(message.id, handle as net.Socket | undefined);
+      return;
+    case 'chat':
+      room.deliverFromRelay(message.frame);
+      return;
+    case 'drain':
+      (connections?.drain(message.timeout) ?? Promise.resolve(0)).then((destroyed) => {
+        send({ type: 'drained', destroyed });
+      });
+      return;
+    case 'exit':
+      process.disconnect();
+      return;
+  }
+});
+
+// When the primary goes away, so do we: connections held here would be orphans.
+process.on('disconnect', () => {
+  setTimeout(() => process.exit(0), 50).unref();
+  void connections
+    ?.destroyAll(new ConnectionError('SB_WORKER_CRASHED', 'the primary process went away'))
+    .finally(() => process.exit(0));
+});

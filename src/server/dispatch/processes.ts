@@ -1,0 +1,362 @@
+/**
+ * `processes` dispatch: N worker processes; the primary accepts and hands each
+ * connection over as a handle.
+ *
+ * Theory of operation
+ * -------------------
+ * The primary owns the listening socket (opened with `pauseOnConnect`, so it
+ * never reads a byte of a client's stream) and the admission limits. Each
+ * admitted socket is sent to the worker with the fewest connections
+ * (`child.send({ type: 'connection', id }, socket)`); the worker runs the `loop`
+ * model on it (PROXY header, TLS, Channel, handler) and reports
+ * `{ type: 'closed', id }` when it ends, which releases the primary's admission
+ * slot. Workers also send metric deltas, which the primary merges, so one
+ * `/metrics` covers all of them.
+ *
+ * Chat across processes: a worker posts every chat frame to the primary, which
+ * relays it to every other worker; each worker delivers it to its own clients.
+ *
+ * Crashes: when a worker exits unexpectedly, only its own connections drop (the
+ * kernel closes their sockets with the process); the primary counts them as
+ * `SB_WORKER_CRASHED`, releases their slots and forks a replacement, which
+ * serves new connections once it has loaded the handler.
+ *
+ * Close: `drain(timeout)` asks each worker to drain its connections (same rules
+ * as the loop model) and waits for the answers; `close()` then tells workers to
+ * exit and kills any that do not within a grace period.
+ *
+ * Limitations: `maxConnectionsPerIp` counts the socket address (the proxy, not
+ * the PROXY client, because the header is read in the worker); connection
+ * handlers must be modules, not functions.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import type * as net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { diagnosticChannels } from '../../diagnostics.js';
+import { ConnectionError, SwitchboardError } from '../../errors.js';
+import type { TlsServerOptions } from '../../net/tls.js';
+import type { ProxyPreamble } from '../connection.js';
+import type { BuiltinHandlerName } from '../handlers.js';
+import type { MetricsDelta, ServerMetrics } from '../metrics.js';
+import { needsTypeScriptLoader, tsxLoaderUrl, workerEntryUrl } from './entry.js';
+import type { Dispatcher, LiveTraffic } from './loop.js';
+
+/** Everything a worker process needs to serve connections (sent in its `init` message). */
+export interface ProcessWorkerConfig {
+  workerIndex: number;
+  serverId: number;
+  handler: { builtin: BuiltinHandlerName } | { module: string };
+  framing: string;
+  maxFrame: number;
+  idleTimeout: number;
+  frameTimeout: number;
+  writeTimeout: number;
+  maxQueuedOutput: number;
+  proxyProtocol: boolean;
+  tls: TlsServerOptions | null;
+}
+
+/** Messages from the primary to a worker. */
+export type PrimaryMessage =
+  | { type: 'init'; config: ProcessWorkerConfig }
+  | { type: 'connection'; id: string }
+  | { type: 'chat'; frame: Uint8Array }
+  | { type: 'drain'; timeout: number }
+  | { type: 'exit' };
+
+/** Messages from a worker to the primary. */
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'load-error'; message: string }
+  | { type: 'closed'; id: string; delta: MetricsDelta; refusedProxyHeader: boolean }
+  | { type: 'metrics'; delta: MetricsDelta; live: LiveTraffic }
+  | { type: 'chat'; frame: Uint8Array }
+  | { type: 'drained'; destroyed: number };
+
+/** Options of {@link ProcessDispatcher.start}. */
+export interface ProcessDispatcherOptions extends Omit<ProcessWorkerConfig, 'workerIndex'> {
+  workers: number;
+  metrics: ServerMetrics;
+}
+
+interface WorkerSlot {
+  index: number;
+  child: ChildProcess;
+  ready: boolean;
+  exiting: boolean;
+  connections: Map<string, () => void>;
+  live: LiveTraffic;
+  drained: ((destroyed: number) => void) | null;
+}
+
+const NO_TRAFFIC: LiveTraffic = Object.freeze({
+  framesIn: 0,
+  framesOut: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+});
+/** How long workers get to exit after `close()` before they are killed, ms. */
+const EXIT_GRACE_MS = 5000;
+
+/** The primary side of the `processes` model. */
+export class ProcessDispatcher implements Dispatcher {
+  readonly model = 'processes' as const;
+  readonly #options: ProcessDispatcherOptions;
+  readonly #slots: WorkerSlot[] = [];
+  #nextId = 0;
+  #closing = false;
+  /** Workers that crashed and were replaced. */
+  crashes = 0;
+
+  private constructor(options: ProcessDispatcherOptions) {
+    this.#options = options;
+  }
+
+  /** Forks the workers and resolves once every one has loaded the handler. */
+  static async start(options: ProcessDispatcherOptions): Promise<ProcessDispatcher> {
+    const dispatcher = new ProcessDispatcher(options);
+    try {
+      await Promise.all(
+        Array.from({ length: options.workers }, (_, index) => dispatcher.#fork(index)),
+      );
+    } catch (error) {
+      await dispatcher.close();
+      throw error;
+    }
+    return dispatcher;
+  }
+
+  get connections(): number {
+    let count = 0;
+    for (const slot of this.#slots) {
+      count += slot.connections.size;
+    }
+    return count;
+  }
+
+  /** Process ids of the live workers, in worker order. */
+  get pids(): number[] {
+    return this.#slots
+      .filter((slot) => slot.ready && !slot.exiting)
+      .map((slot) => slot.child.pid ?? 0);
+  }
+
+  serve(raw: net.Socket, _proxy: ProxyPreamble | null): Promise<void> {
+    const metrics = this.#options.metrics;
+    let target: WorkerSlot | undefined;
+    for (const slot of this.#slots) {
+      if (
+        slot.ready &&
+        !slot.exiting &&
+        (target === undefined || slot.connections.size < target.connections.size)
+      ) {
+        target = slot;
+      }
+    }
+    if (target === undefined || this.#closing) {
+      metrics.recordError('SB_WORKER_CRASHED');
+      raw.destroy();
+      return Promise.resolve();
+    }
+    this.#nextId += 1;
+    const id = `w${target.index}-${this.#nextId}`;
+    const slot = target;
+    metrics.connectionsOpen += 1;
+    metrics.connectionsAccepted += 1;
+    return new Promise<void>((resolve) => {
+      slot.connections.set(id, () => {
+        metrics.connectionsOpen -= 1;
+        resolve();
+      });
+      const message: PrimaryMessage = { type: 'connection', id };
+      slot.child.send(message, raw, { keepOpen: false }, (error) => {
+        if (error !== null && error !== undefined) {
+          raw.destroy();
+          this.#settle(slot, id);
+        }
+      });
+    });
+  }
+
+  #settle(slot: WorkerSlot, id: string): void {
+    const done = slot.connections.get(id);
+    if (done !== undefined) {
+      slot.connections.delete(id);
+      done();
+    }
+  }
+
+  liveTraffic(): LiveTraffic {
+    const sum = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
+    for (const slot of this.#slots) {
+      sum.framesIn += slot.live.framesIn;
+      sum.framesOut += slot.live.framesOut;
+      sum.bytesIn += slot.live.bytesIn;
+      sum.bytesOut += slot.live.bytesOut;
+    }
+    return sum;
+  }
+
+  async drain(timeout: number): Promise<number> {
+    this.#closing = true;
+    const answers = this.#slots
+      .filter((slot) => slot.child.connected && slot.ready)
+      .map(
+        (slot) =>
+          new Promise<number>((resolve) => {
+            slot.drained = resolve;
+            slot.child.send({ type: 'drain', timeout } satisfies PrimaryMessage);
+          }),
+      );
+    const destroyed = await Promise.all(answers);
+    return destroyed.reduce((sum, count) => sum + count, 0);
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(
+      this.#slots.map(
+        (slot) =>
+          new Promise<void>((resolve) => {
+            slot.exiting = true;
+            if (slot.child.exitCode !== null || slot.child.signalCode !== null) {
+              resolve();
+              return;
+            }
+            const kill = setTimeout(() => slot.child.kill('SIGKILL'), EXIT_GRACE_MS);
+            slot.child.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            if (slot.child.connected) {
+              slot.child.send({ type: 'exit' } satisfies PrimaryMessage);
+            } else {
+              slot.child.kill('SIGTERM');
+            }
+          }),
+      ),
+    );
+  }
+
+  #fork(index: number): Promise<void> {
+    const options = this.#options;
+    const handlerModule = 'module' in options.handler ? options.handler.module : null;
+    const execArgv = needsTypeScriptLoader(handlerModule) ? ['--import', tsxLoaderUrl()] : [];
+    const child = fork(fileURLToPath(workerEntryUrl('process-worker')), [], {
+      execArgv,
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const slot: WorkerSlot = {
+      index,
+      child,
+      ready: false,
+      exiting: false,
+      connections: new Map(),
+      live: NO_TRAFFIC,
+      drained: null,
+    };
+    const existing = this.#slots.findIndex((candidate) => candidate.index === index);
+    if (existing === -1) {
+      this.#slots.push(slot);
+    } else {
+      this.#slots[existing] = slot;
+    }
+    const { workers: _workers, metrics: _metrics, ...shared } = options;
+    const config: ProcessWorkerConfig = { ...shared, workerIndex: index };
+    return new Promise<void>((resolve, reject) => {
+      child.on('message', (message: WorkerMessage) =>
+        this.#onMessage(slot, message, resolve, reject),
+      );
+      child.on('error', () => {
+        // 'exit' follows and does the bookkeeping.
+      });
+      child.on('exit', (code, signal) => {
+        this.#onExit(slot, code, signal);
+        if (!slot.ready) {
+          reject(
+            new SwitchboardError(
+              'SB_HANDLER_ERROR',
+              `worker process exited (${signal ?? code}) before loading the handler`,
+            ),
+          );
+        }
+      });
+      child.send({ type: 'init', config } satisfies PrimaryMessage);
+    });
+  }
+
+  #onMessage(
+    slot: WorkerSlot,
+    message: WorkerMessage,
+    ready: () => void,
+    failed: (error: Error) => void,
+  ): void {
+    const metrics = this.#options.metrics;
+    switch (message.type) {
+      case 'ready':
+        slot.ready = true;
+        ready();
+        return;
+      case 'load-error':
+        failed(
+          new SwitchboardError(
+            'SB_HANDLER_ERROR',
+            `handler failed to load in a worker process: ${message.message}`,
+          ),
+        );
+        return;
+      case 'closed':
+        metrics.mergeDelta(message.delta);
+        if (message.refusedProxyHeader) {
+          metrics.recordRefusal('proxy_header');
+        }
+        this.#settle(slot, message.id);
+        return;
+      case 'metrics':
+        metrics.mergeDelta(message.delta);
+        slot.live = message.live;
+        return;
+      case 'chat':
+        for (const other of this.#slots) {
+          if (other !== slot && other.ready && other.child.connected) {
+            other.child.send({ type: 'chat', frame: message.frame } satisfies PrimaryMessage);
+          }
+        }
+        return;
+      case 'drained':
+        slot.drained?.(message.destroyed);
+        slot.drained = null;
+        return;
+    }
+  }
+
+  #onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
+    const metrics = this.#options.metrics;
+    slot.live = NO_TRAFFIC;
+    slot.drained?.(slot.connections.size);
+    slot.drained = null;
+    const orphans = [...slot.connections.keys()];
+    for (const id of orphans) {
+      const error = new ConnectionError(
+        'SB_WORKER_CRASHED',
+        `worker process ${slot.index} exited (${signal ?? code})`,
+      );
+      metrics.recordError(error.code);
+      diagnosticChannels.frameError.publish({
+        serverId: this.#options.serverId,
+        connectionId: id,
+        remoteAddress: '',
+        code: error.code,
+        error,
+      });
+      this.#settle(slot, id);
+    }
+    if (!this.#closing && !slot.exiting && slot.ready) {
+      this.crashes += 1;
+      this.#fork(slot.index).catch(() => {
+        // A replacement that cannot load the handler leaves one worker fewer; the others keep serving.
+      });
+    }
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * `threads` dispatch: socket I/O on the main thread, frame handling in a
+ * `worker_threads` pool.
+ *
+ * Theory of operation
+ * -------------------
+ * The main thread accepts, reads and decodes frames exactly as in the `loop`
+ * model. Each decoded frame becomes a job: the frame is copied once into a buffer
+ * of its own and transferred (not cloned) to the least-busy worker, together with
+ * a {@link FrameContext}. The worker runs the handler module's default export and
+ * transfers the replies back. Jobs of one connection may finish out of order (two
+ * workers, async handlers), so each connection numbers its frames and writes the
+ * replies strictly in that order ({@link OrderedReplies}).
+ *
+ * Backpressure: a connection has at most `maxInFlight` jobs outstanding; past
+ * that it stops reading until a reply is written, so a fast client cannot queue
+ * unbounded work in the pool.
+ *
+ * Failure: a handler that throws fails its job, and the server closes that
+ * connection with `SB_HANDLER_ERROR`. A worker that dies fails its outstanding
+ * jobs with `SB_WORKER_CRASHED` (only those connections close) and is replaced.
+ */
+import { Worker } from 'node:worker_threads';
+import { ConnectionError, SwitchboardError } from '../../errors.js';
+import type { ConnectionBody } from '../connection.js';
+import type { BuiltinFrameHandlerName } from '../handlers.js';
+import type { ServerMetrics } from '../metrics.js';
+import { needsTypeScriptLoader, tsxApiUrl, workerEntryUrl } from './entry.js';
+
+/** Frames of one connection being handled in the pool at once before it stops reading. */
+export const MAX_FRAMES_IN_FLIGHT = 64;
+
+/** What a frame handler learns about the frame's connection (plain data, cloneable). */
+export interface FrameContext {
+  /** The connection id. */
+  readonly connectionId: string;
+  /** Client address (PROXY-aware), e.g. `tcp://203.0.113.7:51000`. */
+  readonly remoteAddress: string;
+  /** Server address the client reached (PROXY-aware). */
+  readonly localAddress: string;
+  /** True when the addresses came from a PROXY header. */
+  readonly proxied: boolean;
+  /** 0-based number of this frame on its connection. */
+  readonly sequence: number;
+}
+
+/** What a frame handler may return: replies to write in order, or nothing. */
+export type FrameHandlerResult = Uint8Array | readonly Uint8Array[] | undefined | null;
+
+/**
+ * The contract of a `threads` handler module: its default export is called once
+ * per frame in a worker thread and returns (or resolves to) the replies for that
+ * frame. It must not keep state that other frames of the same connection rely on
+ * (consecutive frames may run on different workers).
+ */
+export type FrameHandler = (
+  frame: Uint8Array,
+  context: FrameContext,
+) => FrameHandlerResult | Promise<FrameHandlerResult> | void | Promise<void>;
+
+/** Which handler the workers run. */
+export type PoolHandler = { builtin: BuiltinFrameHandlerName } | { module: string };
+
+interface Job {
+  resolve(replies: Uint8Array[]): void;
+  reject(error: SwitchboardError): void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  jobs: Map<number, Job>;
+}
+
+type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'load-error'; message: string }
+  | { type: 'done'; job: number; replies: Uint8Array[] }
+  | { type: 'fail'; job: number; message: string };
+
+/** A fixed-size pool of worker threads running one frame handler. */
+export class ThreadPool {
+  readonly #handler: PoolHandler;
+  readonly #workers: PoolWorker[] = [];
+  #nextJob = 0;
+  #closing = false;
+  /** Workers that crashed and were replaced. */
+  crashes = 0;
+
+  private constructor(handler: PoolHandler) {
+    this.#handler = handler;
+  }
+
+  /** Starts `size` workers and resolves once each has loaded the handler. */
+  static async start(size: number, handler: PoolHandler): Promise<ThreadPool> {
+    const pool = new ThreadPool(handler);
+    try {
+      await Promise.all(Array.from({ length: size }, () => pool.#spawn()));
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    return pool;
+  }
+
+  /** Number of live workers. */
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /** Runs the handler on `frame` in the least-busy worker. `frame` is copied once. */
+  run(frame: Uint8Array, context: FrameContext): Promise<Uint8Array[]> {
+    let target = this.#workers[0];
+    for (const candidate of this.#workers) {
+      if (target === undefined || candidate.jobs.size < target.jobs.size) {
+        target = candidate;
+      }
+    }
+    if (target === undefined || this.#closing) {
+      return Promise.reject(new ConnectionError('SB_WORKER_CRASHED', 'the thread pool is closed'));
+    }
+    const job = this.#nextJob++;
+    // A copy with a buffer of its own (Buffer#slice would be a view), so transferring it detaches nothing else.
+    const own = new Uint8Array(frame);
+    const chosen = target;
+    return new Promise<Uint8Array[]>((resolve, reject) => {
+      chosen.jobs.set(job, { resolve, reject });
+      chosen.worker.postMessage({ type: 'job', job, frame: own, context }, [
+        own.buffer as ArrayBuffer,
+      ]);
+    });
+  }
+
+  /** Terminates every worker; outstanding jobs fail with `SB_WORKER_CRASHED`. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const workers = this.#workers.splice(0);
+    await Promise.all(workers.map((entry) => entry.worker.terminate()));
+  }
+
+  #spawn(): Promise<void> {
+    const needsTs = needsTypeScriptLoader('module' in this.#handler ? this.#handler.module : null);
+    const entry = workerEntryUrl('thread-worker');
+    const workerData = { handler: this.#handler };
+    const worker = needsTs
+      ? new Worker(
+          `import(${JSON.stringify(tsxApiUrl())}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); })`,
+          { eval: true, workerData },
+        )
+      : new Worker(entry, { workerData });
+    const entryRecord: PoolWorker = { worker, jobs: new Map() };
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      worker.on('message', (message: WorkerMessage) => {
+        switch (message.type) {
+          case 'ready':
+            ready = true;
+            this.#workers.push(entryRecord);
+            resolve();
+            return;
+          case 'load-error':
+            reject(
+              new SwitchboardError(
+                'SB_HANDLER_ERROR',
+                `handler module failed to load: ${message.message}`,
+              ),
+            );
+            return;
+          case 'done': {
+            const job = entryRecord.jobs.get(message.job);
+            entryRecord.jobs.delete(message.job);
+            job?.resolve(message.replies);
+            return;
+          }
+          case 'fail': {
+            const job = entryRecord.jobs.get(message.job);
+            entryRecord.jobs.delete(message.job);
+            job?.reject(
+              new SwitchboardError('SB_HANDLER_ERROR', `frame handler threw: ${message.message}`),
+            );
+            return;
+          }
+        }
+      });
+      worker.on('error', (error) => {
+        if (!ready) {
+          reject(
+            new SwitchboardError('SB_HANDLER_ERROR', `worker failed to start: ${error.message}`, {
+              cause: error,
+            }),
+          );
+        }
+      });
+      worker.on('exit', (exitCode) => {
+        const index = this.#workers.indexOf(entryRecord);
+        if (index !== -1) {
+          this.#workers.splice(index, 1);
+        }
+        for (const job of entryRecord.jobs.values()) {
+          job.reject(
+            new ConnectionError('SB_WORKER_CRASHED', `worker thread exited with code ${exitCode}`),
+          );
+        }
+        entryRecord.jobs.clear();
+        if (!ready) {
+          reject(
+            new SwitchboardError(
+              'SB_HANDLER_ERROR',
+              `worker exited with code ${exitCode} before loading the handler`,
+            ),
+          );
+          return;
+        }
+        if (!this.#closing) {
+          this.crashes += 1;
+          this.#spawn().catch(() => undefined);
+        }
+      });
+    });
+  }
+}
+
+/**
+ * Writes per-connection replies in frame order even when jobs finish out of
+ * order: results are parked by sequence number until every earlier one is out.
+ */
+export class OrderedReplies {
+  readonly #parked = new Map<number, Uint8Array[]>();
+  #next = 0;
+  readonly #write: (replies: Uint8Array[]) => void;
+
+  constructor(write: (replies: Uint8Array[]) => void) {
+    this.#write = write;
+  }
+
+  /** Frames whose replies are parked, waiting for an earlier one. */
+  get parked(): number {
+    return this.#parked.size;
+  }
+
+  /** Records the replies of frame `sequence` and writes every reply now in order. */
+  complete(sequence: number, replies: Uint8Array[]): void {
+    this.#parked.set(sequence, replies);
+    for (;;) {
+      const ready = this.#parked.get(this.#next);
+      if (ready === undefined) {
+        return;
+      }
+      this.#parked.delete(this.#next);
+      this.#next += 1;
+      this.#write(ready);
+    }
+  }
+}
+
+/**
+ * The connection body of the `threads` model: reads frames on the main thread,
+ * runs each in the pool, writes replies in frame order. At most
+ * {@link MAX_FRAMES_IN_FLIGHT} frames per connection are in the pool at once, and
+ * reading also waits while the socket's output is above its high-water mark.
+ */
+export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBody {
+  return async (channel, info) => {
+    let sequence = 0;
+    let inFlight = 0;
+    let failure: unknown = null;
+    let wake: (() => void) | null = null;
+    let lastSend: Promise<void> = Promise.resolve();
+    const fail = (error: unknown): void => {
+      if (failure === null) {
+        failure = error;
+        channel.destroy(error instanceof Error ? error : new Error(String(error)));
+      }
+    };
+    const ordered = new OrderedReplies((replies) => {
+      for (const reply of replies) {
+        if (failure !== null) {
+          return;
+        }
+        lastSend = channel.send(reply);
+        lastSend.catch(fail);
+      }
+    });
+    const settle = (): void => {
+      inFlight -= 1;
+      const waiter = wake;
+      wake = null;
+      waiter?.();
+    };
+    const context = {
+      connectionId: info.id,
+      remoteAddress: info.remoteAddress,
+      localAddress: info.localAddress,
+      proxied: info.proxied,
+    };
+    for (;;) {
+      while (inFlight >= MAX_FRAMES_IN_FLIGHT && failure === null) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+      if (failure !== null) {
+        throw failure;
+      }
+      await lastSend;
+      const frame = await channel.receive();
+      if (frame === null) {
+        break;
+      }
+      const frameSequence = sequence;
+      sequence += 1;
+      inFlight += 1;
+      const started = performance.now();
+      pool
+        .run(frame, { ...context, sequence: frameSequence })
+        .then((replies) => {
+          metrics.handlerLatency.frame.observe(performance.now() - started);
+          ordered.complete(frameSequence, replies);
+        }, fail)
+        .finally(settle);
+    }
+    while (inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+    if (failure !== null) {
+      throw failure;
+    }
+  };
+}

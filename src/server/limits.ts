@@ -1,0 +1,117 @@
+/**
+ * Server limits: the option schema (units, defaults, what 0 means) and the
+ * connection admission bookkeeping.
+ *
+ * Theory of operation
+ * -------------------
+ * Admission is decided synchronously in the `'connection'` callback, before any
+ * byte is read: a connection over `maxConnections` or `maxConnectionsPerIp` is
+ * accepted by the kernel and refused by us at once (never left in the backlog,
+ * where it would look like a hung server to the client). {@link AdmissionControl}
+ * counts open connections in total and per client IP; every `admit()` that
+ * returns `null` is matched by exactly one `release()`. With the PROXY protocol,
+ * the per-IP count is charged again to the client address from the header once
+ * it is known ({@link AdmissionControl.rebind}), so one proxy does not count as
+ * one client.
+ */
+import { DEFAULTS, type OptionSchema } from '../options.js';
+import type { RefusalReason } from './metrics.js';
+
+/**
+ * Numeric and boolean server options, validated by `resolveOptions`. Times in ms,
+ * sizes in bytes. See docs/SERVER.md for the full table.
+ */
+export const SERVER_LIMITS_SCHEMA = {
+  /** Concurrent connections served. Default 10000. 0 = unlimited. */
+  maxConnections: { kind: 'count', default: DEFAULTS.maxConnections as number },
+  /** Concurrent connections from one client IP. Default 0 = unlimited. */
+  maxConnectionsPerIp: { kind: 'count', default: DEFAULTS.maxConnectionsPerIp as number },
+  /** Largest frame, bytes. Default: the framing's own limit (8 MiB; line/delim 64 KiB). 0 = the framing's default. */
+  maxFrame: { kind: 'bytes', default: 0 },
+  /** Close a connection with no inbound bytes for this long, ms. Default 300000. 0 = off. */
+  idleTimeout: { kind: 'ms', default: DEFAULTS.serverIdleTimeout as number },
+  /** A started frame (and the PROXY header) must complete within this, ms. Default 30000. 0 = off. */
+  frameTimeout: { kind: 'ms', default: DEFAULTS.serverFrameTimeout as number },
+  /** Queued output must be taken by the peer within this, ms. Default 30000. 0 = off. */
+  writeTimeout: { kind: 'ms', default: DEFAULTS.writeTimeout as number },
+  /** Bytes queued for a slow reader before the connection is cut, bytes. Default 16 MiB. */
+  maxQueuedOutput: { kind: 'bytes', default: DEFAULTS.maxQueuedOutput as number, min: 1 },
+  /** Kernel accept queue length (`listen(2)` backlog). Default 511. */
+  backlog: { kind: 'count', default: DEFAULTS.backlog as number, min: 1 },
+  /** Worker threads or processes for `threads`/`processes`. Default 0 = one per CPU. */
+  workers: { kind: 'count', default: 0 },
+  /** Graceful close: time for handlers to finish before the rest is destroyed, ms. Default 10000. 0 = no limit. */
+  closeTimeout: { kind: 'ms', default: DEFAULTS.closeTimeout as number },
+  /** Expect a PROXY protocol v1/v2 header on every connection. Default false. */
+  proxyProtocol: { kind: 'boolean', default: false },
+} as const satisfies OptionSchema;
+
+/** Counts open connections, in total and per client IP, and decides admission. */
+export class AdmissionControl {
+  readonly #maxConnections: number;
+  readonly #maxPerIp: number;
+  readonly #perIp = new Map<string, number>();
+  #open = 0;
+
+  /** `0` for either limit means unlimited. */
+  constructor(maxConnections: number, maxConnectionsPerIp: number) {
+    this.#maxConnections = maxConnections;
+    this.#maxPerIp = maxConnectionsPerIp;
+  }
+
+  /** Connections admitted and not yet released. */
+  get open(): number {
+    return this.#open;
+  }
+
+  /**
+   * Admits one connection from `ip`, or returns why not. An admitted
+   * connection must be `release()`d exactly once, with the IP it is charged to.
+   */
+  admit(ip: string): RefusalReason | null {
+    if (this.#maxConnections > 0 && this.#open >= this.#maxConnections) {
+      return 'max_connections';
+    }
+    if (this.#maxPerIp > 0 && (this.#perIp.get(ip) ?? 0) >= this.#maxPerIp) {
+      return 'max_connections_per_ip';
+    }
+    this.#open += 1;
+    this.#chargeIp(ip, 1);
+    return null;
+  }
+
+  /**
+   * Moves an admitted connection's per-IP charge from `fromIp` to `toIp` (the PROXY
+   * client address). Returns `'max_connections_per_ip'` when `toIp` is full; the
+   * charge then stays on `fromIp` and the caller refuses and releases as usual.
+   */
+  rebind(fromIp: string, toIp: string): RefusalReason | null {
+    if (fromIp === toIp) {
+      return null;
+    }
+    if (this.#maxPerIp > 0 && (this.#perIp.get(toIp) ?? 0) >= this.#maxPerIp) {
+      return 'max_connections_per_ip';
+    }
+    this.#chargeIp(fromIp, -1);
+    this.#chargeIp(toIp, 1);
+    return null;
+  }
+
+  /** Releases an admitted connection charged to `ip`. */
+  release(ip: string): void {
+    this.#open -= 1;
+    this.#chargeIp(ip, -1);
+  }
+
+  #chargeIp(ip: string, change: number): void {
+    if (this.#maxPerIp === 0) {
+      return; // unlimited: keep no per-IP map at all
+    }
+    const next = (this.#perIp.get(ip) ?? 0) + change;
+    if (next <= 0) {
+      this.#perIp.delete(ip);
+    } else {
+      this.#perIp.set(ip, next);
+    }
+  }
+}

@@ -1,0 +1,650 @@
+/**
+ * The switchboard server: `createServer(options)`.
+ *
+ * Theory of operation
+ * -------------------
+ * The listening socket only produces client sockets (the HOWTO's "switchboard
+ * operator"); everything else is delegated:
+ *
+ *   accept -> admission (maxConnections, maxConnectionsPerIp)
+ *          -> PROXY header (when proxyProtocol; per-IP charge moves to the real client)
+ *          -> dispatcher.serve(socket)  [loop | threads | processes]
+ *          -> admission released when serve() resolves
+ *
+ * Accept-loop states:
+ *
+ * | state     | a new connection                                   | close()                    |
+ * |-----------|----------------------------------------------------|----------------------------|
+ * | listening | admitted and served, or refused (see below)        | -> closing                 |
+ * | closing   | destroyed at once (counted as refused: `closing`)  | joins the same completion  |
+ * | closed    | (the listening socket is gone)                     | returns the same promise   |
+ *
+ * Refusal: a connection over a limit is accepted by the kernel and closed by us
+ * at once, after one `SB_TOO_MANY_CONNECTIONS ...` frame when the framing
+ * carries text. It is never left in the backlog, where the client could not tell
+ * a full server from a hung one. Existing connections are unaffected.
+ *
+ * Close sequence (`close({ timeout })`, idempotent; concurrent calls share one promise):
+ *   1. stop accepting (the listening socket closes; the kernel refuses new SYNs);
+ *   2. abort every handler's `info.signal` and let handlers finish: each
+ *      connection ends when its handler returns (its replies are flushed by a
+ *      graceful channel close) or its peer leaves;
+ *   3. after `timeout` ms (default `closeTimeout`; 0 = no limit) destroy what is left;
+ *   4. stop the workers (threads/processes) and the `/metrics` endpoint;
+ *   5. resolve `closed` and publish `switchboard:server:close`.
+ */
+import * as net from 'node:net';
+import { availableParallelism } from 'node:os';
+import * as tls from 'node:tls';
+import { parseFraming } from '../codec/spec.js';
+import type { Framing } from '../codec/types.js';
+import { diagnosticChannels } from '../diagnostics.js';
+import {
+  ConnectionError,
+  InvalidArgumentError,
+  type SwitchboardError,
+  toSwitchboardError,
+} from '../errors.js';
+import { type Address, formatAddress, parseAddress, toNodePath } from '../net/address.js';
+import type { Clock } from '../net/clock.js';
+import { buildTlsServerOptions, type TlsServerOptions } from '../net/tls.js';
+import { resolveOptions } from '../options.js';
+import {
+  type ConnectionBody,
+  ConnectionSet,
+  type ConnectionSettings,
+  type ProxyPreamble,
+  readProxyHeader,
+} from './connection.js';
+import { resolveHandlerModule } from './dispatch/entry.js';
+import {
+  builtinBody,
+  type ConnectionHandler,
+  type Dispatcher,
+  type DispatchModel,
+  LocalDispatcher,
+  loadConnectionHandler,
+} from './dispatch/loop.js';
+import { ProcessDispatcher } from './dispatch/processes.js';
+import { type PoolHandler, poolBody, ThreadPool } from './dispatch/threads.js';
+import { BUILTIN_HANDLER_NAMES, type BuiltinHandlerName, ChatRoom } from './handlers.js';
+import { AdmissionControl, SERVER_LIMITS_SCHEMA } from './limits.js';
+import {
+  createMetricsRegistry,
+  type MetricsEndpoint,
+  type MetricsSnapshot,
+  type RefusalReason,
+  ServerMetrics,
+  serveMetrics,
+} from './metrics.js';
+
+/** TLS settings of a server (mutual TLS with `requestCert` + `ca`). */
+export type ServerTlsOptions = TlsServerOptions;
+
+/**
+ * Options of {@link createServer}. Times in ms, sizes in bytes; see docs/SERVER.md
+ * for every limit's unit, default and the meaning of 0.
+ */
+export interface ServerOptions {
+  /** Address to listen on: `HOST:PORT`, `[v6]:PORT`, `:PORT`, `unix:/path`. Default `127.0.0.1:0` (a free port). */
+  listen?: string;
+  /** Framing spec string (`line`, `length:u32be`, ...) or a Framing. Default `line`. */
+  framing?: string | Framing;
+  /**
+   * `'echo' | 'chat' | 'discard'`, a function `(channel, info)` (loop only), or
+   * the path of a module whose default export is the handler: a connection
+   * handler for `loop`/`processes`, a frame handler for `threads` (see FrameHandler).
+   */
+  handler: ConnectionHandler | BuiltinHandlerName | string;
+  /** `'loop'` (default), `'threads'` or `'processes'`. */
+  dispatch?: DispatchModel;
+  /** Worker threads/processes. Default 0 = one per CPU (`os.availableParallelism()`). */
+  workers?: number;
+  /** Concurrent connections served. Default 10000. 0 = unlimited. */
+  maxConnections?: number;
+  /** Concurrent connections per client IP (the PROXY client when proxied). Default 0 = unlimited. */
+  maxConnectionsPerIp?: number;
+  /** Largest frame, bytes (framing spec strings only). Default 0 = the framing's own (8 MiB; line/delim 64 KiB). */
+  maxFrame?: number;
+  /** No inbound bytes for this long closes the connection (`SB_IDLE_TIMEOUT`), ms. Default 300000. 0 = off. */
+  idleTimeout?: number;
+  /** A started frame, the PROXY header and the TLS handshake must complete within this (`SB_FRAME_TIMEOUT`), ms. Default 30000. 0 = off. */
+  frameTimeout?: number;
+  /** Queued output must make progress within this (`SB_WRITE_TIMEOUT`), ms. Default 30000. 0 = off. */
+  writeTimeout?: number;
+  /** Output bytes queued for one connection before it is cut (`SB_OUTPUT_QUEUE_FULL`). Default 16 MiB. */
+  maxQueuedOutput?: number;
+  /** Kernel accept backlog. Default 511. */
+  backlog?: number;
+  /** TLS (and mutual TLS). Default: plain TCP. */
+  tls?: ServerTlsOptions;
+  /** Expect a PROXY protocol v1/v2 header first on every connection. Default false. */
+  proxyProtocol?: boolean;
+  /** Serve Prometheus metrics at `http://ADDR/metrics` (`HOST:PORT`). Default: off. */
+  metrics?: string;
+  /** Default timeout of `close()`, ms. Default 10000. 0 = wait for handlers without limit. */
+  closeTimeout?: number;
+  /** Timer source for connection deadlines (tests). Default: the global timers. */
+  clock?: Clock;
+}
+
+/** Options of {@link Server.close}. */
+export interface ServerCloseOptions {
+  /** Time for handlers to finish before the rest is destroyed, ms. Default: the server's `closeTimeout`. 0 = no limit. */
+  timeout?: number;
+}
+
+/** A running server. */
+export interface Server extends AsyncDisposable {
+  /** The listen address with the real port, e.g. `tcp://127.0.0.1:40123`, `tls://…`, `unix:/path`. */
+  readonly address: string;
+  /** The `/metrics` URL, or null when metrics are off. */
+  readonly metricsUrl: string | null;
+  /** The dispatch model in use. */
+  readonly dispatch: DispatchModel;
+  /** Connections being served now. */
+  readonly connections: number;
+  /** A snapshot of the counters (see docs/SERVER.md, "Metrics"). */
+  readonly metrics: MetricsSnapshot;
+  /** Process ids of the worker processes (`processes` model; empty otherwise). */
+  readonly workerPids: readonly number[];
+  /** Graceful close (see the module comment). Idempotent; never rejects. */
+  close(options?: ServerCloseOptions): Promise<void>;
+  /** Resolves once the server is fully closed. */
+  readonly closed: Promise<void>;
+}
+
+const RENAMED_OPTIONS: Record<string, string> = {
+  mode: 'handler',
+  host: 'listen',
+  port: 'listen',
+  address: 'listen',
+  maxFrameLength: 'maxFrame',
+  connectionLimit: 'maxConnections',
+  threads: 'workers',
+};
+const PASS_THROUGH = ['listen', 'framing', 'handler', 'dispatch', 'tls', 'metrics', 'clock'];
+const DISPATCH_MODELS: readonly DispatchModel[] = ['loop', 'threads', 'processes'];
+const REFUSAL_TEXT: Record<RefusalReason, string> = {
+  max_connections: 'server is at maxConnections',
+  max_connections_per_ip: 'too many connections from this address (maxConnectionsPerIp)',
+  proxy_header: 'invalid PROXY header',
+  closing: 'server is closing',
+};
+
+let nextServerId = 0;
+
+function badOption(message: string): InvalidArgumentError {
+  return new InvalidArgumentError('SB_BAD_OPTION', `createServer: ${message}`);
+}
+
+/**
+ * Starts a server and resolves once it is listening (and, for `threads` and
+ * `processes`, once every worker has loaded the handler).
+ * @throws InvalidArgumentError `SB_BAD_OPTION`, `SB_BAD_ADDRESS`, `SB_BAD_FRAMING_SPEC` for bad options.
+ * @throws ConnectionError when the address cannot be bound (e.g. in use).
+ * @throws SwitchboardError `SB_HANDLER_ERROR` when a handler module fails to load in a worker.
+ */
+export async function createServer(options: ServerOptions): Promise<Server> {
+  if (options === null || typeof options !== 'object') {
+    throw badOption('options must be an object');
+  }
+  const limits = resolveOptions(
+    'createServer',
+    SERVER_LIMITS_SCHEMA,
+    options,
+    RENAMED_OPTIONS,
+    PASS_THROUGH,
+  );
+  const dispatch = options.dispatch ?? 'loop';
+  if (!DISPATCH_MODELS.includes(dispatch)) {
+    throw badOption(`option "dispatch" must be one of ${DISPATCH_MODELS.join(', ')}`);
+  }
+  const listenAddress = parseAddress(options.listen ?? ':0');
+  if (listenAddress.kind === 'tcp' && listenAddress.tls && options.tls === undefined) {
+    throw badOption('a tls:// listen address needs the "tls" option (cert and key)');
+  }
+  const framing = resolveServerFraming(options.framing ?? 'line', limits.maxFrame);
+  const handler = options.handler;
+  const workers = limits.workers === 0 ? availableParallelism() : limits.workers;
+  if (options.metrics !== undefined && typeof options.metrics !== 'string') {
+    throw badOption('option "metrics" must be an address string such as "127.0.0.1:9464"');
+  }
+  const metricsAddress = options.metrics === undefined ? null : parseAddress(options.metrics);
+  if (metricsAddress !== null && metricsAddress.kind !== 'tcp') {
+    throw badOption('option "metrics" must be a TCP address');
+  }
+  const tlsOptions = options.tls === undefined ? null : buildTlsServerOptions(options.tls);
+  const serverId = ++nextServerId;
+  const metrics = new ServerMetrics();
+  const room = new ChatRoom();
+  // The listener itself does TLS unless bytes must be read before the handshake
+  // (PROXY header) or the socket is handed to another process.
+  const listenerDoesTls = tlsOptions !== null && !limits.proxyProtocol && dispatch !== 'processes';
+  const settings: ConnectionSettings = {
+    serverId,
+    framing,
+    idleTimeout: limits.idleTimeout,
+    frameTimeout: limits.frameTimeout,
+    writeTimeout: limits.writeTimeout,
+    maxQueuedOutput: limits.maxQueuedOutput,
+    tlsContext:
+      tlsOptions !== null && !listenerDoesTls ? tls.createSecureContext(tlsOptions) : null,
+    tlsRequestCert: tlsOptions?.requestCert === true,
+    tlsRejectUnauthorized: tlsOptions?.rejectUnauthorized !== false,
+    listenerIsTls: listenerDoesTls,
+    metrics,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  };
+
+  let dispatcher: Dispatcher;
+  if (dispatch === 'loop') {
+    const body = await loopBody(handler, room);
+    dispatcher = new LocalDispatcher('loop', new ConnectionSet(settings, body));
+  } else if (dispatch === 'threads') {
+    if (typeof handler === 'function') {
+      throw badOption(
+        'dispatch "threads" needs a handler module path (functions cannot cross threads), or a built-in',
+      );
+    }
+    let body: ConnectionBody;
+    let release = async (): Promise<void> => undefined;
+    if (handler === 'chat') {
+      // Relaying needs every client's socket, which lives on the main thread.
+      body = builtinBody('chat', room);
+    } else {
+      const poolHandler: PoolHandler =
+        handler === 'echo' || handler === 'discard'
+          ? { builtin: handler }
+          : { module: resolveHandlerModule(handler) };
+      const pool = await ThreadPool.start(workers, poolHandler);
+      body = poolBody(pool, metrics);
+      release = () => pool.close();
+    }
+    dispatcher = new LocalDispatcher('threads', new ConnectionSet(settings, body), release);
+  } else {
+    if (typeof handler === 'function') {
+      throw badOption(
+        'dispatch "processes" needs a built-in or a handler module path (functions cannot cross processes)',
+      );
+    }
+    if (options.clock !== undefined) {
+      throw badOption('option "clock" is not supported with dispatch "processes"');
+    }
+    const handlerSpec = isBuiltin(handler)
+      ? { builtin: handler }
+      : { module: resolveHandlerModule(handler) };
+    dispatcher = await ProcessDispatcher.start({
+      workers,
+      handler: handlerSpec,
+      serverId,
+      framing: framing.spec,
+      maxFrame: framing.maxFrame,
+      idleTimeout: limits.idleTimeout,
+      frameTimeout: limits.frameTimeout,
+      writeTimeout: limits.writeTimeout,
+      maxQueuedOutput: limits.maxQueuedOutput,
+      proxyProtocol: limits.proxyProtocol,
+      tls: options.tls ?? null,
+      metrics,
+    });
+  }
+  metrics.liveTraffic = () => dispatcher.liveTraffic();
+
+  const server = new SwitchboardServer({
+    serverId,
+    listenAddress,
+    framing,
+    limits,
+    dispatcher,
+    metrics,
+    tlsOptions: listenerDoesTls ? tlsOptions : null,
+    tlsEnabled: tlsOptions !== null,
+    clock: options.clock,
+  });
+  try {
+    await server.listen(limits.backlog);
+    if (metricsAddress !== null && metricsAddress.kind === 'tcp') {
+      await server.startMetrics(metricsAddress.host, metricsAddress.port);
+    }
+  } catch (error) {
+    await server.close({ timeout: 0 });
+    throw toSwitchboardError(error);
+  }
+  diagnosticChannels.serverListening.publish({
+    serverId,
+    address: server.address,
+    dispatch,
+    metricsAddress: server.metricsUrl,
+  });
+  return server;
+}
+
+function isBuiltin(handler: string): handler is BuiltinHandlerName {
+  return (BUILTIN_HANDLER_NAMES as readonly string[]).includes(handler);
+}
+
+async function loopBody(
+  handler: ServerOptions['handler'],
+  room: ChatRoom,
+): Promise<ConnectionBody> {
+  if (typeof handler === 'function') {
+    return handler;
+  }
+  if (typeof handler !== 'string') {
+    throw badOption(
+      'option "handler" must be "echo", "chat", "discard", a function or a module path',
+    );
+  }
+  if (isBuiltin(handler)) {
+    return builtinBody(handler, room);
+  }
+  return loadConnectionHandler(resolveHandlerModule(handler));
+}
+
+function resolveServerFraming(framing: string | Framing, maxFrame: number): Framing {
+  if (typeof framing === 'string') {
+    return parseFraming(framing, maxFrame === 0 ? {} : { maxFrame });
+  }
+  if (
+    framing === null ||
+    typeof framing !== 'object' ||
+    typeof framing.createDecoder !== 'function'
+  ) {
+    throw badOption('option "framing" must be a spec string or a Framing');
+  }
+  if (maxFrame !== 0 && maxFrame !== framing.maxFrame) {
+    throw badOption(
+      'option "maxFrame" applies to framing spec strings; build the Framing with its own maxFrame',
+    );
+  }
+  return framing;
+}
+
+interface ServerParts {
+  serverId: number;
+  listenAddress: Address;
+  framing: Framing;
+  limits: {
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    proxyProtocol: boolean;
+    frameTimeout: number;
+    closeTimeout: number;
+  };
+  dispatcher: Dispatcher;
+  metrics: ServerMetrics;
+  /** TLS options for the listener itself (null when it is plain TCP). */
+  tlsOptions: tls.TlsOptions | null;
+  /** TLS is on (done by the listener or per connection). */
+  tlsEnabled: boolean;
+  clock: Clock | undefined;
+}
+
+class SwitchboardServer implements Server {
+  readonly #parts: ServerParts;
+  readonly #netServer: net.Server;
+  readonly #admission: AdmissionControl;
+  #address = '';
+  #metricsEndpoint: MetricsEndpoint | null = null;
+  #state: 'starting' | 'listening' | 'closing' | 'closed' = 'starting';
+  #closing: Promise<void> | null = null;
+  readonly closed: Promise<void>;
+  #resolveClosed: () => void = () => undefined;
+  readonly #refusing = new Set<net.Socket>();
+
+  constructor(parts: ServerParts) {
+    this.#parts = parts;
+    this.#admission = new AdmissionControl(
+      parts.limits.maxConnections,
+      parts.limits.maxConnectionsPerIp,
+    );
+    this.closed = new Promise<void>((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    // processes: the primary must not read a byte before handing the socket over.
+    const serverOptions = {
+      allowHalfOpen: true,
+      pauseOnConnect: parts.dispatcher.model === 'processes',
+    };
+    if (parts.tlsOptions !== null) {
+      this.#netServer = tls.createServer({ ...parts.tlsOptions, ...serverOptions });
+      this.#netServer.on('secureConnection', (socket: tls.TLSSocket) => this.#onConnection(socket));
+      this.#netServer.on('tlsClientError', () => {
+        parts.metrics.recordError('SB_TLS_ERROR');
+      });
+    } else {
+      this.#netServer = net.createServer(serverOptions);
+      this.#netServer.on('connection', (socket: net.Socket) => this.#onConnection(socket));
+    }
+    this.#netServer.on('error', () => {
+      // Accept errors (EMFILE, ...) are transient for a listening server; listen() errors are handled there.
+    });
+  }
+
+  get address(): string {
+    return this.#address;
+  }
+
+  get metricsUrl(): string | null {
+    return this.#metricsEndpoint?.url ?? null;
+  }
+
+  get dispatch(): DispatchModel {
+    return this.#parts.dispatcher.model;
+  }
+
+  get connections(): number {
+    return this.#parts.dispatcher.connections;
+  }
+
+  get metrics(): MetricsSnapshot {
+    return this.#parts.metrics.snapshot();
+  }
+
+  get workerPids(): readonly number[] {
+    const dispatcher = this.#parts.dispatcher;
+    return dispatcher instanceof ProcessDispatcher ? dispatcher.pids : [];
+  }
+
+  async listen(backlog: number): Promise<void> {
+    const address = this.#parts.listenAddress;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(toSwitchboardError(error));
+      this.#netServer.once('error', onError);
+      const done = (): void => {
+        this.#netServer.off('error', onError);
+        resolve();
+      };
+      if (address.kind === 'unix') {
+        this.#netServer.listen({ path: toNodePath(address), backlog }, done);
+      } else {
+        this.#netServer.listen({ host: address.host, port: address.port, backlog }, done);
+      }
+    });
+    this.#state = 'listening';
+    const bound = this.#netServer.address();
+    if (address.kind === 'unix' || bound === null || typeof bound === 'string') {
+      this.#address = formatAddress(address);
+    } else {
+      this.#address = formatAddress({
+        kind: 'tcp',
+        host: bound.address,
+        port: bound.port,
+        tls: this.#parts.tlsEnabled,
+      });
+    }
+  }
+
+  async startMetrics(host: string, port: number): Promise<void> {
+    this.#metricsEndpoint = await serveMetrics(
+      createMetricsRegistry(this.#parts.metrics),
+      host,
+      port,
+    );
+  }
+
+  #onConnection(socket: net.Socket): void {
+    const parts = this.#parts;
+    socket.on('error', () => {
+      // Errors are reported through the Socket/Channel once served; before that, they just end the socket.
+    });
+    if (this.#state !== 'listening') {
+      parts.metrics.recordRefusal('closing');
+      socket.destroy();
+      return;
+    }
+    const socketIp = normalizeIp(socket.remoteAddress);
+    const refusal = this.#admission.admit(socketIp);
+    if (refusal !== null) {
+      this.#refuse(socket, refusal);
+      return;
+    }
+    // In the processes model the worker reads the PROXY header (the primary never reads).
+    if (!parts.limits.proxyProtocol || parts.dispatcher.model === 'processes') {
+      parts.dispatcher.serve(socket, null).finally(() => this.#admission.release(socketIp));
+      return;
+    }
+    readProxyHeader(socket, parts.limits.frameTimeout, parts.clock).then(
+      (proxy: ProxyPreamble) => {
+        let chargedIp = socketIp;
+        const source = proxy.header.source;
+        if (source !== null && proxy.header.family !== 'unix') {
+          const rebound = this.#admission.rebind(socketIp, source.address);
+          if (rebound !== null) {
+            this.#admission.release(socketIp);
+            this.#refuse(socket, rebound);
+            return;
+          }
+          chargedIp = source.address;
+        }
+        if (this.#state !== 'listening') {
+          this.#admission.release(chargedIp);
+          parts.metrics.recordRefusal('closing');
+          socket.destroy();
+          return;
+        }
+        parts.dispatcher.serve(socket, proxy).finally(() => this.#admission.release(chargedIp));
+      },
+      (error: SwitchboardError) => {
+        this.#admission.release(socketIp);
+        parts.metrics.recordRefusal('proxy_header');
+        parts.metrics.recordError(error.code);
+        diagnosticChannels.frameError.publish({
+          serverId: parts.serverId,
+          connectionId: null,
+          remoteAddress: socketText(socket),
+          code: error.code,
+          error,
+        });
+        socket.destroy();
+      },
+    );
+  }
+
+  /**
+   * Closes an over-limit connection at once: one refusal frame when the framing
+   * carries text, then FIN. Reading continues (and is discarded) so the close
+   * completes; a peer that never closes is destroyed after a short grace period.
+   */
+  #refuse(socket: net.Socket, reason: RefusalReason): void {
+    const parts = this.#parts;
+    parts.metrics.recordRefusal(reason);
+    const error = new ConnectionError(
+      'SB_TOO_MANY_CONNECTIONS',
+      `${REFUSAL_TEXT[reason]}; connection refused`,
+    );
+    parts.metrics.recordError(error.code);
+    diagnosticChannels.frameError.publish({
+      serverId: parts.serverId,
+      connectionId: null,
+      remoteAddress: socketText(socket),
+      code: error.code,
+      error,
+    });
+    this.#refusing.add(socket);
+    const grace = setTimeout(() => socket.destroy(), 2000);
+    grace.unref();
+    socket.on('close', () => {
+      clearTimeout(grace);
+      this.#refusing.delete(socket);
+    });
+    socket.on('data', () => undefined);
+    if (parts.framing.carriesText) {
+      const line = new TextEncoder().encode(`${error.code} ${error.message}`);
+      let chunks: Uint8Array[] = [];
+      try {
+        chunks = parts.framing.createEncoder().encode(line);
+      } catch {
+        chunks = []; // a framing too small for the message: close without it
+      }
+      for (const chunk of chunks) {
+        socket.write(chunk);
+      }
+    }
+    socket.end();
+  }
+
+  close(options: ServerCloseOptions = {}): Promise<void> {
+    if (this.#closing === null) {
+      const timeout = options.timeout ?? this.#parts.limits.closeTimeout;
+      if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
+        return Promise.reject(
+          new InvalidArgumentError(
+            'SB_BAD_OPTION',
+            'close: option "timeout" must be a number of ms >= 0',
+          ),
+        );
+      }
+      this.#closing = this.#runClose(timeout);
+    }
+    return this.#closing;
+  }
+
+  async #runClose(timeout: number): Promise<void> {
+    const parts = this.#parts;
+    this.#state = 'closing';
+    const listenerClosed = new Promise<void>((resolve) => {
+      if (!this.#netServer.listening) {
+        resolve();
+        return;
+      }
+      this.#netServer.close(() => resolve());
+    });
+    const destroyed = await parts.dispatcher.drain(timeout);
+    for (const socket of this.#refusing) {
+      socket.destroy();
+    }
+    await parts.dispatcher.close();
+    await listenerClosed;
+    await this.#metricsEndpoint?.close();
+    this.#state = 'closed';
+    diagnosticChannels.serverClose.publish({
+      serverId: parts.serverId,
+      address: this.#address,
+      destroyed,
+      metrics: { ...parts.metrics.snapshot() },
+    });
+    this.#resolveClosed();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function normalizeIp(address: string | undefined): string {
+  if (address === undefined) {
+    return 'unknown';
+  }
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function socketText(socket: net.Socket): string {
+  const host = normalizeIp(socket.remoteAddress);
+  const port = socket.remotePort;
+  if (port === undefined) {
+    return '';
+  }
+  return formatAddress({ kind: 'tcp', host, port, tls: false });
+}
