@@ -152,7 +152,7 @@ class SocketCore implements Observable {
   remote: Address | undefined;
   local: Address | undefined;
   /** Where the Socket was constructed, for the leak warning. */
-  origin: Error | undefined;
+  origin: { stack?: string } | undefined;
   /** Unregister token of the leak registry. */
   readonly leakToken = {};
 
@@ -429,7 +429,7 @@ const leakRegistry = new FinalizationRegistry<SocketCore>((core) => {
   if (core.closed || core.transport.destroyed) {
     return;
   }
-  const where = core.origin?.stack?.split('\n').slice(1).join('\n') ?? '(stack not captured)';
+  const where = core.origin?.stack?.split('\n').slice(1).join('\n') || '(stack not captured)';
   process.emitWarning(
     `a switchboard Socket was garbage-collected while open; close() it when done. It was created at:\n${where}`,
     { type: 'SwitchboardWarning', code: 'SB_SOCKET_LEAK' },
@@ -494,7 +494,11 @@ export class Socket implements AsyncDisposable {
       unixAddress: options.unixAddress,
     });
     if (resolved.trackLeaks && !transport.destroyed) {
-      this.core.origin = new Error('Socket created here');
+      // Captured lazily (formatting happens only if a leak is reported). The constructor
+      // frame is left out: V8 keeps each frame's receiver, and that one is this facade.
+      const origin: { stack?: string } = {};
+      Error.captureStackTrace(origin, Socket);
+      this.core.origin = origin;
       // The token lives in the core (not the facade) so the core never references the facade.
       leakRegistry.register(this, this.core, this.core.leakToken);
     }
