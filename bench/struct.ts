@@ -28,17 +28,26 @@ interface PythonStruct {
 
 const pythonStruct = createRequire(import.meta.url)('python-struct') as PythonStruct;
 
-/** One thing measured: `op` is called repeatedly and returns a number folded into a sink. */
+/**
+ * One thing measured. `run(iterations)` does the operation `iterations` times in its own
+ * loop and returns a number folded from the results (so no work can be optimised away).
+ * Each subject has its own loop on purpose: one shared loop calling `op()` would be a
+ * polymorphic call site whose overhead is the same for every subject and would pull
+ * every ratio towards 1.
+ */
 interface Subject {
   name: string;
-  op: () => number;
+  run: (iterations: number) => number;
 }
 
 const ROUNDS = 5;
 const BATCH = 2000;
 
-/** Runs `op` for about `durationMs` and returns ops per second. */
-function measureOnce(op: () => number, durationMs: number): { opsPerSecond: number; sink: number } {
+/** Runs `run` in batches for about `durationMs` and returns ops per second. */
+function measureOnce(
+  run: (iterations: number) => number,
+  durationMs: number,
+): { opsPerSecond: number; sink: number } {
   let sink = 0;
   let operations = 0;
   const started = performance.now();
@@ -46,9 +55,7 @@ function measureOnce(op: () => number, durationMs: number): { opsPerSecond: numb
   let now = started;
   // Bounded: each batch is finite and the loop ends at the deadline.
   while (now < deadline) {
-    for (let index = 0; index < BATCH; index++) {
-      sink += op();
-    }
+    sink += run(BATCH);
     operations += BATCH;
     now = performance.now();
   }
@@ -66,11 +73,11 @@ function measureRow(subjects: Subject[], budgetMs: number): Measurement[] {
   let sink = 0;
   for (const subject of subjects) {
     // Warm-up, so the first round does not time the interpreter.
-    sink += measureOnce(subject.op, Math.min(100, perRound)).sink;
+    sink += measureOnce(subject.run, Math.min(100, perRound)).sink;
   }
   for (let round = 0; round < ROUNDS; round++) {
     for (const subject of subjects) {
-      const result = measureOnce(subject.op, perRound);
+      const result = measureOnce(subject.run, perRound);
       sink += result.sink;
       figures.get(subject.name)!.push(result.opsPerSecond);
     }
@@ -102,14 +109,16 @@ function targets(subjects: string[]): BenchRow['targets'] {
 interface HeaderCase {
   format: string;
   label: string;
-  /** Sample values for switchboard (checked against python-struct's output before timing). */
+  /** Sample values for switchboard. */
   ours: StructValue[];
-  /** The same values as python-struct takes them. */
+  /** The same values as python-struct takes them (a string for `s`). */
   theirs: unknown[];
-  /** Each subject's pack call, written with literal arguments as application code would. */
-  packCompiled(compiled: Struct): Uint8Array;
-  packFree(): Uint8Array;
-  packPeer(): Buffer;
+  /** The bytes every subject must produce, checked before timing. */
+  expectedHex: string;
+  /** Pack loops, written with literal arguments as application code would call them. */
+  packCompiled(compiled: Struct, iterations: number): number;
+  packFree(iterations: number): number;
+  packPeer(iterations: number): number;
 }
 
 const NAME = new TextEncoder().encode('sensor-42');
@@ -120,18 +129,56 @@ const CASES: HeaderCase[] = [
     label: "'!HHIq' (16 B network-order header)",
     ours: [1, 7, 1_048_576, 1_234_567_890_123n],
     theirs: [1, 7, 1_048_576, 1_234_567_890_123],
-    packCompiled: (compiled) => compiled.pack(1, 7, 1_048_576, 1_234_567_890_123n),
-    packFree: () => pack('!HHIq', 1, 7, 1_048_576, 1_234_567_890_123n),
-    packPeer: () => pythonStruct.pack('!HHIq', [1, 7, 1_048_576, 1_234_567_890_123]),
+    expectedHex: '00010007001000000000011f71fb04cb', // CPython struct.pack
+    packCompiled(compiled, iterations) {
+      let sink = 0;
+      for (let index = 0; index < iterations; index++) {
+        sink += compiled.pack(1, 7, 1_048_576, 1_234_567_890_123n)[15]!;
+      }
+      return sink;
+    },
+    packFree(iterations) {
+      let sink = 0;
+      for (let index = 0; index < iterations; index++) {
+        sink += pack('!HHIq', 1, 7, 1_048_576, 1_234_567_890_123n)[15]!;
+      }
+      return sink;
+    },
+    packPeer(iterations) {
+      let sink = 0;
+      for (let index = 0; index < iterations; index++) {
+        sink += pythonStruct.pack('!HHIq', [1, 7, 1_048_576, 1_234_567_890_123])[15]!;
+      }
+      return sink;
+    },
   },
   {
     format: '<10sIhd',
     label: "'<10sIhd' (24 B record: name, u32, i16, double)",
     ours: [NAME, 4_000_000_000, -1234, 21.5],
     theirs: ['sensor-42', 4_000_000_000, -1234, 21.5],
-    packCompiled: (compiled) => compiled.pack(NAME, 4_000_000_000, -1234, 21.5),
-    packFree: () => pack('<10sIhd', NAME, 4_000_000_000, -1234, 21.5),
-    packPeer: () => pythonStruct.pack('<10sIhd', ['sensor-42', 4_000_000_000, -1234, 21.5]),
+    expectedHex: '73656e736f722d34320000286bee2efb0000000000803540', // CPython struct.pack
+    packCompiled(compiled, iterations) {
+      let sink = 0;
+      for (let index = 0; index < iterations; index++) {
+        sink += compiled.pack(NAME, 4_000_000_000, -1234, 21.5)[23]!;
+      }
+      return sink;
+    },
+    packFree(iterations) {
+      let sink = 0;
+      for (let index = 0; index < iterations; index++) {
+        sink += pack('<10sIhd', NAME, 4_000_000_000, -1234, 21.5)[23]!;
+      }
+      return sink;
+    },
+    packPeer(iterations) {
+      let sink = 0;
+      for (let index = 0; index < iterations; index++) {
+        sink += pythonStruct.pack('<10sIhd', ['sensor-42', 4_000_000_000, -1234, 21.5])[23]!;
+      }
+      return sink;
+    },
   },
 ];
 
@@ -141,13 +188,13 @@ function rowsFor(header: HeaderCase, budgetMs: number, log: (line: string) => vo
   const packed = compiled.pack(...header.ours);
   const packedBuffer = Buffer.from(packed);
   // Every subject must produce the same bytes, or the comparison means nothing.
-  for (const output of [header.packCompiled(compiled), header.packFree(), header.packPeer()]) {
-    if (!Buffer.from(output).equals(packedBuffer)) {
-      throw new Error(`bench/struct: subjects pack ${format} differently; not comparable`);
-    }
-  }
-  if (!Buffer.from(pythonStruct.pack(format, header.theirs)).equals(packedBuffer)) {
-    throw new Error(`bench/struct: python-struct packs ${format} differently; not comparable`);
+  const outputs = [
+    Buffer.from(pack(format, ...header.ours)).toString('hex'),
+    packedBuffer.toString('hex'),
+    pythonStruct.pack(format, header.theirs).toString('hex'),
+  ];
+  if (outputs.some((hex) => hex !== header.expectedHex)) {
+    throw new Error(`bench/struct: subjects pack ${format} differently: ${outputs.join(' ')}`);
   }
   log(`  ${format}: ${compiled.size} bytes, outputs agree`);
 
@@ -156,9 +203,9 @@ function rowsFor(header: HeaderCase, budgetMs: number, log: (line: string) => vo
     reference: PEER,
     measurements: measureRow(
       [
-        { name: COMPILED, op: () => header.packCompiled(compiled).length },
-        { name: FREE, op: () => header.packFree().length },
-        { name: PEER, op: () => header.packPeer().length },
+        { name: COMPILED, run: (iterations) => header.packCompiled(compiled, iterations) },
+        { name: FREE, run: (iterations) => header.packFree(iterations) },
+        { name: PEER, run: (iterations) => header.packPeer(iterations) },
       ],
       budgetMs,
     ),
@@ -169,9 +216,36 @@ function rowsFor(header: HeaderCase, budgetMs: number, log: (line: string) => vo
     reference: PEER,
     measurements: measureRow(
       [
-        { name: COMPILED, op: () => compiled.unpack(packed).length },
-        { name: FREE_UNPACK, op: () => unpack(format, packed).length },
-        { name: PEER, op: () => pythonStruct.unpack(format, packedBuffer).length },
+        {
+          name: COMPILED,
+          run(iterations) {
+            let sink = 0;
+            for (let index = 0; index < iterations; index++) {
+              sink += compiled.unpack(packed).length;
+            }
+            return sink;
+          },
+        },
+        {
+          name: FREE_UNPACK,
+          run(iterations) {
+            let sink = 0;
+            for (let index = 0; index < iterations; index++) {
+              sink += unpack(format, packed).length;
+            }
+            return sink;
+          },
+        },
+        {
+          name: PEER,
+          run(iterations) {
+            let sink = 0;
+            for (let index = 0; index < iterations; index++) {
+              sink += pythonStruct.unpack(format, packedBuffer).length;
+            }
+            return sink;
+          },
+        },
       ],
       budgetMs,
     ),

@@ -66,13 +66,15 @@ export interface IntRule {
   readonly numberMin: number;
   /** One more than the largest accepted value, as a number (exact: a power of two). */
   readonly numberLimit: number;
-  /** The C conversion range. */
+  /** Lower end of the C conversion range (e.g. LONG_MIN for `long`). */
   readonly convertMin: bigint;
+  /** Upper end of the C conversion range (e.g. ULONG_MAX for `unsigned long`). */
   readonly convertMax: bigint;
   /** Message when the value is outside the C conversion range. */
   readonly convertMessage: string;
-  /** The format's range (inside the conversion range). */
+  /** Smallest value the format accepts (inside the conversion range). */
   readonly min: bigint;
+  /** Largest value the format accepts (inside the conversion range). */
   readonly max: bigint;
   /** Message when the value converts but is outside the format's range. */
   readonly rangeMessage: string;
@@ -80,6 +82,7 @@ export interface IntRule {
 
 /** One compiled item of a format: `count` values of one kind starting at `offset`. */
 export interface FieldOp {
+  /** What to write or read: one of {@link OpKind}. */
   readonly kind: OpKindValue;
   /** Byte offset of the first value within the struct. */
   readonly offset: number;
@@ -87,6 +90,7 @@ export interface FieldOp {
   readonly count: number;
   /** Bytes per value; for `s` and `p`, the whole field. */
   readonly size: number;
+  /** Byte order of multi-byte values. */
   readonly littleEndian: boolean;
   /** Present for integer kinds. */
   readonly intRule: IntRule | undefined;
@@ -100,6 +104,7 @@ export interface CompiledFormat {
   readonly size: number;
   /** How many values `pack` takes and `unpack` returns. */
   readonly valueCount: number;
+  /** The items in format order (`x` items have none; their bytes stay zero). */
   readonly ops: readonly FieldOp[];
 }
 
