@@ -133,7 +133,8 @@ function describeParseError(error: unknown): string {
   const code =
     typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
   const message = error instanceof Error ? error.message : String(error);
-  const flag = /'(-[^' ]*)/.exec(message)?.[1];
+  // Node quotes the flag as '--name' or '-f, --name'; report the long name.
+  const flag = /'(?:-[^-' ], )?(--?[^' ]+)/.exec(message)?.[1];
   switch (code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option ${flag ?? message}`;

@@ -1,0 +1,357 @@
+/**
+ * `switchboard serve`: run a switchboard server from the command line.
+ *
+ * Theory of operation: the flags map one to one onto `createServer` options.
+ * Once the server listens, the first stdout line is exactly
+ * `listening on <scheme>://<addr>` (the real port when `:0` was asked); scripts
+ * and tests read the port from it. The command then waits for SIGINT/SIGTERM
+ * (main.ts aborts `signal`), closes the server gracefully (stop accepting, let
+ * handlers finish and flush, destroy what is left after the close timeout) and
+ * exits 0.
+ *
+ * `--json` and `--verbose` are subscribers of the library's diagnostics
+ * channels (SPEC §9): each event becomes one line on stderr, a JSON object or
+ * a short human-readable line.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createServer, InvalidArgumentError } from '../index.js';
+import {
+  booleanFlag,
+  type CommandSpec,
+  choiceFlag,
+  integerFlag,
+  type ParsedArgs,
+  stringFlag,
+  UsageError,
+} from './args.js';
+import { EXIT, LineWriter } from './output.js';
+
+/** The diagnostics channels `--json`/`--verbose` print, by short event name. */
+const EVENTS = {
+  'server:listening': 'switchboard:server:listening',
+  'connection:open': 'switchboard:connection:open',
+  'connection:close': 'switchboard:connection:close',
+  'frame:error': 'switchboard:frame:error',
+  'server:close': 'switchboard:server:close',
+} as const;
+
+type ServerOptions = Parameters<typeof createServer>[0];
+
+/** The `serve` command. */
+export const command: CommandSpec = {
+  name: 'serve',
+  usage:
+    'serve --listen ADDR --framing SPEC --mode echo|chat|discard|MODULE [--max-frame N]\n' +
+    '                   [--max-connections N] [--idle-timeout MS] [--frame-timeout MS]\n' +
+    '                   [--dispatch loop|threads|processes] [--workers N]\n' +
+    '                   [--tls-cert F --tls-key F [--tls-ca F]] [--proxy-protocol]\n' +
+    '                   [--metrics ADDR] [--bus nats://HOST:PORT] [--json] [--verbose]',
+  description:
+    'Runs a server. The first stdout line is exactly `listening on <scheme>://<addr>` (with\n' +
+    'the real port when :0 was asked). Modes: echo (send each frame back), chat (each frame\n' +
+    'goes to every other client), discard, or the path of a JS/TS module whose default\n' +
+    'export is a handler (channel, info) => Promise<void>. SIGINT/SIGTERM close gracefully\n' +
+    'and exit 0.',
+  flags: [
+    {
+      name: 'listen',
+      short: 'l',
+      type: 'string',
+      value: 'ADDR',
+      description: 'where to listen (default 127.0.0.1:7070; port 0 = a free port)',
+    },
+    {
+      name: 'framing',
+      short: 'f',
+      type: 'string',
+      value: 'SPEC',
+      description: 'framing, e.g. line, length:u16be, netstring (required)',
+    },
+    {
+      name: 'mode',
+      short: 'm',
+      type: 'string',
+      value: 'MODE',
+      description: 'echo (default), chat, discard, or the path of a handler module',
+    },
+    {
+      name: 'max-frame',
+      type: 'string',
+      value: 'N',
+      description: 'largest frame in bytes (default 8 MiB; line/delim 64 KiB)',
+    },
+    {
+      name: 'max-connections',
+      type: 'string',
+      value: 'N',
+      description: 'connections served at once (default 10000); extra ones are refused at once',
+    },
+    {
+      name: 'idle-timeout',
+      type: 'string',
+      value: 'MS',
+      description: 'close a connection silent for MS ms (default 300000; 0 = off)',
+    },
+    {
+      name: 'frame-timeout',
+      type: 'string',
+      value: 'MS',
+      description: 'a started frame must complete within MS ms (default 30000; 0 = off)',
+    },
+    {
+      name: 'dispatch',
+      type: 'string',
+      value: 'MODEL',
+      description: 'loop (default), threads or processes',
+    },
+    {
+      name: 'workers',
+      type: 'string',
+      value: 'N',
+      description: 'worker threads or processes (default: one per CPU)',
+    },
+    {
+      name: 'tls-cert',
+      type: 'string',
+      value: 'F',
+      description: 'PEM certificate chain: serve TLS (needs --tls-key)',
+    },
+    { name: 'tls-key', type: 'string', value: 'F', description: 'PEM private key for --tls-cert' },
+    {
+      name: 'tls-ca',
+      type: 'string',
+      value: 'F',
+      description: 'PEM CA bundle: require and verify client certificates (mutual TLS)',
+    },
+    {
+      name: 'proxy-protocol',
+      type: 'boolean',
+      description: 'expect a PROXY protocol v1/v2 header on every connection',
+    },
+    {
+      name: 'metrics',
+      type: 'string',
+      value: 'ADDR',
+      description: 'serve Prometheus metrics on http://ADDR/metrics',
+    },
+    {
+      name: 'bus',
+      type: 'string',
+      value: 'URL',
+      description: 'NATS bus (nats://HOST:PORT) so chat rooms span server processes',
+    },
+    {
+      name: 'json',
+      type: 'boolean',
+      description: 'one JSON event per line on stderr (connections, errors, listening, close)',
+    },
+    {
+      name: 'verbose',
+      type: 'boolean',
+      description: 'one human-readable event per line on stderr',
+    },
+  ],
+  positionals: { min: 0, max: 0, name: 'argument' },
+  examples: [
+    'serve --listen 127.0.0.1:7070 --framing line --mode chat',
+    'serve --listen 127.0.0.1:0 --framing length:u16be --mode echo --json',
+    'serve --listen unix:/tmp/sb.sock --framing netstring --mode ./handler.ts',
+  ],
+  async run({ args, signal }) {
+    const options = await serverOptions(args);
+    const json = booleanFlag(args, 'json');
+    const verbose = booleanFlag(args, 'verbose');
+    const unsubscribe = json || verbose ? subscribeEvents(json ? 'json' : 'text') : () => {};
+    try {
+      const server = await createServer(options);
+      const out = new LineWriter(process.stdout);
+      await out.line(`listening on ${server.address}`);
+      if (server.metricsUrl !== null) {
+        await out.line(`metrics on ${server.metricsUrl}`);
+      }
+      await new Promise<void>((resolve) => {
+        signal.addEventListener('abort', () => resolve(), { once: true });
+        void server.closed.then(() => resolve());
+      });
+      await server.close();
+    } finally {
+      unsubscribe();
+    }
+    return EXIT.ok;
+  },
+};
+
+/** Maps the flags onto `createServer` options; throws UsageError for bad values. */
+async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {
+  const mode = stringFlag(args, command, 'mode') ?? 'echo';
+  const options: Record<string, unknown> = {
+    listen: stringFlag(args, command, 'listen') ?? '127.0.0.1:7070',
+    framing: stringFlag(args, command, 'framing', true),
+    // echo|chat|discard are built-ins; anything else is a module path createServer resolves.
+    handler: mode,
+    dispatch: choiceFlag(
+      args,
+      command,
+      'dispatch',
+      ['loop', 'threads', 'processes'] as const,
+      'loop',
+    ),
+  };
+  const numbers: Array<[string, string, 'bytes' | 'ms' | 'count']> = [
+    ['max-frame', 'maxFrame', 'bytes'],
+    ['max-connections', 'maxConnections', 'count'],
+    ['idle-timeout', 'idleTimeout', 'ms'],
+    ['frame-timeout', 'frameTimeout', 'ms'],
+    ['workers', 'workers', 'count'],
+  ];
+  for (const [flag, option, kind] of numbers) {
+    const value = integerFlag(args, command, flag, {
+      kind,
+      min: flag === 'max-frame' || flag === 'workers' ? 1 : 0,
+    });
+    if (value !== undefined) {
+      options[option] = value;
+    }
+  }
+  if (booleanFlag(args, 'proxy-protocol')) {
+    options.proxyProtocol = true;
+  }
+  const metrics = stringFlag(args, command, 'metrics');
+  if (metrics !== undefined) {
+    options.metrics = metrics;
+  }
+  const bus = stringFlag(args, command, 'bus');
+  if (bus !== undefined) {
+    // Passed through as is: a server without bus support rejects the option by name.
+    options.bus = bus;
+  }
+  const cert = stringFlag(args, command, 'tls-cert');
+  const key = stringFlag(args, command, 'tls-key');
+  const ca = stringFlag(args, command, 'tls-ca');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError('serve: --tls-cert and --tls-key go together');
+  }
+  if (ca !== undefined && cert === undefined) {
+    throw new UsageError('serve: --tls-ca needs --tls-cert and --tls-key');
+  }
+  if (cert !== undefined && key !== undefined) {
+    options.tls = {
+      cert: readPem(cert, 'tls-cert'),
+      key: readPem(key, 'tls-key'),
+      ...(ca === undefined
+        ? {}
+        : { ca: readPem(ca, 'tls-ca'), requestCert: true, rejectUnauthorized: true }),
+    };
+  }
+  if (options.dispatch === 'loop' && TYPESCRIPT_PATH.test(mode)) {
+    options.handler = await loadTypeScriptHandler(mode);
+  }
+  return options as unknown as ServerOptions;
+}
+
+function readPem(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason =
+      typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'error';
+    throw new UsageError(`serve: cannot read --${flag} file '${path}' (${reason})`);
+  }
+}
+
+const TYPESCRIPT_PATH = /\.(c|m)?tsx?$/;
+
+/**
+ * Loads a `.ts` handler module in this process through tsx (`tsx/esm/api`
+ * `tsImport`) and returns its default export. A `.ts` file outside a
+ * `"type": "module"` package compiles to CommonJS, whose namespace's `default`
+ * is `module.exports`; the handler is then `module.exports.default`.
+ * (`threads`/`processes` workers load the module themselves.)
+ */
+async function loadTypeScriptHandler(path: string): Promise<unknown> {
+  const file = resolve(path);
+  if (!existsSync(file)) {
+    throw new UsageError(`serve: --mode: handler module '${path}' does not exist`);
+  }
+  let api: { tsImport: (specifier: string, parentUrl: string) => Promise<Record<string, unknown>> };
+  try {
+    api = (await import('tsx/esm/api')) as typeof api;
+  } catch (error) {
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      'serve: a TypeScript handler module needs the "tsx" package installed (or use the compiled .js file)',
+      { cause: error },
+    );
+  }
+  const loaded = await api.tsImport(pathToFileURL(file).href, import.meta.url);
+  let handler: unknown = loaded.default;
+  if (typeof handler !== 'function' && typeof handler === 'object' && handler !== null) {
+    handler = (handler as Record<string, unknown>).default;
+  }
+  if (typeof handler !== 'function') {
+    throw new UsageError(`serve: --mode: handler module '${path}' has no default export function`);
+  }
+  return handler;
+}
+
+/** Subscribes to every server diagnostics channel; returns the unsubscriber. */
+function subscribeEvents(style: 'json' | 'text'): () => void {
+  const subscriptions: Array<() => void> = [];
+  for (const [event, channel] of Object.entries(EVENTS)) {
+    const listener = (message: unknown): void => {
+      const line = style === 'json' ? jsonEvent(event, message) : textEvent(event, message);
+      process.stderr.write(`${line}\n`);
+    };
+    diagnosticsChannel.subscribe(channel, listener);
+    subscriptions.push(() => diagnosticsChannel.unsubscribe(channel, listener));
+  }
+  return () => {
+    for (const unsubscribe of subscriptions) {
+      unsubscribe();
+    }
+  };
+}
+
+/** One JSON line: the event name, the time, and the payload with errors as {code, message}. */
+function jsonEvent(event: string, message: unknown): string {
+  const fields: Record<string, unknown> = { event, time: new Date().toISOString() };
+  if (typeof message === 'object' && message !== null) {
+    for (const [key, value] of Object.entries(message)) {
+      fields[key] = value instanceof Error ? errorFields(value) : value;
+    }
+  }
+  return JSON.stringify(fields, (_key, value: unknown) =>
+    typeof value === 'bigint' ? value.toString() : value,
+  );
+}
+
+function errorFields(error: Error): { code: string | undefined; message: string } {
+  const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+  return { code, message: error.message };
+}
+
+/** One human-readable line per event. */
+function textEvent(event: string, message: unknown): string {
+  const fields = (typeof message === 'object' && message !== null ? message : {}) as Record<
+    string,
+    unknown
+  >;
+  const time = new Date().toISOString();
+  switch (event) {
+    case 'connection:open':
+      return `${time} open #${fields.connectionId} from ${fields.remoteAddress}`;
+    case 'connection:close':
+      return `${time} close #${fields.connectionId} ${fields.code ?? 'ok'} after ${fields.durationMs} ms, frames in ${fields.framesIn} out ${fields.framesOut}`;
+    case 'frame:error': {
+      const error = fields.error instanceof Error ? fields.error.message : '';
+      return `${time} error #${fields.connectionId ?? '-'} from ${fields.remoteAddress}: ${fields.code}: ${error}`;
+    }
+    case 'server:listening':
+      return `${time} listening on ${fields.address} (${fields.dispatch})`;
+    default:
+      return `${time} closed ${fields.address}`;
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * `serve` as a black box: the first stdout line, each mode over several
+ * framings with Node clients, chat fan-out to the other clients only, handler
+ * modules (JS and TS), --json events, socat interop, and SIGINT during traffic
+ * (graceful close, exit 0, nothing lost).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { NEED_DATA, parseFraming } from '../../src/index.js';
+import { requireTool } from '../helpers/interop.js';
+import { killAll, startServe } from './cli-process.js';
+
+const sockets = new Set<net.Socket>();
+
+afterEach(() => {
+  for (const socket of sockets) {
+    socket.destroy();
+  }
+  sockets.clear();
+  killAll();
+});
+
+/** A framed test client over a raw node socket, with a deadline on every wait. */
+class Client {
+  readonly socket: net.Socket;
+  readonly frames: string[] = [];
+  ended = false;
+  readonly #decoder;
+  readonly #encoder;
+  #waiters: Array<() => void> = [];
+
+  private constructor(socket: net.Socket, spec: string) {
+    this.socket = socket;
+    const framing = parseFraming(spec);
+    this.#decoder = framing.createDecoder();
+    this.#encoder = framing.createEncoder();
+    socket.on('data', (chunk: Buffer) => {
+      this.#decoder.push(chunk);
+      for (let frame = this.#decoder.next(); frame !== NEED_DATA; frame = this.#decoder.next()) {
+        this.frames.push(Buffer.from(frame).toString());
+      }
+      this.#wake();
+    });
+    socket.on('end', () => {
+      this.ended = true;
+      this.#wake();
+    });
+    socket.on('close', () => {
+      this.ended = true;
+      this.#wake();
+    });
+    socket.on('error', () => {});
+  }
+
+  static connect(port: number, spec: string): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      sockets.add(socket);
+      socket.once('connect', () => resolve(new Client(socket, spec)));
+      socket.once('error', reject);
+    });
+  }
+
+  send(...messages: string[]): void {
+    for (const message of messages) {
+      for (const piece of this.#encoder.encode(Buffer.from(message))) {
+        this.socket.write(piece);
+      }
+    }
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) {
+      waiter();
+    }
+  }
+
+  /** Resolves once `predicate()` holds; rejects after `timeoutMs`. */
+  until(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`timed out; frames so far: ${JSON.stringify(this.frames.slice(0, 20))}`),
+          ),
+        timeoutMs,
+      );
+      const check = (): void => {
+        if (predicate()) {
+          clearTimeout(timer);
+          resolve();
+        } else {
+          this.#waiters.push(check);
+        }
+      };
+      check();
+    });
+  }
+}
+
+describe('switchboard serve', () => {
+  it('prints exactly "listening on tcp://127.0.0.1:<real port>" first, for :0', async () => {
+    const { firstLine, port } = await startServe([
+      '--listen',
+      '127.0.0.1:0',
+      '--framing',
+      'line',
+      '--mode',
+      'echo',
+    ]);
+    expect(firstLine).toMatch(/^listening on tcp:\/\/127\.0\.0\.1:\d+$/);
+    expect(port).toBeGreaterThan(0);
+  });
+
+  const echoFramings = ['line', 'length:u16be', 'netstring', 'varint', 'content-length'];
+  it.each(echoFramings)('echo mode sends each frame back (%s)', async (framing) => {
+    const { port } = await startServe([
+      '--listen',
+      '127.0.0.1:0',
+      '--framing',
+      framing,
+      '--mode',
+      'echo',
+    ]);
+    const client = await Client.connect(port, framing);
+    client.send('one', '', 'three');
+    await client.until(() => client.frames.length === 3);
+    expect(client.frames).toEqual(['one', '', 'three']);
+  });
+
+  it.each(['line', 'length'])(
+    'chat mode delivers each frame to the other clients only (%s)',
+    async (framing) => {
+      const { port } = await startServe([
+        '--listen',
+        '127.0.0.1:0',
+        '--framing',
+        framing,
+        '--mode',
+        'chat',
+      ]);
+      const [alice, bob, carol] = await Promise.all(
+        [0, 1, 2].map(() => Client.connect(port, framing)),
+      );
+      if (alice === undefined || bob === undefined || carol === undefined) {
+        throw new Error('clients');
+      }
+      // Let the server register all three before anyone speaks: a probe from carol
+      // reaching alice and bob proves they are in the room.
+      carol.send('probe');
+      await Promise.all([
+        alice.until(() => alice.frames.length === 1),
+        bob.until(() => bob.frames.length === 1),
+      ]);
+      alice.send('from alice');
+      bob.send('from bob');
+      await carol.until(() => carol.frames.length === 2);
+      await alice.until(() => alice.frames.length === 2);
+      await bob.until(() => bob.frames.length === 2);
+      expect(carol.frames.sort()).toEqual(['from alice', 'from bob']);
+      expect(alice.frames).toEqual(['probe', 'from bob']);
+      expect(bob.frames).toEqual(['probe', 'from alice']);
+    },
+  );
+
+  it('discard mode reads frames and answers nothing; the server stays up', async () => {
+    const { port } = await startServe([
+      '--listen',
+      '127.0.0.1:0',
+      '--framing',
+      'line',
+      '--mode',
+      'discard',
+    ]);
+    const client = await Client.connect(port, 'line');
+    client.send('a', 'b');
+    client.socket.end();
+    await client.until(() => client.ended);
+    expect(client.frames).toEqual([]);
+    const again = await Client.connect(port, 'line');
+    again.send('c');
+    again.socket.end();
+    await again.until(() => again.ended);
+  });
+
+  it('MODULE mode loads a JS or TS handler module (default export)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-serve-'));
+    const jsHandler = join(dir, 'upper.mjs');
+    writeFileSync(
+      jsHandler,
+      `export default async function upper(channel) {
+  for await (const message of channel) {
+    await channel.send(Buffer.from(message).toString().toUpperCase());
+  }
+}
+`,
+    );
+    const tsHandler = join(dir, 'reverse.ts');
+    writeFileSync(
+      tsHandler,
+      `interface Channel extends AsyncIterable<Uint8Array> { send(message: string): Promise<void> }
+export default async function reverse(channel: Channel): Promise<void> {
+  for await (const message of channel) {
+    const text: string = Buffer.from(message).toString();
+    await channel.send([...text].reverse().join(''));
+  }
+}
+`,
+    );
+    const [js, ts] = await Promise.all([
+      startServe(['--listen', '127.0.0.1:0', '--framing', 'line', '--mode', jsHandler]),
+      startServe(['--listen', '127.0.0.1:0', '--framing', 'line', '--mode', tsHandler]),
+    ]);
+    const [jsClient, tsClient] = await Promise.all([
+      Client.connect(js.port, 'line'),
+      Client.connect(ts.port, 'line'),
+    ]);
+    jsClient.send('hello');
+    tsClient.send('hello');
+    await jsClient.until(() => jsClient.frames.length === 1);
+    await tsClient.until(() => tsClient.frames.length === 1);
+    expect(jsClient.frames).toEqual(['HELLO']);
+    expect(tsClient.frames).toEqual(['olleh']);
+  });
+
+  it('--json prints one JSON event per line on stderr', async () => {
+    const { cli, port } = await startServe([
+      '--listen',
+      '127.0.0.1:0',
+      '--framing',
+      'length:u8',
+      '--mode',
+      'echo',
+      '--json',
+    ]);
+    const client = await Client.connect(port, 'length:u8');
+    client.send('x');
+    await client.until(() => client.frames.length === 1);
+    client.socket.end();
+    await client.until(() => client.ended);
+    const bad = await Client.connect(port, 'line');
+    bad.socket.write(Buffer.from([5, 1]));
+    bad.socket.end();
+    await bad.until(() => bad.ended);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited()).toEqual({ code: 0, signal: null });
+    const events = cli
+      .stderr()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event: string; code?: string | null });
+    const names = events.map((event) => event.event);
+    expect(names).toContain('connection:open');
+    expect(names).toContain('connection:close');
+    expect(names).toContain('server:close');
+    expect(events.some((event) => event.code === 'SB_UNEXPECTED_EOF')).toBe(true);
+  });
+
+  it('SIGINT during traffic: graceful close, exit 0, every frame sent is echoed', async () => {
+    const { cli, port } = await startServe([
+      '--listen',
+      '127.0.0.1:0',
+      '--framing',
+      'length',
+      '--mode',
+      'echo',
+    ]);
+    const client = await Client.connect(port, 'length');
+    const count = 2000;
+    const messages = Array.from({ length: count }, (_, index) => `message ${index}`);
+    client.send(...messages.slice(0, count / 2));
+    await client.until(() => client.frames.length > 0);
+    cli.child.kill('SIGINT');
+    client.send(...messages.slice(count / 2));
+    client.socket.end();
+    await client.until(() => client.ended, 10_000);
+    expect(await cli.exited(10_000)).toEqual({ code: 0, signal: null });
+    // Nothing lost and nothing reordered: every echo, in order.
+    expect(client.frames.length).toBe(count);
+    expect(client.frames).toEqual(messages);
+  });
+
+  it('npm start (serve --listen 127.0.0.1:7070 --framing line --mode chat) is a chat nc can use', async () => {
+    // Same flags as package.json "start", on a free port so tests never collide.
+    const { port } = await startServe([
+      '--listen',
+      '127.0.0.1:0',
+      '--framing',
+      'line',
+      '--mode',
+      'chat',
+    ]);
+    const [one, two] = await Promise.all([
+      Client.connect(port, 'line'),
+      Client.connect(port, 'line'),
+    ]);
+    if (one === undefined || two === undefined) {
+      throw new Error('clients');
+    }
+    // nc sends raw lines, CRLF from some terminals: the line framing strips the CR.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    one.socket.write('hi there\r\n');
+    await two.until(() => two.frames.length === 1);
+    expect(two.frames).toEqual(['hi there']);
+  });
+});
+
+const hasSocat = requireTool('socat', ['socat', '-V']);
+
+describe.skipIf(!hasSocat)('switchboard serve with socat', () => {
+  it('socat exchanges lines with serve --mode echo', async () => {
+    const { port } = await startServe([
+      '--listen',
+      '127.0.0.1:0',
+      '--framing',
+      'line',
+      '--mode',
+      'echo',
+    ]);
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn('socat', ['-t', '5', '-', `TCP:127.0.0.1:${port}`], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let text = '';
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`socat timed out; output so far: ${text}`));
+      }, 8000);
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      child.on('close', () => {
+        clearTimeout(timer);
+        resolve(text);
+      });
+      child.stdin.end('hello\nfrom socat\n');
+    });
+    expect(output).toBe('hello\nfrom socat\n');
+  });
+});
