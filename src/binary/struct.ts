@@ -289,6 +289,32 @@ function write64(bytes: Uint8Array, position: number, value: unknown, op: FieldO
   copyFromScratch(bytes, position, 8);
 }
 
+/** Below this many bytes a plain loop beats `set(subarray(...))`, which allocates a view. */
+const SMALL_COPY = 64;
+
+function copyRange(
+  target: Uint8Array,
+  targetStart: number,
+  source: Uint8Array,
+  sourceStart: number,
+  length: number,
+): void {
+  if (length <= SMALL_COPY) {
+    for (let index = 0; index < length; index++) {
+      target[targetStart + index] = source[sourceStart + index]!;
+    }
+  } else {
+    target.set(source.subarray(sourceStart, sourceStart + length), targetStart);
+  }
+}
+
+/** A copy (never a view) of `length` bytes, as a plain Uint8Array even when `bytes` is a Buffer. */
+function copyBytes(bytes: Uint8Array, start: number, length: number): Uint8Array {
+  const copy = new Uint8Array(length);
+  copyRange(copy, 0, bytes, start, length);
+  return copy;
+}
+
 // ---------------------------------------------------------------------------
 // The pack and unpack loops
 // ---------------------------------------------------------------------------
@@ -348,7 +374,7 @@ function writeFields(
         break;
       case OpKind.Bytes: {
         const value = bytesValue(values[next++], 's');
-        bytes.set(value.length > op.size ? value.subarray(0, op.size) : value, position);
+        copyRange(bytes, position, value, 0, Math.min(value.length, op.size));
         break;
       }
       case OpKind.Pascal: {
@@ -356,7 +382,7 @@ function writeFields(
         if (op.size > 0) {
           const length = Math.min(value.length, op.size - 1);
           bytes[position] = Math.min(length, 255);
-          bytes.set(value.subarray(0, length), position + 1);
+          copyRange(bytes, position + 1, value, 0, length);
         }
         break;
       }
@@ -389,12 +415,6 @@ function writeFields(
         break;
     }
   }
-}
-
-function copyBytes(bytes: Uint8Array, start: number, length: number): Uint8Array {
-  const copy = new Uint8Array(length);
-  copy.set(bytes.subarray(start, start + length));
-  return copy;
 }
 
 /** Reads one struct at `base`. The caller has checked the bounds. */

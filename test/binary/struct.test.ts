@@ -493,6 +493,15 @@ describe('properties (seeded)', () => {
       }),
       { seed: 42, numRuns: 2000 },
     );
+    // Random doubles almost never land on a tie, so test the exact midpoints too.
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0x7bfe }), (below) => {
+        const midpoint = (halves[below]! + halves[below + 1]!) / 2;
+        expect(float16Bits(midpoint)).toBe(below % 2 === 0 ? below : below + 1);
+        expect(float16Bits(-midpoint)).toBe(0x8000 | nearest(midpoint));
+      }),
+      { seed: 42, numRuns: 2000 },
+    );
   });
 });
 
