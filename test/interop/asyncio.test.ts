@@ -29,7 +29,7 @@ afterEach(async () => {
 
 describe.skipIf(!hasAsyncio)('interop: Python asyncio streams', () => {
   describe.each(CASES)('$framing', ({ framing, messages }) => {
-    it('asyncio client -> switchboard echo server', async () => {
+    it('asyncio client -> switchboard echo server (createServer, handler echo)', async () => {
       const server = await startEchoServer(framing);
       servers.push(server);
       const run = await runPeerClient(PYTHON, [
@@ -47,6 +47,8 @@ describe.skipIf(!hasAsyncio)('interop: Python asyncio streams', () => {
         framing === 'eof' ? [Buffer.concat(messages).toString('hex')] : hexArgs(messages),
       );
       expect(server.errors).toEqual([]);
+      expect(server.errorCodes()).toEqual({});
+      expect(server.connections()).toBe(1);
     });
 
     it('switchboard client -> asyncio echo server', async () => {

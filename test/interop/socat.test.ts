@@ -23,9 +23,18 @@ import {
   SOCAT,
   startPeerServer,
 } from './peers/spawn-peer.js';
-import { type EchoServer, exchange, startEchoServer, toHexList } from './peers/switchboard-side.js';
+import {
+  type EchoKind,
+  type EchoServer,
+  exchange,
+  startEchoServer,
+  toHexList,
+} from './peers/switchboard-side.js';
 
 const hasSocat = requireTool('socat', [SOCAT, '-V']);
+
+/** Both switchboard echo servers: the real server, and a hand-written Listener + Channel loop. */
+const ECHO_KINDS: EchoKind[] = ['createServer', 'channel-loop'];
 
 /** Framings carried through socat as opaque bytes, with payloads each can express. */
 const FRAMINGS: Array<{ framing: string; messages: readonly Uint8Array[] }> = [
@@ -116,16 +125,22 @@ describe.skipIf(!hasSocat)('interop: socat', () => {
   });
 
   describe.each(FRAMINGS)('$framing', ({ framing, messages }) => {
-    it('socat client -> switchboard echo server (bytes identical, frames decode)', async () => {
-      const server = await startEchoServer(framing);
-      servers.push(server);
-      const wire = encodeAll(framing, messages);
-      const run = await socatClient(server.port, wire);
-      expect(run.code, run.stderr).toBe(0);
-      expect(Buffer.from(run.stdoutBytes).toString('hex')).toBe(Buffer.from(wire).toString('hex'));
-      expect(toHexList(decodeAll(framing, run.stdoutBytes))).toEqual(hexArgs(messages));
-      expect(server.errors).toEqual([]);
-    });
+    it.each(ECHO_KINDS)(
+      'socat client -> switchboard echo server (%s): bytes identical, frames decode',
+      async (kind) => {
+        const server = await startEchoServer(framing, kind);
+        servers.push(server);
+        const wire = encodeAll(framing, messages);
+        const run = await socatClient(server.port, wire);
+        expect(run.code, run.stderr).toBe(0);
+        expect(Buffer.from(run.stdoutBytes).toString('hex')).toBe(
+          Buffer.from(wire).toString('hex'),
+        );
+        expect(toHexList(decodeAll(framing, run.stdoutBytes))).toEqual(hexArgs(messages));
+        expect(server.errors).toEqual([]);
+        expect(server.errorCodes()).toEqual({});
+      },
+    );
 
     it('switchboard client -> socat echo server', async () => {
       const peer = await startSocatEcho();

@@ -38,7 +38,7 @@ afterEach(async () => {
 
 describe.skipIf(!hasTwisted)('interop: Twisted', () => {
   describe.each(CASES)('$protocol <-> $framing', ({ framing, messages }) => {
-    it('Twisted client -> switchboard echo server', async () => {
+    it('Twisted client -> switchboard echo server (createServer, handler echo)', async () => {
       const server = await startEchoServer(framing);
       servers.push(server);
       const run = await runPeerClient(TWISTED_PYTHON, [
@@ -54,6 +54,8 @@ describe.skipIf(!hasTwisted)('interop: Twisted', () => {
       expect(run.code, run.stderr).toBe(0);
       expect(run.replies.map((reply) => reply.hex)).toEqual(hexArgs(messages));
       expect(server.errors).toEqual([]);
+      expect(server.errorCodes()).toEqual({});
+      expect(server.connections()).toBe(1);
     });
 
     it('switchboard client -> Twisted echo server', async () => {

@@ -1,13 +1,22 @@
 /**
  * The switchboard end of the interop tests, written only with the public API:
- * an echo server (a Listener whose connections are wrapped in Channels) and a
- * client that sends messages through a Channel and collects the replies.
+ * echo servers, either the switchboard server itself (`createServer` with the
+ * built-in `echo` handler) or a hand-written accept loop (a Listener whose
+ * connections are wrapped in Channels), and a client that sends messages through
+ * a Channel and collects the replies.
  *
  * With `eof` framing a connection carries one message, ended by the sender's
  * shutdown: the server echoes it after the client's EOF, the client sends one
  * message, shuts down its write side and reads the reply until EOF.
  */
-import { Channel, type Listener, listen, openChannel } from '../../../src/index.js';
+import {
+  Channel,
+  createServer,
+  type ErrorCode,
+  type Listener,
+  listen,
+  openChannel,
+} from '../../../src/index.js';
 
 /** Deadline (ms) for every single network call the tests make. */
 export const CALL_TIMEOUT = 5_000;
@@ -19,8 +28,13 @@ export interface EchoServer {
   readonly errors: Error[];
   /** Connections accepted so far. */
   connections(): number;
+  /** Error codes that ended connections (createServer's metrics; empty for the accept loop). */
+  errorCodes(): Partial<Record<ErrorCode, number>>;
   close(): Promise<void>;
 }
+
+/** Which switchboard server plays the echo server. */
+export type EchoKind = 'createServer' | 'channel-loop';
 
 async function echo(channel: Channel, errors: Error[]): Promise<void> {
   try {
@@ -38,8 +52,30 @@ async function echo(channel: Channel, errors: Error[]): Promise<void> {
   }
 }
 
-/** Listens on 127.0.0.1 port 0 and echoes every frame back in the same framing. */
-export async function startEchoServer(framing: string): Promise<EchoServer> {
+/**
+ * Listens on 127.0.0.1 port 0 and echoes every frame back in the same framing:
+ * `createServer({ handler: 'echo' })` (default) or a Listener + Channel accept loop.
+ */
+export async function startEchoServer(
+  framing: string,
+  kind: EchoKind = 'createServer',
+): Promise<EchoServer> {
+  return kind === 'createServer' ? startBuiltinEcho(framing) : startChannelLoopEcho(framing);
+}
+
+async function startBuiltinEcho(framing: string): Promise<EchoServer> {
+  const server = await createServer({ listen: '127.0.0.1:0', framing, handler: 'echo' });
+  const port = Number(/:(\d+)$/.exec(server.address)?.[1]);
+  return {
+    port,
+    errors: [],
+    connections: () => server.metrics.connectionsAccepted,
+    errorCodes: () => server.metrics.errors,
+    close: () => server.close({ timeout: CALL_TIMEOUT }),
+  };
+}
+
+async function startChannelLoopEcho(framing: string): Promise<EchoServer> {
   const listener: Listener = await listen('127.0.0.1:0');
   const errors: Error[] = [];
   const loops = new Set<Promise<void>>();
@@ -57,6 +93,7 @@ export async function startEchoServer(framing: string): Promise<EchoServer> {
     port,
     errors,
     connections: () => accepted,
+    errorCodes: () => ({}),
     async close() {
       await listener.close();
       await acceptLoop;
