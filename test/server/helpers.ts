@@ -110,9 +110,13 @@ export class Tracker {
   }
 
   /** A raw node socket to `address` (`tcp://host:port`). */
-  socket(address: string): Promise<net.Socket> {
+  socket(address: string, localAddress?: string): Promise<net.Socket> {
     const { host, port } = hostPort(address);
-    const socket = net.connect({ host, port });
+    const socket = net.connect({
+      host,
+      port,
+      ...(localAddress === undefined ? {} : { localAddress }),
+    });
     socket.on('error', () => undefined);
     this.sockets.push(socket);
     return new Promise((resolve, reject) => {
