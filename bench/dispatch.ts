@@ -25,7 +25,9 @@ interface LoadResult {
 }
 
 async function measure(context: BenchContext, mode: string): Promise<LoadResult> {
-  const warmupMs = Math.min(500, context.budgetMs);
+  // Worker threads and processes start after createServer resolves (and load TypeScript
+  // through tsx): give every model the same generous warm-up before counting.
+  const warmupMs = 2_000;
   return withChildren(async (start) => {
     const server = start('dispatch-child.ts', ['server', mode]);
     const port = await server.line('READY', 30_000);

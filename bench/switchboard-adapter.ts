@@ -86,15 +86,25 @@ export async function switchboardPingClient(
   };
 }
 
+type ServerApi = typeof import('../src/server/index.js');
+
 /** Loads the server area; NotAvailableError until `createServer` is exported. */
-async function loadServer(): Promise<Record<string, unknown>> {
-  const api = (await import('../src/server/index.js')) as Record<string, unknown>;
+async function loadServer(): Promise<ServerApi> {
+  const api = (await import('../src/server/index.js')) as Partial<ServerApi>;
   if (typeof api.createServer !== 'function') {
     throw new NotAvailableError(
       'switchboard server (createServer in src/server) has not landed yet',
     );
   }
-  return api;
+  return api as ServerApi;
+}
+
+function portOf(address: string): number {
+  const port = Number(/:(\d+)$/.exec(address)?.[1]);
+  if (!Number.isInteger(port) || port <= 0) {
+    throw new Error(`cannot read a port from ${address}`);
+  }
+  return port;
 }
 
 /**
@@ -130,14 +140,32 @@ export async function switchboardIdleServer(
     return { port: address.kind === 'tcp' ? address.port : 0, connections: () => open };
   }
   if (subject === 'server') {
-    await loadServer();
-    throw new NotAvailableError('switchboard server adapter not written yet');
+    const { createServer } = await loadServer();
+    const server = await createServer({
+      listen: '127.0.0.1:0',
+      framing: 'length:u32be',
+      handler: 'echo',
+      dispatch: 'loop',
+      backlog: 4096,
+      maxConnections: 0,
+    });
+    return { port: portOf(server.address), connections: () => server.connections };
   }
   throw new Error(`unknown idle subject ${subject}`);
 }
 
 /** Starts a switchboard echo server with the given dispatch model; resolves with its port. */
 export async function switchboardDispatchServer(mode: string): Promise<number> {
-  await loadServer();
-  throw new NotAvailableError(`switchboard server adapter (dispatch ${mode}) not written yet`);
+  const { createServer } = await loadServer();
+  if (mode !== 'loop' && mode !== 'threads' && mode !== 'processes') {
+    throw new Error(`unknown dispatch model ${mode}`);
+  }
+  const server = await createServer({
+    listen: '127.0.0.1:0',
+    framing: 'length:u32be',
+    handler: 'echo',
+    dispatch: mode,
+    backlog: 1024,
+  });
+  return portOf(server.address);
 }
