@@ -25,7 +25,10 @@
  *    "Need more data" is the NEED_DATA return value, never an exception.
  *
  * The hot path is `next()` -> `decodeFrame()` with one state check; the ended and
- * failed states are handled off the hot path in `nextAfterStop()`.
+ * failed states are handled off the hot path in `nextAfterStop()`. A subclass may
+ * override `next()` with a fast path for its common case (the length and varint
+ * decoders do), provided it checks `state === 0` and defers to `super.next()` for
+ * everything else.
  */
 import {
   type ErrorCode,
@@ -38,7 +41,7 @@ import { DEFAULTS, resolveOptions } from '../options.js';
 import { ByteQueue } from './byte-queue.js';
 import { type Decoder, NEED_DATA, type NeedData } from './types.js';
 
-/** States of a decoder. */
+/** States of a decoder. OPEN is 0 so that subclasses' fast paths can test `state === 0`. */
 const OPEN = 0;
 const ENDED = 1;
 const FAILED = 2;
@@ -51,7 +54,8 @@ const FAILED = 2;
 export abstract class BaseDecoder implements Decoder {
   /** The buffered input. */
   protected readonly queue = new ByteQueue();
-  private state = OPEN;
+  /** OPEN (0), ENDED or FAILED. Subclasses that override `next()` for speed test `state === 0`. */
+  protected state = OPEN;
   private failure: SwitchboardError | undefined;
   /** Frames decoded by `end()` and not yet returned by `next()`. */
   private drained: Uint8Array[] = [];

@@ -120,10 +120,18 @@ export class LengthDecoder extends BaseDecoder {
   private readonly adjustment: number;
   private readonly strip: number;
   private readonly maxFrame: number;
+  /** The default layout (u32be at offset 0, header stripped, no adjustment) gets a fast path. */
+  private readonly plainU32be: boolean;
 
   constructor(layout: LengthLayout) {
     super();
     this.layout = layout;
+    this.plainU32be =
+      layout.offset === 0 &&
+      layout.width === 4 &&
+      !layout.littleEndian &&
+      layout.adjustment === 0 &&
+      layout.strip === 4;
     this.headerEnd = layout.headerEnd;
     this.fieldOffset = layout.offset;
     this.width = layout.width;
@@ -135,6 +143,34 @@ export class LengthDecoder extends BaseDecoder {
     this.maxFrame = Math.min(layout.maxFrame, Number.MAX_SAFE_INTEGER);
   }
 
+  /**
+   * Fast path for the default layout (u32be, header stripped) when the header and
+   * the body lie in the head chunk, which is nearly always the case with small
+   * frames: four byte loads and one view, without the generic reader. Overriding
+   * `next()` itself (not just `decodeFrame`) also saves a call per frame. Anything
+   * else, including every error and the ended/failed states, takes `super.next()`.
+   */
+  override next(): Uint8Array | NeedData {
+    const queue = this.queue;
+    const chunk = queue.headChunk;
+    const start = queue.headStart;
+    if (this.state === 0 && this.plainU32be && start + 4 <= chunk.length) {
+      // `>>> 0` makes the int32 that `<<` produces unsigned again.
+      const field =
+        ((chunk[start]! << 24) |
+          (chunk[start + 1]! << 16) |
+          (chunk[start + 2]! << 8) |
+          chunk[start + 3]!) >>>
+        0;
+      const bodyEnd = start + 4 + field;
+      if (field <= this.maxFrame && bodyEnd <= chunk.length) {
+        return queue.takeFromHead(start + 4, bodyEnd);
+      }
+    }
+    return super.next();
+  }
+
+  /** Any layout, header and body anywhere in the queue. */
   protected decodeFrame(): Uint8Array | NeedData {
     const queue = this.queue;
     const headerEnd = this.headerEnd;
@@ -144,7 +180,7 @@ export class LengthDecoder extends BaseDecoder {
     const field = queue.readUint(this.fieldOffset, this.width, this.littleEndian);
     const wireLength = field + this.adjustment + headerEnd;
     const frameLength = wireLength - this.strip;
-    // One combined comparison keeps the hot path short; the slow path sorts out which rule broke.
+    // One combined comparison keeps the common case short; rejectHeader sorts out which rule broke.
     if (frameLength > this.maxFrame || wireLength < headerEnd || frameLength < 0) {
       throw this.rejectHeader(field, wireLength, frameLength);
     }

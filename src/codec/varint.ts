@@ -28,6 +28,33 @@ export class VarintDecoder extends BaseDecoder {
     this.maxFrame = Math.min(maxFrame, Number.MAX_SAFE_INTEGER);
   }
 
+  /**
+   * Fast path: a prefix of at most 3 bytes (lengths below 2 MiB) followed by the
+   * whole body, all in the head chunk: an inline varint loop (int32 shifts are exact
+   * up to 21 bits) and one view. Everything else, including every error and the
+   * ended/failed states, takes `super.next()`.
+   */
+  override next(): Uint8Array | NeedData {
+    const queue = this.queue;
+    const chunk = queue.headChunk;
+    let position = queue.headStart;
+    if (this.state === 0) {
+      let length = 0;
+      for (let shift = 0; shift <= 14 && position < chunk.length; shift += 7) {
+        const byte = chunk[position++]!;
+        length |= (byte & 0x7f) << shift;
+        if (byte < 0x80) {
+          const bodyEnd = position + length;
+          if (length <= this.maxFrame && bodyEnd <= chunk.length) {
+            return queue.takeFromHead(position, bodyEnd);
+          }
+          break;
+        }
+      }
+    }
+    return super.next();
+  }
+
   protected decodeFrame(): Uint8Array | NeedData {
     const queue = this.queue;
     const reading = this.reading;
