@@ -24,10 +24,13 @@
  * | `c` | 1-byte Uint8Array | 1-byte Uint8Array |
  * | `s`, `p` | Uint8Array (padded with zeros or truncated) | Uint8Array |
  *
- * Deliberate differences from CPython: `?` uses JS truthiness (NaN and 0n are false,
- * an empty Uint8Array is true); a NaN always packs as the positive quiet NaN; sizes
- * above Number.MAX_SAFE_INTEGER are rejected; unpacking `0p` gives an empty
- * Uint8Array (CPython raises SystemError).
+ * Deliberate differences from CPython: an integral number such as `1.0` packs into an
+ * integer field (JS cannot tell it from `1`; CPython rejects the float `1.0`); `?` uses
+ * JS truthiness (NaN and 0n are false, an empty Uint8Array is true); a NaN always packs
+ * as the positive quiet NaN; sizes above Number.MAX_SAFE_INTEGER are rejected;
+ * unpacking `0p` gives an empty Uint8Array (CPython raises SystemError); CPython's
+ * OverflowError for `e` and `f` overflow is a StructError here, like every other
+ * rejection.
  */
 
 import { InvalidArgumentError, StructError } from '../errors.js';
@@ -113,6 +116,9 @@ function floatValue(value: unknown): number {
 /**
  * IEEE 754 binary16 bits of `value`, rounding half to even; a port of CPython's
  * PyFloat_Pack2 so that every rounding and overflow decision matches.
+ *
+ * @throws {@link StructError} "float too large to pack with e format" when `value` is
+ *   finite but rounds beyond the largest half (65504), i.e. |value| >= 65520.
  */
 export function float16Bits(value: number): number {
   if (value === 0) {
