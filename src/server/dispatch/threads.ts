@@ -81,6 +81,8 @@ type WorkerMessage =
 export class ThreadPool {
   readonly #handler: PoolHandler;
   readonly #workers: PoolWorker[] = [];
+  /** Jobs not yet given to a worker (only while no worker is up). */
+  readonly #waiting: { frame: Uint8Array; context: FrameContext; job: Job }[] = [];
   #nextJob = 0;
   #closing = false;
   /** Workers that crashed and were replaced. */
@@ -107,32 +109,45 @@ export class ThreadPool {
     return this.#workers.length;
   }
 
-  /** Runs the handler on `frame` in the least-busy worker. `frame` is copied once. */
+  /**
+   * Runs the handler on `frame` in the least-busy worker. `frame` is copied once.
+   * While no worker is up (a crashed one being replaced), jobs wait for the replacement.
+   */
   run(frame: Uint8Array, context: FrameContext): Promise<Uint8Array[]> {
-    let target = this.#workers[0];
-    for (const candidate of this.#workers) {
-      if (target === undefined || candidate.jobs.size < target.jobs.size) {
-        target = candidate;
-      }
-    }
-    if (target === undefined || this.#closing) {
+    if (this.#closing) {
       return Promise.reject(new ConnectionError('SB_WORKER_CRASHED', 'the thread pool is closed'));
     }
-    const job = this.#nextJob++;
     // A copy with a buffer of its own (Buffer#slice would be a view), so transferring it detaches nothing else.
     const own = new Uint8Array(frame);
-    const chosen = target;
     return new Promise<Uint8Array[]>((resolve, reject) => {
-      chosen.jobs.set(job, { resolve, reject });
-      chosen.worker.postMessage({ type: 'job', job, frame: own, context }, [
-        own.buffer as ArrayBuffer,
-      ]);
+      this.#waiting.push({ frame: own, context, job: { resolve, reject } });
+      this.#dispatchWaiting();
     });
+  }
+
+  #dispatchWaiting(): void {
+    while (this.#waiting.length > 0 && this.#workers.length > 0) {
+      let target = this.#workers[0]!;
+      for (const candidate of this.#workers) {
+        if (candidate.jobs.size < target.jobs.size) {
+          target = candidate;
+        }
+      }
+      const { frame, context, job } = this.#waiting.shift()!;
+      const id = this.#nextJob++;
+      target.jobs.set(id, job);
+      target.worker.postMessage({ type: 'job', job: id, frame, context }, [
+        frame.buffer as ArrayBuffer,
+      ]);
+    }
   }
 
   /** Terminates every worker; outstanding jobs fail with `SB_WORKER_CRASHED`. */
   async close(): Promise<void> {
     this.#closing = true;
+    for (const { job } of this.#waiting.splice(0)) {
+      job.reject(new ConnectionError('SB_WORKER_CRASHED', 'the thread pool is closed'));
+    }
     const workers = this.#workers.splice(0);
     await Promise.all(workers.map((entry) => entry.worker.terminate()));
   }
@@ -156,6 +171,7 @@ export class ThreadPool {
             ready = true;
             this.#workers.push(entryRecord);
             resolve();
+            this.#dispatchWaiting();
             return;
           case 'load-error':
             reject(
