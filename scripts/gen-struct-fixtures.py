@@ -35,7 +35,7 @@ if sys.version_info[:2] != (3, 11):
 if platform.machine() not in ("x86_64", "AMD64") or sys.platform != "linux":
     sys.exit("need x86-64 Linux: native sizes and alignment are platform rules")
 
-OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "struct")
+OUT_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "struct"))
 META = {
     "generator": "scripts/gen-struct-fixtures.py",
     "python": platform.python_version(),
