@@ -4,7 +4,7 @@
  * true. An example that is not in the table below fails the "every example is
  * tested" check, so a new example cannot go untested.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killExamples, ROOT, runExample } from './run-example.js';
@@ -175,6 +175,22 @@ describe('examples/', () => {
       expect(header, `${file} imports only the public API`).not.toMatch(
         /from '\.\.\/src\/(?!index\.js|testing\/index\.js)/,
       );
+    }
+  });
+
+  it('docs/HOWTO-MAP.md links every example, and every file it links exists', () => {
+    const map = readFileSync(join(ROOT, 'docs', 'HOWTO-MAP.md'), 'utf8');
+    const linked = new Set(
+      [...map.matchAll(/\]\(\.\.\/examples\/([^)]+)\)/g)].map((match) => match[1]),
+    );
+    for (const file of linked) {
+      expect(
+        existsSync(join(ROOT, 'examples', file ?? '')),
+        `HOWTO-MAP links examples/${file}`,
+      ).toBe(true);
+    }
+    for (const file of exampleFiles()) {
+      expect(linked.has(file), `HOWTO-MAP links ${file}`).toBe(true);
     }
   });
 
