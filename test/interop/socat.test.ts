@@ -124,6 +124,22 @@ describe.skipIf(!hasSocat)('interop: socat', () => {
     expect(server.errors).toEqual([]);
   });
 
+  it('a peer that breaks the framing is cut off with a stable code; the next client is served', async () => {
+    const server = await startEchoServer('length:u32be');
+    servers.push(server);
+    // A length prefix of 0xffffffff (4 GiB) is refused at the header, not after buffering.
+    const bad = await socatClient(server.port, Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x61, 0x62));
+    expect(bad.code, bad.stderr).toBe(0);
+    expect(bad.stdoutBytes.length).toBe(0);
+    const good = await socatClient(
+      server.port,
+      encodeAll('length:u32be', [Uint8Array.of(1, 2, 3)]),
+    );
+    expect(Buffer.from(good.stdoutBytes).toString('hex')).toBe('00000003010203');
+    expect(server.errorCodes()).toEqual({ SB_FRAME_TOO_LARGE: 1 });
+    expect(server.connections()).toBe(2);
+  });
+
   describe.each(FRAMINGS)('$framing', ({ framing, messages }) => {
     it.each(ECHO_KINDS)(
       'socat client -> switchboard echo server (%s): bytes identical, frames decode',
