@@ -22,6 +22,9 @@ export interface Child {
   kill(): void;
 }
 
+/** The repository root: children run there, so `--import tsx` resolves from any cwd. */
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
 /** Absolute path of a file next to this one in bench/. */
 export function benchFile(name: string): string {
   return fileURLToPath(new URL(name, import.meta.url));
@@ -55,12 +58,16 @@ export function startChild(file: string, args: string[], options: ChildOptions =
     child = spawn(
       'bash',
       ['-c', `ulimit -n ${options.fileLimit} 2>/dev/null; exec ${quoted.join(' ')}`],
-      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: true, cwd: REPO_ROOT },
     );
   } else {
     // detached: the child leads its own process group, so kill() also ends whatever it
     // started (worker processes of a 'processes' dispatch server).
-    child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    child = spawn(command, commandArgs, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      cwd: REPO_ROOT,
+    });
   }
   const lines: string[] = [];
   const waiters: (() => void)[] = [];
