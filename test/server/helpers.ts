@@ -3,7 +3,7 @@
  * tracking of servers/sockets so afterEach can close everything.
  */
 import * as net from 'node:net';
-import { type Channel, openChannel } from '../../src/net/channel.js';
+import { type Channel, type OpenChannelOptions, openChannel } from '../../src/net/channel.js';
 import type { Clock } from '../../src/net/clock.js';
 import { createServer, type Server, type ServerOptions } from '../../src/server/server.js';
 
@@ -103,8 +103,12 @@ export class Tracker {
     return server;
   }
 
-  async channel(address: string, framing: string): Promise<Channel> {
-    const channel = await openChannel(address, { framing, trackLeaks: false });
+  async channel(
+    address: string,
+    framing: string,
+    extra: Omit<OpenChannelOptions, 'framing'> = {},
+  ): Promise<Channel> {
+    const channel = await openChannel(address, { framing, trackLeaks: false, ...extra });
     this.channels.push(channel);
     return channel;
   }
