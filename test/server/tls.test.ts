@@ -1,0 +1,97 @@
+import * as tls from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeProxyHeader } from '../../src/server/proxy-protocol.js';
+import { hasOpenssl, makeCerts, type TestCerts } from '../helpers/certs.js';
+import { hostPort, Tracker, until } from './helpers.js';
+
+const tracker = new Tracker();
+afterEach(() => tracker.cleanup());
+
+const WHOAMI = new URL('./fixtures/whoami-connection-handler.ts', import.meta.url).pathname;
+const available = hasOpenssl();
+if (!available) {
+  console.warn(
+    'skipping server TLS tests: the openssl CLI (used to make test certificates) is missing',
+  );
+}
+let certs: TestCerts;
+beforeAll(() => {
+  if (available) {
+    certs = makeCerts();
+  }
+});
+afterAll(() => certs?.cleanup());
+
+const text = (bytes: Uint8Array | null): string =>
+  new TextDecoder().decode(bytes ?? new Uint8Array());
+
+describe.skipIf(!available)('TLS', () => {
+  for (const dispatch of ['loop', 'processes'] as const) {
+    it(`${dispatch}: serves over TLS; the address says tls://`, async () => {
+      const server = await tracker.server({
+        handler: WHOAMI,
+        framing: 'line',
+        dispatch,
+        workers: 1,
+        tls: { cert: certs.server.cert, key: certs.server.key },
+      });
+      expect(server.address).toMatch(/^tls:\/\/127\.0\.0\.1:\d+$/);
+      const channel = await tracker.channel(server.address, 'line', { tls: { ca: certs.ca } });
+      await channel.send('who');
+      expect(text(await channel.receive())).toMatch(
+        /^tls:\/\/127\.0\.0\.1:\d+ tls:\/\/127\.0\.0\.1:\d+ false -$/,
+      );
+    });
+  }
+
+  it('mutual TLS: the handler sees the client certificate; a client from another CA is refused', async () => {
+    const server = await tracker.server({
+      handler: WHOAMI,
+      framing: 'line',
+      tls: { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, requestCert: true },
+    });
+    const good = await tracker.channel(server.address, 'line', {
+      tls: { ca: certs.ca, cert: certs.client.cert, key: certs.client.key },
+    });
+    await good.send('who');
+    expect(text(await good.receive())).toMatch(/ false client$/);
+    const rogue = tracker
+      .channel(server.address, 'line', {
+        tls: { ca: certs.ca, cert: certs.rogueClient.cert, key: certs.rogueClient.key },
+      })
+      .then(async (channel) => {
+        // TLS 1.3 reports the client-certificate rejection after the handshake, on first use.
+        await channel.send('who');
+        return channel.receive();
+      });
+    // Either the handshake fails or the connection ends: never a reply.
+    expect(await rogue.catch(() => null)).toBeNull();
+    await until(() => (server.metrics.errors.SB_TLS_ERROR ?? 0) >= 1);
+  });
+
+  it('PROXY header in front of TLS: the header is read raw, then TLS starts over the rest', async () => {
+    const server = await tracker.server({
+      handler: WHOAMI,
+      framing: 'line',
+      proxyProtocol: true,
+      tls: { cert: certs.server.cert, key: certs.server.key },
+    });
+    const raw = await tracker.socket(server.address);
+    raw.write(
+      encodeProxyHeader({
+        version: 2,
+        source: { address: '198.51.100.20', port: 1234 },
+        destination: { address: '198.51.100.1', port: 443 },
+      }),
+    );
+    const secure = tls.connect({ socket: raw, ca: certs.ca, servername: 'localhost' });
+    const reply = await new Promise<string>((resolve, reject) => {
+      secure.once('secureConnect', () => secure.write('who\n'));
+      secure.once('data', (chunk: Buffer) => resolve(chunk.toString()));
+      secure.once('error', reject);
+    });
+    secure.destroy();
+    expect(reply).toBe('tcp://198.51.100.20:1234 tcp://198.51.100.1:443 true -\n');
+    expect(hostPort(server.address).port).toBeGreaterThan(0);
+  });
+});
