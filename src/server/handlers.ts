@@ -46,7 +46,8 @@ export interface ChatMember {
  */
 export class ChatRoom {
   readonly #members = new Set<ChatMember>();
-  relay: ((frame: Uint8Array) => void) | null = null;
+  /** Told about every locally posted frame and its sender (`from`; null when posted by the server itself). */
+  relay: ((frame: Uint8Array, from: ChatMember | null) => void) | null = null;
 
   /** Members now in the room. */
   get size(): number {
@@ -68,10 +69,10 @@ export class ChatRoom {
         member.deliver(frame);
       }
     }
-    this.relay?.(frame);
+    this.relay?.(frame, from);
   }
 
-  /** Delivers a frame that came from the relay (another process) to every member. */
+  /** Delivers a frame that came from the relay (another process, or the bus) to every member. */
   deliverFromRelay(frame: Uint8Array): void {
     for (const member of this.#members) {
       member.deliver(frame);

@@ -1,4 +1,16 @@
 // Curated public API of src/server.
+export {
+  BUS_HEADERS,
+  type BusMessage,
+  type BusState,
+  type BusStatus,
+  type ChatBus,
+  connectNatsBus,
+  DEFAULT_CHAT_ROOM,
+  DEFAULT_SUBJECT_PREFIX,
+  type NatsBusOptions,
+  NatsChatBus,
+} from './bus.js';
 export type { ConnectionInfo, ProxyPreamble } from './connection.js';
 export type { ConnectionHandler, DispatchModel } from './dispatch/loop.js';
 export type { FrameContext, FrameHandler, FrameHandlerResult } from './dispatch/threads.js';

@@ -50,6 +50,14 @@ import type { Clock } from '../net/clock.js';
 import { buildTlsServerOptions, type TlsServerOptions } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
 import {
+  type BusStatus,
+  ChatBridge,
+  type ChatBus,
+  connectNatsBus,
+  DEFAULT_CHAT_ROOM,
+  registerBusMetrics,
+} from './bus.js';
+import {
   type ConnectionBody,
   ConnectionSet,
   type ConnectionSettings,
@@ -126,6 +134,13 @@ export interface ServerOptions {
   closeTimeout?: number;
   /** Timer source for connection deadlines (tests). Default: the global timers. */
   clock?: Clock;
+  /**
+   * Chat across instances (docs/SCALING.md): a NATS URL `nats://HOST:PORT` (several
+   * comma-separated), or a ChatBus the caller owns (the server does not close it).
+   * `chat` frames are then also published on `switchboard.chat.lobby` and frames of
+   * other instances delivered here. Loop and threads dispatch only. Default: off.
+   */
+  bus?: string | ChatBus;
 }
 
 /** Options of {@link Server.close}. */
@@ -148,6 +163,8 @@ export interface Server extends AsyncDisposable {
   readonly metrics: MetricsSnapshot;
   /** Process ids of the worker processes (`processes` model; empty otherwise). */
   readonly workerPids: readonly number[];
+  /** The chat bus state and counters, or null without a `bus`. */
+  readonly bus: BusStatus | null;
   /** Graceful close (see the module comment). Idempotent; never rejects. */
   close(options?: ServerCloseOptions): Promise<void>;
   /** Resolves once the server is fully closed. */
@@ -163,7 +180,7 @@ const RENAMED_OPTIONS: Record<string, string> = {
   connectionLimit: 'maxConnections',
   threads: 'workers',
 };
-const PASS_THROUGH = ['listen', 'framing', 'handler', 'dispatch', 'tls', 'metrics', 'clock'];
+const PASS_THROUGH = ['listen', 'framing', 'handler', 'dispatch', 'tls', 'metrics', 'clock', 'bus'];
 const DISPATCH_MODELS: readonly DispatchModel[] = ['loop', 'threads', 'processes'];
 const REFUSAL_TEXT: Record<RefusalReason, string> = {
   max_connections: 'server is at maxConnections',
@@ -290,6 +307,14 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     });
   }
   metrics.liveTraffic = () => dispatcher.liveTraffic();
+  let bus: ServerBus | null;
+  try {
+    bus = await attachBus(options.bus, dispatch, handler, room);
+  } catch (error) {
+    await dispatcher.drain(0);
+    await dispatcher.close();
+    throw error;
+  }
 
   const server = new SwitchboardServer({
     serverId,
@@ -301,6 +326,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     tlsOptions: listenerDoesTls ? tlsOptions : null,
     tlsEnabled: tlsOptions !== null,
     clock: options.clock,
+    bus,
   });
   try {
     await server.listen(limits.backlog);
@@ -318,6 +344,49 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     metricsAddress: server.metricsUrl,
   });
   return server;
+}
+
+/** A server's chat bus: the bus, the bridge to its room (chat only), and whether the server closes the bus. */
+interface ServerBus {
+  bus: ChatBus;
+  bridge: ChatBridge | null;
+  owned: boolean;
+}
+
+async function attachBus(
+  option: ServerOptions['bus'],
+  dispatch: DispatchModel,
+  handler: ServerOptions['handler'],
+  room: ChatRoom,
+): Promise<ServerBus | null> {
+  if (option === undefined) {
+    return null;
+  }
+  if (dispatch === 'processes') {
+    // Each worker process has its own room; the primary relays between them (no bus hook yet).
+    throw badOption('option "bus" works with dispatch "loop" or "threads", not "processes"');
+  }
+  let bus: ChatBus;
+  let owned = false;
+  if (typeof option === 'string') {
+    bus = await connectNatsBus({ servers: option });
+    owned = true;
+  } else if (
+    option !== null &&
+    typeof option === 'object' &&
+    typeof option.publish === 'function' &&
+    typeof option.subscribe === 'function'
+  ) {
+    bus = option;
+  } else {
+    throw badOption('option "bus" must be a nats://HOST:PORT URL or a ChatBus');
+  }
+  let bridge: ChatBridge | null = null;
+  if (handler === 'chat') {
+    bridge = new ChatBridge(room, bus, DEFAULT_CHAT_ROOM);
+    bridge.start();
+  }
+  return { bus, bridge, owned };
 }
 
 function isBuiltin(handler: string): handler is BuiltinHandlerName {
@@ -379,6 +448,8 @@ interface ServerParts {
   /** TLS is on (done by the listener or per connection). */
   tlsEnabled: boolean;
   clock: Clock | undefined;
+  /** The chat bus, or null. */
+  bus: ServerBus | null;
 }
 
 class SwitchboardServer implements Server {
@@ -447,6 +518,10 @@ class SwitchboardServer implements Server {
     return dispatcher instanceof ProcessDispatcher ? dispatcher.pids : [];
   }
 
+  get bus(): BusStatus | null {
+    return this.#parts.bus?.bus.status ?? null;
+  }
+
   async listen(backlog: number): Promise<void> {
     const address = this.#parts.listenAddress;
     await new Promise<void>((resolve, reject) => {
@@ -477,11 +552,11 @@ class SwitchboardServer implements Server {
   }
 
   async startMetrics(host: string, port: number): Promise<void> {
-    this.#metricsEndpoint = await serveMetrics(
-      createMetricsRegistry(this.#parts.metrics),
-      host,
-      port,
-    );
+    const registry = createMetricsRegistry(this.#parts.metrics);
+    if (this.#parts.bus !== null) {
+      registerBusMetrics(registry, this.#parts.bus);
+    }
+    this.#metricsEndpoint = await serveMetrics(registry, host, port);
   }
 
   #onConnection(socket: net.Socket): void {
@@ -616,6 +691,11 @@ class SwitchboardServer implements Server {
       socket.destroy();
     }
     await parts.dispatcher.close();
+    // After the drain, so frames the last clients sent were published.
+    parts.bus?.bridge?.stop();
+    if (parts.bus?.owned === true) {
+      await parts.bus.bus.close();
+    }
     await listenerClosed;
     await this.#metricsEndpoint?.close();
     this.#state = 'closed';

@@ -16,8 +16,8 @@ import {
   readProxyHeader,
 } from '../connection.js';
 import { ChatRoom } from '../handlers.js';
-import { ServerMetrics } from '../metrics.js';
-import { builtinBody, loadConnectionHandler } from './loop.js';
+import { type MetricsDelta, ServerMetrics } from '../metrics.js';
+import { builtinBody, type LiveTraffic, loadConnectionHandler } from './loop.js';
 import type { PrimaryMessage, ProcessWorkerConfig, WorkerMessage } from './processes.js';
 
 /** How often a worker reports metric deltas and live traffic, ms. */
@@ -34,6 +34,14 @@ let config: ProcessWorkerConfig | null = null;
 const metrics = new ServerMetrics();
 const room = new ChatRoom();
 room.relay = (frame) => send({ type: 'chat', frame });
+
+/** Counter increments since the last report, and the traffic of connections still open. */
+function report(): { delta: MetricsDelta; live: LiveTraffic } {
+  return {
+    delta: metrics.takeDelta(),
+    live: connections?.liveStats() ?? { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 },
+  };
+}
 
 async function init(received: ProcessWorkerConfig): Promise<void> {
   config = received;
@@ -66,7 +74,7 @@ async function init(received: ProcessWorkerConfig): Promise<void> {
       connections !== null &&
       (connections.size > 0 || metrics.framesIn + metrics.framesOut > 0)
     ) {
-      send({ type: 'metrics', delta: metrics.takeDelta(), live: connections.liveStats() });
+      send({ type: 'metrics', ...report() });
     }
   }, REPORT_INTERVAL_MS);
   reporter.unref();
@@ -74,7 +82,7 @@ async function init(received: ProcessWorkerConfig): Promise<void> {
 
 async function serveConnection(id: string, socket: net.Socket | undefined): Promise<void> {
   if (socket === undefined || connections === null || config === null) {
-    send({ type: 'closed', id, delta: metrics.takeDelta(), refusedProxyHeader: false });
+    send({ type: 'closed', id, ...report(), refusedProxyHeader: false });
     return;
   }
   // Sockets received over IPC are created without allowHalfOpen; the server needs it
@@ -96,13 +104,13 @@ async function serveConnection(id: string, socket: net.Socket | undefined): Prom
         error: failure,
       });
       socket.destroy();
-      send({ type: 'closed', id, delta: metrics.takeDelta(), refusedProxyHeader: true });
+      send({ type: 'closed', id, ...report(), refusedProxyHeader: true });
       return;
     }
   }
   await connections.serve(socket, id, proxy);
   // The primary's connectionsOpen/Accepted are authoritative; only traffic and errors travel.
-  send({ type: 'closed', id, delta: metrics.takeDelta(), refusedProxyHeader: false });
+  send({ type: 'closed', id, ...report(), refusedProxyHeader: false });
 }
 
 process.on('message', (message: PrimaryMessage, handle: unknown) => {

@@ -68,7 +68,13 @@ export type PrimaryMessage =
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'load-error'; message: string }
-  | { type: 'closed'; id: string; delta: MetricsDelta; refusedProxyHeader: boolean }
+  | {
+      type: 'closed';
+      id: string;
+      delta: MetricsDelta;
+      live: LiveTraffic;
+      refusedProxyHeader: boolean;
+    }
   | { type: 'metrics'; delta: MetricsDelta; live: LiveTraffic }
   | { type: 'chat'; frame: Uint8Array }
   | { type: 'drained'; destroyed: number };
@@ -308,6 +314,7 @@ export class ProcessDispatcher implements Dispatcher {
         return;
       case 'closed':
         metrics.mergeDelta(message.delta);
+        slot.live = message.live; // without the closed connection, now counted in the delta
         if (message.refusedProxyHeader) {
           metrics.recordRefusal('proxy_header');
         }

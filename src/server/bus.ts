@@ -1,0 +1,648 @@
+/**
+ * The chat bus: chat rooms that span server instances (processes or machines)
+ * over NATS.
+ *
+ * Theory of operation
+ * -------------------
+ * Two pieces, so that chat depends on an interface and not on NATS:
+ *
+ * - {@link ChatBus}: publish a {@link BusMessage} to a room, subscribe to a room.
+ *   {@link NatsChatBus} implements it with the official `nats` client: room `R`
+ *   is the NATS subject `switchboard.chat.R`; the envelope travels in NATS
+ *   headers (`Sb-Origin`, `Sb-Sender`, `Sb-Seq`) and the payload is the frame,
+ *   unchanged, so `nats sub 'switchboard.chat.>'` shows the traffic as it is.
+ * - {@link ChatBridge}: joins one server's {@link ChatRoom} to a bus. A frame a
+ *   local client posts is delivered to the other local clients first (by the
+ *   room, synchronously; it never waits for NATS) and then handed to the bus
+ *   with the envelope (origin instance, sender, per-sender sequence number). A
+ *   message from the bus is delivered to every local client, unless it is this
+ *   instance's own (no echo back: the NATS connection is opened with `noEcho`,
+ *   and the bridge also drops its own origin) or a sequence number it has
+ *   already seen from that sender (at most once per client).
+ *
+ * Ordering: NATS preserves the order of messages from one publisher connection
+ * to one subscriber, and each instance publishes on one connection, so every
+ * sender's frames reach every other instance in the order they were sent. There
+ * is no order across senders (nor is there one inside a single server).
+ *
+ * Bus states (published on `switchboard:bus:status`, and as the
+ * `switchboard_bus_state` gauge):
+ *
+ * | state        | publish                                           | enters when                      |
+ * |--------------|---------------------------------------------------|----------------------------------|
+ * | connected    | written to NATS                                   | first connect; a reconnect       |
+ * | reconnecting | kept in a bounded pending buffer (`maxPendingBytes`) | the connection to NATS is lost |
+ * | disconnected | dropped and counted                               | `close()` (or the client gave up) |
+ *
+ * Why our own pending buffer: nats.js 2.x (unlike the Go client with its
+ * `ReconnectBufSize`) discards its outbound buffer at every reconnect attempt
+ * and does not bound it meanwhile. So while not connected the bus keeps up to
+ * `maxPendingBytes` (default 8 MiB) of messages itself, replays them in order
+ * once reconnected, and drops (and counts) what does not fit. Core NATS is
+ * at-most-once: messages in flight when the server died, and replayed messages
+ * that reach the server before another instance has re-subscribed, are lost;
+ * receivers count such holes as `gaps` in the per-sender sequence.
+ *
+ * Losing the bus never stops an instance: local chat goes on, the client
+ * reconnects forever (`maxReconnectAttempts: -1`) every `reconnectTimeWait` ms.
+ */
+import { randomBytes } from 'node:crypto';
+import type { MsgHdrs, NatsConnection, NatsError, Subscription } from 'nats';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { type BusStatusMessage, diagnosticChannels } from '../diagnostics.js';
+import { ConnectionError, InvalidArgumentError, TimeoutError } from '../errors.js';
+import type { ChatMember, ChatRoom } from './handlers.js';
+
+/** The room every built-in `chat` server joins. */
+export const DEFAULT_CHAT_ROOM = 'lobby';
+/** Subject prefix: room `R` is published on `switchboard.chat.R`. */
+export const DEFAULT_SUBJECT_PREFIX = 'switchboard.chat';
+/** NATS header names of the envelope. */
+export const BUS_HEADERS = Object.freeze({
+  origin: 'Sb-Origin',
+  sender: 'Sb-Sender',
+  seq: 'Sb-Seq',
+});
+
+/** Connection state of a bus (see the module comment). */
+export type BusState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+
+/** The state values, in gauge order (`switchboard_bus_state{state=...}`). */
+export const BUS_STATES: readonly BusState[] = Object.freeze([
+  'connecting',
+  'connected',
+  'reconnecting',
+  'disconnected',
+]);
+
+/** One chat message on the bus. */
+export interface BusMessage {
+  /** Instance id of the server it came from (`''` for a message published by a plain NATS client). */
+  readonly origin: string;
+  /** Sender id, unique within the origin (one per chat connection). */
+  readonly sender: string;
+  /** Per-sender sequence number, from 1 (0 = none: not deduplicated). */
+  readonly seq: number;
+  /** The frame payload, unchanged. */
+  readonly payload: Uint8Array;
+}
+
+/** Counters and state of a bus. */
+export interface BusStatus {
+  readonly state: BusState;
+  /** This instance's id (the envelope's origin). */
+  readonly instanceId: string;
+  /** The NATS server in use (`host:port`), or '' when not connected. */
+  readonly server: string;
+  /** Successful reconnects since start. */
+  readonly reconnects: number;
+  /** Messages handed to NATS. */
+  readonly published: number;
+  /** Messages received from NATS (before the bridge's filtering). */
+  readonly received: number;
+  /** Messages dropped: pending buffer full, bus closed, or larger than the server's max_payload. */
+  readonly dropped: number;
+  /** Messages waiting for a reconnect, and their bytes. */
+  readonly pendingMessages: number;
+  readonly pendingBytes: number;
+}
+
+/**
+ * What chat needs from a bus. Implementations must call `onMessage` in the
+ * order the messages of one sender were published, and never throw from `publish`.
+ */
+export interface ChatBus {
+  /** Id of this instance; the bridge stamps it on every message as `origin`. */
+  readonly instanceId: string;
+  /** Current state and counters. */
+  readonly status: BusStatus;
+  /** Publishes `message` to `room` (never waits, never throws; see `status.dropped`). */
+  publish(room: string, message: BusMessage): void;
+  /** Calls `onMessage` for every message published to `room`; returns the unsubscriber. */
+  subscribe(room: string, onMessage: (message: BusMessage) => void): () => void;
+  /** Closes the bus (pending messages are flushed when connected). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link connectNatsBus}. Times in ms, sizes in bytes. */
+export interface NatsBusOptions {
+  /** NATS server URL(s): `nats://HOST:PORT`, several separated by commas. */
+  servers: string | readonly string[];
+  /** The envelope's origin. Default: 12 random hex digits. */
+  instanceId?: string;
+  /** Subject prefix. Default `switchboard.chat`. */
+  subjectPrefix?: string;
+  /** Wait between reconnect attempts, ms. Default 250. */
+  reconnectTimeWait?: number;
+  /** The first connection must succeed within this, ms. Default 5000. */
+  connectTimeout?: number;
+  /** Bytes of messages kept while not connected. Default 8 MiB. 0 = drop while not connected. */
+  maxPendingBytes?: number;
+  /** Client ping interval (detects a dead server), ms. Default 5000. */
+  pingInterval?: number;
+}
+
+const NATS_DEFAULTS = Object.freeze({
+  subjectPrefix: DEFAULT_SUBJECT_PREFIX,
+  reconnectTimeWait: 250,
+  connectTimeout: 5000,
+  maxPendingBytes: 8 * 1024 * 1024,
+  pingInterval: 5000,
+});
+/** Rough per-message overhead counted against `maxPendingBytes` (subject + headers). */
+const PENDING_OVERHEAD = 96;
+const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
+
+function badBusOption(message: string): InvalidArgumentError {
+  return new InvalidArgumentError('SB_BAD_OPTION', `bus: ${message}`);
+}
+
+/** Parses and validates the `servers` option into a list of `nats://` URLs. */
+export function parseBusServers(servers: string | readonly string[]): string[] {
+  const list = typeof servers === 'string' ? servers.split(',') : [...servers];
+  const urls = list.map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (urls.length === 0) {
+    throw badBusOption('no NATS server given (expected nats://HOST:PORT)');
+  }
+  for (const url of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw badBusOption(`"${url}" is not a URL (expected nats://HOST:PORT)`);
+    }
+    if (parsed.protocol !== 'nats:' || parsed.hostname === '') {
+      throw badBusOption(`"${url}" is not a nats://HOST:PORT URL`);
+    }
+  }
+  return urls;
+}
+
+function checkRoom(room: string): void {
+  if (!SUBJECT_TOKEN.test(room)) {
+    throw badBusOption(`room "${room}" must be letters, digits, "-" or "_" (one subject token)`);
+  }
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw badBusOption(`option "${name}" must be a finite number >= 0`);
+  }
+  return value;
+}
+
+interface PendingMessage {
+  subject: string;
+  payload: Uint8Array;
+  headers: MsgHdrs;
+  bytes: number;
+}
+
+/**
+ * Connects to NATS and resolves with a {@link ChatBus} in state `connected`.
+ * @throws InvalidArgumentError `SB_BAD_OPTION` for a bad URL or option.
+ * @throws ConnectionError `SB_CONNECTION_REFUSED` / TimeoutError `SB_CONNECT_TIMEOUT`
+ *   when the first connection fails (later losses are reconnected, not thrown).
+ */
+export async function connectNatsBus(options: NatsBusOptions): Promise<NatsChatBus> {
+  if (options === null || typeof options !== 'object') {
+    throw badBusOption('options must be an object');
+  }
+  const servers = parseBusServers(options.servers);
+  const subjectPrefix = options.subjectPrefix ?? NATS_DEFAULTS.subjectPrefix;
+  if (!subjectPrefix.split('.').every((token) => SUBJECT_TOKEN.test(token))) {
+    throw badBusOption(`subjectPrefix "${subjectPrefix}" is not a valid NATS subject`);
+  }
+  const instanceId = options.instanceId ?? randomBytes(6).toString('hex');
+  if (typeof instanceId !== 'string' || instanceId === '' || /[\r\n]/.test(instanceId)) {
+    throw badBusOption('instanceId must be a non-empty single-line string');
+  }
+  const reconnectTimeWait = nonNegative(
+    'reconnectTimeWait',
+    options.reconnectTimeWait,
+    NATS_DEFAULTS.reconnectTimeWait,
+  );
+  const connectTimeout = nonNegative(
+    'connectTimeout',
+    options.connectTimeout,
+    NATS_DEFAULTS.connectTimeout,
+  );
+  const maxPendingBytes = nonNegative(
+    'maxPendingBytes',
+    options.maxPendingBytes,
+    NATS_DEFAULTS.maxPendingBytes,
+  );
+  const pingInterval = nonNegative(
+    'pingInterval',
+    options.pingInterval,
+    NATS_DEFAULTS.pingInterval,
+  );
+  // Loaded on first use, so servers without a bus never load the NATS client.
+  const nats = await import('nats');
+  let connection: NatsConnection;
+  try {
+    connection = await nats.connect({
+      servers,
+      name: `switchboard-${instanceId}`,
+      noEcho: true,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait,
+      reconnectJitter: Math.min(100, reconnectTimeWait),
+      timeout: connectTimeout === 0 ? 20_000 : connectTimeout,
+      pingInterval,
+      maxPingOut: 2,
+    });
+  } catch (error) {
+    const code = (error as Partial<NatsError>).code;
+    if (code === 'TIMEOUT') {
+      throw new TimeoutError(
+        'SB_CONNECT_TIMEOUT',
+        `bus: no NATS connection to ${servers.join(',')} within connectTimeout ${connectTimeout} ms`,
+        { cause: error },
+      );
+    }
+    throw new ConnectionError(
+      'SB_CONNECTION_REFUSED',
+      `bus: cannot connect to NATS at ${servers.join(',')} (${code ?? 'error'})`,
+      { cause: error },
+    );
+  }
+  return new NatsChatBus(connection, nats.headers, {
+    instanceId,
+    subjectPrefix,
+    maxPendingBytes,
+  });
+}
+
+/** A {@link ChatBus} over one NATS connection. Build it with {@link connectNatsBus}. */
+export class NatsChatBus implements ChatBus {
+  readonly instanceId: string;
+  readonly #connection: NatsConnection;
+  readonly #makeHeaders: () => MsgHdrs;
+  readonly #subjectPrefix: string;
+  readonly #maxPendingBytes: number;
+  readonly #pending: PendingMessage[] = [];
+  #pendingBytes = 0;
+  #state: BusState = 'connected';
+  #server: string;
+  #reconnects = 0;
+  #published = 0;
+  #received = 0;
+  #dropped = 0;
+  #closing: Promise<void> | null = null;
+  readonly #subscriptions = new Set<Subscription>();
+
+  /** @internal use {@link connectNatsBus}. */
+  constructor(
+    connection: NatsConnection,
+    makeHeaders: () => MsgHdrs,
+    settings: { instanceId: string; subjectPrefix: string; maxPendingBytes: number },
+  ) {
+    this.#connection = connection;
+    this.#makeHeaders = makeHeaders;
+    this.instanceId = settings.instanceId;
+    this.#subjectPrefix = settings.subjectPrefix;
+    this.#maxPendingBytes = settings.maxPendingBytes;
+    this.#server = connection.getServer();
+    this.#publishStatus('connecting', null);
+    void this.#watchStatus();
+    void connection.closed().then((error) => {
+      this.#setState('disconnected', error instanceof Error ? error : null);
+    });
+  }
+
+  get status(): BusStatus {
+    return {
+      state: this.#state,
+      instanceId: this.instanceId,
+      server: this.#state === 'connected' ? this.#server : '',
+      reconnects: this.#reconnects,
+      published: this.#published,
+      received: this.#received,
+      dropped: this.#dropped,
+      pendingMessages: this.#pending.length,
+      pendingBytes: this.#pendingBytes,
+    };
+  }
+
+  /** The NATS subject of `room`. */
+  subject(room: string): string {
+    return `${this.#subjectPrefix}.${room}`;
+  }
+
+  publish(room: string, message: BusMessage): void {
+    checkRoom(room);
+    const headers = this.#makeHeaders();
+    headers.set(BUS_HEADERS.origin, message.origin);
+    headers.set(BUS_HEADERS.sender, message.sender);
+    headers.set(BUS_HEADERS.seq, String(message.seq));
+    const subject = this.subject(room);
+    if (this.#state === 'connected') {
+      this.#write(subject, message.payload, headers);
+      return;
+    }
+    if (this.#state === 'disconnected') {
+      this.#dropped += 1;
+      return;
+    }
+    const bytes = message.payload.byteLength + PENDING_OVERHEAD;
+    if (this.#pendingBytes + bytes > this.#maxPendingBytes) {
+      this.#dropped += 1; // the newest is dropped: what is queued keeps its order
+      return;
+    }
+    this.#pending.push({ subject, payload: message.payload, headers, bytes });
+    this.#pendingBytes += bytes;
+  }
+
+  subscribe(room: string, onMessage: (message: BusMessage) => void): () => void {
+    checkRoom(room);
+    // A callback subscription runs synchronously per message, in arrival order.
+    const subscription = this.#connection.subscribe(this.subject(room), {
+      callback: (error, msg) => {
+        if (error !== null) {
+          return; // a subscription error (permissions) also ends the subscription; state shows it
+        }
+        this.#received += 1;
+        const headers = msg.headers;
+        const seq = Number(headers?.get(BUS_HEADERS.seq) ?? '0');
+        onMessage({
+          origin: headers?.get(BUS_HEADERS.origin) ?? '',
+          sender: headers?.get(BUS_HEADERS.sender) ?? '',
+          seq: Number.isSafeInteger(seq) && seq > 0 ? seq : 0,
+          payload: msg.data,
+        });
+      },
+    });
+    this.#subscriptions.add(subscription);
+    return () => {
+      if (this.#subscriptions.delete(subscription)) {
+        subscription.unsubscribe();
+      }
+    };
+  }
+
+  close(): Promise<void> {
+    if (this.#closing === null) {
+      this.#closing = this.#runClose();
+    }
+    return this.#closing;
+  }
+
+  async #runClose(): Promise<void> {
+    const wasConnected = this.#state === 'connected';
+    this.#dropped += this.#pending.length;
+    this.#pending.length = 0;
+    this.#pendingBytes = 0;
+    this.#setState('disconnected', null);
+    try {
+      if (wasConnected) {
+        // drain: unsubscribe, flush what was published, then close.
+        await this.#connection.drain();
+      } else {
+        await this.#connection.close();
+      }
+    } catch {
+      await this.#connection.close().catch(() => undefined);
+    }
+  }
+
+  #write(subject: string, payload: Uint8Array, headers: MsgHdrs): void {
+    try {
+      this.#connection.publish(subject, payload, { headers });
+      this.#published += 1;
+    } catch {
+      // MAX_PAYLOAD_EXCEEDED (frame larger than the server's max_payload) or a closed connection.
+      this.#dropped += 1;
+    }
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const event of this.#connection.status()) {
+      if (this.#state === 'disconnected') {
+        return;
+      }
+      if (event.type === 'disconnect') {
+        this.#setState('reconnecting', null);
+      } else if (event.type === 'reconnect') {
+        this.#reconnects += 1;
+        this.#server = this.#connection.getServer();
+        // Replay before switching state, so newer messages cannot overtake pending ones.
+        for (const message of this.#pending.splice(0)) {
+          this.#write(message.subject, message.payload, message.headers);
+        }
+        this.#pendingBytes = 0;
+        this.#setState('connected', null);
+      }
+    }
+  }
+
+  #setState(state: BusState, error: Error | null): void {
+    if (this.#state === state) {
+      return;
+    }
+    const previous = this.#state;
+    this.#state = state;
+    this.#publishStatus(previous, error);
+  }
+
+  #publishStatus(previous: BusState | null, error: Error | null): void {
+    diagnosticChannels.busStatus.publish({
+      instanceId: this.instanceId,
+      state: this.#state,
+      previous,
+      server: this.#state === 'connected' ? this.#server : '',
+      reconnects: this.#reconnects,
+      pendingMessages: this.#pending.length,
+      dropped: this.#dropped,
+      error,
+    } satisfies BusStatusMessage);
+  }
+}
+
+/** Counters of a {@link ChatBridge}. */
+export interface ChatBridgeStats {
+  /** Local frames handed to the bus. */
+  readonly published: number;
+  /** Remote messages delivered to the local room. */
+  readonly delivered: number;
+  /** Own messages received back and skipped. */
+  readonly ownSkipped: number;
+  /** Messages skipped because their sequence number was already seen. */
+  readonly duplicates: number;
+  /** Sequence numbers missing from a sender (messages lost on the bus). */
+  readonly gaps: number;
+}
+
+/** Per-sender sequence numbers remembered (oldest forgotten first). */
+const MAX_TRACKED_SENDERS = 65_536;
+
+/**
+ * Joins a {@link ChatRoom} to a {@link ChatBus} room (see the module comment).
+ * The bridge owns `room.relay` while started.
+ */
+export class ChatBridge {
+  readonly #room: ChatRoom;
+  readonly #bus: ChatBus;
+  readonly #roomName: string;
+  /** Sender id and next sequence number of each local member. */
+  readonly #senders = new WeakMap<ChatMember, { id: string; seq: number }>();
+  #nextSender = 0;
+  /** Last sequence number seen per remote `origin/sender`. */
+  readonly #lastSeq = new Map<string, number>();
+  #unsubscribe: (() => void) | null = null;
+  #published = 0;
+  #delivered = 0;
+  #ownSkipped = 0;
+  #duplicates = 0;
+  #gaps = 0;
+
+  constructor(room: ChatRoom, bus: ChatBus, roomName: string = DEFAULT_CHAT_ROOM) {
+    checkRoom(roomName);
+    this.#room = room;
+    this.#bus = bus;
+    this.#roomName = roomName;
+  }
+
+  /** Counters so far. */
+  get stats(): ChatBridgeStats {
+    return {
+      published: this.#published,
+      delivered: this.#delivered,
+      ownSkipped: this.#ownSkipped,
+      duplicates: this.#duplicates,
+      gaps: this.#gaps,
+    };
+  }
+
+  /** Starts relaying in both directions. */
+  start(): void {
+    if (this.#unsubscribe !== null) {
+      return;
+    }
+    this.#room.relay = (frame, from) => this.#publish(frame, from);
+    this.#unsubscribe = this.#bus.subscribe(this.#roomName, (message) => this.#receive(message));
+  }
+
+  /** Stops relaying (the bus itself stays open). Idempotent. */
+  stop(): void {
+    if (this.#unsubscribe === null) {
+      return;
+    }
+    this.#room.relay = null;
+    this.#unsubscribe();
+    this.#unsubscribe = null;
+  }
+
+  #publish(frame: Uint8Array, from: ChatMember | null): void {
+    let sender = from === null ? undefined : this.#senders.get(from);
+    if (sender === undefined) {
+      this.#nextSender += 1;
+      sender = { id: String(this.#nextSender), seq: 0 };
+      if (from !== null) {
+        this.#senders.set(from, sender);
+      }
+    }
+    sender.seq += 1;
+    this.#published += 1;
+    this.#bus.publish(this.#roomName, {
+      origin: this.#bus.instanceId,
+      sender: sender.id,
+      seq: sender.seq,
+      payload: frame,
+    });
+  }
+
+  #receive(message: BusMessage): void {
+    if (message.origin === this.#bus.instanceId) {
+      this.#ownSkipped += 1;
+      return;
+    }
+    if (message.seq > 0) {
+      const key = `${message.origin}/${message.sender}`;
+      const last = this.#lastSeq.get(key);
+      if (last !== undefined && message.seq <= last) {
+        this.#duplicates += 1;
+        return;
+      }
+      if (last !== undefined && message.seq > last + 1) {
+        this.#gaps += message.seq - last - 1;
+      }
+      if (last === undefined && this.#lastSeq.size >= MAX_TRACKED_SENDERS) {
+        const oldest = this.#lastSeq.keys().next();
+        if (oldest.done !== true) {
+          this.#lastSeq.delete(oldest.value);
+        }
+      }
+      this.#lastSeq.set(key, message.seq);
+    }
+    this.#delivered += 1;
+    this.#room.deliverFromRelay(message.payload);
+  }
+}
+
+/** What the Prometheus collectors read: a bus and, optionally, its bridge. */
+export interface BusMetricsSource {
+  readonly bus: ChatBus;
+  readonly bridge: ChatBridge | null;
+}
+
+/**
+ * Adds the bus metrics to a server's registry: `switchboard_bus_state{state}`
+ * (1 for the current state, 0 for the others), `switchboard_bus_reconnects_total`,
+ * `switchboard_bus_messages_total{direction="published|received|dropped|gaps|duplicates"}`.
+ */
+export function registerBusMetrics(registry: Registry, source: BusMetricsSource): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'switchboard_bus_state',
+    help: 'Chat bus connection state (1 = current state).',
+    labelNames: ['state'] as const,
+    registers,
+    collect() {
+      const current = source.bus.status.state;
+      for (const state of BUS_STATES) {
+        this.set({ state }, state === current ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'switchboard_bus_pending_bytes',
+    help: 'Bytes of chat messages waiting for the bus to reconnect.',
+    registers,
+    collect() {
+      this.set(source.bus.status.pendingBytes);
+    },
+  });
+  new Counter({
+    name: 'switchboard_bus_reconnects_total',
+    help: 'Reconnects to the chat bus.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(source.bus.status.reconnects);
+    },
+  });
+  new Counter({
+    name: 'switchboard_bus_messages_total',
+    help: 'Chat bus messages by outcome.',
+    labelNames: ['outcome'] as const,
+    registers,
+    collect() {
+      this.reset();
+      const status = source.bus.status;
+      this.inc({ outcome: 'published' }, status.published);
+      this.inc({ outcome: 'received' }, status.received);
+      this.inc({ outcome: 'dropped' }, status.dropped);
+      const stats = source.bridge?.stats;
+      if (stats !== undefined) {
+        this.inc({ outcome: 'delivered' }, stats.delivered);
+        this.inc({ outcome: 'duplicate' }, stats.duplicates);
+        this.inc({ outcome: 'gap' }, stats.gaps);
+      }
+    },
+  });
+}
