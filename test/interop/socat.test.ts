@@ -11,8 +11,11 @@
  *   the test picks a free port first and retries once with another port if socat
  *   loses the race for it (EADDRINUSE).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NEED_DATA, parseFraming } from '../../src/index.js';
+import { createServer, NEED_DATA, parseFraming } from '../../src/index.js';
 import { requireTool } from '../helpers/interop.js';
 import { BINARY_MESSAGES, fixedMessages, hexArgs, TEXT_MESSAGES } from './peers/cases.js';
 import {
@@ -97,9 +100,13 @@ async function startSocatEcho(): Promise<PeerServer> {
 }
 
 const servers: EchoServer[] = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   killPeers();
   await Promise.all(servers.splice(0).map((server) => server.close()));
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    await cleanup();
+  }
 });
 
 describe.skipIf(!hasSocat)('interop: socat', () => {
@@ -122,6 +129,39 @@ describe.skipIf(!hasSocat)('interop: socat', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(Buffer.from(run.stdoutBytes).equals(Buffer.from(request))).toBe(true);
     expect(server.errors).toEqual([]);
+  });
+
+  it.each([
+    ['a Unix socket file', 'file'],
+    ['a Linux abstract socket', 'abstract'],
+  ])('IPC: socat talks to a switchboard echo server on %s', async (_label, kind) => {
+    if (kind === 'abstract' && process.platform !== 'linux') {
+      return;
+    }
+    const directory = mkdtempSync(join(tmpdir(), 'switchboard-socat-'));
+    cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
+    const name = `switchboard-socat-${process.pid}-${Date.now()}`;
+    const path = join(directory, 'echo.sock');
+    const server = await createServer({
+      listen: kind === 'file' ? `unix:${path}` : `unix:@${name}`,
+      framing: 'line',
+      handler: 'echo',
+    });
+    cleanups.push(() => server.close({ timeout: 5_000 }));
+    // Node 20 (libuv) binds an abstract name NUL-padded to the full 108-byte sun_path, so
+    // socat must send the full-length address too (unix-tightsocklen=0); with its default
+    // tight length the kernel sees a different name and refuses.
+    const target =
+      kind === 'file' ? `UNIX-CONNECT:${path}` : `ABSTRACT-CONNECT:${name},unix-tightsocklen=0`;
+    const run = await runPeerClient(
+      SOCAT,
+      ['-t', '5', '-', target],
+      15_000,
+      'over IPC\nno ports\n',
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe('over IPC\nno ports\n');
+    expect(server.metrics.framesIn).toBe(2);
   });
 
   it('a peer that breaks the framing is cut off with a stable code; the next client is served', async () => {
