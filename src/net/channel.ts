@@ -17,7 +17,7 @@
  * | state                              | action                                        | next              |
  * | ---------------------------------- | --------------------------------------------- | ----------------- |
  * | failed or input done               | nothing                                       | stop              |
- * | queue >= maxQueuedInput            | wait for receive() to make room               | stop              |
+ * | queue >= maxQueuedInput            | pause; receive() resumes at half the limit    | stop              |
  * | decoder has a frame                | queue it (sbp: dispatch control envelopes)    | loop              |
  * | decoder needs data, socket has a   | push chunk, note activity (idle timer)        | loop              |
  * |   chunk                            |                                               |                   |
@@ -136,6 +136,8 @@ const CHANNEL_SCHEMA = {
   keepAliveInitialDelay: { kind: 'ms', default: DEFAULTS.keepAliveInitialDelay as number },
 } as const;
 
+/** Frames up to this size (bytes) are copied into one buffer before writing. */
+const COALESCE_LIMIT = 1024;
 const PASS_THROUGH = ['framing', 'heartbeat', 'onRequest', 'clock'];
 const MAX_ID = 0xffffffff;
 
@@ -208,6 +210,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private readonly onRequest: RequestHandler | undefined;
   private readonly heartbeat: Heartbeat | undefined;
   private readonly observers = new Set<() => void>();
+  /** Shared by readers waiting without a deadline; resolved by notify(). */
+  private readableSignal: Promise<void> | undefined;
+  private resolveReadable: (() => void) | undefined;
   private readonly unobserveSocket: () => void;
 
   /** Inbound frames not yet received; `inboundHead` indexes the oldest. */
@@ -215,6 +220,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private inboundHead = 0;
   private queuedBytes = 0;
   private inputDone = false;
+  /** The pump stopped because the inbound queue is full (restarts at half). */
+  private readingPaused = false;
   private failure: SwitchboardError | undefined;
   private closing = false;
   private pumping = false;
@@ -318,6 +325,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 
   private notify(): void {
+    const resolveReadable = this.resolveReadable;
+    if (resolveReadable !== undefined && this.receivable()) {
+      this.readableSignal = undefined;
+      this.resolveReadable = undefined;
+      resolveReadable();
+    }
     for (const wake of this.observers) {
       wake();
     }
@@ -351,11 +364,14 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 
   private pumpOnce(): void {
     const decoder = this.decoder;
-    while (
-      this.failure === undefined &&
-      !this.inputDone &&
-      this.queuedBytes < this.maxQueuedInput
-    ) {
+    if (this.readingPaused) {
+      return;
+    }
+    while (this.failure === undefined && !this.inputDone) {
+      if (this.queuedBytes >= this.maxQueuedInput) {
+        this.readingPaused = true;
+        break;
+      }
       let frame: Uint8Array | typeof NEED_DATA;
       try {
         frame = decoder.next();
@@ -533,7 +549,15 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    * @throws ConnectionError `SB_CONNECTION_RESET` etc. if the connection broke, `SB_ABORTED` on abort,
    *   `SB_CONNECTION_CLOSED` after close()/destroy(); `SB_OUTPUT_QUEUE_FULL` if output overflowed.
    */
-  async receive(options?: CallOptions): Promise<Uint8Array | null> {
+  receive(options?: CallOptions): Promise<Uint8Array | null> {
+    // Fast path without an async function frame: a frame is already queued.
+    if (this.inboundHead < this.inbound.length) {
+      return Promise.resolve(this.takeFrame());
+    }
+    return this.receiveSlow(options);
+  }
+
+  private async receiveSlow(options: CallOptions | undefined): Promise<Uint8Array | null> {
     for (;;) {
       if (this.inboundHead < this.inbound.length) {
         return this.takeFrame();
@@ -547,19 +571,31 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       if (this.closing) {
         throw new ConnectionError('SB_CONNECTION_CLOSED', 'the channel is closed');
       }
+      if (options === undefined || ((options.timeout ?? 0) === 0 && options.signal === undefined)) {
+        // No deadline: share one promise among waiting readers (no observer bookkeeping).
+        if (this.readableSignal === undefined) {
+          this.readableSignal = new Promise<void>((resolve) => {
+            this.resolveReadable = resolve;
+          });
+        }
+        await this.readableSignal;
+        continue;
+      }
       await waitUntil(
         this,
-        () =>
-          this.inboundHead < this.inbound.length ||
-          this.failure !== undefined ||
-          this.inputDone ||
-          this.closing,
+        this.receivable,
         options,
         this.clock,
         () => new TimeoutError('SB_TIMEOUT', `no message within ${options?.timeout} ms`),
       );
     }
   }
+
+  private readonly receivable = (): boolean =>
+    this.inboundHead < this.inbound.length ||
+    this.failure !== undefined ||
+    this.inputDone ||
+    this.closing;
 
   private takeFrame(): Uint8Array {
     const frame = this.inbound[this.inboundHead]!;
@@ -572,24 +608,36 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.inbound.splice(0, this.inboundHead);
       this.inboundHead = 0;
     }
-    const wasFull = this.queuedBytes >= this.maxQueuedInput;
     this.queuedBytes -= frame.length;
-    if (wasFull && this.queuedBytes < this.maxQueuedInput) {
+    // Hysteresis: restart reading at half the limit, not at the first frame taken.
+    if (this.readingPaused && this.queuedBytes * 2 <= this.maxQueuedInput) {
+      this.readingPaused = false;
       this.pump();
     }
     return frame;
   }
 
-  /** `for await (const message of channel)`: every message until a clean end of input. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    for (;;) {
-      const message = await this.receive();
-      if (message === null) {
-        return;
-      }
-      yield message;
-    }
+  /**
+   * `for await (const message of channel)`: every message until a clean end of input;
+   * throws as {@link receive} does. Hand-written rather than an async generator: one
+   * promise per message, no generator machinery in the hot path.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return {
+      next: this.iteratorNext,
+      return: this.iteratorReturn,
+    };
   }
+
+  private readonly iteratorNext = (): Promise<IteratorResult<Uint8Array>> => {
+    if (this.inboundHead < this.inbound.length) {
+      return Promise.resolve({ value: this.takeFrame(), done: false });
+    }
+    return this.receiveSlow(undefined).then(toIteratorResult);
+  };
+
+  private readonly iteratorReturn = (): Promise<IteratorResult<Uint8Array>> =>
+    Promise.resolve(DONE);
 
   // ---- write side ------------------------------------------------------------------
 
@@ -621,8 +669,21 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.fail(error);
       throw error;
     }
-    for (const chunk of chunks) {
-      socket.write(chunk);
+    if (chunks.length === 1) {
+      socket.write(chunks[0]!);
+    } else if (size <= COALESCE_LIMIT) {
+      // Small frame: one copy into one buffer is cheaper than a writev of header + body.
+      const joined = Buffer.allocUnsafe(size);
+      let offset = 0;
+      for (const chunk of chunks) {
+        joined.set(chunk, offset);
+        offset += chunk.length;
+      }
+      socket.write(joined);
+    } else {
+      for (const chunk of chunks) {
+        socket.write(chunk);
+      }
     }
     if (this.writeTimeout > 0 && this.writeTimer === undefined) {
       this.writeWatchStartedAt = this.clock.now();
@@ -652,19 +713,25 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    * @throws TimeoutError `SB_WRITE_TIMEOUT` if the drain wait passes `timeout` (the channel is destroyed:
    *   the message is partly sent).
    */
-  async send(message: Uint8Array | string, options?: CallOptions): Promise<void> {
-    this.checkOpen('send');
-    const payload = toBytes('send', message);
-    const chunks = this.envelope
-      ? encodeEnvelope(SbpType.DATA, 0, payload, this.maxFrame)
-      : this.encoder.encode(payload);
-    this.writeChunks(chunks);
-    this.stats.framesSent += 1;
-    this.stats.bytesSent += payload.length;
+  send(message: Uint8Array | string, options?: CallOptions): Promise<void> {
+    // Not an async function: the common case returns a shared resolved promise.
+    try {
+      this.checkOpen('send');
+      const payload = toBytes('send', message);
+      const chunks = this.envelope
+        ? encodeEnvelope(SbpType.DATA, 0, payload, this.maxFrame)
+        : this.encoder.encode(payload);
+      this.writeChunks(chunks);
+      this.stats.framesSent += 1;
+      this.stats.bytesSent += payload.length;
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const socket = this.socket;
     if (socket.writableLength >= socket.writableHighWaterMark) {
-      await this.waitDrain(options);
+      return this.waitDrain(options);
     }
+    return RESOLVED;
   }
 
   private async waitDrain(options: CallOptions | undefined): Promise<void> {
@@ -808,7 +875,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       return;
     }
     const now = this.clock.now();
-    if (this.queuedBytes >= this.maxQueuedInput) {
+    if (this.readingPaused) {
       // We stopped reading (our receiver is slow): the peer is not idle.
       this.lastActivityAt = now;
     }
@@ -997,6 +1064,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 }
 
 const EMPTY = new Uint8Array(0);
+const RESOLVED: Promise<void> = Promise.resolve();
+const DONE: IteratorResult<Uint8Array> = Object.freeze({ value: undefined, done: true });
+
+function toIteratorResult(message: Uint8Array | null): IteratorResult<Uint8Array> {
+  return message === null ? DONE : { value: message, done: false };
+}
 
 /** Options of {@link openChannel}: connect options plus channel options. */
 export interface OpenChannelOptions

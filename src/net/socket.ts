@@ -265,9 +265,17 @@ class SocketCore implements Observable {
     return Math.max(this.demand, this.readBufferLimit);
   }
 
-  /** Resumes the transport once the buffer is below the pause threshold again. */
+  /**
+   * Resumes the transport once the buffer has drained to half the limit (hysteresis:
+   * resuming at the first byte taken would flap pause/resume once per chunk), or at
+   * once when the current reader needs more than is buffered.
+   */
   maybeResume(): void {
-    if (this.paused && this.buffered < this.pauseThreshold() && !this.closed) {
+    if (
+      this.paused &&
+      !this.closed &&
+      (this.buffered * 2 <= this.readBufferLimit || this.buffered < this.demand)
+    ) {
       this.paused = false;
       this.transport.resume();
     }
