@@ -73,4 +73,45 @@ describe('ByteQueue', () => {
     expect(queue.length).toBe(0);
     expect(queue.consumed).toBe(3000);
   });
+
+  it('coalesces small chunks pushed into a non-empty queue (slowloris input stays cheap)', () => {
+    const queue = new ByteQueue();
+    const first = fromHex('00');
+    queue.push(first);
+    const pushed: Uint8Array[] = [];
+    for (let index = 1; index < 5000; index++) {
+      const chunk = Uint8Array.of(index & 0xff);
+      pushed.push(chunk);
+      queue.push(chunk);
+    }
+    expect(queue.length).toBe(5000);
+    // Reading across the whole queue walks a handful of owned buffers, not 5000 chunks.
+    expect(queue.byteAt(4999)).toBe(4999 & 0xff);
+    expect(queue.cursorSteps).toBeLessThan(20);
+    const frame = queue.take(5000);
+    expect(frame.length).toBe(5000);
+    for (let index = 0; index < 5000; index++) {
+      expect(frame[index]).toBe(index & 0xff);
+    }
+    expect(pushed.some((chunk) => chunk.buffer === frame.buffer)).toBe(false);
+  });
+
+  it('keeps a chunk pushed into an empty queue by reference (zero-copy)', () => {
+    const queue = new ByteQueue();
+    const chunk = fromHex('61 62');
+    queue.push(chunk);
+    expect(queue.take(2)).toBe(chunk);
+  });
+
+  it('frames already taken from a coalesced buffer are not overwritten by later pushes', () => {
+    const queue = new ByteQueue();
+    queue.push(fromHex('01'));
+    queue.push(fromHex('02'));
+    queue.push(fromHex('03'));
+    const frame = queue.take(2);
+    queue.push(fromHex('04'));
+    queue.push(fromHex('05'));
+    expect(hex(frame)).toBe('0102');
+    expect(hex(queue.take(3))).toBe('030405');
+  });
 });
