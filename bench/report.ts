@@ -11,6 +11,8 @@ export interface MachineInfo {
   node: string;
   platform: string;
   memoryGiB: number;
+  /** 1-minute load average when the run started and when it ended (other work on the box). */
+  loadAverage: { start: number; end: number };
 }
 
 /** All rows of one scenario. */
@@ -227,6 +229,11 @@ export function renderMarkdown(report: RunReport): string {
     `Run on ${report.date} — ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, ` +
       `Node ${machine.node}, ${machine.platform}. Mode: ${report.quick ? '`--quick` (short measurements)' : 'full'}, ` +
       `about ${report.budgetMs} ms per measurement.`,
+    '',
+    `Load average (1 min) ${machine.loadAverage.start.toFixed(1)} at the start, ${machine.loadAverage.end.toFixed(1)} at the end` +
+      (Math.max(machine.loadAverage.start, machine.loadAverage.end) > machine.cores
+        ? ': the machine was busy with other work, so figures are noisy; compare ratios, and re-run before acting on one.'
+        : '.'),
     '',
     'All traffic is over loopback. Every ratio compares figures from this one run; each row',
     'names its reference (1.00×). Sender and receiver (or client and server) run in separate',

@@ -88,9 +88,10 @@ function parseFlags(argv: string[]): Flags {
   return flags;
 }
 
-function machineInfo(): MachineInfo {
+function machineInfo(loadAtStart: number): MachineInfo {
   const cpus = os.cpus();
   return {
+    loadAverage: { start: loadAtStart, end: os.loadavg()[0] ?? 0 },
     cores: cpus.length,
     cpuModel: cpus[0]?.model.trim() ?? 'unknown CPU',
     node: process.version,
@@ -124,6 +125,7 @@ function isScenario(value: unknown): value is Scenario {
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
+  const loadAtStart = os.loadavg()[0] ?? 0;
   const budgetMs = flags.budgetMs ?? (flags.quick ? 400 : 2000);
   const log = (line: string): void => {
     process.stderr.write(`${line}\n`);
@@ -197,7 +199,7 @@ async function main(): Promise<void> {
 
   const report: RunReport = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    machine: machineInfo(),
+    machine: machineInfo(loadAtStart),
     quick: flags.quick,
     budgetMs,
     scenarios: results,
