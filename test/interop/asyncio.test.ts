@@ -28,6 +28,27 @@ afterEach(async () => {
 });
 
 describe.skipIf(!hasAsyncio)('interop: Python asyncio streams', () => {
+  it.each(['threads', 'processes'] as const)(
+    'asyncio client -> switchboard echo server with dispatch %s',
+    async (dispatch) => {
+      const server = await startEchoServer('length:u32be', 'createServer', dispatch);
+      servers.push(server);
+      const run = await runPeerClient(PYTHON, [
+        'asyncio_peer.py',
+        'client',
+        '--port',
+        String(server.port),
+        '--framing',
+        'length:u32be',
+        '--hex',
+        ...hexArgs(BINARY_MESSAGES),
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.replies.map((reply) => reply.hex)).toEqual(hexArgs(BINARY_MESSAGES));
+      expect(server.errorCodes()).toEqual({});
+    },
+  );
+
   describe.each(CASES)('$framing', ({ framing, messages }) => {
     it('asyncio client -> switchboard echo server (createServer, handler echo)', async () => {
       const server = await startEchoServer(framing);

@@ -12,6 +12,7 @@
 import {
   Channel,
   createServer,
+  type DispatchModel,
   type ErrorCode,
   type Listener,
   listen,
@@ -59,12 +60,22 @@ async function echo(channel: Channel, errors: Error[]): Promise<void> {
 export async function startEchoServer(
   framing: string,
   kind: EchoKind = 'createServer',
+  dispatch: DispatchModel = 'loop',
 ): Promise<EchoServer> {
-  return kind === 'createServer' ? startBuiltinEcho(framing) : startChannelLoopEcho(framing);
+  return kind === 'createServer'
+    ? startBuiltinEcho(framing, dispatch)
+    : startChannelLoopEcho(framing);
 }
 
-async function startBuiltinEcho(framing: string): Promise<EchoServer> {
-  const server = await createServer({ listen: '127.0.0.1:0', framing, handler: 'echo' });
+async function startBuiltinEcho(framing: string, dispatch: DispatchModel): Promise<EchoServer> {
+  const server = await createServer({
+    listen: '127.0.0.1:0',
+    framing,
+    handler: 'echo',
+    dispatch,
+    // One worker is enough to prove the hand-over; it keeps the test light.
+    ...(dispatch === 'loop' ? {} : { workers: 1 }),
+  });
   const port = Number(/:(\d+)$/.exec(server.address)?.[1]);
   return {
     port,
