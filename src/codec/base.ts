@@ -102,6 +102,7 @@ export abstract class BaseDecoder implements Decoder {
       this.drainedBytes += frame.length;
     }
     this.state = ENDED;
+    this.onStop();
     const last = this.finish();
     if (last !== undefined) {
       this.drained.push(last);
@@ -152,6 +153,7 @@ export abstract class BaseDecoder implements Decoder {
     const error = new FrameError(code, message, { offset: this.frameOffset });
     this.failure = error;
     this.state = FAILED;
+    this.onStop();
     return error;
   }
 
@@ -160,8 +162,16 @@ export abstract class BaseDecoder implements Decoder {
     const error = new UnexpectedEofError(message, { offset: this.frameOffset });
     this.failure = error;
     this.state = FAILED;
+    this.onStop();
     return error;
   }
+
+  /**
+   * Called when the decoder leaves the open state (ended or failed): a subclass
+   * with a `next()` fast path turns it off here, so that its hot path tests one
+   * flag of its own instead of the state and its layout.
+   */
+  protected onStop(): void {}
 
   private nextAfterStop(): Uint8Array | NeedData {
     const frame = this.drained.shift();

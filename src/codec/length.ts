@@ -120,13 +120,16 @@ export class LengthDecoder extends BaseDecoder {
   private readonly adjustment: number;
   private readonly strip: number;
   private readonly maxFrame: number;
-  /** The default layout (u32be at offset 0, header stripped, no adjustment) gets a fast path. */
-  private readonly plainU32be: boolean;
+  /**
+   * True while the fast path of `next()` applies: the default layout (u32be at
+   * offset 0, header stripped, no adjustment) and the decoder still open.
+   */
+  private fastPath: boolean;
 
   constructor(layout: LengthLayout) {
     super();
     this.layout = layout;
-    this.plainU32be =
+    this.fastPath =
       layout.offset === 0 &&
       layout.width === 4 &&
       !layout.littleEndian &&
@@ -154,7 +157,7 @@ export class LengthDecoder extends BaseDecoder {
     const queue = this.queue;
     const chunk = queue.headChunk;
     const start = queue.headStart;
-    if (this.state === 0 && this.plainU32be && start + 4 <= chunk.length) {
+    if (this.fastPath && start + 4 <= chunk.length) {
       // `>>> 0` makes the int32 that `<<` produces unsigned again.
       const field =
         ((chunk[start]! << 24) |
@@ -168,6 +171,10 @@ export class LengthDecoder extends BaseDecoder {
       }
     }
     return super.next();
+  }
+
+  protected override onStop(): void {
+    this.fastPath = false;
   }
 
   /** Any layout, header and body anywhere in the queue. */
