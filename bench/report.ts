@@ -239,6 +239,10 @@ export function renderMarkdown(report: RunReport): string {
     'names its reference (1.00×). Sender and receiver (or client and server) run in separate',
     'processes. Absolute figures depend on the machine; the ratios are what the targets check.',
     '',
+    'Regenerate with `npm run bench` (`-- --quick` for short measurements; `-- --only NAME` prints',
+    'one scenario without rewriting this file; `-- --check` exits 1 when a target is missed;',
+    '`-- --json` prints the whole report as JSON). Scenarios live in `bench/*.ts`.',
+    '',
   ];
   if (report.verdicts.length > 0) {
     out.push('## Targets', '', '| scenario | row | target | result |', '|---|---|---|---|');

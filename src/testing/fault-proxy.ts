@@ -116,7 +116,8 @@ export type FaultProxyEvent =
   | { type: 'delay'; connection: number; direction: FaultDirection; ms: number }
   | { type: 'drop'; connection: number; direction: FaultDirection; bytes: number }
   | { type: 'reset'; connection: number; direction: FaultDirection }
-  | { type: 'closeAfter'; connection: number; direction: FaultDirection };
+  | { type: 'closeAfter'; connection: number; direction: FaultDirection }
+  | { type: 'error'; message: string };
 
 /** Counters since the proxy started. Bytes are counted as written to the sink. */
 export interface FaultProxyStats {
@@ -776,6 +777,9 @@ export class FaultProxy {
     this.highWaterMark = highWaterMark;
     this.onEvent = onEvent;
     server.on('connection', (client) => this.accept(client));
+    // An accept failure (EMFILE, ENFILE) must not crash the test process that uses us:
+    // the client's connection fails instead, and the event says why.
+    server.on('error', (error: Error) => this.emit({ type: 'error', message: error.message }));
   }
 
   /**
