@@ -73,3 +73,28 @@ export function resolveHandlerModule(path: string): string {
   }
   return pathToFileURL(file).href;
 }
+
+/**
+ * The parent's node flags a worker thread should inherit: all but those that
+ * only make sense for the parent's own entry (`--input-type`, `-e`/`--eval`,
+ * `-p`/`--print` and their code), which would make the worker fail to start.
+ */
+export function inheritableExecArgv(): string[] {
+  const kept: string[] = [];
+  const args = process.execArgv;
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index]!;
+    if (arg.startsWith('--input-type')) {
+      continue;
+    }
+    if (arg === '-e' || arg === '--eval' || arg === '-p' || arg === '--print') {
+      index += 1; // skip the code that follows
+      continue;
+    }
+    if (arg.startsWith('--eval=') || arg.startsWith('--print=')) {
+      continue;
+    }
+    kept.push(arg);
+  }
+  return kept;
+}

@@ -14,7 +14,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BUILTIN_FRAME_HANDLERS, type BuiltinFrameHandlerName } from '../handlers.js';
-import type { FrameContext, FrameHandler, FrameHandlerResult } from './threads.js';
+import type { FrameContext, FrameHandler } from './threads.js';
 
 interface JobMessage {
   type: 'job';
@@ -30,7 +30,7 @@ if (port === null) {
   throw new Error('thread-worker must run inside a worker thread');
 }
 
-function normalize(result: FrameHandlerResult | void): Uint8Array[] {
+function normalize(result: unknown): Uint8Array[] {
   if (result === undefined || result === null) {
     return [];
   }
@@ -81,7 +81,7 @@ loadHandler(spec).then(
         return;
       }
       Promise.resolve(pending).then(
-        (result) => {
+        (result: unknown) => {
           let packed: { replies: Uint8Array[]; transfer: ArrayBuffer[] };
           try {
             packed = transferable(normalize(result));

@@ -25,7 +25,7 @@ import { ConnectionError, SwitchboardError } from '../../errors.js';
 import type { ConnectionBody } from '../connection.js';
 import type { BuiltinFrameHandlerName } from '../handlers.js';
 import type { ServerMetrics } from '../metrics.js';
-import { needsTypeScriptLoader, tsxApiUrl, workerEntryUrl } from './entry.js';
+import { inheritableExecArgv, needsTypeScriptLoader, tsxApiUrl, workerEntryUrl } from './entry.js';
 
 /** Frames of one connection being handled in the pool at once before it stops reading. */
 export const MAX_FRAMES_IN_FLIGHT = 64;
@@ -156,12 +156,13 @@ export class ThreadPool {
     const needsTs = needsTypeScriptLoader('module' in this.#handler ? this.#handler.module : null);
     const entry = workerEntryUrl('thread-worker');
     const workerData = { handler: this.#handler };
+    const execArgv = inheritableExecArgv();
     const worker = needsTs
       ? new Worker(
           `import(${JSON.stringify(tsxApiUrl())}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); })`,
-          { eval: true, workerData },
+          { eval: true, workerData, execArgv },
         )
-      : new Worker(entry, { workerData });
+      : new Worker(entry, { workerData, execArgv });
     const entryRecord: PoolWorker = { worker, jobs: new Map() };
     return new Promise<void>((resolve, reject) => {
       let ready = false;
