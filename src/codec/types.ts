@@ -57,7 +57,9 @@ export interface Framing {
   readonly maxFrame: number;
   /** Whether a payload may be text printed on a line (used for refusal messages). */
   readonly carriesText: boolean;
+  /** A new decoder (one per connection or input: decoders are stateful). */
   createDecoder(): Decoder;
+  /** A new encoder (one per connection: the `eof` encoder accepts one payload). */
   createEncoder(): Encoder;
 }
 
