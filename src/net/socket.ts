@@ -57,19 +57,30 @@ import { type CallOptions, type Clock, type Observable, systemClock, waitUntil }
  * and the scripted fake in test/helpers/scripted-socket.ts all satisfy it.
  */
 export interface SocketTransport {
-  // `Function` keeps both node's overloads and EventEmitter's `any` listeners assignable.
+  /**
+   * Adds a listener for `'data'`, `'end'`, `'error'`, `'close'`, `'drain'`, `'connect'` or
+   * `'secureConnect'`. (`Function` keeps node's overloads and EventEmitter's listeners assignable.)
+   */
   on(event: string, listener: Function): unknown;
+  /** Removes a listener added with {@link SocketTransport.on}. */
   removeListener(event: string, listener: Function): unknown;
   /** Queues bytes; `callback` runs once they reach the kernel (or with an error). */
   write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean;
   /** Half-closes the write side once queued bytes are flushed. */
   end(callback?: () => void): unknown;
+  /** Closes both directions at once (no flush); emits `'close'`. */
   destroy(error?: Error): unknown;
+  /** Stops emitting `'data'` (and reading from the kernel). */
   pause(): unknown;
+  /** Resumes emitting `'data'`. */
   resume(): unknown;
+  /** Buffers writes until {@link SocketTransport.uncork} (one system call for several writes). */
   cork?(): void;
+  /** Flushes writes buffered since {@link SocketTransport.cork}. */
   uncork?(): void;
+  /** TCP keepalive (initial delay in ms). */
   setKeepAlive?(enable?: boolean, initialDelay?: number): unknown;
+  /** Disables Nagle's algorithm. */
   setNoDelay?(noDelay?: boolean): unknown;
   /** Bytes queued in user space, not yet handed to the kernel. */
   readonly writableLength: number;
@@ -80,6 +91,7 @@ export interface SocketTransport {
   readonly remotePort?: number | undefined;
   readonly localAddress?: string | undefined;
   readonly localPort?: number | undefined;
+  /** TLS only: the peer's certificate (an empty object when none). */
   getPeerCertificate?(detailed?: boolean): object | null;
   readonly authorized?: boolean;
 }

@@ -114,6 +114,7 @@ export class ScriptedTransport extends EventEmitter implements SocketTransport {
   connect(): void {
     this.connecting = false;
     this.emit('connect');
+    this.schedule();
   }
 
   private schedule(): void {

@@ -295,6 +295,30 @@ describe('Channel close / destroy', () => {
     expect((await channel.closed)?.message).toBe('bye');
   });
 
+  it('counts frames and bytes', async () => {
+    const { channel } = channelOver([data('ab\ncde\n'), eof()], { framing: 'line' });
+    await channel.send('xyz');
+    for await (const _ of channel) {
+      // drain
+    }
+    expect(channel.stats).toEqual({
+      framesReceived: 2,
+      framesSent: 1,
+      bytesReceived: 5,
+      bytesSent: 3,
+    });
+  });
+
+  it('works over a socket that is still connecting (writes wait for the connection)', async () => {
+    const transport = new ScriptedTransport([data('hi\n'), eof()], { connecting: true });
+    const socket = Socket.from(transport, { trackLeaks: false });
+    const channel = new Channel(socket, { framing: 'line' });
+    await channel.send('early');
+    transport.connect();
+    expect(text(await channel.receive())).toBe('hi');
+    transport.expectWritten('early\n');
+  });
+
   it('validates options', () => {
     const transport = new ScriptedTransport([]);
     const socket = Socket.from(transport, { trackLeaks: false });
@@ -395,6 +419,51 @@ describe('Channel in sbp mode', () => {
       { type: SbpType.RESPONSE, id: 42, body: 'ping? pong!' },
     ]);
     channel.destroy();
+  });
+
+  it('a throwing onRequest handler fails the channel with SB_HANDLER_ERROR', async () => {
+    const { channel } = channelOver([data(envelope(SbpType.REQUEST, 5, 'x')), pending()], {
+      framing: 'sbp',
+      onRequest: () => {
+        throw new Error('handler bug');
+      },
+    });
+    await expect(channel.receive()).rejects.toMatchObject({ code: 'SB_HANDLER_ERROR' });
+  });
+
+  it('request() can be aborted; the channel stays usable', async () => {
+    const { channel, transport } = channelOver([pending()], { framing: 'sbp' });
+    const controller = new AbortController();
+    const asking = channel.request('q', { signal: controller.signal });
+    controller.abort();
+    await expect(asking).rejects.toMatchObject({ code: 'SB_ABORTED' });
+    transport.push(data(envelope(SbpType.DATA, 0, 'still here')));
+    transport.release();
+    expect(text(await channel.receive())).toBe('still here');
+  });
+
+  it('request() needs sbp framing', async () => {
+    const { channel } = channelOver([pending()], { framing: 'line' });
+    await expect(channel.request('q')).rejects.toMatchObject({ code: 'SB_BAD_OPTION' });
+  });
+
+  it('shutdown sends CLOSE and half-closes; replies still arrive', async () => {
+    const { channel, transport } = channelOver(
+      [pending(), data(envelope(SbpType.DATA, 0, 'reply')), eof()],
+      { framing: 'sbp' },
+    );
+    await settle();
+    await channel.send('request');
+    await channel.shutdown();
+    expect(transport.writeEnded).toBe(true);
+    await expect(channel.send('more')).rejects.toMatchObject({ code: 'SB_CONNECTION_CLOSED' });
+    transport.release();
+    expect(text(await channel.receive())).toBe('reply');
+    expect(await channel.receive()).toBeNull();
+    expect(writtenEnvelopes(transport).map((entry) => entry.type)).toEqual([
+      SbpType.DATA,
+      SbpType.CLOSE,
+    ]);
   });
 
   it('a REQUEST without onRequest fails with SB_BAD_ENVELOPE', async () => {
