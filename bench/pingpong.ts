@@ -115,7 +115,7 @@ export const scenario: Scenario = {
     }
     const best = new Map<string, PingResult>();
     const failures = new Map<string, string>();
-    const repeats = context.quick ? 1 : 2;
+    const repeats = context.quick ? 2 : 3;
     for (let round = 0; round < repeats; round += 1) {
       for (const [subject, label] of subjects) {
         if (failures.has(label)) {
