@@ -39,7 +39,7 @@ import {
   TimeoutError,
   toSwitchboardError,
 } from '../errors.js';
-import { type Address, formatAddress } from '../net/address.js';
+import { type Address, formatAddress, type UnixAddress } from '../net/address.js';
 import { Channel } from '../net/channel.js';
 import type { Clock } from '../net/clock.js';
 import { Socket } from '../net/socket.js';
@@ -88,6 +88,8 @@ export interface ConnectionSettings {
   /** Is the socket given to serve() already TLS (the listener did the handshake)? */
   readonly listenerIsTls: boolean;
   readonly metrics: ServerMetrics;
+  /** For Unix-socket listeners, the listen address (node reports no Unix peer address). */
+  readonly unixAddress?: UnixAddress;
   readonly clock?: Clock;
 }
 
@@ -299,6 +301,7 @@ export class ConnectionSet {
       const socket = Socket.from(transport, {
         tls: tlsOn,
         trackLeaks: false,
+        ...(settings.unixAddress === undefined ? {} : { unixAddress: settings.unixAddress }),
         ...(settings.clock === undefined ? {} : { clock: settings.clock }),
       });
       channel = new Channel(socket, {

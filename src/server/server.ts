@@ -251,6 +251,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     tlsRejectUnauthorized: tlsOptions?.rejectUnauthorized !== false,
     listenerIsTls: listenerDoesTls,
     metrics,
+    ...(listenAddress.kind === 'unix' ? { unixAddress: listenAddress } : {}),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   };
 
@@ -302,6 +303,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       writeTimeout: limits.writeTimeout,
       maxQueuedOutput: limits.maxQueuedOutput,
       proxyProtocol: limits.proxyProtocol,
+      unixAddress: listenAddress.kind === 'unix' ? listenAddress : null,
       tls: options.tls ?? null,
       metrics,
     });
@@ -385,6 +387,8 @@ async function attachBus(
   if (handler === 'chat') {
     bridge = new ChatBridge(room, bus, DEFAULT_CHAT_ROOM);
     bridge.start();
+    // Once createServer resolves, this instance receives what others publish.
+    await bus.flush();
   }
   return { bus, bridge, owned };
 }

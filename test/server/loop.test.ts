@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type ConnectionCloseMessage,
@@ -7,6 +10,7 @@ import {
 import { isSwitchboardError } from '../../src/errors.js';
 import type { ConnectionInfo } from '../../src/server/connection.js';
 import { createServer } from '../../src/server/server.js';
+import { hasIpv6Loopback } from '../helpers/loopback.js';
 import { echoClient, makePayloads, readAll, seededRandom, Tracker, until } from './helpers.js';
 
 const tracker = new Tracker();
@@ -283,5 +287,45 @@ describe('options', () => {
     ).rejects.toMatchObject({
       name: 'ConnectionError',
     });
+  });
+});
+
+describe('listen addresses', () => {
+  it('a Unix socket (also under processes)', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'switchboard-server-'));
+    try {
+      for (const dispatch of ['loop', 'processes'] as const) {
+        const path = join(directory, `${dispatch}.sock`);
+        const server = await tracker.server({
+          handler: new URL('./fixtures/whoami-connection-handler.ts', import.meta.url).pathname,
+          framing: 'line',
+          listen: `unix:${path}`,
+          dispatch,
+          workers: 1,
+        });
+        expect(server.address).toBe(`unix:${path}`);
+        const channel = await tracker.channel(server.address, 'line');
+        await channel.send('who');
+        expect(new TextDecoder().decode((await channel.receive())!)).toBe(
+          `unix:${path} unix:${path} false -`,
+        );
+        await channel.close();
+        await server.close();
+      }
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('IPv6 loopback, when available', async () => {
+    if (!(await hasIpv6Loopback())) {
+      console.warn('skipping IPv6 listen test: no ::1 on this machine');
+      return;
+    }
+    const server = await tracker.server({ handler: 'echo', framing: 'line', listen: '[::1]:0' });
+    expect(server.address).toMatch(/^tcp:\/\/\[::1\]:\d+$/);
+    const channel = await tracker.channel(server.address, 'line');
+    await channel.send('v6');
+    expect(new TextDecoder().decode((await channel.receive())!)).toBe('v6');
   });
 });

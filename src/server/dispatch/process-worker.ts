@@ -66,6 +66,7 @@ async function init(received: ProcessWorkerConfig): Promise<void> {
       tlsRejectUnauthorized: tlsOptions?.rejectUnauthorized !== false,
       listenerIsTls: false,
       metrics,
+      ...(received.unixAddress === null ? {} : { unixAddress: received.unixAddress }),
     },
     body,
   );

@@ -34,6 +34,7 @@ import type * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
+import type { UnixAddress } from '../../net/address.js';
 import type { TlsServerOptions } from '../../net/tls.js';
 import type { ProxyPreamble } from '../connection.js';
 import type { BuiltinHandlerName } from '../handlers.js';
@@ -53,6 +54,8 @@ export interface ProcessWorkerConfig {
   writeTimeout: number;
   maxQueuedOutput: number;
   proxyProtocol: boolean;
+  /** The listen address when it is a Unix socket (node reports no Unix peer address). */
+  unixAddress: UnixAddress | null;
   tls: TlsServerOptions | null;
 }
 
