@@ -467,6 +467,8 @@ class SwitchboardServer implements Server {
   readonly closed: Promise<void>;
   #resolveClosed: () => void = () => undefined;
   readonly #refusing = new Set<net.Socket>();
+  /** Admitted sockets whose PROXY header is still being read. */
+  readonly #preface = new Set<net.Socket>();
 
   constructor(parts: ServerParts) {
     this.#parts = parts;
@@ -483,7 +485,10 @@ class SwitchboardServer implements Server {
       pauseOnConnect: parts.dispatcher.model === 'processes',
     };
     if (parts.tlsOptions !== null) {
-      this.#netServer = tls.createServer({ ...parts.tlsOptions, ...serverOptions });
+      // A handshake is part of the connection preface: bounded by frameTimeout (0 = node's default).
+      const handshake =
+        parts.limits.frameTimeout > 0 ? { handshakeTimeout: parts.limits.frameTimeout } : {};
+      this.#netServer = tls.createServer({ ...parts.tlsOptions, ...serverOptions, ...handshake });
       this.#netServer.on('secureConnection', (socket: tls.TLSSocket) => this.#onConnection(socket));
       this.#netServer.on('tlsClientError', () => {
         parts.metrics.recordError('SB_TLS_ERROR');
@@ -584,8 +589,12 @@ class SwitchboardServer implements Server {
       parts.dispatcher.serve(socket, null).finally(() => this.#admission.release(socketIp));
       return;
     }
+    // Until its header is read, the connection belongs to no dispatcher: track it so
+    // that close() can destroy it.
+    this.#preface.add(socket);
     readProxyHeader(socket, parts.limits.frameTimeout, parts.clock).then(
       (proxy: ProxyPreamble) => {
+        this.#preface.delete(socket);
         let chargedIp = socketIp;
         const source = proxy.header.source;
         if (source !== null && proxy.header.family !== 'unix') {
@@ -606,7 +615,13 @@ class SwitchboardServer implements Server {
         parts.dispatcher.serve(socket, proxy).finally(() => this.#admission.release(chargedIp));
       },
       (error: SwitchboardError) => {
+        this.#preface.delete(socket);
         this.#admission.release(socketIp);
+        if (this.#state !== 'listening') {
+          parts.metrics.recordRefusal('closing'); // destroyed by close() before its header
+          socket.destroy();
+          return;
+        }
         parts.metrics.recordRefusal('proxy_header');
         parts.metrics.recordError(error.code);
         diagnosticChannels.frameError.publish({
@@ -690,6 +705,9 @@ class SwitchboardServer implements Server {
       }
       this.#netServer.close(() => resolve());
     });
+    for (const socket of this.#preface) {
+      socket.destroy(); // not served yet: nothing to let finish
+    }
     const destroyed = await parts.dispatcher.drain(timeout);
     for (const socket of this.#refusing) {
       socket.destroy();

@@ -195,3 +195,17 @@ describe('proxyProtocol: off', () => {
     expect(await exchange(server.address, Buffer.from(`${header}\n`))).toBe(header);
   });
 });
+
+describe('proxyProtocol and close()', () => {
+  it('a connection still sending its header is destroyed by close() at once', async () => {
+    const clock = new ManualClock();
+    const server = await tracker.server({ handler: 'echo', framing: 'line', proxyProtocol: true, clock });
+    const socket = await tracker.socket(server.address);
+    const ended = readAll(socket);
+    socket.write('PROXY TCP4 ');
+    await until(() => clock.pending === 1); // admitted: the header deadline is armed
+    await server.close({ timeout: 10_000 });
+    await ended;
+    expect(server.metrics.connectionsRefused).toMatchObject({ closing: 1, proxy_header: 0 });
+  });
+});
