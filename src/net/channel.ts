@@ -224,6 +224,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private readingPaused = false;
   private failure: SwitchboardError | undefined;
   private closing = false;
+  /** destroy() without an error: receive() rejects with SB_CONNECTION_CLOSED. */
+  private destroyedLocally = false;
   private pumping = false;
   private repump = false;
 
@@ -279,16 +281,17 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     if (resolved.keepAlive !== undefined) {
       socket.setKeepAlive(resolved.keepAlive, resolved.keepAliveInitialDelay);
     }
-    this.closed = socket.closed.then((reason) => this.failure ?? reason);
-    this.unobserveSocket = socket.observe(this.onSocketChange);
     if (heartbeat !== undefined && heartbeat !== false) {
       const settings = heartbeat === true ? {} : heartbeat;
       this.heartbeat = new Heartbeat(
         { sendPing: this.sendPing, onStale: this.onStale },
         { ...settings, clock: this.clock },
       );
-      this.heartbeat.start();
     }
+    // Everything that can throw is done: from here on the channel owns the socket.
+    this.closed = socket.closed.then((reason) => this.failure ?? reason);
+    this.unobserveSocket = socket.observe(this.onSocketChange);
+    this.heartbeat?.start();
     if (this.idleTimeout > 0) {
       this.lastActivityAt = this.clock.now();
       this.idleTimer = this.clock.setTimeout(this.checkIdle, this.idleTimeout);
@@ -565,11 +568,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       if (this.failure !== undefined) {
         throw this.failure;
       }
-      if (this.inputDone) {
-        return null;
+      if (this.destroyedLocally) {
+        throw new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed');
       }
-      if (this.closing) {
-        throw new ConnectionError('SB_CONNECTION_CLOSED', 'the channel is closed');
+      if (this.inputDone || this.closing) {
+        return null;
       }
       if (options === undefined || ((options.timeout ?? 0) === 0 && options.signal === undefined)) {
         // No deadline: share one promise among waiting readers (no observer bookkeeping).
@@ -1012,7 +1015,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    * Graceful close, idempotent: stops heartbeats and deadlines, flushes queued output
    * (sbp: after a CLOSE envelope), shuts down the write side, waits for the peer to
    * close (at most `timeout` ms, default `DEFAULTS.closeTimeout`), then destroys.
-   * Nothing more is read; messages already queued can still be taken with `receive()`.
+   * Nothing more is read: `receive()` returns the messages already queued, then `null`.
    * Never rejects.
    */
   close(options: { timeout?: number } = {}): Promise<void> {
@@ -1042,12 +1045,16 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 
   /**
-   * Destroys the connection at once. Pending and later calls reject with `error` (or
-   * `SB_CONNECTION_CLOSED`); {@link closed} resolves with it.
+   * Destroys the connection at once; queued messages are dropped. Pending and later
+   * calls reject with `error` (or `SB_CONNECTION_CLOSED`); {@link closed} resolves with it.
    */
   destroy(error?: Error): void {
     if (error === undefined) {
       this.closing = true;
+      this.destroyedLocally = true;
+      this.inbound.length = 0;
+      this.inboundHead = 0;
+      this.queuedBytes = 0;
       this.socket.destroy();
       this.cleanup();
       this.rejectPending(new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed'));

@@ -438,6 +438,7 @@ class SocketCore implements Observable {
       this.error = error;
     }
     this.closedLocally = true;
+    this.clearInput();
     if (!this.transport.destroyed) {
       this.transport.destroy();
     }
@@ -1076,8 +1077,9 @@ export class Socket implements AsyncDisposable {
   }
 
   /**
-   * Destroys the connection at once (no flush). Pending and later calls fail with
-   * `error` (wrapped if needed) or `SB_CONNECTION_CLOSED`; {@link closed} resolves with it.
+   * Destroys the connection at once (no flush; unread input is dropped). Pending and
+   * later calls fail with `error` (wrapped if needed) or `SB_CONNECTION_CLOSED`;
+   * {@link closed} resolves with it.
    */
   destroy(error?: Error): void {
     this.core.destroy(error === undefined ? undefined : toSwitchboardError(error));

@@ -288,6 +288,25 @@ describe('Channel close / destroy', () => {
     expect(await channel.closed).toBeUndefined();
   });
 
+  it('after destroy() receive rejects with SB_CONNECTION_CLOSED; after close() it resolves null', async () => {
+    const destroyed = channelOver([data('queued\n'), pending()], { framing: 'line' });
+    await settle();
+    const waiting = channelOver([pending()], { framing: 'line' });
+    const blocked = waiting.channel.receive();
+    destroyed.channel.destroy();
+    waiting.channel.destroy();
+    await expect(destroyed.channel.receive()).rejects.toMatchObject({
+      code: 'SB_CONNECTION_CLOSED',
+    });
+    await expect(blocked).rejects.toMatchObject({ code: 'SB_CONNECTION_CLOSED' });
+    expect(await destroyed.channel.closed).toBeUndefined();
+    const closing = channelOver([data('kept\n'), pending()], { framing: 'line' });
+    await settle();
+    void closing.channel.close({ timeout: 10 });
+    expect(text(await closing.channel.receive())).toBe('kept');
+    expect(await closing.channel.receive()).toBeNull();
+  });
+
   it('destroy(err) makes closed resolve with err', async () => {
     const { channel } = channelOver([pending()], { framing: 'line' });
     const reason = new Error('bye');
