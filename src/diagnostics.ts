@@ -79,6 +79,25 @@ export interface ServerCloseMessage {
   readonly metrics: Readonly<Record<string, unknown>>;
 }
 
+/** Published when a chat bus changes state (see src/server/bus.ts). */
+export interface BusStatusMessage {
+  /** The instance id (the bus envelope's origin). */
+  readonly instanceId: string;
+  /** `connected`, `reconnecting` or `disconnected`. */
+  readonly state: 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+  /** The state before, or `null` for the first message. */
+  readonly previous: 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | null;
+  /** The NATS server (`host:port`) when connected, else ''. */
+  readonly server: string;
+  readonly reconnects: number;
+  /** Messages waiting for the reconnect. */
+  readonly pendingMessages: number;
+  /** Messages dropped so far. */
+  readonly dropped: number;
+  /** Why the bus closed, when it closed on an error. */
+  readonly error: Error | null;
+}
+
 /**
  * A channel with a typed payload. `publish` is a no-op without subscribers; hot
  * paths check `hasSubscribers` first so they don't even build the message.
@@ -122,4 +141,5 @@ export const diagnosticChannels = Object.freeze({
   frameError: new DiagnosticChannel<FrameErrorMessage>('switchboard:frame:error'),
   serverListening: new DiagnosticChannel<ServerListeningMessage>('switchboard:server:listening'),
   serverClose: new DiagnosticChannel<ServerCloseMessage>('switchboard:server:close'),
+  busStatus: new DiagnosticChannel<BusStatusMessage>('switchboard:bus:status'),
 });

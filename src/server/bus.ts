@@ -120,6 +120,12 @@ export interface ChatBus {
   publish(room: string, message: BusMessage): void;
   /** Calls `onMessage` for every message published to `room`; returns the unsubscriber. */
   subscribe(room: string, onMessage: (message: BusMessage) => void): () => void;
+  /**
+   * Resolves once the bus has taken in everything sent so far, subscriptions
+   * included (a round trip to the NATS server), or at once when not connected.
+   * After `subscribe()` + `flush()`, messages other instances publish reach this one.
+   */
+  flush(): Promise<void>;
   /** Closes the bus (pending messages are flushed when connected). Idempotent. */
   close(): Promise<void>;
 }
@@ -385,6 +391,17 @@ export class NatsChatBus implements ChatBus {
     };
   }
 
+  async flush(): Promise<void> {
+    if (this.#state !== 'connected') {
+      return;
+    }
+    try {
+      await this.#connection.flush();
+    } catch {
+      // Lost the connection meanwhile: the state machine takes over.
+    }
+  }
+
   close(): Promise<void> {
     if (this.#closing === null) {
       this.#closing = this.#runClose();
@@ -430,6 +447,12 @@ export class NatsChatBus implements ChatBus {
       } else if (event.type === 'reconnect') {
         this.#reconnects += 1;
         this.#server = this.#connection.getServer();
+        // One round trip first: the server has then taken our re-sent subscriptions,
+        // so "connected" means "receiving" too. Meanwhile publishes still queue.
+        await this.#connection.flush().catch(() => undefined);
+        if (this.#isDisconnected()) {
+          return;
+        }
         // Replay before switching state, so newer messages cannot overtake pending ones.
         for (const message of this.#pending.splice(0)) {
           this.#write(message.subject, message.payload, message.headers);
@@ -438,6 +461,11 @@ export class NatsChatBus implements ChatBus {
         this.#setState('connected', null);
       }
     }
+  }
+
+  /** A method, not an inline test: the state may change across an `await`. */
+  #isDisconnected(): boolean {
+    return this.#state === 'disconnected';
   }
 
   #setState(state: BusState, error: Error | null): void {

@@ -1,0 +1,330 @@
+/**
+ * Chat across instances over NATS (issue #10): the ChatBridge rules against an
+ * in-memory bus, then real nats-server with two in-process switchboard servers.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChildSet, startNats } from '../../deploy/stack.js';
+import { type BusStatusMessage, diagnosticChannels } from '../../src/diagnostics.js';
+import {
+  type BusMessage,
+  type BusStatus,
+  ChatBridge,
+  type ChatBus,
+  connectNatsBus,
+  parseBusServers,
+} from '../../src/server/bus.js';
+import { type ChatMember, ChatRoom } from '../../src/server/handlers.js';
+import { createServer, type Server } from '../../src/server/server.js';
+import { LineClient, linesFrom, natsServerAvailable, waitUntil } from './helpers.js';
+
+/** A ChatBus in memory: every bus on one `network` sees every publish (echo included, like NATS without noEcho). */
+class MemoryBus implements ChatBus {
+  readonly instanceId: string;
+  readonly network: Map<string, Set<(message: BusMessage) => void>>;
+  readonly sent: BusMessage[] = [];
+
+  constructor(instanceId: string, network: Map<string, Set<(message: BusMessage) => void>>) {
+    this.instanceId = instanceId;
+    this.network = network;
+  }
+
+  get status(): BusStatus {
+    return {
+      state: 'connected',
+      instanceId: this.instanceId,
+      server: 'memory',
+      reconnects: 0,
+      published: this.sent.length,
+      received: 0,
+      dropped: 0,
+      pendingMessages: 0,
+      pendingBytes: 0,
+    };
+  }
+
+  publish(room: string, message: BusMessage): void {
+    this.sent.push(message);
+    for (const subscriber of this.network.get(room) ?? []) {
+      subscriber(message);
+    }
+  }
+
+  subscribe(room: string, onMessage: (message: BusMessage) => void): () => void {
+    const set = this.network.get(room) ?? new Set();
+    this.network.set(room, set);
+    set.add(onMessage);
+    return () => set.delete(onMessage);
+  }
+
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}
+
+function member(name: string, inbox: string[]): ChatMember {
+  return { deliver: (frame) => inbox.push(`${name}:${new TextDecoder().decode(frame)}`) };
+}
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+describe('ChatBridge (in-memory bus)', () => {
+  it('delivers remote frames once, skips its own, and numbers each sender from 1', () => {
+    const network = new Map();
+    const busA = new MemoryBus('A', network);
+    const busB = new MemoryBus('B', network);
+    const roomA = new ChatRoom();
+    const roomB = new ChatRoom();
+    const bridgeA = new ChatBridge(roomA, busA);
+    const bridgeB = new ChatBridge(roomB, busB);
+    bridgeA.start();
+    bridgeB.start();
+    const inbox: string[] = [];
+    const a1 = member('a1', inbox);
+    const a2 = member('a2', inbox);
+    const b1 = member('b1', inbox);
+    roomA.join(a1);
+    roomA.join(a2);
+    roomB.join(b1);
+
+    roomA.post(a1, bytes('one'));
+    roomA.post(a1, bytes('two'));
+    roomA.post(a2, bytes('three'));
+    roomB.post(b1, bytes('four'));
+
+    expect(inbox).toEqual([
+      'a2:one',
+      'b1:one',
+      'a2:two',
+      'b1:two',
+      'a1:three',
+      'b1:three',
+      'a1:four',
+      'a2:four',
+    ]);
+    expect(busA.sent.map((m) => [m.origin, m.sender, m.seq])).toEqual([
+      ['A', '1', 1],
+      ['A', '1', 2],
+      ['A', '2', 1],
+    ]);
+    expect(bridgeA.stats).toMatchObject({ published: 3, delivered: 1, ownSkipped: 3 });
+    expect(bridgeB.stats).toMatchObject({ published: 1, delivered: 3, ownSkipped: 1 });
+  });
+
+  it('drops a repeated sequence number and counts a hole as a gap', () => {
+    const network = new Map();
+    const bus = new MemoryBus('B', network);
+    const remote = new MemoryBus('A', network);
+    const room = new ChatRoom();
+    const inbox: string[] = [];
+    room.join(member('b1', inbox));
+    const bridge = new ChatBridge(room, bus);
+    bridge.start();
+    const send = (seq: number, text: string): void =>
+      remote.publish('lobby', { origin: 'A', sender: '7', seq, payload: bytes(text) });
+    send(1, 'x1');
+    send(1, 'x1 again');
+    send(2, 'x2');
+    send(5, 'x5');
+    send(4, 'x4 late');
+    remote.publish('lobby', { origin: '', sender: '', seq: 0, payload: bytes('plain nats pub') });
+    expect(inbox).toEqual(['b1:x1', 'b1:x2', 'b1:x5', 'b1:plain nats pub']);
+    expect(bridge.stats).toMatchObject({ delivered: 4, duplicates: 2, gaps: 2 });
+    bridge.stop();
+    send(6, 'after stop');
+    expect(inbox).toHaveLength(4);
+    expect(room.relay).toBeNull();
+  });
+
+  it('rejects bad bus URLs and room names by name', async () => {
+    expect(() => parseBusServers('')).toThrow(/no NATS server/);
+    expect(() => parseBusServers('http://127.0.0.1:4222')).toThrow(/nats:\/\/HOST:PORT/);
+    expect(parseBusServers('nats://a:1, nats://b:2')).toEqual(['nats://a:1', 'nats://b:2']);
+    expect(() => new ChatBridge(new ChatRoom(), new MemoryBus('A', new Map()), 'a.b')).toThrow(
+      /one subject token/,
+    );
+    await expect(
+      createServer({
+        handler: 'chat',
+        dispatch: 'processes',
+        workers: 1,
+        bus: 'nats://127.0.0.1:1',
+      }),
+    ).rejects.toMatchObject({ code: 'SB_BAD_OPTION' });
+  });
+
+  it('a server with a caller-owned bus relays chat through it', async () => {
+    const network = new Map();
+    const remote = new MemoryBus('remote', network);
+    const seen: string[] = [];
+    remote.subscribe('lobby', (message) => seen.push(new TextDecoder().decode(message.payload)));
+    const server = await createServer({ handler: 'chat', bus: new MemoryBus('local', network) });
+    try {
+      const client = await LineClient.connect(server.address);
+      client.send('hello bus');
+      await waitUntil(() => seen.length === 1, 'the frame on the bus');
+      remote.publish('lobby', { origin: 'remote', sender: '1', seq: 1, payload: bytes('hi') });
+      expect(await client.waitForLines(1)).toEqual(['hi']);
+      expect(server.bus?.instanceId).toBe('local');
+      client.destroy();
+    } finally {
+      await server.close({ timeout: 0 });
+    }
+  });
+});
+
+const hasNats = natsServerAvailable();
+
+describe.skipIf(!hasNats)('chat across instances over nats-server', () => {
+  const children = new ChildSet();
+  const servers: Server[] = [];
+  const clients: LineClient[] = [];
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) {
+      client.destroy();
+    }
+    await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 0 })));
+    await children.stopAll(2000);
+  });
+
+  async function chatServer(busUrl: string): Promise<Server> {
+    const server = await createServer({ handler: 'chat', bus: busUrl, closeTimeout: 1000 });
+    servers.push(server);
+    return server;
+  }
+
+  async function client(server: Server): Promise<LineClient> {
+    const connected = await LineClient.connect(server.address);
+    clients.push(connected);
+    return connected;
+  }
+
+  /** Waits until both servers count `count` chat members (the join happens after accept). */
+  async function joined(server: Server, count: number): Promise<void> {
+    await waitUntil(() => server.connections === count, `${count} connections`);
+  }
+
+  it('a client on A and a client on B chat: every line once, per-sender order kept, no echo', async () => {
+    const nats = await startNats(children);
+    const serverA = await chatServer(nats.url);
+    const serverB = await chatServer(nats.url);
+    expect(serverA.bus?.state).toBe('connected');
+    expect(serverA.bus?.instanceId).not.toBe(serverB.bus?.instanceId);
+    const a1 = await client(serverA);
+    const a2 = await client(serverA);
+    const b1 = await client(serverB);
+    await joined(serverA, 2);
+    await joined(serverB, 1);
+
+    const count = 200;
+    // Interleaved senders on both instances; a2 only listens.
+    for (let i = 1; i <= count; i += 1) {
+      a1.send(`a1-${i}`);
+      b1.send(`b1-${i}`);
+    }
+    a1.send('a1-end');
+    b1.send('b1-end');
+    // Each sender's end marker arrives after all its earlier lines (per-sender order),
+    // so once the markers are in, any duplicate would already be visible.
+    await waitUntil(
+      () =>
+        a1.lines.includes('b1-end') &&
+        a2.lines.includes('a1-end') &&
+        a2.lines.includes('b1-end') &&
+        b1.lines.includes('a1-end'),
+      'end markers on every client',
+    );
+    const expected = (name: string): string[] => [
+      ...Array.from({ length: count }, (_, i) => `${name}-${i + 1}`),
+      `${name}-end`,
+    ];
+    expect(linesFrom(a1.lines, 'b1-')).toEqual(expected('b1'));
+    expect(linesFrom(a1.lines, 'a1-')).toEqual([]); // no echo to the sender
+    expect(linesFrom(b1.lines, 'a1-')).toEqual(expected('a1'));
+    expect(linesFrom(b1.lines, 'b1-')).toEqual([]);
+    expect(linesFrom(a2.lines, 'a1-')).toEqual(expected('a1'));
+    expect(linesFrom(a2.lines, 'b1-')).toEqual(expected('b1'));
+    expect(a2.lines).toHaveLength(2 * (count + 1));
+    expect(serverA.bus?.dropped).toBe(0);
+    expect(serverB.bus?.published).toBe(count + 1);
+  });
+
+  it('nats-server restarted mid-traffic: local chat keeps working, both reconnect, chat spans again', async () => {
+    const nats = await startNats(children);
+    const states: BusStatusMessage[] = [];
+    const unsubscribe = diagnosticChannels.busStatus.subscribe((message) => states.push(message));
+    try {
+      const serverA = await chatServer(nats.url);
+      const serverB = await chatServer(nats.url);
+      const a1 = await client(serverA);
+      const a2 = await client(serverA);
+      const b1 = await client(serverB);
+      await joined(serverA, 2);
+      await joined(serverB, 1);
+
+      for (let i = 1; i <= 20; i += 1) {
+        a1.send(`pre-${i}`);
+      }
+      await waitUntil(() => b1.lines.includes('pre-20'), 'pre traffic across instances');
+
+      await nats.child.kill(); // a crash, not a graceful shutdown
+      await waitUntil(
+        () => serverA.bus?.state === 'reconnecting' && serverB.bus?.state === 'reconnecting',
+        'both buses to notice the loss',
+      );
+      for (let i = 1; i <= 20; i += 1) {
+        a1.send(`during-${i}`);
+      }
+      // Local delivery never waits for the bus.
+      await waitUntil(() => a2.lines.includes('during-20'), 'local chat while the bus is down');
+      expect(linesFrom(a2.lines, 'during-')).toHaveLength(20);
+      await waitUntil(() => serverA.bus?.pendingMessages === 20, 'the outage lines pending on A');
+
+      await startNats(children, { port: nats.port });
+      await waitUntil(
+        () => serverA.bus?.state === 'connected' && serverB.bus?.state === 'connected',
+        'both buses to reconnect',
+        10_000,
+      );
+      expect(serverA.bus?.reconnects).toBe(1);
+      expect(serverA.bus?.pendingMessages).toBe(0);
+
+      for (let i = 1; i <= 20; i += 1) {
+        a1.send(`post-${i}`);
+        b1.send(`bpost-${i}`);
+      }
+      await waitUntil(
+        () => b1.lines.includes('post-20') && a2.lines.includes('bpost-20'),
+        'post traffic across instances',
+      );
+      expect(linesFrom(a2.lines, 'bpost-')).toHaveLength(20);
+      expect(linesFrom(b1.lines, 'post-')).toEqual(
+        Array.from({ length: 20 }, (_, i) => `post-${i + 1}`),
+      );
+      // The outage lines were replayed on reconnect: at most once and in order at B
+      // (core NATS may lose them if A replays before B has re-subscribed).
+      const during = linesFrom(b1.lines, 'during-').map((line) => Number(line.slice(7)));
+      expect(during).toEqual([...new Set(during)].sort((x, y) => x - y));
+      // Everything a1 sent arrives at B in the order sent.
+      const order = b1.lines.filter((line) => /^(pre|during|post)-/.test(line));
+      expect(order.indexOf('pre-20')).toBeLessThan(order.indexOf('post-1'));
+
+      const seenA = states.filter((message) => message.instanceId === serverA.bus?.instanceId);
+      expect(seenA.map((message) => message.state)).toEqual([
+        'connected',
+        'reconnecting',
+        'connected',
+      ]);
+    } finally {
+      unsubscribe();
+    }
+  });
+
+  it('gives up on the first connection after connectTimeout when no nats-server listens', async () => {
+    await expect(
+      connectNatsBus({ servers: 'nats://127.0.0.1:1', connectTimeout: 500 }),
+    ).rejects.toMatchObject({
+      code: expect.stringMatching(/SB_CONNECTION_REFUSED|SB_CONNECT_TIMEOUT/),
+    });
+  });
+});
