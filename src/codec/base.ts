@@ -13,7 +13,7 @@
  *
  * Rules every subclass follows:
  * 1. A frame's bytes stay in the queue until the whole frame is there; only then
- *    are its header and body consumed (in one `take`). So `queue.consumed` is
+ *    are its header and body consumed, together. So `queue.consumed` is
  *    always the input offset of the first byte of the frame being decoded, which
  *    is the offset every FrameError carries (SPEC §2), and `inFrame` is simply
  *    "bytes are buffered". Subclasses may cache what they learned about the
@@ -27,8 +27,9 @@
  * The hot path is `next()` -> `decodeFrame()` with one state check; the ended and
  * failed states are handled off the hot path in `nextAfterStop()`. A subclass may
  * override `next()` with a fast path for its common case (the length and varint
- * decoders do), provided it checks `state === 0` and defers to `super.next()` for
- * everything else.
+ * decoders do), provided it only runs while the decoder is open (`state === 0`,
+ * or a flag of its own cleared in `onStop()`) and defers to `super.next()` for
+ * everything else, errors included.
  */
 import {
   type ErrorCode,
@@ -37,9 +38,11 @@ import {
   type SwitchboardError,
   UnexpectedEofError,
 } from '../errors.js';
-import { DEFAULTS, resolveOptions } from '../options.js';
 import { ByteQueue } from './byte-queue.js';
 import { type Decoder, NEED_DATA, type NeedData } from './types.js';
+
+/** Placeholder for drained frames already handed out (so they can be collected). */
+const EMPTY_FRAME = new Uint8Array(0);
 
 /** States of a decoder. OPEN is 0 so that subclasses' fast paths can test `state === 0`. */
 const OPEN = 0;
@@ -59,6 +62,8 @@ export abstract class BaseDecoder implements Decoder {
   private failure: SwitchboardError | undefined;
   /** Frames decoded by `end()` and not yet returned by `next()`. */
   private drained: Uint8Array[] = [];
+  /** Index of the next frame of `drained` to return (an index, not `shift()`: O(1) each). */
+  private drainedNext = 0;
   private drainedBytes = 0;
 
   /** Appends bytes. Throws the sticky error after a failure, and InvalidArgumentError after `end()`. */
@@ -174,8 +179,9 @@ export abstract class BaseDecoder implements Decoder {
   protected onStop(): void {}
 
   private nextAfterStop(): Uint8Array | NeedData {
-    const frame = this.drained.shift();
+    const frame = this.drained[this.drainedNext];
     if (frame !== undefined) {
+      this.drained[this.drainedNext++] = EMPTY_FRAME;
       this.drainedBytes -= frame.length;
       return frame;
     }
@@ -184,20 +190,6 @@ export abstract class BaseDecoder implements Decoder {
     }
     return NEED_DATA;
   }
-}
-
-/** Options schema shared by framings that only take `maxFrame`. */
-export function maxFrameSchema(defaultMax: number) {
-  return { maxFrame: { kind: 'bytes' as const, default: defaultMax } };
-}
-
-/** Validates `{ maxFrame }` for `where` and returns the limit (default {@link DEFAULTS.maxFrame}). */
-export function resolveMaxFrame(
-  where: string,
-  options: object | undefined,
-  defaultMax: number = DEFAULTS.maxFrame,
-): number {
-  return resolveOptions(where, maxFrameSchema(defaultMax), options).maxFrame;
 }
 
 /** The error an encoder throws for a payload larger than the peer accepts. */

@@ -4,9 +4,9 @@
  * Theory of operation
  * -------------------
  * Goals (SPEC §2, STYLE rule 14):
- * 1. Pushing a chunk never copies it: the queue keeps a list of the caller's
+ * 1. Pushing a chunk does not copy it: the queue keeps a list of the caller's
  *    chunks, plus `headOffset`, the number of bytes already consumed from the
- *    first live chunk.
+ *    first live chunk. (Exception: tiny chunks trickling in, see "Coalescing".)
  * 2. Taking a frame that lies inside one chunk returns a `subarray` view (or the
  *    chunk itself when the frame is exactly the chunk). A frame spanning chunks
  *    is copied exactly once, into one new array of the frame's size.
@@ -24,8 +24,8 @@
  *
  * Layout:
  * ```
- *   chunks:  [ dead | dead | head chunk        | chunk | chunk ]
- *                           ^headOffset         (live bytes = size)
+ *   chunks:  [ dead | dead | head chunk (`first`) | chunk | chunk ]
+ *                           ^headOffset           live bytes = length
  *            chunks before `head` are consumed and dropped in batches
  * ```
  * Consumed entries at the front of `chunks` are dropped lazily (when more than
@@ -52,12 +52,11 @@ const EMPTY = new Uint8Array(0);
 const UNINITIALIZED_THRESHOLD = 64 * 1024;
 
 /**
- * Node's `Buffer.allocUnsafeSlow`, when running on Node: a global, not an import,
- * so the codec stays free of I/O modules and still runs where Buffer is missing.
+ * Node's `Buffer`, when running on Node: a global, not an import, so the codec
+ * stays free of I/O modules and still runs where Buffer is missing.
  */
-const allocateUninitialized: ((size: number) => Uint8Array) | undefined = (
-  globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }
-).Buffer?.allocUnsafeSlow;
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } })
+  .Buffer;
 
 /**
  * A new array for a frame that spans chunks. Why uninitialized memory for large
@@ -67,8 +66,8 @@ const allocateUninitialized: ((size: number) => Uint8Array) | undefined = (
  * `frame.buffer` holds only the frame.
  */
 function allocateFrame(length: number): Uint8Array {
-  if (length >= UNINITIALIZED_THRESHOLD && allocateUninitialized !== undefined) {
-    return allocateUninitialized(length);
+  if (length >= UNINITIALIZED_THRESHOLD && NodeBuffer !== undefined) {
+    return NodeBuffer.allocUnsafeSlow(length);
   }
   return new Uint8Array(length);
 }
@@ -137,7 +136,7 @@ export class ByteQueue {
   cursorSteps = 0;
 
   /**
-   * The first live chunk; its unconsumed bytes start at {@link ByteQueue.headOffset}.
+   * The first live chunk; its unconsumed bytes start at {@link ByteQueue.headStart}.
    * For decoders' fast paths: reading a header straight from it skips the generic
    * cross-chunk code when (as usual) the header lies in one chunk. Read-only use.
    */
@@ -335,8 +334,8 @@ export class ByteQueue {
   /**
    * Removes `skip` bytes, then removes and returns the next `length` bytes. The
    * result is a view when those bytes lie in one chunk, otherwise one new array.
-   * The caller guarantees `skip + length <= this.length`. (One call instead of
-   * `skip` + `take` saves a view allocation per frame on the hot path.)
+   * The caller guarantees `skip + length <= this.length`. (Taking the skip as an
+   * argument lets a header and its body leave the queue in one step.)
    */
   take(length: number, skip = 0): Uint8Array {
     const first = this.first;
