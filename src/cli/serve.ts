@@ -36,6 +36,7 @@ const EVENTS = {
   'connection:close': 'switchboard:connection:close',
   'frame:error': 'switchboard:frame:error',
   'server:close': 'switchboard:server:close',
+  'bus:status': 'switchboard:bus:status',
 } as const;
 
 type ServerOptions = Parameters<typeof createServer>[0];
@@ -351,6 +352,8 @@ function textEvent(event: string, message: unknown): string {
     }
     case 'server:listening':
       return `${time} listening on ${fields.address} (${fields.dispatch})`;
+    case 'bus:status':
+      return `${time} bus ${fields.state} ${fields.server || '-'} (instance ${fields.instanceId}, reconnects ${fields.reconnects}, dropped ${fields.dropped})`;
     default:
       return `${time} closed ${fields.address}`;
   }
