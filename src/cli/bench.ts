@@ -19,16 +19,16 @@ import { performance } from 'node:perf_hooks';
 import {
   ConnectionError,
   connect,
+  createServer,
   type Framing,
   InvalidArgumentError,
-  listen,
   NEED_DATA,
   type Socket,
   TimeoutError,
 } from '../index.js';
 import { booleanFlag, type CommandSpec, integerFlag, stringFlag, UsageError } from './args.js';
 import { framingFromArgs } from './connect.js';
-import { EXIT, LineWriter } from './output.js';
+import { EXIT, stdout } from './output.js';
 
 /** A reply must arrive within this long, or the target is not an echo server. */
 const REPLY_TIMEOUT_MS = 5000;
@@ -236,11 +236,10 @@ export const command: CommandSpec = {
         json,
         signal,
       });
-      const out = new LineWriter(process.stdout);
       if (json) {
-        await out.line(JSON.stringify(report));
+        await stdout.line(JSON.stringify(report));
       } else {
-        await out.write(formatReport(report));
+        await stdout.write(formatReport(report));
       }
     } finally {
       await server?.close();
@@ -402,50 +401,13 @@ function formatReport(report: BenchReport): string {
   ].join('\n');
 }
 
-/**
- * An in-process echo server for `--self`: a listener on 127.0.0.1:0 and one
- * decode-and-echo loop per accepted socket.
- */
+/** An in-process `serve --mode echo` for `--self`, on 127.0.0.1:0. */
 async function startEchoServer(
   framing: Framing,
 ): Promise<{ address: string; close(): Promise<void> }> {
-  const listener = await listen('127.0.0.1:0');
-  const sockets = new Set<Socket>();
-  const echo = async (socket: Socket): Promise<void> => {
-    const decoder = framing.createDecoder();
-    const encoder = framing.createEncoder();
-    for (;;) {
-      const chunk = await socket.recv(256 * 1024);
-      if (chunk.byteLength === 0) {
-        await socket.close();
-        return;
-      }
-      decoder.push(chunk);
-      const replies: Uint8Array[] = [];
-      for (let frame = decoder.next(); frame !== NEED_DATA; frame = decoder.next()) {
-        replies.push(...encoder.encode(frame));
-      }
-      if (replies.length > 0) {
-        await socket.sendAll(Buffer.concat(replies));
-      }
-    }
-  };
-  const accepting = (async () => {
-    for await (const socket of listener) {
-      sockets.add(socket);
-      echo(socket)
-        .catch(() => socket.destroy())
-        .finally(() => sockets.delete(socket));
-    }
-  })();
+  const server = await createServer({ listen: '127.0.0.1:0', framing, handler: 'echo' });
   return {
-    address: listener.url,
-    async close() {
-      await listener.close();
-      await accepting.catch(() => {});
-      for (const socket of sockets) {
-        socket.destroy();
-      }
-    },
+    address: server.address,
+    close: () => server.close({ timeout: 1000 }),
   };
 }

@@ -36,10 +36,10 @@ import {
 import {
   EXIT,
   formatFrame,
-  LineWriter,
   OUTPUT_FORMATS,
   type OutputFormat,
   readLines,
+  stdout,
 } from './output.js';
 
 /** Flags shared by `connect` and `send`. */
@@ -129,8 +129,7 @@ export async function receiveFrames(
 
 /** A frame printer for `--output FORMAT`. */
 export function framePrinter(format: OutputFormat): (frame: Uint8Array) => Promise<void> {
-  const out = new LineWriter(process.stdout);
-  return (frame) => out.line(formatFrame(frame, format));
+  return (frame) => stdout.line(formatFrame(frame, format));
 }
 
 /** The `connect` command. */

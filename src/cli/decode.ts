@@ -14,9 +14,9 @@ import {
   exitCodeFor,
   formatError,
   formatFrame,
-  LineWriter,
   OUTPUT_FORMATS,
   openInput,
+  stdout,
 } from './output.js';
 
 /** The `decode` command. */
@@ -60,7 +60,6 @@ export const command: CommandSpec = {
     const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
     const framing = parseFraming(spec, maxFrame === undefined ? {} : { maxFrame });
     const input = await openInput(args.positionals[0]);
-    const out = new LineWriter(process.stdout);
     const decoder = framing.createDecoder();
     // Offset of the first byte not yet returned as (part of) a frame: the start of
     // the frame being decoded, used when the decoder's error does not carry one.
@@ -73,7 +72,7 @@ export const command: CommandSpec = {
           return;
         }
         consumed = pushed - decoder.buffered;
-        await out.line(formatFrame(frame, format));
+        await stdout.line(formatFrame(frame, format));
       }
     };
     try {
@@ -91,6 +90,8 @@ export const command: CommandSpec = {
       if (!isSwitchboardError(error)) {
         throw error;
       }
+      // The frames before the bad input go out first, then the error.
+      await stdout.flush();
       process.stderr.write(`${formatError(error, error.offset ?? consumed)}\n`);
       return exitCodeFor(error);
     }

@@ -12,7 +12,7 @@
  */
 import { FrameError, InvalidArgumentError, parseFraming } from '../index.js';
 import { type CommandSpec, choiceFlag, integerFlag, stringFlag } from './args.js';
-import { EXIT, fromHex, LineWriter, openInput, readLines } from './output.js';
+import { EXIT, fromHex, openInput, readLines, stdout } from './output.js';
 
 /** The `--input` formats. */
 const INPUT_FORMATS = ['lines', 'json'] as const;
@@ -60,7 +60,6 @@ export const command: CommandSpec = {
     const framing = parseFraming(spec, maxFrame === undefined ? {} : { maxFrame });
     const encoder = framing.createEncoder();
     const input = await openInput(args.positionals[0]);
-    const out = new LineWriter(process.stdout);
     // A JSON record holds the payload twice (hex, text) and text may escape each
     // byte as \uXXXX; bound the line so one huge line cannot exhaust memory.
     const maxLine =
@@ -81,7 +80,7 @@ export const command: CommandSpec = {
         continue;
       }
       for (const piece of encoder.encode(payload)) {
-        await out.write(piece);
+        await stdout.write(piece);
       }
     }
     return EXIT.ok;

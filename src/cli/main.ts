@@ -17,7 +17,9 @@
  * | SIGINT (except `serve`: graceful close, 0) | 130 |
  *
  * SIGINT aborts the command's `signal`; a command that does not finish within
- * a grace period (or a second SIGINT) ends the process with 130 at once.
+ * a grace period ends the process with 130. `serve` also treats SIGTERM so, and
+ * has no grace limit (its close has its own timeout). A second signal exits
+ * with 130 at once.
  */
 import { readFileSync } from 'node:fs';
 import {
@@ -28,7 +30,7 @@ import {
   printable,
   UsageError,
 } from './args.js';
-import { EXIT, reportError } from './output.js';
+import { EXIT, reportError, stdout } from './output.js';
 
 interface CommandEntry {
   readonly summary: string;
@@ -189,7 +191,13 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => process.exit(reportError(error)),
-);
+main(process.argv.slice(2))
+  .catch(async (error: unknown) => {
+    // Output produced before the error goes out before it.
+    await stdout.flush();
+    return reportError(error);
+  })
+  .then(async (code) => {
+    await stdout.flush();
+    process.exit(code);
+  });

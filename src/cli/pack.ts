@@ -19,7 +19,7 @@
  */
 import { pack, StructError } from '../index.js';
 import { type CommandSpec, printable, UsageError } from './args.js';
-import { EXIT, fromHex, LineWriter, toHex } from './output.js';
+import { EXIT, fromHex, stdout, toHex } from './output.js';
 
 /** How one value of a format is spelled. */
 export type ValueKind = 'int' | 'int64' | 'float' | 'bool' | 'bytes';
@@ -201,7 +201,7 @@ export const command: CommandSpec = {
     }
     const values = words.map((word, index) => parseValue(word, kinds[index] ?? 'int', index + 1));
     const bytes = pack(format, ...values);
-    await new LineWriter(process.stdout).line(toHex(bytes));
+    await stdout.line(toHex(bytes));
     return EXIT.ok;
   },
 };

@@ -7,7 +7,7 @@
  */
 import { FaultProxy } from '../testing/index.js';
 import { booleanFlag, type CommandSpec, integerFlag, stringFlag } from './args.js';
-import { EXIT, LineWriter } from './output.js';
+import { EXIT, stdout } from './output.js';
 
 /** The `proxy` command. */
 export const command: CommandSpec = {
@@ -100,7 +100,8 @@ export const command: CommandSpec = {
       if (booleanFlag(args, 'blackhole')) {
         proxy.addFault('both', { type: 'blackhole' });
       }
-      await new LineWriter(process.stdout).line(`listening on tcp://${proxy.address}`);
+      await stdout.line(`listening on tcp://${proxy.address}`);
+      await stdout.flush();
       await new Promise<void>((resolve) => {
         signal.addEventListener('abort', () => resolve(), { once: true });
       });

@@ -27,7 +27,7 @@ import {
   stringFlag,
   UsageError,
 } from './args.js';
-import { EXIT, LineWriter } from './output.js';
+import { EXIT, stdout } from './output.js';
 
 /** The diagnostics channels `--json`/`--verbose` print, by short event name. */
 const EVENTS = {
@@ -168,11 +168,11 @@ export const command: CommandSpec = {
     const unsubscribe = json || verbose ? subscribeEvents(json ? 'json' : 'text') : () => {};
     try {
       const server = await createServer(options);
-      const out = new LineWriter(process.stdout);
-      await out.line(`listening on ${server.address}`);
+      await stdout.line(`listening on ${server.address}`);
       if (server.metricsUrl !== null) {
-        await out.line(`metrics on ${server.metricsUrl}`);
+        await stdout.line(`metrics on ${server.metricsUrl}`);
       }
+      await stdout.flush();
       await new Promise<void>((resolve) => {
         signal.addEventListener('abort', () => resolve(), { once: true });
         void server.closed.then(() => resolve());

@@ -6,7 +6,7 @@
  */
 import { StructError, unpack } from '../index.js';
 import { type CommandSpec, UsageError } from './args.js';
-import { EXIT, fromHex, LineWriter, toHex } from './output.js';
+import { EXIT, fromHex, stdout, toHex } from './output.js';
 import { rawPositionals, type ValueKind, valueKinds } from './pack.js';
 
 /** Spells one unpacked value as JSON. */
@@ -65,7 +65,7 @@ export const command: CommandSpec = {
     const kinds = valueKinds(format);
     const values = unpack(format, bytes);
     const items = values.map((value, index) => valueToJson(value, kinds[index]));
-    await new LineWriter(process.stdout).line(`[${items.join(',')}]`);
+    await stdout.line(`[${items.join(',')}]`);
     return EXIT.ok;
   },
 };

@@ -3,9 +3,11 @@
  * frames, half-close, wait for the peer), send (half-close, replies until EOF,
  * --timeout), connection refused (exit 3), proxy, and bench --json.
  */
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, runCli, startCli, startServe } from './cli-process.js';
+import { requireTool } from '../helpers/interop.js';
+import { CLI, killAll, runCli, startCli, startServe } from './cli-process.js';
 
 const servers = new Set<net.Server>();
 
@@ -268,5 +270,36 @@ describe('switchboard bench', () => {
     expect(result.stdout.toString()).toMatch(
       /latency\s+p50 [\d.]+ ms\s+p99 [\d.]+ ms\s+p999 [\d.]+ ms/,
     );
+  });
+
+  const hasScript = requireTool('script (util-linux, for a pseudo-terminal)', [
+    'script',
+    '--version',
+  ]);
+  it.skipIf(!hasScript)('shows a live progress line on a terminal', async () => {
+    // script(1) runs the command on a pseudo-terminal, so stderr is a TTY.
+    const command = `'${process.execPath}' '${CLI}' bench --self --framing line --duration 1.2`;
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdin.end();
+    let output = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk;
+    });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`bench on a terminal did not finish; output: ${output}`));
+      }, 15_000);
+      child.on('close', (exitCode) => {
+        clearTimeout(timer);
+        resolve(exitCode);
+      });
+    });
+    expect(code).toBe(0);
+    expect(output).toMatch(/\r\d+\.\d s {2}\d+ msgs {2}\d+ msgs\/s/);
+    expect(output).toMatch(/msgs\/s\s+[1-9]/);
   });
 });
