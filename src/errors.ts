@@ -181,6 +181,10 @@ export const ERROR_CODES = {
     class: 'SwitchboardError',
     summary: 'A server handler threw; the connection was closed and the server keeps serving.',
   },
+  SB_INTERNAL: {
+    class: 'SwitchboardError',
+    summary: 'CLI: an unexpected exception (a bug, or a handler module failing); the message carries its stack.',
+  },
 } as const satisfies Record<string, { class: ErrorClassName; summary: string }>;
 
 /** A stable error code: `SB_` + upper snake case. */
