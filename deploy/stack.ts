@@ -223,7 +223,7 @@ export interface HaproxySettings {
   rise?: number;
   /** Client and server inactivity timeout, ms. Default 3600000 (chat connections idle a lot). */
   idleTimeoutMs?: number;
-  /** Largest number of concurrent client connections. Default 10000. */
+  /** Largest number of concurrent client connections. Default 4096 (HAProxy needs about 2 file descriptors per connection: raise `ulimit -n` before raising this). */
   maxConnections?: number;
 }
 
@@ -248,7 +248,7 @@ export function renderHaproxyConfig(settings: HaproxySettings, template?: string
     LISTEN: settings.listen,
     BALANCE: settings.balance ?? 'roundrobin',
     IDLE_TIMEOUT: `${settings.idleTimeoutMs ?? 3_600_000}ms`,
-    MAXCONN: String(settings.maxConnections ?? 10_000),
+    MAXCONN: String(settings.maxConnections ?? 4096),
     SERVERS: servers.join('\n'),
   };
   return text.replace(/\{\{([A-Z_]+)\}\}/g, (marker, name: string) => {

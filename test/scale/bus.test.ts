@@ -167,7 +167,7 @@ describe('ChatBridge (in-memory bus)', () => {
       expect(server.bus?.instanceId).toBe('local');
       client.destroy();
     } finally {
-      await server.close({ timeout: 0 });
+      await server.close({ timeout: 1 });
     }
   });
 });
@@ -183,7 +183,7 @@ describe.skipIf(!hasNats)('chat across instances over nats-server', () => {
     for (const client of clients.splice(0)) {
       client.destroy();
     }
-    await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 0 })));
+    await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 1 })));
     await children.stopAll(2000);
   });
 

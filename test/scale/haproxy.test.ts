@@ -1,0 +1,181 @@
+/**
+ * HAProxy (TCP mode, send-proxy-v2, health checks; deploy/haproxy.cfg) in front
+ * of two switchboard instances sharing a nats-server (issue #10).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChildSet, type Haproxy, startHaproxy, startNats } from '../../deploy/stack.js';
+import {
+  type ConnectionOpenMessage,
+  diagnosticChannels,
+  type ServerListeningMessage,
+} from '../../src/diagnostics.js';
+import { createServer, type Server } from '../../src/server/server.js';
+import {
+  haproxyAvailable,
+  LineClient,
+  linesFrom,
+  natsServerAvailable,
+  waitUntil,
+} from './helpers.js';
+
+const available = haproxyAvailable() && natsServerAvailable();
+
+describe.skipIf(!available)('HAProxy in front of two instances', () => {
+  const children = new ChildSet();
+  const servers: Server[] = [];
+  const clients: LineClient[] = [];
+  const unsubscribers: Array<() => void> = [];
+
+  afterEach(async () => {
+    for (const unsubscribe of unsubscribers.splice(0)) {
+      unsubscribe();
+    }
+    for (const client of clients.splice(0)) {
+      client.destroy();
+    }
+    await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 1 })));
+    await children.stopAll(2000);
+  });
+
+  /** Connection-open events and server ids by address, from the diagnostics channels. */
+  function observe(): { opens: ConnectionOpenMessage[]; serverIds: Map<string, number> } {
+    const opens: ConnectionOpenMessage[] = [];
+    const serverIds = new Map<string, number>();
+    unsubscribers.push(diagnosticChannels.connectionOpen.subscribe((m) => opens.push(m)));
+    unsubscribers.push(
+      diagnosticChannels.serverListening.subscribe((m: ServerListeningMessage) =>
+        serverIds.set(m.address, m.serverId),
+      ),
+    );
+    return { opens, serverIds };
+  }
+
+  async function client(haproxy: Haproxy): Promise<LineClient> {
+    const connected = await LineClient.connect(haproxy.address);
+    clients.push(connected);
+    return connected;
+  }
+
+  /** The connection-open event of `c` (matched by its local port, as the PROXY header carries it). */
+  function openOf(opens: readonly ConnectionOpenMessage[], c: LineClient) {
+    return opens.filter((m) => m.remoteAddress === `tcp://127.0.0.1:${c.localPort}`);
+  }
+
+  it('spreads clients, passes their real address, fails over, and loses nothing survivors sent', async () => {
+    const { opens, serverIds } = observe();
+    const nats = await startNats(children);
+    const start = async (): Promise<Server> => {
+      const server = await createServer({
+        handler: 'chat',
+        bus: nats.url,
+        proxyProtocol: true,
+        closeTimeout: 1000,
+      });
+      servers.push(server);
+      return server;
+    };
+    const serverA = await start();
+    const serverB = await start();
+    const idA = serverIds.get(serverA.address);
+    const idB = serverIds.get(serverB.address);
+    const haproxy = await startHaproxy(children, {
+      backends: [
+        { name: 'a', address: serverA.address.replace('tcp://', '') },
+        { name: 'b', address: serverB.address.replace('tcp://', '') },
+      ],
+      balance: 'roundrobin',
+      checkIntervalMs: 200,
+      fall: 1,
+      rise: 1,
+    });
+
+    // Clients land on both instances, and each handler sees the client's own address.
+    const first: LineClient[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      first.push(await client(haproxy));
+    }
+    await waitUntil(
+      () => first.every((c) => openOf(opens, c).length === 1),
+      'every client to be served behind HAProxy',
+    );
+    const home = new Map<LineClient, number>();
+    for (const c of first) {
+      const [open] = openOf(opens, c);
+      expect(open?.proxied).toBe(true);
+      home.set(c, open?.serverId ?? -1);
+    }
+    const onA = first.filter((c) => home.get(c) === idA);
+    const onB = first.filter((c) => home.get(c) === idB);
+    expect(onA.length).toBeGreaterThan(0);
+    expect(onB.length).toBeGreaterThan(0);
+    expect(onA.length + onB.length).toBe(4);
+    await waitUntil(
+      () => serverA.connections >= onA.length && serverB.connections >= onB.length,
+      'chat members to join',
+    );
+
+    // Chat spans both instances through the bus.
+    const [speaker, ...listeners] = first as [LineClient, ...LineClient[]];
+    for (let i = 1; i <= 50; i += 1) {
+      speaker.send(`hello-${i}`);
+    }
+    await waitUntil(
+      () => listeners.every((c) => c.lines.includes('hello-50')),
+      'hello lines on every other client',
+    );
+    for (const c of listeners) {
+      expect(linesFrom(c.lines, 'hello-')).toEqual(
+        Array.from({ length: 50 }, (_, i) => `hello-${i + 1}`),
+      );
+    }
+
+    // A survivor on B talks while instance A dies.
+    const [senderB, ...othersB] = onB as [LineClient, ...LineClient[]];
+    const receiverB = othersB[0] ?? null;
+    for (let i = 1; i <= 100; i += 1) {
+      senderB.send(`survivor-${i}`);
+    }
+    // Instance A is gone: listener closed, its clients cut after 1 ms (0 would mean "wait for them").
+    await serverA.close({ timeout: 1 });
+    servers.splice(servers.indexOf(serverA), 1);
+    for (let i = 101; i <= 200; i += 1) {
+      senderB.send(`survivor-${i}`);
+    }
+    for (const c of onA) {
+      await c.waitClosed();
+    }
+    // HAProxy notices within one check interval (inter 200ms fall 1).
+    await waitUntil(
+      () => /switchboard_instances\/a is DOWN/.test(haproxy.child.output()),
+      'HAProxy to mark instance a down',
+    );
+
+    // New connections all go to B.
+    const second: LineClient[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      second.push(await client(haproxy));
+    }
+    await waitUntil(
+      () => second.every((c) => openOf(opens, c).length === 1),
+      'new clients to be served',
+    );
+    for (const c of second) {
+      expect(openOf(opens, c)[0]?.serverId).toBe(idB);
+    }
+    await waitUntil(() => serverB.connections >= onB.length + 4, 'new chat members to join');
+
+    // Nothing a survivor sent is lost: every line, once, in order, to the other survivors.
+    for (let i = 201; i <= 250; i += 1) {
+      senderB.send(`survivor-${i}`);
+    }
+    const all = Array.from({ length: 250 }, (_, i) => `survivor-${i + 1}`);
+    if (receiverB !== null) {
+      await waitUntil(() => receiverB.lines.includes('survivor-250'), 'survivor lines on B');
+      expect(linesFrom(receiverB.lines, 'survivor-')).toEqual(all);
+    }
+    for (const c of second) {
+      await waitUntil(() => c.lines.includes('survivor-250'), 'survivor lines on a new client');
+      expect(linesFrom(c.lines, 'survivor-')).toEqual(all.slice(200));
+    }
+  });
+});
