@@ -302,18 +302,19 @@ export async function startHaproxy(
   return { address: listen, port, child, configPath };
 }
 
-/** The switchboard CLI entry: the built one when present, else the TypeScript source through tsx. */
+/**
+ * How to run the switchboard CLI: the TypeScript source through tsx (always in
+ * step with the tree), or the built `dist/cli/main.js` when `SWITCHBOARD_CLI=dist`
+ * (faster start; run `npm run build` first).
+ */
 export function switchboardCommand(): { command: string; args: string[] } {
-  const built = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-  const source = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-  if (process.env.SWITCHBOARD_CLI_FROM_SOURCE !== '1') {
-    try {
-      accessSync(built, constants.R_OK);
-      return { command: process.execPath, args: [built] };
-    } catch {
-      // not built: run the source
-    }
+  if (process.env.SWITCHBOARD_CLI === 'dist') {
+    return {
+      command: process.execPath,
+      args: [fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))],
+    };
   }
+  const source = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
   return { command: process.execPath, args: ['--import', 'tsx', source] };
 }
 
