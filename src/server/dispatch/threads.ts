@@ -84,6 +84,8 @@ export class ThreadPool {
   /** Jobs not yet given to a worker (only while no worker is up). */
   readonly #waiting: { frame: Uint8Array; context: FrameContext; job: Job }[] = [];
   #nextJob = 0;
+  /** Workers forked and not yet ready (or dead). */
+  #starting = 0;
   #closing = false;
   /** Workers that crashed and were replaced. */
   crashes = 0;
@@ -116,6 +118,11 @@ export class ThreadPool {
   run(frame: Uint8Array, context: FrameContext): Promise<Uint8Array[]> {
     if (this.#closing) {
       return Promise.reject(new ConnectionError('SB_WORKER_CRASHED', 'the thread pool is closed'));
+    }
+    if (this.#workers.length === 0 && this.#starting === 0) {
+      return Promise.reject(
+        new ConnectionError('SB_WORKER_CRASHED', 'no worker thread is running'),
+      );
     }
     // A copy with a buffer of its own (Buffer#slice would be a view), so transferring it detaches nothing else.
     const own = new Uint8Array(frame);
@@ -153,6 +160,14 @@ export class ThreadPool {
   }
 
   #spawn(): Promise<void> {
+    this.#starting += 1;
+    let counted = true;
+    const started = (): void => {
+      if (counted) {
+        counted = false;
+        this.#starting -= 1;
+      }
+    };
     const needsTs = needsTypeScriptLoader('module' in this.#handler ? this.#handler.module : null);
     const entry = workerEntryUrl('thread-worker');
     const workerData = { handler: this.#handler };
@@ -170,6 +185,7 @@ export class ThreadPool {
         switch (message.type) {
           case 'ready':
             ready = true;
+            started();
             this.#workers.push(entryRecord);
             resolve();
             this.#dispatchWaiting();
@@ -208,6 +224,7 @@ export class ThreadPool {
         }
       });
       worker.on('exit', (exitCode) => {
+        started();
         const index = this.#workers.indexOf(entryRecord);
         if (index !== -1) {
           this.#workers.splice(index, 1);
@@ -229,7 +246,21 @@ export class ThreadPool {
         }
         if (!this.#closing) {
           this.crashes += 1;
-          this.#spawn().catch(() => undefined);
+          this.#spawn().catch((error: unknown) => {
+            // No replacement: if no worker is left, frames waiting for one would wait forever.
+            if (this.#workers.length === 0) {
+              const reason = new ConnectionError(
+                'SB_WORKER_CRASHED',
+                'no worker thread could be restarted',
+                {
+                  cause: error,
+                },
+              );
+              for (const { job } of this.#waiting.splice(0)) {
+                job.reject(reason);
+              }
+            }
+          });
         }
       });
     });
