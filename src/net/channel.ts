@@ -141,6 +141,13 @@ const COALESCE_LIMIT = 1024;
 const PASS_THROUGH = ['framing', 'heartbeat', 'onRequest', 'clock'];
 const MAX_ID = 0xffffffff;
 
+interface ParkedReader {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  /** Resolve with an IteratorResult (for await) rather than the frame (receive()). */
+  iterator: boolean;
+}
+
 interface PendingRequest {
   resolve(body: Uint8Array): void;
   reject(error: Error): void;
@@ -210,7 +217,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private readonly onRequest: RequestHandler | undefined;
   private readonly heartbeat: Heartbeat | undefined;
   private readonly observers = new Set<() => void>();
-  /** Shared by readers waiting without a deadline; resolved by notify(). */
+  /** The one reader parked without a deadline (fast path); settled by notify(). */
+  private parked: ParkedReader | undefined;
+  /** Shared by further readers waiting without a deadline; resolved by notify(). */
   private readableSignal: Promise<void> | undefined;
   private resolveReadable: (() => void) | undefined;
   private readonly unobserveSocket: () => void;
@@ -328,6 +337,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 
   private notify(): void {
+    const parked = this.parked;
+    if (parked !== undefined && this.receivable()) {
+      // Resolve the parked reader with its result directly: no wake-up-and-recheck hops.
+      this.parked = undefined;
+      this.settleParked(parked);
+    }
     const resolveReadable = this.resolveReadable;
     if (resolveReadable !== undefined && this.receivable()) {
       this.readableSignal = undefined;
@@ -557,7 +572,35 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     if (this.inboundHead < this.inbound.length) {
       return Promise.resolve(this.takeFrame());
     }
+    if (this.canPark(options)) {
+      return new Promise<Uint8Array | null>((resolve, reject) => {
+        this.parked = { resolve: resolve as (value: unknown) => void, reject, iterator: false };
+      });
+    }
     return this.receiveSlow(options);
+  }
+
+  /** A reader may park in the single direct slot: no deadline, nobody parked, nothing to report yet. */
+  private canPark(options: CallOptions | undefined): boolean {
+    return (
+      this.parked === undefined &&
+      (options === undefined || ((options.timeout ?? 0) === 0 && options.signal === undefined)) &&
+      !this.receivable()
+    );
+  }
+
+  /** Settles the parked reader from the current state (called by notify() when receivable). */
+  private settleParked(parked: ParkedReader): void {
+    if (this.inboundHead < this.inbound.length) {
+      const frame = this.takeFrame();
+      parked.resolve(parked.iterator ? { value: frame, done: false } : frame);
+    } else if (this.failure !== undefined) {
+      parked.reject(this.failure);
+    } else if (this.destroyedLocally) {
+      parked.reject(new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed'));
+    } else {
+      parked.resolve(parked.iterator ? DONE : null);
+    }
   }
 
   private async receiveSlow(options: CallOptions | undefined): Promise<Uint8Array | null> {
@@ -635,6 +678,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private readonly iteratorNext = (): Promise<IteratorResult<Uint8Array>> => {
     if (this.inboundHead < this.inbound.length) {
       return Promise.resolve({ value: this.takeFrame(), done: false });
+    }
+    if (this.canPark(undefined)) {
+      return new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+        this.parked = { resolve: resolve as (value: unknown) => void, reject, iterator: true };
+      });
     }
     return this.receiveSlow(undefined).then(toIteratorResult);
   };

@@ -24,8 +24,10 @@
  * 6. Leaks are reported. The public {@link Socket} is a thin facade over an internal
  *    core that the transport's listeners reference; the core never references the
  *    facade. When a facade is garbage-collected while the connection is open, a
- *    FinalizationRegistry callback emits a process warning with the stack captured
- *    at construction, then destroys the connection.
+ *    FinalizationRegistry callback emits a process warning (type `SwitchboardWarning`,
+ *    code `SB_SOCKET_LEAK`) with the stack captured at construction, then destroys the
+ *    connection. A Socket wrapped in a Channel is reachable from the channel's read
+ *    loop, so only bare Sockets are reported.
  *
  * Read-side states (what `recv` does in each):
  *
@@ -891,19 +893,23 @@ export class Socket implements AsyncDisposable {
   /**
    * Queues bytes without waiting (not copied: do not mutate `bytes` afterwards) and
    * returns false when the queue is above the high-water mark (then wait with
-   * {@link waitWritable} or {@link sendAll}). Writes made in the same tick are
-   * coalesced into one system call.
+   * {@link waitWritable} or {@link sendAll}). The first write of a tick is sent at
+   * once; later writes in the same tick are coalesced into one system call.
    * @throws ConnectionError `SB_CONNECTION_CLOSED` after shutdown/close, or the connection's error.
    */
   write(bytes: Uint8Array): boolean {
     this.checkWritable('write');
     const transport = this.core.transport;
-    if (!this.corked && transport.cork !== undefined) {
-      this.corked = true;
-      transport.cork();
-      queueMicrotask(this.uncork);
+    if (this.corked || transport.cork === undefined) {
+      return transport.write(bytes, this.onWriteDone);
     }
-    return transport.write(bytes, this.onWriteDone);
+    // The first write of a tick goes out at once (latency); later ones in the same tick
+    // are corked and leave together when the microtask queue drains (throughput).
+    const accepted = transport.write(bytes, this.onWriteDone);
+    this.corked = true;
+    transport.cork();
+    queueMicrotask(this.uncork);
+    return accepted;
   }
 
   private corked = false;
