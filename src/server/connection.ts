@@ -33,7 +33,6 @@ import { NEED_DATA } from '../codec/types.js';
 import { diagnosticChannels } from '../diagnostics.js';
 import {
   ConnectionError,
-  type ErrorCode,
   FrameError,
   SwitchboardError,
   TimeoutError,
@@ -507,11 +506,6 @@ export class ConnectionSet {
     }
     return victims.length;
   }
-}
-
-/** The code to count for an error that ended a connection. */
-export function failureCode(error: unknown): ErrorCode {
-  return error instanceof SwitchboardError ? error.code : 'SB_HANDLER_ERROR';
 }
 
 function proxyEndpointText(header: ProxyHeader, which: 'source' | 'destination'): string {
