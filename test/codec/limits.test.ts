@@ -144,6 +144,41 @@ describe('huge claims fail at the header, with only the header buffered', () => 
   });
 });
 
+describe('headers split across chunks (explicit cuts; feed() also tries every cut byte by byte)', () => {
+  const cases: [spec: string, chunks: string[], frames: string[]][] = [
+    ['length', ['0000', '0005 6865', '6c6c6f'], ['68656c6c6f']],
+    ['length:u64le', ['05000000', '00000000 68', '656c6c6f'], ['68656c6c6f']],
+    ['varint', ['ac', `02${'61'.repeat(300)}`], ['61'.repeat(300)]],
+    ['digits:5', [hex(ascii('000')), hex(ascii('02ab'))], [hex(ascii('ab'))]],
+    ['netstring', [hex(ascii('1')), hex(ascii('0:0123456789,'))], [hex(ascii('0123456789'))]],
+    [
+      'content-length',
+      [hex(ascii('Content-Len')), hex(ascii('gth: 2\r')), hex(ascii('\n\r')), hex(ascii('\nhi'))],
+      [hex(ascii('hi'))],
+    ],
+    ['tagged:01=length:u16le', ['01 02', '00 6162'], ['016162']],
+  ];
+  for (const [spec, parts, frames] of cases) {
+    it(spec, () => {
+      const decoder = parseFraming(spec).createDecoder();
+      const result = feedChunks(decoder, parts.map(fromHex));
+      expect(result.error).toBeUndefined();
+      expect(result.hex).toEqual(frames);
+    });
+  }
+
+  it('a too-large claim split across chunks fails once the header completes, before any body', () => {
+    const decoder = parseFraming('length', { maxFrame: 1000 }).createDecoder();
+    const result = feedChunks(
+      decoder,
+      [fromHex('00'), fromHex('00'), fromHex('03'), fromHex('e9')],
+      false,
+    );
+    expect([result.error?.code, result.error?.offset]).toEqual(['SB_FRAME_TOO_LARGE', 0]);
+    expect(result.buffered).toBe(4);
+  });
+});
+
 describe('varint prefixes', () => {
   it('10 bytes ending in 01 is 2^63: too large, not overlong', () => {
     const result = feed(
