@@ -199,7 +199,12 @@ describe('proxyProtocol: off', () => {
 describe('proxyProtocol and close()', () => {
   it('a connection still sending its header is destroyed by close() at once', async () => {
     const clock = new ManualClock();
-    const server = await tracker.server({ handler: 'echo', framing: 'line', proxyProtocol: true, clock });
+    const server = await tracker.server({
+      handler: 'echo',
+      framing: 'line',
+      proxyProtocol: true,
+      clock,
+    });
     const socket = await tracker.socket(server.address);
     const ended = readAll(socket);
     socket.write('PROXY TCP4 ');
