@@ -1,27 +1,31 @@
 /**
  * Entry of a `threads` dispatch worker: loads the frame handler once, then runs
- * one job per message and posts the replies back with the job's number.
+ * the jobs it is sent and posts the replies back with each job's number.
  *
  * Protocol (parent <-> worker, over the worker's message port):
  * - worker -> parent `{ type: 'ready' }` once the handler module is loaded, or
  *   `{ type: 'load-error', message }` (the worker then exits).
- * - parent -> worker `{ type: 'job', job, frame, context }`; `frame` owns its buffer
- *   (transferred, not copied).
- * - worker -> parent `{ type: 'done', job, replies }` or `{ type: 'fail', job, message }`.
+ * - parent -> worker `{ type: 'jobs', jobs: [{ job, frame, context }, ...] }`; each
+ *   `frame` owns its buffer (transferred, not copied).
+ * - worker -> parent `{ type: 'results', results: [{ job, replies } | { job, error }, ...] }`.
  *
- * Jobs may complete out of order (async handlers); the parent restores order per
- * connection.
+ * Both directions batch: everything produced in one turn of the event loop
+ * travels in one message (flushed with setImmediate), because a message-port
+ * round trip costs far more than handling a small frame. Jobs may complete out of
+ * order (async handlers); the parent restores order per connection.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BUILTIN_FRAME_HANDLERS, type BuiltinFrameHandlerName } from '../handlers.js';
 import type { FrameContext, FrameHandler } from './threads.js';
 
-interface JobMessage {
-  type: 'job';
+interface Job {
   job: number;
   frame: Uint8Array;
   context: FrameContext;
 }
+
+/** One job's outcome: its replies, or the handler's error text. */
+export type JobResult = { job: number; replies: Uint8Array[] } | { job: number; error: string };
 
 type HandlerSpec = { builtin: BuiltinFrameHandlerName } | { module: string };
 
@@ -43,18 +47,37 @@ function normalize(result: unknown): Uint8Array[] {
   throw new TypeError('a frame handler must return a Uint8Array, an array of them, or nothing');
 }
 
-/** Buffers that can be moved to the parent without copying (whole, unshared). */
-function transferable(replies: Uint8Array[]): { replies: Uint8Array[]; transfer: ArrayBuffer[] } {
-  const transfer: ArrayBuffer[] = [];
-  const out = replies.map((reply) => {
+let outbox: JobResult[] = [];
+let outboxTransfer = new Set<ArrayBuffer>();
+let flushScheduled = false;
+
+function flush(): void {
+  flushScheduled = false;
+  const results = outbox;
+  const transfer = [...outboxTransfer];
+  outbox = [];
+  outboxTransfer = new Set();
+  port!.postMessage({ type: 'results', results }, transfer);
+}
+
+function post(result: JobResult): void {
+  outbox.push(result);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush);
+  }
+}
+
+/** Moves whole, unshared reply buffers to the parent without copying; copies the rest. */
+function transferable(replies: Uint8Array[]): Uint8Array[] {
+  return replies.map((reply) => {
     const whole = reply.byteOffset === 0 && reply.byteLength === reply.buffer.byteLength;
-    if (whole && reply.buffer instanceof ArrayBuffer && !transfer.includes(reply.buffer)) {
-      transfer.push(reply.buffer);
+    if (whole && reply.buffer instanceof ArrayBuffer && !outboxTransfer.has(reply.buffer)) {
+      outboxTransfer.add(reply.buffer);
       return reply;
     }
     return new Uint8Array(reply); // a copy (Buffer#slice would be a view)
   });
-  return { replies: out, transfer };
 }
 
 async function loadHandler(spec: HandlerSpec): Promise<FrameHandler> {
@@ -71,30 +94,29 @@ async function loadHandler(spec: HandlerSpec): Promise<FrameHandler> {
 const spec = (workerData as { handler: HandlerSpec }).handler;
 loadHandler(spec).then(
   (handler) => {
-    port.on('message', (message: JobMessage) => {
-      const { job } = message;
+    const run = ({ job, frame, context }: Job): void => {
       let pending: ReturnType<FrameHandler>;
       try {
-        pending = handler(message.frame, message.context);
+        pending = handler(frame, context);
       } catch (error) {
-        port.postMessage({ type: 'fail', job, message: describe(error) });
+        post({ job, error: describe(error) });
         return;
       }
       Promise.resolve(pending).then(
         (result: unknown) => {
-          let packed: { replies: Uint8Array[]; transfer: ArrayBuffer[] };
           try {
-            packed = transferable(normalize(result));
+            post({ job, replies: transferable(normalize(result)) });
           } catch (error) {
-            port.postMessage({ type: 'fail', job, message: describe(error) });
-            return;
+            post({ job, error: describe(error) });
           }
-          port.postMessage({ type: 'done', job, replies: packed.replies }, packed.transfer);
         },
-        (error: unknown) => {
-          port.postMessage({ type: 'fail', job, message: describe(error) });
-        },
+        (error: unknown) => post({ job, error: describe(error) }),
       );
+    };
+    port.on('message', (message: { type: 'jobs'; jobs: Job[] }) => {
+      for (const job of message.jobs) {
+        run(job);
+      }
     });
     port.postMessage({ type: 'ready' });
   },

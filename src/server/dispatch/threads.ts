@@ -26,6 +26,7 @@ import type { ConnectionBody } from '../connection.js';
 import type { BuiltinFrameHandlerName } from '../handlers.js';
 import type { ServerMetrics } from '../metrics.js';
 import { inheritableExecArgv, needsTypeScriptLoader, tsxApiUrl, workerEntryUrl } from './entry.js';
+import type { JobResult } from './thread-worker.js';
 
 /** Frames of one connection being handled in the pool at once before it stops reading. */
 export const MAX_FRAMES_IN_FLIGHT = 64;
@@ -69,13 +70,15 @@ interface Job {
 interface PoolWorker {
   worker: Worker;
   jobs: Map<number, Job>;
+  /** Jobs assigned this turn, posted together by the next flush. */
+  batch: { job: number; frame: Uint8Array; context: FrameContext }[];
+  transfer: ArrayBuffer[];
 }
 
 type WorkerMessage =
   | { type: 'ready' }
   | { type: 'load-error'; message: string }
-  | { type: 'done'; job: number; replies: Uint8Array[] }
-  | { type: 'fail'; job: number; message: string };
+  | { type: 'results'; results: JobResult[] };
 
 /** A fixed-size pool of worker threads running one frame handler. */
 export class ThreadPool {
@@ -84,6 +87,7 @@ export class ThreadPool {
   /** Jobs not yet given to a worker (only while no worker is up). */
   readonly #waiting: { frame: Uint8Array; context: FrameContext; job: Job }[] = [];
   #nextJob = 0;
+  #flushScheduled = false;
   /** Workers forked and not yet ready (or dead). */
   #starting = 0;
   #closing = false;
@@ -143,11 +147,26 @@ export class ThreadPool {
       const { frame, context, job } = this.#waiting.shift()!;
       const id = this.#nextJob++;
       target.jobs.set(id, job);
-      target.worker.postMessage({ type: 'job', job: id, frame, context }, [
-        frame.buffer as ArrayBuffer,
-      ]);
+      target.batch.push({ job: id, frame, context });
+      target.transfer.push(frame.buffer as ArrayBuffer);
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(this.#flush);
+      }
     }
   }
+
+  /** Posts each worker's batch as one message (a port round trip per frame costs too much). */
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    for (const entry of this.#workers) {
+      if (entry.batch.length > 0) {
+        entry.worker.postMessage({ type: 'jobs', jobs: entry.batch }, entry.transfer);
+        entry.batch = [];
+        entry.transfer = [];
+      }
+    }
+  };
 
   /** Terminates every worker; outstanding jobs fail with `SB_WORKER_CRASHED`. */
   async close(): Promise<void> {
@@ -178,7 +197,7 @@ export class ThreadPool {
           { eval: true, workerData, execArgv },
         )
       : new Worker(entry, { workerData, execArgv });
-    const entryRecord: PoolWorker = { worker, jobs: new Map() };
+    const entryRecord: PoolWorker = { worker, jobs: new Map(), batch: [], transfer: [] };
     return new Promise<void>((resolve, reject) => {
       let ready = false;
       worker.on('message', (message: WorkerMessage) => {
@@ -198,20 +217,19 @@ export class ThreadPool {
               ),
             );
             return;
-          case 'done': {
-            const job = entryRecord.jobs.get(message.job);
-            entryRecord.jobs.delete(message.job);
-            job?.resolve(message.replies);
+          case 'results':
+            for (const result of message.results) {
+              const job = entryRecord.jobs.get(result.job);
+              entryRecord.jobs.delete(result.job);
+              if ('replies' in result) {
+                job?.resolve(result.replies);
+              } else {
+                job?.reject(
+                  new SwitchboardError('SB_HANDLER_ERROR', `frame handler threw: ${result.error}`),
+                );
+              }
+            }
             return;
-          }
-          case 'fail': {
-            const job = entryRecord.jobs.get(message.job);
-            entryRecord.jobs.delete(message.job);
-            job?.reject(
-              new SwitchboardError('SB_HANDLER_ERROR', `frame handler threw: ${message.message}`),
-            );
-            return;
-          }
         }
       });
       worker.on('error', (error) => {
