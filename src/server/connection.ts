@@ -95,7 +95,8 @@ export interface ConnectionSettings {
 interface LiveConnection {
   readonly channel: Channel | null;
   readonly raw: net.Socket;
-  readonly abort: AbortController;
+  /** Created on the first read of `info.signal` (most handlers never look; it saves memory per connection). */
+  abort: AbortController | null;
 }
 
 /** Formats a node endpoint as a switchboard address string. */
@@ -271,13 +272,9 @@ export class ConnectionSet {
     const settings = this.#settings;
     const metrics = settings.metrics;
     const started = Date.now();
-    const abort = new AbortController();
-    if (this.#draining) {
-      abort.abort();
-    }
     let transport: net.Socket = raw;
     let channel: Channel | null = null;
-    const placeholder: LiveConnection = { channel: null, raw, abort };
+    const placeholder: LiveConnection = { channel: null, raw, abort: null };
     this.#live.add(placeholder);
     let live = placeholder;
     let remoteAddress = endpointText(raw.remoteAddress, raw.remotePort, settings.listenerIsTls);
@@ -313,7 +310,17 @@ export class ConnectionSet {
       });
       transport.resume();
       this.#live.delete(placeholder);
-      live = { channel, raw, abort };
+      live = { channel, raw, abort: null };
+      const entry = live;
+      const lazySignal = (): AbortSignal => {
+        if (entry.abort === null) {
+          entry.abort = new AbortController();
+          if (this.#draining) {
+            entry.abort.abort();
+          }
+        }
+        return entry.abort.signal;
+      };
       this.#live.add(live);
       const source = proxy?.header.source ?? null;
       const destination = proxy?.header.destination ?? null;
@@ -329,7 +336,9 @@ export class ConnectionSet {
         peerCertificate: socket.peerCertificate,
         proxied,
         proxyHeader: proxy?.header ?? null,
-        signal: abort.signal,
+        get signal() {
+          return lazySignal();
+        },
       };
       diagnosticChannels.connectionOpen.publish({
         serverId: settings.serverId,
@@ -459,7 +468,7 @@ export class ConnectionSet {
   async drain(timeout: number): Promise<number> {
     this.#draining = true;
     for (const connection of this.#live) {
-      connection.abort.abort();
+      connection.abort?.abort();
     }
     if (this.#live.size === 0) {
       return 0;

@@ -570,9 +570,7 @@ class SwitchboardServer implements Server {
 
   #onConnection(socket: net.Socket): void {
     const parts = this.#parts;
-    socket.on('error', () => {
-      // Errors are reported through the Socket/Channel once served; before that, they just end the socket.
-    });
+    socket.on('error', ignoreError);
     if (this.#state !== 'listening') {
       parts.metrics.recordRefusal('closing');
       socket.destroy();
@@ -734,6 +732,12 @@ class SwitchboardServer implements Server {
     await this.close();
   }
 }
+
+/**
+ * One shared no-op 'error' listener (not a closure per connection): errors are
+ * reported through the Socket/Channel once served; before that, they just end the socket.
+ */
+function ignoreError(): void {}
 
 function normalizeIp(address: string | undefined): string {
   if (address === undefined) {
