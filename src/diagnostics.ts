@@ -75,7 +75,7 @@ export interface ServerCloseMessage {
   readonly address: string;
   /** Connections destroyed because they outlived the close timeout. */
   readonly destroyed: number;
-  /** Counters at close time (see {@link import('./server/metrics.js').MetricsSnapshot}). */
+  /** Counters at close time (a `MetricsSnapshot`, see docs/SERVER.md). */
   readonly metrics: Readonly<Record<string, unknown>>;
 }
 

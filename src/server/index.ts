@@ -1,4 +1,15 @@
 // Curated public API of src/server.
+
+export {
+  type BusStatusMessage,
+  type ConnectionCloseMessage,
+  type ConnectionOpenMessage,
+  DiagnosticChannel,
+  diagnosticChannels,
+  type FrameErrorMessage,
+  type ServerCloseMessage,
+  type ServerListeningMessage,
+} from '../diagnostics.js';
 export {
   BUS_HEADERS,
   type BusMessage,
