@@ -6,7 +6,7 @@
  * with a warning then (unless SWITCHBOARD_REQUIRE_INTEROP=1).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -23,12 +23,12 @@ function distIsFresh(): boolean {
   }
   const built =
     statSync(`${ROOT}dist/server/dispatch/processes.js`, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  return WORKER_SOURCES.every((source) => statSync(`${ROOT}${source}`).mtimeMs <= built);
+  return SERVER_SOURCES.every((source) => statSync(`${ROOT}${source}`).mtimeMs <= built);
 }
 
 const fresh = distIsFresh();
 if (!fresh) {
-  const message = 'dist/ is missing or older than src/server/dispatch (run `npm run build`)';
+  const message = 'dist/ is missing or older than src/server (run `npm run build`)';
   if (process.env.SWITCHBOARD_REQUIRE_INTEROP === '1') {
     throw new Error(`${message}; SWITCHBOARD_REQUIRE_INTEROP=1 requires it`);
   }
