@@ -12,10 +12,12 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DIST_ENTRY = `${ROOT}dist/index.js`;
-const WORKER_SOURCES = [
-  'src/server/dispatch/thread-worker.ts',
-  'src/server/dispatch/process-worker.ts',
-];
+/** Every server source: dist must have been built after the last change to any of them. */
+const SERVER_SOURCES = ['src/server', 'src/server/dispatch'].flatMap((directory) =>
+  readdirSync(`${ROOT}${directory}`)
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => `${directory}/${name}`),
+);
 
 function distIsFresh(): boolean {
   if (!existsSync(DIST_ENTRY)) {
