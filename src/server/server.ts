@@ -165,7 +165,10 @@ export interface Server extends AsyncDisposable {
   readonly workerPids: readonly number[];
   /** The chat bus state and counters, or null without a `bus`. */
   readonly bus: BusStatus | null;
-  /** Graceful close (see the module comment). Idempotent; never rejects. */
+  /**
+   * Graceful close (see the module comment). Idempotent: later and concurrent calls
+   * return the same promise. Rejects only for an invalid `timeout` (`SB_BAD_OPTION`).
+   */
   close(options?: ServerCloseOptions): Promise<void>;
   /** Resolves once the server is fully closed. */
   readonly closed: Promise<void>;
