@@ -11,6 +11,7 @@
  * Every usage problem throws a {@link UsageError}: an `InvalidArgumentError`
  * whose message names the command and the flag. main.ts maps it to exit code 2.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../index.js';
 
@@ -286,4 +287,17 @@ export function formatHelp(spec: CommandSpec): string {
     lines.push('', 'Examples:', ...spec.examples.map((example) => `  switchboard ${example}`));
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Reads the file named by a flag (a PEM file, say) as text; an unreadable file is a usage error. */
+export function readFileFlag(spec: CommandSpec, flag: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason =
+      typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'error';
+    throw new UsageError(
+      `${spec.name}: cannot read --${flag} file '${printable(path)}' (${reason})`,
+    );
+  }
 }

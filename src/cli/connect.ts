@@ -24,6 +24,7 @@ import {
   NEED_DATA,
   parseFraming,
   type Socket,
+  type TlsClientOptions,
 } from '../index.js';
 import {
   type CommandSpec,
@@ -31,7 +32,9 @@ import {
   type FlagSpec,
   integerFlag,
   type ParsedArgs,
+  readFileFlag,
   stringFlag,
+  UsageError,
 } from './args.js';
 import {
   EXIT,
@@ -64,7 +67,55 @@ export const CLIENT_FLAGS: readonly FlagSpec[] = [
     value: 'N',
     description: 'largest frame in bytes, both ways (default 8 MiB; line/delim 64 KiB)',
   },
+  {
+    name: 'tls-ca',
+    type: 'string',
+    value: 'F',
+    description: 'PEM CA bundle to verify the server with (turns TLS on)',
+  },
+  {
+    name: 'tls-cert',
+    type: 'string',
+    value: 'F',
+    description: 'PEM client certificate for mutual TLS (needs --tls-key; turns TLS on)',
+  },
+  { name: 'tls-key', type: 'string', value: 'F', description: 'PEM private key for --tls-cert' },
+  {
+    name: 'tls-servername',
+    type: 'string',
+    value: 'NAME',
+    description: 'name the server certificate must match (default: the host)',
+  },
 ];
+
+/**
+ * Client TLS options from the `--tls-*` flags, or undefined when none is given
+ * (a `tls://` address still turns TLS on, verified against the system's root CAs).
+ */
+export function tlsFromArgs(args: ParsedArgs, spec: CommandSpec): TlsClientOptions | undefined {
+  const ca = stringFlag(args, spec, 'tls-ca');
+  const cert = stringFlag(args, spec, 'tls-cert');
+  const key = stringFlag(args, spec, 'tls-key');
+  const servername = stringFlag(args, spec, 'tls-servername');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError(`${spec.name}: --tls-cert and --tls-key go together`);
+  }
+  if (ca === undefined && cert === undefined && servername === undefined) {
+    return undefined;
+  }
+  const options: TlsClientOptions = {};
+  if (ca !== undefined) {
+    options.ca = readFileFlag(spec, 'tls-ca', ca);
+  }
+  if (cert !== undefined && key !== undefined) {
+    options.cert = readFileFlag(spec, 'tls-cert', cert);
+    options.key = readFileFlag(spec, 'tls-key', key);
+  }
+  if (servername !== undefined) {
+    options.servername = servername;
+  }
+  return options;
+}
 
 /** Reads `--framing` and `--max-frame` into a Framing. */
 export function framingFromArgs(args: ParsedArgs, spec: CommandSpec): Framing {
@@ -135,7 +186,9 @@ export function framePrinter(format: OutputFormat): (frame: Uint8Array) => Promi
 /** The `connect` command. */
 export const command: CommandSpec = {
   name: 'connect',
-  usage: 'connect ADDR --framing SPEC [--output text|hex|json] [--max-frame N]',
+  usage:
+    'connect ADDR --framing SPEC [--output text|hex|json] [--max-frame N] [--tls-ca F]\n' +
+    '                   [--tls-cert F --tls-key F] [--tls-servername NAME]',
   description:
     'Connects to ADDR (HOST:PORT, [v6]:PORT, tcp://, tls://, unix:/path). Each line read from\n' +
     'stdin (LF removed) is sent as one frame; each frame received prints on its own line.\n' +
@@ -151,7 +204,8 @@ export const command: CommandSpec = {
     const address = args.positionals[0] as string;
     const framing = framingFromArgs(args, command);
     const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
-    const socket = await connect(address, { signal });
+    const tls = tlsFromArgs(args, command);
+    const socket = await connect(address, { signal, ...(tls === undefined ? {} : { tls }) });
     const aborted = (): void => socket.destroy();
     signal.addEventListener('abort', aborted, { once: true });
     try {

@@ -16,13 +16,16 @@ import {
   framingFromArgs,
   receiveFrames,
   sendFrame,
+  tlsFromArgs,
 } from './connect.js';
 import { EXIT, OUTPUT_FORMATS } from './output.js';
 
 /** The `send` command. */
 export const command: CommandSpec = {
   name: 'send',
-  usage: 'send ADDR --framing SPEC [MESSAGE...] [--file F] [--timeout MS] [--output text|hex|json]',
+  usage:
+    'send ADDR --framing SPEC [MESSAGE...] [--file F] [--timeout MS] [--output text|hex|json]\n' +
+    '                [--max-frame N] [--tls-ca F] [--tls-cert F --tls-key F] [--tls-servername NAME]',
   description:
     'Connects to ADDR, sends each MESSAGE as one frame, then the contents of --file F (- for\n' +
     'stdin) as one frame, shuts down its write side, and prints every reply frame until the\n' +
@@ -62,8 +65,10 @@ export const command: CommandSpec = {
     // Time left for the next call; never 0, which would mean "no deadline".
     const remaining = (): number | undefined =>
       deadline === undefined ? undefined : Math.max(1, deadline - Date.now());
+    const tls = tlsFromArgs(args, command);
     const socket = await connect(address as string, {
       signal,
+      ...(tls === undefined ? {} : { tls }),
       ...(deadline === undefined ? {} : { timeout: remaining() }),
     });
     const aborted = (): void => socket.destroy();

@@ -14,7 +14,7 @@
  * a short human-readable line.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createServer, InvalidArgumentError } from '../index.js';
@@ -24,6 +24,7 @@ import {
   choiceFlag,
   integerFlag,
   type ParsedArgs,
+  readFileFlag,
   stringFlag,
   UsageError,
 } from './args.js';
@@ -240,27 +241,17 @@ async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {
   }
   if (cert !== undefined && key !== undefined) {
     options.tls = {
-      cert: readPem(cert, 'tls-cert'),
-      key: readPem(key, 'tls-key'),
+      cert: readFileFlag(command, 'tls-cert', cert),
+      key: readFileFlag(command, 'tls-key', key),
       ...(ca === undefined
         ? {}
-        : { ca: readPem(ca, 'tls-ca'), requestCert: true, rejectUnauthorized: true }),
+        : { ca: readFileFlag(command, 'tls-ca', ca), requestCert: true, rejectUnauthorized: true }),
     };
   }
   if (options.dispatch === 'loop' && TYPESCRIPT_PATH.test(mode)) {
     options.handler = await loadTypeScriptHandler(mode);
   }
   return options as unknown as ServerOptions;
-}
-
-function readPem(path: string, flag: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    const reason =
-      typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'error';
-    throw new UsageError(`serve: cannot read --${flag} file '${path}' (${reason})`);
-  }
 }
 
 const TYPESCRIPT_PATH = /\.(c|m)?tsx?$/;
