@@ -226,6 +226,11 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   }
   const framing = resolveServerFraming(options.framing ?? 'line', limits.maxFrame);
   const handler = options.handler;
+  if (typeof handler !== 'function' && (typeof handler !== 'string' || handler === '')) {
+    throw badOption(
+      'option "handler" must be "echo", "chat", "discard", a function or a module path',
+    );
+  }
   const workers = limits.workers === 0 ? availableParallelism() : limits.workers;
   if (options.metrics !== undefined && typeof options.metrics !== 'string') {
     throw badOption('option "metrics" must be an address string such as "127.0.0.1:9464"');
