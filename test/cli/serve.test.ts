@@ -345,3 +345,62 @@ describe.skipIf(!hasSocat)('switchboard serve with socat', () => {
     expect(output).toBe('hello\nfrom socat\n');
   });
 });
+
+const hasNats = requireTool('nats-server', ['nats-server', '--version']);
+
+describe.skipIf(!hasNats)('switchboard serve --bus with nats-server', () => {
+  it('chat frames cross between two serve processes sharing a NATS bus', async () => {
+    const free = net.createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const natsPort = (free.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => free.close(() => resolve()));
+    const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(natsPort)], {
+      stdio: 'ignore',
+    });
+    try {
+      // Wait until NATS accepts connections (bounded).
+      for (let attempt = 0; ; attempt += 1) {
+        const up = await new Promise<boolean>((resolve) => {
+          const probe = net.connect({ host: '127.0.0.1', port: natsPort });
+          probe.once('connect', () => {
+            probe.destroy();
+            resolve(true);
+          });
+          probe.once('error', () => resolve(false));
+        });
+        if (up) {
+          break;
+        }
+        if (attempt >= 50) {
+          throw new Error('nats-server did not start');
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const bus = `nats://127.0.0.1:${natsPort}`;
+      const flags = [
+        '--listen',
+        '127.0.0.1:0',
+        '--framing',
+        'line',
+        '--mode',
+        'chat',
+        '--bus',
+        bus,
+      ];
+      const [first, second] = await Promise.all([startServe(flags), startServe(flags)]);
+      const [speaker, listener] = await Promise.all([
+        Client.connect(first.port, 'line'),
+        Client.connect(second.port, 'line'),
+      ]);
+      // The bus subscription may settle a moment after "listening": repeat until heard (bounded).
+      for (let attempt = 0; attempt < 20 && listener.frames.length === 0; attempt += 1) {
+        speaker.send(`across the bus ${attempt}`);
+        await listener.until(() => listener.frames.length > 0, 250).catch(() => {});
+      }
+      expect(listener.frames[0]).toMatch(/^across the bus \d+$/);
+      expect(speaker.frames).toEqual([]);
+    } finally {
+      nats.kill('SIGKILL');
+    }
+  });
+});
