@@ -78,7 +78,7 @@ const COMMANDS: Record<string, CommandEntry> = {
 };
 
 /** Milliseconds a command gets to stop after SIGINT before the process exits with 130. */
-const INTERRUPT_GRACE_MS = 2000;
+const INTERRUPT_GRACE_MS = 500;
 
 function packageVersion(): string {
   const url = new URL('../../package.json', import.meta.url);
@@ -128,7 +128,7 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(topLevelHelp());
       return EXIT.ok;
     }
-    const entry = COMMANDS[topic];
+    const entry = Object.hasOwn(COMMANDS, topic) ? COMMANDS[topic] : undefined;
     if (entry === undefined) {
       throw new UsageError(`unknown command '${printable(topic)}' (see switchboard --help)`);
     }

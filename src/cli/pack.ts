@@ -17,7 +17,7 @@
  * Every bad value, like every error `pack` itself raises, is a `StructError`
  * (`SB_STRUCT_ERROR`, exit 1), as CPython raises `struct.error`.
  */
-import { pack, StructError } from '../index.js';
+import { calcsize, pack, StructError } from '../index.js';
 import { type CommandSpec, printable, UsageError } from './args.js';
 import { EXIT, fromHex, stdout, toHex } from './output.js';
 
@@ -57,6 +57,8 @@ const KIND_BY_CHAR: Record<string, ValueKind | 'pad'> = {
  * StructError for a character CPython would reject.
  */
 export function valueKinds(format: string): ValueKind[] {
+  // The library validates the format first, with CPython's exact messages.
+  calcsize(format);
   let body = format;
   let native = true;
   const order = format[0];

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, runCli } from './cli-process.js';
+import { killAll, runCli, startCli } from './cli-process.js';
 
 const COMMANDS = [
   'serve',
@@ -131,5 +131,15 @@ describe('switchboard CLI basics', () => {
     const result = await runCli(['decode', '--framing', 'line', '/nonexistent/input.bin']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/cannot read input file '\/nonexistent\/input.bin' \(ENOENT\)/);
+  });
+
+  it('SIGINT exits 130, promptly, even while waiting on stdin', async () => {
+    const cli = startCli(['decode', '--framing', 'line']);
+    cli.child.stdin?.write('first\n');
+    await cli.waitForStdout((text) => text === 'first\n');
+    const started = Date.now();
+    cli.child.kill('SIGINT');
+    expect(await cli.exited()).toEqual({ code: 130, signal: null });
+    expect(Date.now() - started).toBeLessThan(3000);
   });
 });
