@@ -231,6 +231,53 @@ function prefixedDuplex(raw: net.Socket, prefix: Uint8Array): Duplex {
   return duplex;
 }
 
+/**
+ * The {@link ConnectionInfo} handed to handlers. A class (not an object literal
+ * with a closure) because one exists per connection: its `signal` getter lives on
+ * the prototype, and the AbortController is only created when a handler reads it.
+ */
+class ServedConnectionInfo implements ConnectionInfo {
+  readonly id: string;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  readonly peerCertificate: Record<string, unknown> | undefined;
+  readonly proxyHeader: ProxyHeader | null;
+  readonly #live: LiveConnection;
+  readonly #owner: ConnectionSet;
+
+  constructor(
+    id: string,
+    remoteAddress: string,
+    localAddress: string,
+    peerCertificate: Record<string, unknown> | undefined,
+    proxyHeader: ProxyHeader | null,
+    live: LiveConnection,
+    owner: ConnectionSet,
+  ) {
+    this.id = id;
+    this.remoteAddress = remoteAddress;
+    this.localAddress = localAddress;
+    this.peerCertificate = peerCertificate;
+    this.proxyHeader = proxyHeader;
+    this.#live = live;
+    this.#owner = owner;
+  }
+
+  get proxied(): boolean {
+    return this.proxyHeader !== null && this.proxyHeader.source !== null;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#live.abort === null) {
+      this.#live.abort = new AbortController();
+      if (this.#owner.draining) {
+        this.#live.abort.abort();
+      }
+    }
+    return this.#live.abort.signal;
+  }
+}
+
 /** The connections one server (or one process worker) is serving. */
 export class ConnectionSet {
   readonly #settings: ConnectionSettings;
@@ -247,6 +294,11 @@ export class ConnectionSet {
   /** Connections being served. */
   get size(): number {
     return this.#live.size;
+  }
+
+  /** True once `drain()` has started (late `info.signal` reads come back aborted). */
+  get draining(): boolean {
+    return this.#draining;
   }
 
   /** Frames and bytes of live connections (not yet folded into the totals). */
@@ -277,7 +329,7 @@ export class ConnectionSet {
     const placeholder: LiveConnection = { channel: null, raw, abort: null };
     this.#live.add(placeholder);
     let live = placeholder;
-    let remoteAddress = endpointText(raw.remoteAddress, raw.remotePort, settings.listenerIsTls);
+    let remoteAddress = ''; // set once known; computed from the raw socket only if we fail before
     let failure: SwitchboardError | null = null;
     metrics.connectionsOpen += 1;
     metrics.connectionsAccepted += 1;
@@ -311,35 +363,22 @@ export class ConnectionSet {
       transport.resume();
       this.#live.delete(placeholder);
       live = { channel, raw, abort: null };
-      const entry = live;
-      const lazySignal = (): AbortSignal => {
-        if (entry.abort === null) {
-          entry.abort = new AbortController();
-          if (this.#draining) {
-            entry.abort.abort();
-          }
-        }
-        return entry.abort.signal;
-      };
       this.#live.add(live);
       const source = proxy?.header.source ?? null;
       const destination = proxy?.header.destination ?? null;
       const proxied = source !== null;
       remoteAddress = proxied ? proxyEndpointText(proxy!.header, 'source') : socket.remoteAddress;
-      const info: ConnectionInfo = {
+      const info = new ServedConnectionInfo(
         id,
         remoteAddress,
-        localAddress:
-          destination !== null
-            ? proxyEndpointText(proxy!.header, 'destination')
-            : socket.localAddress,
-        peerCertificate: socket.peerCertificate,
-        proxied,
-        proxyHeader: proxy?.header ?? null,
-        get signal() {
-          return lazySignal();
-        },
-      };
+        destination !== null
+          ? proxyEndpointText(proxy!.header, 'destination')
+          : socket.localAddress,
+        socket.peerCertificate,
+        proxy?.header ?? null,
+        live,
+        this,
+      );
       diagnosticChannels.connectionOpen.publish({
         serverId: settings.serverId,
         connectionId: id,
@@ -374,6 +413,9 @@ export class ConnectionSet {
         raw.destroy();
       }
     } finally {
+      if (remoteAddress === '') {
+        remoteAddress = endpointText(raw.remoteAddress, raw.remotePort, settings.listenerIsTls);
+      }
       this.#live.delete(live);
       metrics.connectionsOpen -= 1;
       const stats = channel?.stats;
