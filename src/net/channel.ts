@@ -38,8 +38,11 @@
  * Each failure destroys the connection; `closed` resolves with the error and every
  * pending or later call rejects with it (sticky).
  *
- * Writes: `send()` encodes and queues without copying the payload; writes made in one
- * tick are corked into one system call. `send()` resolves at once while the socket's
+ * Writes: `send()` encodes and queues. Frames up to 1 KiB are copied into a 16 KiB
+ * batch buffer that is handed to the socket once per tick (`process.nextTick`, i.e.
+ * after the current microtasks) or when full: one system call for many small frames.
+ * Larger frames are written as header + body without copying the payload (do not
+ * mutate it until `send()` settles). `send()` resolves at once while the socket's
  * queue is below its high-water mark and otherwise waits for it to drain
  * (backpressure). More than `maxQueuedOutput` queued bytes (a caller that does not
  * await `send`) fails the channel with `SB_OUTPUT_QUEUE_FULL`.
@@ -136,8 +139,10 @@ const CHANNEL_SCHEMA = {
   keepAliveInitialDelay: { kind: 'ms', default: DEFAULTS.keepAliveInitialDelay as number },
 } as const;
 
-/** Frames up to this size (bytes) are copied into one buffer before writing. */
+/** Frames up to this size (bytes) are copied into a batch buffer before writing. */
 const COALESCE_LIMIT = 1024;
+/** Size of a batch buffer; a full one is written at once. */
+const BATCH_SIZE = 16 * 1024;
 const PASS_THROUGH = ['framing', 'heartbeat', 'onRequest', 'clock'];
 const MAX_ID = 0xffffffff;
 
@@ -231,6 +236,10 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private inputDone = false;
   /** The pump stopped because the inbound queue is full (restarts at half). */
   private readingPaused = false;
+  /** Small frames waiting to be written together (see writeChunks). */
+  private outBuffer: Buffer | undefined;
+  private outLength = 0;
+  private flushScheduled = false;
   private failure: SwitchboardError | undefined;
   private closing = false;
   /** destroy() without an error: receive() rejects with SB_CONNECTION_CLOSED. */
@@ -711,27 +720,37 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       size += chunk.length;
     }
     const socket = this.socket;
+    const queued = socket.writableLength + this.outLength;
     // One frame larger than the cap may still go out when nothing else is queued.
-    if (socket.writableLength > 0 && socket.writableLength + size > this.maxQueuedOutput) {
+    if (queued > 0 && queued + size > this.maxQueuedOutput) {
       const error = new ConnectionError(
         'SB_OUTPUT_QUEUE_FULL',
-        `output queue of ${socket.writableLength} bytes + ${size} exceeds maxQueuedOutput ${this.maxQueuedOutput}`,
+        `output queue of ${queued} bytes + ${size} exceeds maxQueuedOutput ${this.maxQueuedOutput}`,
       );
       this.fail(error);
       throw error;
     }
-    if (chunks.length === 1) {
-      socket.write(chunks[0]!);
-    } else if (size <= COALESCE_LIMIT) {
-      // Small frame: one copy into one buffer is cheaper than a writev of header + body.
-      const joined = Buffer.allocUnsafe(size);
-      let offset = 0;
+    if (size <= COALESCE_LIMIT) {
+      // Small frames are copied into one batch buffer, written once per tick: one
+      // system call for many frames instead of one (or a writev) per frame.
+      let batch = this.outBuffer;
+      if (batch === undefined || this.outLength + size > batch.length) {
+        this.flushOutput();
+        batch = Buffer.allocUnsafe(BATCH_SIZE);
+        this.outBuffer = batch;
+      }
+      let offset = this.outLength;
       for (const chunk of chunks) {
-        joined.set(chunk, offset);
+        batch.set(chunk, offset);
         offset += chunk.length;
       }
-      socket.write(joined);
+      this.outLength = offset;
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        process.nextTick(this.flushScheduledOutput);
+      }
     } else {
+      this.flushOutput();
       for (const chunk of chunks) {
         socket.write(chunk);
       }
@@ -741,6 +760,25 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.writeTimer = this.clock.setTimeout(this.checkWrite, this.writeTimeout);
     }
   }
+
+  /** Hands the batch buffer to the socket (the buffer is not reused: the socket owns it now). */
+  private flushOutput(): void {
+    const length = this.outLength;
+    if (length === 0) {
+      return;
+    }
+    const batch = this.outBuffer!;
+    this.outBuffer = undefined;
+    this.outLength = 0;
+    if (this.failure === undefined && !this.socket.isClosed) {
+      this.socket.write(batch.subarray(0, length));
+    }
+  }
+
+  private readonly flushScheduledOutput = (): void => {
+    this.flushScheduled = false;
+    this.flushOutput();
+  };
 
   private writeEnvelope(type: SbpTypeCode, id: number, body: Uint8Array): void {
     if (this.failure !== undefined || this.socket.isClosed) {
@@ -1011,6 +1049,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 
   // ---- shutdown --------------------------------------------------------------------
 
+  private flushThenShutdown(): Promise<void> {
+    this.flushOutput();
+    return this.socket.shutdown('write');
+  }
+
   /** Fails the channel: sticky error, connection destroyed, waiters woken. */
   private fail(error: SwitchboardError): void {
     if (this.failure !== undefined) {
@@ -1053,7 +1096,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       }
       this.shutdownPromise =
         this.failure === undefined && !this.socket.isClosed
-          ? this.socket.shutdown('write')
+          ? this.flushThenShutdown()
           : Promise.resolve();
     }
     return this.shutdownPromise;
@@ -1087,6 +1130,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was closed before a response'),
       );
       this.notify();
+      this.flushOutput();
       this.closePromise = this.socket.close(options).then(() => this.cleanup());
     }
     return this.closePromise;

@@ -276,9 +276,14 @@ export class ScriptedTransport extends EventEmitter implements SocketTransport {
   }
 }
 
-/** Drains pending microtasks and immediates (lets scripted steps play out); bounded. */
+/**
+ * Lets scripted steps play out: rounds of microtasks and `process.nextTick` callbacks
+ * (Channel flushes batched writes on nextTick). Neither is faked by vi.useFakeTimers's
+ * defaults, so this works under fake timers too. Bounded.
+ */
 export async function settle(rounds = 20): Promise<void> {
   for (let round = 0; round < rounds; round += 1) {
     await Promise.resolve();
+    await new Promise<void>((resolve) => process.nextTick(resolve));
   }
 }

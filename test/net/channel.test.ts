@@ -135,6 +135,16 @@ describe('Channel receive', () => {
 });
 
 describe('Channel send', () => {
+  it('batches small frames of one tick into one write', async () => {
+    const { channel, transport } = channelOver([pending()], { framing: 'line' });
+    for (let index = 0; index < 100; index += 1) {
+      await channel.send(`message ${index}`);
+    }
+    await settle();
+    expect(transport.writes).toHaveLength(1);
+    expect(transport.writtenText.split('\n')).toHaveLength(101);
+  });
+
   it('encodes with the framing and coalesces one tick of sends', async () => {
     const { channel, transport } = channelOver([pending()], { framing: 'length:u16be' });
     await channel.send('ab');
@@ -157,7 +167,8 @@ describe('Channel send', () => {
       { stallWrites: true, highWaterMark: 8 },
     );
     let sent = false;
-    const sending = channel.send('0123456789').then(() => {
+    // Above the batching limit, so it goes straight to the socket.
+    const sending = channel.send('x'.repeat(2000)).then(() => {
       sent = true;
     });
     await settle();
@@ -335,6 +346,7 @@ describe('Channel close / destroy', () => {
     await channel.send('early');
     transport.connect();
     expect(text(await channel.receive())).toBe('hi');
+    await settle();
     transport.expectWritten('early\n');
   });
 
