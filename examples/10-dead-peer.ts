@@ -51,7 +51,7 @@ try {
   }
   const waited = Date.now() - idleStarted;
   console.log(
-    `2. channel with idleTimeout 300 ms: ${error.code} after ~300 ms: ${waited >= 250 && waited < 3_000}`,
+    `2. channel with idleTimeout 300 ms: ${error.code} after >= 300 ms: ${waited >= 250 && waited < 5_000}`,
   );
 }
 quiet.destroy();
@@ -94,7 +94,10 @@ try {
     throw error;
   }
   const waited = Date.now() - crashedAt;
-  console.log(`   peer blackholed: ${error.code} within a few intervals: ${waited < 2_000}`);
+  // Bounds are loose on purpose: a busy machine delays timers, and the point is seconds, not TCP's minutes.
+  console.log(
+    `   peer blackholed: ${error.code} after 3 unanswered pings, within seconds: ${waited < 5_000}`,
+  );
 }
 channel.destroy();
 await proxy.close();

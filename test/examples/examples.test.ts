@@ -11,8 +11,12 @@ import { killExamples, ROOT, runExample } from './run-example.js';
 
 afterEach(killExamples);
 
-/** An example taking longer than this (ms) is hung on a timeout somewhere, even if it finishes. */
-const SLOW_MS = 8_000;
+/**
+ * An example taking longer than this (ms) waited on a timeout somewhere (typically a
+ * close() waiting DEFAULTS.closeTimeout = 10 s for a peer that never closes), even if it
+ * finished. Just under 10 s, because a loaded CI machine makes a 1 s example take 4 s.
+ */
+const SLOW_MS = 9_500;
 
 /** One example run: its file, arguments, and the exact lines it must print. */
 interface ExampleCase {
@@ -145,10 +149,10 @@ const CASES: ExampleCase[] = [
     file: '10-dead-peer.ts',
     expected: [
       '1. recv() with a 200 ms deadline: SB_TIMEOUT; socket still open: true',
-      '2. channel with idleTimeout 300 ms: SB_IDLE_TIMEOUT after ~300 ms: true',
+      '2. channel with idleTimeout 300 ms: SB_IDLE_TIMEOUT after >= 300 ms: true',
       '3. healthy peer: echo: are you there?',
       '   after 500 ms of application silence the channel is still up: true',
-      '   peer blackholed: SB_PEER_UNRESPONSIVE within a few intervals: true',
+      '   peer blackholed: SB_PEER_UNRESPONSIVE after 3 unanswered pings, within seconds: true',
     ],
   },
   {
