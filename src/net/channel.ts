@@ -38,10 +38,10 @@
  * Each failure destroys the connection; `closed` resolves with the error and every
  * pending or later call rejects with it (sticky).
  *
- * Writes: `send()` encodes and queues. Frames up to 1 KiB are copied into a 16 KiB
+ * Writes: `send()` encodes and queues. Frames up to 8 KiB are copied into a 16 KiB
  * batch buffer that is handed to the socket once per tick (`process.nextTick`, i.e.
  * after the current microtasks) or when full: one system call for many small frames.
- * Larger frames are written as header + body without copying the payload (do not
+ * Larger frames are written as header + body in one writev, without copying the payload (do not
  * mutate it until `send()` settles). `send()` resolves at once while the socket's
  * queue is below its high-water mark and otherwise waits for it to drain
  * (backpressure). More than `maxQueuedOutput` queued bytes (a caller that does not
@@ -140,7 +140,7 @@ const CHANNEL_SCHEMA = {
 } as const;
 
 /** Frames up to this size (bytes) are copied into a batch buffer before writing. */
-const COALESCE_LIMIT = 1024;
+const COALESCE_LIMIT = 8 * 1024;
 /** Size of a batch buffer; a full one is written at once. */
 const BATCH_SIZE = 16 * 1024;
 const PASS_THROUGH = ['framing', 'heartbeat', 'onRequest', 'clock'];
@@ -751,9 +751,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       }
     } else {
       this.flushOutput();
-      for (const chunk of chunks) {
-        socket.write(chunk);
-      }
+      socket.writeChunks(chunks);
     }
     if (this.writeTimeout > 0 && this.writeTimer === undefined) {
       this.writeWatchStartedAt = this.clock.now();

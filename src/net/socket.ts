@@ -912,6 +912,28 @@ export class Socket implements AsyncDisposable {
     return accepted;
   }
 
+  /**
+   * Queues several chunks (e.g. a frame's header and body) as one system call (writev),
+   * without copying them. Returns false when the queue is above the high-water mark.
+   * @throws ConnectionError `SB_CONNECTION_CLOSED` after shutdown/close, or the connection's error.
+   */
+  writeChunks(chunks: readonly Uint8Array[]): boolean {
+    this.checkWritable('writeChunks');
+    const transport = this.core.transport;
+    const cork = !this.corked && transport.cork !== undefined && chunks.length > 1;
+    if (cork) {
+      transport.cork!();
+    }
+    let accepted = true;
+    for (const chunk of chunks) {
+      accepted = transport.write(chunk, this.onWriteDone);
+    }
+    if (cork) {
+      transport.uncork?.();
+    }
+    return accepted;
+  }
+
   private corked = false;
   private readonly uncork = (): void => {
     this.corked = false;

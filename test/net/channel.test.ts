@@ -168,7 +168,7 @@ describe('Channel send', () => {
     );
     let sent = false;
     // Above the batching limit, so it goes straight to the socket.
-    const sending = channel.send('x'.repeat(2000)).then(() => {
+    const sending = channel.send('x'.repeat(10_000)).then(() => {
       sent = true;
     });
     await settle();
