@@ -220,6 +220,10 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   if (!DISPATCH_MODELS.includes(dispatch)) {
     throw badOption(`option "dispatch" must be one of ${DISPATCH_MODELS.join(', ')}`);
   }
+  if (options.bus !== undefined && dispatch === 'processes') {
+    // Each worker process has its own room; the primary relays between them (no bus hook yet).
+    throw badOption('option "bus" works with dispatch "loop" or "threads", not "processes"');
+  }
   const listenAddress = parseAddress(options.listen ?? ':0');
   if (listenAddress.kind === 'tcp' && listenAddress.tls && options.tls === undefined) {
     throw badOption('a tls:// listen address needs the "tls" option (cert and key)');
@@ -319,7 +323,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   metrics.liveTraffic = () => dispatcher.liveTraffic();
   let bus: ServerBus | null;
   try {
-    bus = await attachBus(options.bus, dispatch, handler, room);
+    bus = await attachBus(options.bus, handler, room);
   } catch (error) {
     await dispatcher.drain(0);
     await dispatcher.close();
@@ -365,16 +369,11 @@ interface ServerBus {
 
 async function attachBus(
   option: ServerOptions['bus'],
-  dispatch: DispatchModel,
   handler: ServerOptions['handler'],
   room: ChatRoom,
 ): Promise<ServerBus | null> {
   if (option === undefined) {
     return null;
-  }
-  if (dispatch === 'processes') {
-    // Each worker process has its own room; the primary relays between them (no bus hook yet).
-    throw badOption('option "bus" works with dispatch "loop" or "threads", not "processes"');
   }
   let bus: ChatBus;
   let owned = false;

@@ -187,8 +187,16 @@ describe.skipIf(!hasNats)('chat across instances over nats-server', () => {
     await children.stopAll(2000);
   });
 
-  async function chatServer(busUrl: string): Promise<Server> {
-    const server = await createServer({ handler: 'chat', bus: busUrl, closeTimeout: 1000 });
+  async function chatServer(
+    busUrl: string,
+    extra: { dispatch?: 'threads'; workers?: number; metrics?: string } = {},
+  ): Promise<Server> {
+    const server = await createServer({
+      handler: 'chat',
+      bus: busUrl,
+      closeTimeout: 1000,
+      ...extra,
+    });
     servers.push(server);
     return server;
   }
@@ -206,8 +214,9 @@ describe.skipIf(!hasNats)('chat across instances over nats-server', () => {
 
   it('a client on A and a client on B chat: every line once, per-sender order kept, no echo', async () => {
     const nats = await startNats(children);
-    const serverA = await chatServer(nats.url);
-    const serverB = await chatServer(nats.url);
+    const serverA = await chatServer(nats.url, { metrics: '127.0.0.1:0' });
+    // B relays chat on the main thread of the threads model.
+    const serverB = await chatServer(nats.url, { dispatch: 'threads', workers: 1 });
     expect(serverA.bus?.state).toBe('connected');
     expect(serverA.bus?.instanceId).not.toBe(serverB.bus?.instanceId);
     const a1 = await client(serverA);
@@ -247,6 +256,10 @@ describe.skipIf(!hasNats)('chat across instances over nats-server', () => {
     expect(a2.lines).toHaveLength(2 * (count + 1));
     expect(serverA.bus?.dropped).toBe(0);
     expect(serverB.bus?.published).toBe(count + 1);
+    const scrape = await (await fetch(serverA.metricsUrl ?? '')).text();
+    expect(scrape).toContain('switchboard_bus_state{state="connected"} 1');
+    expect(scrape).toContain(`switchboard_bus_messages_total{outcome="delivered"} ${count + 1}`);
+    expect(scrape).toContain('switchboard_bus_messages_total{outcome="gap"} 0');
   });
 
   it('nats-server restarted mid-traffic: local chat keeps working, both reconnect, chat spans again', async () => {
