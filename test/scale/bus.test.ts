@@ -333,6 +333,25 @@ describe.skipIf(!hasNats)('chat across instances over nats-server', () => {
     }
   });
 
+  it('keeps at most maxPendingBytes while reconnecting, drops the rest, and closes while down', async () => {
+    const nats = await startNats(children);
+    const bus = await connectNatsBus({ servers: nats.url, maxPendingBytes: 250 });
+    try {
+      await nats.child.kill();
+      await waitUntil(() => bus.status.state === 'reconnecting', 'the bus to notice the loss');
+      const message = { origin: bus.instanceId, sender: '1', payload: new Uint8Array(100) };
+      bus.publish('lobby', { ...message, seq: 1 }); // 100 B + 96 B overhead: kept
+      bus.publish('lobby', { ...message, seq: 2 }); // would pass 250 B: dropped
+      bus.publish('lobby', { ...message, seq: 3 });
+      expect(bus.status).toMatchObject({ pendingMessages: 1, pendingBytes: 196, dropped: 2 });
+    } finally {
+      await bus.close();
+    }
+    expect(bus.status).toMatchObject({ state: 'disconnected', pendingMessages: 0, dropped: 3 });
+    bus.publish('lobby', { origin: 'x', sender: '1', seq: 4, payload: new Uint8Array(1) });
+    expect(bus.status.dropped).toBe(4);
+  });
+
   it('fails the first connection with a stable code when no nats-server listens', async () => {
     await expect(
       connectNatsBus({ servers: 'nats://127.0.0.1:1', connectTimeout: 500 }),
