@@ -116,7 +116,11 @@ export interface ChatBus {
   readonly instanceId: string;
   /** Current state and counters. */
   readonly status: BusStatus;
-  /** Publishes `message` to `room` (never waits, never throws; see `status.dropped`). */
+  /**
+   * Publishes `message` to `room`. Never waits; a transport problem never throws
+   * (the message is kept or counted in `status.dropped`). Throws
+   * InvalidArgumentError only for a room that is not one subject token.
+   */
   publish(room: string, message: BusMessage): void;
   /** Calls `onMessage` for every message published to `room`; returns the unsubscriber. */
   subscribe(room: string, onMessage: (message: BusMessage) => void): () => void;
