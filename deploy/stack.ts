@@ -307,8 +307,10 @@ export async function startHaproxy(
  * step with the tree), or the built `dist/cli/main.js` when `SWITCHBOARD_CLI=dist`
  * (faster start; run `npm run build` first).
  */
-export function switchboardCommand(): { command: string; args: string[] } {
-  if (process.env.SWITCHBOARD_CLI === 'dist') {
+export function switchboardCommand(
+  from: 'dist' | 'source' | undefined = process.env.SWITCHBOARD_CLI === 'dist' ? 'dist' : 'source',
+): { command: string; args: string[] } {
+  if (from === 'dist') {
     return {
       command: process.execPath,
       args: [fileURLToPath(new URL('../dist/cli/main.js', import.meta.url))],
@@ -334,10 +336,10 @@ export async function startInstance(
   children: ChildSet,
   name: string,
   extraArgs: readonly string[],
-  options: { port?: number; timeoutMs?: number } = {},
+  options: { port?: number; timeoutMs?: number; cli?: 'dist' | 'source' } = {},
 ): Promise<Instance> {
   const port = options.port ?? (await freePort());
-  const { command, args } = switchboardCommand();
+  const { command, args } = switchboardCommand(options.cli);
   const child = children.spawn(name, command, [
     ...args,
     'serve',

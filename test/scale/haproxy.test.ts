@@ -2,8 +2,18 @@
  * HAProxy (TCP mode, send-proxy-v2, health checks; deploy/haproxy.cfg) in front
  * of two switchboard instances sharing a nats-server (issue #10).
  */
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChildSet, type Haproxy, startHaproxy, startNats } from '../../deploy/stack.js';
+import {
+  ChildSet,
+  type Haproxy,
+  type Instance,
+  startHaproxy,
+  startInstance,
+  startNats,
+} from '../../deploy/stack.js';
 import {
   type ConnectionOpenMessage,
   diagnosticChannels,
@@ -19,6 +29,19 @@ import {
 } from './helpers.js';
 
 const available = haproxyAvailable() && natsServerAvailable();
+// The built CLI starts faster; use it when it is built with the bus (npm test builds first).
+const CLI = existsSync(fileURLToPath(new URL('../../dist/server/bus.js', import.meta.url)))
+  ? 'dist'
+  : 'source';
+
+/** One `--json` event line; `{}` for a line still being written. */
+function parseEvent(line: string): { event?: string; remoteAddress?: string } {
+  try {
+    return JSON.parse(line) as { event?: string; remoteAddress?: string };
+  } catch {
+    return {};
+  }
+}
 
 describe.skipIf(!available)('HAProxy in front of two instances', () => {
   const children = new ChildSet();
@@ -176,6 +199,87 @@ describe.skipIf(!available)('HAProxy in front of two instances', () => {
     for (const c of second) {
       await waitUntil(() => c.lines.includes('survivor-250'), 'survivor lines on a new client');
       expect(linesFrom(c.lines, 'survivor-')).toEqual(all.slice(200));
+    }
+  });
+
+  it('a CLI instance killed with SIGKILL: new connections go to the survivor, its clients lose nothing', async () => {
+    const nats = await startNats(children);
+    const args = ['--framing', 'line', '--mode', 'chat', '--proxy-protocol', '--bus', nats.url];
+    // --json: one event per line on stderr, connection:open carries the address the handler sees.
+    const sb1 = await startInstance(children, 'sb1', [...args, '--json'], { cli: CLI });
+    const sb2 = await startInstance(children, 'sb2', [...args, '--json'], { cli: CLI });
+    const haproxy = await startHaproxy(children, {
+      backends: [
+        { name: 'sb1', address: sb1.address },
+        { name: 'sb2', address: sb2.address },
+      ],
+      checkIntervalMs: 200,
+      fall: 1,
+      rise: 1,
+    });
+    /** The instance whose `--json` connection:open event shows `c`'s own address. */
+    const servedBy = (c: LineClient): Instance | undefined =>
+      [sb1, sb2].find((instance) =>
+        instance.child
+          .output()
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => parseEvent(line))
+          .some(
+            (event) =>
+              event.event === 'connection:open' &&
+              event.remoteAddress === `tcp://127.0.0.1:${c.localPort}`,
+          ),
+      );
+
+    const c1 = await client(haproxy);
+    const c2 = await client(haproxy);
+    await waitUntil(
+      () => servedBy(c1) !== undefined && servedBy(c2) !== undefined,
+      'both clients to be served (the real client port in connection:open)',
+    );
+    expect(servedBy(c1)).not.toBe(servedBy(c2)); // round robin: one on each
+    // Members join just after connection:open: repeat a ping until one crosses the bus.
+    const deadline = Date.now() + 5000;
+    while (linesFrom(c2.lines, 'ping').length === 0) {
+      if (Date.now() > deadline) {
+        throw new Error('no ping crossed from c1 to c2');
+      }
+      c1.send('ping');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+
+    const victim = servedBy(c1) as Instance;
+    const survivor = servedBy(c2) as Instance;
+    await victim.child.kill(); // SIGKILL: no graceful close
+    await c1.waitClosed();
+    await waitUntil(
+      () => new RegExp(`switchboard_instances/${victim.name} is DOWN`).test(haproxy.child.output()),
+      'HAProxy to mark the killed instance down',
+    );
+
+    const c3 = await client(haproxy);
+    const c4 = await client(haproxy);
+    await waitUntil(
+      () => servedBy(c3) === survivor && servedBy(c4) === survivor,
+      'new clients to be served by the survivor',
+    );
+    // Joined once a line from c2 reaches both (c2 sends until then; those lines are not counted).
+    const joinDeadline = Date.now() + 5000;
+    while (!c3.lines.includes('join') || !c4.lines.includes('join')) {
+      if (Date.now() > joinDeadline) {
+        throw new Error('new clients did not join the chat');
+      }
+      c2.send('join');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (let i = 1; i <= 100; i += 1) {
+      c2.send(`after-${i}`);
+    }
+    const expected = Array.from({ length: 100 }, (_, i) => `after-${i + 1}`);
+    for (const c of [c3, c4]) {
+      await waitUntil(() => c.lines.includes('after-100'), 'every line at the new clients');
+      expect(linesFrom(c.lines, 'after-')).toEqual(expected);
     }
   });
 });
