@@ -290,5 +290,5 @@ describe.skipIf(!available)('HAProxy in front of two instances', () => {
       await waitUntil(() => c.lines.includes('after-100'), 'every line at the new clients');
       expect(linesFrom(c.lines, 'after-')).toEqual(expected);
     }
-  });
+  }, 60_000);
 });
