@@ -118,13 +118,12 @@ export const scenario: Scenario = {
       measurements,
       note:
         'Every process shares this machine: nats-server, HAProxy, the instances and the load ' +
-        'generator. The bus costs a single instance a lot here (each line is also written to ' +
-        'nats-server, which needs CPU of its own; the envelope headers add ~2-3 µs per ' +
-        'message). A second instance splits the local fan-out work, which wins back part of ' +
-        'that on 2 cores. With a core or a machine per instance, each instance fans out to ' +
-        'its own clients and NATS carries one copy per message per instance, so deliveries/s ' +
-        'grow roughly with the instance count until nats-server (millions of small msgs/s ' +
-        'per core) or the network saturates.',
+        'generator, so a second instance mostly competes for the same cores (figures move ' +
+        '±10% between runs; compare within one). Each line costs one NATS publish with the ' +
+        'envelope headers (~2-3 µs of encoding). With a core or a machine per instance, each ' +
+        'instance fans out to its own clients and NATS carries one copy per message per ' +
+        'instance, so deliveries/s grow roughly with the instance count until nats-server ' +
+        '(millions of small msgs/s per core) or the network saturates.',
     };
     return [row];
   },
