@@ -107,7 +107,9 @@ export const scenario: Scenario = {
       ['raw', RAW],
       ['switchboard', SWITCHBOARD],
     ];
-    const notes: string[] = [];
+    const notes: string[] = [
+      'a blocked process waits for its CPU to wake up: on a VM that is tens of µs when the host is idle, so medians swing between ~13 µs (busy machine) and ~80 µs (idle machine) for every subject; compare within one run, and see min',
+    ];
     if (await commandExists('python3')) {
       subjects.push(['python', PYTHON]);
     } else {

@@ -231,7 +231,8 @@ export function renderMarkdown(report: RunReport): string {
       `about ${report.budgetMs} ms per measurement.`,
     '',
     `Load average (1 min) ${machine.loadAverage.start.toFixed(1)} at the start, ${machine.loadAverage.end.toFixed(1)} at the end` +
-      (Math.max(machine.loadAverage.start, machine.loadAverage.end) > machine.cores
+      // The run itself keeps about two processes busy: only load beyond that is someone else's.
+      (machine.loadAverage.start > machine.cores / 2 || machine.loadAverage.end > machine.cores + 2
         ? ': the machine was busy with other work, so figures are noisy; compare ratios, and re-run before acting on one.'
         : '.'),
     '',
