@@ -232,7 +232,7 @@ export function renderMarkdown(report: RunReport): string {
     '',
     `Load average (1 min) ${machine.loadAverage.start.toFixed(1)} at the start, ${machine.loadAverage.end.toFixed(1)} at the end` +
       // The run itself keeps about two processes busy: only load beyond that is someone else's.
-      (machine.loadAverage.start > machine.cores / 2 || machine.loadAverage.end > machine.cores + 2
+      (machine.loadAverage.start > machine.cores || machine.loadAverage.end > machine.cores + 2
         ? ': the machine was busy with other work, so figures are noisy; compare ratios, and re-run before acting on one.'
         : '.'),
     '',
