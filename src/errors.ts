@@ -76,7 +76,8 @@ export const ERROR_CODES = {
   },
   SB_BAD_INPUT_RECORD: {
     class: 'FrameError',
-    summary: 'CLI `encode --input json`: a line is not a `{"hex": ...}` record as `decode --output json` prints.',
+    summary:
+      'CLI `encode --input json`: a line is not a `{"hex": ...}` record as `decode --output json` prints.',
   },
   // Input ended inside a frame.
   SB_UNEXPECTED_EOF: {
@@ -183,7 +184,8 @@ export const ERROR_CODES = {
   },
   SB_INTERNAL: {
     class: 'SwitchboardError',
-    summary: 'CLI: an unexpected exception (a bug, or a handler module failing); the message carries its stack.',
+    summary:
+      'CLI: an unexpected exception (a bug, or a handler module failing); the message carries its stack.',
   },
 } as const satisfies Record<string, { class: ErrorClassName; summary: string }>;
 
@@ -211,6 +213,7 @@ export class SwitchboardError extends Error {
     this.offset = details.offset;
   }
 
+  /** The class name (e.g. `FrameError`), so stack traces and `String(error)` say who is at fault. */
   override get name(): string {
     return this.constructor.name;
   }
