@@ -6,13 +6,19 @@
  * Channel on both sides, and Python asyncio streams on both sides when python3 exists
  * (a baseline from another runtime, not a target).
  */
-import { commandExists, withChildren } from './proc.js';
+import { canPin, commandExists, withChildren } from './proc.js';
 import type { BenchContext, BenchRow, Measurement, Scenario } from './types.js';
 
 const RAW = 'raw node:net + hand decoder';
 const SWITCHBOARD = 'switchboard Channel';
 const PYTHON = 'python3 asyncio streams';
 const SIZE = 64;
+/**
+ * Client and server share one CPU. Left to the scheduler, a pair lands on one core
+ * (a wake-up is a context switch, ~12 µs RTT) or on two (an idle vCPU must be woken,
+ * ~70 µs), run by run: the median flipped between the two for any subject.
+ */
+const PINNED = { cpus: '0' };
 
 /** Python asyncio echo server (mode "server") or ping-pong client (mode "client"). */
 const PYTHON_PEER = `
@@ -88,14 +94,14 @@ async function measure(
       String(maxRounds),
     ];
     if (subject === 'python') {
-      const server = start('python3', ['-c', PYTHON_PEER, 'server']);
+      const server = start('python3', ['-c', PYTHON_PEER, 'server'], PINNED);
       const port = await server.line('READY', 20_000);
-      const client = start('python3', ['-c', PYTHON_PEER, 'client', ...clientArgs(port)]);
+      const client = start('python3', ['-c', PYTHON_PEER, 'client', ...clientArgs(port)], PINNED);
       return JSON.parse(await client.line('RESULT', 20_000 + warmupMs + context.budgetMs * 3));
     }
-    const server = start('pingpong-child.ts', ['server', subject]);
+    const server = start('pingpong-child.ts', ['server', subject], PINNED);
     const port = await server.line('READY', 20_000);
-    const client = start('pingpong-child.ts', ['client', subject, ...clientArgs(port)]);
+    const client = start('pingpong-child.ts', ['client', subject, ...clientArgs(port)], PINNED);
     return JSON.parse(await client.line('RESULT', 20_000 + warmupMs + context.budgetMs * 3));
   });
 }
@@ -108,7 +114,9 @@ export const scenario: Scenario = {
       ['switchboard', SWITCHBOARD],
     ];
     const notes: string[] = [
-      'a blocked process waits for its CPU to wake up: on a VM that is tens of µs when the host is idle, so medians swing between ~13 µs (busy machine) and ~80 µs (idle machine) for every subject; compare within one run, and see min',
+      canPin()
+        ? 'client and server pinned to one CPU (taskset -c 0): unpinned, the scheduler sometimes splits the pair across cores and an idle vCPU takes ~60 µs to wake, which flipped medians run by run'
+        : 'taskset not available: client and server are not pinned, so medians may flip between ~13 µs (same core) and ~80 µs (an idle vCPU woken) run by run; see min',
     ];
     if (await commandExists('python3')) {
       subjects.push(['python', PYTHON]);
@@ -117,7 +125,8 @@ export const scenario: Scenario = {
     }
     const best = new Map<string, PingResult>();
     const failures = new Map<string, string>();
-    const repeats = context.quick ? 2 : 3;
+    // Cheap rounds, and the wake-up effect (see the note) is bimodal: more rounds, best median.
+    const repeats = context.quick ? 4 : 5;
     for (let round = 0; round < repeats; round += 1) {
       for (const [subject, label] of subjects) {
         if (failures.has(label)) {

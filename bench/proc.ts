@@ -7,7 +7,7 @@
  * lines on stdout: `READY <port>` when listening, `RESULT <json>` with the figures.
  * Every child is killed when the measurement ends, on success or failure.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** A running child process and its stdout lines. */
@@ -36,6 +36,18 @@ export interface ChildOptions {
   nodeArgs?: string[];
   /** Wrap in `bash -c 'ulimit -n N; exec node ...'` to raise the descriptor limit. */
   fileLimit?: number;
+  /** Pin to these CPUs with `taskset -c` (when taskset exists), e.g. `'0'`. */
+  cpus?: string;
+}
+
+let tasksetAvailable: boolean | undefined;
+
+/** True when `taskset` can pin processes here (checked once). */
+export function canPin(): boolean {
+  if (tasksetAvailable === undefined) {
+    tasksetAvailable = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
+  }
+  return tasksetAvailable;
 }
 
 /**
@@ -51,6 +63,10 @@ export function startChild(file: string, args: string[], options: ChildOptions =
   } else {
     command = file;
     commandArgs = args;
+  }
+  if (options.cpus !== undefined && canPin()) {
+    commandArgs = ['-c', options.cpus, command, ...commandArgs];
+    command = 'taskset';
   }
   let child: ChildProcess;
   if (options.fileLimit !== undefined) {
