@@ -247,6 +247,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private pumping = false;
   private repump = false;
 
+  /** [checkIdle, checkFrame, checkWrite] as timer callbacks; created when a deadline is first armed. */
+  private timerCallbacks: (() => void)[] | undefined;
   private idleTimer: unknown;
   private lastActivityAt = 0;
   private frameTimer: unknown;
@@ -302,17 +304,21 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     if (heartbeat !== undefined && heartbeat !== false) {
       const settings = heartbeat === true ? {} : heartbeat;
       this.heartbeat = new Heartbeat(
-        { sendPing: this.sendPing, onStale: this.onStale },
+        { sendPing: () => this.sendPing(), onStale: () => this.onStale() },
         { ...settings, clock: this.clock },
       );
     }
     // Everything that can throw is done: from here on the channel owns the socket.
     this.closed = socket.closed.then((reason) => this.failure ?? reason);
-    this.unobserveSocket = socket.observe(this.onSocketChange);
+    // The one closure a channel keeps (the socket's observer); everything else is a
+    // prototype method, and timer callbacks are created when first armed (memory per
+    // idle connection).
+    this.unobserveSocket = socket.observe(() => this.onSocketChange());
+    socket.untrackLeaks();
     this.heartbeat?.start();
     if (this.idleTimeout > 0) {
       this.lastActivityAt = this.clock.now();
-      this.idleTimer = this.clock.setTimeout(this.checkIdle, this.idleTimeout);
+      this.idleTimer = this.clock.setTimeout(this.timerCallback(CHECK_IDLE), this.idleTimeout);
     }
     this.pump();
   }
@@ -347,13 +353,13 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 
   private notify(): void {
     const parked = this.parked;
-    if (parked !== undefined && this.receivable()) {
+    if (parked !== undefined && this.isReceivable()) {
       // Resolve the parked reader with its result directly: no wake-up-and-recheck hops.
       this.parked = undefined;
       this.settleParked(parked);
     }
     const resolveReadable = this.resolveReadable;
-    if (resolveReadable !== undefined && this.receivable()) {
+    if (resolveReadable !== undefined && this.isReceivable()) {
       this.readableSignal = undefined;
       this.resolveReadable = undefined;
       resolveReadable();
@@ -365,12 +371,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 
   // ---- read side -------------------------------------------------------------------
 
-  private readonly onSocketChange = (): void => {
+  private onSocketChange(): void {
     this.pump();
     if (this.socket.isClosed) {
       this.cleanup();
     }
-  };
+  }
 
   private pump(): void {
     if (this.pumping) {
@@ -594,7 +600,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     return (
       this.parked === undefined &&
       (options === undefined || ((options.timeout ?? 0) === 0 && options.signal === undefined)) &&
-      !this.receivable()
+      !this.isReceivable()
     );
   }
 
@@ -638,7 +644,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       }
       await waitUntil(
         this,
-        this.receivable,
+        () => this.isReceivable(),
         options,
         this.clock,
         () => new TimeoutError('SB_TIMEOUT', `no message within ${options?.timeout} ms`),
@@ -646,11 +652,14 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
   }
 
-  private readonly receivable = (): boolean =>
-    this.inboundHead < this.inbound.length ||
-    this.failure !== undefined ||
-    this.inputDone ||
-    this.closing;
+  private isReceivable(): boolean {
+    return (
+      this.inboundHead < this.inbound.length ||
+      this.failure !== undefined ||
+      this.inputDone ||
+      this.closing
+    );
+  }
 
   private takeFrame(): Uint8Array {
     const frame = this.inbound[this.inboundHead]!;
@@ -678,13 +687,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    * promise per message, no generator machinery in the hot path.
    */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return {
-      next: this.iteratorNext,
-      return: this.iteratorReturn,
-    };
+    return new ChannelIterator(this);
   }
 
-  private readonly iteratorNext = (): Promise<IteratorResult<Uint8Array>> => {
+  /** @internal The body of {@link ChannelIterator.next}. */
+  iteratorNext(): Promise<IteratorResult<Uint8Array>> {
     if (this.inboundHead < this.inbound.length) {
       return Promise.resolve({ value: this.takeFrame(), done: false });
     }
@@ -694,10 +701,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       });
     }
     return this.receiveSlow(undefined).then(toIteratorResult);
-  };
-
-  private readonly iteratorReturn = (): Promise<IteratorResult<Uint8Array>> =>
-    Promise.resolve(DONE);
+  }
 
   // ---- write side ------------------------------------------------------------------
 
@@ -747,7 +751,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.outLength = offset;
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        process.nextTick(this.flushScheduledOutput);
+        process.nextTick(flushScheduledOutput, this);
       }
     } else {
       this.flushOutput();
@@ -755,7 +759,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
     if (this.writeTimeout > 0 && this.writeTimer === undefined) {
       this.writeWatchStartedAt = this.clock.now();
-      this.writeTimer = this.clock.setTimeout(this.checkWrite, this.writeTimeout);
+      this.writeTimer = this.clock.setTimeout(this.timerCallback(CHECK_WRITE), this.writeTimeout);
     }
   }
 
@@ -773,10 +777,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
   }
 
-  private readonly flushScheduledOutput = (): void => {
+  /** @internal Runs from process.nextTick (see the module-level flushScheduledOutput). */
+  flushScheduledOutput(): void {
     this.flushScheduled = false;
     this.flushOutput();
-  };
+  }
 
   private writeEnvelope(type: SbpTypeCode, id: number, body: Uint8Array): void {
     if (this.failure !== undefined || this.socket.isClosed) {
@@ -938,13 +943,13 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
   }
 
-  private readonly sendPing = (): void => {
+  private sendPing(): void {
     const id = this.nextPingId;
     this.nextPingId = id === MAX_ID ? 1 : id + 1;
     this.writeEnvelope(SbpType.PING, id, EMPTY);
-  };
+  }
 
-  private readonly onStale = (): void => {
+  private onStale(): void {
     const heartbeat = this.heartbeat!;
     this.fail(
       new TimeoutError(
@@ -952,11 +957,23 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         `peer did not answer ${heartbeat.maxOutstanding} heartbeat pings sent every ${heartbeat.interval} ms`,
       ),
     );
-  };
+  }
 
   // ---- deadlines -------------------------------------------------------------------
 
-  private readonly checkIdle = (): void => {
+  /** The callback a deadline timer of `kind` runs (one set per channel, made on first use). */
+  private timerCallback(kind: TimerKind): () => void {
+    if (this.timerCallbacks === undefined) {
+      this.timerCallbacks = [
+        () => this.checkIdle(),
+        () => this.checkFrame(),
+        () => this.checkWrite(),
+      ];
+    }
+    return this.timerCallbacks[kind]!;
+  }
+
+  private checkIdle(): void {
     this.idleTimer = undefined;
     if (this.failure !== undefined || this.inputDone || this.socket.isClosed) {
       return;
@@ -976,8 +993,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       );
       return;
     }
-    this.idleTimer = this.clock.setTimeout(this.checkIdle, this.idleTimeout - idleFor);
-  };
+    this.idleTimer = this.clock.setTimeout(
+      this.timerCallback(CHECK_IDLE),
+      this.idleTimeout - idleFor,
+    );
+  }
 
   private watchFrame(): void {
     if (!this.decoder.inFrame) {
@@ -987,12 +1007,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     if (this.frameStartedAt === 0) {
       this.frameStartedAt = this.clock.now();
       if (this.frameTimer === undefined) {
-        this.frameTimer = this.clock.setTimeout(this.checkFrame, this.frameTimeout);
+        this.frameTimer = this.clock.setTimeout(this.timerCallback(CHECK_FRAME), this.frameTimeout);
       }
     }
   }
 
-  private readonly checkFrame = (): void => {
+  private checkFrame(): void {
     this.frameTimer = undefined;
     if (
       this.failure !== undefined ||
@@ -1013,8 +1033,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       );
       return;
     }
-    this.frameTimer = this.clock.setTimeout(this.checkFrame, this.frameTimeout - elapsed);
-  };
+    this.frameTimer = this.clock.setTimeout(
+      this.timerCallback(CHECK_FRAME),
+      this.frameTimeout - elapsed,
+    );
+  }
 
   private stopFrameTimer(): void {
     if (this.frameTimer !== undefined) {
@@ -1024,7 +1047,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     this.frameStartedAt = 0;
   }
 
-  private readonly checkWrite = (): void => {
+  private checkWrite(): void {
     this.writeTimer = undefined;
     const socket = this.socket;
     if (this.failure !== undefined || socket.isClosed || socket.writableLength === 0) {
@@ -1042,8 +1065,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       );
       return;
     }
-    this.writeTimer = this.clock.setTimeout(this.checkWrite, this.writeTimeout - stalledFor);
-  };
+    this.writeTimer = this.clock.setTimeout(
+      this.timerCallback(CHECK_WRITE),
+      this.writeTimeout - stalledFor,
+    );
+  }
 
   // ---- shutdown --------------------------------------------------------------------
 
@@ -1157,6 +1183,32 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   /** `await using channel = await openChannel(...)` closes it gracefully. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+const CHECK_IDLE = 0;
+const CHECK_FRAME = 1;
+const CHECK_WRITE = 2;
+type TimerKind = typeof CHECK_IDLE | typeof CHECK_FRAME | typeof CHECK_WRITE;
+
+/** process.nextTick target: passing the channel as an argument needs no closure. */
+function flushScheduledOutput(channel: Channel): void {
+  channel.flushScheduledOutput();
+}
+
+/**
+ * The `for await` iterator of a {@link Channel}: prototype methods rather than
+ * closures, one promise per message, no generator machinery in the hot path.
+ */
+class ChannelIterator implements AsyncIterator<Uint8Array> {
+  constructor(private readonly channel: Channel) {}
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    return this.channel.iteratorNext();
+  }
+
+  return(): Promise<IteratorResult<Uint8Array>> {
+    return Promise.resolve(DONE);
   }
 }
 

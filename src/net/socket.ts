@@ -167,8 +167,6 @@ class SocketCore implements Observable {
   local: Address | undefined;
   /** Where the Socket was constructed, for the leak warning. */
   origin: { stack?: string } | undefined;
-  /** Unregister token of the leak registry. */
-  readonly leakToken = {};
 
   constructor(
     transport: SocketTransport,
@@ -183,12 +181,15 @@ class SocketCore implements Observable {
     this.closedPromise = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
-    transport.on('data', this.onData);
-    transport.on('end', this.onEnd);
-    transport.on('error', this.onError);
-    transport.on('close', this.onClose);
-    transport.on('drain', this.notify);
-    transport.on(options.tls ? 'secureConnect' : 'connect', this.onConnect);
+    // Shared module-level listeners find the core through a symbol slot on the
+    // transport: no closures per connection (see CORE_SLOT).
+    (transport as unknown as CoreSlot)[CORE_SLOT] = this;
+    transport.on('data', onTransportData);
+    transport.on('end', onTransportEnd);
+    transport.on('error', onTransportError);
+    transport.on('close', onTransportClose);
+    transport.on('drain', onTransportDrain);
+    transport.on(options.tls ? 'secureConnect' : 'connect', onTransportConnect);
     if (this.connected) {
       this.captureEndpoints();
     }
@@ -205,13 +206,13 @@ class SocketCore implements Observable {
     };
   }
 
-  readonly notify = (): void => {
+  notify(): void {
     for (const wake of this.observers) {
       wake();
     }
-  };
+  }
 
-  private readonly onData = (chunk: Uint8Array): void => {
+  onData(chunk: Uint8Array): void {
     if (this.discarding || chunk.length === 0) {
       return;
     }
@@ -222,33 +223,34 @@ class SocketCore implements Observable {
       this.transport.pause();
     }
     this.notify();
-  };
+  }
 
-  private readonly onEnd = (): void => {
+  onEnd(): void {
     this.eof = true;
     this.notify();
-  };
+  }
 
-  private readonly onError = (error: Error): void => {
+  onError(error: Error): void {
     if (this.error === undefined) {
       this.error = toSwitchboardError(error);
     }
     this.notify();
-  };
+  }
 
-  private readonly onClose = (): void => {
+  onClose(): void {
     this.closed = true;
     this.connected = false;
-    leakRegistry.unregister(this.leakToken);
+    // The core is its own unregister token (held weakly by the registry).
+    leakRegistry.unregister(this);
     this.resolveClosed(this.error);
     this.notify();
-  };
+  }
 
-  private readonly onConnect = (): void => {
+  onConnect(): void {
     this.connected = true;
     this.captureEndpoints();
     this.notify();
-  };
+  }
 
   captureEndpoints(): void {
     const transport = this.transport;
@@ -448,6 +450,43 @@ class SocketCore implements Observable {
   }
 }
 
+/**
+ * Where a transport keeps its {@link SocketCore}. The transport's listeners are the shared
+ * module-level functions below (EventEmitter calls a listener with `this` = the
+ * emitter), so a connection costs no listener closures: six per-instance closures were
+ * a third of an idle connection's footprint (and more under tsx, whose keepNames
+ * rewrite gives each named closure its own property array).
+ */
+const CORE_SLOT = Symbol('switchboard.socketCore');
+
+interface CoreSlot {
+  [CORE_SLOT]: SocketCore;
+}
+
+function onTransportData(this: CoreSlot, chunk: Uint8Array): void {
+  this[CORE_SLOT].onData(chunk);
+}
+
+function onTransportEnd(this: CoreSlot): void {
+  this[CORE_SLOT].onEnd();
+}
+
+function onTransportError(this: CoreSlot, error: Error): void {
+  this[CORE_SLOT].onError(error);
+}
+
+function onTransportClose(this: CoreSlot): void {
+  this[CORE_SLOT].onClose();
+}
+
+function onTransportDrain(this: CoreSlot): void {
+  this[CORE_SLOT].notify();
+}
+
+function onTransportConnect(this: CoreSlot): void {
+  this[CORE_SLOT].onConnect();
+}
+
 const leakRegistry = new FinalizationRegistry<SocketCore>((core) => {
   if (core.closed || core.transport.destroyed) {
     return;
@@ -522,8 +561,8 @@ export class Socket implements AsyncDisposable {
       const origin: { stack?: string } = {};
       Error.captureStackTrace(origin, Socket);
       this.core.origin = origin;
-      // The token lives in the core (not the facade) so the core never references the facade.
-      leakRegistry.register(this, this.core, this.core.leakToken);
+      // The core is the unregister token (not the facade), so the core never references the facade.
+      leakRegistry.register(this, this.core, this.core);
     }
   }
 
@@ -935,16 +974,42 @@ export class Socket implements AsyncDisposable {
   }
 
   private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.core.transport.uncork?.();
-  };
+  /** Created on first use: an idle connection never needs it (memory per connection). */
+  private uncorkCallback: (() => void) | undefined;
+
+  private get uncork(): () => void {
+    if (this.uncorkCallback === undefined) {
+      this.uncorkCallback = () => {
+        this.corked = false;
+        this.core.transport.uncork?.();
+      };
+    }
+    return this.uncorkCallback;
+  }
 
   /** @internal Time (clock ms) the last write reached the kernel; used for write timeouts. */
   lastWriteDoneAt = 0;
-  private readonly onWriteDone = (): void => {
-    this.lastWriteDoneAt = this.core.clock.now();
-  };
+  /** Created on first write, like {@link uncorkCallback}. */
+  private writeDoneCallback: (() => void) | undefined;
+
+  private get onWriteDone(): () => void {
+    if (this.writeDoneCallback === undefined) {
+      this.writeDoneCallback = () => {
+        this.lastWriteDoneAt = this.core.clock.now();
+      };
+    }
+    return this.writeDoneCallback;
+  }
+
+  /**
+   * @internal The caller (a Channel) owns this socket from now on and keeps it reachable
+   * while it is open, so the leak warning can never fire: drop the registration and the
+   * captured stack (memory per connection).
+   */
+  untrackLeaks(): void {
+    leakRegistry.unregister(this.core);
+    this.core.origin = undefined;
+  }
 
   /**
    * Sends every byte (the HOWTO's `mysend` loop) and resolves once they have been handed
