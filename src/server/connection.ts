@@ -40,7 +40,7 @@ import {
 } from '../errors.js';
 import { type Address, formatAddress, type UnixAddress } from '../net/address.js';
 import { Channel } from '../net/channel.js';
-import type { Clock } from '../net/clock.js';
+import { type Clock, systemClock } from '../net/clock.js';
 import { Socket } from '../net/socket.js';
 import type { ServerMetrics } from './metrics.js';
 import { type ProxyHeader, ProxyHeaderDecoder } from './proxy-protocol.js';
@@ -84,8 +84,8 @@ export interface ConnectionSettings {
   readonly tlsContext: tls.SecureContext | null;
   readonly tlsRequestCert: boolean;
   readonly tlsRejectUnauthorized: boolean;
-  /** Is the socket given to serve() already TLS (the listener did the handshake)? */
-  readonly listenerIsTls: boolean;
+  /** ALPN protocols the TLS server supports. */
+  readonly tlsAlpnProtocols?: string[];
   readonly metrics: ServerMetrics;
   /** For Unix-socket listeners, the listen address (node reports no Unix peer address). */
   readonly unixAddress?: UnixAddress;
@@ -334,7 +334,7 @@ export class ConnectionSet {
     metrics.connectionsOpen += 1;
     metrics.connectionsAccepted += 1;
     try {
-      if (settings.tlsContext !== null && !settings.listenerIsTls) {
+      if (settings.tlsContext !== null) {
         transport = await this.#startTls(raw, proxy?.remainder ?? new Uint8Array(0));
       } else if (proxy !== null && proxy.remainder.byteLength > 0) {
         raw.unshift(
@@ -345,7 +345,7 @@ export class ConnectionSet {
           ),
         );
       }
-      const tlsOn = settings.tlsContext !== null || settings.listenerIsTls;
+      const tlsOn = settings.tlsContext !== null;
       const socket = Socket.from(transport, {
         tls: tlsOn,
         trackLeaks: false,
@@ -414,7 +414,11 @@ export class ConnectionSet {
       }
     } finally {
       if (remoteAddress === '') {
-        remoteAddress = endpointText(raw.remoteAddress, raw.remotePort, settings.listenerIsTls);
+        remoteAddress = endpointText(
+          raw.remoteAddress,
+          raw.remotePort,
+          settings.tlsContext !== null,
+        );
       }
       this.#live.delete(live);
       metrics.connectionsOpen -= 1;
@@ -455,21 +459,40 @@ export class ConnectionSet {
     }
   }
 
-  /** TLS over a raw socket (PROXY protocol in front, or a socket handed to a process worker). */
+  /**
+   * The server side of the TLS handshake over a raw socket (after any PROXY header).
+   * Settles once: `secure` resolves; an error, EOF before `secure` (a peer that
+   * half-closes mid-handshake can never finish it) or frameTimeout on the server's
+   * clock rejects and destroys both sockets.
+   */
   #startTls(raw: net.Socket, prefix: Uint8Array): Promise<tls.TLSSocket> {
     const settings = this.#settings;
+    const clock = settings.clock ?? systemClock;
     const underlying = prefix.byteLength > 0 ? prefixedDuplex(raw, prefix) : raw;
     const secure = new tls.TLSSocket(underlying as net.Socket, {
       isServer: true,
       secureContext: settings.tlsContext!,
       requestCert: settings.tlsRequestCert,
       rejectUnauthorized: settings.tlsRejectUnauthorized,
+      ...(settings.tlsAlpnProtocols === undefined
+        ? {}
+        : { ALPNProtocols: settings.tlsAlpnProtocols }),
     });
     raw.resume();
     return new Promise<tls.TLSSocket>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: unknown;
+      const settle = (): void => {
+        if (timer !== undefined) {
+          clock.clearTimeout(timer);
+        }
+        secure.off('secure', onSecure);
+        secure.off('error', onError);
+        secure.off('end', onEnd);
+      };
       const onError = (error: Error): void => {
-        clearTimeout(timer);
+        settle();
+        // Anything the dying TLS socket still emits is moot: the rejection reports it.
+        secure.on('error', () => undefined);
         secure.destroy();
         raw.destroy();
         const wrapped = toSwitchboardError(error);
@@ -481,14 +504,26 @@ export class ConnectionSet {
             : wrapped,
         );
       };
-      secure.once('secure', () => {
-        clearTimeout(timer);
-        secure.off('error', onError);
+      const onEnd = (): void =>
+        onError(new ConnectionError('SB_TLS_ERROR', 'peer closed during the TLS handshake'));
+      const onSecure = (): void => {
+        // A bare TLSSocket only records the client-certificate verdict; refusing an
+        // unauthorized client is tls.Server's job, so it is done here (mutual TLS).
+        if (settings.tlsRequestCert) {
+          const verdict = clientCertificateVerdict(secure);
+          if (verdict !== null && settings.tlsRejectUnauthorized) {
+            onError(new ConnectionError('SB_TLS_ERROR', `client certificate rejected: ${verdict}`));
+            return;
+          }
+        }
+        settle();
         resolve(secure);
-      });
+      };
+      secure.once('secure', onSecure);
       secure.once('error', onError);
+      secure.once('end', onEnd);
       if (settings.frameTimeout > 0) {
-        timer = setTimeout(
+        timer = clock.setTimeout(
           () =>
             onError(
               new TimeoutError(
@@ -568,3 +603,32 @@ function proxyEndpointText(header: ProxyHeader, which: 'source' | 'destination')
   }
   return formatAddress({ kind: 'tcp', host: endpoint.address, port: endpoint.port, tls: false });
 }
+
+/** The part of node's TLS handle that holds the peer-certificate verdict. */
+interface VerifyingHandle {
+  verifyError(): Error | null;
+}
+
+/**
+ * Why the client certificate fails verification against the server's CAs, or null
+ * when it passes. tls.Server computes this in its own 'secure' hook (and sets
+ * `authorized`); a TLSSocket made with `new tls.TLSSocket` (needed to read a PROXY
+ * header first, or for a socket handed to a worker process) only records it on its
+ * handle, which node exposes as `ssl` — the same call tls.Server makes. Fails closed:
+ * a handle without `verifyError` counts as unverified.
+ */
+function clientCertificateVerdict(secure: tls.TLSSocket): string | null {
+  const handle = (secure as unknown as { ssl?: Partial<VerifyingHandle> }).ssl;
+  if (typeof handle?.verifyError !== 'function') {
+    return 'cannot verify (node TLS handle without verifyError)';
+  }
+  const error = handle.verifyError();
+  if (error === null || error === undefined) {
+    return secure.getPeerCertificate() === null ||
+      Object.keys(secure.getPeerCertificate()).length === 0
+      ? 'no certificate'
+      : null;
+  }
+  return (error as { code?: string }).code ?? error.message;
+}
+

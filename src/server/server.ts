@@ -247,9 +247,11 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   const serverId = ++nextServerId;
   const metrics = new ServerMetrics();
   const room = new ChatRoom();
-  // The listener itself does TLS unless bytes must be read before the handshake
-  // (PROXY header) or the socket is handed to another process.
-  const listenerDoesTls = tlsOptions !== null && !limits.proxyProtocol && dispatch !== 'processes';
+  // Every model does the TLS handshake per connection (not with tls.createServer): a
+  // PROXY header must be read before it, a processes worker gets a raw socket, and a
+  // handshake that fails, times out or meets EOF is then a served connection with an
+  // id, reported on diagnostics like any other failure (tls.Server leaves a peer
+  // that half-closes mid-handshake open until handshakeTimeout).
   const settings: ConnectionSettings = {
     serverId,
     framing,
@@ -257,11 +259,12 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     frameTimeout: limits.frameTimeout,
     writeTimeout: limits.writeTimeout,
     maxQueuedOutput: limits.maxQueuedOutput,
-    tlsContext:
-      tlsOptions !== null && !listenerDoesTls ? tls.createSecureContext(tlsOptions) : null,
+    tlsContext: tlsOptions === null ? null : tls.createSecureContext(tlsOptions),
     tlsRequestCert: tlsOptions?.requestCert === true,
     tlsRejectUnauthorized: tlsOptions?.rejectUnauthorized !== false,
-    listenerIsTls: listenerDoesTls,
+    ...(tlsOptions?.ALPNProtocols === undefined
+      ? {}
+      : { tlsAlpnProtocols: tlsOptions.ALPNProtocols as string[] }),
     metrics,
     ...(listenAddress.kind === 'unix' ? { unixAddress: listenAddress } : {}),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
@@ -337,7 +340,6 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     limits,
     dispatcher,
     metrics,
-    tlsOptions: listenerDoesTls ? tlsOptions : null,
     tlsEnabled: tlsOptions !== null,
     clock: options.clock,
     bus,
@@ -454,9 +456,7 @@ interface ServerParts {
   };
   dispatcher: Dispatcher;
   metrics: ServerMetrics;
-  /** TLS options for the listener itself (null when it is plain TCP). */
-  tlsOptions: tls.TlsOptions | null;
-  /** TLS is on (done by the listener or per connection). */
+  /** TLS is on (the handshake is done per connection). */
   tlsEnabled: boolean;
   clock: Clock | undefined;
   /** The chat bus, or null. */
@@ -491,19 +491,8 @@ class SwitchboardServer implements Server {
       allowHalfOpen: true,
       pauseOnConnect: parts.dispatcher.model === 'processes',
     };
-    if (parts.tlsOptions !== null) {
-      // A handshake is part of the connection preface: bounded by frameTimeout (0 = node's default).
-      const handshake =
-        parts.limits.frameTimeout > 0 ? { handshakeTimeout: parts.limits.frameTimeout } : {};
-      this.#netServer = tls.createServer({ ...parts.tlsOptions, ...serverOptions, ...handshake });
-      this.#netServer.on('secureConnection', (socket: tls.TLSSocket) => this.#onConnection(socket));
-      this.#netServer.on('tlsClientError', () => {
-        parts.metrics.recordError('SB_TLS_ERROR');
-      });
-    } else {
-      this.#netServer = net.createServer(serverOptions);
-      this.#netServer.on('connection', (socket: net.Socket) => this.#onConnection(socket));
-    }
+    this.#netServer = net.createServer(serverOptions);
+    this.#netServer.on('connection', (socket: net.Socket) => this.#onConnection(socket));
     this.#netServer.on('error', () => {
       // Accept errors (EMFILE, ...) are transient for a listening server; listen() errors are handled there.
     });

@@ -94,4 +94,62 @@ describe.skipIf(!available)('TLS', () => {
     expect(reply).toBe('tcp://198.51.100.20:1234 tcp://198.51.100.1:443 true -\n');
     expect(hostPort(server.address).port).toBeGreaterThan(0);
   });
+
+  // Every path does the handshake on a bare TLSSocket, which only records the
+  // client-certificate verdict: the server must refuse by itself, on every path.
+  for (const path of ['loop', 'processes', 'proxy'] as const) {
+    it(`mutual TLS (${path}): only a client with a certificate from the CA gets a reply`, async () => {
+      const server = await tracker.server({
+        handler: WHOAMI,
+        framing: 'line',
+        ...(path === 'processes' ? { dispatch: 'processes', workers: 1 } : {}),
+        ...(path === 'proxy' ? { proxyProtocol: true } : {}),
+        tls: { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, requestCert: true },
+      });
+      const ask = async (client: { cert?: string; key?: string }): Promise<string | null> => {
+        const raw = await tracker.socket(server.address);
+        if (path === 'proxy') {
+          raw.write(encodeProxyHeader({ version: 2, command: 'local' }));
+        }
+        const secure = tls.connect({
+          socket: raw,
+          ca: certs.ca,
+          servername: 'localhost',
+          ...client,
+        });
+        try {
+          return await new Promise<string | null>((resolve) => {
+            secure.once('secureConnect', () => secure.write('who\n'));
+            secure.once('data', (chunk: Buffer) => resolve(chunk.toString()));
+            // TLS 1.3: the refusal arrives after the client's handshake completed.
+            secure.once('error', () => resolve(null));
+            secure.once('close', () => resolve(null));
+          });
+        } finally {
+          secure.destroy();
+        }
+      };
+      expect(await ask({ cert: certs.client.cert, key: certs.client.key })).toMatch(/ client\n$/);
+      expect(await ask({ cert: certs.rogueClient.cert, key: certs.rogueClient.key })).toBeNull();
+      expect(await ask({})).toBeNull();
+      if (path !== 'processes') {
+        await until(() => (server.metrics.errors.SB_TLS_ERROR ?? 0) >= 2);
+      }
+    });
+  }
+
+  it('a peer that half-closes mid-handshake is closed at once with SB_TLS_ERROR', async () => {
+    const server = await tracker.server({
+      handler: 'echo',
+      framing: 'line',
+      tls: { cert: certs.server.cert, key: certs.server.key },
+    });
+    const raw = await tracker.socket(server.address);
+    const closed = new Promise<void>((resolve) => raw.once('close', () => resolve()));
+    raw.on('error', () => undefined);
+    // A TLS record header announcing a ClientHello, one body byte, then FIN.
+    raw.end(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+    await closed;
+    await until(() => (server.metrics.errors.SB_TLS_ERROR ?? 0) >= 1);
+  });
 });

@@ -64,7 +64,6 @@ async function init(received: ProcessWorkerConfig): Promise<void> {
       tlsContext: tlsOptions === null ? null : tls.createSecureContext(tlsOptions),
       tlsRequestCert: tlsOptions?.requestCert === true,
       tlsRejectUnauthorized: tlsOptions?.rejectUnauthorized !== false,
-      listenerIsTls: false,
       metrics,
       ...(received.unixAddress === null ? {} : { unixAddress: received.unixAddress }),
     },
