@@ -631,4 +631,3 @@ function clientCertificateVerdict(secure: tls.TLSSocket): string | null {
   }
   return (error as { code?: string }).code ?? error.message;
 }
-
