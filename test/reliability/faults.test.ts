@@ -1,0 +1,365 @@
+/**
+ * The fault matrix (issue #7): framings × network faults, between a client Channel and
+ * a switchboard echo server (createServer, handler 'echo', 127.0.0.1 port 0) through a
+ * FaultProxy. Every cell has its own server and proxy, seeded by the cell.
+ *
+ * Theory of operation
+ * -------------------
+ * The client sends MESSAGES numbered payloads (6 ASCII digits of sequence number, then
+ * seeded random bytes; printable ASCII for `line`), at most WINDOW unanswered at a
+ * time, and records every echo in arrival order. Invariants, in every cell:
+ * 1. Nothing acknowledged is lost, duplicated or reordered: the echoed sequence numbers
+ *    are exactly 0..k-1, and echo i is byte for byte the payload i that was sent.
+ * 2. A fault that keeps the byte stream intact (slicing, latency + jitter, bandwidth)
+ *    loses nothing: k = MESSAGES, and the server decoded exactly MESSAGES frames.
+ * 3. A destructive fault (reset, blackhole, half-open) surfaces as a SwitchboardError
+ *    with one of the cell's expected codes, before the hang guard (HANG_GUARD_MS, far
+ *    above any expected time: it only turns a hang into a failure, it measures nothing);
+ *    afterwards the same server echoes on a fresh connection.
+ *
+ * Mid-stream faults (blackhole, half-open) are added after BEFORE_FAULT messages were
+ * echoed and nothing is in flight, so exactly BEFORE_FAULT are acknowledged. The reset
+ * cuts the server → client stream in the middle of frame RESET_AT, so at most RESET_AT
+ * are acknowledged (the RST may also discard echoes the client had not read yet).
+ *
+ * How each destructive fault is detected (no hangs):
+ * - reset: the RST itself (`SB_CONNECTION_RESET`), or the cut frame at EOF
+ *   (`SB_UNEXPECTED_EOF`) when the client reads the proxy's FIN before its RST;
+ * - blackhole (both directions, FIN dropped too): the Channel's own `idleTimeout`
+ *   (`SB_IDLE_TIMEOUT`, sticky, the connection is destroyed); `sbp`: the heartbeat
+ *   (`SB_PEER_UNRESPONSIVE`);
+ * - half-open (server → client held, nothing closed): the reply deadline
+ *   `receive({ timeout })` (`SB_TIMEOUT`; the channel stays usable), and then, since the
+ *   connection was only silent, removing the fault must deliver every held echo in
+ *   order (k = MESSAGES); `sbp`: the heartbeat (`SB_PEER_UNRESPONSIVE`).
+ */
+import { writeFileSync } from 'node:fs';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { parseFraming } from '../../src/codec/spec.js';
+import { type ErrorCode, SwitchboardError } from '../../src/errors.js';
+import { type Channel, type OpenChannelOptions, openChannel } from '../../src/net/channel.js';
+import { sbpFraming } from '../../src/net/envelope.js';
+import { createServer, type Server } from '../../src/server/server.js';
+import { type Fault, FaultProxy } from '../../src/testing/index.js';
+import { seededRandom } from '../server/helpers.js';
+
+/** The framings of the matrix (rows). `sbp` adds the heartbeat as a detector. */
+const MATRIX_FRAMINGS = ['line', 'length:u32be', 'varint', 'digits:8', 'netstring', 'sbp'] as const;
+type MatrixFraming = (typeof MATRIX_FRAMINGS)[number];
+
+const MESSAGES = 24;
+const WINDOW = 4;
+const BEFORE_FAULT = 6;
+const RESET_AT = 9;
+/** Only turns a hang into a failure; no cell comes near it. */
+const HANG_GUARD_MS = 10_000;
+/** The half-open client's reply deadline once the fault is in place. */
+const REPLY_DEADLINE_MS = 300;
+/** The blackhole client's idleTimeout (no inbound bytes for this long fails the channel). */
+const CLIENT_IDLE_TIMEOUT_MS = 1_000;
+/** sbp heartbeat: a ping every 100 ms, stale after 3 unanswered. */
+const HEARTBEAT = { interval: 100, maxOutstanding: 3 };
+const SEQUENCE_DIGITS = 6;
+
+const range = (count: number): number[] => Array.from({ length: count }, (_, index) => index);
+
+/** Seeded payloads: sequence number in SEQUENCE_DIGITS ASCII digits, then 0..48 random bytes. */
+function makePayloads(framing: MatrixFraming, seed: number): Uint8Array[] {
+  const random = seededRandom(seed);
+  return range(MESSAGES).map((sequence) => {
+    const size = Math.floor(random() * 49);
+    const body = Buffer.alloc(SEQUENCE_DIGITS + size);
+    body.write(String(sequence).padStart(SEQUENCE_DIGITS, '0'), 'latin1');
+    for (let at = SEQUENCE_DIGITS; at < body.length; at++) {
+      // `line` cannot carry LF (and strips a trailing CR): printable ASCII only.
+      body[at] = framing === 'line' ? 0x20 + Math.floor(random() * 95) : Math.floor(random() * 256);
+    }
+    return body;
+  });
+}
+
+/** Bytes on the wire per payload, so that a fault can cut at an exact frame position. */
+function wireSizes(framing: MatrixFraming, payloads: Uint8Array[]): number[] {
+  if (framing === 'sbp') {
+    // u32be length + type byte (DATA has no request id): docs/PROTOCOL.md.
+    return payloads.map((payload) => 5 + payload.length);
+  }
+  const encoder = parseFraming(framing).createEncoder();
+  return payloads.map((payload) =>
+    encoder.encode(payload).reduce((sum, part) => sum + part.length, 0),
+  );
+}
+
+/** A client that sends numbered payloads and records every echo, in arrival order. */
+class SequencedClient {
+  /** Sequence numbers of the echoes, in arrival order. */
+  readonly acked: number[] = [];
+  /** Echoes whose bytes differ from the payload sent with that position. */
+  readonly mismatches: string[] = [];
+  sent = 0;
+
+  constructor(
+    readonly channel: Channel,
+    readonly payloads: Uint8Array[],
+  ) {}
+
+  /**
+   * Sends and receives until `count` echoes arrived; resolves with the error that stopped
+   * it (undefined when all arrived). Each receive waits at most `replyTimeout` ms.
+   */
+  async exchange(count: number, replyTimeout: number): Promise<unknown> {
+    try {
+      while (this.acked.length < count) {
+        while (this.sent < count && this.sent - this.acked.length < WINDOW) {
+          await this.channel.send(this.payloads[this.sent]!);
+          this.sent += 1;
+        }
+        const echo = await this.channel.receive({ timeout: replyTimeout });
+        if (echo === null) {
+          return new Error(`clean end of input after ${this.acked.length} echoes (no error)`);
+        }
+        this.record(echo);
+      }
+      return undefined;
+    } catch (error) {
+      return error;
+    }
+  }
+
+  private record(echo: Uint8Array): void {
+    const position = this.acked.length;
+    const sequence = Number(
+      Buffer.from(echo.subarray(0, SEQUENCE_DIGITS)).toString('latin1') || Number.NaN,
+    );
+    this.acked.push(sequence);
+    const expected = this.payloads[position];
+    if (expected === undefined || !Buffer.from(expected).equals(Buffer.from(echo))) {
+      this.mismatches.push(
+        `echo ${position} (sequence ${sequence}) differs from payload ${position}`,
+      );
+    }
+  }
+}
+
+/** Rejects when `work` has not settled within HANG_GUARD_MS. */
+async function guarded<T>(work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`hang: ${what} did not finish within ${HANG_GUARD_MS} ms`)),
+      HANG_GUARD_MS,
+    );
+  });
+  try {
+    return await Promise.race([work, hang]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The error is a SwitchboardError whose code is one of `codes`. */
+function expectCode(error: unknown, codes: readonly ErrorCode[]): void {
+  expect(error, 'the fault must surface as a SwitchboardError').toBeInstanceOf(SwitchboardError);
+  expect(codes).toContain((error as SwitchboardError).code);
+}
+
+// ---- per-cell resources ----------------------------------------------------------------
+const servers: Server[] = [];
+const proxies: FaultProxy[] = [];
+const channels: Channel[] = [];
+
+afterEach(async () => {
+  for (const channel of channels.splice(0)) {
+    channel.destroy();
+  }
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+  await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 1000 })));
+});
+
+interface Cell {
+  framing: MatrixFraming;
+  server: Server;
+  proxy: FaultProxy;
+  payloads: Uint8Array[];
+  wire: number[];
+  /** A SequencedClient on a channel through the proxy. */
+  open(extra?: Omit<OpenChannelOptions, 'framing'>): Promise<SequencedClient>;
+}
+
+async function startCell(framing: MatrixFraming, seed: number): Promise<Cell> {
+  const server = await createServer({
+    listen: '127.0.0.1:0',
+    handler: 'echo',
+    // createServer takes spec strings of src/codec only; the sbp Framing object puts the
+    // server's channels in envelope mode (PINGs answered, DATA echoed).
+    framing: framing === 'sbp' ? sbpFraming() : framing,
+  });
+  servers.push(server);
+  const proxy = await FaultProxy.start({ target: server.address.replace(/^tcp:\/\//, ''), seed });
+  proxies.push(proxy);
+  const payloads = makePayloads(framing, seed);
+  return {
+    framing,
+    server,
+    proxy,
+    payloads,
+    wire: wireSizes(framing, payloads),
+    async open(extra = {}) {
+      const channel = await openChannel(proxy.address, { framing, trackLeaks: false, ...extra });
+      channels.push(channel);
+      return new SequencedClient(channel, payloads);
+    },
+  };
+}
+
+/** Invariant 1: the echoes are exactly 0..k-1, each byte for byte what was sent. */
+function expectPrefix(client: SequencedClient, count: number): void {
+  expect(client.acked).toEqual(range(count));
+  expect(client.mismatches).toEqual([]);
+}
+
+/** Invariant 2: everything echoed, and the server decoded each message exactly once. */
+async function expectEverythingEchoed(cell: Cell, client: SequencedClient): Promise<void> {
+  const error = await guarded(client.exchange(MESSAGES, HANG_GUARD_MS), 'the exchange');
+  expect(error).toBeUndefined();
+  expectPrefix(client, MESSAGES);
+  // Before close(): in sbp mode the CLOSE envelope is a frame too.
+  expect(cell.server.metrics.framesIn).toBe(MESSAGES);
+  await guarded(client.channel.close(), 'close');
+}
+
+/** After a destructive fault, the same server echoes on a fresh, direct connection. */
+async function expectServerStillServes(cell: Cell): Promise<void> {
+  const channel = await openChannel(cell.server.address, {
+    framing: cell.framing,
+    trackLeaks: false,
+  });
+  channels.push(channel);
+  const fresh = new SequencedClient(channel, cell.payloads);
+  expect(await guarded(fresh.exchange(3, HANG_GUARD_MS), 'a fresh connection')).toBeUndefined();
+  expectPrefix(fresh, 3);
+}
+
+/** Sends BEFORE_FAULT messages and waits for their echoes: nothing in flight afterwards. */
+async function warmUp(client: SequencedClient): Promise<void> {
+  expect(await guarded(client.exchange(BEFORE_FAULT, HANG_GUARD_MS), 'the warm-up')).toBe(
+    undefined,
+  );
+  expectPrefix(client, BEFORE_FAULT);
+}
+
+/** What a cell observed (written to SB_FAULTS_REPORT). */
+interface CellOutcome {
+  /** Echoes acknowledged before the fault's error (all MESSAGES for a transparent fault). */
+  acknowledged: number;
+  /** The code the client saw, null when nothing failed. */
+  code: ErrorCode | null;
+  /** Wall-clock ms the cell took (reported, never asserted). */
+  elapsedMs: number;
+}
+
+interface FaultColumn {
+  name: string;
+  run(cell: Cell): Promise<Omit<CellOutcome, 'elapsedMs'>>;
+}
+
+/** A fault that keeps the stream intact, present from the first byte in both directions. */
+function transparent(name: string, fault: Fault): FaultColumn {
+  return {
+    name,
+    async run(cell) {
+      cell.proxy.addFault('both', fault);
+      await expectEverythingEchoed(cell, await cell.open());
+      return { acknowledged: MESSAGES, code: null };
+    },
+  };
+}
+
+/** The columns: each fault and what the client must see. */
+const FAULT_COLUMNS: readonly FaultColumn[] = [
+  transparent('1-byte slicing', { type: 'slice', maxBytes: 1 }),
+  transparent('latency+jitter', { type: 'latency', ms: 5, jitterMs: 4 }),
+  transparent('bandwidth cap', { type: 'bandwidth', bytesPerSecond: 4096 }),
+  {
+    name: 'reset mid-stream',
+    async run(cell) {
+      const budget =
+        cell.wire.slice(0, RESET_AT).reduce((sum, size) => sum + size, 0) +
+        Math.floor(cell.wire[RESET_AT]! / 2);
+      cell.proxy.addFault('downstream', { type: 'resetAfter', bytes: budget });
+      const client = await cell.open();
+      const error = await guarded(client.exchange(MESSAGES, HANG_GUARD_MS), 'the exchange');
+      expectCode(error, ['SB_CONNECTION_RESET', 'SB_UNEXPECTED_EOF']);
+      expect(client.acked.length).toBeLessThanOrEqual(RESET_AT);
+      expectPrefix(client, client.acked.length);
+      expect(cell.proxy.stats.resets).toBe(1);
+      await expectServerStillServes(cell);
+      return { acknowledged: client.acked.length, code: (error as SwitchboardError).code };
+    },
+  },
+  {
+    name: 'blackhole',
+    async run(cell) {
+      const sbp = cell.framing === 'sbp';
+      const client = await cell.open(
+        sbp ? { heartbeat: HEARTBEAT } : { idleTimeout: CLIENT_IDLE_TIMEOUT_MS },
+      );
+      await warmUp(client);
+      cell.proxy.addFault('both', { type: 'blackhole' });
+      const error = await guarded(client.exchange(MESSAGES, HANG_GUARD_MS), 'the exchange');
+      const code: ErrorCode = sbp ? 'SB_PEER_UNRESPONSIVE' : 'SB_IDLE_TIMEOUT';
+      expectCode(error, [code]);
+      expect(client.channel.error?.code, 'the failure is sticky').toBe(code);
+      expectPrefix(client, BEFORE_FAULT);
+      expect(cell.proxy.stats.bytesDropped).toBeGreaterThan(0);
+      await expectServerStillServes(cell);
+      return { acknowledged: BEFORE_FAULT, code };
+    },
+  },
+  {
+    name: 'half-open',
+    async run(cell) {
+      const sbp = cell.framing === 'sbp';
+      const client = await cell.open(sbp ? { heartbeat: HEARTBEAT } : {});
+      await warmUp(client);
+      const fault = cell.proxy.addFault('downstream', { type: 'halfOpen' });
+      const error = await guarded(
+        client.exchange(MESSAGES, sbp ? HANG_GUARD_MS : REPLY_DEADLINE_MS),
+        'the exchange',
+      );
+      expectCode(error, [sbp ? 'SB_PEER_UNRESPONSIVE' : 'SB_TIMEOUT']);
+      expectPrefix(client, BEFORE_FAULT);
+      if (!sbp) {
+        // Only silent, not broken: once the path heals, every held echo arrives in order.
+        expect(client.channel.error).toBeUndefined();
+        cell.proxy.removeFault(fault);
+        await expectEverythingEchoed(cell, client);
+      }
+      await expectServerStillServes(cell);
+      return { acknowledged: BEFORE_FAULT, code: (error as SwitchboardError).code };
+    },
+  },
+];
+
+const outcomes: (CellOutcome & { framing: MatrixFraming; fault: string; seed: number })[] = [];
+afterAll(() => {
+  const path = process.env.SB_FAULTS_REPORT;
+  if (path !== undefined && path !== '') {
+    writeFileSync(path, `${JSON.stringify(outcomes, null, 2)}\n`);
+  }
+});
+
+describe('fault matrix: framing × fault through a FaultProxy to an echo server', () => {
+  for (const [row, framing] of MATRIX_FRAMINGS.entries()) {
+    for (const [column, fault] of FAULT_COLUMNS.entries()) {
+      const seed = 1000 + row * 100 + column;
+      it(`${framing} × ${fault.name} (seed ${seed})`, async () => {
+        const cell = await startCell(framing, seed);
+        const started = performance.now();
+        const outcome = await fault.run(cell);
+        const elapsedMs = Math.round(performance.now() - started);
+        outcomes.push({ framing, fault: fault.name, seed, ...outcome, elapsedMs });
+      });
+    }
+  }
+});
