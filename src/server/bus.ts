@@ -25,6 +25,13 @@
  * sender's frames reach every other instance in the order they were sent. There
  * is no order across senders (nor is there one inside a single server).
  *
+ * With `processes` dispatch the bridged room is the primary's, whose members are
+ * the worker processes (dispatch/processes.ts): the instance still has one NATS
+ * connection and one origin, and a sender is one worker process (a replacement
+ * after a crash is a new sender; the numbers live here, in the primary, so a
+ * crash cannot reset them). A worker's frames reach the primary in order over
+ * IPC, so one sequence per worker keeps each of its clients' order too.
+ *
  * Bus states (published on `switchboard:bus:status`, and as the
  * `switchboard_bus_state` gauge):
  *

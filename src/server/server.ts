@@ -138,7 +138,8 @@ export interface ServerOptions {
    * Chat across instances (docs/SCALING.md): a NATS URL `nats://HOST:PORT` (several
    * comma-separated), or a ChatBus the caller owns (the server does not close it).
    * `chat` frames are then also published on `switchboard.chat.lobby` and frames of
-   * other instances delivered here. Loop and threads dispatch only. Default: off.
+   * other instances delivered here. With `processes` the primary holds the one bus
+   * connection and relays for its workers. Default: off.
    */
   bus?: string | ChatBus;
 }
@@ -219,10 +220,6 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   const dispatch = options.dispatch ?? 'loop';
   if (!DISPATCH_MODELS.includes(dispatch)) {
     throw badOption(`option "dispatch" must be one of ${DISPATCH_MODELS.join(', ')}`);
-  }
-  if (options.bus !== undefined && dispatch === 'processes') {
-    // Each worker process has its own room; the primary relays between them (no bus hook yet).
-    throw badOption('option "bus" works with dispatch "loop" or "threads", not "processes"');
   }
   const listenAddress = parseAddress(options.listen ?? ':0');
   if (listenAddress.kind === 'tcp' && listenAddress.tls && options.tls === undefined) {
@@ -321,6 +318,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       unixAddress: listenAddress.kind === 'unix' ? listenAddress : null,
       tls: options.tls ?? null,
       metrics,
+      // Workers join this room; with a bus it is bridged below like the loop model's.
+      chatRoom: room,
     });
   }
   metrics.liveTraffic = () => dispatcher.liveTraffic();

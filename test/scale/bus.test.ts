@@ -135,21 +135,13 @@ describe('ChatBridge (in-memory bus)', () => {
     expect(room.relay).toBeNull();
   });
 
-  it('rejects bad bus URLs and room names by name', async () => {
+  it('rejects bad bus URLs and room names by name', () => {
     expect(() => parseBusServers('')).toThrow(/no NATS server/);
     expect(() => parseBusServers('http://127.0.0.1:4222')).toThrow(/nats:\/\/HOST:PORT/);
     expect(parseBusServers('nats://a:1, nats://b:2')).toEqual(['nats://a:1', 'nats://b:2']);
     expect(() => new ChatBridge(new ChatRoom(), new MemoryBus('A', new Map()), 'a.b')).toThrow(
       /one subject token/,
     );
-    await expect(
-      createServer({
-        handler: 'chat',
-        dispatch: 'processes',
-        workers: 1,
-        bus: 'nats://127.0.0.1:1',
-      }),
-    ).rejects.toMatchObject({ code: 'SB_BAD_OPTION' });
   });
 
   it('a server with a caller-owned bus relays chat through it', async () => {

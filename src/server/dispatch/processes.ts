@@ -13,8 +13,17 @@
  * slot. Workers also send metric deltas, which the primary merges, so one
  * `/metrics` covers all of them.
  *
- * Chat across processes: a worker posts every chat frame to the primary, which
- * relays it to every other worker; each worker delivers it to its own clients.
+ * Chat across processes: the primary's {@link ChatRoom} has one member per
+ * ready worker (joined on `ready`, left on exit). A worker posts every chat frame
+ * its clients send to the primary (after delivering it to its own other
+ * clients); the primary posts it to its room as that worker's member, so it goes
+ * to every other worker, each of which delivers it to its own clients, and to
+ * the room's relay: the chat bus, when the server has one (server.ts bridges the
+ * primary's room, so one NATS connection and one `Sb-Origin` serve the whole
+ * instance). A frame from the bus is delivered to every worker. Each hop (worker
+ * -> primary IPC, NATS per connection, primary -> worker IPC) keeps order, so
+ * each client's frames reach every other client in the order sent, exactly once
+ * (docs/SCALING.md).
  *
  * Crashes: when a worker exits unexpectedly, only its own connections drop (the
  * kernel closes their sockets with the process); the primary counts them as
@@ -37,7 +46,7 @@ import { ConnectionError, SwitchboardError } from '../../errors.js';
 import type { UnixAddress } from '../../net/address.js';
 import type { TlsServerOptions } from '../../net/tls.js';
 import type { ProxyPreamble } from '../connection.js';
-import type { BuiltinHandlerName } from '../handlers.js';
+import type { BuiltinHandlerName, ChatMember, ChatRoom } from '../handlers.js';
 import type { MetricsDelta, ServerMetrics } from '../metrics.js';
 import { needsTypeScriptLoader, tsxLoaderUrl, workerEntryUrl } from './entry.js';
 import type { Dispatcher, LiveTraffic } from './loop.js';
@@ -86,6 +95,8 @@ export type WorkerMessage =
 export interface ProcessDispatcherOptions extends Omit<ProcessWorkerConfig, 'workerIndex'> {
   workers: number;
   metrics: ServerMetrics;
+  /** The primary's chat room: each ready worker is one member (see the module comment). */
+  chatRoom: ChatRoom;
 }
 
 interface WorkerSlot {
@@ -96,6 +107,8 @@ interface WorkerSlot {
   connections: Map<string, () => void>;
   live: LiveTraffic;
   drained: ((destroyed: number) => void) | null;
+  /** This worker incarnation in the primary's chat room (a new object per fork). */
+  member: ChatMember;
 }
 
 const NO_TRAFFIC: LiveTraffic = Object.freeze({
@@ -264,6 +277,13 @@ export class ProcessDispatcher implements Dispatcher {
       connections: new Map(),
       live: NO_TRAFFIC,
       drained: null,
+      member: {
+        deliver: (frame) => {
+          if (child.connected) {
+            child.send({ type: 'chat', frame } satisfies PrimaryMessage);
+          }
+        },
+      },
     };
     const existing = this.#slots.findIndex((candidate) => candidate.index === index);
     if (existing === -1) {
@@ -271,7 +291,7 @@ export class ProcessDispatcher implements Dispatcher {
     } else {
       this.#slots[existing] = slot;
     }
-    const { workers: _workers, metrics: _metrics, ...shared } = options;
+    const { workers: _workers, metrics: _metrics, chatRoom: _chatRoom, ...shared } = options;
     const config: ProcessWorkerConfig = { ...shared, workerIndex: index };
     return new Promise<void>((resolve, reject) => {
       child.on('message', (message: WorkerMessage) =>
@@ -305,6 +325,7 @@ export class ProcessDispatcher implements Dispatcher {
     switch (message.type) {
       case 'ready':
         slot.ready = true;
+        this.#options.chatRoom.join(slot.member);
         ready();
         return;
       case 'load-error':
@@ -328,11 +349,7 @@ export class ProcessDispatcher implements Dispatcher {
         slot.live = message.live;
         return;
       case 'chat':
-        for (const other of this.#slots) {
-          if (other !== slot && other.ready && other.child.connected) {
-            other.child.send({ type: 'chat', frame: message.frame } satisfies PrimaryMessage);
-          }
-        }
+        this.#options.chatRoom.post(slot.member, message.frame);
         return;
       case 'drained':
         slot.drained?.(message.destroyed);
@@ -343,6 +360,7 @@ export class ProcessDispatcher implements Dispatcher {
 
   #onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
     const metrics = this.#options.metrics;
+    this.#options.chatRoom.leave(slot.member);
     slot.live = NO_TRAFFIC;
     slot.drained?.(slot.connections.size);
     slot.drained = null;
