@@ -34,13 +34,8 @@
  */
 
 import { InvalidArgumentError, StructError } from '../errors.js';
-import {
-  type CompiledFormat,
-  compileFormat,
-  type FieldOp,
-  type IntRule,
-  OpKind,
-} from './format.js';
+import { type CodegenHelpers, generateCodec } from './codegen.js';
+import { type CompiledFormat, compileFormat, type IntRule, OpKind } from './format.js';
 
 /**
  * A value `pack` takes or `unpack` returns: `number` for integers of up to 4 bytes
@@ -263,8 +258,17 @@ function readInt32(bytes: Uint8Array, position: number, little: boolean): number
         bytes[position + 3]!;
 }
 
-function write64(bytes: Uint8Array, position: number, value: unknown, op: FieldOp): void {
-  const rule = op.intRule!;
+/**
+ * Writes an 8-byte integer of any JS type, checked against `rule`. The generated
+ * codecs call this for everything but an in-range bigint.
+ */
+function write64(
+  bytes: Uint8Array,
+  position: number,
+  value: unknown,
+  rule: IntRule,
+  littleEndian: boolean,
+): void {
   if (
     typeof value === 'number' &&
     value >= rule.numberMin &&
@@ -274,7 +278,7 @@ function write64(bytes: Uint8Array, position: number, value: unknown, op: FieldO
     // Split without allocating a bigint; exact for every integral double in range.
     const high = Math.floor(value / TWO_POW_32);
     const low = value - high * TWO_POW_32;
-    if (op.littleEndian) {
+    if (littleEndian) {
       write32(bytes, position, low, true);
       write32(bytes, position + 4, high, true);
     } else {
@@ -287,11 +291,9 @@ function write64(bytes: Uint8Array, position: number, value: unknown, op: FieldO
     typeof value === 'bigint' && value >= rule.min && value <= rule.max
       ? value
       : checkedInteger(value, rule);
-  if (integer < 0n) {
-    scratchView.setBigInt64(0, integer, op.littleEndian);
-  } else {
-    scratchView.setBigUint64(0, integer, op.littleEndian);
-  }
+  // Both setters store modulo 2**64, so either gives the right bits for any value
+  // that passed the check (P accepts LONG_MIN..ULONG_MAX).
+  scratchView.setBigUint64(0, integer, littleEndian);
   copyFromScratch(bytes, position, 8);
 }
 
@@ -319,6 +321,44 @@ function copyBytes(bytes: Uint8Array, start: number, length: number): Uint8Array
   const copy = new Uint8Array(length);
   copyRange(copy, 0, bytes, start, length);
   return copy;
+}
+
+/** The byte of a `c` value: a Uint8Array of length 1, as CPython requires. */
+function charByte(value: unknown): number {
+  if (!(value instanceof Uint8Array) || value.length !== 1) {
+    throw new StructError('char format requires a bytes object of length 1');
+  }
+  return value[0]!;
+}
+
+/** A standard-size `f` value: CPython rejects a finite double that rounds to infinity. */
+function float32Value(value: number): number {
+  if (Number.isFinite(value) && !Number.isFinite(Math.fround(value))) {
+    throw new StructError('float too large to pack with f format');
+  }
+  return value;
+}
+
+/** Writes an `s` field of `size` bytes: the value truncated, or padded by the zeroed target. */
+function writeBytes(bytes: Uint8Array, position: number, value: unknown, size: number): void {
+  const source = bytesValue(value, 's');
+  copyRange(bytes, position, source, 0, Math.min(source.length, size));
+}
+
+/** Writes a `p` field of `size` bytes: a length byte (at most 255), then the bytes. */
+function writePascal(bytes: Uint8Array, position: number, value: unknown, size: number): void {
+  const source = bytesValue(value, 'p');
+  if (size > 0) {
+    const length = Math.min(source.length, size - 1);
+    bytes[position] = Math.min(length, 255);
+    copyRange(bytes, position + 1, source, 0, length);
+  }
+}
+
+/** The value of a `p` field of `size` bytes; the length byte is capped at size - 1, as CPython reads it. */
+function readPascal(bytes: Uint8Array, position: number, size: number): Uint8Array {
+  const length = size === 0 ? 0 : Math.min(bytes[position]!, size - 1);
+  return copyBytes(bytes, position + 1, length);
 }
 
 // ---------------------------------------------------------------------------
@@ -361,7 +401,7 @@ function writeFields(
       case OpKind.Int64:
       case OpKind.Uint64:
         for (let item = 0; item < count; item++, position += 8) {
-          write64(bytes, position, values[next++], op);
+          write64(bytes, position, values[next++], op.intRule!, little);
         }
         break;
       case OpKind.Bool:
@@ -371,27 +411,15 @@ function writeFields(
         break;
       case OpKind.Char:
         for (let item = 0; item < count; item++, position++) {
-          const value = values[next++];
-          if (!(value instanceof Uint8Array) || value.length !== 1) {
-            throw new StructError('char format requires a bytes object of length 1');
-          }
-          bytes[position] = value[0]!;
+          bytes[position] = charByte(values[next++]);
         }
         break;
-      case OpKind.Bytes: {
-        const value = bytesValue(values[next++], 's');
-        copyRange(bytes, position, value, 0, Math.min(value.length, op.size));
+      case OpKind.Bytes:
+        writeBytes(bytes, position, values[next++], op.size);
         break;
-      }
-      case OpKind.Pascal: {
-        const value = bytesValue(values[next++], 'p');
-        if (op.size > 0) {
-          const length = Math.min(value.length, op.size - 1);
-          bytes[position] = Math.min(length, 255);
-          copyRange(bytes, position + 1, value, 0, length);
-        }
+      case OpKind.Pascal:
+        writePascal(bytes, position, values[next++], op.size);
         break;
-      }
       case OpKind.Float16:
         for (let item = 0; item < count; item++, position += 2) {
           write16(bytes, position, float16Bits(floatValue(values[next++])), little);
@@ -399,11 +427,7 @@ function writeFields(
         break;
       case OpKind.Float32:
         for (let item = 0; item < count; item++, position += 4) {
-          const value = floatValue(values[next++]);
-          if (Number.isFinite(value) && !Number.isFinite(Math.fround(value))) {
-            throw new StructError('float too large to pack with f format');
-          }
-          scratchView.setFloat32(0, value, little);
+          scratchView.setFloat32(0, float32Value(floatValue(values[next++])), little);
           copyFromScratch(bytes, position, 4);
         }
         break;
@@ -489,12 +513,9 @@ function readFields(layout: CompiledFormat, bytes: Uint8Array, base: number): St
       case OpKind.Bytes:
         result[next++] = copyBytes(bytes, position, op.size);
         break;
-      case OpKind.Pascal: {
-        // The length byte is capped at size - 1, as CPython reads it.
-        const length = op.size === 0 ? 0 : Math.min(bytes[position]!, op.size - 1);
-        result[next++] = copyBytes(bytes, position + 1, length);
+      case OpKind.Pascal:
+        result[next++] = readPascal(bytes, position, op.size);
         break;
-      }
       case OpKind.Float16:
         for (let item = 0; item < count; item++, position += 2) {
           result[next++] = float16Value(readUint16(bytes, position, little));
@@ -519,6 +540,71 @@ function readFields(layout: CompiledFormat, bytes: Uint8Array, base: number): St
 }
 
 // ---------------------------------------------------------------------------
+// Compiled structs: generated code, or the interpreter above as the fallback
+// ---------------------------------------------------------------------------
+
+/**
+ * One format, ready to run: its size and value count, and the three primitive
+ * operations. Callers check value counts and bounds before calling them.
+ */
+interface CompiledStruct {
+  readonly size: number;
+  readonly valueCount: number;
+  /** Packs exactly `valueCount` values into a new zeroed array of `size` bytes. */
+  readonly packNew: (values: ArrayLike<unknown>) => Uint8Array;
+  /** Writes the values at `bytes[base]`, touching only the fields' own bytes. */
+  readonly writeAt: (bytes: Uint8Array, base: number, values: ArrayLike<unknown>) => void;
+  /** Reads one struct at `bytes[base]`. */
+  readonly readAt: (bytes: Uint8Array, base: number) => StructValue[];
+}
+
+/** How a format runs: generated code when possible, or always the interpreter. */
+type StructEngine = 'generated' | 'interpreted';
+
+/** What generated code calls for checks and slow paths: the interpreter's own functions. */
+const CODEGEN_HELPERS: CodegenHelpers = {
+  smallInteger,
+  write64,
+  floatValue,
+  float32Value,
+  float16Bits,
+  float16Value,
+  charByte,
+  writeBytes,
+  writePascal,
+  copyBytes,
+  readPascal,
+  scratchView,
+  scratchBytes,
+};
+
+function compileStruct(format: string, engine: StructEngine = 'generated'): CompiledStruct {
+  const layout = compileFormat(format);
+  const generated = engine === 'generated' ? generateCodec(layout, CODEGEN_HELPERS) : undefined;
+  if (generated !== undefined) {
+    return {
+      size: layout.size,
+      valueCount: layout.valueCount,
+      packNew: generated.packNew,
+      writeAt: generated.writeAt,
+      // The generated reads produce exactly the interpreter's value types.
+      readAt: generated.readAt as CompiledStruct['readAt'],
+    };
+  }
+  return {
+    size: layout.size,
+    valueCount: layout.valueCount,
+    packNew(values) {
+      const bytes = new Uint8Array(layout.size);
+      writeFields(layout, bytes, 0, values);
+      return bytes;
+    },
+    writeAt: (bytes, base, values) => writeFields(layout, bytes, base, values),
+    readAt: (bytes, base) => readFields(layout, bytes, base),
+  };
+}
+
+// ---------------------------------------------------------------------------
 // Argument checks shared by Struct and the free functions
 // ---------------------------------------------------------------------------
 
@@ -540,31 +626,33 @@ function requireOffset(offset: unknown, operation: string): asserts offset is nu
   }
 }
 
-function requireCount(layout: CompiledFormat, values: ArrayLike<unknown>, operation: string): void {
-  if (values.length !== layout.valueCount) {
+function requireCount(
+  compiled: CompiledStruct,
+  values: ArrayLike<unknown>,
+  operation: string,
+): void {
+  if (values.length !== compiled.valueCount) {
     throw new StructError(
-      `${operation} expected ${layout.valueCount} items for packing (got ${values.length})`,
+      `${operation} expected ${compiled.valueCount} items for packing (got ${values.length})`,
     );
   }
 }
 
-function packLayout(layout: CompiledFormat, values: ArrayLike<unknown>): Uint8Array {
-  requireCount(layout, values, 'pack');
-  const bytes = new Uint8Array(layout.size);
-  writeFields(layout, bytes, 0, values);
-  return bytes;
+function packCompiled(compiled: CompiledStruct, values: ArrayLike<unknown>): Uint8Array {
+  requireCount(compiled, values, 'pack');
+  return compiled.packNew(values);
 }
 
-function packIntoLayout(
-  layout: CompiledFormat,
+function packIntoCompiled(
+  compiled: CompiledStruct,
   buffer: Uint8Array,
   offset: number,
   values: ArrayLike<unknown>,
 ): void {
   requireBuffer(buffer, 'packInto');
   requireOffset(offset, 'packInto');
-  requireCount(layout, values, 'pack_into');
-  const size = layout.size;
+  requireCount(compiled, values, 'pack_into');
+  const size = compiled.size;
   let start = offset;
   if (start < 0) {
     // A negative offset counts from the end of the buffer, as in CPython.
@@ -584,25 +672,25 @@ function packIntoLayout(
   }
   // CPython zero-fills the struct's bytes first, so pad and alignment bytes are 0.
   buffer.fill(0, start, start + size);
-  writeFields(layout, buffer, start, values);
+  compiled.writeAt(buffer, start, values);
 }
 
-function unpackLayout(layout: CompiledFormat, buffer: Uint8Array): StructValue[] {
+function unpackCompiled(compiled: CompiledStruct, buffer: Uint8Array): StructValue[] {
   requireBuffer(buffer, 'unpack');
-  if (buffer.length !== layout.size) {
-    throw new StructError(`unpack requires a buffer of ${layout.size} bytes`);
+  if (buffer.length !== compiled.size) {
+    throw new StructError(`unpack requires a buffer of ${compiled.size} bytes`);
   }
-  return readFields(layout, buffer, 0);
+  return compiled.readAt(buffer, 0);
 }
 
-function unpackFromLayout(
-  layout: CompiledFormat,
+function unpackFromCompiled(
+  compiled: CompiledStruct,
   buffer: Uint8Array,
   offset: number,
 ): StructValue[] {
   requireBuffer(buffer, 'unpackFrom');
   requireOffset(offset, 'unpackFrom');
-  const size = layout.size;
+  const size = compiled.size;
   let start = offset;
   if (start < 0) {
     if (start + size > 0) {
@@ -619,34 +707,34 @@ function unpackFromLayout(
         `bytes at offset ${start} (actual buffer size is ${buffer.length})`,
     );
   }
-  return readFields(layout, buffer, start);
+  return compiled.readAt(buffer, start);
 }
 
-function* iterateLayout(
-  layout: CompiledFormat,
+function* iterateCompiled(
+  compiled: CompiledStruct,
   buffer: Uint8Array,
 ): Generator<StructValue[], void> {
   const end = buffer.length;
-  for (let position = 0; position < end; position += layout.size) {
-    yield readFields(layout, buffer, position);
+  for (let position = 0; position < end; position += compiled.size) {
+    yield compiled.readAt(buffer, position);
   }
 }
 
-function iterUnpackLayout(
-  layout: CompiledFormat,
+function iterUnpackCompiled(
+  compiled: CompiledStruct,
   buffer: Uint8Array,
 ): IterableIterator<StructValue[]> {
   // Checked here, not inside the generator, so errors surface at the call as in CPython.
   requireBuffer(buffer, 'iterUnpack');
-  if (layout.size === 0) {
+  if (compiled.size === 0) {
     throw new StructError('cannot iteratively unpack with a struct of length 0');
   }
-  if (buffer.length % layout.size !== 0) {
+  if (buffer.length % compiled.size !== 0) {
     throw new StructError(
-      `iterative unpacking requires a buffer of a multiple of ${layout.size} bytes`,
+      `iterative unpacking requires a buffer of a multiple of ${compiled.size} bytes`,
     );
   }
-  return iterateLayout(layout, buffer);
+  return iterateCompiled(compiled, buffer);
 }
 
 // ---------------------------------------------------------------------------
@@ -656,34 +744,34 @@ function iterUnpackLayout(
 /** Cached formats for the free functions. CPython keeps 100 too (_MAXCACHE). */
 const FORMAT_CACHE_LIMIT = 100;
 
-// Module state, but bounded and holding only immutable parse results: a format string
-// always compiles to the same thing, so sharing entries cannot leak between callers.
-const formatCache = new Map<string, CompiledFormat>();
+// Module state, but bounded and holding only immutable compiled structs: a format
+// string always compiles to the same thing, so sharing entries cannot leak between callers.
+const formatCache = new Map<string, CompiledStruct>();
 
 // The most recent lookup, checked before the Map: code that packs one format in a loop
 // then pays one string comparison (usually a pointer comparison) per call.
 let lastFormat: string | undefined;
-let lastLayout: CompiledFormat | undefined;
+let lastCompiled: CompiledStruct | undefined;
 
-function cachedFormat(format: string): CompiledFormat {
+function cachedFormat(format: string): CompiledStruct {
   if (format === lastFormat) {
-    return lastLayout!;
+    return lastCompiled!;
   }
-  let layout = formatCache.get(format);
-  if (layout === undefined) {
+  let compiled = formatCache.get(format);
+  if (compiled === undefined) {
     if (typeof format !== 'string') {
       throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'format must be a string');
     }
-    layout = compileFormat(format);
+    compiled = compileStruct(format);
     if (formatCache.size >= FORMAT_CACHE_LIMIT) {
       // Evict the oldest entry (Map iterates in insertion order).
       formatCache.delete(formatCache.keys().next().value!);
     }
-    formatCache.set(format, layout);
+    formatCache.set(format, compiled);
   }
   lastFormat = format;
-  lastLayout = layout;
-  return layout;
+  lastCompiled = compiled;
+  return compiled;
 }
 
 // ---------------------------------------------------------------------------
@@ -706,7 +794,7 @@ export class Struct {
   readonly format: string;
   /** Size in bytes of the packed struct (CPython `Struct.size`). */
   readonly size: number;
-  private readonly layout: CompiledFormat;
+  private readonly compiled: CompiledStruct;
 
   /**
    * @param format - A CPython struct format, e.g. `'<10sIhd'`.
@@ -716,9 +804,9 @@ export class Struct {
     if (typeof format !== 'string') {
       throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'format must be a string');
     }
-    this.layout = compileFormat(format);
+    this.compiled = compileStruct(format);
     this.format = format;
-    this.size = this.layout.size;
+    this.size = this.compiled.size;
   }
 
   /**
@@ -728,7 +816,7 @@ export class Struct {
    * @throws {@link StructError} for a wrong number of values or a value the format rejects.
    */
   pack(...values: StructValue[]): Uint8Array {
-    return packLayout(this.layout, values);
+    return packCompiled(this.compiled, values);
   }
 
   /**
@@ -738,7 +826,7 @@ export class Struct {
    * @throws {@link StructError} when the struct does not fit at `offset` or a value is rejected.
    */
   packInto(buffer: Uint8Array, offset: number, ...values: StructValue[]): void {
-    packIntoLayout(this.layout, buffer, offset, values);
+    packIntoCompiled(this.compiled, buffer, offset, values);
   }
 
   /**
@@ -747,7 +835,7 @@ export class Struct {
    * @throws {@link StructError} when `buffer.length` is not {@link Struct.size}.
    */
   unpack(buffer: Uint8Array): StructValue[] {
-    return unpackLayout(this.layout, buffer);
+    return unpackCompiled(this.compiled, buffer);
   }
 
   /**
@@ -757,7 +845,7 @@ export class Struct {
    * @throws {@link StructError} when fewer than {@link Struct.size} bytes remain at `offset`.
    */
   unpackFrom(buffer: Uint8Array, offset = 0): StructValue[] {
-    return unpackFromLayout(this.layout, buffer, offset);
+    return unpackFromCompiled(this.compiled, buffer, offset);
   }
 
   /**
@@ -767,7 +855,7 @@ export class Struct {
    *   is 0 or `buffer.length` is not a multiple of it.
    */
   iterUnpack(buffer: Uint8Array): IterableIterator<StructValue[]> {
-    return iterUnpackLayout(this.layout, buffer);
+    return iterUnpackCompiled(this.compiled, buffer);
   }
 }
 
@@ -783,7 +871,7 @@ export class Struct {
  *   CPython words it for that byte order).
  */
 export function pack(format: string, ...values: StructValue[]): Uint8Array {
-  return packLayout(cachedFormat(format), values);
+  return packCompiled(cachedFormat(format), values);
 }
 
 /**
@@ -798,7 +886,7 @@ export function packInto(
   offset: number,
   ...values: StructValue[]
 ): void {
-  packIntoLayout(cachedFormat(format), buffer, offset, values);
+  packIntoCompiled(cachedFormat(format), buffer, offset, values);
 }
 
 /**
@@ -808,7 +896,7 @@ export function packInto(
  * @throws {@link StructError} "unpack requires a buffer of N bytes" on a length mismatch.
  */
 export function unpack(format: string, bytes: Uint8Array): StructValue[] {
-  return unpackLayout(cachedFormat(format), bytes);
+  return unpackCompiled(cachedFormat(format), bytes);
 }
 
 /**
@@ -818,7 +906,7 @@ export function unpack(format: string, bytes: Uint8Array): StructValue[] {
  * @throws {@link StructError} when too few bytes remain at `offset`.
  */
 export function unpackFrom(format: string, buffer: Uint8Array, offset = 0): StructValue[] {
-  return unpackFromLayout(cachedFormat(format), buffer, offset);
+  return unpackFromCompiled(cachedFormat(format), buffer, offset);
 }
 
 /**
@@ -828,7 +916,7 @@ export function unpackFrom(format: string, buffer: Uint8Array, offset = 0): Stru
  *   `buffer.length`.
  */
 export function iterUnpack(format: string, buffer: Uint8Array): IterableIterator<StructValue[]> {
-  return iterUnpackLayout(cachedFormat(format), buffer);
+  return iterUnpackCompiled(cachedFormat(format), buffer);
 }
 
 /**
@@ -839,4 +927,20 @@ export function iterUnpack(format: string, buffer: Uint8Array): IterableIterator
  */
 export function calcsize(format: string): number {
   return cachedFormat(format).size;
+}
+
+/**
+ * A {@link Struct} that always runs the interpreter, the fallback used when code
+ * generation is unavailable or a format has too many values to unroll. For tests,
+ * which run the golden vectors through both engines; not part of the public API.
+ */
+export function interpretedStruct(format: string): Struct {
+  const struct = new Struct(format);
+  // Test seam: `compiled` is private to callers, so swap it here rather than widen the
+  // public constructor.
+  (struct as unknown as { compiled: CompiledStruct }).compiled = compileStruct(
+    format,
+    'interpreted',
+  );
+  return struct;
 }

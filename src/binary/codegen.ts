@@ -1,0 +1,380 @@
+/**
+ * Code generation for compiled structs: turns a {@link CompiledFormat} into three
+ * straight-line functions (pack into a new array, write at an offset, read at an
+ * offset) once, so that a `Struct` call runs no per-field dispatch at all.
+ *
+ * Theory of operation:
+ * - struct.ts has an interpreter that walks the field list and switches on each field's
+ *   kind. That costs a loop, a switch and a few property loads per field on every call,
+ *   which for a small header (4 fields) is most of the work. Here the same field list
+ *   is unrolled into source text, one small block per value, with every offset, byte
+ *   order and range check resolved to a constant, and compiled with `new Function`.
+ * - Each block does exactly what the interpreter does for that field, in the same
+ *   order, with the same checks: a fast test for the common case (a number already in
+ *   range, a bigint already in range), and otherwise a call to the interpreter's own
+ *   checked conversion, so error conditions and messages are shared, not duplicated.
+ * - Reads build the result with one array literal. 8-byte integers and floats go
+ *   through the caller's 8-byte scratch DataView (see struct.ts for why not a DataView
+ *   over the target).
+ * - Formats with more than {@link MAX_GENERATED_VALUES} values (e.g. `'1000h'`) are
+ *   not generated: the source would grow with the count, while the interpreter's
+ *   per-field overhead is already spread over many values. {@link generateCodec}
+ *   also returns `undefined` when the host forbids code generation from strings
+ *   (`node --disallow-code-generation-from-strings`, a CSP); the caller then uses the
+ *   interpreter.
+ *
+ * Why `new Function` is safe here: the generated source is assembled only from fixed
+ * snippets in this file, chosen by each field's kind, and from numbers computed by the
+ * format parser (offsets, sizes, value and field indices), each checked to be a safe
+ * integer by {@link int} before it is written into the text. Nothing from the format
+ * string or from a packed value is ever interpolated; values reach the generated code
+ * only as run-time arguments, and range rules and helpers as closure parameters.
+ */
+
+import type { CompiledFormat, FieldOp, IntRule } from './format.js';
+import { OpKind } from './format.js';
+
+/**
+ * The checked conversions and byte helpers the generated code calls for everything
+ * but its fast paths. struct.ts supplies its own functions, so a generated codec and
+ * the interpreter share one implementation of each CPython check and message.
+ */
+export interface CodegenHelpers {
+  /** A ≤ 4-byte integer value checked against `rule` (any JS type; throws StructError). */
+  smallInteger(value: unknown, rule: IntRule): number;
+  /** Writes an 8-byte integer of any JS type, checked against `rule` (throws StructError). */
+  write64(
+    bytes: Uint8Array,
+    position: number,
+    value: unknown,
+    rule: IntRule,
+    littleEndian: boolean,
+  ): void;
+  /** A float value from any JS type (throws StructError). */
+  floatValue(value: unknown): number;
+  /** `value` checked to fit a standard-size `f` (throws StructError on overflow). */
+  float32Value(value: number): number;
+  float16Bits(value: number): number;
+  float16Value(bits: number): number;
+  /** The single byte of a `c` value (throws StructError). */
+  charByte(value: unknown): number;
+  /** Writes an `s` field of `size` bytes (throws StructError for a non-bytes value). */
+  writeBytes(bytes: Uint8Array, position: number, value: unknown, size: number): void;
+  /** Writes a `p` field of `size` bytes (throws StructError for a non-bytes value). */
+  writePascal(bytes: Uint8Array, position: number, value: unknown, size: number): void;
+  /** A copy of `length` bytes as a plain Uint8Array. */
+  copyBytes(bytes: Uint8Array, start: number, length: number): Uint8Array;
+  /** The value of a `p` field of `size` bytes. */
+  readPascal(bytes: Uint8Array, position: number, size: number): Uint8Array;
+  /** An 8-byte scratch view; the generated code writes and reads it within one call. */
+  readonly scratchView: DataView;
+  /** The same 8 bytes as {@link CodegenHelpers.scratchView}. */
+  readonly scratchBytes: Uint8Array;
+}
+
+/** The functions generated for one format. Callers check value counts and bounds first. */
+export interface GeneratedCodec {
+  /** Packs exactly `valueCount` values into a new zeroed array of the struct's size. */
+  packNew(values: ArrayLike<unknown>): Uint8Array;
+  /** Writes the values at `bytes[base]`; bytes the struct does not set are left alone. */
+  writeAt(bytes: Uint8Array, base: number, values: ArrayLike<unknown>): void;
+  /** Reads one struct at `bytes[base]`. */
+  readAt(bytes: Uint8Array, base: number): unknown[];
+}
+
+/** Formats with more values than this run in the interpreter (see the module comment). */
+export const MAX_GENERATED_VALUES = 64;
+
+/** A number for the generated source; anything but a safe integer is a bug here. */
+function int(value: number): string {
+  if (!Number.isSafeInteger(value)) {
+    throw new Error(`codegen: ${value} is not a safe integer`);
+  }
+  return String(value);
+}
+
+/** Source for a position: a constant in `packNew`, `base + constant` elsewhere. */
+type PositionSource = (offset: number) => string;
+
+const constantPosition: PositionSource = (offset) => int(offset);
+const basePosition: PositionSource = (offset) => `base + ${int(offset)}`;
+
+/** Byte indices of a `width`-byte value, most significant first, in the field's order. */
+function byteOrder(width: number, littleEndian: boolean): number[] {
+  const indices = Array.from({ length: width }, (_, index) => index);
+  return littleEndian ? indices : indices.reverse();
+}
+
+/**
+ * Statements storing the int32 in `v` as `width` bytes. Uint8Array stores keep the
+ * value modulo 256, so shifting is all the masking needed, even for negative values.
+ */
+function storeInt(at: PositionSource, offset: number, width: number, little: boolean): string {
+  const lines: string[] = [];
+  byteOrder(width, little).forEach((byteIndex, significance) => {
+    const shift = significance * 8;
+    lines.push(`bytes[${at(offset + byteIndex)}] = ${shift === 0 ? 'v' : `v >>> ${shift}`};`);
+  });
+  return lines.join('\n');
+}
+
+/** Statements copying `width` bytes of the scratch into the field. */
+function storeScratch(at: PositionSource, offset: number, width: number): string {
+  const lines: string[] = [];
+  for (let index = 0; index < width; index++) {
+    lines.push(`bytes[${at(offset + index)}] = scratchBytes[${index}];`);
+  }
+  return lines.join('\n');
+}
+
+/** Statements copying `width` bytes of the field into the scratch. */
+function loadScratch(at: PositionSource, offset: number, width: number): string {
+  const lines: string[] = [];
+  for (let index = 0; index < width; index++) {
+    lines.push(`scratchBytes[${index}] = bytes[${at(offset + index)}];`);
+  }
+  return lines.join('\n');
+}
+
+/** An expression for the unsigned value of `width` (≤ 4) bytes; signed for width 4. */
+function loadInt(at: PositionSource, offset: number, width: number, little: boolean): string {
+  const terms = byteOrder(width, little).map((byteIndex, significance) => {
+    const byte = `bytes[${at(offset + byteIndex)}]`;
+    return significance === 0 ? byte : `(${byte} << ${significance * 8})`;
+  });
+  return `(${terms.join(' | ')})`;
+}
+
+/**
+ * The test that `v` (known to be a number) is an integer the field accepts: these
+ * bit-operator round trips hold exactly for the integers of each kind's range, and
+ * fail for fractions, NaN, infinities and anything out of range. The rule's range
+ * equals the kind's range for every ≤ 4-byte kind (format.ts intRule).
+ */
+const IN_RANGE: Partial<Record<number, string>> = {
+  [OpKind.Int8]: '((v << 24) >> 24) === v',
+  [OpKind.Uint8]: '(v & 0xff) === v',
+  [OpKind.Int16]: '((v << 16) >> 16) === v',
+  [OpKind.Uint16]: '(v & 0xffff) === v',
+  [OpKind.Int32]: '(v | 0) === v',
+  [OpKind.Uint32]: '(v >>> 0) === v',
+};
+
+/** Statements packing value number `valueIndex` as item `item` of field `fieldIndex`. */
+function writeItem(
+  op: FieldOp,
+  fieldIndex: number,
+  item: number,
+  valueIndex: number,
+  at: PositionSource,
+): string {
+  const offset = op.offset + item * op.size;
+  const value = `values[${int(valueIndex)}]`;
+  const rule = `rule${int(fieldIndex)}`;
+  const little = op.littleEndian ? 'true' : 'false';
+  switch (op.kind) {
+    case OpKind.Int8:
+    case OpKind.Uint8:
+    case OpKind.Int16:
+    case OpKind.Uint16:
+    case OpKind.Int32:
+    case OpKind.Uint32:
+      return [
+        `v = ${value};`,
+        `if (typeof v !== 'number' || !(${IN_RANGE[op.kind]})) v = helpers.smallInteger(v, ${rule});`,
+        storeInt(at, offset, op.size, op.littleEndian),
+      ].join('\n');
+    case OpKind.Int64:
+    case OpKind.Uint64: {
+      // Both setters store the value modulo 2**64, so after the range check either one
+      // writes the right bits; the interpreter's write64 handles numbers and errors.
+      const setter = op.kind === OpKind.Int64 ? 'setBigInt64' : 'setBigUint64';
+      return [
+        `v = ${value};`,
+        `if (typeof v === 'bigint' && v >= min${int(fieldIndex)} && v <= max${int(fieldIndex)}) {`,
+        `scratchView.${setter}(0, v, ${little});`,
+        storeScratch(at, offset, 8),
+        `} else {`,
+        `helpers.write64(bytes, ${at(offset)}, v, ${rule}, ${little});`,
+        `}`,
+      ].join('\n');
+    }
+    case OpKind.Bool:
+      return `bytes[${at(offset)}] = ${value} ? 1 : 0;`;
+    case OpKind.Char:
+      return `bytes[${at(offset)}] = helpers.charByte(${value});`;
+    case OpKind.Bytes:
+      return `helpers.writeBytes(bytes, ${at(offset)}, ${value}, ${int(op.size)});`;
+    case OpKind.Pascal:
+      return `helpers.writePascal(bytes, ${at(offset)}, ${value}, ${int(op.size)});`;
+    case OpKind.Float16:
+      return [
+        `v = helpers.float16Bits(helpers.floatValue(${value}));`,
+        storeInt(at, offset, 2, op.littleEndian),
+      ].join('\n');
+    case OpKind.Float32:
+    case OpKind.Float32Cast:
+    case OpKind.Float64: {
+      const width = op.kind === OpKind.Float64 ? 8 : 4;
+      const lines = [`v = ${value};`, `if (typeof v !== 'number') v = helpers.floatValue(v);`];
+      if (op.kind === OpKind.Float32) {
+        lines.push('v = helpers.float32Value(v);');
+      }
+      lines.push(`scratchView.setFloat${width * 8}(0, v, ${little});`);
+      lines.push(storeScratch(at, offset, width));
+      return lines.join('\n');
+    }
+    default:
+      throw new Error(`codegen: unknown field kind ${op.kind}`);
+  }
+}
+
+/** A read of one value: statements to run first (may be empty) and the value's expression. */
+interface ItemRead {
+  statements: string;
+  expression: string;
+}
+
+function readItem(op: FieldOp, item: number, valueIndex: number, at: PositionSource): ItemRead {
+  const offset = op.offset + item * op.size;
+  const little = op.littleEndian ? 'true' : 'false';
+  const simple = (expression: string): ItemRead => ({ statements: '', expression });
+  switch (op.kind) {
+    case OpKind.Int8:
+      return simple(`((bytes[${at(offset)}] << 24) >> 24)`);
+    case OpKind.Uint8:
+      return simple(`bytes[${at(offset)}]`);
+    case OpKind.Int16:
+      return simple(`((${loadInt(at, offset, 2, op.littleEndian)} << 16) >> 16)`);
+    case OpKind.Uint16:
+      return simple(loadInt(at, offset, 2, op.littleEndian));
+    case OpKind.Int32:
+      return simple(loadInt(at, offset, 4, op.littleEndian));
+    case OpKind.Uint32:
+      return simple(`(${loadInt(at, offset, 4, op.littleEndian)} >>> 0)`);
+    case OpKind.Bool:
+      return simple(`(bytes[${at(offset)}] !== 0)`);
+    case OpKind.Char:
+      return simple(`helpers.copyBytes(bytes, ${at(offset)}, 1)`);
+    case OpKind.Bytes:
+      return simple(`helpers.copyBytes(bytes, ${at(offset)}, ${int(op.size)})`);
+    case OpKind.Pascal:
+      return simple(`helpers.readPascal(bytes, ${at(offset)}, ${int(op.size)})`);
+    case OpKind.Float16:
+      return simple(`helpers.float16Value(${loadInt(at, offset, 2, op.littleEndian)})`);
+    case OpKind.Int64:
+    case OpKind.Uint64:
+    case OpKind.Float32:
+    case OpKind.Float32Cast:
+    case OpKind.Float64: {
+      // Through the scratch: copy the bytes in, then one DataView read into a local.
+      const width = op.kind === OpKind.Float32 || op.kind === OpKind.Float32Cast ? 4 : 8;
+      const getter = {
+        [OpKind.Int64]: 'getBigInt64',
+        [OpKind.Uint64]: 'getBigUint64',
+        [OpKind.Float32]: 'getFloat32',
+        [OpKind.Float32Cast]: 'getFloat32',
+        [OpKind.Float64]: 'getFloat64',
+      }[op.kind];
+      const local = `value${int(valueIndex)}`;
+      return {
+        statements: `${loadScratch(at, offset, width)}\nconst ${local} = scratchView.${getter}(0, ${little});`,
+        expression: local,
+      };
+    }
+    default:
+      throw new Error(`codegen: unknown field kind ${op.kind}`);
+  }
+}
+
+/** Calls `visit` for every value of the format, in format order. */
+function forEachValue(
+  layout: CompiledFormat,
+  visit: (op: FieldOp, fieldIndex: number, item: number, valueIndex: number) => void,
+): void {
+  let valueIndex = 0;
+  layout.ops.forEach((op, fieldIndex) => {
+    for (let item = 0; item < op.count; item++) {
+      visit(op, fieldIndex, item, valueIndex++);
+    }
+  });
+}
+
+function writeBody(layout: CompiledFormat, at: PositionSource): string {
+  const blocks = ['let v;'];
+  forEachValue(layout, (op, fieldIndex, item, valueIndex) => {
+    blocks.push(writeItem(op, fieldIndex, item, valueIndex, at));
+  });
+  return blocks.join('\n');
+}
+
+function readBody(layout: CompiledFormat, at: PositionSource): string {
+  const statements: string[] = [];
+  const expressions: string[] = [];
+  forEachValue(layout, (op, _fieldIndex, item, valueIndex) => {
+    const read = readItem(op, item, valueIndex, at);
+    if (read.statements !== '') {
+      statements.push(read.statements);
+    }
+    expressions.push(read.expression);
+  });
+  return `${statements.join('\n')}\nreturn [${expressions.join(', ')}];`;
+}
+
+/** Closure constants: each integer field's rule, and for 8-byte fields its bigint bounds. */
+function prologue(layout: CompiledFormat): string {
+  const lines = ["'use strict';", 'const { scratchView, scratchBytes } = helpers;'];
+  layout.ops.forEach((op, fieldIndex) => {
+    if (op.intRule === undefined) {
+      return;
+    }
+    const index = int(fieldIndex);
+    lines.push(`const rule${index} = rules[${index}];`);
+    if (op.kind === OpKind.Int64 || op.kind === OpKind.Uint64) {
+      lines.push(`const min${index} = rule${index}.min;`, `const max${index} = rule${index}.max;`);
+    }
+  });
+  return lines.join('\n');
+}
+
+type CodecFactory = (
+  helpers: CodegenHelpers,
+  rules: ReadonlyArray<IntRule | undefined>,
+) => GeneratedCodec;
+
+/**
+ * Generates the pack/write/read functions for `layout`, or returns `undefined` when
+ * the format is too large to unroll or the host forbids code generation; the caller
+ * then runs the interpreter.
+ */
+export function generateCodec(
+  layout: CompiledFormat,
+  helpers: CodegenHelpers,
+): GeneratedCodec | undefined {
+  if (layout.valueCount > MAX_GENERATED_VALUES) {
+    return undefined;
+  }
+  const source = [
+    prologue(layout),
+    'return {',
+    `packNew(values) {\nconst bytes = new Uint8Array(${int(layout.size)});\n${writeBody(layout, constantPosition)}\nreturn bytes;\n},`,
+    `writeAt(bytes, base, values) {\n${writeBody(layout, basePosition)}\n},`,
+    `readAt(bytes, base) {\n${readBody(layout, basePosition)}\n},`,
+    '};',
+  ].join('\n');
+  let factory: CodecFactory;
+  try {
+    // The source holds no caller text: see "Why `new Function` is safe" above.
+    factory = new Function('helpers', 'rules', source) as CodecFactory;
+  } catch (error) {
+    if (error instanceof EvalError) {
+      // Code generation from strings is disabled in this process: interpret instead.
+      return undefined;
+    }
+    throw error;
+  }
+  return factory(
+    helpers,
+    layout.ops.map((op) => op.intRule),
+  );
+}
