@@ -1,17 +1,27 @@
 /**
- * Long-running codec fuzzer: `npm run fuzz -- --iterations N [--seed S] [--spec SPEC]`.
+ * Long-running fuzzer: `npm run fuzz -- --iterations N [--seed S] [--spec SPEC ...]`.
  *
- * For every framing (or just SPEC), decodes N seeded random inputs per maxFrame
- * setting (the default and a tiny one) three ways through test/helpers/feed.ts,
- * exactly as test/codec/fuzz.test.ts does with fewer iterations. Prints, per
- * framing, how many inputs decoded cleanly and how many ended with each error
- * code. Exits 1, printing the framing, seed and input hex, on the first input
- * that makes a decoder throw anything but FrameError / UnexpectedEofError, or
- * makes the three feeding ways disagree.
+ * Targets: every codec framing spec (test/codec/fuzz-inputs.ts), plus `proxy` (the
+ * PROXY protocol v1/v2 parser) and `sbp` (the envelope codec); `--spec` picks some,
+ * the default is all of them.
+ *
+ * For a framing, decodes N seeded random inputs per maxFrame setting (the default and
+ * a tiny one) three ways through test/helpers/feed.ts, exactly as
+ * test/codec/fuzz.test.ts does with fewer iterations. For `proxy` and `sbp`, runs each
+ * fast-check property of test/codec/fuzz-proxy.ts / fuzz-envelope.ts (decode,
+ * roundtrip, encode) N times, as their vitest suites do with a few hundred runs.
+ * Prints, per framing or property, how many inputs ended cleanly and how many with
+ * each error code. Exits 1 on the first input that makes a decoder throw anything but
+ * the errors it documents, makes the feeding ways disagree, or breaks a bound or a
+ * round trip, printing the framing, seed and input (fast-check: seed, path and the
+ * shrunk counterexample).
  */
 import { parseArgs } from 'node:util';
 import { parseFraming } from '../src/codec/index.js';
+import { SBP_FUZZ_PROPERTIES } from '../test/codec/fuzz-envelope.js';
 import { FUZZ_SPECS, fuzzInput } from '../test/codec/fuzz-inputs.js';
+import { PROXY_FUZZ_PROPERTIES } from '../test/codec/fuzz-proxy.js';
+import { type FuzzProperty, tallyInto } from '../test/codec/fuzz-wire.js';
 import { feed, hex, seededRandom } from '../test/helpers/feed.js';
 
 const { values } = parseArgs({
@@ -27,12 +37,43 @@ if (!Number.isSafeInteger(iterations) || iterations < 1 || !Number.isSafeInteger
   console.error('usage: npm run fuzz -- [--iterations N] [--seed S] [--spec SPEC ...]');
   process.exit(2);
 }
-const specs = values.spec ?? FUZZ_SPECS;
+/** Targets that are not framing specs: fast-check properties. */
+const PROPERTY_TARGETS: Record<string, readonly FuzzProperty[]> = {
+  proxy: PROXY_FUZZ_PROPERTIES,
+  sbp: SBP_FUZZ_PROPERTIES,
+};
+const specs = values.spec ?? [...FUZZ_SPECS, ...Object.keys(PROPERTY_TARGETS)];
+
+function formatOutcomes(outcomes: Map<string, number>): string {
+  return [...outcomes.entries()]
+    .sort((left, right) => right[1] - left[1])
+    .map(([code, count]) => `${code}=${count}`)
+    .join(' ');
+}
 
 let failures = 0;
 const started = performance.now();
 for (const [index, spec] of specs.entries()) {
   const seed = baseSeed * 1000 + index;
+  const properties = PROPERTY_TARGETS[spec];
+  if (properties !== undefined) {
+    for (const property of properties) {
+      const outcomes = new Map<string, number>();
+      const propertyStarted = performance.now();
+      try {
+        property.check({ seed, numRuns: iterations }, tallyInto(outcomes));
+      } catch (error) {
+        failures++;
+        console.error(`FAIL ${property.name} seed=${seed}`);
+        console.error(error);
+      }
+      const seconds = (performance.now() - propertyStarted) / 1000;
+      console.log(
+        `${property.name.padEnd(48)} ${iterations} inputs in ${seconds.toFixed(1)} s: ${formatOutcomes(outcomes)}`,
+      );
+    }
+    continue;
+  }
   const random = seededRandom(seed);
   const framings = [
     parseFraming(spec),
@@ -57,14 +98,12 @@ for (const [index, spec] of specs.entries()) {
     }
   }
   const seconds = (performance.now() - specStarted) / 1000;
-  const summary = [...outcomes.entries()]
-    .sort((left, right) => right[1] - left[1])
-    .map(([code, count]) => `${code}=${count}`)
-    .join(' ');
-  console.log(`${spec.padEnd(48)} ${iterations} inputs in ${seconds.toFixed(1)} s: ${summary}`);
+  console.log(
+    `${spec.padEnd(48)} ${iterations} inputs in ${seconds.toFixed(1)} s: ${formatOutcomes(outcomes)}`,
+  );
 }
 const total = ((performance.now() - started) / 1000).toFixed(1);
 console.log(
-  `${specs.length} framings, ${iterations} inputs each, ${total} s, ${failures === 0 ? 'no failures' : `${failures} FAILED`}`,
+  `${specs.length} targets, ${iterations} inputs each (per property for proxy/sbp), ${total} s, ${failures === 0 ? 'no failures' : `${failures} FAILED`}`,
 );
 process.exit(failures === 0 ? 0 : 1);
