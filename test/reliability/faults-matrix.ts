@@ -132,6 +132,8 @@ export interface CellOutcome {
   acknowledged: number;
   /** The code the client saw, null when nothing failed. */
   code: ErrorCode | null;
+  /** Half-open: echoes acknowledged in all once the fault was removed. */
+  acknowledgedAfterRecovery?: number;
   /** Wall-clock ms the cell took (reported, never asserted). */
   elapsedMs: number;
 }

@@ -256,7 +256,7 @@ async function warmUp(client: SequencedClient): Promise<void> {
 type ColumnRun = (
   cell: Cell,
   codes: readonly ErrorCode[],
-) => Promise<Pick<CellOutcome, 'acknowledged' | 'code'>>;
+) => Promise<Pick<CellOutcome, 'acknowledged' | 'code' | 'acknowledgedAfterRecovery'>>;
 
 /** A fault that keeps the stream intact, present from the first byte in both directions. */
 function transparent(fault: Fault): ColumnRun {
@@ -313,14 +313,17 @@ const COLUMN_RUNS: Record<string, ColumnRun> = {
     );
     expectCode(error, codes);
     expectPrefix(client, BEFORE_FAULT);
-    if (!sbp) {
-      // Only silent, not broken: once the path heals, every held echo arrives in order.
-      expect(client.channel.error).toBeUndefined();
-      cell.proxy.removeFault(fault);
-      await expectEverythingEchoed(cell, client);
+    const outcome = { acknowledged: BEFORE_FAULT, code: (error as SwitchboardError).code };
+    if (sbp) {
+      await expectServerStillServes(cell);
+      return outcome;
     }
+    // Only silent, not broken: once the path heals, every held echo arrives in order.
+    expect(client.channel.error).toBeUndefined();
+    cell.proxy.removeFault(fault);
+    await expectEverythingEchoed(cell, client);
     await expectServerStillServes(cell);
-    return { acknowledged: BEFORE_FAULT, code: (error as SwitchboardError).code };
+    return { ...outcome, acknowledgedAfterRecovery: client.acked.length };
   },
 };
 
