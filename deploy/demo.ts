@@ -4,6 +4,7 @@
  *
  *     npx tsx deploy/demo.ts [--instances N] [--port 7070] [--nats-port 4222]
  *                            [--framing line] [--balance roundrobin|leastconn]
+ *                            [--workers N]   # N worker processes per instance
  *     npx tsx deploy/demo.ts --print-config     # the HAProxy config it would run
  *
  * Then, in other terminals: `nc 127.0.0.1 7070` (or
@@ -25,7 +26,8 @@ import {
 
 const USAGE =
   'usage: npx tsx deploy/demo.ts [--instances N] [--port PORT] [--nats-port PORT]\n' +
-  '                              [--framing SPEC] [--balance roundrobin|leastconn] [--print-config]';
+  '                              [--framing SPEC] [--balance roundrobin|leastconn] [--workers N]\n' +
+  '                              [--print-config]';
 
 function fail(message: string): never {
   process.stderr.write(`demo: ${message}\n${USAGE}\n`);
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
         'nats-port': { type: 'string' },
         framing: { type: 'string', default: 'line' },
         balance: { type: 'string', default: 'roundrobin' },
+        workers: { type: 'string', default: '0' },
         'print-config': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -72,6 +75,13 @@ async function main(): Promise<void> {
   if (balance !== 'roundrobin' && balance !== 'leastconn') {
     fail('--balance must be roundrobin or leastconn');
   }
+  // 0: each instance is one process (dispatch loop); N: N worker processes behind its primary.
+  const workers = Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) {
+    fail('--workers must be 0..64');
+  }
+  const dispatchArgs =
+    workers === 0 ? [] : ['--dispatch', 'processes', '--workers', String(workers)];
   const port = portOption(values.port as string | undefined, 7070, 'port');
   const natsPort = portOption(values['nats-port'] as string | undefined, 4222, 'nats-port');
   const framing = String(values.framing);
@@ -116,6 +126,7 @@ async function main(): Promise<void> {
         nats.url,
         '--metrics',
         `127.0.0.1:${metricsPort}`,
+        ...dispatchArgs,
       ]);
       instances.push(instance);
       process.stdout.write(

@@ -10,7 +10,7 @@
  * workers 0, 1, 0, 1, ...
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChildSet, startNats } from '../../deploy/stack.js';
+import { ChildSet, startInstance, startNats } from '../../deploy/stack.js';
 import { createServer, type Server, type ServerOptions } from '../../src/server/server.js';
 import { LineClient, linesFrom, natsServerAvailable, waitUntil } from './helpers.js';
 
@@ -42,6 +42,13 @@ async function chatServer(extra: Partial<ServerOptions> = {}): Promise<Server> {
   });
   servers.push(server);
   return server;
+}
+
+/** Connects `name` to a CLI instance; sequential connects alternate the workers (accept order). */
+async function joinCli(address: string, name: string): Promise<Participant> {
+  const participant = { name, client: await LineClient.connect(address) };
+  participants.push(participant);
+  return participant;
 }
 
 /** Connects `name` and waits until the primary has handed it over (so the next lands on the next worker). */
@@ -254,5 +261,34 @@ describe.skipIf(!hasNats)('chat with dispatch processes over nats-server', () =>
     await allInRooms(group);
     await chatRound(group, [a2, a1, b0], 50);
     expect(serverA.metrics.errors.SB_WORKER_CRASHED).toBe(1);
+  });
+
+  it('switchboard serve --dispatch processes --workers 2 --bus: two CLI instances chat across workers and instances', async () => {
+    const nats = await startNats(children);
+    const args = [
+      '--framing',
+      'line',
+      '--mode',
+      'chat',
+      '--dispatch',
+      'processes',
+      '--workers',
+      '2',
+      '--bus',
+      nats.url,
+    ];
+    // From source (always in step with the tree): the CLI and each worker load tsx.
+    const [sb1, sb2] = await Promise.all([
+      startInstance(children, 'sb1', args, { timeoutMs: 60_000 }),
+      startInstance(children, 'sb2', args, { timeoutMs: 60_000 }),
+    ]);
+    const group = [
+      await joinCli(sb1.address, 's10'),
+      await joinCli(sb1.address, 's11'),
+      await joinCli(sb2.address, 's20'),
+      await joinCli(sb2.address, 's21'),
+    ];
+    await allInRooms(group);
+    await chatRound(group, group, 50);
   });
 });
