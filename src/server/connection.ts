@@ -92,13 +92,6 @@ export interface ConnectionSettings {
   readonly clock?: Clock;
 }
 
-interface LiveConnection {
-  readonly channel: Channel | null;
-  readonly raw: net.Socket;
-  /** Created on the first read of `info.signal` (most handlers never look; it saves memory per connection). */
-  abort: AbortController | null;
-}
-
 /** Formats a node endpoint as a switchboard address string. */
 export function endpointText(
   host: string | undefined,
@@ -232,63 +225,552 @@ function prefixedDuplex(raw: net.Socket, prefix: Uint8Array): Duplex {
 }
 
 /**
- * The {@link ConnectionInfo} handed to handlers. A class (not an object literal
- * with a closure) because one exists per connection: its `signal` getter lives on
- * the prototype, and the AbortController is only created when a handler reads it.
+ * Bodies that do nothing until the peer's first bytes (or its EOF) arrive and never
+ * look at `info` before that: the built-in `echo` and `discard`. For them a connection
+ * starts *dormant* (see {@link ServedConnection}).
  */
-class ServedConnectionInfo implements ConnectionInfo {
+const INPUT_FIRST_BODIES = new WeakSet<ConnectionBody>();
+
+/**
+ * Declares that `body` starts by receiving and does nothing before the first frame
+ * (or the end of input): its connections may then stay dormant — no Socket, Channel,
+ * decoder or pending promise — until the peer sends something. Returns `body`.
+ */
+export function markInputFirst<T extends ConnectionBody>(body: T): T {
+  INPUT_FIRST_BODIES.add(body);
+  return body;
+}
+
+/**
+ * Where a dormant connection's transport keeps its {@link ServedConnection}: the
+ * transport's listeners are the shared module-level functions below (EventEmitter calls
+ * them with `this` = the transport), so a dormant connection costs no closures.
+ */
+const DORMANT_SLOT = Symbol('switchboard.dormantConnection');
+
+interface DormantSlot {
+  [DORMANT_SLOT]: ServedConnection | undefined;
+}
+
+type DormantEvent = 'data' | 'end' | 'error' | 'close';
+
+function onDormantData(this: net.Socket & DormantSlot, chunk: Buffer): void {
+  // Put the chunk back for the Socket that is about to be created (as with a PROXY
+  // header's remainder): the stream re-emits it once resumed.
+  this.pause();
+  this.unshift(chunk);
+  this[DORMANT_SLOT]?.wake('data', undefined);
+}
+
+function onDormantEnd(this: net.Socket & DormantSlot): void {
+  this[DORMANT_SLOT]?.wake('end', undefined);
+}
+
+function onDormantError(this: net.Socket & DormantSlot, error: Error): void {
+  this[DORMANT_SLOT]?.wake('error', error);
+}
+
+function onDormantClose(this: net.Socket & DormantSlot): void {
+  this[DORMANT_SLOT]?.wake('close', undefined);
+}
+
+function listenDormant(transport: net.Socket): void {
+  transport.on('data', onDormantData);
+  transport.on('end', onDormantEnd);
+  transport.on('error', onDormantError);
+  transport.on('close', onDormantClose);
+}
+
+function unlistenDormant(transport: net.Socket): void {
+  transport.removeListener('data', onDormantData);
+  transport.removeListener('end', onDormantEnd);
+  transport.removeListener('error', onDormantError);
+  transport.removeListener('close', onDormantClose);
+}
+
+/**
+ * One clock timer for many deadlines of the same length (the idle deadline of every
+ * dormant connection of a server). Deadlines are added in due order, so they form a
+ * FIFO: the head's timer is the only one armed. A connection leaves by clearing its
+ * slot (O(1)); empty slots are skipped when reached. This replaces a Timeout object,
+ * two boxed doubles and a callback closure per connection (~250 bytes) with one array
+ * slot and one unboxed double.
+ */
+class DeadlineQueue {
+  readonly #clock: Clock;
+  readonly #delay: number;
+  /** Entries; `#entries[i]` has absolute slot number `#base + i`. */
+  #entries: (ServedConnection | undefined)[] = [];
+  /** Due times (clock ms), parallel to `#entries` (a packed double array: unboxed). */
+  #dues: number[] = [];
+  #head = 0;
+  #base = 0;
+  #timer: unknown;
+  readonly #onTimer = (): void => this.#expire();
+
+  constructor(clock: Clock, delay: number) {
+    this.#clock = clock;
+    this.#delay = delay;
+  }
+
+  /** Schedules `connection.onDeadline()` in `delay` ms; returns its slot (for {@link cancel}). */
+  add(connection: ServedConnection): number {
+    const slot = this.#base + this.#entries.length;
+    this.#entries.push(connection);
+    this.#dues.push(this.#clock.now() + this.#delay);
+    if (this.#timer === undefined) {
+      this.#timer = this.#clock.setTimeout(this.#onTimer, this.#delay);
+    }
+    return slot;
+  }
+
+  cancel(slot: number): void {
+    const index = slot - this.#base;
+    if (index >= this.#head && index < this.#entries.length) {
+      this.#entries[index] = undefined;
+    }
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    const now = this.#clock.now();
+    while (this.#head < this.#entries.length) {
+      const due = this.#dues[this.#head]!;
+      const connection = this.#entries[this.#head];
+      if (connection !== undefined && due > now) {
+        this.#timer = this.#clock.setTimeout(this.#onTimer, due - now);
+        break;
+      }
+      this.#entries[this.#head] = undefined;
+      this.#head += 1;
+      connection?.onDeadline();
+    }
+    if (this.#head === this.#entries.length) {
+      this.#base += this.#head;
+      this.#entries = [];
+      this.#dues = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#entries.length) {
+      this.#entries.splice(0, this.#head);
+      this.#dues.splice(0, this.#head);
+      this.#base += this.#head;
+      this.#head = 0;
+    }
+  }
+
+  /** Stops the timer (the owner is done; remaining entries are dropped). */
+  clear(): void {
+    if (this.#timer !== undefined) {
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#base += this.#entries.length;
+    this.#entries = [];
+    this.#dues = [];
+    this.#head = 0;
+  }
+}
+
+/**
+ * Life of a {@link ServedConnection}: `starting` (TLS handshake under way), `dormant`
+ * (input-first body, nothing received yet: no Socket or Channel exists), `running` (the
+ * body runs over its Channel), `closing` (the body returned; graceful close), `ended`
+ * (accounted for and removed).
+ */
+type Phase = 'starting' | 'dormant' | 'running' | 'closing' | 'ended';
+
+/**
+ * One served connection, and the {@link ConnectionInfo} its handler sees. One object
+ * per connection with prototype methods and lazily computed fields, because a server
+ * holds thousands of mostly idle ones (issue #8: memory per idle connection):
+ *
+ * - no async function frame while the handler runs or while dormant (a suspended
+ *   `async serve()` cost a generator, its register file and promise reactions);
+ * - addresses are formatted when read, not stored; the AbortController behind
+ *   `signal` is created on first read;
+ * - *dormant* start for input-first bodies (echo, discard): until the peer sends a
+ *   byte, ends, fails or the idle deadline passes, the connection is the raw socket
+ *   with four shared listeners and a slot in the server's {@link DeadlineQueue}. The
+ *   first event creates the Socket and Channel exactly as an eager start would have
+ *   (the event is handed on to them) and the body then runs as usual, so limits,
+ *   errors, metrics and diagnostics are the same.
+ */
+class ServedConnection implements ConnectionInfo {
   readonly id: string;
-  readonly remoteAddress: string;
-  readonly localAddress: string;
-  readonly peerCertificate: Record<string, unknown> | undefined;
   readonly proxyHeader: ProxyHeader | null;
-  readonly #live: LiveConnection;
+  readonly raw: net.Socket;
+  transport: net.Socket;
+  channel: Channel | null = null;
+  /** Created on the first read of `signal` (most handlers never look). */
+  abort: AbortController | null = null;
+  #phase: Phase = 'starting';
+  #peerCertificate: Record<string, unknown> | undefined = undefined;
+  /** Slot in the set's deadline queue while dormant, or -1. */
+  #deadlineSlot = -1;
   readonly #owner: ConnectionSet;
+  readonly #started: number;
+  #handlerStarted = 0;
+  readonly #resolveEnded: () => void;
 
   constructor(
-    id: string,
-    remoteAddress: string,
-    localAddress: string,
-    peerCertificate: Record<string, unknown> | undefined,
-    proxyHeader: ProxyHeader | null,
-    live: LiveConnection,
     owner: ConnectionSet,
+    raw: net.Socket,
+    id: string,
+    proxyHeader: ProxyHeader | null,
+    resolveEnded: () => void,
   ) {
-    this.id = id;
-    this.remoteAddress = remoteAddress;
-    this.localAddress = localAddress;
-    this.peerCertificate = peerCertificate;
-    this.proxyHeader = proxyHeader;
-    this.#live = live;
     this.#owner = owner;
+    this.raw = raw;
+    this.transport = raw;
+    this.id = id;
+    this.proxyHeader = proxyHeader;
+    this.#resolveEnded = resolveEnded;
+    this.#started = Date.now();
   }
 
   get proxied(): boolean {
     return this.proxyHeader !== null && this.proxyHeader.source !== null;
   }
 
+  get remoteAddress(): string {
+    if (this.proxied) {
+      return proxyEndpointText(this.proxyHeader!, 'source');
+    }
+    return this.channel?.socket.remoteAddress ?? this.#transportText('remote');
+  }
+
+  get localAddress(): string {
+    if (this.proxyHeader?.destination != null) {
+      return proxyEndpointText(this.proxyHeader, 'destination');
+    }
+    return this.channel?.socket.localAddress ?? this.#transportText('local');
+  }
+
+  get peerCertificate(): Record<string, unknown> | undefined {
+    return this.#peerCertificate;
+  }
+
   get signal(): AbortSignal {
-    if (this.#live.abort === null) {
-      this.#live.abort = new AbortController();
+    if (this.abort === null) {
+      this.abort = new AbortController();
       if (this.#owner.draining) {
-        this.#live.abort.abort();
+        this.abort.abort();
       }
     }
-    return this.#live.abort.signal;
+    return this.abort.signal;
+  }
+
+  /** The transport's endpoint formatted as a switchboard Socket would (no Socket exists yet). */
+  #transportText(which: 'remote' | 'local'): string {
+    const settings = this.#owner.settings;
+    if (settings.unixAddress !== undefined) {
+      return formatAddress(settings.unixAddress);
+    }
+    const transport = this.transport;
+    const host = which === 'remote' ? transport.remoteAddress : transport.localAddress;
+    const port = which === 'remote' ? transport.remotePort : transport.localPort;
+    if (host === undefined || port === undefined) {
+      return '';
+    }
+    return formatAddress({ kind: 'tcp', host, port, tls: settings.tlsContext !== null });
+  }
+
+  start(remainder: Uint8Array | null): void {
+    const owner = this.#owner;
+    const settings = owner.settings;
+    settings.metrics.connectionsOpen += 1;
+    settings.metrics.connectionsAccepted += 1;
+    if (settings.tlsContext !== null) {
+      startTls(settings, this.raw, remainder ?? new Uint8Array(0)).then(
+        (secure) => this.#open(secure, false),
+        (error: unknown) => this.#fail(error),
+      );
+      return;
+    }
+    const buffered = remainder !== null && remainder.byteLength > 0;
+    if (buffered) {
+      this.raw.unshift(Buffer.from(remainder.buffer, remainder.byteOffset, remainder.byteLength));
+    }
+    this.#open(this.raw, buffered);
+  }
+
+  #open(transport: net.Socket, buffered: boolean): void {
+    this.transport = transport;
+    const settings = this.#owner.settings;
+    try {
+      if (settings.tlsContext !== null) {
+        // Read once while the handshake is fresh (a destroyed TLS socket forgets it).
+        const certificate = (transport as tls.TLSSocket).getPeerCertificate(false) as
+          | object
+          | null
+          | undefined;
+        this.#peerCertificate =
+          certificate === null || certificate === undefined || Object.keys(certificate).length === 0
+            ? undefined
+            : (certificate as Record<string, unknown>);
+      }
+      if (!buffered && this.#owner.inputFirst) {
+        this.#sleep();
+      } else {
+        this.#materialize();
+      }
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    const open = diagnosticChannels.connectionOpen;
+    if (open.hasSubscribers) {
+      open.publish({
+        serverId: settings.serverId,
+        connectionId: this.id,
+        remoteAddress: this.remoteAddress,
+        localAddress: this.localAddress,
+        proxied: this.proxied,
+      });
+    }
+    if (this.#phase === 'running') {
+      this.#runBody();
+    }
+  }
+
+  /** Enters the dormant phase (see the class comment). */
+  #sleep(): void {
+    const transport = this.transport as net.Socket & DormantSlot;
+    this.#phase = 'dormant';
+    transport[DORMANT_SLOT] = this;
+    listenDormant(transport);
+    this.#deadlineSlot = this.#owner.scheduleDeadline(this);
+    transport.resume();
+  }
+
+  /**
+   * Creates the Socket and Channel (leaving the dormant phase if in it). `replay`: an
+   * `end` or `error` event the transport emitted before the Socket listened; it is
+   * emitted again for the Socket before the Channel's first read (the transport's own
+   * listeners are idempotent for both).
+   */
+  #materialize(replay: 'end' | 'error' | null = null, error?: Error): Channel {
+    const settings = this.#owner.settings;
+    const transport = this.transport;
+    if (this.#phase === 'dormant') {
+      unlistenDormant(transport);
+      (transport as net.Socket & DormantSlot)[DORMANT_SLOT] = undefined;
+      this.#owner.cancelDeadline(this.#deadlineSlot);
+      this.#deadlineSlot = -1;
+    }
+    const socket = Socket.from(transport, {
+      tls: settings.tlsContext !== null,
+      trackLeaks: false,
+      ...(settings.unixAddress === undefined ? {} : { unixAddress: settings.unixAddress }),
+      ...(settings.clock === undefined ? {} : { clock: settings.clock }),
+    });
+    if (replay !== null) {
+      transport.emit(replay, error);
+    }
+    const channel = new Channel(socket, {
+      framing: settings.framing,
+      idleTimeout: settings.idleTimeout,
+      frameTimeout: settings.frameTimeout,
+      writeTimeout: settings.writeTimeout,
+      maxQueuedOutput: settings.maxQueuedOutput,
+      ...(settings.clock === undefined ? {} : { clock: settings.clock }),
+    });
+    this.channel = channel;
+    this.#phase = 'running';
+    transport.resume();
+    return channel;
+  }
+
+  /**
+   * A dormant connection's transport reported `event`: create the Socket and Channel,
+   * hand the event on to them, and run the body. `data` was put back into the stream
+   * by the listener; `end` and `error` are replayed (see {@link #materialize}); a
+   * closed transport is seen by the Socket at construction.
+   */
+  wake(event: DormantEvent, error: Error | undefined): void {
+    if (this.#phase !== 'dormant') {
+      return;
+    }
+    try {
+      this.#materialize(event === 'end' || event === 'error' ? event : null, error);
+    } catch (failure) {
+      this.#fail(failure);
+      return;
+    }
+    this.#runBody();
+  }
+
+  /** The idle deadline of a dormant connection passed: fail as the Channel's idle timer would. */
+  onDeadline(): void {
+    if (this.#phase !== 'dormant') {
+      return;
+    }
+    this.#deadlineSlot = -1;
+    let channel: Channel;
+    try {
+      channel = this.#materialize();
+    } catch (failure) {
+      this.#fail(failure);
+      return;
+    }
+    const idleTimeout = this.#owner.settings.idleTimeout;
+    channel.destroy(
+      new TimeoutError('SB_IDLE_TIMEOUT', `no bytes received for idleTimeout ${idleTimeout} ms`),
+    );
+    this.#runBody();
+  }
+
+  /** Ends the connection now with `error` (drain timeout, server destroy). */
+  destroy(error: SwitchboardError): void {
+    if (this.#phase === 'dormant') {
+      try {
+        this.#materialize().destroy(error);
+      } catch (failure) {
+        this.#fail(failure);
+        return;
+      }
+      this.#runBody();
+      return;
+    }
+    if (this.channel !== null) {
+      this.channel.destroy(error);
+    } else {
+      this.raw.destroy();
+    }
+  }
+
+  #runBody(): void {
+    const channel = this.channel!;
+    this.#handlerStarted = performance.now();
+    let result: Promise<void> | void;
+    try {
+      result = this.#owner.body(channel, this);
+    } catch (error) {
+      this.#handlerReturned();
+      this.#fail(error);
+      return;
+    }
+    // Two closures for the handler's lifetime instead of a suspended async frame.
+    // A plain return value finishes in a later microtask, as `await` would.
+    Promise.resolve(result).then(
+      () => this.#closeGracefully(),
+      (error: unknown) => {
+        this.#handlerReturned();
+        this.#fail(error);
+      },
+    );
+  }
+
+  #handlerReturned(): void {
+    this.#owner.settings.metrics.handlerLatency.connection.observe(
+      performance.now() - this.#handlerStarted,
+    );
+  }
+
+  /** The handler returned: flush its replies with a graceful close, then account. */
+  async #closeGracefully(): Promise<void> {
+    this.#handlerReturned();
+    this.#phase = 'closing';
+    const channel = this.channel!;
+    await channel.close();
+    const error = await channel.closed;
+    this.#finish(error instanceof SwitchboardError && channel.error !== undefined ? error : null);
+  }
+
+  /** A failure before or during the handler: destroy, then account. */
+  #fail(error: unknown): void {
+    const failure =
+      error instanceof SwitchboardError
+        ? error
+        : new SwitchboardError(
+            'SB_HANDLER_ERROR',
+            'the connection handler threw; connection closed',
+            {
+              cause: error,
+            },
+          );
+    if (this.channel !== null) {
+      this.channel.destroy(failure);
+    } else {
+      this.transport.destroy();
+      this.raw.destroy();
+    }
+    this.#finish(failure);
+  }
+
+  #finish(failure: SwitchboardError | null): void {
+    if (this.#phase === 'ended') {
+      return;
+    }
+    this.#phase = 'ended';
+    const owner = this.#owner;
+    const settings = owner.settings;
+    const metrics = settings.metrics;
+    let remoteAddress = this.remoteAddress;
+    if (remoteAddress === '') {
+      remoteAddress = endpointText(
+        this.raw.remoteAddress,
+        this.raw.remotePort,
+        settings.tlsContext !== null,
+      );
+    }
+    metrics.connectionsOpen -= 1;
+    const stats = this.channel?.stats;
+    if (stats !== undefined) {
+      metrics.framesIn += stats.framesReceived;
+      metrics.framesOut += stats.framesSent;
+      metrics.bytesIn += stats.bytesReceived;
+      metrics.bytesOut += stats.bytesSent;
+    }
+    if (failure !== null) {
+      metrics.recordError(failure.code);
+      diagnosticChannels.frameError.publish({
+        serverId: settings.serverId,
+        connectionId: this.id,
+        remoteAddress,
+        code: failure.code,
+        error: failure,
+      });
+    }
+    diagnosticChannels.connectionClose.publish({
+      serverId: settings.serverId,
+      connectionId: this.id,
+      remoteAddress,
+      code: failure?.code ?? null,
+      error: failure,
+      durationMs: Date.now() - this.#started,
+      framesIn: stats?.framesReceived ?? 0,
+      framesOut: stats?.framesSent ?? 0,
+      bytesIn: stats?.bytesReceived ?? 0,
+      bytesOut: stats?.bytesSent ?? 0,
+    });
+    owner.ended(this);
+    this.#resolveEnded();
   }
 }
 
 /** The connections one server (or one process worker) is serving. */
 export class ConnectionSet {
-  readonly #settings: ConnectionSettings;
-  readonly #body: ConnectionBody;
-  readonly #live = new Set<LiveConnection>();
+  /** @internal */
+  readonly settings: ConnectionSettings;
+  /** @internal */
+  readonly body: ConnectionBody;
+  /** @internal The body is input-first (see {@link markInputFirst}): connections start dormant. */
+  readonly inputFirst: boolean;
+  readonly #live = new Set<ServedConnection>();
   readonly #idle = new Set<() => void>();
+  /** Idle deadlines of dormant connections (null when idleTimeout is off). */
+  readonly #deadlines: DeadlineQueue | null;
   #draining = false;
 
   constructor(settings: ConnectionSettings, body: ConnectionBody) {
-    this.#settings = settings;
-    this.#body = body;
+    this.settings = settings;
+    this.body = body;
+    this.inputFirst = INPUT_FIRST_BODIES.has(body);
+    this.#deadlines =
+      this.inputFirst && settings.idleTimeout > 0
+        ? new DeadlineQueue(settings.clock ?? systemClock, settings.idleTimeout)
+        : null;
   }
 
   /** Connections being served. */
@@ -320,221 +802,35 @@ export class ConnectionSet {
    * Serves one admitted connection to its end. Never rejects: failures are
    * counted, published and end the connection only.
    */
-  async serve(raw: net.Socket, id: string, proxy: ProxyPreamble | null): Promise<void> {
-    const settings = this.#settings;
-    const metrics = settings.metrics;
-    const started = Date.now();
-    let transport: net.Socket = raw;
-    let channel: Channel | null = null;
-    const placeholder: LiveConnection = { channel: null, raw, abort: null };
-    this.#live.add(placeholder);
-    let live = placeholder;
-    let remoteAddress = ''; // set once known; computed from the raw socket only if we fail before
-    let failure: SwitchboardError | null = null;
-    metrics.connectionsOpen += 1;
-    metrics.connectionsAccepted += 1;
-    try {
-      if (settings.tlsContext !== null) {
-        transport = await this.#startTls(raw, proxy?.remainder ?? new Uint8Array(0));
-      } else if (proxy !== null && proxy.remainder.byteLength > 0) {
-        raw.unshift(
-          Buffer.from(
-            proxy.remainder.buffer,
-            proxy.remainder.byteOffset,
-            proxy.remainder.byteLength,
-          ),
-        );
-      }
-      const tlsOn = settings.tlsContext !== null;
-      const socket = Socket.from(transport, {
-        tls: tlsOn,
-        trackLeaks: false,
-        ...(settings.unixAddress === undefined ? {} : { unixAddress: settings.unixAddress }),
-        ...(settings.clock === undefined ? {} : { clock: settings.clock }),
-      });
-      channel = new Channel(socket, {
-        framing: settings.framing,
-        idleTimeout: settings.idleTimeout,
-        frameTimeout: settings.frameTimeout,
-        writeTimeout: settings.writeTimeout,
-        maxQueuedOutput: settings.maxQueuedOutput,
-        ...(settings.clock === undefined ? {} : { clock: settings.clock }),
-      });
-      transport.resume();
-      this.#live.delete(placeholder);
-      live = { channel, raw, abort: null };
-      this.#live.add(live);
-      const source = proxy?.header.source ?? null;
-      const destination = proxy?.header.destination ?? null;
-      const proxied = source !== null;
-      remoteAddress = proxied ? proxyEndpointText(proxy!.header, 'source') : socket.remoteAddress;
-      const info = new ServedConnectionInfo(
-        id,
-        remoteAddress,
-        destination !== null
-          ? proxyEndpointText(proxy!.header, 'destination')
-          : socket.localAddress,
-        socket.peerCertificate,
-        proxy?.header ?? null,
-        live,
-        this,
-      );
-      diagnosticChannels.connectionOpen.publish({
-        serverId: settings.serverId,
-        connectionId: id,
-        remoteAddress: info.remoteAddress,
-        localAddress: info.localAddress,
-        proxied,
-      });
-      const handlerStarted = performance.now();
-      try {
-        await this.#body(channel, info);
-      } finally {
-        metrics.handlerLatency.connection.observe(performance.now() - handlerStarted);
-      }
-      await channel.close();
-      const error = await channel.closed;
-      if (error instanceof SwitchboardError && channel.error !== undefined) {
-        failure = error;
-      }
-    } catch (error) {
-      failure =
-        error instanceof SwitchboardError
-          ? error
-          : new SwitchboardError(
-              'SB_HANDLER_ERROR',
-              'the connection handler threw; connection closed',
-              { cause: error },
-            );
-      if (channel !== null) {
-        channel.destroy(failure);
-      } else {
-        transport.destroy();
-        raw.destroy();
-      }
-    } finally {
-      if (remoteAddress === '') {
-        remoteAddress = endpointText(
-          raw.remoteAddress,
-          raw.remotePort,
-          settings.tlsContext !== null,
-        );
-      }
-      this.#live.delete(live);
-      metrics.connectionsOpen -= 1;
-      const stats = channel?.stats;
-      if (stats !== undefined) {
-        metrics.framesIn += stats.framesReceived;
-        metrics.framesOut += stats.framesSent;
-        metrics.bytesIn += stats.bytesReceived;
-        metrics.bytesOut += stats.bytesSent;
-      }
-      if (failure !== null) {
-        metrics.recordError(failure.code);
-        diagnosticChannels.frameError.publish({
-          serverId: settings.serverId,
-          connectionId: id,
-          remoteAddress,
-          code: failure.code,
-          error: failure,
-        });
-      }
-      diagnosticChannels.connectionClose.publish({
-        serverId: settings.serverId,
-        connectionId: id,
-        remoteAddress,
-        code: failure?.code ?? null,
-        error: failure,
-        durationMs: Date.now() - started,
-        framesIn: stats?.framesReceived ?? 0,
-        framesOut: stats?.framesSent ?? 0,
-        bytesIn: stats?.bytesReceived ?? 0,
-        bytesOut: stats?.bytesSent ?? 0,
-      });
-      if (this.#live.size === 0) {
-        for (const wake of this.#idle) {
-          wake();
-        }
-      }
+  serve(raw: net.Socket, id: string, proxy: ProxyPreamble | null): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const connection = new ServedConnection(this, raw, id, proxy?.header ?? null, resolve);
+      this.#live.add(connection);
+      connection.start(proxy?.remainder ?? null);
+    });
+  }
+
+  /** @internal */
+  scheduleDeadline(connection: ServedConnection): number {
+    return this.#deadlines === null ? -1 : this.#deadlines.add(connection);
+  }
+
+  /** @internal */
+  cancelDeadline(slot: number): void {
+    if (slot >= 0) {
+      this.#deadlines?.cancel(slot);
     }
   }
 
-  /**
-   * The server side of the TLS handshake over a raw socket (after any PROXY header).
-   * Settles once: `secure` resolves; an error, EOF before `secure` (a peer that
-   * half-closes mid-handshake can never finish it) or frameTimeout on the server's
-   * clock rejects and destroys both sockets.
-   */
-  #startTls(raw: net.Socket, prefix: Uint8Array): Promise<tls.TLSSocket> {
-    const settings = this.#settings;
-    const clock = settings.clock ?? systemClock;
-    const underlying = prefix.byteLength > 0 ? prefixedDuplex(raw, prefix) : raw;
-    const secure = new tls.TLSSocket(underlying as net.Socket, {
-      isServer: true,
-      secureContext: settings.tlsContext!,
-      requestCert: settings.tlsRequestCert,
-      rejectUnauthorized: settings.tlsRejectUnauthorized,
-      ...(settings.tlsAlpnProtocols === undefined
-        ? {}
-        : { ALPNProtocols: settings.tlsAlpnProtocols }),
-    });
-    raw.resume();
-    return new Promise<tls.TLSSocket>((resolve, reject) => {
-      let timer: unknown;
-      const settle = (): void => {
-        if (timer !== undefined) {
-          clock.clearTimeout(timer);
-        }
-        secure.off('secure', onSecure);
-        secure.off('error', onError);
-        secure.off('end', onEnd);
-      };
-      const onError = (error: Error): void => {
-        settle();
-        // Anything the dying TLS socket still emits is moot: the rejection reports it.
-        secure.on('error', () => undefined);
-        secure.destroy();
-        raw.destroy();
-        const wrapped = toSwitchboardError(error);
-        reject(
-          wrapped.code === 'SB_NETWORK_ERROR'
-            ? new ConnectionError('SB_TLS_ERROR', `TLS handshake failed: ${error.message}`, {
-                cause: error,
-              })
-            : wrapped,
-        );
-      };
-      const onEnd = (): void =>
-        onError(new ConnectionError('SB_TLS_ERROR', 'peer closed during the TLS handshake'));
-      const onSecure = (): void => {
-        // A bare TLSSocket only records the client-certificate verdict; refusing an
-        // unauthorized client is tls.Server's job, so it is done here (mutual TLS).
-        if (settings.tlsRequestCert) {
-          const verdict = clientCertificateVerdict(secure);
-          if (verdict !== null && settings.tlsRejectUnauthorized) {
-            onError(new ConnectionError('SB_TLS_ERROR', `client certificate rejected: ${verdict}`));
-            return;
-          }
-        }
-        settle();
-        resolve(secure);
-      };
-      secure.once('secure', onSecure);
-      secure.once('error', onError);
-      secure.once('end', onEnd);
-      if (settings.frameTimeout > 0) {
-        timer = clock.setTimeout(
-          () =>
-            onError(
-              new TimeoutError(
-                'SB_FRAME_TIMEOUT',
-                `TLS handshake not complete within frameTimeout ${settings.frameTimeout} ms`,
-              ),
-            ),
-          settings.frameTimeout,
-        );
+  /** @internal A connection was accounted for. */
+  ended(connection: ServedConnection): void {
+    this.#live.delete(connection);
+    if (this.#live.size === 0) {
+      this.#deadlines?.clear();
+      for (const wake of this.#idle) {
+        wake();
       }
-    });
+    }
   }
 
   /**
@@ -579,11 +875,7 @@ export class ConnectionSet {
   async destroyAll(error: SwitchboardError): Promise<number> {
     const victims = [...this.#live];
     for (const connection of victims) {
-      if (connection.channel !== null) {
-        connection.channel.destroy(error);
-      } else {
-        connection.raw.destroy();
-      }
+      connection.destroy(error);
     }
     if (this.#live.size > 0) {
       await new Promise<void>((resolve) => {
@@ -592,6 +884,87 @@ export class ConnectionSet {
     }
     return victims.length;
   }
+}
+
+/**
+ * The server side of the TLS handshake over a raw socket (after any PROXY header).
+ * Settles once: `secure` resolves; an error, EOF before `secure` (a peer that
+ * half-closes mid-handshake can never finish it) or frameTimeout on the server's
+ * clock rejects and destroys both sockets.
+ */
+function startTls(
+  settings: ConnectionSettings,
+  raw: net.Socket,
+  prefix: Uint8Array,
+): Promise<tls.TLSSocket> {
+  const clock = settings.clock ?? systemClock;
+  const underlying = prefix.byteLength > 0 ? prefixedDuplex(raw, prefix) : raw;
+  const secure = new tls.TLSSocket(underlying as net.Socket, {
+    isServer: true,
+    secureContext: settings.tlsContext!,
+    requestCert: settings.tlsRequestCert,
+    rejectUnauthorized: settings.tlsRejectUnauthorized,
+    ...(settings.tlsAlpnProtocols === undefined
+      ? {}
+      : { ALPNProtocols: settings.tlsAlpnProtocols }),
+  });
+  raw.resume();
+  return new Promise<tls.TLSSocket>((resolve, reject) => {
+    let timer: unknown;
+    const settle = (): void => {
+      if (timer !== undefined) {
+        clock.clearTimeout(timer);
+      }
+      secure.off('secure', onSecure);
+      secure.off('error', onError);
+      secure.off('end', onEnd);
+    };
+    const onError = (error: Error): void => {
+      settle();
+      // Anything the dying TLS socket still emits is moot: the rejection reports it.
+      secure.on('error', () => undefined);
+      secure.destroy();
+      raw.destroy();
+      const wrapped = toSwitchboardError(error);
+      reject(
+        wrapped.code === 'SB_NETWORK_ERROR'
+          ? new ConnectionError('SB_TLS_ERROR', `TLS handshake failed: ${error.message}`, {
+              cause: error,
+            })
+          : wrapped,
+      );
+    };
+    const onEnd = (): void =>
+      onError(new ConnectionError('SB_TLS_ERROR', 'peer closed during the TLS handshake'));
+    const onSecure = (): void => {
+      // A bare TLSSocket only records the client-certificate verdict; refusing an
+      // unauthorized client is tls.Server's job, so it is done here (mutual TLS).
+      if (settings.tlsRequestCert) {
+        const verdict = clientCertificateVerdict(secure);
+        if (verdict !== null && settings.tlsRejectUnauthorized) {
+          onError(new ConnectionError('SB_TLS_ERROR', `client certificate rejected: ${verdict}`));
+          return;
+        }
+      }
+      settle();
+      resolve(secure);
+    };
+    secure.once('secure', onSecure);
+    secure.once('error', onError);
+    secure.once('end', onEnd);
+    if (settings.frameTimeout > 0) {
+      timer = clock.setTimeout(
+        () =>
+          onError(
+            new TimeoutError(
+              'SB_FRAME_TIMEOUT',
+              `TLS handshake not complete within frameTimeout ${settings.frameTimeout} ms`,
+            ),
+          ),
+        settings.frameTimeout,
+      );
+    }
+  });
 }
 
 function proxyEndpointText(header: ProxyHeader, which: 'source' | 'destination'): string {

@@ -16,11 +16,12 @@
  */
 import type * as net from 'node:net';
 import type { Channel } from '../../net/channel.js';
-import type {
-  ConnectionBody,
-  ConnectionInfo,
-  ConnectionSet,
-  ProxyPreamble,
+import {
+  type ConnectionBody,
+  type ConnectionInfo,
+  type ConnectionSet,
+  markInputFirst,
+  type ProxyPreamble,
 } from '../connection.js';
 import { type BuiltinHandlerName, type ChatMember, ChatRoom } from '../handlers.js';
 
@@ -92,8 +93,11 @@ export class LocalDispatcher implements Dispatcher {
   }
 }
 
-/** `echo`: every frame is sent back, in order. */
-export async function echoBody(channel: Channel): Promise<void> {
+/**
+ * `echo`: every frame is sent back, in order. Input-first (it does nothing before the
+ * first frame), so its connections start dormant: see markInputFirst.
+ */
+export const echoBody = markInputFirst(async (channel: Channel): Promise<void> => {
   for (;;) {
     const frame = await channel.receive();
     if (frame === null) {
@@ -101,14 +105,14 @@ export async function echoBody(channel: Channel): Promise<void> {
     }
     await channel.send(frame);
   }
-}
+});
 
-/** `discard`: frames are read and dropped. */
-export async function discardBody(channel: Channel): Promise<void> {
+/** `discard`: frames are read and dropped. Input-first, like echo. */
+export const discardBody = markInputFirst(async (channel: Channel): Promise<void> => {
   while ((await channel.receive()) !== null) {
     // Reading is the point: it keeps the peer's writes flowing and the idle timer fed.
   }
-}
+});
 
 /**
  * `chat`: each frame goes to every other member of `room`. A member whose output
