@@ -85,6 +85,9 @@ export interface GeneratedCodec {
 /** Formats with more values than this run in the interpreter (see the module comment). */
 export const MAX_GENERATED_VALUES = 64;
 
+/** `c` and `s` fields up to this size are copied out with unrolled stores. */
+const MAX_UNROLLED_COPY = 16;
+
 /** A number for the generated source; anything but a safe integer is a bug here. */
 function int(value: number): string {
   if (!Number.isSafeInteger(value)) {
@@ -181,7 +184,7 @@ function writeItem(
     case OpKind.Uint32:
       return [
         `v = ${value};`,
-        `if (typeof v !== 'number' || !(${IN_RANGE[op.kind]})) v = helpers.smallInteger(v, ${rule});`,
+        `if (typeof v !== 'number' || !(${IN_RANGE[op.kind]})) v = smallInteger(v, ${rule});`,
         storeInt(at, offset, op.size, op.littleEndian),
       ].join('\n');
     case OpKind.Int64:
@@ -195,30 +198,30 @@ function writeItem(
         `scratchView.${setter}(0, v, ${little});`,
         storeScratch(at, offset, 8),
         `} else {`,
-        `helpers.write64(bytes, ${at(offset)}, v, ${rule}, ${little});`,
+        `write64(bytes, ${at(offset)}, v, ${rule}, ${little});`,
         `}`,
       ].join('\n');
     }
     case OpKind.Bool:
       return `bytes[${at(offset)}] = ${value} ? 1 : 0;`;
     case OpKind.Char:
-      return `bytes[${at(offset)}] = helpers.charByte(${value});`;
+      return `bytes[${at(offset)}] = charByte(${value});`;
     case OpKind.Bytes:
-      return `helpers.writeBytes(bytes, ${at(offset)}, ${value}, ${int(op.size)});`;
+      return `writeBytes(bytes, ${at(offset)}, ${value}, ${int(op.size)});`;
     case OpKind.Pascal:
-      return `helpers.writePascal(bytes, ${at(offset)}, ${value}, ${int(op.size)});`;
+      return `writePascal(bytes, ${at(offset)}, ${value}, ${int(op.size)});`;
     case OpKind.Float16:
       return [
-        `v = helpers.float16Bits(helpers.floatValue(${value}));`,
+        `v = float16Bits(floatValue(${value}));`,
         storeInt(at, offset, 2, op.littleEndian),
       ].join('\n');
     case OpKind.Float32:
     case OpKind.Float32Cast:
     case OpKind.Float64: {
       const width = op.kind === OpKind.Float64 ? 8 : 4;
-      const lines = [`v = ${value};`, `if (typeof v !== 'number') v = helpers.floatValue(v);`];
+      const lines = [`v = ${value};`, `if (typeof v !== 'number') v = floatValue(v);`];
       if (op.kind === OpKind.Float32) {
-        lines.push('v = helpers.float32Value(v);');
+        lines.push('v = float32Value(v);');
       }
       lines.push(`scratchView.setFloat${width * 8}(0, v, ${little});`);
       lines.push(storeScratch(at, offset, width));
@@ -255,13 +258,22 @@ function readItem(op: FieldOp, item: number, valueIndex: number, at: PositionSou
     case OpKind.Bool:
       return simple(`(bytes[${at(offset)}] !== 0)`);
     case OpKind.Char:
-      return simple(`helpers.copyBytes(bytes, ${at(offset)}, 1)`);
-    case OpKind.Bytes:
-      return simple(`helpers.copyBytes(bytes, ${at(offset)}, ${int(op.size)})`);
+    case OpKind.Bytes: {
+      if (op.size > MAX_UNROLLED_COPY) {
+        return simple(`copyBytes(bytes, ${at(offset)}, ${int(op.size)})`);
+      }
+      // Unrolled: a copy loop costs about as much as the allocation itself.
+      const local = `value${int(valueIndex)}`;
+      const lines = [`const ${local} = new Uint8Array(${int(op.size)});`];
+      for (let index = 0; index < op.size; index++) {
+        lines.push(`${local}[${index}] = bytes[${at(offset + index)}];`);
+      }
+      return { statements: lines.join('\n'), expression: local };
+    }
     case OpKind.Pascal:
-      return simple(`helpers.readPascal(bytes, ${at(offset)}, ${int(op.size)})`);
+      return simple(`readPascal(bytes, ${at(offset)}, ${int(op.size)})`);
     case OpKind.Float16:
-      return simple(`helpers.float16Value(${loadInt(at, offset, 2, op.littleEndian)})`);
+      return simple(`float16Value(${loadInt(at, offset, 2, op.littleEndian)})`);
     case OpKind.Int64:
     case OpKind.Uint64:
     case OpKind.Float32:
@@ -321,17 +333,41 @@ function readBody(layout: CompiledFormat, at: PositionSource): string {
   return `${statements.join('\n')}\nreturn [${expressions.join(', ')}];`;
 }
 
-/** Closure constants: each integer field's rule, and for 8-byte fields its bigint bounds. */
+/** Helper functions the generated code calls, bound to local names by {@link prologue}. */
+const HELPER_NAMES = [
+  'smallInteger',
+  'write64',
+  'floatValue',
+  'float32Value',
+  'float16Bits',
+  'float16Value',
+  'charByte',
+  'writeBytes',
+  'writePascal',
+  'copyBytes',
+  'readPascal',
+  'scratchView',
+  'scratchBytes',
+] as const satisfies ReadonlyArray<keyof CodegenHelpers>;
+
+/**
+ * Closure constants: the helpers, each integer field's rule, and for 8-byte fields its
+ * bigint bounds. `var`, not `const`: a closure's `const` is read with a TDZ check, which
+ * adds bytecode to every use, and V8 stops inlining a function past 460 bytes of it.
+ */
 function prologue(layout: CompiledFormat): string {
-  const lines = ["'use strict';", 'const { scratchView, scratchBytes } = helpers;'];
+  const lines = ["'use strict';"];
+  for (const name of HELPER_NAMES) {
+    lines.push(`var ${name} = helpers.${name};`);
+  }
   layout.ops.forEach((op, fieldIndex) => {
     if (op.intRule === undefined) {
       return;
     }
     const index = int(fieldIndex);
-    lines.push(`const rule${index} = rules[${index}];`);
+    lines.push(`var rule${index} = rules[${index}];`);
     if (op.kind === OpKind.Int64 || op.kind === OpKind.Uint64) {
-      lines.push(`const min${index} = rule${index}.min;`, `const max${index} = rule${index}.max;`);
+      lines.push(`var min${index} = rule${index}.min;`, `var max${index} = rule${index}.max;`);
     }
   });
   return lines.join('\n');

@@ -754,9 +754,15 @@ let lastFormat: string | undefined;
 let lastCompiled: CompiledStruct | undefined;
 
 function cachedFormat(format: string): CompiledStruct {
+  // Only the repeat check here: this function is inlined into every free function, and
+  // the Map lookup below would take up V8's inlining budget for the generated code.
   if (format === lastFormat) {
     return lastCompiled!;
   }
+  return lookUpFormat(format);
+}
+
+function lookUpFormat(format: string): CompiledStruct {
   let compiled = formatCache.get(format);
   if (compiled === undefined) {
     if (typeof format !== 'string') {
@@ -804,7 +810,8 @@ export class Struct {
     if (typeof format !== 'string') {
       throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'format must be a string');
     }
-    this.compiled = compileStruct(format);
+    // Shared with the free functions' cache: one compiled struct per format string.
+    this.compiled = cachedFormat(format);
     this.format = format;
     this.size = this.compiled.size;
   }
