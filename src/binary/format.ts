@@ -437,3 +437,51 @@ function makeOp(
     intRule: INTEGER_CODES.includes(code) ? intRule(code, mode, littleEndian) : undefined,
   };
 }
+
+/**
+ * What one value of a format is, as `pack` takes it and `unpack` returns it: `int` a
+ * number; `int64` a bigint (`q Q n N P`, and native `l L`, which are 8 bytes on LP64);
+ * `float` a number (`e f d`); `bool` (`?`); `bytes` a Uint8Array (`c s p`).
+ */
+export type StructValueKind = 'int' | 'int64' | 'float' | 'bool' | 'bytes';
+
+/** `count` consecutive values of one {@link StructValueKind}. */
+export interface StructValueRun {
+  readonly kind: StructValueKind;
+  readonly count: number;
+}
+
+const VALUE_KIND_OF_OP: Record<OpKindValue, StructValueKind> = {
+  [OpKind.Int8]: 'int',
+  [OpKind.Uint8]: 'int',
+  [OpKind.Int16]: 'int',
+  [OpKind.Uint16]: 'int',
+  [OpKind.Int32]: 'int',
+  [OpKind.Uint32]: 'int',
+  [OpKind.Int64]: 'int64',
+  [OpKind.Uint64]: 'int64',
+  [OpKind.Bool]: 'bool',
+  [OpKind.Char]: 'bytes',
+  [OpKind.Bytes]: 'bytes',
+  [OpKind.Pascal]: 'bytes',
+  [OpKind.Float16]: 'float',
+  [OpKind.Float32]: 'float',
+  [OpKind.Float32Cast]: 'float',
+  [OpKind.Float64]: 'float',
+};
+
+/**
+ * The values `format` packs and unpacks, in order, as runs of one kind (`'<2hq'` gives
+ * `[{kind: 'int', count: 2}, {kind: 'int64', count: 1}]`; `x` takes no value, `s` and `p`
+ * one each). For tools that read or print values as text, such as the CLI's
+ * `pack`/`unpack`. Runs, not one entry per value, so that a huge repeat count costs
+ * nothing until the caller has checked it.
+ *
+ * @throws {@link StructError} with CPython's message when the format is invalid.
+ */
+export function structValueRuns(format: string): StructValueRun[] {
+  return compileFormat(format).ops.map((op) => ({
+    kind: VALUE_KIND_OF_OP[op.kind],
+    count: op.count,
+  }));
+}

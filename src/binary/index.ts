@@ -15,6 +15,7 @@ export {
   writeBigUint,
   writeUint,
 } from './byteorder.js';
+export { type StructValueKind, type StructValueRun, structValueRuns } from './format.js';
 export {
   calcsize,
   iterUnpack,

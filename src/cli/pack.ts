@@ -17,91 +17,29 @@
  * Every bad value, like every error `pack` itself raises, is a `StructError`
  * (`SB_STRUCT_ERROR`, exit 1), as CPython raises `struct.error`.
  */
-import { calcsize, pack, StructError } from '../index.js';
+import {
+  pack,
+  StructError,
+  type StructValue,
+  type StructValueKind,
+  type StructValueRun,
+  structValueRuns,
+} from '../index.js';
 import { type CommandSpec, printable, UsageError } from './args.js';
 import { EXIT, fromHex, stdout, toHex } from './output.js';
 
-/** How one value of a format is spelled. */
-export type ValueKind = 'int' | 'int64' | 'float' | 'bool' | 'bytes';
+/** One value kind per value of a format, from the library's {@link structValueRuns}. */
+export function expandRuns(runs: readonly StructValueRun[]): StructValueKind[] {
+  return runs.flatMap((run) => Array<StructValueKind>(run.count).fill(run.kind));
+}
 
-/** A value `pack` accepts: what the library's `pack` takes for each kind. */
-export type StructValue = number | bigint | boolean | Uint8Array;
-
-const KIND_BY_CHAR: Record<string, ValueKind | 'pad'> = {
-  x: 'pad',
-  c: 'bytes',
-  s: 'bytes',
-  p: 'bytes',
-  b: 'int',
-  B: 'int',
-  '?': 'bool',
-  h: 'int',
-  H: 'int',
-  i: 'int',
-  I: 'int',
-  l: 'int',
-  L: 'int',
-  q: 'int64',
-  Q: 'int64',
-  n: 'int64',
-  N: 'int64',
-  P: 'int64',
-  e: 'float',
-  f: 'float',
-  d: 'float',
-};
-
-/**
- * The kind of every value a format packs, in order (`x` pads take none; `s`/`p`
- * take one value whatever the count; others take `count` values). Throws a
- * StructError for a character CPython would reject.
- */
-export function valueKinds(format: string): ValueKind[] {
-  // The library validates the format first, with CPython's exact messages.
-  calcsize(format);
-  let body = format;
-  let native = true;
-  const order = format[0];
-  if (order !== undefined && '@=<>!'.includes(order)) {
-    native = order === '@';
-    body = format.slice(1);
-  }
-  const kinds: ValueKind[] = [];
-  const item = /\s*(\d*)(\S)/gy;
-  for (;;) {
-    const start = item.lastIndex;
-    if (/^\s*$/.test(body.slice(start))) {
-      break;
-    }
-    const match = item.exec(body);
-    if (match === null) {
-      throw new StructError('bad char in struct format');
-    }
-    const count = match[1] === '' ? 1 : Number(match[1]);
-    const char = match[2] ?? '';
-    let kind = KIND_BY_CHAR[char];
-    if (kind === undefined || (!native && (char === 'n' || char === 'N' || char === 'P'))) {
-      throw new StructError('bad char in struct format');
-    }
-    if (native && (char === 'l' || char === 'L')) {
-      kind = 'int64';
-    }
-    if (kind === 'pad') {
-      continue;
-    }
-    if (char === 's' || char === 'p') {
-      kinds.push('bytes');
-    } else {
-      for (let index = 0; index < count; index += 1) {
-        kinds.push(kind);
-      }
-    }
-  }
-  return kinds;
+/** How many values the runs of a format take. */
+function countValues(runs: readonly StructValueRun[]): number {
+  return runs.reduce((sum, run) => sum + run.count, 0);
 }
 
 /** Parses one command-line value for a value of `kind`; `position` is 1-based for messages. */
-export function parseValue(text: string, kind: ValueKind, position: number): StructValue {
+export function parseValue(text: string, kind: StructValueKind, position: number): StructValue {
   const fail = (expected: string): StructError =>
     new StructError(`value ${position} must be ${expected}, got '${printable(text)}'`);
   switch (kind) {
@@ -195,12 +133,12 @@ export const command: CommandSpec = {
     if (format === undefined) {
       throw new UsageError('pack: missing FORMAT');
     }
-    const kinds = valueKinds(format);
-    if (kinds.length !== words.length) {
-      throw new StructError(
-        `pack expected ${kinds.length} items for packing (got ${words.length})`,
-      );
+    const runs = structValueRuns(format);
+    const expected = countValues(runs);
+    if (expected !== words.length) {
+      throw new StructError(`pack expected ${expected} items for packing (got ${words.length})`);
     }
+    const kinds = expandRuns(runs);
     const values = words.map((word, index) => parseValue(word, kinds[index] ?? 'int', index + 1));
     const bytes = pack(format, ...values);
     await stdout.line(toHex(bytes));

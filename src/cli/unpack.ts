@@ -4,13 +4,13 @@
  * (see the table in pack.ts): 64-bit integers as decimal strings, bytes as plain
  * hex strings, non-finite floats as `"nan"`, `"inf"`, `"-inf"`.
  */
-import { StructError, unpack } from '../index.js';
+import { StructError, type StructValueKind, structValueRuns, unpack } from '../index.js';
 import { type CommandSpec, UsageError } from './args.js';
 import { EXIT, fromHex, stdout, toHex } from './output.js';
-import { rawPositionals, type ValueKind, valueKinds } from './pack.js';
+import { expandRuns, rawPositionals } from './pack.js';
 
 /** Spells one unpacked value as JSON. */
-export function valueToJson(value: unknown, kind: ValueKind | undefined): string {
+export function valueToJson(value: unknown, kind: StructValueKind | undefined): string {
   if (typeof value === 'bigint') {
     return JSON.stringify(value.toString());
   }
@@ -62,8 +62,9 @@ export const command: CommandSpec = {
     if (bytes === undefined) {
       throw new StructError('HEX must be an even number of hex digits (optional 0x prefix)');
     }
-    const kinds = valueKinds(format);
     const values = unpack(format, bytes);
+    // After unpack: the number of values is bounded by the input's size.
+    const kinds = expandRuns(structValueRuns(format));
     const items = values.map((value, index) => valueToJson(value, kinds[index]));
     await stdout.line(`[${items.join(',')}]`);
     return EXIT.ok;
