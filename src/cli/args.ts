@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { InvalidArgumentError } from '../index.js';
+import { type Framing, InvalidArgumentError, parseFraming } from '../index.js';
 
 /** One flag of a command, described once for parsing, help and docs. */
 export interface FlagSpec {
@@ -74,6 +74,23 @@ export const HELP_FLAG: FlagSpec = {
   short: 'h',
   type: 'boolean',
   description: 'show this help and exit',
+};
+
+/** `--framing SPEC`, required by every command that frames bytes. */
+export const FRAMING_FLAG: FlagSpec = {
+  name: 'framing',
+  short: 'f',
+  type: 'string',
+  value: 'SPEC',
+  description: 'framing, e.g. line, length:u16be, netstring (required)',
+};
+
+/** `--max-frame N`, read with {@link framingFromArgs}. */
+export const MAX_FRAME_FLAG: FlagSpec = {
+  name: 'max-frame',
+  type: 'string',
+  value: 'N',
+  description: 'largest frame in bytes (default 8 MiB; line/delim 64 KiB)',
 };
 
 /** A usage error: bad or missing flag, bad positional. Exit code 2. */
@@ -237,6 +254,13 @@ export function integerFlag(
     );
   }
   return value;
+}
+
+/** Reads `--framing` (required) and `--max-frame` (optional) into a Framing. */
+export function framingFromArgs(args: ParsedArgs, spec: CommandSpec): Framing {
+  const text = stringFlag(args, spec, 'framing', true);
+  const maxFrame = integerFlag(args, spec, 'max-frame', { kind: 'bytes', min: 1 });
+  return parseFraming(text, maxFrame === undefined ? {} : { maxFrame });
 }
 
 /** Reads a flag whose value must be one of `choices`. */

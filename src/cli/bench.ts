@@ -26,8 +26,15 @@ import {
   type Socket,
   TimeoutError,
 } from '../index.js';
-import { booleanFlag, type CommandSpec, integerFlag, stringFlag, UsageError } from './args.js';
-import { framingFromArgs } from './connect.js';
+import {
+  booleanFlag,
+  type CommandSpec,
+  FRAMING_FLAG,
+  framingFromArgs,
+  integerFlag,
+  stringFlag,
+  UsageError,
+} from './args.js';
 import { EXIT, stdout } from './output.js';
 
 /** A reply must arrive within this long, or the target is not an echo server. */
@@ -152,13 +159,7 @@ export const command: CommandSpec = {
       type: 'boolean',
       description: 'benchmark an in-process echo server on 127.0.0.1:0',
     },
-    {
-      name: 'framing',
-      short: 'f',
-      type: 'string',
-      value: 'SPEC',
-      description: 'framing, e.g. line, length:u16be (required)',
-    },
+    { ...FRAMING_FLAG, description: 'framing, e.g. line, length:u16be (required)' },
     {
       name: 'connections',
       short: 'c',

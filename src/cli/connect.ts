@@ -13,7 +13,7 @@
  * ("EOF on stdin half-closes and waits for the peer to finish"). With the
  * `eof` framing, stdin is one message: its bytes are sent as they come.
  *
- * The helpers exported here are shared with `send` and `bench`.
+ * The helpers exported here are shared with `send`.
  */
 import {
   connect,
@@ -22,7 +22,6 @@ import {
   type Framing,
   InvalidArgumentError,
   NEED_DATA,
-  parseFraming,
   type Socket,
   type TlsClientOptions,
 } from '../index.js';
@@ -30,7 +29,9 @@ import {
   type CommandSpec,
   choiceFlag,
   type FlagSpec,
-  integerFlag,
+  FRAMING_FLAG,
+  framingFromArgs,
+  MAX_FRAME_FLAG,
   type ParsedArgs,
   readFileFlag,
   stringFlag,
@@ -47,13 +48,7 @@ import {
 
 /** Flags shared by `connect` and `send`. */
 export const CLIENT_FLAGS: readonly FlagSpec[] = [
-  {
-    name: 'framing',
-    short: 'f',
-    type: 'string',
-    value: 'SPEC',
-    description: 'framing, e.g. line, length:u16be, netstring (required)',
-  },
+  FRAMING_FLAG,
   {
     name: 'output',
     short: 'o',
@@ -62,9 +57,7 @@ export const CLIENT_FLAGS: readonly FlagSpec[] = [
     description: 'how received frames print: text (default), hex, or json',
   },
   {
-    name: 'max-frame',
-    type: 'string',
-    value: 'N',
+    ...MAX_FRAME_FLAG,
     description: 'largest frame in bytes, both ways (default 8 MiB; line/delim 64 KiB)',
   },
   {
@@ -115,13 +108,6 @@ export function tlsFromArgs(args: ParsedArgs, spec: CommandSpec): TlsClientOptio
     options.servername = servername;
   }
   return options;
-}
-
-/** Reads `--framing` and `--max-frame` into a Framing. */
-export function framingFromArgs(args: ParsedArgs, spec: CommandSpec): Framing {
-  const text = stringFlag(args, spec, 'framing', true);
-  const maxFrame = integerFlag(args, spec, 'max-frame', { kind: 'bytes', min: 1 });
-  return parseFraming(text, maxFrame === undefined ? {} : { maxFrame });
 }
 
 /** Encodes one payload and sends it, in one write when small. */

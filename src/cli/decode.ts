@@ -7,8 +7,14 @@
  * the command exits 1. The byte offset is that of the first byte of the frame
  * that failed, counted from the start of the input (SPEC §2).
  */
-import { isSwitchboardError, NEED_DATA, parseFraming } from '../index.js';
-import { type CommandSpec, choiceFlag, integerFlag, stringFlag } from './args.js';
+import { isSwitchboardError, NEED_DATA } from '../index.js';
+import {
+  type CommandSpec,
+  choiceFlag,
+  FRAMING_FLAG,
+  framingFromArgs,
+  MAX_FRAME_FLAG,
+} from './args.js';
 import {
   EXIT,
   exitCodeFor,
@@ -28,19 +34,8 @@ export const command: CommandSpec = {
     'SPEC and prints one frame per line. On bad input the frames before it are printed, then\n' +
     'the error with its byte offset goes to stderr and the exit code is 1.',
   flags: [
-    {
-      name: 'framing',
-      short: 'f',
-      type: 'string',
-      value: 'SPEC',
-      description: 'framing, e.g. line, length:u16be, netstring (required)',
-    },
-    {
-      name: 'max-frame',
-      type: 'string',
-      value: 'N',
-      description: 'largest frame in bytes (default 8 MiB; line/delim 64 KiB)',
-    },
+    FRAMING_FLAG,
+    MAX_FRAME_FLAG,
     {
       name: 'output',
       short: 'o',
@@ -55,10 +50,8 @@ export const command: CommandSpec = {
     'decode --framing netstring --output json < stream.bin',
   ],
   async run({ args, signal }) {
-    const spec = stringFlag(args, command, 'framing', true);
-    const maxFrame = integerFlag(args, command, 'max-frame', { kind: 'bytes', min: 1 });
     const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
-    const framing = parseFraming(spec, maxFrame === undefined ? {} : { maxFrame });
+    const framing = framingFromArgs(args, command);
     const input = await openInput(args.positionals[0]);
     const decoder = framing.createDecoder();
     // Offset of the first byte not yet returned as (part of) a frame: the start of

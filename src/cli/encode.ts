@@ -10,8 +10,14 @@
  *   `len` that disagrees with it is an error. Blank lines are skipped. So
  *   `decode --output json | encode --input json` reproduces the input.
  */
-import { FrameError, InvalidArgumentError, parseFraming } from '../index.js';
-import { type CommandSpec, choiceFlag, integerFlag, stringFlag } from './args.js';
+import { FrameError, InvalidArgumentError } from '../index.js';
+import {
+  type CommandSpec,
+  choiceFlag,
+  FRAMING_FLAG,
+  framingFromArgs,
+  MAX_FRAME_FLAG,
+} from './args.js';
 import { EXIT, fromHex, openInput, readLines, stdout } from './output.js';
 
 /** The `--input` formats. */
@@ -27,13 +33,7 @@ export const command: CommandSpec = {
     '`decode --output json` prints and the payload is its "hex", so decode | encode\n' +
     'reproduces the input byte for byte.',
   flags: [
-    {
-      name: 'framing',
-      short: 'f',
-      type: 'string',
-      value: 'SPEC',
-      description: 'framing, e.g. line, length:u16be, netstring (required)',
-    },
+    FRAMING_FLAG,
     {
       name: 'input',
       short: 'i',
@@ -42,9 +42,7 @@ export const command: CommandSpec = {
       description: 'lines (default: one payload per LF-terminated line) or json',
     },
     {
-      name: 'max-frame',
-      type: 'string',
-      value: 'N',
+      ...MAX_FRAME_FLAG,
       description: 'largest payload in bytes (default 8 MiB; line/delim 64 KiB)',
     },
   ],
@@ -54,10 +52,8 @@ export const command: CommandSpec = {
     'decode --framing netstring --output json in.bin | switchboard encode --framing netstring --input json',
   ],
   async run({ args, signal }) {
-    const spec = stringFlag(args, command, 'framing', true);
     const inputFormat = choiceFlag(args, command, 'input', INPUT_FORMATS, 'lines');
-    const maxFrame = integerFlag(args, command, 'max-frame', { kind: 'bytes', min: 1 });
-    const framing = parseFraming(spec, maxFrame === undefined ? {} : { maxFrame });
+    const framing = framingFromArgs(args, command);
     const encoder = framing.createEncoder();
     const input = await openInput(args.positionals[0]);
     // A JSON record holds the payload twice (hex, text) and text may escape each

@@ -9,15 +9,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { connect, InvalidArgumentError } from '../index.js';
-import { type CommandSpec, choiceFlag, integerFlag, stringFlag } from './args.js';
-import {
-  CLIENT_FLAGS,
-  framePrinter,
-  framingFromArgs,
-  receiveFrames,
-  sendFrame,
-  tlsFromArgs,
-} from './connect.js';
+import { type CommandSpec, choiceFlag, framingFromArgs, integerFlag, stringFlag } from './args.js';
+import { CLIENT_FLAGS, framePrinter, receiveFrames, sendFrame, tlsFromArgs } from './connect.js';
 import { EXIT, OUTPUT_FORMATS } from './output.js';
 
 /** The `send` command. */

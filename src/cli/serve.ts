@@ -22,7 +22,9 @@ import {
   booleanFlag,
   type CommandSpec,
   choiceFlag,
+  FRAMING_FLAG,
   integerFlag,
+  MAX_FRAME_FLAG,
   type ParsedArgs,
   readFileFlag,
   stringFlag,
@@ -65,13 +67,7 @@ export const command: CommandSpec = {
       value: 'ADDR',
       description: 'where to listen (default 127.0.0.1:7070; port 0 = a free port)',
     },
-    {
-      name: 'framing',
-      short: 'f',
-      type: 'string',
-      value: 'SPEC',
-      description: 'framing, e.g. line, length:u16be, netstring (required)',
-    },
+    FRAMING_FLAG,
     {
       name: 'mode',
       short: 'm',
@@ -79,12 +75,7 @@ export const command: CommandSpec = {
       value: 'MODE',
       description: 'echo (default), chat, discard, or the path of a handler module',
     },
-    {
-      name: 'max-frame',
-      type: 'string',
-      value: 'N',
-      description: 'largest frame in bytes (default 8 MiB; line/delim 64 KiB)',
-    },
+    MAX_FRAME_FLAG,
     {
       name: 'max-connections',
       type: 'string',
