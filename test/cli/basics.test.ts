@@ -3,8 +3,11 @@
  * naming the flag), and docs/CLI.md agreeing with --help.
  */
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, runCli, startCli } from './cli-process.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CLI_TEST_TIMEOUT_MS, killAll, runCli, startCli } from './cli-process.js';
+
+// Spawning under load can take many seconds; cli-process.ts deadlines catch hangs.
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 const COMMANDS = [
   'serve',

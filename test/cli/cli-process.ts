@@ -20,6 +20,18 @@ export interface CliResult {
 const running = new Set<ChildProcess>();
 
 /**
+ * Deadline of every wait on a child (run to completion, first output, exit). Generous:
+ * a node start costs ~100 ms idle but took over 10 s on the shared 2-core machine under
+ * load, and a deadline only has to catch hangs. Test files that spawn set their vitest
+ * timeout to {@link CLI_TEST_TIMEOUT_MS} so that this error, with the child's stderr,
+ * is what a hang reports.
+ */
+export const SPAWN_DEADLINE_MS = 60_000;
+
+/** The vitest timeout for tests that spawn the CLI: a few deadlines in a row. */
+export const CLI_TEST_TIMEOUT_MS = 3 * SPAWN_DEADLINE_MS;
+
+/**
  * Runs `switchboard ...args` to completion with `input` on stdin (stdin closed
  * when absent). Kills the child and rejects after `timeoutMs`.
  */
@@ -27,7 +39,7 @@ export function runCli(
   args: readonly string[],
   options: { input?: Uint8Array | string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliResult> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? SPAWN_DEADLINE_MS;
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env },
@@ -107,7 +119,7 @@ export function startCli(args: readonly string[]): LiveCli {
     child,
     stdout: () => out,
     stderr: () => err,
-    waitForStdout(predicate, timeoutMs = 5000) {
+    waitForStdout(predicate, timeoutMs = SPAWN_DEADLINE_MS) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
           if (predicate(out)) {
@@ -136,7 +148,7 @@ export function startCli(args: readonly string[]): LiveCli {
         check();
       });
     },
-    exited(timeoutMs = 5000) {
+    exited(timeoutMs = SPAWN_DEADLINE_MS) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           child.kill('SIGKILL');

@@ -3,8 +3,11 @@
  * the error names its code and byte offset, exit 1; `decode --output json |
  * encode --input json` reproduces the input for many framings.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, runCli } from './cli-process.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CLI_TEST_TIMEOUT_MS, killAll, runCli } from './cli-process.js';
+
+// Spawning under load can take many seconds; cli-process.ts deadlines catch hangs.
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 afterEach(killAll);
 

@@ -9,10 +9,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NEED_DATA, parseFraming } from '../../src/index.js';
 import { requireTool } from '../helpers/interop.js';
-import { killAll, startServe } from './cli-process.js';
+import { CLI_TEST_TIMEOUT_MS, killAll, startServe } from './cli-process.js';
+
+// Spawning under load can take many seconds; cli-process.ts deadlines catch hangs.
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 const sockets = new Set<net.Socket>();
 

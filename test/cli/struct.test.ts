@@ -5,8 +5,11 @@
  * plus the spellings SPEC §6 names explicitly.
  */
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, runCli } from './cli-process.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CLI_TEST_TIMEOUT_MS, killAll, runCli } from './cli-process.js';
+
+// Spawning under load can take many seconds; cli-process.ts deadlines catch hangs.
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 afterEach(killAll);
 

@@ -5,10 +5,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeCerts, type TestCerts } from '../helpers/certs.js';
 import { requireTool } from '../helpers/interop.js';
-import { killAll, runCli, startServe } from './cli-process.js';
+import { CLI_TEST_TIMEOUT_MS, killAll, runCli, startServe } from './cli-process.js';
+
+// Spawning under load can take many seconds; cli-process.ts deadlines catch hangs.
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
 const hasOpenssl = requireTool('openssl', ['openssl', 'version']);
 
