@@ -11,6 +11,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChildSet, startInstance, startNats } from '../../deploy/stack.js';
+import { FrameBatch } from '../../src/server/dispatch/processes.js';
 import { createServer, type Server, type ServerOptions } from '../../src/server/server.js';
 import { LineClient, linesFrom, natsServerAvailable, waitUntil } from './helpers.js';
 
@@ -141,6 +142,25 @@ async function chatRound(
 }
 
 describe('chat with dispatch processes, no bus', () => {
+  it('FrameBatch: one IPC message per event-loop turn, in order; flush() first sends at once', async () => {
+    const sent: string[][] = [];
+    const batch = new FrameBatch((frames) =>
+      sent.push(frames.map((frame) => new TextDecoder().decode(frame))),
+    );
+    const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+    batch.deliver(bytes('1'));
+    batch.deliver(bytes('2'));
+    expect(sent).toEqual([]); // not before the turn ends
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toEqual([['1', '2']]);
+    batch.deliver(bytes('3'));
+    batch.flush(); // what a worker does before sending any other message
+    batch.flush();
+    expect(sent).toEqual([['1', '2'], ['3']]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toHaveLength(2); // the scheduled flush found nothing left
+  });
+
   it('a line from a client of one worker reaches the clients of every worker once, in order', async () => {
     const server = await chatServer();
     const group = [

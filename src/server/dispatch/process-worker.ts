@@ -18,22 +18,36 @@ import {
 import { ChatRoom } from '../handlers.js';
 import { type MetricsDelta, ServerMetrics } from '../metrics.js';
 import { builtinBody, type LiveTraffic, loadConnectionHandler } from './loop.js';
-import type { PrimaryMessage, ProcessWorkerConfig, WorkerMessage } from './processes.js';
+import {
+  FrameBatch,
+  type PrimaryMessage,
+  type ProcessWorkerConfig,
+  type WorkerMessage,
+} from './processes.js';
 
 /** How often a worker reports metric deltas and live traffic, ms. */
 const REPORT_INTERVAL_MS = 250;
 
-function send(message: WorkerMessage): void {
+function sendNow(message: WorkerMessage): void {
   if (process.connected) {
     process.send?.(message);
   }
+}
+
+/** Chat frames of this worker's clients, on their way to the primary. */
+const chatOut = new FrameBatch((frames) => sendNow({ type: 'chat', frames }));
+
+/** Sends `message` after any batched chat frames: e.g. `drained` must not overtake them. */
+function send(message: WorkerMessage): void {
+  chatOut.flush();
+  sendNow(message);
 }
 
 let connections: ConnectionSet | null = null;
 let config: ProcessWorkerConfig | null = null;
 const metrics = new ServerMetrics();
 const room = new ChatRoom();
-room.relay = (frame) => send({ type: 'chat', frame });
+room.relay = (frame) => chatOut.deliver(frame);
 
 /** Counter increments since the last report, and the traffic of connections still open. */
 function report(): { delta: MetricsDelta; live: LiveTraffic } {
@@ -132,7 +146,9 @@ process.on('message', (message: PrimaryMessage, handle: unknown) => {
       void serveConnection(message.id, handle as net.Socket | undefined);
       return;
     case 'chat':
-      room.deliverFromRelay(message.frame);
+      for (const frame of message.frames) {
+        room.deliverFromRelay(frame);
+      }
       return;
     case 'drain':
       (connections?.drain(message.timeout) ?? Promise.resolve(0)).then((destroyed) => {

@@ -23,7 +23,8 @@
  * instance). A frame from the bus is delivered to every worker. Each hop (worker
  * -> primary IPC, NATS per connection, primary -> worker IPC) keeps order, so
  * each client's frames reach every other client in the order sent, exactly once
- * (docs/SCALING.md).
+ * (docs/SCALING.md). Chat frames cross IPC in batches, one message per
+ * event-loop turn and direction ({@link FrameBatch}).
  *
  * Crashes: when a worker exits unexpectedly, only its own connections drop (the
  * kernel closes their sockets with the process); the primary counts them as
@@ -72,7 +73,7 @@ export interface ProcessWorkerConfig {
 export type PrimaryMessage =
   | { type: 'init'; config: ProcessWorkerConfig }
   | { type: 'connection'; id: string }
-  | { type: 'chat'; frame: Uint8Array }
+  | { type: 'chat'; frames: Uint8Array[] }
   | { type: 'drain'; timeout: number }
   | { type: 'exit' };
 
@@ -88,8 +89,45 @@ export type WorkerMessage =
       refusedProxyHeader: boolean;
     }
   | { type: 'metrics'; delta: MetricsDelta; live: LiveTraffic }
-  | { type: 'chat'; frame: Uint8Array }
+  | { type: 'chat'; frames: Uint8Array[] }
   | { type: 'drained'; destroyed: number };
+
+/**
+ * Chat frames bound for one IPC channel, sent as one message per event-loop turn:
+ * an IPC message costs far more than a small frame, so a burst of lines crosses
+ * in a few messages instead of one each. Frames keep their order; the owner
+ * calls {@link FrameBatch.flush} before sending anything else on the channel, so
+ * no other message overtakes them. A {@link ChatMember}: `deliver` adds a frame.
+ */
+export class FrameBatch implements ChatMember {
+  #frames: Uint8Array[] = [];
+  #scheduled = false;
+  readonly #sendFrames: (frames: Uint8Array[]) => void;
+
+  constructor(sendFrames: (frames: Uint8Array[]) => void) {
+    this.#sendFrames = sendFrames;
+  }
+
+  /** Queues `frame`; the batch leaves at the end of this event-loop turn (setImmediate). */
+  deliver(frame: Uint8Array): void {
+    this.#frames.push(frame);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Sends the queued frames now, if any. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#frames.length === 0) {
+      return;
+    }
+    const frames = this.#frames;
+    this.#frames = [];
+    this.#sendFrames(frames);
+  }
+}
 
 /** Options of {@link ProcessDispatcher.start}. */
 export interface ProcessDispatcherOptions extends Omit<ProcessWorkerConfig, 'workerIndex'> {
@@ -108,7 +146,7 @@ interface WorkerSlot {
   live: LiveTraffic;
   drained: ((destroyed: number) => void) | null;
   /** This worker incarnation in the primary's chat room (a new object per fork). */
-  member: ChatMember;
+  member: FrameBatch;
 }
 
 const NO_TRAFFIC: LiveTraffic = Object.freeze({
@@ -277,13 +315,11 @@ export class ProcessDispatcher implements Dispatcher {
       connections: new Map(),
       live: NO_TRAFFIC,
       drained: null,
-      member: {
-        deliver: (frame) => {
-          if (child.connected) {
-            child.send({ type: 'chat', frame } satisfies PrimaryMessage);
-          }
-        },
-      },
+      member: new FrameBatch((frames) => {
+        if (child.connected) {
+          child.send({ type: 'chat', frames } satisfies PrimaryMessage);
+        }
+      }),
     };
     const existing = this.#slots.findIndex((candidate) => candidate.index === index);
     if (existing === -1) {
@@ -349,7 +385,9 @@ export class ProcessDispatcher implements Dispatcher {
         slot.live = message.live;
         return;
       case 'chat':
-        this.#options.chatRoom.post(slot.member, message.frame);
+        for (const frame of message.frames) {
+          this.#options.chatRoom.post(slot.member, frame);
+        }
         return;
       case 'drained':
         slot.drained?.(message.destroyed);
