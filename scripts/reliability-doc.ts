@@ -19,11 +19,11 @@ import { parseArgs } from 'node:util';
 import { BAD_INPUT_CASES, type BadInputCase } from '../test/reliability/bad-inputs.cases.js';
 import {
   type CellOutcome,
-  cellName,
   expectedCodes,
   FAULT_KINDS,
-  MATRIX_FRAMINGS,
+  MATRIX_ROWS,
   MESSAGES,
+  rowLabel,
 } from '../test/reliability/faults-matrix.js';
 
 const ROOT = new URL('../', import.meta.url);
@@ -128,9 +128,9 @@ function catalogSection(reports: CaseReport[]): string {
 }
 
 function matrixSection(outcomes: CellOutcome[]): string {
-  const find = (framing: string, fault: string): CellOutcome | undefined =>
-    outcomes.find((outcome) => outcome.framing === framing && outcome.fault === fault);
-  const cells = MATRIX_FRAMINGS.length * FAULT_KINDS.length;
+  const find = (row: string, fault: string): CellOutcome | undefined =>
+    outcomes.find((outcome) => outcome.row === row && outcome.fault === fault);
+  const cells = MATRIX_ROWS.length * FAULT_KINDS.length;
   const slowest = outcomes.reduce((top, outcome) =>
     outcome.elapsedMs > top.elapsedMs ? outcome : top,
   );
@@ -147,28 +147,29 @@ function matrixSection(outcomes: CellOutcome[]): string {
     }),
     '',
     `Last run: ${outcomes.length} of ${cells} cells passed; each cell shows the echoes acknowledged before the error and the code the client saw. ` +
-      `Slowest cell ${slowest.elapsedMs} ms (${cellName(slowest.framing, FAULT_KINDS.find((kind) => kind.name === slowest.fault)!)}).`,
+      `Slowest cell ${slowest.elapsedMs} ms (${slowest.row} × ${slowest.fault}).`,
     '',
     `| framing | ${FAULT_KINDS.map((kind) => kind.name).join(' | ')} |`,
     `| --- |${FAULT_KINDS.map(() => ' --- |').join('')}`,
   ];
-  for (const framing of MATRIX_FRAMINGS) {
-    const row = FAULT_KINDS.map((kind) => {
-      const outcome = find(framing, kind.name);
+  for (const row of MATRIX_ROWS) {
+    const label = rowLabel(row);
+    const cellsOfRow = FAULT_KINDS.map((kind) => {
+      const outcome = find(label, kind.name);
       if (outcome === undefined) {
         return 'not run';
       }
       if (outcome.code === null) {
         return `${outcome.acknowledged}/${MESSAGES} ✓`;
       }
-      const expected = expectedCodes(framing, kind).includes(outcome.code) ? '✓' : '✗';
+      const expected = expectedCodes(row.framing, kind).includes(outcome.code) ? '✓' : '✗';
       const recovered =
         outcome.acknowledgedAfterRecovery === undefined
           ? ''
           : `, then ${outcome.acknowledgedAfterRecovery}/${MESSAGES} once removed`;
       return `${outcome.acknowledged} acked, \`${outcome.code}\` ${expected}${recovered}`;
     });
-    lines.push(`| ${framing} | ${row.join(' | ')} |`);
+    lines.push(`| ${label} | ${cellsOfRow.join(' | ')} |`);
   }
   return lines.join('\n');
 }

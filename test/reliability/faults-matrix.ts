@@ -17,8 +17,26 @@ export const MATRIX_FRAMINGS = [
   'sbp',
 ] as const;
 
-/** One row of the matrix. */
+/** A framing of the matrix. */
 export type MatrixFraming = (typeof MATRIX_FRAMINGS)[number];
+
+/** One row: a framing on a server with a dispatch model. */
+export interface MatrixRow {
+  framing: MatrixFraming;
+  dispatch: 'loop' | 'threads' | 'processes';
+}
+
+/** The rows: every framing on the default `loop` dispatch, then `length:u32be` on the others. */
+export const MATRIX_ROWS: readonly MatrixRow[] = [
+  ...MATRIX_FRAMINGS.map((framing): MatrixRow => ({ framing, dispatch: 'loop' })),
+  { framing: 'length:u32be', dispatch: 'threads' },
+  { framing: 'length:u32be', dispatch: 'processes' },
+];
+
+/** The label of a row: the framing, plus the dispatch model when it is not `loop`. */
+export function rowLabel(row: MatrixRow): string {
+  return row.dispatch === 'loop' ? row.framing : `${row.framing} (${row.dispatch})`;
+}
 
 /** Messages each cell sends. */
 export const MESSAGES = 24;
@@ -34,7 +52,7 @@ export const HANG_GUARD_MS = 10_000;
 /** The half-open client's reply deadline once the fault is in place. */
 export const REPLY_DEADLINE_MS = 300;
 /** The blackhole client's idleTimeout (no inbound bytes for this long fails the channel). */
-export const CLIENT_IDLE_TIMEOUT_MS = 1_000;
+export const CLIENT_IDLE_TIMEOUT_MS = 500;
 /** sbp heartbeat: a ping every `interval` ms, stale after `maxOutstanding` unanswered. */
 export const HEARTBEAT = { interval: 100, maxOutstanding: 3 } as const;
 
@@ -118,13 +136,15 @@ export function cellSeed(row: number, column: number): number {
   return 1000 + row * 100 + column;
 }
 
-/** The test name of a cell (also the key of the report). */
-export function cellName(framing: MatrixFraming, kind: FaultKind): string {
-  return `${framing} × ${kind.name}`;
+/** The test name of a cell. */
+export function cellName(row: MatrixRow, kind: FaultKind): string {
+  return `${rowLabel(row)} × ${kind.name}`;
 }
 
 /** What a cell observed, as written to SB_FAULTS_REPORT. */
 export interface CellOutcome {
+  /** The row's label ({@link rowLabel}). */
+  row: string;
   framing: MatrixFraming;
   fault: string;
   seed: number;
