@@ -2,10 +2,12 @@
  * src/binary/struct.ts against CPython 3.11: every golden vector in
  * test/fixtures/struct/ (made by scripts/gen-struct-fixtures.py) is checked as pack,
  * unpack and round trip (STYLE rule 7), every CPython error as a StructError with the
- * same message; then seeded properties and the Struct / buffer APIs.
+ * same message; then the same vectors through the interpreter that stands in when code
+ * generation is unavailable; then seeded properties and the Struct / buffer APIs.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { MAX_GENERATED_VALUES } from '../../src/binary/codegen.js';
 import {
   calcsize,
   iterUnpack,
@@ -16,7 +18,7 @@ import {
   unpack,
   unpackFrom,
 } from '../../src/binary/index.js';
-import { float16Bits, float16Value } from '../../src/binary/struct.js';
+import { float16Bits, float16Value, interpretedStruct } from '../../src/binary/struct.js';
 import { InvalidArgumentError, StructError } from '../../src/errors.js';
 import {
   type BufferCase,
@@ -307,6 +309,136 @@ describe('CPython golden vectors', () => {
 });
 
 // ---------------------------------------------------------------------------
+// The interpreter: the fallback engine must match CPython as the generated code does
+// ---------------------------------------------------------------------------
+
+/** The error CPython raises for `testCase`, run through a Struct made by `makeStruct`. */
+function errorThrough(makeStruct: (format: string) => Struct, testCase: ErrorCase): unknown {
+  const values = decodeValues(testCase.values ?? []);
+  return errorOf(() => {
+    const struct = makeStruct(testCase.format);
+    switch (testCase.kind) {
+      case 'pack':
+        return struct.pack(...values);
+      case 'unpack':
+        return struct.unpack(fromHex(testCase.hex!));
+      case 'pack_into':
+        return struct.packInto(new Uint8Array(testCase.bufferSize!), testCase.offset!, ...values);
+      case 'unpack_from':
+        return struct.unpackFrom(fromHex(testCase.hex!), testCase.offset);
+      case 'iter_unpack':
+        return struct.iterUnpack(fromHex(testCase.hex!));
+      case 'calcsize':
+        return struct.size;
+    }
+  });
+}
+
+describe('interpreter fallback', () => {
+  it("packs and unpacks every golden vector to CPython's bytes and values", () => {
+    const failures: string[] = [];
+    for (const testCase of packFixture.cases) {
+      const struct = interpretedStruct(testCase.format);
+      const packed = toHex(struct.pack(...decodeValues(testCase.values)));
+      if (packed !== testCase.hex) {
+        failures.push(`pack ${JSON.stringify(testCase.format)} = ${packed}, want ${testCase.hex}`);
+      }
+      const unpacked = struct.unpack(fromHex(testCase.hex));
+      if (!sameValues(unpacked, decodeValues(testCase.unpacked))) {
+        failures.push(`unpack ${JSON.stringify(testCase.format)} = ${show(unpacked)}`);
+      }
+    }
+    for (const testCase of unpackFixture.cases) {
+      const unpacked = interpretedStruct(testCase.format).unpack(fromHex(testCase.hex));
+      if (!sameValues(unpacked, decodeValues(testCase.values))) {
+        failures.push(`unpack ${JSON.stringify(testCase.format)} = ${show(unpacked)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('rejects exactly what CPython rejects, with the same message as the generated code', () => {
+    const failures: string[] = [];
+    for (const testCase of errorFixture.cases) {
+      const label = `${testCase.kind}(${JSON.stringify(testCase.format)})`;
+      for (const [engine, makeStruct] of [
+        ['generated', (format: string) => new Struct(format)],
+        ['interpreted', interpretedStruct],
+      ] as const) {
+        const error = errorThrough(makeStruct, testCase);
+        if (!(error instanceof StructError) || error.message !== testCase.message) {
+          failures.push(`${label} ${engine}: want "${testCase.message}", got ${String(error)}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('runs pack_into, unpack_from and iter_unpack as CPython does', () => {
+    for (const testCase of bufferFixture.cases) {
+      const struct = interpretedStruct(testCase.format);
+      switch (testCase.kind) {
+        case 'pack_into': {
+          const buffer = new Uint8Array(testCase.bufferSize).fill(
+            Number.parseInt(testCase.fill, 16),
+          );
+          struct.packInto(buffer, testCase.offset, ...decodeValues(testCase.values));
+          expect(toHex(buffer), testCase.format).toBe(testCase.hex);
+          break;
+        }
+        case 'unpack_from': {
+          const actual = struct.unpackFrom(fromHex(testCase.hex), testCase.offset);
+          expect(sameValues(actual, decodeValues(testCase.values)), testCase.format).toBe(true);
+          break;
+        }
+        case 'iter_unpack': {
+          const actual = [...struct.iterUnpack(fromHex(testCase.hex))];
+          expect(actual.map(show)).toEqual(
+            testCase.values.map((tuple) => show(decodeValues(tuple))),
+          );
+          break;
+        }
+      }
+    }
+  });
+
+  it('runs formats with more values than the generator unrolls', () => {
+    const count = MAX_GENERATED_VALUES + 1;
+    const values = Array.from({ length: count }, (_, index) => index - 32);
+    const bytes = new Uint8Array(count * 2);
+    values.forEach((value, index) => {
+      new DataView(bytes.buffer).setInt16(index * 2, value, false);
+    });
+    for (const format of [`>${count}h`, `>${count - 1}hh`]) {
+      expect(toHex(pack(format, ...values))).toBe(toHex(bytes));
+      expect(unpack(format, bytes)).toEqual(values);
+    }
+  });
+
+  it('takes over when the host forbids code generation from strings', () => {
+    const original = globalThis.Function;
+    let refusals = 0;
+    // A function expression, not an arrow: the code under test calls it with `new`.
+    const refuseCodeGeneration = function refuseCodeGeneration(): never {
+      refusals++;
+      throw new EvalError('Code generation from strings disallowed for this context');
+    };
+    globalThis.Function = refuseCodeGeneration as unknown as FunctionConstructor;
+    try {
+      // A format no other test compiles, so the shared cache has no generated entry.
+      const struct = new Struct('>3hQ2sx?');
+      const values = [1, -2, 3, 2n ** 64n - 1n, fromHex('abcd'), true];
+      const bytes = struct.pack(...values);
+      expect(toHex(bytes)).toBe('0001fffe0003ffffffffffffffffabcd0001');
+      expect(show(struct.unpack(bytes))).toBe(show(values));
+      expect(refusals).toBe(1);
+    } finally {
+      globalThis.Function = original;
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
 // Seeded properties
 // ---------------------------------------------------------------------------
 
@@ -422,6 +554,26 @@ describe('properties (seeded)', () => {
         expect(sameValues(unpack(format, packed), values)).toBe(true);
         const compiled = new Struct(format);
         expect(toHex(compiled.pack(...values))).toBe(toHex(packed));
+      }),
+      { seed: 42, numRuns: 300 },
+    );
+  });
+
+  it('the generated code and the interpreter give the same bytes and values', () => {
+    fc.assert(
+      fc.property(formatWithValues, fc.nat({ max: 7 }), ({ format, values }, offset) => {
+        const generated = new Struct(format);
+        const interpreted = interpretedStruct(format);
+        const packed = generated.pack(...values);
+        expect(toHex(interpreted.pack(...values))).toBe(toHex(packed));
+        const intoGenerated = new Uint8Array(packed.length + offset + 3).fill(0xa5);
+        const intoInterpreted = intoGenerated.slice();
+        generated.packInto(intoGenerated, offset, ...values);
+        interpreted.packInto(intoInterpreted, offset, ...values);
+        expect(toHex(intoInterpreted)).toBe(toHex(intoGenerated));
+        expect(show(interpreted.unpackFrom(intoGenerated, offset))).toBe(
+          show(generated.unpackFrom(intoGenerated, offset)),
+        );
       }),
       { seed: 42, numRuns: 300 },
     );
