@@ -33,20 +33,18 @@ import {
 import { DEFAULTS } from '../../src/options.js';
 import { concat, hex } from '../helpers/feed.js';
 import {
-  bytewise,
+  chunkings,
   expectKnownError,
   type FuzzProperty,
   type LengthField,
   mutate,
   mutationsArbitrary,
-  split,
   splitsArbitrary,
 } from './fuzz-wire.js';
 
 const LENGTH_BYTES = 4;
 /** Type byte + id: what an envelope may carry beyond maxFrame body bytes. */
 const ENVELOPE_OVERHEAD = 5;
-const BYTEWISE_LIMIT = 4096;
 
 /** What one feeding of the decoder ended with. */
 export interface SbpOutcome {
@@ -151,11 +149,7 @@ export function checkSbpInput(
   maxFrame: number,
 ): SbpOutcome {
   const whole = feedSbp(input, [input], maxFrame);
-  const feedings: [string, Uint8Array[]][] = [[`split at ${points}`, split(input, points)]];
-  if (input.length <= BYTEWISE_LIMIT) {
-    feedings.push(['bytewise', bytewise(input)]);
-  }
-  for (const [label, chunks] of feedings) {
+  for (const [label, chunks] of chunkings(input, points)) {
     assert.deepEqual(feedSbp(input, chunks, maxFrame), whole, `${label} vs whole`);
   }
   return whole;

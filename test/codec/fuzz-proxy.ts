@@ -35,13 +35,12 @@ import {
 } from '../../src/server/proxy-protocol.js';
 import { hex } from '../helpers/feed.js';
 import {
-  bytewise,
+  chunkings,
   expectKnownError,
   type FuzzProperty,
   type LengthField,
   mutate,
   mutationsArbitrary,
-  split,
   splitsArbitrary,
   type Wire,
 } from './fuzz-wire.js';
@@ -49,8 +48,6 @@ import {
 const V1_PREFIX = new TextEncoder().encode('PROXY ');
 const V2_FIXED = 16;
 const ADDRESS_BYTES = { unspec: 0, IPv4: 12, IPv6: 36, unix: 216 } as const;
-/** Inputs up to this size are also fed one byte at a time. */
-const BYTEWISE_LIMIT = 4096;
 
 /** What one feeding of the decoder ended with. */
 export interface ProxyOutcome {
@@ -158,11 +155,7 @@ function feedProxy(input: Uint8Array, chunks: readonly Uint8Array[]): ProxyOutco
  */
 export function checkProxyInput(input: Uint8Array, points: readonly number[]): ProxyOutcome {
   const whole = feedProxy(input, [input]);
-  const feedings: [string, Uint8Array[]][] = [[`split at ${points}`, split(input, points)]];
-  if (input.length <= BYTEWISE_LIMIT) {
-    feedings.push(['bytewise', bytewise(input)]);
-  }
-  for (const [label, chunks] of feedings) {
+  for (const [label, chunks] of chunkings(input, points)) {
     assert.deepEqual(feedProxy(input, chunks), whole, `${label} vs whole`);
   }
   let parsed: ProxyOutcome;

@@ -107,9 +107,22 @@ export function split(input: Uint8Array, points: readonly number[]): Uint8Array[
   return chunks;
 }
 
-/** The input one byte per chunk. */
-export function bytewise(input: Uint8Array): Uint8Array[] {
-  return Array.from({ length: input.length }, (_, index) => input.subarray(index, index + 1));
+/** Inputs up to this size are also fed one byte at a time. */
+const BYTEWISE_LIMIT = 4096;
+
+/**
+ * The ways besides "whole" to feed `input`, labelled: split at `points`, and one byte
+ * at a time when the input is small enough for that to stay fast.
+ */
+export function chunkings(input: Uint8Array, points: readonly number[]): [string, Uint8Array[]][] {
+  const ways: [string, Uint8Array[]][] = [[`split at ${points}`, split(input, points)]];
+  if (input.length <= BYTEWISE_LIMIT) {
+    ways.push([
+      'bytewise',
+      Array.from({ length: input.length }, (_, index) => input.subarray(index, index + 1)),
+    ]);
+  }
+  return ways;
 }
 
 /**
