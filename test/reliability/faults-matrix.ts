@@ -103,7 +103,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   },
   {
     name: 'reset mid-stream',
-    fault: `\`resetAfter\` server → client, in the middle of echo ${RESET_AT}: RST to both sides`,
+    fault: `\`resetAfter\` server → client, in the middle of the echo with sequence ${RESET_AT}: RST to both sides`,
     transparent: false,
     detector: 'the RST (or the FIN ahead of it, mid-frame)',
     codes: ['SB_CONNECTION_RESET', 'SB_UNEXPECTED_EOF'],
