@@ -99,12 +99,13 @@ function expectedLines(name: string, count: number): string[] {
 /**
  * Every sender sends `count` lines (interleaved with the others) and an end
  * marker; then every participant must hold each other sender's lines exactly
- * once and in order, none of its own, and nothing else meanwhile but probes.
+ * once and in order, none of its own, and nothing else meanwhile but `ignored` lines (probes).
  */
 async function chatRound(
   group: readonly Participant[],
   senders: readonly Participant[],
   count: number,
+  ignored = /^probe-/,
 ): Promise<void> {
   const before = new Map(group.map((receiver) => [receiver, receiver.client.lines.length]));
   for (let i = 1; i <= count; i += 1) {
@@ -136,7 +137,7 @@ async function chatRound(
     const others = senders.filter((sender) => sender !== receiver).length;
     const chat = receiver.client.lines
       .slice(before.get(receiver))
-      .filter((line) => !line.startsWith('probe-'));
+      .filter((line) => !ignored.test(line));
     expect(chat, `lines at ${receiver.name}`).toHaveLength(others * (count + 1));
   }
 }
@@ -281,6 +282,41 @@ describe.skipIf(!hasNats)('chat with dispatch processes over nats-server', () =>
     await allInRooms(group);
     await chatRound(group, [a2, a1, b0], 50);
     expect(serverA.metrics.errors.SB_WORKER_CRASHED).toBe(1);
+  });
+
+  it('nats-server killed and restarted: chat across workers goes on meanwhile, then spans instances again', async () => {
+    const nats = await startNats(children);
+    const serverA = await chatServer({ bus: nats.url });
+    const serverB = await chatServer({ bus: nats.url, dispatch: 'loop' });
+    const a0 = await join(serverA, 'a0'); // worker 0
+    const a1 = await join(serverA, 'a1'); // worker 1
+    const b0 = await join(serverB, 'b0');
+    await allInRooms([a0, a1, b0]);
+
+    await nats.child.kill();
+    await waitUntil(
+      () => serverA.bus?.state === 'reconnecting' && serverB.bus?.state === 'reconnecting',
+      'both buses to notice the loss',
+    );
+    for (let i = 1; i <= 20; i += 1) {
+      a0.client.send(`down-${i}`);
+    }
+    // Worker 0 -> primary -> worker 1 never waits for the bus.
+    await waitUntil(() => a1.client.lines.includes('down-20'), 'cross-worker chat while down');
+    expect(linesFrom(a1.client.lines, 'down-')).toHaveLength(20);
+    await waitUntil(() => serverA.bus?.pendingMessages === 20, 'the outage lines pending in A');
+
+    await startNats(children, { port: nats.port });
+    await waitUntil(
+      () => serverA.bus?.state === 'connected' && serverB.bus?.state === 'connected',
+      'both buses to reconnect',
+      15_000,
+    );
+    // Replayed outage lines may still be arriving at B.
+    await chatRound([a0, a1, b0], [a0, a1, b0], 20, /^(probe|down)-/);
+    // The replayed outage lines: at most once and in order at B (core NATS may lose them).
+    const replayed = linesFrom(b0.client.lines, 'down-').map((line) => Number(line.slice(5)));
+    expect(replayed).toEqual([...new Set(replayed)].sort((x, y) => x - y));
   });
 
   it('switchboard serve --dispatch processes --workers 2 --bus: two CLI instances chat across workers and instances', async () => {
