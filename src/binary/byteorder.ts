@@ -45,6 +45,17 @@ function swap32(value: number): number {
   );
 }
 
+/** The byte swap `hton*` and `ntoh*` share: they are the same operation, named for the reader. */
+function swap16Checked(value: number, name: string): number {
+  requireUnsigned(value, 0xffff, name);
+  return HOST_IS_LITTLE_ENDIAN ? swap16(value) : value;
+}
+
+function swap32Checked(value: number, name: string): number {
+  requireUnsigned(value, 0xffffffff, name);
+  return HOST_IS_LITTLE_ENDIAN ? swap32(value) : value;
+}
+
 /**
  * Host to network order for a 16-bit unsigned value (0..65535). Swaps the two bytes on
  * little-endian hosts: `htons(1) === 256` on x86-64.
@@ -52,8 +63,7 @@ function swap32(value: number): number {
  * @throws {@link InvalidArgumentError} (`SB_INVALID_ARGUMENT`) outside 0..65535.
  */
 export function htons(value: number): number {
-  requireUnsigned(value, 0xffff, 'htons');
-  return HOST_IS_LITTLE_ENDIAN ? swap16(value) : value;
+  return swap16Checked(value, 'htons');
 }
 
 /**
@@ -62,8 +72,7 @@ export function htons(value: number): number {
  * @throws {@link InvalidArgumentError} (`SB_INVALID_ARGUMENT`) outside 0..65535.
  */
 export function ntohs(value: number): number {
-  requireUnsigned(value, 0xffff, 'ntohs');
-  return HOST_IS_LITTLE_ENDIAN ? swap16(value) : value;
+  return swap16Checked(value, 'ntohs');
 }
 
 /**
@@ -73,8 +82,7 @@ export function ntohs(value: number): number {
  * @throws {@link InvalidArgumentError} (`SB_INVALID_ARGUMENT`) outside 0..4294967295.
  */
 export function htonl(value: number): number {
-  requireUnsigned(value, 0xffffffff, 'htonl');
-  return HOST_IS_LITTLE_ENDIAN ? swap32(value) : value;
+  return swap32Checked(value, 'htonl');
 }
 
 /**
@@ -83,8 +91,7 @@ export function htonl(value: number): number {
  * @throws {@link InvalidArgumentError} (`SB_INVALID_ARGUMENT`) outside 0..4294967295.
  */
 export function ntohl(value: number): number {
-  requireUnsigned(value, 0xffffffff, 'ntohl');
-  return HOST_IS_LITTLE_ENDIAN ? swap32(value) : value;
+  return swap32Checked(value, 'ntohl');
 }
 
 function requireRange(bytes: Uint8Array, offset: number, width: number, name: string): void {
@@ -94,6 +101,24 @@ function requireRange(bytes: Uint8Array, offset: number, width: number, name: st
       `${name}: ${width} bytes at offset ${offset} do not fit in a ${bytes.length}-byte buffer`,
     );
   }
+}
+
+/** The width in bytes of a `bits`-bit field at `offset`, checked to be valid and to fit. */
+function checkedField(
+  bytes: Uint8Array,
+  offset: number,
+  bits: number,
+  maxBits: number,
+  name: string,
+): number {
+  const width = requireBits(bits, maxBits, name);
+  requireRange(bytes, offset, width, name);
+  return width;
+}
+
+/** Where byte number `index` (0 = most significant) of a `width`-byte field lives. */
+function byteIndex(offset: number, width: number, index: number, endianness: Endianness): number {
+  return endianness === 'be' ? offset + index : offset + width - 1 - index;
 }
 
 function requireBits(bits: number, max: number, name: string): number {
@@ -118,11 +143,10 @@ export function readUint(
   bits: UintBits,
   endianness: Endianness,
 ): number {
-  const width = requireBits(bits, 48, 'readUint');
-  requireRange(bytes, offset, width, 'readUint');
+  const width = checkedField(bytes, offset, bits, 48, 'readUint');
   let value = 0;
   for (let index = 0; index < width; index++) {
-    const byte = bytes[endianness === 'be' ? offset + index : offset + width - 1 - index]!;
+    const byte = bytes[byteIndex(offset, width, index, endianness)]!;
     // Multiplication, not <<, so 40- and 48-bit values do not wrap at 32 bits.
     value = value * 256 + byte;
   }
@@ -141,12 +165,11 @@ export function writeUint(
   bits: UintBits,
   endianness: Endianness,
 ): void {
-  const width = requireBits(bits, 48, 'writeUint');
-  requireRange(bytes, offset, width, 'writeUint');
+  const width = checkedField(bytes, offset, bits, 48, 'writeUint');
   requireUnsigned(value, 2 ** bits - 1, 'writeUint');
   let rest = value;
   for (let index = width - 1; index >= 0; index--) {
-    bytes[endianness === 'be' ? offset + index : offset + width - 1 - index] = rest % 256;
+    bytes[byteIndex(offset, width, index, endianness)] = rest % 256;
     rest = Math.floor(rest / 256);
   }
 }
@@ -162,11 +185,10 @@ export function readBigUint(
   bits: BigUintBits,
   endianness: Endianness,
 ): bigint {
-  const width = requireBits(bits, 64, 'readBigUint');
-  requireRange(bytes, offset, width, 'readBigUint');
+  const width = checkedField(bytes, offset, bits, 64, 'readBigUint');
   let value = 0n;
   for (let index = 0; index < width; index++) {
-    const byte = bytes[endianness === 'be' ? offset + index : offset + width - 1 - index]!;
+    const byte = bytes[byteIndex(offset, width, index, endianness)]!;
     value = (value << 8n) | BigInt(byte);
   }
   return value;
@@ -184,8 +206,7 @@ export function writeBigUint(
   bits: BigUintBits,
   endianness: Endianness,
 ): void {
-  const width = requireBits(bits, 64, 'writeBigUint');
-  requireRange(bytes, offset, width, 'writeBigUint');
+  const width = checkedField(bytes, offset, bits, 64, 'writeBigUint');
   if (typeof value !== 'bigint' || value < 0n || value >= 1n << BigInt(bits)) {
     throw new InvalidArgumentError(
       'SB_INVALID_ARGUMENT',
@@ -194,7 +215,7 @@ export function writeBigUint(
   }
   let rest = value;
   for (let index = width - 1; index >= 0; index--) {
-    bytes[endianness === 'be' ? offset + index : offset + width - 1 - index] = Number(rest & 0xffn);
+    bytes[byteIndex(offset, width, index, endianness)] = Number(rest & 0xffn);
     rest >>= 8n;
   }
 }

@@ -35,7 +35,13 @@
 
 import { InvalidArgumentError, StructError } from '../errors.js';
 import { type CodegenHelpers, generateCodec } from './codegen.js';
-import { type CompiledFormat, compileFormat, type IntRule, OpKind } from './format.js';
+import {
+  type CompiledFormat,
+  compileFormat,
+  type IntRule,
+  OpKind,
+  type OpKindValue,
+} from './format.js';
 
 /**
  * A value `pack` takes or `unpack` returns: `number` for integers of up to 4 bytes
@@ -361,6 +367,47 @@ function readPascal(bytes: Uint8Array, position: number, size: number): Uint8Arr
   return copyBytes(bytes, position + 1, length);
 }
 
+/** Writes a `f` (standard or native) or `d` field from any JS value, through the scratch. */
+function writeFloat(
+  bytes: Uint8Array,
+  position: number,
+  value: unknown,
+  kind: OpKindValue,
+  littleEndian: boolean,
+): void {
+  const number = floatValue(value);
+  if (kind === OpKind.Float64) {
+    scratchView.setFloat64(0, number, littleEndian);
+    copyFromScratch(bytes, position, 8);
+    return;
+  }
+  scratchView.setFloat32(0, kind === OpKind.Float32 ? float32Value(number) : number, littleEndian);
+  copyFromScratch(bytes, position, 4);
+}
+
+/** An 8-byte integer or a `f`/`d` float, read through the scratch. */
+function readThroughScratch(
+  bytes: Uint8Array,
+  position: number,
+  kind: OpKindValue,
+  littleEndian: boolean,
+): bigint | number {
+  switch (kind) {
+    case OpKind.Int64:
+      copyToScratch(bytes, position, 8);
+      return scratchView.getBigInt64(0, littleEndian);
+    case OpKind.Uint64:
+      copyToScratch(bytes, position, 8);
+      return scratchView.getBigUint64(0, littleEndian);
+    case OpKind.Float64:
+      copyToScratch(bytes, position, 8);
+      return scratchView.getFloat64(0, littleEndian);
+    default:
+      copyToScratch(bytes, position, 4);
+      return scratchView.getFloat32(0, littleEndian);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // The pack and unpack loops
 // ---------------------------------------------------------------------------
@@ -426,21 +473,10 @@ function writeFields(
         }
         break;
       case OpKind.Float32:
-        for (let item = 0; item < count; item++, position += 4) {
-          scratchView.setFloat32(0, float32Value(floatValue(values[next++])), little);
-          copyFromScratch(bytes, position, 4);
-        }
-        break;
       case OpKind.Float32Cast:
-        for (let item = 0; item < count; item++, position += 4) {
-          scratchView.setFloat32(0, floatValue(values[next++]), little);
-          copyFromScratch(bytes, position, 4);
-        }
-        break;
       case OpKind.Float64:
-        for (let item = 0; item < count; item++, position += 8) {
-          scratchView.setFloat64(0, floatValue(values[next++]), little);
-          copyFromScratch(bytes, position, 8);
+        for (let item = 0; item < count; item++, position += op.size) {
+          writeFloat(bytes, position, values[next++], op.kind, little);
         }
         break;
     }
@@ -489,15 +525,12 @@ function readFields(layout: CompiledFormat, bytes: Uint8Array, base: number): St
         }
         break;
       case OpKind.Int64:
-        for (let item = 0; item < count; item++, position += 8) {
-          copyToScratch(bytes, position, 8);
-          result[next++] = scratchView.getBigInt64(0, little);
-        }
-        break;
       case OpKind.Uint64:
-        for (let item = 0; item < count; item++, position += 8) {
-          copyToScratch(bytes, position, 8);
-          result[next++] = scratchView.getBigUint64(0, little);
+      case OpKind.Float32:
+      case OpKind.Float32Cast:
+      case OpKind.Float64:
+        for (let item = 0; item < count; item++, position += op.size) {
+          result[next++] = readThroughScratch(bytes, position, op.kind, little);
         }
         break;
       case OpKind.Bool:
@@ -519,19 +552,6 @@ function readFields(layout: CompiledFormat, bytes: Uint8Array, base: number): St
       case OpKind.Float16:
         for (let item = 0; item < count; item++, position += 2) {
           result[next++] = float16Value(readUint16(bytes, position, little));
-        }
-        break;
-      case OpKind.Float32:
-      case OpKind.Float32Cast:
-        for (let item = 0; item < count; item++, position += 4) {
-          copyToScratch(bytes, position, 4);
-          result[next++] = scratchView.getFloat32(0, little);
-        }
-        break;
-      case OpKind.Float64:
-        for (let item = 0; item < count; item++, position += 8) {
-          copyToScratch(bytes, position, 8);
-          result[next++] = scratchView.getFloat64(0, little);
         }
         break;
     }

@@ -39,18 +39,17 @@ function overlong(offset: number): FrameError {
 }
 
 /**
- * Decodes the varint starting at `bytes[offset]` into `out` without allocating.
- * Returns `false` when `bytes` ends (at `end`, default `bytes.length`) before the
- * varint does, `true` when `out` was filled. Throws `FrameError`
- * (`SB_VARINT_OVERLONG`) for a varint above 64 bits or longer than 10 bytes; the
- * error's `offset` is `offset`.
+ * The varint loop behind {@link decodeVarintInto} and {@link readVarint}. Bytes come
+ * straight from a Uint8Array, or through `byteAt` from any other {@link ByteSource};
+ * the kind is checked once per call, so the per-byte branch is always predicted.
  */
-export function decodeVarintInto(
-  bytes: Uint8Array,
+function decodeFrom(
+  source: Uint8Array | ByteSource,
   offset: number,
   out: VarintReading,
-  end: number = bytes.length,
+  end: number,
 ): boolean {
+  const bytes = source instanceof Uint8Array ? source : undefined;
   let value = 0;
   // Why a multiplier instead of shifts: JS bitwise operators truncate to 32 bits,
   // while a double holds every integer up to 2^53 exactly.
@@ -59,7 +58,8 @@ export function decodeVarintInto(
     if (offset + index >= end) {
       return false;
     }
-    const byte = bytes[offset + index]!;
+    const byte =
+      bytes === undefined ? (source as ByteSource).byteAt(offset + index) : bytes[offset + index]!;
     if (index === MAX_VARINT_BYTES - 1 && byte > 1) {
       throw overlong(offset);
     }
@@ -73,6 +73,22 @@ export function decodeVarintInto(
   }
   // Unreachable: the 10th byte either ended the varint or was rejected above.
   throw overlong(offset);
+}
+
+/**
+ * Decodes the varint starting at `bytes[offset]` into `out` without allocating.
+ * Returns `false` when `bytes` ends (at `end`, default `bytes.length`) before the
+ * varint does, `true` when `out` was filled. Throws `FrameError`
+ * (`SB_VARINT_OVERLONG`) for a varint above 64 bits or longer than 10 bytes; the
+ * error's `offset` is `offset`.
+ */
+export function decodeVarintInto(
+  bytes: Uint8Array,
+  offset: number,
+  out: VarintReading,
+  end: number = bytes.length,
+): boolean {
+  return decodeFrom(bytes, offset, out, end);
 }
 
 /**
@@ -92,26 +108,7 @@ export interface ByteSource {
  * source ends before the varint does; throws `FrameError` (`SB_VARINT_OVERLONG`).
  */
 export function readVarint(source: ByteSource, offset: number, out: VarintReading): boolean {
-  let value = 0;
-  let multiplier = 1;
-  const available = source.length;
-  for (let index = 0; index < MAX_VARINT_BYTES; index++) {
-    if (offset + index >= available) {
-      return false;
-    }
-    const byte = source.byteAt(offset + index);
-    if (index === MAX_VARINT_BYTES - 1 && byte > 1) {
-      throw overlong(offset);
-    }
-    value += (byte & 0x7f) * multiplier;
-    if (byte < 0x80) {
-      out.value = value;
-      out.length = index + 1;
-      return true;
-    }
-    multiplier *= 128;
-  }
-  throw overlong(offset);
+  return decodeFrom(source, offset, out, source.length);
 }
 
 /**
