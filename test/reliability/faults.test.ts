@@ -42,7 +42,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseFraming } from '../../src/codec/spec.js';
 import { type ErrorCode, SwitchboardError } from '../../src/errors.js';
 import { type Channel, type OpenChannelOptions, openChannel } from '../../src/net/channel.js';
-import { sbpFraming } from '../../src/net/envelope.js';
+import { encodeEnvelope, SbpType, sbpFraming } from '../../src/net/envelope.js';
 import { createServer, type Server } from '../../src/server/server.js';
 import { type Fault, FaultProxy } from '../../src/testing/index.js';
 import { seededRandom } from '../server/helpers.js';
@@ -90,14 +90,11 @@ function makePayloads(framing: MatrixFraming, seed: number): Uint8Array[] {
 
 /** Bytes on the wire per payload, so that a fault can cut at an exact frame position. */
 function wireSizes(framing: MatrixFraming, payloads: Uint8Array[]): number[] {
-  if (framing === 'sbp') {
-    // u32be length + type byte (DATA has no request id): docs/PROTOCOL.md.
-    return payloads.map((payload) => 5 + payload.length);
-  }
-  const encoder = parseFraming(framing).createEncoder();
-  return payloads.map((payload) =>
-    encoder.encode(payload).reduce((sum, part) => sum + part.length, 0),
-  );
+  const encode =
+    framing === 'sbp'
+      ? (payload: Uint8Array) => encodeEnvelope(SbpType.DATA, 0, payload)
+      : (payload: Uint8Array) => parseFraming(framing).createEncoder().encode(payload);
+  return payloads.map((payload) => encode(payload).reduce((sum, part) => sum + part.length, 0));
 }
 
 /** A client that sends numbered payloads and records every echo, in arrival order. */
