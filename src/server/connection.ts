@@ -271,13 +271,22 @@ function onDormantError(this: net.Socket & DormantSlot, error: Error): void {
 }
 
 function onDormantClose(this: net.Socket & DormantSlot): void {
-  this[DORMANT_SLOT]?.wake('close', undefined);
+  const error = this.errored;
+  this[DORMANT_SLOT]?.wake(error === null ? 'close' : 'error', error ?? undefined);
 }
 
+/**
+ * Installs the dormant listeners. No 'error' listener when the transport has one
+ * already (the accept paths install a no-op): an error is always followed by 'close',
+ * which finds it in `transport.errored`, and a second 'error' listener would turn the
+ * transport's listener slot into an array (memory per idle connection).
+ */
 function listenDormant(transport: net.Socket): void {
   transport.on('data', onDormantData);
   transport.on('end', onDormantEnd);
-  transport.on('error', onDormantError);
+  if (transport.listenerCount('error') === 0) {
+    transport.on('error', onDormantError);
+  }
   transport.on('close', onDormantClose);
 }
 
@@ -396,7 +405,8 @@ type Phase = 'starting' | 'dormant' | 'running' | 'closing' | 'ended';
  *   errors, metrics and diagnostics are the same.
  */
 class ServedConnection implements ConnectionInfo {
-  readonly id: string;
+  /** A number until read (formatting every id up front costs a string per connection). */
+  readonly #id: string | number;
   readonly proxyHeader: ProxyHeader | null;
   readonly raw: net.Socket;
   transport: net.Socket;
@@ -408,24 +418,33 @@ class ServedConnection implements ConnectionInfo {
   /** Slot in the set's deadline queue while dormant, or -1. */
   #deadlineSlot = -1;
   readonly #owner: ConnectionSet;
+  /** `performance.now()` ms, truncated: a small integer is stored unboxed (a double is a heap number). */
   readonly #started: number;
   #handlerStarted = 0;
-  readonly #resolveEnded: () => void;
+  /** Told once the connection has been accounted for, with `#endTag`. */
+  readonly #onEnded: (tag: string) => void;
+  readonly #endTag: string;
 
   constructor(
     owner: ConnectionSet,
     raw: net.Socket,
-    id: string,
+    id: string | number,
     proxyHeader: ProxyHeader | null,
-    resolveEnded: () => void,
+    onEnded: (tag: string) => void,
+    endTag: string,
   ) {
     this.#owner = owner;
     this.raw = raw;
     this.transport = raw;
-    this.id = id;
+    this.#id = id;
     this.proxyHeader = proxyHeader;
-    this.#resolveEnded = resolveEnded;
-    this.#started = Date.now();
+    this.#onEnded = onEnded;
+    this.#endTag = endTag;
+    this.#started = Math.trunc(performance.now());
+  }
+
+  get id(): string {
+    return String(this.#id);
   }
 
   get proxied(): boolean {
@@ -478,6 +497,10 @@ class ServedConnection implements ConnectionInfo {
   start(remainder: Uint8Array | null): void {
     const owner = this.#owner;
     const settings = owner.settings;
+    // Node caches the peer address on first read and keeps it once the socket is
+    // destroyed: read it now, so that a connection that fails before its Socket exists
+    // (TLS handshake, a reset while dormant) is still reported with its address.
+    void this.raw.remoteAddress;
     settings.metrics.connectionsOpen += 1;
     settings.metrics.connectionsAccepted += 1;
     if (settings.tlsContext !== null) {
@@ -738,14 +761,14 @@ class ServedConnection implements ConnectionInfo {
       remoteAddress,
       code: failure?.code ?? null,
       error: failure,
-      durationMs: Date.now() - this.#started,
+      durationMs: Math.trunc(performance.now()) - this.#started,
       framesIn: stats?.framesReceived ?? 0,
       framesOut: stats?.framesSent ?? 0,
       bytesIn: stats?.bytesReceived ?? 0,
       bytesOut: stats?.bytesSent ?? 0,
     });
     owner.ended(this);
-    this.#resolveEnded();
+    this.#onEnded(this.#endTag);
   }
 }
 
@@ -802,12 +825,28 @@ export class ConnectionSet {
    * Serves one admitted connection to its end. Never rejects: failures are
    * counted, published and end the connection only.
    */
-  serve(raw: net.Socket, id: string, proxy: ProxyPreamble | null): Promise<void> {
+  serve(raw: net.Socket, id: string | number, proxy: ProxyPreamble | null): Promise<void> {
     return new Promise<void>((resolve) => {
-      const connection = new ServedConnection(this, raw, id, proxy?.header ?? null, resolve);
-      this.#live.add(connection);
-      connection.start(proxy?.remainder ?? null);
+      this.serveWith(raw, id, proxy, () => resolve(), '');
     });
+  }
+
+  /**
+   * {@link serve} without a promise: calls `onEnded(tag)` once the connection has
+   * ended and been accounted for. A promise per connection, its resolve function and
+   * the caller's reaction closure cost ~300 bytes per idle connection (#8); a
+   * server-wide `onEnded` and a tag (the admission IP) cost two fields.
+   */
+  serveWith(
+    raw: net.Socket,
+    id: string | number,
+    proxy: ProxyPreamble | null,
+    onEnded: (tag: string) => void,
+    tag: string,
+  ): void {
+    const connection = new ServedConnection(this, raw, id, proxy?.header ?? null, onEnded, tag);
+    this.#live.add(connection);
+    connection.start(proxy?.remainder ?? null);
   }
 
   /** @internal */

@@ -579,7 +579,7 @@ class SwitchboardServer implements Server {
     }
     // In the processes model the worker reads the PROXY header (the primary never reads).
     if (!parts.limits.proxyProtocol || parts.dispatcher.model === 'processes') {
-      parts.dispatcher.serve(socket, null).finally(() => this.#admission.release(socketIp));
+      this.#serve(socket, null, socketIp);
       return;
     }
     // Until its header is read, the connection belongs to no dispatcher: track it so
@@ -605,7 +605,7 @@ class SwitchboardServer implements Server {
           socket.destroy();
           return;
         }
-        parts.dispatcher.serve(socket, proxy).finally(() => this.#admission.release(chargedIp));
+        this.#serve(socket, proxy, chargedIp);
       },
       (error: SwitchboardError) => {
         this.#preface.delete(socket);
@@ -628,6 +628,19 @@ class SwitchboardServer implements Server {
       },
     );
   }
+
+  /** Hands an admitted connection to the dispatcher; its admission is released when it ends. */
+  #serve(socket: net.Socket, proxy: ProxyPreamble | null, ip: string): void {
+    const dispatcher = this.#parts.dispatcher;
+    if (dispatcher.serveWith !== undefined) {
+      // One server-wide callback instead of a promise and a closure per connection (#8).
+      dispatcher.serveWith(socket, proxy, this.#releaseAdmission, ip);
+      return;
+    }
+    dispatcher.serve(socket, proxy).then(() => this.#admission.release(ip));
+  }
+
+  readonly #releaseAdmission = (ip: string): void => this.#admission.release(ip);
 
   /**
    * Closes an over-limit connection at once: one refusal frame when the framing

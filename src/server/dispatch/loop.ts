@@ -43,6 +43,16 @@ export interface Dispatcher {
   readonly connections: number;
   /** Serves an admitted connection; resolves (never rejects) once it has ended. */
   serve(raw: net.Socket, proxy: ProxyPreamble | null): Promise<void>;
+  /**
+   * Optional form of {@link Dispatcher.serve} without a promise per connection (memory
+   * per idle connection, #8): calls `onEnded(tag)` once the connection has ended.
+   */
+  serveWith?(
+    raw: net.Socket,
+    proxy: ProxyPreamble | null,
+    onEnded: (tag: string) => void,
+    tag: string,
+  ): void;
   /** Frames and bytes of connections still open. */
   liveTraffic(): LiveTraffic;
   /**
@@ -77,7 +87,17 @@ export class LocalDispatcher implements Dispatcher {
 
   serve(raw: net.Socket, proxy: ProxyPreamble | null): Promise<void> {
     this.#nextId += 1;
-    return this.#connections.serve(raw, String(this.#nextId), proxy);
+    return this.#connections.serve(raw, this.#nextId, proxy);
+  }
+
+  serveWith(
+    raw: net.Socket,
+    proxy: ProxyPreamble | null,
+    onEnded: (tag: string) => void,
+    tag: string,
+  ): void {
+    this.#nextId += 1;
+    this.#connections.serveWith(raw, this.#nextId, proxy, onEnded, tag);
   }
 
   liveTraffic(): LiveTraffic {
