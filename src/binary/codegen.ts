@@ -102,7 +102,7 @@ type PositionSource = (offset: number) => string;
 const constantPosition: PositionSource = (offset) => int(offset);
 const basePosition: PositionSource = (offset) => `base + ${int(offset)}`;
 
-/** Byte indices of a `width`-byte value, most significant first, in the field's order. */
+/** For each byte significance (least significant first), its index within a `width`-byte field. */
 function byteOrder(width: number, littleEndian: boolean): number[] {
   const indices = Array.from({ length: width }, (_, index) => index);
   return littleEndian ? indices : indices.reverse();
@@ -151,17 +151,27 @@ function loadInt(at: PositionSource, offset: number, width: number, little: bool
 /**
  * The test that `v` (known to be a number) is an integer the field accepts: these
  * bit-operator round trips hold exactly for the integers of each kind's range, and
- * fail for fractions, NaN, infinities and anything out of range. The rule's range
- * equals the kind's range for every ≤ 4-byte kind (format.ts intRule).
+ * fail for fractions, NaN, infinities and anything out of range. They are only valid
+ * while the field's rule accepts exactly the kind's range, which {@link rangeTest}
+ * checks when it generates (format.ts intRule guarantees it for every ≤ 4-byte kind).
  */
-const IN_RANGE: Partial<Record<number, string>> = {
-  [OpKind.Int8]: '((v << 24) >> 24) === v',
-  [OpKind.Uint8]: '(v & 0xff) === v',
-  [OpKind.Int16]: '((v << 16) >> 16) === v',
-  [OpKind.Uint16]: '(v & 0xffff) === v',
-  [OpKind.Int32]: '(v | 0) === v',
-  [OpKind.Uint32]: '(v >>> 0) === v',
+const IN_RANGE: Partial<Record<number, { test: string; min: number; limit: number }>> = {
+  [OpKind.Int8]: { test: '((v << 24) >> 24) === v', min: -(2 ** 7), limit: 2 ** 7 },
+  [OpKind.Uint8]: { test: '(v & 0xff) === v', min: 0, limit: 2 ** 8 },
+  [OpKind.Int16]: { test: '((v << 16) >> 16) === v', min: -(2 ** 15), limit: 2 ** 15 },
+  [OpKind.Uint16]: { test: '(v & 0xffff) === v', min: 0, limit: 2 ** 16 },
+  [OpKind.Int32]: { test: '(v | 0) === v', min: -(2 ** 31), limit: 2 ** 31 },
+  [OpKind.Uint32]: { test: '(v >>> 0) === v', min: 0, limit: 2 ** 32 },
 };
+
+function rangeTest(op: FieldOp): string {
+  const range = IN_RANGE[op.kind];
+  const rule = op.intRule;
+  if (range === undefined || rule?.numberMin !== range.min || rule.numberLimit !== range.limit) {
+    throw new Error(`codegen: field kind ${op.kind} has no bit test for its rule`);
+  }
+  return range.test;
+}
 
 /** Statements packing value number `valueIndex` as item `item` of field `fieldIndex`. */
 function writeItem(
@@ -184,7 +194,7 @@ function writeItem(
     case OpKind.Uint32:
       return [
         `v = ${value};`,
-        `if (typeof v !== 'number' || !(${IN_RANGE[op.kind]})) v = smallInteger(v, ${rule});`,
+        `if (typeof v !== 'number' || !(${rangeTest(op)})) v = smallInteger(v, ${rule});`,
         storeInt(at, offset, op.size, op.littleEndian),
       ].join('\n');
     case OpKind.Int64:
