@@ -44,7 +44,7 @@ export const MESSAGES = 24;
 export const WINDOW = 4;
 /** Mid-stream faults (blackhole, half-open) are added after this many echoes. */
 export const BEFORE_FAULT = 6;
-/** The reset cuts the server → client stream in the middle of frame number RESET_AT. */
+/** Resets and the graceful close cut a stream in the middle of the frame with this sequence number. */
 export const RESET_AT = 9;
 
 /** Only turns a hang into a failure; no cell comes near it. */
@@ -107,6 +107,20 @@ export const FAULT_KINDS: readonly FaultKind[] = [
     transparent: false,
     detector: 'the RST (or the FIN ahead of it, mid-frame)',
     codes: ['SB_CONNECTION_RESET', 'SB_UNEXPECTED_EOF'],
+  },
+  {
+    name: 'reset mid-request',
+    fault: `\`resetAfter\` client → server, in the middle of the message with sequence ${RESET_AT}: RST to both sides`,
+    transparent: false,
+    detector: 'the RST (or the FIN ahead of it, mid-frame)',
+    codes: ['SB_CONNECTION_RESET', 'SB_UNEXPECTED_EOF'],
+  },
+  {
+    name: 'close mid-frame',
+    fault: `\`closeAfter\` server → client, in the middle of the echo with sequence ${RESET_AT}: FIN to both sides`,
+    transparent: false,
+    detector: 'the cut frame at end of input',
+    codes: ['SB_UNEXPECTED_EOF'],
   },
   {
     name: 'blackhole',

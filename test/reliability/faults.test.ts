@@ -22,13 +22,14 @@
  *    afterwards the same server echoes on a fresh connection.
  *
  * Mid-stream faults (blackhole, half-open) are added after BEFORE_FAULT messages were
- * echoed and nothing is in flight, so exactly BEFORE_FAULT are acknowledged. The reset
- * cuts the server → client stream in the middle of frame RESET_AT, so at most RESET_AT
- * are acknowledged (the RST may also discard echoes the client had not read yet).
+ * echoed and nothing is in flight, so exactly BEFORE_FAULT are acknowledged. The resets
+ * and the graceful close cut one direction in the middle of frame RESET_AT, so at most
+ * RESET_AT are acknowledged (a RST may also discard echoes the client had not read yet).
  *
  * How each destructive fault is detected (no hangs):
- * - reset: the RST itself (`SB_CONNECTION_RESET`), or the cut frame at EOF
- *   (`SB_UNEXPECTED_EOF`) when the client reads the proxy's FIN before its RST;
+ * - reset (either direction): the RST itself (`SB_CONNECTION_RESET`), or the cut frame
+ *   at EOF (`SB_UNEXPECTED_EOF`) when the client reads the proxy's FIN before its RST;
+ * - graceful close mid-frame: the cut frame at end of input (`SB_UNEXPECTED_EOF`);
  * - blackhole (both directions, FIN dropped too): the Channel's own `idleTimeout`
  *   (`SB_IDLE_TIMEOUT`, sticky, the connection is destroyed); `sbp`: the heartbeat
  *   (`SB_PEER_UNRESPONSIVE`);
@@ -296,26 +297,41 @@ function transparent(fault: Fault): ColumnRun {
   };
 }
 
+/**
+ * Cuts one direction in the middle of the frame with sequence RESET_AT (the messages
+ * and their echoes have the same size on the wire), with a reset or a graceful close.
+ */
+function cutMidFrame(
+  direction: 'upstream' | 'downstream',
+  type: 'resetAfter' | 'closeAfter',
+): ColumnRun {
+  return async (cell, codes) => {
+    const budget =
+      cell.wire.slice(0, RESET_AT).reduce((sum, size) => sum + size, 0) +
+      Math.floor(cell.wire[RESET_AT]! / 2);
+    cell.proxy.addFault(direction, { type, bytes: budget });
+    const client = await cell.open();
+    const error = await guarded(client.exchange(MESSAGES, HANG_GUARD_MS), 'the exchange');
+    expectCode(error, codes);
+    // The cut frame never counts (upstream: the server never decodes it); a RST may
+    // also discard echoes not read yet.
+    expect(client.acked.length).toBeLessThanOrEqual(RESET_AT);
+    expectPrefix(client, client.acked.length);
+    const { resets, gracefulCloses } = cell.proxy.stats;
+    expect(type === 'resetAfter' ? resets : gracefulCloses).toBe(1);
+    await expectServerStillServes(cell);
+    return { acknowledged: client.acked.length, code: (error as SwitchboardError).code };
+  };
+}
+
 /** How each column of FAULT_KINDS runs, by name. */
 const COLUMN_RUNS: Record<string, ColumnRun> = {
   '1-byte slicing': transparent(SLICE),
   'latency+jitter': transparent(LATENCY),
   'bandwidth cap': transparent(BANDWIDTH),
-  async 'reset mid-stream'(cell, codes) {
-    const budget =
-      cell.wire.slice(0, RESET_AT).reduce((sum, size) => sum + size, 0) +
-      Math.floor(cell.wire[RESET_AT]! / 2);
-    cell.proxy.addFault('downstream', { type: 'resetAfter', bytes: budget });
-    const client = await cell.open();
-    const error = await guarded(client.exchange(MESSAGES, HANG_GUARD_MS), 'the exchange');
-    expectCode(error, codes);
-    // The cut frame never counts; the RST may also discard echoes not read yet.
-    expect(client.acked.length).toBeLessThanOrEqual(RESET_AT);
-    expectPrefix(client, client.acked.length);
-    expect(cell.proxy.stats.resets).toBe(1);
-    await expectServerStillServes(cell);
-    return { acknowledged: client.acked.length, code: (error as SwitchboardError).code };
-  },
+  'reset mid-stream': cutMidFrame('downstream', 'resetAfter'),
+  'reset mid-request': cutMidFrame('upstream', 'resetAfter'),
+  'close mid-frame': cutMidFrame('downstream', 'closeAfter'),
   async blackhole(cell, codes) {
     const sbp = cell.framing === 'sbp';
     const client = await cell.open(
