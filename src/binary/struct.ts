@@ -5,12 +5,16 @@
  *
  * Theory of operation:
  * - A format string is compiled once (format.ts) into a flat list of field operations
- *   with precomputed byte offsets. {@link Struct} holds one compiled format; the free
- *   functions ({@link pack}, {@link unpack}, ...) look formats up in a small bounded
- *   cache, as CPython's module-level functions do.
- * - Packing walks the operations in order and checks each value just before writing
- *   it, so the first bad value (in format order) is the one reported, as in CPython.
- *   Bytes between fields (`x`, alignment) are zero.
+ *   with precomputed byte offsets, and that list into straight-line pack and unpack
+ *   functions (codegen.ts). The interpreter here (writeFields/readFields) runs the
+ *   list directly instead when code generation is unavailable or the format has too
+ *   many values to unroll; both engines share every check below.
+ * - One compiled struct per format string, in a small bounded cache as CPython's
+ *   module-level functions keep; {@link Struct} and the free functions
+ *   ({@link pack}, {@link unpack}, ...) both take theirs from it.
+ * - Packing checks each value just before writing it, in format order, so the first
+ *   bad value is the one reported, as in CPython. Bytes between fields (`x`,
+ *   alignment) are zero.
  * - Unpacking never shares memory with the input: `c`, `s` and `p` values are copies.
  *
  * Value mapping (see {@link StructValue}):
@@ -758,10 +762,10 @@ function iterUnpackCompiled(
 }
 
 // ---------------------------------------------------------------------------
-// Format cache for the free functions
+// Format cache (shared by Struct and the free functions)
 // ---------------------------------------------------------------------------
 
-/** Cached formats for the free functions. CPython keeps 100 too (_MAXCACHE). */
+/** Cached compiled structs. CPython keeps 100 formats too (_MAXCACHE). */
 const FORMAT_CACHE_LIMIT = 100;
 
 // Module state, but bounded and holding only immutable compiled structs: a format
