@@ -136,6 +136,31 @@ describe('dormant connections (echo, discard)', () => {
     expect(server.connections).toBe(0);
   });
 
+  it('threads dispatch: a dormant connection wakes into the pool, and idles out like the others', async () => {
+    const clock = new ManualClock();
+    const server = await tracker.server({
+      handler: 'echo',
+      framing: 'line',
+      dispatch: 'threads',
+      workers: 1,
+      idleTimeout: 5000,
+      clock,
+    });
+    const awake = await tracker.channel(server.address, 'line');
+    const sleeper = await tracker.socket(server.address);
+    await until(() => server.connections === 2);
+    await awake.send('via the pool');
+    expect(text(await awake.receive())).toBe('via the pool');
+    const sleeperEnded = readAll(sleeper);
+    clock.advance(5000);
+    await until(() => closedMessages.length === 2);
+    expect(closedMessages.map((message) => message.code)).toEqual([
+      'SB_IDLE_TIMEOUT',
+      'SB_IDLE_TIMEOUT',
+    ]);
+    expect((await sleeperEnded).data.length).toBe(0);
+  });
+
   it('many dormant connections each wake independently', async () => {
     const server = await tracker.server({ handler: 'echo', framing: 'line' });
     const channels = [];

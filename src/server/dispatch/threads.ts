@@ -22,7 +22,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
-import type { ConnectionBody } from '../connection.js';
+import { type ConnectionBody, markInputFirst } from '../connection.js';
 import type { BuiltinFrameHandlerName } from '../handlers.js';
 import type { ServerMetrics } from '../metrics.js';
 import { inheritableExecArgv, needsTypeScriptLoader, tsxApiUrl, workerEntryUrl } from './entry.js';
@@ -325,7 +325,8 @@ export class OrderedReplies {
  * reading also waits while the socket's output is above its high-water mark.
  */
 export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBody {
-  return async (channel, info) => {
+  // Input-first: nothing happens before the first frame, so idle connections stay dormant (#8).
+  return markInputFirst(async (channel, info) => {
     let sequence = 0;
     let inFlight = 0;
     let failure: unknown = null;
@@ -392,5 +393,5 @@ export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBo
     if (failure !== null) {
       throw failure;
     }
-  };
+  });
 }
