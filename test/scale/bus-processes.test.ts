@@ -11,7 +11,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChildSet, startInstance, startNats } from '../../deploy/stack.js';
-import { FrameBatch } from '../../src/server/dispatch/processes.js';
+import { FrameBatch, relayQueueLimit } from '../../src/server/dispatch/processes.js';
 import { createServer, type Server, type ServerOptions } from '../../src/server/server.js';
 import { LineClient, linesFrom, natsServerAvailable, waitUntil } from './helpers.js';
 
@@ -143,23 +143,55 @@ async function chatRound(
 }
 
 describe('chat with dispatch processes, no bus', () => {
-  it('FrameBatch: one IPC message per event-loop turn, in order; flush() first sends at once', async () => {
+  it('FrameBatch: one message per turn, one being written at a time, flush() at once, bounded', async () => {
     const sent: string[][] = [];
-    const batch = new FrameBatch((frames) =>
-      sent.push(frames.map((frame) => new TextDecoder().decode(frame))),
+    const pending: (() => void)[] = [];
+    let overflows = 0;
+    const batch = new FrameBatch(
+      (frames, written) => {
+        sent.push(frames.map((frame) => new TextDecoder().decode(frame)));
+        pending.push(written);
+      },
+      10,
+      () => {
+        overflows += 1;
+      },
     );
     const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
     batch.deliver(bytes('1'));
     batch.deliver(bytes('2'));
     expect(sent).toEqual([]); // not before the turn ends
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     expect(sent).toEqual([['1', '2']]);
+    // While that message is being written, frames wait here and then leave together.
     batch.deliver(bytes('3'));
-    batch.flush(); // what a worker does before sending any other message
+    batch.deliver(bytes('4'));
+    await nextTurn();
+    expect(sent).toHaveLength(1);
+    expect(batch.queuedBytes).toBe(2);
+    pending.shift()?.();
+    await nextTurn();
+    expect(sent).toEqual([
+      ['1', '2'],
+      ['3', '4'],
+    ]);
+    // flush() (before any other message on the channel) sends even while one is being written.
+    batch.deliver(bytes('5'));
     batch.flush();
-    expect(sent).toEqual([['1', '2'], ['3']]);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(sent).toHaveLength(2); // the scheduled flush found nothing left
+    batch.flush();
+    expect(sent).toEqual([['1', '2'], ['3', '4'], ['5']]);
+    // Past the bound (10 bytes waiting): onOverflow once, then frames are ignored.
+    batch.deliver(bytes('123456'));
+    batch.deliver(bytes('789012'));
+    batch.deliver(bytes('x'));
+    expect(overflows).toBe(1);
+    expect(batch.queuedBytes).toBe(0);
+    for (const written of pending.splice(0)) {
+      written();
+    }
+    await nextTurn();
+    expect(sent).toHaveLength(3);
   });
 
   it('a line from a client of one worker reaches the clients of every worker once, in order', async () => {
@@ -173,6 +205,42 @@ describe('chat with dispatch processes, no bus', () => {
     await allInRooms(group);
     await chatRound(group, group, 100);
     expect(server.bus).toBeNull();
+  });
+
+  it('a worker that stops reading its relay is cut past 16 MiB queued; the others keep chatting', async () => {
+    const maxQueuedOutput = 4 * 1024 * 1024;
+    const server = await chatServer({ maxQueuedOutput });
+    const limit = relayQueueLimit(maxQueuedOutput); // 16 MiB
+    const p0 = await join(server, 'p0'); // worker 0
+    const p1 = await join(server, 'p1'); // worker 1: stopped below
+    await allInRooms([p0, p1]);
+    const [, stopped] = server.workerPids;
+    process.kill(stopped!, 'SIGSTOP'); // reads nothing from now on, IPC included
+    const filler = 'x'.repeat(60 * 1024);
+    const lines = Math.ceil((limit + 4 * 1024 * 1024) / filler.length); // the bound + kernel buffers
+    try {
+      for (let i = 1; i <= lines; i += 1) {
+        p0.client.send(`big-${i} ${filler}`);
+      }
+      await waitUntil(
+        () => !server.workerPids.includes(stopped!),
+        'the stopped worker cut',
+        20_000,
+      );
+    } finally {
+      try {
+        process.kill(stopped!, 'SIGCONT');
+      } catch {
+        // already gone: the expected outcome
+      }
+    }
+    await p1.client.waitClosed();
+    expect(server.metrics.errors).toMatchObject({ SB_OUTPUT_QUEUE_FULL: 1, SB_WORKER_CRASHED: 1 });
+    await waitUntil(() => server.workerPids.length === 2, 'the replacement worker', 15_000);
+    const p2 = await join(server, 'p2'); // the replacement (fewest connections)
+    const group = [p0, p2];
+    await allInRooms(group);
+    await chatRound(group, group, 20);
   });
 
   it('a bad bus option is refused by name after the workers started, and they are stopped', async () => {

@@ -34,8 +34,20 @@ function sendNow(message: WorkerMessage): void {
   }
 }
 
-/** Chat frames of this worker's clients, on their way to the primary. */
-const chatOut = new FrameBatch((frames) => sendNow({ type: 'chat', frames }));
+/**
+ * Chat frames of this worker's clients, on their way to the primary. Not bounded
+ * here: the primary reads for every worker, and cutting this worker's clients
+ * would not make it read faster (docs/SCALING.md §6).
+ */
+const chatOut = new FrameBatch(sendChat, Number.POSITIVE_INFINITY, () => undefined);
+
+function sendChat(frames: Uint8Array[], written: () => void): void {
+  if (!process.connected || process.send === undefined) {
+    written();
+    return;
+  }
+  process.send({ type: 'chat', frames } satisfies WorkerMessage, undefined, {}, () => written());
+}
 
 /** Sends `message` after any batched chat frames: e.g. `drained` must not overtake them. */
 function send(message: WorkerMessage): void {
@@ -156,7 +168,14 @@ process.on('message', (message: PrimaryMessage, handle: unknown) => {
       });
       return;
     case 'exit':
-      process.disconnect();
+      // Not synchronously: when 'exit' is among the messages node replays to the
+      // first 'message' listener (a replacement told to exit as it starts), a
+      // disconnect inside that replay makes node throw (channel gone mid-loop).
+      setImmediate(() => {
+        if (process.connected) {
+          process.disconnect();
+        }
+      });
       return;
   }
 });

@@ -24,7 +24,9 @@
  * -> primary IPC, NATS per connection, primary -> worker IPC) keeps order, so
  * each client's frames reach every other client in the order sent, exactly once
  * (docs/SCALING.md). Chat frames cross IPC in batches, one message per
- * event-loop turn and direction ({@link FrameBatch}).
+ * event-loop turn and direction ({@link FrameBatch}); a worker that stops
+ * reading while more than {@link relayQueueLimit} bytes wait for it is killed
+ * and replaced, so every client that stays connected gets every frame.
  *
  * Crashes: when a worker exits unexpectedly, only its own connections drop (the
  * kernel closes their sockets with the process); the primary counts them as
@@ -93,40 +95,104 @@ export type WorkerMessage =
   | { type: 'drained'; destroyed: number };
 
 /**
- * Chat frames bound for one IPC channel, sent as one message per event-loop turn:
- * an IPC message costs far more than a small frame, so a burst of lines crosses
- * in a few messages instead of one each. Frames keep their order; the owner
- * calls {@link FrameBatch.flush} before sending anything else on the channel, so
- * no other message overtakes them. A {@link ChatMember}: `deliver` adds a frame.
+ * Chat frames bound for one IPC channel (a ChatMember: `deliver` queues a frame).
+ *
+ * Batching: an IPC message costs far more than a small frame, so the queued
+ * frames leave as one message at the end of the event-loop turn (setImmediate),
+ * and while that message is still being written (the other side is not reading)
+ * new frames wait here instead of in node's unbounded IPC queue, so the next
+ * message carries them all. Order: frames leave in order; the owner calls
+ * {@link FrameBatch.flush} before sending anything else on the channel, which
+ * sends at once, so no other message overtakes them.
+ *
+ * Bound: when more than `limit` bytes wait, `onOverflow` runs once and later
+ * frames are ignored: the side that is not reading is cut (as a slow client is
+ * cut by `maxQueuedOutput`), instead of a hole in the chat of clients that stay.
  */
 export class FrameBatch implements ChatMember {
   #frames: Uint8Array[] = [];
+  #bytes = 0;
   #scheduled = false;
-  readonly #sendFrames: (frames: Uint8Array[]) => void;
+  #inFlight = 0;
+  #overflowed = false;
+  readonly #send: (frames: Uint8Array[], written: () => void) => void;
+  readonly #limit: number;
+  readonly #onOverflow: () => void;
 
-  constructor(sendFrames: (frames: Uint8Array[]) => void) {
-    this.#sendFrames = sendFrames;
+  /**
+   * @param send sends one message with `frames` and calls `written` once it has
+   *   been written to the channel (or failed).
+   * @param limit bytes that may wait here.
+   * @param onOverflow called once, when more than `limit` bytes wait.
+   */
+  constructor(
+    send: (frames: Uint8Array[], written: () => void) => void,
+    limit: number,
+    onOverflow: () => void,
+  ) {
+    this.#send = send;
+    this.#limit = limit;
+    this.#onOverflow = onOverflow;
   }
 
-  /** Queues `frame`; the batch leaves at the end of this event-loop turn (setImmediate). */
+  /** Bytes waiting to be sent. */
+  get queuedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Queues `frame`; it leaves at the end of this turn, or after the message being written. */
   deliver(frame: Uint8Array): void {
-    this.#frames.push(frame);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.flush());
+    if (this.#overflowed) {
+      return;
     }
+    this.#frames.push(frame);
+    this.#bytes += frame.byteLength;
+    if (this.#bytes > this.#limit) {
+      this.#overflowed = true;
+      this.#frames = [];
+      this.#bytes = 0;
+      this.#onOverflow();
+      return;
+    }
+    this.#schedule();
   }
 
-  /** Sends the queued frames now, if any. */
+  /** Sends the waiting frames now (even while a message is being written), if any. */
   flush(): void {
-    this.#scheduled = false;
     if (this.#frames.length === 0) {
       return;
     }
     const frames = this.#frames;
     this.#frames = [];
-    this.#sendFrames(frames);
+    this.#bytes = 0;
+    this.#inFlight += 1;
+    this.#send(frames, () => {
+      this.#inFlight -= 1;
+      this.#schedule();
+    });
   }
+
+  #schedule(): void {
+    if (!this.#scheduled && this.#inFlight === 0 && this.#frames.length > 0) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        if (this.#inFlight === 0) {
+          this.flush();
+        }
+      });
+    }
+  }
+}
+
+/**
+ * Bytes of chat that may wait in the primary for one worker that is not reading
+ * its IPC channel: 4 x `maxQueuedOutput` (the channel carries the chat of many
+ * connections), and never less than 16 MiB, so that a burst toward a worker that
+ * is merely busy does not cut it.
+ */
+export function relayQueueLimit(maxQueuedOutput: number): number {
+  return Math.max(4 * maxQueuedOutput, 16 * 1024 * 1024);
 }
 
 /** Options of {@link ProcessDispatcher.start}. */
@@ -315,11 +381,19 @@ export class ProcessDispatcher implements Dispatcher {
       connections: new Map(),
       live: NO_TRAFFIC,
       drained: null,
-      member: new FrameBatch((frames) => {
-        if (child.connected) {
-          child.send({ type: 'chat', frames } satisfies PrimaryMessage);
-        }
-      }),
+      member: new FrameBatch(
+        (frames, written) => {
+          if (!child.connected) {
+            written();
+            return;
+          }
+          child.send({ type: 'chat', frames } satisfies PrimaryMessage, undefined, {}, () =>
+            written(),
+          );
+        },
+        relayQueueLimit(options.maxQueuedOutput),
+        () => this.#relayOverflow(slot),
+      ),
     };
     const existing = this.#slots.findIndex((candidate) => candidate.index === index);
     if (existing === -1) {
@@ -394,6 +468,24 @@ export class ProcessDispatcher implements Dispatcher {
         slot.drained = null;
         return;
     }
+  }
+
+  /** The worker stopped reading its chat relay: cut it (its clients drop) and fork a replacement. */
+  #relayOverflow(slot: WorkerSlot): void {
+    const limit = relayQueueLimit(this.#options.maxQueuedOutput);
+    const error = new ConnectionError(
+      'SB_OUTPUT_QUEUE_FULL',
+      `chat relay to worker process ${slot.index}: more than ${limit} bytes queued; the worker is restarted`,
+    );
+    this.#options.metrics.recordError(error.code);
+    diagnosticChannels.frameError.publish({
+      serverId: this.#options.serverId,
+      connectionId: null,
+      remoteAddress: '',
+      code: error.code,
+      error,
+    });
+    slot.child.kill('SIGKILL');
   }
 
   #onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
