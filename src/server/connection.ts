@@ -24,6 +24,16 @@
  * Shutdown: `drain(timeout)` aborts every connection's `info.signal` (handlers
  * that loop forever should watch it), waits for connections to end, and after
  * `timeout` ms destroys what is left.
+ *
+ * Memory per idle connection (issue #8) shapes the code: a connection is one
+ * {@link ServedConnection} with prototype methods and no suspended async frame; the
+ * caller learns of its end through one server-wide callback (`serveWith`). Bodies
+ * marked input-first ({@link markInputFirst}: echo, discard, the threads pool) start
+ * *dormant*: between the steps "TLS" and "channel" the connection waits with four
+ * shared listeners on the transport and a slot in a per-server {@link DeadlineQueue}
+ * (the idle timeout), and creates its Socket and Channel only when the peer sends,
+ * ends, fails or idles out; the event is handed on, so every outcome is the same as
+ * with an eager start.
  */
 import type * as net from 'node:net';
 import { Duplex } from 'node:stream';
