@@ -13,7 +13,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ChildSet, startInstance, startNats } from '../../deploy/stack.js';
 import { FrameBatch, relayQueueLimit } from '../../src/server/dispatch/processes.js';
 import { createServer, type Server, type ServerOptions } from '../../src/server/server.js';
-import { LineClient, linesFrom, natsServerAvailable, waitUntil } from './helpers.js';
+import {
+  LineClient,
+  linesFrom,
+  natsServerAvailable,
+  waitForBusState,
+  waitUntil,
+} from './helpers.js';
 
 /** A chat client and the prefix of the lines it sends (`name-`). */
 interface Participant {
@@ -362,10 +368,7 @@ describe.skipIf(!hasNats)('chat with dispatch processes over nats-server', () =>
     await allInRooms([a0, a1, b0]);
 
     await nats.child.kill();
-    await waitUntil(
-      () => serverA.bus?.state === 'reconnecting' && serverB.bus?.state === 'reconnecting',
-      'both buses to notice the loss',
-    );
+    await waitForBusState([serverA, serverB], 'reconnecting');
     for (let i = 1; i <= 20; i += 1) {
       a0.client.send(`down-${i}`);
     }
@@ -375,11 +378,7 @@ describe.skipIf(!hasNats)('chat with dispatch processes over nats-server', () =>
     await waitUntil(() => serverA.bus?.pendingMessages === 20, 'the outage lines pending in A');
 
     await startNats(children, { port: nats.port });
-    await waitUntil(
-      () => serverA.bus?.state === 'connected' && serverB.bus?.state === 'connected',
-      'both buses to reconnect',
-      15_000,
-    );
+    await waitForBusState([serverA, serverB], 'connected', 15_000);
     // Replayed outage lines may still be arriving at B.
     await chatRound([a0, a1, b0], [a0, a1, b0], 20, /^(probe|down)-/);
     // The replayed outage lines: at most once and in order at B (core NATS may lose them).

@@ -15,7 +15,13 @@ import {
 } from '../../src/server/bus.js';
 import { type ChatMember, ChatRoom } from '../../src/server/handlers.js';
 import { createServer, type Server } from '../../src/server/server.js';
-import { LineClient, linesFrom, natsServerAvailable, waitUntil } from './helpers.js';
+import {
+  LineClient,
+  linesFrom,
+  natsServerAvailable,
+  waitForBusState,
+  waitUntil,
+} from './helpers.js';
 
 /** A ChatBus in memory: every bus on one `network` sees every publish (echo included, like NATS without noEcho). */
 class MemoryBus implements ChatBus {
@@ -273,10 +279,7 @@ describe.skipIf(!hasNats)('chat across instances over nats-server', () => {
       await waitUntil(() => b1.lines.includes('pre-20'), 'pre traffic across instances');
 
       await nats.child.kill(); // a crash, not a graceful shutdown
-      await waitUntil(
-        () => serverA.bus?.state === 'reconnecting' && serverB.bus?.state === 'reconnecting',
-        'both buses to notice the loss',
-      );
+      await waitForBusState([serverA, serverB], 'reconnecting');
       for (let i = 1; i <= 20; i += 1) {
         a1.send(`during-${i}`);
       }
@@ -286,11 +289,7 @@ describe.skipIf(!hasNats)('chat across instances over nats-server', () => {
       await waitUntil(() => serverA.bus?.pendingMessages === 20, 'the outage lines pending on A');
 
       await startNats(children, { port: nats.port });
-      await waitUntil(
-        () => serverA.bus?.state === 'connected' && serverB.bus?.state === 'connected',
-        'both buses to reconnect',
-        10_000,
-      );
+      await waitForBusState([serverA, serverB], 'connected', 10_000);
       expect(serverA.bus?.reconnects).toBe(1);
       expect(serverA.bus?.pendingMessages).toBe(0);
 

@@ -5,6 +5,8 @@
  */
 import * as net from 'node:net';
 import { findTool } from '../../deploy/stack.js';
+import type { BusState } from '../../src/server/bus.js';
+import type { Server } from '../../src/server/server.js';
 import { requireTool } from '../helpers/interop.js';
 
 /** nats-server path, or null (the interop rule decides between skip and failure). */
@@ -32,6 +34,19 @@ export async function waitUntil(
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Waits until the bus of every server in `servers` is in `state`. */
+export async function waitForBusState(
+  servers: readonly Server[],
+  state: BusState,
+  timeoutMs = 5000,
+): Promise<void> {
+  await waitUntil(
+    () => servers.every((server) => server.bus?.state === state),
+    `every bus ${state}`,
+    timeoutMs,
+  );
 }
 
 /** A line client: every LF-terminated line received is appended to `lines`. */
