@@ -331,6 +331,7 @@ export class ProcessDispatcher implements Dispatcher {
         (slot) =>
           new Promise<number>((resolve) => {
             slot.drained = resolve;
+            slot.member.flush(); // chat already relayed reaches the clients before they close
             slot.child.send({ type: 'drain', timeout } satisfies PrimaryMessage);
           }),
       );
