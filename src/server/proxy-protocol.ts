@@ -716,8 +716,13 @@ function encodeV1(
     }
   }
   const protocol = family === 'IPv4' ? 'TCP4' : 'TCP6';
+  // IPv6 goes out in its RFC 5952 form (as inet_ntop writes it): a valid but long
+  // spelling (up to 45 characters, e.g. with an embedded IPv4 tail) would push the
+  // line past the 107 bytes every receiver accepts; the canonical form is at most 39.
+  const text = (address: string): string =>
+    family === 'IPv4' ? address : formatIPv6(parseIPv6Bytes(address), 0);
   return new TextEncoder().encode(
-    `PROXY ${protocol} ${source.address} ${destination.address} ${source.port} ${destination.port}\r\n`,
+    `PROXY ${protocol} ${text(source.address)} ${text(destination.address)} ${source.port} ${destination.port}\r\n`,
   );
 }
 
