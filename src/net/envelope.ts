@@ -23,6 +23,7 @@
  * view; a frame spanning chunks is concatenated once. Errors are sticky.
  */
 
+import { parseFraming } from '../codec/spec.js';
 import {
   type Decoder,
   type Encoder,
@@ -325,4 +326,13 @@ export function sbpFraming(options: { maxFrame?: number } = {}): Framing {
     createDecoder: (): Decoder => new SbpDecoder(maxFrame),
     createEncoder: (): Encoder => new SbpDataEncoder(maxFrame),
   });
+}
+
+/**
+ * A framing spec string as a Channel or server takes it: `'sbp'` (the envelope, which
+ * lives here, above the byte layer) or any spec {@link parseFraming} knows.
+ * @throws InvalidArgumentError `SB_BAD_FRAMING_SPEC` naming the bad part of the spec.
+ */
+export function parseChannelFraming(spec: string, options: { maxFrame?: number } = {}): Framing {
+  return spec === 'sbp' ? sbpFraming(options) : parseFraming(spec, options);
 }

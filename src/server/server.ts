@@ -36,7 +36,6 @@
 import * as net from 'node:net';
 import { availableParallelism } from 'node:os';
 import * as tls from 'node:tls';
-import { parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { diagnosticChannels } from '../diagnostics.js';
 import {
@@ -47,6 +46,7 @@ import {
 } from '../errors.js';
 import { type Address, formatAddress, parseAddress, toNodePath } from '../net/address.js';
 import type { Clock } from '../net/clock.js';
+import { parseChannelFraming } from '../net/envelope.js';
 import { buildTlsServerOptions, type TlsServerOptions } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
 import {
@@ -425,7 +425,7 @@ async function loopBody(
 
 function resolveServerFraming(framing: string | Framing, maxFrame: number): Framing {
   if (typeof framing === 'string') {
-    return parseFraming(framing, maxFrame === 0 ? {} : { maxFrame });
+    return parseChannelFraming(framing, maxFrame === 0 ? {} : { maxFrame });
   }
   if (
     framing === null ||

@@ -5,9 +5,9 @@
  */
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
-import { parseFraming } from '../../codec/spec.js';
 import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, type SwitchboardError } from '../../errors.js';
+import { parseChannelFraming } from '../../net/envelope.js';
 import { buildTlsServerOptions } from '../../net/tls.js';
 import {
   type ConnectionBody,
@@ -71,7 +71,7 @@ function report(): { delta: MetricsDelta; live: LiveTraffic } {
 
 async function init(received: ProcessWorkerConfig): Promise<void> {
   config = received;
-  const framing = parseFraming(received.framing, { maxFrame: received.maxFrame });
+  const framing = parseChannelFraming(received.framing, { maxFrame: received.maxFrame });
   let body: ConnectionBody;
   if ('builtin' in received.handler) {
     body = builtinBody(received.handler.builtin, room);
