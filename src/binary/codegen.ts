@@ -13,9 +13,11 @@
  *   order, with the same checks: a fast test for the common case (a number already in
  *   range, a bigint already in range), and otherwise a call to the interpreter's own
  *   checked conversion, so error conditions and messages are shared, not duplicated.
- * - Reads build the result with one array literal. 8-byte integers and floats go
- *   through the caller's 8-byte scratch DataView (see struct.ts for why not a DataView
- *   over the target).
+ * - Reads build the result with one array literal. 8-byte integers and floats are
+ *   converted through typed-array views of one 8-byte scratch: a field is moved in and
+ *   out as 32-bit words with shifts, so only two scratch loads or stores happen per
+ *   64-bit value instead of eight (a DataView over the caller's array would cost more
+ *   than a whole small pack to create; see struct.ts).
  * - Formats with more than {@link MAX_GENERATED_VALUES} values (e.g. `'1000h'`) are
  *   not generated: the source would grow with the count, while the interpreter's
  *   per-field overhead is already spread over many values. {@link generateCodec}
@@ -32,7 +34,7 @@
  */
 
 import type { CompiledFormat, FieldOp, IntRule } from './format.js';
-import { OpKind } from './format.js';
+import { HOST_IS_LITTLE_ENDIAN, OpKind } from './format.js';
 
 /**
  * The checked conversions and byte helpers the generated code calls for everything
@@ -66,10 +68,15 @@ export interface CodegenHelpers {
   copyBytes(bytes: Uint8Array, start: number, length: number): Uint8Array;
   /** The value of a `p` field of `size` bytes. */
   readPascal(bytes: Uint8Array, position: number, size: number): Uint8Array;
-  /** An 8-byte scratch view; the generated code writes and reads it within one call. */
-  readonly scratchView: DataView;
-  /** The same 8 bytes as {@link CodegenHelpers.scratchView}. */
-  readonly scratchBytes: Uint8Array;
+  /**
+   * Views of one 8-byte scratch buffer, in host byte order: the generated code converts
+   * between 64-bit values (and floats) and 32-bit words through them, within one call.
+   */
+  readonly scratchWords: Int32Array;
+  readonly scratchInt64: BigInt64Array;
+  readonly scratchUint64: BigUint64Array;
+  readonly scratchFloat64: Float64Array;
+  readonly scratchFloat32: Float32Array;
 }
 
 /** The functions generated for one format. Callers check value counts and bounds first. */
@@ -121,22 +128,36 @@ function storeInt(at: PositionSource, offset: number, width: number, little: boo
   return lines.join('\n');
 }
 
-/** Statements copying `width` bytes of the scratch into the field. */
-function storeScratch(at: PositionSource, offset: number, width: number): string {
-  const lines: string[] = [];
-  for (let index = 0; index < width; index++) {
-    lines.push(`bytes[${at(offset + index)}] = scratchBytes[${index}];`);
-  }
-  return lines.join('\n');
+/**
+ * Which scratch word holds the high and which the low 32 bits of a 64-bit value: the
+ * typed-array views use the host's byte order.
+ */
+const HIGH_WORD = HOST_IS_LITTLE_ENDIAN ? 1 : 0;
+const LOW_WORD = 1 - HIGH_WORD;
+
+/**
+ * Statements storing the 64 bits just written to the scratch as a field: each 32-bit
+ * word goes out with {@link storeInt}, so the field's byte order costs nothing.
+ */
+function storeScratch64(at: PositionSource, offset: number, little: boolean): string {
+  const highOffset = little ? offset + 4 : offset;
+  const lowOffset = little ? offset : offset + 4;
+  return [
+    `v = scratchWords[${HIGH_WORD}];`,
+    storeInt(at, highOffset, 4, little),
+    `v = scratchWords[${LOW_WORD}];`,
+    storeInt(at, lowOffset, 4, little),
+  ].join('\n');
 }
 
-/** Statements copying `width` bytes of the field into the scratch. */
-function loadScratch(at: PositionSource, offset: number, width: number): string {
-  const lines: string[] = [];
-  for (let index = 0; index < width; index++) {
-    lines.push(`scratchBytes[${index}] = bytes[${at(offset + index)}];`);
-  }
-  return lines.join('\n');
+/** Statements loading a 64-bit field into the scratch words. */
+function loadScratch64(at: PositionSource, offset: number, little: boolean): string {
+  const highOffset = little ? offset + 4 : offset;
+  const lowOffset = little ? offset : offset + 4;
+  return [
+    `scratchWords[${HIGH_WORD}] = ${loadInt(at, highOffset, 4, little)};`,
+    `scratchWords[${LOW_WORD}] = ${loadInt(at, lowOffset, 4, little)};`,
+  ].join('\n');
 }
 
 /** An expression for the unsigned value of `width` (≤ 4) bytes; signed for width 4. */
@@ -199,14 +220,14 @@ function writeItem(
       ].join('\n');
     case OpKind.Int64:
     case OpKind.Uint64: {
-      // Both setters store the value modulo 2**64, so after the range check either one
-      // writes the right bits; the interpreter's write64 handles numbers and errors.
-      const setter = op.kind === OpKind.Int64 ? 'setBigInt64' : 'setBigUint64';
+      // Both views store the value modulo 2**64, so after the range check either one
+      // holds the right bits; the interpreter's write64 handles numbers and errors.
+      const view = op.kind === OpKind.Int64 ? 'scratchInt64' : 'scratchUint64';
       return [
         `v = ${value};`,
         `if (typeof v === 'bigint' && v >= min${int(fieldIndex)} && v <= max${int(fieldIndex)}) {`,
-        `scratchView.${setter}(0, v, ${little});`,
-        storeScratch(at, offset, 8),
+        `${view}[0] = v;`,
+        storeScratch64(at, offset, op.littleEndian),
         `} else {`,
         `write64(bytes, ${at(offset)}, v, ${rule}, ${little});`,
         `}`,
@@ -228,13 +249,16 @@ function writeItem(
     case OpKind.Float32:
     case OpKind.Float32Cast:
     case OpKind.Float64: {
-      const width = op.kind === OpKind.Float64 ? 8 : 4;
       const lines = [`v = ${value};`, `if (typeof v !== 'number') v = floatValue(v);`];
       if (op.kind === OpKind.Float32) {
         lines.push('v = float32Value(v);');
       }
-      lines.push(`scratchView.setFloat${width * 8}(0, v, ${little});`);
-      lines.push(storeScratch(at, offset, width));
+      if (op.kind === OpKind.Float64) {
+        lines.push('scratchFloat64[0] = v;', storeScratch64(at, offset, op.littleEndian));
+      } else {
+        lines.push('scratchFloat32[0] = v;', 'v = scratchWords[0];');
+        lines.push(storeInt(at, offset, 4, op.littleEndian));
+      }
       return lines.join('\n');
     }
     default:
@@ -250,7 +274,6 @@ interface ItemRead {
 
 function readItem(op: FieldOp, item: number, valueIndex: number, at: PositionSource): ItemRead {
   const offset = op.offset + item * op.size;
-  const little = op.littleEndian ? 'true' : 'false';
   const simple = (expression: string): ItemRead => ({ statements: '', expression });
   switch (op.kind) {
     case OpKind.Int8:
@@ -289,18 +312,21 @@ function readItem(op: FieldOp, item: number, valueIndex: number, at: PositionSou
     case OpKind.Float32:
     case OpKind.Float32Cast:
     case OpKind.Float64: {
-      // Through the scratch: copy the bytes in, then one DataView read into a local.
-      const width = op.kind === OpKind.Float32 || op.kind === OpKind.Float32Cast ? 4 : 8;
-      const getter = {
-        [OpKind.Int64]: 'getBigInt64',
-        [OpKind.Uint64]: 'getBigUint64',
-        [OpKind.Float32]: 'getFloat32',
-        [OpKind.Float32Cast]: 'getFloat32',
-        [OpKind.Float64]: 'getFloat64',
-      }[op.kind];
+      // Through the scratch: the field's 32-bit words in, then one typed-array read.
       const local = `value${int(valueIndex)}`;
+      if (op.kind === OpKind.Float32 || op.kind === OpKind.Float32Cast) {
+        return {
+          statements: `scratchWords[0] = ${loadInt(at, offset, 4, op.littleEndian)};\nconst ${local} = scratchFloat32[0];`,
+          expression: local,
+        };
+      }
+      const view = {
+        [OpKind.Int64]: 'scratchInt64',
+        [OpKind.Uint64]: 'scratchUint64',
+        [OpKind.Float64]: 'scratchFloat64',
+      }[op.kind];
       return {
-        statements: `${loadScratch(at, offset, width)}\nconst ${local} = scratchView.${getter}(0, ${little});`,
+        statements: `${loadScratch64(at, offset, op.littleEndian)}\nconst ${local} = ${view}[0];`,
         expression: local,
       };
     }
@@ -356,8 +382,11 @@ const HELPER_NAMES = [
   'writePascal',
   'copyBytes',
   'readPascal',
-  'scratchView',
-  'scratchBytes',
+  'scratchWords',
+  'scratchInt64',
+  'scratchUint64',
+  'scratchFloat64',
+  'scratchFloat32',
 ] as const satisfies ReadonlyArray<keyof CodegenHelpers>;
 
 /**

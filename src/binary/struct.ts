@@ -30,8 +30,10 @@
  *
  * Deliberate differences from CPython: an integral number such as `1.0` packs into an
  * integer field (JS cannot tell it from `1`; CPython rejects the float `1.0`); `?` uses
- * JS truthiness (NaN and 0n are false, an empty Uint8Array is true); a NaN always packs
- * as the positive quiet NaN; sizes above Number.MAX_SAFE_INTEGER are rejected;
+ * JS truthiness (NaN and 0n are false, an empty Uint8Array is true); `NaN` packs as the
+ * positive quiet NaN, and a NaN that unpack read keeps its sign and payload but comes
+ * back quiet (V8 quiets signalling NaNs; CPython copies them bit for bit); sizes above
+ * Number.MAX_SAFE_INTEGER are rejected;
  * unpacking `0p` gives an empty Uint8Array (CPython raises SystemError); CPython's
  * OverflowError for `e` and `f` overflow is a StructError here, like every other
  * rejection.
@@ -211,6 +213,12 @@ function bytesValue(value: unknown, code: 's' | 'p'): Uint8Array {
 // (or in and reads it) within one synchronous function, so no value outlives a call.
 const scratchView = new DataView(new ArrayBuffer(8));
 const scratchBytes = new Uint8Array(scratchView.buffer);
+// The same 8 bytes in host order, for the generated code (codegen.ts).
+const scratchWords = new Int32Array(scratchView.buffer);
+const scratchInt64 = new BigInt64Array(scratchView.buffer);
+const scratchUint64 = new BigUint64Array(scratchView.buffer);
+const scratchFloat64 = new Float64Array(scratchView.buffer);
+const scratchFloat32 = new Float32Array(scratchView.buffer, 0, 1);
 
 function copyFromScratch(bytes: Uint8Array, position: number, width: number): void {
   for (let index = 0; index < width; index++) {
@@ -598,8 +606,11 @@ const CODEGEN_HELPERS: CodegenHelpers = {
   writePascal,
   copyBytes,
   readPascal,
-  scratchView,
-  scratchBytes,
+  scratchWords,
+  scratchInt64,
+  scratchUint64,
+  scratchFloat64,
+  scratchFloat32,
 };
 
 function compileStruct(format: string, engine: StructEngine = 'generated'): CompiledStruct {
