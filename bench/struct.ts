@@ -9,6 +9,9 @@
  * Every subject does the same work per op (pack 4 values into a fresh buffer, or unpack
  * one buffer into values). python-struct takes strings for `s` and returns `Long`
  * objects for `q` — its own API; switchboard takes Uint8Array and returns bigint.
+ * Every result is kept (see {@link retain}), as an application would keep it; otherwise
+ * V8 may inline a subject's whole call and drop the allocations whose results are never
+ * read, which only the subjects it can inline would profit from.
  * Subjects are measured in interleaved rounds and the median round is reported, so a
  * GC pause or a JIT tier-up lands on one round rather than on one subject. Rates are
  * per second of this process's CPU time (process.cpuUsage), not wall time: the work is
@@ -40,6 +43,18 @@ const pythonStruct = createRequire(import.meta.url)('python-struct') as PythonSt
 interface Subject {
   name: string;
   run: (iterations: number) => number;
+}
+
+/**
+ * The last few results of every loop. Storing each result here makes it escape, so
+ * escape analysis cannot remove the allocation of an unpacked array (or its bigints)
+ * when V8 inlines a subject into its loop; every subject pays the same store.
+ */
+const retained: unknown[] = new Array(16).fill(undefined);
+
+function retain<T>(result: T, index: number): T {
+  retained[index & 15] = result;
+  return result;
 }
 
 const ROUNDS = 5;
@@ -142,21 +157,24 @@ const CASES: HeaderCase[] = [
     packCompiled(compiled, iterations) {
       let sink = 0;
       for (let index = 0; index < iterations; index++) {
-        sink += compiled.pack(1, 7, 1_048_576, 1_234_567_890_123n)[15]!;
+        sink += retain(compiled.pack(1, 7, 1_048_576, 1_234_567_890_123n), index)[15]!;
       }
       return sink;
     },
     packFree(iterations) {
       let sink = 0;
       for (let index = 0; index < iterations; index++) {
-        sink += pack('!HHIq', 1, 7, 1_048_576, 1_234_567_890_123n)[15]!;
+        sink += retain(pack('!HHIq', 1, 7, 1_048_576, 1_234_567_890_123n), index)[15]!;
       }
       return sink;
     },
     packPeer(iterations) {
       let sink = 0;
       for (let index = 0; index < iterations; index++) {
-        sink += pythonStruct.pack('!HHIq', [1, 7, 1_048_576, 1_234_567_890_123])[15]!;
+        sink += retain(
+          pythonStruct.pack('!HHIq', [1, 7, 1_048_576, 1_234_567_890_123]),
+          index,
+        )[15]!;
       }
       return sink;
     },
@@ -170,21 +188,24 @@ const CASES: HeaderCase[] = [
     packCompiled(compiled, iterations) {
       let sink = 0;
       for (let index = 0; index < iterations; index++) {
-        sink += compiled.pack(NAME, 4_000_000_000, -1234, 21.5)[23]!;
+        sink += retain(compiled.pack(NAME, 4_000_000_000, -1234, 21.5), index)[23]!;
       }
       return sink;
     },
     packFree(iterations) {
       let sink = 0;
       for (let index = 0; index < iterations; index++) {
-        sink += pack('<10sIhd', NAME, 4_000_000_000, -1234, 21.5)[23]!;
+        sink += retain(pack('<10sIhd', NAME, 4_000_000_000, -1234, 21.5), index)[23]!;
       }
       return sink;
     },
     packPeer(iterations) {
       let sink = 0;
       for (let index = 0; index < iterations; index++) {
-        sink += pythonStruct.pack('<10sIhd', ['sensor-42', 4_000_000_000, -1234, 21.5])[23]!;
+        sink += retain(
+          pythonStruct.pack('<10sIhd', ['sensor-42', 4_000_000_000, -1234, 21.5]),
+          index,
+        )[23]!;
       }
       return sink;
     },
@@ -231,7 +252,7 @@ function rowsFor(header: HeaderCase, budgetMs: number, log: (line: string) => vo
           run(iterations) {
             let sink = 0;
             for (let index = 0; index < iterations; index++) {
-              sink += compiled.unpack(packed).length;
+              sink += retain(compiled.unpack(packed), index).length;
             }
             return sink;
           },
@@ -241,7 +262,7 @@ function rowsFor(header: HeaderCase, budgetMs: number, log: (line: string) => vo
           run(iterations) {
             let sink = 0;
             for (let index = 0; index < iterations; index++) {
-              sink += unpack(format, packed).length;
+              sink += retain(unpack(format, packed), index).length;
             }
             return sink;
           },
@@ -251,7 +272,7 @@ function rowsFor(header: HeaderCase, budgetMs: number, log: (line: string) => vo
           run(iterations) {
             let sink = 0;
             for (let index = 0; index < iterations; index++) {
-              sink += pythonStruct.unpack(format, packedBuffer).length;
+              sink += retain(pythonStruct.unpack(format, packedBuffer), index).length;
             }
             return sink;
           },
