@@ -495,7 +495,10 @@ function writeFields(
   }
 }
 
-/** Reads one struct at `base`. The caller has checked the bounds. */
+/**
+ * Reads one struct at `base`. The caller has checked the bounds. The field walk repeats
+ * writeFields' on purpose: a shared walker would call a callback per value.
+ */
 function readFields(layout: CompiledFormat, bytes: Uint8Array, base: number): StructValue[] {
   const result = new Array<StructValue>(layout.valueCount);
   const ops = layout.ops;

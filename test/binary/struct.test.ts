@@ -83,6 +83,27 @@ function otherIntegerForm(value: StructValue): StructValue | undefined {
   return undefined;
 }
 
+/**
+ * Unpacks `hex` with `unpackBytes` and records a failure unless the values are
+ * `expected`; returns the values when they match.
+ */
+function unpackChecked(
+  failures: string[],
+  unpackBytes: (bytes: Uint8Array) => StructValue[],
+  format: string,
+  hex: string,
+  expected: readonly unknown[],
+): StructValue[] | undefined {
+  const actual = unpackBytes(fromHex(hex));
+  if (sameValues(actual, expected)) {
+    return actual;
+  }
+  failures.push(
+    `unpack(${JSON.stringify(format)}, ${hex}) = ${show(actual)}, want ${show(expected)}`,
+  );
+  return undefined;
+}
+
 function errorOf(action: () => unknown): unknown {
   try {
     action();
@@ -171,12 +192,16 @@ describe('CPython golden vectors', () => {
   it("unpack of CPython's bytes gives CPython's values, and packing those gives the bytes back", () => {
     const failures: string[] = [];
     for (const testCase of packFixture.cases) {
+      const { format, hex } = testCase;
       const expected = decodeValues(testCase.unpacked);
-      const actual = unpack(testCase.format, fromHex(testCase.hex));
-      if (!sameValues(actual, expected)) {
-        failures.push(
-          `unpack(${JSON.stringify(testCase.format)}, ${testCase.hex}) = ${show(actual)}, want ${show(expected)}`,
-        );
+      const actual = unpackChecked(
+        failures,
+        (bytes) => unpack(format, bytes),
+        format,
+        hex,
+        expected,
+      );
+      if (actual === undefined) {
         continue;
       }
       const repacked = toHex(pack(testCase.format, ...actual));
@@ -192,13 +217,9 @@ describe('CPython golden vectors', () => {
   it(`unpack matches CPython on bytes pack never makes (${unpackFixture.cases.length} cases)`, () => {
     const failures: string[] = [];
     for (const testCase of unpackFixture.cases) {
+      const { format, hex } = testCase;
       const expected = decodeValues(testCase.values);
-      const actual = unpack(testCase.format, fromHex(testCase.hex));
-      if (!sameValues(actual, expected)) {
-        failures.push(
-          `unpack(${JSON.stringify(testCase.format)}, ${testCase.hex}) = ${show(actual)}, want ${show(expected)}`,
-        );
-      }
+      unpackChecked(failures, (bytes) => unpack(format, bytes), format, hex, expected);
     }
     expect(failures).toEqual([]);
   });
@@ -343,16 +364,25 @@ describe('interpreter fallback', () => {
       if (packed !== testCase.hex) {
         failures.push(`pack ${JSON.stringify(testCase.format)} = ${packed}, want ${testCase.hex}`);
       }
-      const unpacked = struct.unpack(fromHex(testCase.hex));
-      if (!sameValues(unpacked, decodeValues(testCase.unpacked))) {
-        failures.push(`unpack ${JSON.stringify(testCase.format)} = ${show(unpacked)}`);
-      }
+      const expected = decodeValues(testCase.unpacked);
+      unpackChecked(
+        failures,
+        (bytes) => struct.unpack(bytes),
+        testCase.format,
+        testCase.hex,
+        expected,
+      );
     }
     for (const testCase of unpackFixture.cases) {
-      const unpacked = interpretedStruct(testCase.format).unpack(fromHex(testCase.hex));
-      if (!sameValues(unpacked, decodeValues(testCase.values))) {
-        failures.push(`unpack ${JSON.stringify(testCase.format)} = ${show(unpacked)}`);
-      }
+      const struct = interpretedStruct(testCase.format);
+      const expected = decodeValues(testCase.values);
+      unpackChecked(
+        failures,
+        (bytes) => struct.unpack(bytes),
+        testCase.format,
+        testCase.hex,
+        expected,
+      );
     }
     expect(failures).toEqual([]);
   });
