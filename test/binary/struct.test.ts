@@ -84,14 +84,13 @@ function otherIntegerForm(value: StructValue): StructValue | undefined {
 }
 
 /**
- * Unpacks `hex` with `unpackBytes` and records a failure unless the values are
- * `expected`; returns the values when they match.
+ * Unpacks a case's `hex` with `unpackBytes` and records a failure unless the values
+ * are `expected`; returns the values when they match.
  */
 function unpackChecked(
   failures: string[],
   unpackBytes: (bytes: Uint8Array) => StructValue[],
-  format: string,
-  hex: string,
+  { format, hex }: { format: string; hex: string },
   expected: readonly unknown[],
 ): StructValue[] | undefined {
   const actual = unpackBytes(fromHex(hex));
@@ -192,15 +191,9 @@ describe('CPython golden vectors', () => {
   it("unpack of CPython's bytes gives CPython's values, and packing those gives the bytes back", () => {
     const failures: string[] = [];
     for (const testCase of packFixture.cases) {
-      const { format, hex } = testCase;
+      const { format } = testCase;
       const expected = decodeValues(testCase.unpacked);
-      const actual = unpackChecked(
-        failures,
-        (bytes) => unpack(format, bytes),
-        format,
-        hex,
-        expected,
-      );
+      const actual = unpackChecked(failures, (bytes) => unpack(format, bytes), testCase, expected);
       if (actual === undefined) {
         continue;
       }
@@ -217,9 +210,9 @@ describe('CPython golden vectors', () => {
   it(`unpack matches CPython on bytes pack never makes (${unpackFixture.cases.length} cases)`, () => {
     const failures: string[] = [];
     for (const testCase of unpackFixture.cases) {
-      const { format, hex } = testCase;
+      const { format } = testCase;
       const expected = decodeValues(testCase.values);
-      unpackChecked(failures, (bytes) => unpack(format, bytes), format, hex, expected);
+      unpackChecked(failures, (bytes) => unpack(format, bytes), testCase, expected);
     }
     expect(failures).toEqual([]);
   });
@@ -365,24 +358,12 @@ describe('interpreter fallback', () => {
         failures.push(`pack ${JSON.stringify(testCase.format)} = ${packed}, want ${testCase.hex}`);
       }
       const expected = decodeValues(testCase.unpacked);
-      unpackChecked(
-        failures,
-        (bytes) => struct.unpack(bytes),
-        testCase.format,
-        testCase.hex,
-        expected,
-      );
+      unpackChecked(failures, (bytes) => struct.unpack(bytes), testCase, expected);
     }
     for (const testCase of unpackFixture.cases) {
       const struct = interpretedStruct(testCase.format);
       const expected = decodeValues(testCase.values);
-      unpackChecked(
-        failures,
-        (bytes) => struct.unpack(bytes),
-        testCase.format,
-        testCase.hex,
-        expected,
-      );
+      unpackChecked(failures, (bytes) => struct.unpack(bytes), testCase, expected);
     }
     expect(failures).toEqual([]);
   });
