@@ -219,6 +219,32 @@ export class LengthEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
+    const strip = this.layout.strip;
+    const header = new Uint8Array(strip);
+    this.writeHeader(payload, header, 0);
+    return strip === 0 ? [payload] : [header, payload];
+  }
+
+  /**
+   * {@link Encoder.encodeInto}: the stripped prefix, then the payload, written into
+   * `target` (no header array per frame). Same checks and errors as {@link encode}.
+   */
+  encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number {
+    const size = this.layout.strip + payload.length;
+    if (offset + size > target.length) {
+      return -1;
+    }
+    this.writeHeader(payload, target, offset);
+    target.set(payload, offset + this.layout.strip);
+    return size;
+  }
+
+  /**
+   * Checks `payload` and writes the stripped prefix of its wire frame (`strip` bytes)
+   * into `target` at `at`: zeros, except the length field bytes that fall inside it.
+   * Field bytes that fall inside the payload must already be right.
+   */
+  private writeHeader(payload: Uint8Array, target: Uint8Array, at: number): void {
     const { spec, offset, width, littleEndian, adjustment, strip, headerEnd, maxFrame } =
       this.layout;
     if (payload.length > maxFrame) {
@@ -232,21 +258,18 @@ export class LengthEncoder implements Encoder {
     if (field > this.layout.maxFieldValue) {
       throw payloadTooLarge(spec, payload.length, maxFrame);
     }
-    // The stripped prefix of the wire frame: zeros, except the length field bytes
-    // that fall inside it. Field bytes that fall inside the payload must already be right.
-    const header = new Uint8Array(strip);
+    target.fill(0, at, at + strip);
     let rest = field;
     for (let index = 0; index < width; index++) {
       const byte = rest % 256;
       rest = Math.floor(rest / 256);
       const position = offset + (littleEndian ? index : width - 1 - index);
       if (position < strip) {
-        header[position] = byte;
+        target[at + position] = byte;
       } else if (payload[position - strip] !== byte) {
         throw badPayload(spec, 'the length field inside the payload does not match its size');
       }
     }
-    return strip === 0 ? [payload] : [header, payload];
   }
 }
 

@@ -47,6 +47,13 @@ export interface Encoder {
    * for a payload the peer's decoder would reject.
    */
   encode(payload: Uint8Array): Uint8Array[];
+  /**
+   * Optional: writes the wire bytes for `payload` into `target` at `offset` and returns
+   * how many were written, or -1 (nothing written) when they do not fit. Same checks and
+   * errors as {@link Encoder.encode}. A writer that batches small frames uses it to skip
+   * the per-frame header allocation.
+   */
+  encodeInto?(payload: Uint8Array, target: Uint8Array, offset: number): number;
 }
 
 /** A framing: a factory of decoders and encoders with the same limits. */

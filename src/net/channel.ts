@@ -778,8 +778,59 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     for (const chunk of chunks) {
       size += chunk.length;
     }
-    const socket = this.socket;
-    const queued = socket.writableLength + this.outLength;
+    this.checkQueue(size);
+    if (size <= COALESCE_LIMIT) {
+      // Small frames are copied into one batch buffer, written once per tick: one
+      // system call for many frames instead of one (or a writev) per frame.
+      let batch = this.outBuffer;
+      if (batch === undefined || this.outLength + size > batch.length) {
+        batch = this.newBatch();
+      }
+      let offset = this.outLength;
+      for (const chunk of chunks) {
+        batch.set(chunk, offset);
+        offset += chunk.length;
+      }
+      this.outLength = offset;
+      this.scheduleFlush();
+    } else {
+      this.flushOutput();
+      this.socket.writeChunks(chunks);
+    }
+    this.watchWrite();
+  }
+
+  /**
+   * send() of a small payload when the encoder can write straight into the batch
+   * (`encodeInto`): the same bytes as {@link writeChunks}, without allocating a header
+   * and a chunk list per frame. Returns false when the encoder has no such fast path.
+   */
+  private writeSmall(payload: Uint8Array): boolean {
+    const encoder = this.encoder;
+    if (encoder.encodeInto === undefined) {
+      return false;
+    }
+    let batch = this.outBuffer;
+    let size = batch === undefined ? -1 : encoder.encodeInto(payload, batch, this.outLength);
+    if (size < 0) {
+      batch = this.newBatch();
+      size = encoder.encodeInto(payload, batch, 0);
+      if (size < 0) {
+        return false;
+      }
+    }
+    // Checked after encoding, which is when the size is known; the bytes written past
+    // outLength count only once outLength moves.
+    this.checkQueue(size);
+    this.outLength += size;
+    this.scheduleFlush();
+    this.watchWrite();
+    return true;
+  }
+
+  /** Fails the channel with SB_OUTPUT_QUEUE_FULL if `size` more bytes would pass maxQueuedOutput. */
+  private checkQueue(size: number): void {
+    const queued = this.socket.writableLength + this.outLength;
     // One frame larger than the cap may still go out when nothing else is queued.
     if (queued > 0 && queued + size > this.maxQueuedOutput) {
       const error = new ConnectionError(
@@ -789,29 +840,26 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.fail(error);
       throw error;
     }
-    if (size <= COALESCE_LIMIT) {
-      // Small frames are copied into one batch buffer, written once per tick: one
-      // system call for many frames instead of one (or a writev) per frame.
-      let batch = this.outBuffer;
-      if (batch === undefined || this.outLength + size > batch.length) {
-        this.flushOutput();
-        batch = batchArena.reserve();
-        this.outBuffer = batch;
-      }
-      let offset = this.outLength;
-      for (const chunk of chunks) {
-        batch.set(chunk, offset);
-        offset += chunk.length;
-      }
-      this.outLength = offset;
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        process.nextTick(flushScheduledOutput, this);
-      }
-    } else {
-      this.flushOutput();
-      socket.writeChunks(chunks);
+  }
+
+  /** Flushes the current batch (if any) and starts an empty one. */
+  private newBatch(): Buffer {
+    this.flushOutput();
+    const batch = batchArena.reserve();
+    this.outBuffer = batch;
+    return batch;
+  }
+
+  /** Writes the batch once this tick's microtasks are done (process.nextTick). */
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushScheduledOutput, this);
     }
+  }
+
+  /** Arms the write-progress timer (lazily: one timer while output is pending). */
+  private watchWrite(): void {
     if (this.writeTimeout > 0 && this.writeTimer === undefined) {
       this.writeWatchStartedAt = this.clock.now();
       this.writeTimer = this.clock.setTimeout(this.timerCallback(CHECK_WRITE), this.writeTimeout);
@@ -866,10 +914,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     try {
       this.checkOpen('send');
       const payload = toBytes('send', message);
-      const chunks = this.envelope
-        ? encodeEnvelope(SbpType.DATA, 0, payload, this.maxFrame)
-        : this.encoder.encode(payload);
-      this.writeChunks(chunks);
+      if (this.envelope) {
+        this.writeChunks(encodeEnvelope(SbpType.DATA, 0, payload, this.maxFrame));
+      } else if (payload.length > COALESCE_LIMIT || !this.writeSmall(payload)) {
+        this.writeChunks(this.encoder.encode(payload));
+      }
       this.stats.framesSent += 1;
       this.stats.bytesSent += payload.length;
     } catch (error) {
