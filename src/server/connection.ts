@@ -265,15 +265,11 @@ interface DormantSlot {
 type DormantEvent = 'data' | 'end' | 'error' | 'close';
 
 function onDormantData(this: net.Socket & DormantSlot, chunk: Buffer): void {
-  // Put the chunk back for the Socket that is about to be created (as with a PROXY
-  // header's remainder): the stream re-emits it once resumed.
-  this.pause();
-  this.unshift(chunk);
-  this[DORMANT_SLOT]?.wake('data', undefined);
+  this[DORMANT_SLOT]?.wake('data', chunk);
 }
 
 function onDormantEnd(this: net.Socket & DormantSlot): void {
-  this[DORMANT_SLOT]?.wake('end', undefined);
+  this[DORMANT_SLOT]?.wake('end', null);
 }
 
 function onDormantError(this: net.Socket & DormantSlot, error: Error): void {
@@ -282,7 +278,7 @@ function onDormantError(this: net.Socket & DormantSlot, error: Error): void {
 
 function onDormantClose(this: net.Socket & DormantSlot): void {
   const error = this.errored;
-  this[DORMANT_SLOT]?.wake(error === null ? 'close' : 'error', error ?? undefined);
+  this[DORMANT_SLOT]?.wake(error === null ? 'close' : 'error', error);
 }
 
 /**
@@ -577,12 +573,18 @@ class ServedConnection implements ConnectionInfo {
   }
 
   /**
-   * Creates the Socket and Channel (leaving the dormant phase if in it). `replay`: an
-   * `end` or `error` event the transport emitted before the Socket listened; it is
-   * emitted again for the Socket before the Channel's first read (the transport's own
-   * listeners are idempotent for both).
+   * Creates the Socket and Channel (leaving the dormant phase if in it). `replay`: a
+   * `data`, `end` or `error` event the transport emitted before the Socket listened; it
+   * is emitted again, synchronously, for the Socket's listeners before the Channel's
+   * first read (the transport's own listeners ignore 'data', and are idempotent for
+   * 'end' and 'error'). Synchronously matters: a chunk put back into the stream instead
+   * would be lost if a reset arrived before the stream flowed again, where an eager
+   * Socket delivers the bytes first and then reports the reset.
    */
-  #materialize(replay: 'end' | 'error' | null = null, error?: Error): Channel {
+  #materialize(
+    replay: DormantEvent | null = null,
+    argument: Buffer | Error | null = null,
+  ): Channel {
     const settings = this.#owner.settings;
     const transport = this.transport;
     if (this.#phase === 'dormant') {
@@ -597,8 +599,10 @@ class ServedConnection implements ConnectionInfo {
       ...(settings.unixAddress === undefined ? {} : { unixAddress: settings.unixAddress }),
       ...(settings.clock === undefined ? {} : { clock: settings.clock }),
     });
-    if (replay !== null) {
-      transport.emit(replay, error);
+    if (replay === 'end') {
+      transport.emit('end');
+    } else if (replay !== null && replay !== 'close') {
+      transport.emit(replay, argument);
     }
     const channel = new Channel(socket, {
       framing: settings.framing,
@@ -615,17 +619,16 @@ class ServedConnection implements ConnectionInfo {
   }
 
   /**
-   * A dormant connection's transport reported `event`: create the Socket and Channel,
-   * hand the event on to them, and run the body. `data` was put back into the stream
-   * by the listener; `end` and `error` are replayed (see {@link #materialize}); a
-   * closed transport is seen by the Socket at construction.
+   * A dormant connection's transport reported `event` (with its chunk or error): create
+   * the Socket and Channel, hand the event on to them (see {@link #materialize}; a
+   * closed transport is seen by the Socket at construction), and run the body.
    */
-  wake(event: DormantEvent, error: Error | undefined): void {
+  wake(event: DormantEvent, argument: Buffer | Error | null): void {
     if (this.#phase !== 'dormant') {
       return;
     }
     try {
-      this.#materialize(event === 'end' || event === 'error' ? event : null, error);
+      this.#materialize(event, argument);
     } catch (failure) {
       this.#fail(failure);
       return;

@@ -90,6 +90,20 @@ describe('dormant connections (echo, discard)', () => {
     expect(server.connections).toBe(0);
   });
 
+  it('bytes then a reset: the bytes are judged first, as with an eager start', async () => {
+    const server = await tracker.server({
+      handler: 'echo',
+      framing: 'length:u32be',
+      maxFrame: 16,
+    });
+    const socket = await tracker.socket(server.address);
+    await until(() => server.connections === 1);
+    socket.write(Buffer.from([0, 0, 0x03, 0xe8])); // declares 1000 bytes: over maxFrame
+    socket.resetAndDestroy();
+    await until(() => closedMessages.length === 1);
+    expect(closedMessages[0]!.code).toBe('SB_FRAME_TOO_LARGE');
+  });
+
   it('idle deadlines of dormant connections fire in order, each after idleTimeout', async () => {
     const clock = new ManualClock();
     const server = await tracker.server({
