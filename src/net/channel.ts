@@ -189,13 +189,6 @@ const MAX_KEPT_SLOTS = 64;
 const PASS_THROUGH = ['framing', 'heartbeat', 'onRequest', 'clock'];
 const MAX_ID = 0xffffffff;
 
-interface ParkedReader {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  /** Resolve with an IteratorResult (for await) rather than the frame (receive()). */
-  iterator: boolean;
-}
-
 interface PendingRequest {
   resolve(body: Uint8Array): void;
   reject(error: Error): void;
@@ -265,8 +258,15 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private readonly onRequest: RequestHandler | undefined;
   private readonly heartbeat: Heartbeat | undefined;
   private readonly observers = new Set<() => void>();
-  /** The one reader parked without a deadline (fast path); settled by notify(). */
-  private parked: ParkedReader | undefined;
+  /**
+   * The one reader parked without a deadline (fast path), settled by notify(): its
+   * promise's resolve and reject, and whether it wants an IteratorResult (for await)
+   * rather than the frame (receive()). Fields rather than an object: one allocation
+   * less per message for a reader that keeps up with its peer.
+   */
+  private parkedResolve: ((value: unknown) => void) | undefined;
+  private parkedReject: ((error: Error) => void) | undefined;
+  private parkedIterator = false;
   /** Shared by further readers waiting without a deadline; resolved by notify(). */
   private readableSignal: Promise<void> | undefined;
   private resolveReadable: (() => void) | undefined;
@@ -400,11 +400,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 
   private notify(): void {
-    const parked = this.parked;
-    if (parked !== undefined && this.isReceivable()) {
+    if (this.parkedResolve !== undefined && this.isReceivable()) {
       // Resolve the parked reader with its result directly: no wake-up-and-recheck hops.
-      this.parked = undefined;
-      this.settleParked(parked);
+      this.settleParked();
     }
     const resolveReadable = this.resolveReadable;
     if (resolveReadable !== undefined && this.isReceivable()) {
@@ -638,7 +636,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
     if (this.canPark(options)) {
       return new Promise<Uint8Array | null>((resolve, reject) => {
-        this.parked = { resolve: resolve as (value: unknown) => void, reject, iterator: false };
+        this.park(resolve as (value: unknown) => void, reject, false);
       });
     }
     return this.receiveSlow(options);
@@ -647,23 +645,38 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   /** A reader may park in the single direct slot: no deadline, nobody parked, nothing to report yet. */
   private canPark(options: CallOptions | undefined): boolean {
     return (
-      this.parked === undefined &&
+      this.parkedResolve === undefined &&
       (options === undefined || ((options.timeout ?? 0) === 0 && options.signal === undefined)) &&
       !this.isReceivable()
     );
   }
 
+  private park(
+    resolve: (value: unknown) => void,
+    reject: (error: Error) => void,
+    iterator: boolean,
+  ): void {
+    this.parkedResolve = resolve;
+    this.parkedReject = reject;
+    this.parkedIterator = iterator;
+  }
+
   /** Settles the parked reader from the current state (called by notify() when receivable). */
-  private settleParked(parked: ParkedReader): void {
+  private settleParked(): void {
+    const resolve = this.parkedResolve!;
+    const reject = this.parkedReject!;
+    const iterator = this.parkedIterator;
+    this.parkedResolve = undefined;
+    this.parkedReject = undefined;
     if (this.inboundHead < this.inboundTail) {
       const frame = this.takeFrame();
-      parked.resolve(parked.iterator ? { value: frame, done: false } : frame);
+      resolve(iterator ? { value: frame, done: false } : frame);
     } else if (this.failure !== undefined) {
-      parked.reject(this.failure);
+      reject(this.failure);
     } else if (this.destroyedLocally) {
-      parked.reject(new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed'));
+      reject(new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed'));
     } else {
-      parked.resolve(parked.iterator ? DONE : null);
+      resolve(iterator ? DONE : null);
     }
   }
 
@@ -752,7 +765,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
     if (this.canPark(undefined)) {
       return new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
-        this.parked = { resolve: resolve as (value: unknown) => void, reject, iterator: true };
+        this.park(resolve as (value: unknown) => void, reject, true);
       });
     }
     return this.receiveSlow(undefined).then(toIteratorResult);
@@ -867,7 +880,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 
   /** Hands the batch to the socket (its bytes are not reused: the socket owns them now). */
-  private flushOutput(): void {
+  private flushOutput(endOfTick = false): void {
     const length = this.outLength;
     if (length === 0) {
       return;
@@ -877,14 +890,23 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     this.outLength = 0;
     batchArena.release(batch, length);
     if (this.failure === undefined && !this.socket.isClosed) {
-      this.socket.write(batch.subarray(0, length));
+      const bytes = batch.subarray(0, length);
+      if (endOfTick) {
+        // The tick's last batch: nothing follows it to coalesce with, so skip the
+        // socket's cork-until-the-next-microtask (a cork and a microtask per round trip).
+        this.socket.writeBatch(bytes);
+      } else {
+        // A full batch mid-tick: write() corks, so the batches that follow in this tick
+        // wait in our queue (where maxQueuedOutput sees them) and leave together.
+        this.socket.write(bytes);
+      }
     }
   }
 
   /** @internal Runs from process.nextTick (see the module-level flushScheduledOutput). */
   flushScheduledOutput(): void {
     this.flushScheduled = false;
-    this.flushOutput();
+    this.flushOutput(true);
   }
 
   private writeEnvelope(type: SbpTypeCode, id: number, body: Uint8Array): void {

@@ -1007,6 +1007,17 @@ export class Socket implements AsyncDisposable {
   }
 
   /**
+   * @internal Queues bytes at once, without {@link write}'s coalescing of the writes that
+   * follow in the same tick (no cork, no microtask): for a caller that writes the last
+   * batch of its tick (Channel). Order with earlier writes is kept (a corked transport
+   * buffers it behind them). Returns false when the queue is above the high-water mark.
+   */
+  writeBatch(bytes: Uint8Array): boolean {
+    this.checkWritable('write');
+    return this.core.transport.write(bytes, this.onWriteDone);
+  }
+
+  /**
    * Queues several chunks (e.g. a frame's header and body) as one system call (writev),
    * without copying them. Returns false when the queue is above the high-water mark.
    * @throws ConnectionError `SB_CONNECTION_CLOSED` after shutdown/close, or the connection's error.
