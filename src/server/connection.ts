@@ -49,7 +49,7 @@ import {
   toSwitchboardError,
 } from '../errors.js';
 import { type Address, formatAddress, type UnixAddress } from '../net/address.js';
-import { Channel } from '../net/channel.js';
+import { Channel, type ChannelStats } from '../net/channel.js';
 import { type Clock, systemClock } from '../net/clock.js';
 import { Socket } from '../net/socket.js';
 import type { ServerMetrics } from './metrics.js';
@@ -753,10 +753,7 @@ class ServedConnection implements ConnectionInfo {
     metrics.connectionsOpen -= 1;
     const stats = this.channel?.stats;
     if (stats !== undefined) {
-      metrics.framesIn += stats.framesReceived;
-      metrics.framesOut += stats.framesSent;
-      metrics.bytesIn += stats.bytesReceived;
-      metrics.bytesOut += stats.bytesSent;
+      addTraffic(metrics, stats);
     }
     if (failure !== null) {
       metrics.recordError(failure.code);
@@ -825,10 +822,7 @@ export class ConnectionSet {
     for (const connection of this.#live) {
       const stats = connection.channel?.stats;
       if (stats !== undefined) {
-        sum.framesIn += stats.framesReceived;
-        sum.framesOut += stats.framesSent;
-        sum.bytesIn += stats.bytesReceived;
-        sum.bytesOut += stats.bytesSent;
+        addTraffic(sum, stats);
       }
     }
     return sum;
@@ -1017,6 +1011,17 @@ function startTls(
       );
     }
   });
+}
+
+/** Adds a channel's counters to traffic totals (the server's metrics, or a live sum). */
+function addTraffic(
+  into: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number },
+  stats: ChannelStats,
+): void {
+  into.framesIn += stats.framesReceived;
+  into.framesOut += stats.framesSent;
+  into.bytesIn += stats.bytesReceived;
+  into.bytesOut += stats.bytesSent;
 }
 
 function proxyEndpointText(header: ProxyHeader, which: 'source' | 'destination'): string {
