@@ -1,7 +1,7 @@
 /**
- * Code generation for compiled structs: turns a {@link CompiledFormat} into three
- * straight-line functions (pack into a new array, write at an offset, read at an
- * offset) once, so that a `Struct` call runs no per-field dispatch at all.
+ * Code generation for compiled structs: turns a {@link CompiledFormat} into four
+ * straight-line functions (pack into a new array, write at an offset, read from the
+ * start, read at an offset) once, so that a `Struct` call runs no per-field dispatch.
  *
  * Theory of operation:
  * - struct.ts has an interpreter that walks the field list and switches on each field's
@@ -85,6 +85,8 @@ export interface GeneratedCodec {
   packNew(values: ArrayLike<unknown>): Uint8Array;
   /** Writes the values at `bytes[base]`; bytes the struct does not set are left alone. */
   writeAt(bytes: Uint8Array, base: number, values: ArrayLike<unknown>): void;
+  /** Reads one struct at `bytes[0]`. */
+  readFirst(bytes: Uint8Array): unknown[];
   /** Reads one struct at `bytes[base]`. */
   readAt(bytes: Uint8Array, base: number): unknown[];
 }
@@ -103,7 +105,7 @@ function int(value: number): string {
   return String(value);
 }
 
-/** Source for a position: a constant in `packNew`, `base + constant` elsewhere. */
+/** Source for a position: a constant in `packNew` and `readFirst`, `base + constant` elsewhere. */
 type PositionSource = (offset: number) => string;
 
 const constantPosition: PositionSource = (offset) => int(offset);
@@ -434,6 +436,10 @@ export function generateCodec(
     'return {',
     `packNew(values) {\nconst bytes = new Uint8Array(${int(layout.size)});\n${writeBody(layout, constantPosition)}\nreturn bytes;\n},`,
     `writeAt(bytes, base, values) {\n${writeBody(layout, basePosition)}\n},`,
+    // readFirst has constant positions, like packNew: when a call is not inlined (a call
+    // site that sees several formats), `base + k` would cost an overflow check and a
+    // bounds check per byte.
+    `readFirst(bytes) {\n${readBody(layout, constantPosition)}\n},`,
     `readAt(bytes, base) {\n${readBody(layout, basePosition)}\n},`,
     '};',
   ].join('\n');

@@ -589,6 +589,8 @@ interface CompiledStruct {
   readonly packNew: (values: ArrayLike<unknown>) => Uint8Array;
   /** Writes the values at `bytes[base]`, touching only the fields' own bytes. */
   readonly writeAt: (bytes: Uint8Array, base: number, values: ArrayLike<unknown>) => void;
+  /** Reads one struct at `bytes[0]` (the common case, with constant offsets). */
+  readonly readFirst: (bytes: Uint8Array) => StructValue[];
   /** Reads one struct at `bytes[base]`. */
   readonly readAt: (bytes: Uint8Array, base: number) => StructValue[];
 }
@@ -626,6 +628,7 @@ function compileStruct(format: string, engine: StructEngine = 'generated'): Comp
       packNew: generated.packNew,
       writeAt: generated.writeAt,
       // The generated reads produce exactly the interpreter's value types.
+      readFirst: generated.readFirst as CompiledStruct['readFirst'],
       readAt: generated.readAt as CompiledStruct['readAt'],
     };
   }
@@ -638,6 +641,7 @@ function compileStruct(format: string, engine: StructEngine = 'generated'): Comp
       return bytes;
     },
     writeAt: (bytes, base, values) => writeFields(layout, bytes, base, values),
+    readFirst: (bytes) => readFields(layout, bytes, 0),
     readAt: (bytes, base) => readFields(layout, bytes, base),
   };
 }
@@ -718,7 +722,7 @@ function unpackCompiled(compiled: CompiledStruct, buffer: Uint8Array): StructVal
   if (buffer.length !== compiled.size) {
     throw new StructError(`unpack requires a buffer of ${compiled.size} bytes`);
   }
-  return compiled.readAt(buffer, 0);
+  return compiled.readFirst(buffer);
 }
 
 function unpackFromCompiled(
