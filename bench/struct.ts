@@ -58,7 +58,15 @@ function retain<T>(result: T, index: number): T {
 }
 
 const ROUNDS = 5;
-const BATCH = 2000;
+/** Iterations per batch in the warm-up, which also sizes the timed batches. */
+const WARM_UP_BATCH = 2000;
+/**
+ * CPU time per timed batch. Reading the CPU clock is a getrusage call (about 0.5 µs,
+ * several µs on a busy machine) and is paid once per batch; with a fixed number of
+ * iterations per batch it weighed ten times more on a subject ten times faster, and
+ * pulled every ratio towards 1. Sized in time, it stays well under 1% for every subject.
+ */
+const BATCH_MS = 2;
 
 /** CPU time (user + system) this process has used, in ms. */
 function cpuMs(): number {
@@ -66,10 +74,14 @@ function cpuMs(): number {
   return (usage.user + usage.system) / 1000;
 }
 
-/** Runs `run` in batches for about `durationMs` of CPU time and returns ops per CPU second. */
+/**
+ * Runs `run` in batches of `batch` iterations for about `durationMs` of CPU time and
+ * returns ops per CPU second.
+ */
 function measureOnce(
   run: (iterations: number) => number,
   durationMs: number,
+  batch: number,
 ): { opsPerSecond: number; sink: number } {
   let sink = 0;
   let operations = 0;
@@ -78,8 +90,8 @@ function measureOnce(
   let now = started;
   // Bounded: each batch is finite and the loop ends at the deadline.
   while (now < deadline) {
-    sink += run(BATCH);
-    operations += BATCH;
+    sink += run(batch);
+    operations += batch;
     now = cpuMs();
   }
   return { opsPerSecond: (operations / (now - started)) * 1000, sink };
@@ -93,14 +105,19 @@ function median(values: number[]): number {
 function measureRow(subjects: Subject[], budgetMs: number): Measurement[] {
   const perRound = budgetMs / ROUNDS;
   const figures = new Map<string, number[]>(subjects.map((subject) => [subject.name, []]));
+  const batches = new Map<string, number>();
   let sink = 0;
   for (const subject of subjects) {
-    // Warm-up, so the first round does not time the interpreter.
-    sink += measureOnce(subject.run, Math.min(100, perRound)).sink;
+    // Warm-up, so the first round does not time the interpreter; its rate sizes the
+    // subject's batches to about BATCH_MS each.
+    const warmUp = measureOnce(subject.run, Math.min(100, perRound), WARM_UP_BATCH);
+    sink += warmUp.sink;
+    const batch = Math.round((warmUp.opsPerSecond * BATCH_MS) / 1000);
+    batches.set(subject.name, Math.max(WARM_UP_BATCH, batch));
   }
   for (let round = 0; round < ROUNDS; round++) {
     for (const subject of subjects) {
-      const result = measureOnce(subject.run, perRound);
+      const result = measureOnce(subject.run, perRound, batches.get(subject.name)!);
       sink += result.sink;
       figures.get(subject.name)!.push(result.opsPerSecond);
     }
