@@ -143,6 +143,8 @@ const CHANNEL_SCHEMA = {
 const COALESCE_LIMIT = 8 * 1024;
 /** Room reserved for a batch; a full one is written at once. */
 const BATCH_SIZE = 16 * 1024;
+/** Size of the batches that follow a full one in the same tick (see Channel.newBatch). */
+const LARGE_BATCH_SIZE = 64 * 1024;
 /** Size of one shared batch arena (see BatchArena). */
 const ARENA_SIZE = 64 * 1024;
 
@@ -857,8 +859,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 
   /** Flushes the current batch (if any) and starts an empty one. */
   private newBatch(): Buffer {
+    // Replacing a batch that filled up within this tick means a bulk sender: it gets
+    // LARGE_BATCH_SIZE batches of their own memory (one system call per 64 KiB; the
+    // allocation is spread over many frames). A tick's first batch comes from the arena.
+    const bulk = this.outBuffer !== undefined;
     this.flushOutput();
-    const batch = batchArena.reserve();
+    const batch = bulk ? Buffer.allocUnsafeSlow(LARGE_BATCH_SIZE) : batchArena.reserve();
     this.outBuffer = batch;
     return batch;
   }
