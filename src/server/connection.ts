@@ -386,6 +386,158 @@ class DeadlineQueue {
   }
 }
 
+/** A timer of {@link SharedTimers}: its handle. */
+class SharedTimer {
+  callback: (() => void) | null;
+  readonly due: number;
+  /** Position in the heap, or -1 once fired or cancelled. */
+  index = -1;
+
+  constructor(callback: () => void, due: number) {
+    this.callback = callback;
+    this.due = due;
+  }
+}
+
+/**
+ * The clock a server's connections use for their deadlines (the idle, frame and write
+ * timers of every Channel; write progress of every Socket). Why: a node Timeout is ~120
+ * bytes plus two boxed doubles, and an active connection keeps two armed (idle and
+ * write). Here a timer is a small entry in one binary heap ordered by due time, with one
+ * timer on the wrapped clock for the earliest; cancelling removes the entry (O(log n)),
+ * so a closed connection leaves nothing behind. `now()` counts from this clock's
+ * creation, so the times Channel and Socket store stay small integers, which V8 keeps
+ * unboxed (Date.now() values are heap numbers); it is never 0, which Channel uses as
+ * "not started".
+ */
+export class SharedTimers implements Clock {
+  readonly #base: Clock;
+  readonly #origin: number;
+  readonly #heap: SharedTimer[] = [];
+  #armed: unknown;
+  #armedDue = Number.POSITIVE_INFINITY;
+  readonly #onTimer = (): void => this.#fire();
+
+  constructor(base: Clock) {
+    this.#base = base;
+    this.#origin = base.now() - 1;
+  }
+
+  /** Timers pending. */
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  now(): number {
+    return this.#base.now() - this.#origin;
+  }
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const timer = new SharedTimer(callback, this.now() + Math.max(0, ms));
+    timer.index = this.#heap.length;
+    this.#heap.push(timer);
+    this.#siftUp(timer.index);
+    if (timer.due < this.#armedDue) {
+      this.#arm(timer.due);
+    }
+    return timer;
+  }
+
+  clearTimeout(handle: unknown): void {
+    if (!(handle instanceof SharedTimer) || handle.index < 0) {
+      return;
+    }
+    this.#removeAt(handle.index);
+    handle.callback = null;
+    if (this.#heap.length === 0 && this.#armed !== undefined) {
+      // Nothing left: do not keep the process alive (or a test clock busy) for nothing.
+      this.#base.clearTimeout(this.#armed);
+      this.#armed = undefined;
+      this.#armedDue = Number.POSITIVE_INFINITY;
+    }
+    // Otherwise the base timer stays: firing early for nothing is cheaper than re-arming.
+  }
+
+  #arm(due: number): void {
+    if (this.#armed !== undefined) {
+      this.#base.clearTimeout(this.#armed);
+    }
+    this.#armedDue = due;
+    this.#armed = this.#base.setTimeout(this.#onTimer, Math.max(0, due - this.now()));
+  }
+
+  #fire(): void {
+    this.#armed = undefined;
+    this.#armedDue = Number.POSITIVE_INFINITY;
+    const now = this.now();
+    const heap = this.#heap;
+    // Bounded: each pass removes one timer, and callbacks add only timers due after now.
+    while (heap.length > 0 && heap[0]!.due <= now) {
+      const timer = heap[0]!;
+      this.#removeAt(0);
+      const callback = timer.callback;
+      timer.callback = null;
+      callback?.();
+    }
+    if (heap.length > 0 && heap[0]!.due < this.#armedDue) {
+      this.#arm(heap[0]!.due);
+    }
+  }
+
+  #removeAt(index: number): void {
+    const heap = this.#heap;
+    heap[index]!.index = -1;
+    const last = heap.pop()!;
+    if (index < heap.length) {
+      heap[index] = last;
+      last.index = index;
+      this.#siftUp(index);
+      this.#siftDown(last.index);
+    }
+  }
+
+  #siftUp(start: number): void {
+    const heap = this.#heap;
+    const timer = heap[start]!;
+    let index = start;
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = heap[parentIndex]!;
+      if (parent.due <= timer.due) {
+        break;
+      }
+      heap[index] = parent;
+      parent.index = index;
+      index = parentIndex;
+    }
+    heap[index] = timer;
+    timer.index = index;
+  }
+
+  #siftDown(start: number): void {
+    const heap = this.#heap;
+    const timer = heap[start]!;
+    let index = start;
+    for (;;) {
+      const left = index * 2 + 1;
+      if (left >= heap.length) {
+        break;
+      }
+      const right = left + 1;
+      const child = right < heap.length && heap[right]!.due < heap[left]!.due ? right : left;
+      const smaller = heap[child]!;
+      if (smaller.due >= timer.due) {
+        break;
+      }
+      heap[index] = smaller;
+      smaller.index = index;
+      index = child;
+    }
+    heap[index] = timer;
+    timer.index = index;
+  }
+}
+
 /**
  * Life of a {@link ServedConnection}: `starting` (TLS handshake under way), `dormant`
  * (input-first body, nothing received yet: no Socket or Channel exists), `running` (the
@@ -593,11 +745,12 @@ class ServedConnection implements ConnectionInfo {
       this.#owner.cancelDeadline(this.#deadlineSlot);
       this.#deadlineSlot = -1;
     }
+    const clock = this.#owner.timers;
     const socket = Socket.from(transport, {
       tls: settings.tlsContext !== null,
       trackLeaks: false,
+      clock,
       ...(settings.unixAddress === undefined ? {} : { unixAddress: settings.unixAddress }),
-      ...(settings.clock === undefined ? {} : { clock: settings.clock }),
     });
     if (replay === 'end') {
       transport.emit('end');
@@ -610,7 +763,7 @@ class ServedConnection implements ConnectionInfo {
       frameTimeout: settings.frameTimeout,
       writeTimeout: settings.writeTimeout,
       maxQueuedOutput: settings.maxQueuedOutput,
-      ...(settings.clock === undefined ? {} : { clock: settings.clock }),
+      clock,
     });
     this.channel = channel;
     this.#phase = 'running';
@@ -790,6 +943,8 @@ export class ConnectionSet {
   readonly body: ConnectionBody;
   /** @internal The body is input-first (see {@link markInputFirst}): connections start dormant. */
   readonly inputFirst: boolean;
+  /** @internal The deadline clock of every connection (see {@link SharedTimers}). */
+  readonly timers: SharedTimers;
   readonly #live = new Set<ServedConnection>();
   readonly #idle = new Set<() => void>();
   /** Idle deadlines of dormant connections (null when idleTimeout is off). */
@@ -800,9 +955,10 @@ export class ConnectionSet {
     this.settings = settings;
     this.body = body;
     this.inputFirst = INPUT_FIRST_BODIES.has(body);
+    this.timers = new SharedTimers(settings.clock ?? systemClock);
     this.#deadlines =
       this.inputFirst && settings.idleTimeout > 0
-        ? new DeadlineQueue(settings.clock ?? systemClock, settings.idleTimeout)
+        ? new DeadlineQueue(this.timers, settings.idleTimeout)
         : null;
   }
 
