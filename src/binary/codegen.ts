@@ -18,6 +18,8 @@
  *   out as 32-bit words with shifts, so only two scratch loads or stores happen per
  *   64-bit value instead of eight (a DataView over the caller's array would cost more
  *   than a whole small pack to create; see struct.ts).
+ * - struct.ts decides when to generate (at `new Struct`, or once a format is hot in the
+ *   free functions); generating costs a few hundred µs, mostly V8 compiling the source.
  * - Formats with more than {@link MAX_GENERATED_VALUES} values (e.g. `'1000h'`) are
  *   not generated: the source would grow with the count, while the interpreter's
  *   per-field overhead is already spread over many values. {@link generateCodec}

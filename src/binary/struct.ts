@@ -5,13 +5,16 @@
  *
  * Theory of operation:
  * - A format string is compiled once (format.ts) into a flat list of field operations
- *   with precomputed byte offsets, and that list into straight-line pack and unpack
- *   functions (codegen.ts). The interpreter here (writeFields/readFields) runs the
- *   list directly instead when code generation is unavailable or the format has too
- *   many values to unroll; both engines share every check below.
+ *   with precomputed byte offsets. Two engines run that list: the interpreter here
+ *   (writeFields/readFields), and straight-line functions generated from it
+ *   (codegen.ts), 2-3x faster but a few hundred µs to make. Both share every check.
  * - One compiled struct per format string, in a small bounded cache as CPython's
- *   module-level functions keep; {@link Struct} and the free functions
- *   ({@link pack}, {@link unpack}, ...) both take theirs from it.
+ *   module-level functions keep. A {@link Struct} generates code at construction (it is
+ *   made to be reused); the free functions ({@link pack}, {@link unpack}, ...) start a
+ *   new format on the interpreter and switch the cache entry to generated code after
+ *   {@link GENERATE_AFTER_USES} uses, so one-off formats never pay for generation.
+ *   Formats with too many values to unroll, or a host that forbids code generation,
+ *   stay on the interpreter.
  * - Packing checks each value just before writing it, in format order, so the first
  *   bad value is the one reported, as in CPython. Bytes between fields (`x`,
  *   alignment) are zero.
@@ -40,7 +43,7 @@
  */
 
 import { InvalidArgumentError, StructError } from '../errors.js';
-import { type CodegenHelpers, generateCodec } from './codegen.js';
+import { type CodegenHelpers, generateCodec, MAX_GENERATED_VALUES } from './codegen.js';
 import {
   type CompiledFormat,
   compileFormat,
@@ -575,28 +578,41 @@ function readFields(layout: CompiledFormat, bytes: Uint8Array, base: number): St
 }
 
 // ---------------------------------------------------------------------------
-// Compiled structs: generated code, or the interpreter above as the fallback
+// Compiled structs: the interpreter first, generated code once a format is hot
 // ---------------------------------------------------------------------------
 
-/**
- * One format, ready to run: its size and value count, and the three primitive
- * operations. Callers check value counts and bounds before calling them.
- */
-interface CompiledStruct {
-  readonly size: number;
-  readonly valueCount: number;
+/** The four primitive operations of a format; callers check value counts and bounds first. */
+interface StructFunctions {
   /** Packs exactly `valueCount` values into a new zeroed array of `size` bytes. */
-  readonly packNew: (values: ArrayLike<unknown>) => Uint8Array;
+  packNew: (values: ArrayLike<unknown>) => Uint8Array;
   /** Writes the values at `bytes[base]`, touching only the fields' own bytes. */
-  readonly writeAt: (bytes: Uint8Array, base: number, values: ArrayLike<unknown>) => void;
+  writeAt: (bytes: Uint8Array, base: number, values: ArrayLike<unknown>) => void;
   /** Reads one struct at `bytes[0]` (the common case, with constant offsets). */
-  readonly readFirst: (bytes: Uint8Array) => StructValue[];
+  readFirst: (bytes: Uint8Array) => StructValue[];
   /** Reads one struct at `bytes[base]`. */
-  readonly readAt: (bytes: Uint8Array, base: number) => StructValue[];
+  readAt: (bytes: Uint8Array, base: number) => StructValue[];
 }
 
-/** How a format runs: generated code when possible, or always the interpreter. */
-type StructEngine = 'generated' | 'interpreted';
+/**
+ * One format, ready to run. Immutable (V8 can then treat a Struct's functions as
+ * constants and inline them); a format that tiers up gets a new CompiledStruct.
+ */
+interface CompiledStruct extends Readonly<StructFunctions> {
+  readonly size: number;
+  readonly valueCount: number;
+  /** True while the format runs on the counting interpreter (see {@link tieredStruct}). */
+  readonly tiered: boolean;
+}
+
+/**
+ * Uses of a format through the free functions (packs and unpacks) before its code is
+ * generated. Generating costs a few hundred µs, about what the interpreter spends on a
+ * thousand small packs, so a format used only now and then (say a `${length}s` that
+ * changes with every message) never pays for it, and a hot one pays once; from then on
+ * each call is 2-3x faster. A {@link Struct} generates at construction: making one says
+ * the format will be reused.
+ */
+export const GENERATE_AFTER_USES = 1000;
 
 /** What generated code calls for checks and slow paths: the interpreter's own functions. */
 const CODEGEN_HELPERS: CodegenHelpers = {
@@ -618,23 +634,8 @@ const CODEGEN_HELPERS: CodegenHelpers = {
   scratchFloat32,
 };
 
-function compileStruct(format: string, engine: StructEngine = 'generated'): CompiledStruct {
-  const layout = compileFormat(format);
-  const generated = engine === 'generated' ? generateCodec(layout, CODEGEN_HELPERS) : undefined;
-  if (generated !== undefined) {
-    return {
-      size: layout.size,
-      valueCount: layout.valueCount,
-      packNew: generated.packNew,
-      writeAt: generated.writeAt,
-      // The generated reads produce exactly the interpreter's value types.
-      readFirst: generated.readFirst as CompiledStruct['readFirst'],
-      readAt: generated.readAt as CompiledStruct['readAt'],
-    };
-  }
+function interpretedFunctions(layout: CompiledFormat): StructFunctions {
   return {
-    size: layout.size,
-    valueCount: layout.valueCount,
     packNew(values) {
       const bytes = new Uint8Array(layout.size);
       writeFields(layout, bytes, 0, values);
@@ -644,6 +645,90 @@ function compileStruct(format: string, engine: StructEngine = 'generated'): Comp
     readFirst: (bytes) => readFields(layout, bytes, 0),
     readAt: (bytes, base) => readFields(layout, bytes, base),
   };
+}
+
+/** Generated functions for `layout`, or the interpreter's when generation is impossible. */
+function generatedFunctions(layout: CompiledFormat): StructFunctions {
+  const generated = generateCodec(layout, CODEGEN_HELPERS);
+  if (generated === undefined) {
+    // Too many values to unroll, or code generation refused by the host.
+    return interpretedFunctions(layout);
+  }
+  return {
+    packNew: generated.packNew,
+    writeAt: generated.writeAt,
+    // The generated reads produce exactly the interpreter's value types.
+    readFirst: generated.readFirst as StructFunctions['readFirst'],
+    readAt: generated.readAt as StructFunctions['readAt'],
+  };
+}
+
+/** Every compiled struct is made here, so all have one shape (one hidden class in V8). */
+function makeCompiled(
+  layout: CompiledFormat,
+  functions: StructFunctions,
+  tiered: boolean,
+): CompiledStruct {
+  return {
+    size: layout.size,
+    valueCount: layout.valueCount,
+    packNew: functions.packNew,
+    writeAt: functions.writeAt,
+    readFirst: functions.readFirst,
+    readAt: functions.readAt,
+    tiered,
+  };
+}
+
+/** A compiled struct on one engine from the start. */
+function compileStruct(
+  layout: CompiledFormat,
+  engine: 'generated' | 'interpreted',
+): CompiledStruct {
+  const functions =
+    engine === 'generated' ? generatedFunctions(layout) : interpretedFunctions(layout);
+  return makeCompiled(layout, functions, false);
+}
+
+/**
+ * The interpreter behind counting wrappers, for a format first met by a free function.
+ * Its last counted use replaces it in the format cache by generated code (see
+ * {@link promote}); the call in progress still finishes on the interpreter.
+ */
+function tieredStruct(format: string, layout: CompiledFormat): CompiledStruct {
+  if (layout.valueCount > MAX_GENERATED_VALUES) {
+    return compileStruct(layout, 'interpreted');
+  }
+  const interpreted = interpretedFunctions(layout);
+  let usesLeft = GENERATE_AFTER_USES;
+  const countUse = (): void => {
+    usesLeft -= 1;
+    if (usesLeft === 0) {
+      promote(format, layout);
+    }
+  };
+  return makeCompiled(
+    layout,
+    {
+      packNew(values) {
+        countUse();
+        return interpreted.packNew(values);
+      },
+      writeAt(bytes, base, values) {
+        countUse();
+        interpreted.writeAt(bytes, base, values);
+      },
+      readFirst(bytes) {
+        countUse();
+        return interpreted.readFirst(bytes);
+      },
+      readAt(bytes, base) {
+        countUse();
+        return interpreted.readAt(bytes, base);
+      },
+    },
+    true,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -810,15 +895,42 @@ function lookUpFormat(format: string): CompiledStruct {
     if (typeof format !== 'string') {
       throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'format must be a string');
     }
-    compiled = compileStruct(format);
-    if (formatCache.size >= FORMAT_CACHE_LIMIT) {
-      // Evict the oldest entry (Map iterates in insertion order).
-      formatCache.delete(formatCache.keys().next().value!);
-    }
-    formatCache.set(format, compiled);
+    compiled = tieredStruct(format, compileFormat(format));
+    remember(format, compiled);
   }
   lastFormat = format;
   lastCompiled = compiled;
+  return compiled;
+}
+
+/** Caches `compiled` for `format`, replacing an entry or evicting the oldest one. */
+function remember(format: string, compiled: CompiledStruct): void {
+  if (!formatCache.has(format) && formatCache.size >= FORMAT_CACHE_LIMIT) {
+    // Evict the oldest entry (Map iterates in insertion order).
+    formatCache.delete(formatCache.keys().next().value!);
+  }
+  formatCache.set(format, compiled);
+  if (lastFormat === format) {
+    lastCompiled = compiled;
+  }
+}
+
+/** Replaces a tiered cache entry by generated code. */
+function promote(format: string, layout: CompiledFormat): void {
+  // Only where the tiered entry still is: an evicted format stays evicted.
+  if (formatCache.get(format)?.tiered === true) {
+    remember(format, compileStruct(layout, 'generated'));
+  }
+}
+
+/** The compiled struct for `new Struct(format)`: the cached one if generated, else a new one. */
+function generatedFormat(format: string): CompiledStruct {
+  const cached = formatCache.get(format);
+  if (cached !== undefined && !cached.tiered) {
+    return cached;
+  }
+  const compiled = compileStruct(compileFormat(format), 'generated');
+  remember(format, compiled);
   return compiled;
 }
 
@@ -827,8 +939,11 @@ function lookUpFormat(format: string): CompiledStruct {
 // ---------------------------------------------------------------------------
 
 /**
- * A compiled format, like Python's `struct.Struct`: the format is parsed once, and
- * every call reuses the parse. Prefer it over the free functions on hot paths.
+ * A compiled format, like Python's `struct.Struct`: the format is parsed once and
+ * turned into specialized pack/unpack code, which every call reuses. Prefer it over the
+ * free functions on hot paths. Construction costs a few hundred µs the first time a
+ * format string is seen (later ones share the cached code); for a format that changes
+ * from call to call (`${length}s`), use the free functions instead.
  *
  * @example
  * ```ts
@@ -852,8 +967,8 @@ export class Struct {
     if (typeof format !== 'string') {
       throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'format must be a string');
     }
-    // Shared with the free functions' cache: one compiled struct per format string.
-    this.compiled = cachedFormat(format);
+    // Generated code, shared with the free functions through the format cache.
+    this.compiled = generatedFormat(format);
     this.format = format;
     this.size = this.compiled.size;
   }
@@ -979,17 +1094,17 @@ export function calcsize(format: string): number {
 }
 
 /**
- * A {@link Struct} that always runs the interpreter, the fallback used when code
- * generation is unavailable or a format has too many values to unroll. For tests,
- * which run the golden vectors through both engines; not part of the public API.
+ * A {@link Struct} on one engine from the start: `generated` code (as a hot format
+ * gets), or the `interpreted` fallback. For tests, which run the golden vectors through
+ * both; not part of the public API.
  */
-export function interpretedStruct(format: string): Struct {
+export function structOnEngine(format: string, engine: 'generated' | 'interpreted'): Struct {
   const struct = new Struct(format);
   // Test seam: `compiled` is private to callers, so swap it here rather than widen the
   // public constructor.
   (struct as unknown as { compiled: CompiledStruct }).compiled = compileStruct(
-    format,
-    'interpreted',
+    compileFormat(format),
+    engine,
   );
   return struct;
 }

@@ -2,8 +2,9 @@
  * src/binary/struct.ts against CPython 3.11: every golden vector in
  * test/fixtures/struct/ (made by scripts/gen-struct-fixtures.py) is checked as pack,
  * unpack and round trip (STYLE rule 7), every CPython error as a StructError with the
- * same message; then the same vectors through the interpreter that stands in when code
- * generation is unavailable; then seeded properties and the Struct / buffer APIs.
+ * same message; then the same vectors through each engine on its own (the generated
+ * code a hot format gets, and the interpreter every format starts on); then seeded
+ * properties and the Struct / buffer APIs.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -18,7 +19,12 @@ import {
   unpack,
   unpackFrom,
 } from '../../src/binary/index.js';
-import { float16Bits, float16Value, interpretedStruct } from '../../src/binary/struct.js';
+import {
+  float16Bits,
+  float16Value,
+  GENERATE_AFTER_USES,
+  structOnEngine,
+} from '../../src/binary/struct.js';
 import { InvalidArgumentError, StructError } from '../../src/errors.js';
 import {
   type BufferCase,
@@ -348,46 +354,55 @@ function errorThrough(makeStruct: (format: string) => Struct, testCase: ErrorCas
   });
 }
 
-describe('interpreter fallback', () => {
-  it("packs and unpacks every golden vector to CPython's bytes and values", () => {
-    const failures: string[] = [];
-    for (const testCase of packFixture.cases) {
-      const struct = interpretedStruct(testCase.format);
-      const packed = toHex(struct.pack(...decodeValues(testCase.values)));
-      if (packed !== testCase.hex) {
-        failures.push(`pack ${JSON.stringify(testCase.format)} = ${packed}, want ${testCase.hex}`);
-      }
-      const expected = decodeValues(testCase.unpacked);
-      unpackChecked(failures, (bytes) => struct.unpack(bytes), testCase, expected);
-    }
-    for (const testCase of unpackFixture.cases) {
-      const struct = interpretedStruct(testCase.format);
-      const expected = decodeValues(testCase.values);
-      unpackChecked(failures, (bytes) => struct.unpack(bytes), testCase, expected);
-    }
-    expect(failures).toEqual([]);
-  });
+/** The two engines behind every Struct, each from the first call. */
+const ENGINES = [
+  ['generated', (format: string) => structOnEngine(format, 'generated')],
+  ['interpreted', (format: string) => structOnEngine(format, 'interpreted')],
+] as const;
 
-  it('rejects exactly what CPython rejects, with the same message as the generated code', () => {
-    const failures: string[] = [];
-    for (const testCase of errorFixture.cases) {
-      const label = `${testCase.kind}(${JSON.stringify(testCase.format)})`;
-      for (const [engine, makeStruct] of [
-        ['generated', (format: string) => new Struct(format)],
-        ['interpreted', interpretedStruct],
-      ] as const) {
+describe('engines: generated code and the interpreter', () => {
+  it.each(ENGINES)(
+    "%s: every golden vector packs and unpacks to CPython's bytes and values",
+    (_, makeStruct) => {
+      const failures: string[] = [];
+      for (const testCase of packFixture.cases) {
+        const struct = makeStruct(testCase.format);
+        const packed = toHex(struct.pack(...decodeValues(testCase.values)));
+        if (packed !== testCase.hex) {
+          failures.push(
+            `pack ${JSON.stringify(testCase.format)} = ${packed}, want ${testCase.hex}`,
+          );
+        }
+        const expected = decodeValues(testCase.unpacked);
+        unpackChecked(failures, (bytes) => struct.unpack(bytes), testCase, expected);
+      }
+      for (const testCase of unpackFixture.cases) {
+        const struct = makeStruct(testCase.format);
+        const expected = decodeValues(testCase.values);
+        unpackChecked(failures, (bytes) => struct.unpack(bytes), testCase, expected);
+      }
+      expect(failures).toEqual([]);
+    },
+  );
+
+  it.each(ENGINES)(
+    '%s: rejects exactly what CPython rejects, with its message',
+    (_, makeStruct) => {
+      const failures: string[] = [];
+      for (const testCase of errorFixture.cases) {
         const error = errorThrough(makeStruct, testCase);
         if (!(error instanceof StructError) || error.message !== testCase.message) {
-          failures.push(`${label} ${engine}: want "${testCase.message}", got ${String(error)}`);
+          const label = `${testCase.kind}(${JSON.stringify(testCase.format)})`;
+          failures.push(`${label}: want "${testCase.message}", got ${String(error)}`);
         }
       }
-    }
-    expect(failures).toEqual([]);
-  });
+      expect(failures).toEqual([]);
+    },
+  );
 
-  it('runs pack_into, unpack_from and iter_unpack as CPython does', () => {
+  it.each(ENGINES)('%s: pack_into, unpack_from and iter_unpack as CPython', (_, makeStruct) => {
     for (const testCase of bufferFixture.cases) {
-      const struct = interpretedStruct(testCase.format);
+      const struct = makeStruct(testCase.format);
       switch (testCase.kind) {
         case 'pack_into': {
           const buffer = new Uint8Array(testCase.bufferSize).fill(
@@ -410,6 +425,41 @@ describe('interpreter fallback', () => {
           break;
         }
       }
+    }
+  });
+
+  it(`the free functions switch a format to generated code after ${GENERATE_AFTER_USES} uses; a Struct generates at once`, () => {
+    const original = globalThis.Function;
+    let generations = 0;
+    // A function expression, not an arrow: the code under test calls it with `new`.
+    const countingFunction = function countingFunction(...args: string[]): unknown {
+      generations++;
+      return Reflect.construct(original, args);
+    };
+    globalThis.Function = countingFunction as unknown as FunctionConstructor;
+    try {
+      // Formats no other test uses, so the shared cache starts them at zero uses.
+      const format = '<2hq3sx?d';
+      const values = [-2, 300, -(2n ** 63n), fromHex('616263'), true, 0.25];
+      const bytes = pack(format, ...values);
+      for (let use = 1; use < GENERATE_AFTER_USES - 1; use++) {
+        expect(unpack(format, bytes).length).toBe(values.length);
+      }
+      expect(generations).toBe(0);
+      expect(show(unpack(format, bytes))).toBe(show(values));
+      expect(generations).toBe(1);
+      for (let use = 0; use < 3; use++) {
+        expect(toHex(pack(format, ...values))).toBe(toHex(bytes));
+        expect(show(unpack(format, bytes))).toBe(show(values));
+        expect(show(unpackFrom(format, bytes, 0))).toBe(show(values));
+      }
+      // A Struct takes the generated entry from the cache, or generates its own.
+      expect(toHex(new Struct(format).pack(...values))).toBe(toHex(bytes));
+      expect(generations).toBe(1);
+      expect(toHex(new Struct('>2hq3sx?d').pack(...values))).not.toBe(toHex(bytes));
+      expect(generations).toBe(2);
+    } finally {
+      globalThis.Function = original;
     }
   });
 
@@ -436,7 +486,7 @@ describe('interpreter fallback', () => {
     };
     globalThis.Function = refuseCodeGeneration as unknown as FunctionConstructor;
     try {
-      // A format no other test compiles, so the shared cache has no generated entry.
+      // A format no other test uses, so the cache has no generated entry for it.
       const struct = new Struct('>3hQ2sx?');
       const values = [1, -2, 3, 2n ** 64n - 1n, fromHex('abcd'), true];
       const bytes = struct.pack(...values);
@@ -573,8 +623,8 @@ describe('properties (seeded)', () => {
   it('the generated code and the interpreter give the same bytes and values', () => {
     fc.assert(
       fc.property(formatWithValues, fc.nat({ max: 7 }), ({ format, values }, offset) => {
-        const generated = new Struct(format);
-        const interpreted = interpretedStruct(format);
+        const generated = structOnEngine(format, 'generated');
+        const interpreted = structOnEngine(format, 'interpreted');
         const packed = generated.pack(...values);
         expect(toHex(interpreted.pack(...values))).toBe(toHex(packed));
         const intoGenerated = new Uint8Array(packed.length + offset + 3).fill(0xa5);
