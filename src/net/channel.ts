@@ -39,9 +39,10 @@
  * pending or later call rejects with it (sticky).
  *
  * Writes: `send()` encodes and queues. Frames up to 8 KiB are copied into a 16 KiB
- * batch buffer that is handed to the socket once per tick (`process.nextTick`, i.e.
- * after the current microtasks) or when full: one system call for many small frames.
- * Larger frames are written as header + body in one writev, without copying the payload (do not
+ * batch (cut from a shared arena, encoded in place when the encoder has `encodeInto`)
+ * that is handed to the socket once per tick (`process.nextTick`, i.e. after the
+ * current microtasks) or when full: one system call for many small frames. Batches
+ * that follow a full one in the same tick are 64 KiB (a bulk sender). Larger frames are written as header + body in one writev, without copying the payload (do not
  * mutate it until `send()` settles). `send()` resolves at once while the socket's
  * queue is below its high-water mark and otherwise waits for it to drain
  * (backpressure). More than `maxQueuedOutput` queued bytes (a caller that does not

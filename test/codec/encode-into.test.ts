@@ -6,18 +6,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type LengthFramingOptions, lengthFraming, parseFraming } from '../../src/codec/index.js';
+import { concat } from '../helpers/feed.js';
 
 const SEED = 42;
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
 
 const LAYOUTS: LengthFramingOptions[] = [
   {},
