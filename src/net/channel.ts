@@ -246,8 +246,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     bytesReceived: 0,
     bytesSent: 0,
   };
-  /** Resolves (never rejects) when the connection is closed: with the error that ended it, or undefined. */
-  readonly closed: Promise<Error | undefined>;
+  /** Made on first read of {@link closed}: a promise, a reaction and a closure per channel otherwise. */
+  private closedPromise: Promise<Error | undefined> | undefined;
 
   private readonly decoder: Decoder;
   private readonly encoder: Encoder;
@@ -260,7 +260,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private readonly maxFrame: number;
   private readonly onRequest: RequestHandler | undefined;
   private readonly heartbeat: Heartbeat | undefined;
-  private readonly observers = new Set<() => void>();
+  /** Created on first observe() (select, waits with a deadline): most channels never need it. */
+  private observers: Set<() => void> | undefined;
   /**
    * The one reader parked without a deadline (fast path), settled by notify(): its
    * promise's resolve and reject, and whether it wants an IteratorResult (for await)
@@ -298,8 +299,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private pumping = false;
   private repump = false;
 
-  /** [checkIdle, checkFrame, checkWrite] as timer callbacks; created when a deadline is first armed. */
-  private timerCallbacks: (() => void)[] | undefined;
+  /** [checkIdle, checkFrame, checkWrite] as timer callbacks; each created when its deadline is first armed. */
+  private timerCallbacks: ((() => void) | undefined)[] = NO_TIMER_CALLBACKS;
   private idleTimer: unknown;
   private lastActivityAt = 0;
   private frameTimer: unknown;
@@ -309,7 +310,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 
   private nextRequestId = 1;
   private nextPingId = 1;
-  private readonly pendingRequests = new Map<number, PendingRequest>();
+  /** sbp requests awaiting a response; created by the first request(). */
+  private pendingRequests: Map<number, PendingRequest> | undefined;
   private closePromise: Promise<void> | undefined;
   private shutdownPromise: Promise<void> | undefined;
 
@@ -360,7 +362,6 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       );
     }
     // Everything that can throw is done: from here on the channel owns the socket.
-    this.closed = socket.closed.then((reason) => this.failure ?? reason);
     // The one closure a channel keeps (the socket's observer); everything else is a
     // prototype method, and timer callbacks are created when first armed (memory per
     // idle connection).
@@ -372,6 +373,14 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.idleTimer = this.clock.setTimeout(this.timerCallback(CHECK_IDLE), this.idleTimeout);
     }
     this.pump();
+  }
+
+  /** Resolves (never rejects) when the connection is closed: with the error that ended it, or undefined. */
+  get closed(): Promise<Error | undefined> {
+    if (this.closedPromise === undefined) {
+      this.closedPromise = this.socket.closed.then((reason) => this.failure ?? reason);
+    }
+    return this.closedPromise;
   }
 
   /** The peer's address as text (see {@link Socket.remoteAddress}). */
@@ -396,9 +405,13 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 
   /** @internal */
   observe(wake: () => void): () => void {
-    this.observers.add(wake);
+    if (this.observers === undefined) {
+      this.observers = new Set();
+    }
+    const observers = this.observers;
+    observers.add(wake);
     return () => {
-      this.observers.delete(wake);
+      observers.delete(wake);
     };
   }
 
@@ -413,8 +426,10 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.resolveReadable = undefined;
       resolveReadable();
     }
-    for (const wake of this.observers) {
-      wake();
+    if (this.observers !== undefined) {
+      for (const wake of this.observers) {
+        wake();
+      }
     }
   }
 
@@ -549,9 +564,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         this.heartbeat?.pong();
         return;
       case SbpType.RESPONSE: {
-        const pending = this.pendingRequests.get(envelope.id);
+        const pending = this.pendingRequests?.get(envelope.id);
         if (pending !== undefined) {
-          this.pendingRequests.delete(envelope.id);
+          this.pendingRequests!.delete(envelope.id);
           pending.cleanup();
           pending.resolve(envelope.body);
         }
@@ -1024,8 +1039,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     const id = this.allocateRequestId();
     return new Promise<Uint8Array>((resolve, reject) => {
       let timer: unknown;
+      const pendingRequests = this.pendingRequests!;
       const onAbort = (): void => {
-        this.pendingRequests.delete(id);
+        pendingRequests.delete(id);
         cleanup();
         reject(new ConnectionError('SB_ABORTED', 'request aborted', { cause: signal?.reason }));
       };
@@ -1035,11 +1051,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         }
         signal?.removeEventListener('abort', onAbort);
       };
-      this.pendingRequests.set(id, { resolve, reject, cleanup });
+      pendingRequests.set(id, { resolve, reject, cleanup });
       const timeout = options.timeout ?? 0;
       if (timeout > 0) {
         timer = this.clock.setTimeout(() => {
-          this.pendingRequests.delete(id);
+          pendingRequests.delete(id);
           cleanup();
           reject(
             new TimeoutError('SB_TIMEOUT', `no response to request ${id} within ${timeout} ms`),
@@ -1052,7 +1068,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         this.stats.framesSent += 1;
         this.stats.bytesSent += payload.length;
       } catch (error) {
-        this.pendingRequests.delete(id);
+        pendingRequests.delete(id);
         cleanup();
         reject(error);
       }
@@ -1060,6 +1076,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 
   private allocateRequestId(): number {
+    if (this.pendingRequests === undefined) {
+      this.pendingRequests = new Map();
+    }
     for (;;) {
       const id = this.nextRequestId;
       this.nextRequestId = id === MAX_ID ? 1 : id + 1;
@@ -1070,8 +1089,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 
   private rejectPending(error: Error): void {
-    for (const [id, pending] of this.pendingRequests) {
-      this.pendingRequests.delete(id);
+    const pendingRequests = this.pendingRequests;
+    if (pendingRequests === undefined) {
+      return;
+    }
+    for (const [id, pending] of pendingRequests) {
+      pendingRequests.delete(id);
       pending.cleanup();
       pending.reject(error);
     }
@@ -1097,14 +1120,20 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 
   /** The callback a deadline timer of `kind` runs (one set per channel, made on first use). */
   private timerCallback(kind: TimerKind): () => void {
-    if (this.timerCallbacks === undefined) {
-      this.timerCallbacks = [
-        () => this.checkIdle(),
-        () => this.checkFrame(),
-        () => this.checkWrite(),
-      ];
+    if (this.timerCallbacks === NO_TIMER_CALLBACKS) {
+      this.timerCallbacks = [undefined, undefined, undefined];
     }
-    return this.timerCallbacks[kind]!;
+    let callback = this.timerCallbacks[kind];
+    if (callback === undefined) {
+      callback =
+        kind === CHECK_IDLE
+          ? () => this.checkIdle()
+          : kind === CHECK_FRAME
+            ? () => this.checkFrame()
+            : () => this.checkWrite();
+      this.timerCallbacks[kind] = callback;
+    }
+    return callback;
   }
 
   private checkIdle(): void {
@@ -1348,6 +1377,8 @@ class ChannelIterator implements AsyncIterator<Uint8Array> {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Shared placeholder until a channel arms its first deadline. */
+const NO_TIMER_CALLBACKS: ((() => void) | undefined)[] = [];
 const RESOLVED: Promise<void> = Promise.resolve();
 const DONE: IteratorResult<Uint8Array> = Object.freeze({ value: undefined, done: true });
 
