@@ -429,7 +429,9 @@ export class SharedTimers implements Clock {
   }
 
   now(): number {
-    return this.#base.now() - this.#origin;
+    // Math.trunc: V8 returns a small integer (Smi) for an integral result, where a
+    // difference of two doubles would stay a double and be boxed in each field it lands in.
+    return Math.trunc(this.#base.now() - this.#origin);
   }
 
   setTimeout(callback: () => void, ms: number): unknown {
