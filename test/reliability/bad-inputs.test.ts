@@ -75,14 +75,24 @@ const unsubscribers = [
 const byPort = (port: number) => (message: { remoteAddress: string }) =>
   message.remoteAddress.endsWith(`:${port}`);
 
-/** The code the server reported for the client on `port`: frame:error first, else connection:close. */
-function reportedCode(port: number): ErrorCode | null | undefined {
-  const failed = frameErrors.find(byPort(port));
+/**
+ * The code the server reported for the client on `port`: frame:error first, else
+ * connection:close. Only messages published since the case began count (the OS reuses
+ * client ports, so an earlier case's connection may have had the same one).
+ */
+function reportedCode(port: number, since: CaseMark): ErrorCode | null | undefined {
+  const failed = frameErrors.slice(since.frameErrors).find(byPort(port));
   if (failed !== undefined) {
     return failed.code;
   }
-  const closed = connectionCloses.find(byPort(port));
+  const closed = connectionCloses.slice(since.connectionCloses).find(byPort(port));
   return closed === undefined ? undefined : closed.code;
+}
+
+/** How many diagnostics messages had arrived when a case began. */
+interface CaseMark {
+  frameErrors: number;
+  connectionCloses: number;
 }
 
 // ---- the well-behaved client ------------------------------------------------------
@@ -356,6 +366,10 @@ for (const [key, cases] of groups) {
         const sampler = setInterval(() => {
           peak = Math.max(peak, memoryNow());
         }, 5);
+        const mark: CaseMark = {
+          frameErrors: frameErrors.length,
+          connectionCloses: connectionCloses.length,
+        };
         const errorsBefore = server.metrics.errors[entry.expectedCode ?? 'SB_INTERNAL'] ?? 0;
         const echoesBefore = good.echoes;
         let victims: net.Socket[];
@@ -399,10 +413,10 @@ for (const [key, cases] of groups) {
             await peer.closed(socket);
             if (entry.observedVia !== 'metrics') {
               await until(
-                () => reportedCode(localPort) !== undefined,
+                () => reportedCode(localPort, mark) !== undefined,
                 `the server reports the connection on port ${localPort}`,
               );
-              observed.push(reportedCode(localPort));
+              observed.push(reportedCode(localPort, mark));
             }
           }
           if (entry.expectedCode !== null) {
