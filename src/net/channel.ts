@@ -121,11 +121,18 @@ export interface ChannelOptions {
   clock?: Clock;
 }
 
-/** Counters of one channel. */
+/**
+ * Counters of one channel: messages and their payload bytes (framing headers and, in
+ * `sbp` mode, PING/PONG/CLOSE envelopes are not counted).
+ */
 export interface ChannelStats {
+  /** Messages received (in `sbp` mode: DATA, REQUEST and RESPONSE envelopes). */
   framesReceived: number;
+  /** Messages sent (in `sbp` mode: DATA, REQUEST and RESPONSE envelopes). */
   framesSent: number;
+  /** Payload bytes of the messages received. */
   bytesReceived: number;
+  /** Payload bytes of the messages sent. */
   bytesSent: number;
 }
 
@@ -541,8 +548,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 
   private deliver(frame: Uint8Array): void {
-    this.stats.framesReceived += 1;
     if (!this.envelope) {
+      this.countReceived(frame);
       this.enqueue(frame);
       return;
     }
@@ -555,6 +562,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
     switch (envelope.type) {
       case SbpType.DATA:
+        this.countReceived(envelope.body);
         this.enqueue(envelope.body);
         return;
       case SbpType.PING:
@@ -564,6 +572,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         this.heartbeat?.pong();
         return;
       case SbpType.RESPONSE: {
+        this.countReceived(envelope.body);
         const pending = this.pendingRequests?.get(envelope.id);
         if (pending !== undefined) {
           this.pendingRequests!.delete(envelope.id);
@@ -574,6 +583,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         return;
       }
       case SbpType.REQUEST:
+        this.countReceived(envelope.body);
         this.handleRequest(envelope.id, envelope.body);
         return;
       case SbpType.CLOSE:
@@ -582,8 +592,17 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
   }
 
-  private enqueue(body: Uint8Array): void {
+  /**
+   * Stats count messages, not wire frames: in `sbp` mode DATA, REQUEST and RESPONSE
+   * envelopes and their bodies (PING, PONG and CLOSE are the channel's own traffic),
+   * matching what `send`, `request` and `respond` count on the way out.
+   */
+  private countReceived(body: Uint8Array): void {
+    this.stats.framesReceived += 1;
     this.stats.bytesReceived += body.length;
+  }
+
+  private enqueue(body: Uint8Array): void {
     this.inbound[this.inboundTail] = body;
     this.inboundTail += 1;
     this.queuedBytes += body.length;
@@ -622,7 +641,10 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       return;
     }
     try {
-      this.writeEnvelope(SbpType.RESPONSE, id, toBytes('onRequest result', reply));
+      const body = toBytes('onRequest result', reply);
+      this.writeEnvelope(SbpType.RESPONSE, id, body);
+      this.stats.framesSent += 1;
+      this.stats.bytesSent += body.length;
     } catch (error) {
       this.failHandler(error);
     }

@@ -384,6 +384,13 @@ describe('Channel in sbp mode', () => {
     expect(await channel.receive()).toBeNull();
     await settle();
     expect(writtenEnvelopes(transport)).toEqual([{ type: SbpType.PONG, id: 7, body: '' }]);
+    // PING, PONG and CLOSE are the channel's own traffic: only the DATA message counts.
+    expect(channel.stats).toEqual({
+      framesReceived: 1,
+      framesSent: 0,
+      bytesReceived: 5,
+      bytesSent: 0,
+    });
   });
 
   it('send wraps messages in DATA envelopes', async () => {
@@ -411,6 +418,12 @@ describe('Channel in sbp mode', () => {
     transport.release();
     expect(text(await second)).toBe('TWO');
     expect(text(await first)).toBe('ONE');
+    expect(channel.stats).toEqual({
+      framesReceived: 2,
+      framesSent: 2,
+      bytesReceived: 6,
+      bytesSent: 6,
+    });
   });
 
   it('request() times out with SB_TIMEOUT; a late response is ignored', async () => {
@@ -449,6 +462,12 @@ describe('Channel in sbp mode', () => {
     expect(writtenEnvelopes(transport)).toEqual([
       { type: SbpType.RESPONSE, id: 42, body: 'ping? pong!' },
     ]);
+    expect(channel.stats).toEqual({
+      framesReceived: 1,
+      framesSent: 1,
+      bytesReceived: 5,
+      bytesSent: 11,
+    });
     channel.destroy();
   });
 
