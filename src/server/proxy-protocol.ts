@@ -651,7 +651,7 @@ export interface ProxyHeaderInit {
   transport?: ProxyTransport;
   source?: ProxyEndpoint;
   destination?: ProxyEndpoint;
-  /** v2 only: TLVs written after the addresses. */
+  /** v2 only: TLVs written after the addresses (not CRC32C: use `checksum`). */
   tlvs?: readonly ProxyTlv[];
   /** v2 only: append a `PP2_TYPE_CRC32C` TLV with the header checksum. */
   checksum?: boolean;
@@ -735,6 +735,14 @@ function encodeV2(
   const transport = init.transport ?? (addressFamily === 'unspec' ? 'unspec' : 'stream');
   const addressBytes = ADDRESS_BYTES[addressFamily];
   const tlvs = [...(init.tlvs ?? [])];
+  if (tlvs.some((tlv) => tlv.type === PROXY_TLV.CRC32C)) {
+    // A checksum is a function of the finished header: a caller's value could only
+    // be wrong (and fail verification at the receiver), so the encoder computes it.
+    throw new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      'encodeProxyHeader: pass checksum: true instead of a CRC32C TLV (the encoder computes it)',
+    );
+  }
   if (init.checksum === true) {
     tlvs.push({ type: PROXY_TLV.CRC32C, value: new Uint8Array(4) });
   }

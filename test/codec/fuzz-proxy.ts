@@ -490,11 +490,10 @@ const looseInitArbitrary: fc.Arbitrary<ProxyHeaderInit> = fc.record(
     destination: looseEndpoint,
     tlvs: fc.array(
       fc.record({
-        // Not CRC32C: the encoder writes a caller's CRC32C TLV verbatim (`checksum: true`
-        // is the way to get a valid one), and a random value fails verification.
+        // A caller's CRC32C TLV is refused (`checksum: true` is the way to get one).
         type: fc.oneof(
           tlvArbitrary.map((tlv) => tlv.type),
-          fc.constantFrom(-1, 256, 1.5),
+          fc.constantFrom(-1, 256, 1.5, PROXY_TLV.CRC32C),
         ),
         value: fc.oneof(
           { weight: 9, arbitrary: fc.uint8Array({ maxLength: 40 }) },

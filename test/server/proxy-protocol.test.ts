@@ -247,6 +247,17 @@ describe('PROXY v2 golden vectors (HAProxy spec section 2.2)', () => {
     expect(() => decoder.end()).toThrow(/before a complete header/);
   });
 
+  it('CRC32C: a caller-supplied checksum TLV is refused (the encoder computes it)', () => {
+    expect(() =>
+      encodeProxyHeader({
+        version: 2,
+        source: { address: '192.0.2.1', port: 1 },
+        destination: { address: '192.0.2.2', port: 2 },
+        tlvs: [{ type: PROXY_TLV.CRC32C, value: new Uint8Array(4) }],
+      }),
+    ).toThrow(expect.objectContaining({ code: 'SB_INVALID_ARGUMENT' }));
+  });
+
   it('CRC32C: the checksum TLV is verified', () => {
     expect(crc32c(ascii('123456789'))).toBe(0xe3069283);
     const good = encodeProxyHeader({
