@@ -55,7 +55,6 @@
  * optional heartbeat pings every `interval` ms and fails the channel with
  * `SB_PEER_UNRESPONSIVE` after `maxOutstanding` unanswered pings.
  */
-import { parseFraming } from '../codec/spec.js';
 import { type Decoder, type Encoder, type Framing, NEED_DATA } from '../codec/types.js';
 import {
   ConnectionError,
@@ -71,10 +70,10 @@ import { type CallOptions, type Clock, type Observable, systemClock, waitUntil }
 import { type ConnectOptions, connect } from './connect.js';
 import {
   encodeEnvelope,
+  parseChannelFraming,
   parseEnvelope,
   SbpType,
   type SbpTypeCode,
-  sbpFraming,
 } from './envelope.js';
 import { Heartbeat } from './heartbeat.js';
 import type { Socket } from './socket.js';
@@ -232,7 +231,7 @@ function resolveFraming(
     return framing;
   }
   const options = maxFrame === undefined ? {} : { maxFrame };
-  return framing === 'sbp' ? sbpFraming(options) : parseFraming(framing, options);
+  return parseChannelFraming(framing, options);
 }
 
 /**
