@@ -82,6 +82,27 @@ export interface ProxyPreamble {
   readonly remainder: Uint8Array;
 }
 
+/**
+ * The TLS part of {@link ConnectionSettings}, from the server's resolved TLS options
+ * (null: plain TCP). One function for every model, so the main process and the
+ * worker processes serve TLS alike.
+ */
+export function tlsConnectionSettings(
+  options: tls.TlsOptions | null,
+): Pick<
+  ConnectionSettings,
+  'tlsContext' | 'tlsRequestCert' | 'tlsRejectUnauthorized' | 'tlsAlpnProtocols'
+> {
+  return {
+    tlsContext: options === null ? null : tls.createSecureContext(options),
+    tlsRequestCert: options?.requestCert === true,
+    tlsRejectUnauthorized: options?.rejectUnauthorized !== false,
+    ...(options?.ALPNProtocols === undefined
+      ? {}
+      : { tlsAlpnProtocols: options.ALPNProtocols as string[] }),
+  };
+}
+
 /** Settings shared by every connection of a server. */
 export interface ConnectionSettings {
   readonly serverId: number;

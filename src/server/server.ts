@@ -35,7 +35,6 @@
  */
 import * as net from 'node:net';
 import { availableParallelism } from 'node:os';
-import * as tls from 'node:tls';
 import type { Framing } from '../codec/types.js';
 import { diagnosticChannels } from '../diagnostics.js';
 import {
@@ -63,6 +62,7 @@ import {
   type ConnectionSettings,
   type ProxyPreamble,
   readProxyHeader,
+  tlsConnectionSettings,
 } from './connection.js';
 import { resolveHandlerModule } from './dispatch/entry.js';
 import {
@@ -256,12 +256,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     frameTimeout: limits.frameTimeout,
     writeTimeout: limits.writeTimeout,
     maxQueuedOutput: limits.maxQueuedOutput,
-    tlsContext: tlsOptions === null ? null : tls.createSecureContext(tlsOptions),
-    tlsRequestCert: tlsOptions?.requestCert === true,
-    tlsRejectUnauthorized: tlsOptions?.rejectUnauthorized !== false,
-    ...(tlsOptions?.ALPNProtocols === undefined
-      ? {}
-      : { tlsAlpnProtocols: tlsOptions.ALPNProtocols as string[] }),
+    ...tlsConnectionSettings(tlsOptions),
     metrics,
     ...(listenAddress.kind === 'unix' ? { unixAddress: listenAddress } : {}),
     ...(options.clock === undefined ? {} : { clock: options.clock }),

@@ -138,6 +138,34 @@ describe.skipIf(!available)('TLS', () => {
     });
   }
 
+  for (const dispatch of ['loop', 'processes'] as const) {
+    it(`${dispatch}: negotiates ALPN from the server's ALPNProtocols`, async () => {
+      const server = await tracker.server({
+        handler: 'echo',
+        framing: 'line',
+        dispatch,
+        workers: 1,
+        tls: { cert: certs.server.cert, key: certs.server.key, ALPNProtocols: ['sb/1'] },
+      });
+      const raw = await tracker.socket(server.address);
+      const secure = tls.connect({
+        socket: raw,
+        ca: certs.ca,
+        servername: 'localhost',
+        ALPNProtocols: ['other', 'sb/1'],
+      });
+      try {
+        const protocol = await new Promise<string | false | null>((resolve, reject) => {
+          secure.once('secureConnect', () => resolve(secure.alpnProtocol));
+          secure.once('error', reject);
+        });
+        expect(protocol).toBe('sb/1');
+      } finally {
+        secure.destroy();
+      }
+    });
+  }
+
   it('a peer that half-closes mid-handshake is closed at once with SB_TLS_ERROR', async () => {
     const server = await tracker.server({
       handler: 'echo',

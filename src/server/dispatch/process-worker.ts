@@ -4,7 +4,6 @@
  * See processes.ts for the protocol and the division of work.
  */
 import type * as net from 'node:net';
-import * as tls from 'node:tls';
 import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, type SwitchboardError } from '../../errors.js';
 import { parseChannelFraming } from '../../net/envelope.js';
@@ -14,6 +13,7 @@ import {
   ConnectionSet,
   type ProxyPreamble,
   readProxyHeader,
+  tlsConnectionSettings,
 } from '../connection.js';
 import { ChatRoom } from '../handlers.js';
 import { type MetricsDelta, ServerMetrics } from '../metrics.js';
@@ -87,9 +87,7 @@ async function init(received: ProcessWorkerConfig): Promise<void> {
       frameTimeout: received.frameTimeout,
       writeTimeout: received.writeTimeout,
       maxQueuedOutput: received.maxQueuedOutput,
-      tlsContext: tlsOptions === null ? null : tls.createSecureContext(tlsOptions),
-      tlsRequestCert: tlsOptions?.requestCert === true,
-      tlsRejectUnauthorized: tlsOptions?.rejectUnauthorized !== false,
+      ...tlsConnectionSettings(tlsOptions),
       metrics,
       ...(received.unixAddress === null ? {} : { unixAddress: received.unixAddress }),
     },
