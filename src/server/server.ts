@@ -611,14 +611,7 @@ class SwitchboardServer implements Server {
           return;
         }
         parts.metrics.recordRefusal('proxy_header');
-        parts.metrics.recordError(error.code);
-        diagnosticChannels.frameError.publish({
-          serverId: parts.serverId,
-          connectionId: null,
-          remoteAddress: socketText(socket),
-          code: error.code,
-          error,
-        });
+        this.#reportRefused(socket, error);
         socket.destroy();
       },
     );
@@ -637,6 +630,19 @@ class SwitchboardServer implements Server {
 
   readonly #releaseAdmission = (ip: string): void => this.#admission.release(ip);
 
+  /** Counts and publishes the error of a connection refused before it was served (no id yet). */
+  #reportRefused(socket: net.Socket, error: SwitchboardError): void {
+    const parts = this.#parts;
+    parts.metrics.recordError(error.code);
+    diagnosticChannels.frameError.publish({
+      serverId: parts.serverId,
+      connectionId: null,
+      remoteAddress: socketText(socket),
+      code: error.code,
+      error,
+    });
+  }
+
   /**
    * Closes an over-limit connection at once: one refusal frame when the framing
    * carries text, then FIN. Reading continues (and is discarded) so the close
@@ -649,14 +655,7 @@ class SwitchboardServer implements Server {
       'SB_TOO_MANY_CONNECTIONS',
       `${REFUSAL_TEXT[reason]}; connection refused`,
     );
-    parts.metrics.recordError(error.code);
-    diagnosticChannels.frameError.publish({
-      serverId: parts.serverId,
-      connectionId: null,
-      remoteAddress: socketText(socket),
-      code: error.code,
-      error,
-    });
+    this.#reportRefused(socket, error);
     this.#refusing.add(socket);
     const grace = setTimeout(() => socket.destroy(), 2000);
     grace.unref();
