@@ -363,30 +363,23 @@ class SocketCore implements Observable {
       return this.take(n);
     }
     const result = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.chunks[this.head]!;
-      const count = Math.min(chunk.length - this.headOffset, n - filled);
-      result.set(chunk.subarray(this.headOffset, this.headOffset + count), filled);
-      filled += count;
-      if (this.headOffset + count === chunk.length) {
-        this.dropHead();
-      } else {
-        this.headOffset += count;
-      }
-    }
-    this.buffered -= n;
-    this.maybeResume();
+    this.consume(n, result);
     return result;
   }
 
   /** Discards `n` buffered bytes. */
   skip(n: number): void {
-    let left = n;
-    while (left > 0) {
+    this.consume(n, null);
+  }
+
+  /** Removes `n` buffered bytes (n <= buffered), copying them into `into` when given. */
+  private consume(n: number, into: Uint8Array | null): void {
+    let done = 0;
+    while (done < n) {
       const chunk = this.chunks[this.head]!;
-      const count = Math.min(chunk.length - this.headOffset, left);
-      left -= count;
+      const count = Math.min(chunk.length - this.headOffset, n - done);
+      into?.set(chunk.subarray(this.headOffset, this.headOffset + count), done);
+      done += count;
       if (this.headOffset + count === chunk.length) {
         this.dropHead();
       } else {
