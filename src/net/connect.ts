@@ -12,39 +12,27 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, toAddress, toNodePath } from './address.js';
-import type { Clock } from './clock.js';
-import { Socket } from './socket.js';
+import {
+  applyTcpTuning,
+  SOCKET_TUNING_SCHEMA,
+  Socket,
+  type SocketTuningOptions,
+} from './socket.js';
 import { buildTlsClientOptions, type TlsClientOptions } from './tls.js';
 
 /** Options of {@link connect} and {@link startConnect}. Times in ms. */
-export interface ConnectOptions {
+export interface ConnectOptions extends SocketTuningOptions {
   /** Connect deadline in ms (TCP and TLS handshake). Default `DEFAULTS.connectTimeout` (30 s). 0 = none. */
   timeout?: number;
   /** Aborts the connection attempt (`SB_ABORTED`). */
   signal?: AbortSignal;
   /** TLS client options; giving them turns TLS on even for a `tcp://` address. */
   tls?: TlsClientOptions;
-  /** TCP keepalive. Default `DEFAULTS.keepAlive` (true). */
-  keepAlive?: boolean;
-  /** TCP keepalive initial delay in ms. Default `DEFAULTS.keepAliveInitialDelay` (60 s). */
-  keepAliveInitialDelay?: number;
-  /** Disable Nagle's algorithm. Default true. */
-  noDelay?: boolean;
-  /** Inbound bytes buffered before the socket pauses. Default `DEFAULTS.readBufferLimit` (1 MiB). */
-  readBufferLimit?: number;
-  /** Leak warning on garbage collection while open. Default true. */
-  trackLeaks?: boolean;
-  /** Timer source. Default: the global timers. */
-  clock?: Clock;
 }
 
 const CONNECT_SCHEMA = {
   timeout: { kind: 'ms', default: DEFAULTS.connectTimeout as number },
-  keepAlive: { kind: 'boolean', default: DEFAULTS.keepAlive as boolean },
-  keepAliveInitialDelay: { kind: 'ms', default: DEFAULTS.keepAliveInitialDelay as number },
-  noDelay: { kind: 'boolean', default: true as boolean },
-  readBufferLimit: { kind: 'bytes', default: DEFAULTS.readBufferLimit as number, min: 1 },
-  trackLeaks: { kind: 'boolean', default: true as boolean },
+  ...SOCKET_TUNING_SCHEMA,
 } as const;
 
 /** tls.connect passes `allowHalfOpen` on to the TLSSocket, but its typings omit it. */
@@ -84,10 +72,7 @@ export function startConnect(address: string | Address, options: ConnectOptions 
     transport = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
   }
   if (target.kind === 'tcp') {
-    transport.setNoDelay(resolved.noDelay);
-    if (resolved.keepAlive) {
-      transport.setKeepAlive(true, resolved.keepAliveInitialDelay);
-    }
+    applyTcpTuning(transport, resolved);
   }
   const socketOptions = {
     readBufferLimit: resolved.readBufferLimit,

@@ -35,6 +35,7 @@ export {
   Socket,
   type SocketOptions,
   type SocketTransport,
+  type SocketTuningOptions,
 } from './socket.js';
 export {
   buildTlsClientOptions,

@@ -20,39 +20,28 @@ import {
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, formatAddress, toAddress, toNodePath } from './address.js';
 import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
-import { Socket } from './socket.js';
+import {
+  applyTcpTuning,
+  SOCKET_TUNING_SCHEMA,
+  Socket,
+  type SocketTuningOptions,
+} from './socket.js';
 import { buildTlsServerOptions, type TlsServerOptions } from './tls.js';
 
-/** Options of {@link listen}. */
-export interface ListenOptions {
+/** Options of {@link listen}; the {@link SocketTuningOptions} apply to every accepted socket. */
+export interface ListenOptions extends SocketTuningOptions {
   /** Kernel accept backlog. Default `DEFAULTS.backlog`. */
   backlog?: number;
   /** Accepted connections waiting for `accept()` before new ones are dropped. Default `DEFAULTS.backlog`. */
   acceptQueueLimit?: number;
   /** TLS server options (turns TLS on even for a `tcp://` address; required for `tls://`). */
   tls?: TlsServerOptions;
-  /** TCP keepalive on accepted sockets. Default `DEFAULTS.keepAlive`. */
-  keepAlive?: boolean;
-  /** TCP keepalive initial delay, ms. Default `DEFAULTS.keepAliveInitialDelay`. */
-  keepAliveInitialDelay?: number;
-  /** Disable Nagle's algorithm on accepted sockets. Default true. */
-  noDelay?: boolean;
-  /** Inbound buffer limit of accepted sockets, bytes. Default `DEFAULTS.readBufferLimit`. */
-  readBufferLimit?: number;
-  /** Leak warnings for accepted sockets. Default true. */
-  trackLeaks?: boolean;
-  /** Timer source. Default: the global timers. */
-  clock?: Clock;
 }
 
 const LISTEN_SCHEMA = {
   backlog: { kind: 'count', default: DEFAULTS.backlog as number, min: 1 },
   acceptQueueLimit: { kind: 'count', default: DEFAULTS.backlog as number, min: 1 },
-  keepAlive: { kind: 'boolean', default: DEFAULTS.keepAlive as boolean },
-  keepAliveInitialDelay: { kind: 'ms', default: DEFAULTS.keepAliveInitialDelay as number },
-  noDelay: { kind: 'boolean', default: true as boolean },
-  readBufferLimit: { kind: 'bytes', default: DEFAULTS.readBufferLimit as number, min: 1 },
-  trackLeaks: { kind: 'boolean', default: true as boolean },
+  ...SOCKET_TUNING_SCHEMA,
 } as const;
 
 type ResolvedListen = { [K in keyof typeof LISTEN_SCHEMA]: (typeof LISTEN_SCHEMA)[K]['default'] };
@@ -127,10 +116,7 @@ export class Listener implements Observable, AsyncDisposable {
       return;
     }
     if (this.unixAddress === undefined) {
-      transport.setNoDelay(this.options.noDelay);
-      if (this.options.keepAlive) {
-        transport.setKeepAlive(true, this.options.keepAliveInitialDelay);
-      }
+      applyTcpTuning(transport, this.options);
     }
     const socket = Socket.from(transport, {
       readBufferLimit: this.options.readBufferLimit,

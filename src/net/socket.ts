@@ -55,6 +55,48 @@ import { type Address, formatAddress, type UnixAddress } from './address.js';
 import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
 
 /**
+ * Per-socket settings shared by {@link connect} and {@link listen} (where they apply to
+ * every accepted socket). Times in ms.
+ */
+export interface SocketTuningOptions {
+  /** TCP keepalive. Default `DEFAULTS.keepAlive` (true). */
+  keepAlive?: boolean;
+  /** TCP keepalive initial delay in ms. Default `DEFAULTS.keepAliveInitialDelay` (60 s). */
+  keepAliveInitialDelay?: number;
+  /** Disable Nagle's algorithm. Default true. */
+  noDelay?: boolean;
+  /** Inbound bytes buffered before the socket pauses. Default `DEFAULTS.readBufferLimit` (1 MiB). */
+  readBufferLimit?: number;
+  /** Leak warning on garbage collection while open. Default true. */
+  trackLeaks?: boolean;
+  /** Timer source. Default: the global timers. */
+  clock?: Clock;
+}
+
+/** @internal resolveOptions schema of {@link SocketTuningOptions} (clock aside). */
+export const SOCKET_TUNING_SCHEMA = {
+  keepAlive: { kind: 'boolean', default: DEFAULTS.keepAlive as boolean },
+  keepAliveInitialDelay: { kind: 'ms', default: DEFAULTS.keepAliveInitialDelay as number },
+  noDelay: { kind: 'boolean', default: true as boolean },
+  readBufferLimit: { kind: 'bytes', default: DEFAULTS.readBufferLimit as number, min: 1 },
+  trackLeaks: { kind: 'boolean', default: true as boolean },
+} as const;
+
+/** @internal Applies the TCP part of resolved tuning (noDelay, keepalive) to a TCP transport. */
+export function applyTcpTuning(
+  transport: {
+    setNoDelay(noDelay: boolean): unknown;
+    setKeepAlive(on: boolean, delay: number): unknown;
+  },
+  tuning: { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelay: number },
+): void {
+  transport.setNoDelay(tuning.noDelay);
+  if (tuning.keepAlive) {
+    transport.setKeepAlive(true, tuning.keepAliveInitialDelay);
+  }
+}
+
+/**
  * The subset of `net.Socket` a {@link Socket} needs. A `net.Socket`, a `tls.TLSSocket`
  * and the scripted fake in test/helpers/scripted-socket.ts all satisfy it.
  */
