@@ -24,6 +24,7 @@
 import { SwitchboardError } from '../src/errors.js';
 import { Channel, listen, openChannel } from '../src/net/index.js';
 import { type Fault, FaultProxy } from '../src/testing/index.js';
+import { seededRandom } from '../src/testing/seeded-random.js';
 
 const FRAMINGS = ['line', 'length:u32be', 'varint', 'digits:6', 'netstring'] as const;
 const WINDOW = 8;
@@ -65,17 +66,6 @@ function parseFlags(argv: string[]): Flags {
     index += 1;
   }
   return flags;
-}
-
-/** mulberry32, as in the FaultProxy: the whole run is replayable from --seed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Totals {

@@ -49,6 +49,7 @@ import net from 'node:net';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { InvalidArgumentError } from '../errors.js';
 import { resolveOptions } from '../options.js';
+import { seededRandom } from './seeded-random.js';
 
 /** Which way bytes travel: `upstream` is client -> target, `downstream` is target -> client. */
 export type FaultDirection = 'upstream' | 'downstream';
@@ -167,20 +168,6 @@ interface EffectiveFaults {
   sliceBytes: number;
   sliceDelayMs: number;
   cuts: { id: number; kind: 'reset' | 'close'; bytes: number }[];
-}
-
-/**
- * mulberry32: a tiny, fast, well-distributed 32-bit PRNG. Returns floats in [0, 1).
- * Good enough for jitter; not for anything security-related.
- */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = Math.imul(state ^ (state >>> 15), 1 | state);
-    mixed = (mixed + Math.imul(mixed ^ (mixed >>> 7), 61 | mixed)) ^ mixed;
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function isLoopbackHost(host: string): boolean {

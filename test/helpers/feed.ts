@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import type { Decoder } from '../../src/codec/types.js';
 import { NEED_DATA } from '../../src/codec/types.js';
 import { FrameError, UnexpectedEofError } from '../../src/errors.js';
+import { seededRandom } from '../../src/testing/seeded-random.js';
 
 /** A decode error, reduced to what tests compare. */
 export interface FeedError {
@@ -62,16 +63,7 @@ export interface FeedResult extends FeedOutcome {
 }
 
 /** A small seeded PRNG (mulberry32): returns floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** Lowercase hex of `bytes`. */
 export function hex(bytes: Uint8Array): string {

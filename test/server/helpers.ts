@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import { type Channel, type OpenChannelOptions, openChannel } from '../../src/net/channel.js';
 import type { Clock } from '../../src/net/clock.js';
 import { createServer, type Server, type ServerOptions } from '../../src/server/server.js';
+import { seededRandom } from '../../src/testing/seeded-random.js';
 
 /** A clock tests move by hand. Timers fire in due order during {@link ManualClock.advance}. */
 export class ManualClock implements Clock {
@@ -57,16 +58,7 @@ export class ManualClock implements Clock {
 }
 
 /** mulberry32: a small seeded PRNG, so random sizes are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = state;
-    value = Math.imul(value ^ (value >>> 15), value | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** Deterministic payloads: `count` messages of random sizes in [0, maxSize], tagged with client and index. */
 export function makePayloads(
