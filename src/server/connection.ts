@@ -1233,10 +1233,8 @@ function clientCertificateVerdict(secure: tls.TLSSocket): string | null {
   }
   const error = handle.verifyError();
   if (error === null || error === undefined) {
-    return secure.getPeerCertificate() === null ||
-      Object.keys(secure.getPeerCertificate()).length === 0
-      ? 'no certificate'
-      : null;
+    const peer = secure.getPeerCertificate();
+    return peer === null || Object.keys(peer).length === 0 ? 'no certificate' : null;
   }
   return (error as { code?: string }).code ?? error.message;
 }
