@@ -10,7 +10,8 @@
  * | step          | what happens                                         | failure code               |
  * |---------------|------------------------------------------------------|----------------------------|
  * | PROXY header  | (done by the caller, see {@link readProxyHeader})    | SB_PROXY_HEADER_INVALID    |
- * | TLS           | wrap the raw socket when the listener could not      | SB_TLS_ERROR               |
+ * | TLS           | handshake over the raw socket, client cert checked   | SB_TLS_ERROR, or           |
+ * |               |                                                      | SB_FRAME_TIMEOUT           |
  * | channel       | `Socket.from` + `new Channel` with the server limits | -                          |
  * | handler       | the dispatch body runs `(channel, info)`             | SB_HANDLER_ERROR, or the   |
  * |               |                                                      | channel's own error code   |
