@@ -11,10 +11,23 @@
  *   with `rejectUnauthorized` (default true when `requestCert`), refuses clients whose
  *   certificate does not chain to `ca`.
  */
-import { isIP } from 'node:net';
-import type { ConnectionOptions, TlsOptions } from 'node:tls';
-import { InvalidArgumentError } from '../errors.js';
+import { isIP, type Socket as NetSocket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import {
+  type ConnectionOptions,
+  createSecureContext,
+  type SecureContext,
+  TLSSocket,
+  type TlsOptions,
+} from 'node:tls';
+import {
+  ConnectionError,
+  InvalidArgumentError,
+  TimeoutError,
+  toSwitchboardError,
+} from '../errors.js';
 import { DEFAULTS } from '../options.js';
+import type { Clock } from './clock.js';
 
 /** PEM text or bytes, or a list of them. */
 export type PemInput = string | Uint8Array | Array<string | Uint8Array>;
@@ -140,4 +153,131 @@ export function buildTlsServerOptions(options: TlsServerOptions): TlsOptions {
     result.ALPNProtocols = options.ALPNProtocols;
   }
   return result;
+}
+
+/** The server side of TLS, made once per server by {@link tlsAcceptor}; used by {@link acceptTls}. */
+export interface TlsAcceptor {
+  readonly secureContext: SecureContext;
+  readonly requestCert: boolean;
+  readonly rejectUnauthorized: boolean;
+  readonly ALPNProtocols?: string[];
+}
+
+/** A {@link TlsAcceptor} from {@link buildTlsServerOptions}' result. */
+export function tlsAcceptor(options: TlsOptions): TlsAcceptor {
+  return {
+    secureContext: createSecureContext(options),
+    requestCert: options.requestCert === true,
+    rejectUnauthorized: options.rejectUnauthorized !== false,
+    ...(options.ALPNProtocols === undefined
+      ? {}
+      : { ALPNProtocols: options.ALPNProtocols as string[] }),
+  };
+}
+
+/**
+ * The server side of a TLS handshake over an accepted socket (or a Duplex that
+ * replays bytes already read from it, such as what followed a PROXY header).
+ * Every server-side handshake goes through here rather than tls.Server, which
+ * leaves a peer that half-closes mid-handshake open until its handshakeTimeout and
+ * reports failures without the connection.
+ *
+ * Settles once: `secure` resolves; an error, EOF before `secure` (the handshake can
+ * never finish), a client certificate that fails verification (with `requestCert`
+ * and `rejectUnauthorized`) or `timeout` ms on `clock` (0 = none) rejects with
+ * `SB_TLS_ERROR` / `SB_FRAME_TIMEOUT` and destroys `raw`.
+ */
+export function acceptTls(
+  raw: NetSocket,
+  acceptor: TlsAcceptor,
+  handshake: { timeout: number; clock: Clock; underlying?: Duplex },
+): Promise<TLSSocket> {
+  const { timeout, clock } = handshake;
+  const secure = new TLSSocket((handshake.underlying ?? raw) as NetSocket, {
+    isServer: true,
+    secureContext: acceptor.secureContext,
+    requestCert: acceptor.requestCert,
+    rejectUnauthorized: acceptor.rejectUnauthorized,
+    ...(acceptor.ALPNProtocols === undefined ? {} : { ALPNProtocols: acceptor.ALPNProtocols }),
+  });
+  raw.resume();
+  return new Promise<TLSSocket>((resolve, reject) => {
+    let timer: unknown;
+    const settle = (): void => {
+      if (timer !== undefined) {
+        clock.clearTimeout(timer);
+      }
+      secure.off('secure', onSecure);
+      secure.off('error', onError);
+      secure.off('end', onEnd);
+    };
+    const onError = (error: Error): void => {
+      settle();
+      // Anything the dying TLS socket still emits is moot: the rejection reports it.
+      secure.on('error', () => undefined);
+      secure.destroy();
+      raw.destroy();
+      const wrapped = toSwitchboardError(error);
+      reject(
+        wrapped.code === 'SB_NETWORK_ERROR'
+          ? new ConnectionError('SB_TLS_ERROR', `TLS handshake failed: ${error.message}`, {
+              cause: error,
+            })
+          : wrapped,
+      );
+    };
+    const onEnd = (): void =>
+      onError(new ConnectionError('SB_TLS_ERROR', 'peer closed during the TLS handshake'));
+    const onSecure = (): void => {
+      // A bare TLSSocket only records the client-certificate verdict; refusing an
+      // unauthorized client is tls.Server's job, so it is done here (mutual TLS).
+      if (acceptor.requestCert) {
+        const verdict = clientCertificateVerdict(secure);
+        if (verdict !== null && acceptor.rejectUnauthorized) {
+          onError(new ConnectionError('SB_TLS_ERROR', `client certificate rejected: ${verdict}`));
+          return;
+        }
+      }
+      settle();
+      resolve(secure);
+    };
+    secure.once('secure', onSecure);
+    secure.once('error', onError);
+    secure.once('end', onEnd);
+    if (timeout > 0) {
+      timer = clock.setTimeout(
+        () =>
+          onError(
+            new TimeoutError('SB_FRAME_TIMEOUT', `TLS handshake not complete within ${timeout} ms`),
+          ),
+        timeout,
+      );
+    }
+  });
+}
+
+/** The part of node's TLS handle that holds the peer-certificate verdict. */
+interface VerifyingHandle {
+  verifyError(): Error | null;
+}
+
+/**
+ * Why the client certificate fails verification against the server's CAs, or null
+ * when it passes. tls.Server computes this in its own 'secure' hook (and sets
+ * `authorized`); a TLSSocket made with `new tls.TLSSocket` (needed to read a PROXY
+ * header first, or for a socket handed to a worker process) only records it on its
+ * handle, which node exposes as `ssl` — the same call tls.Server makes. Fails closed:
+ * a handle without `verifyError` counts as unverified.
+ */
+function clientCertificateVerdict(secure: TLSSocket): string | null {
+  const handle = (secure as unknown as { ssl?: Partial<VerifyingHandle> }).ssl;
+  if (typeof handle?.verifyError !== 'function') {
+    return 'cannot verify (node TLS handle without verifyError)';
+  }
+  const error = handle.verifyError();
+  if (error === null || error === undefined) {
+    const peer = secure.getPeerCertificate();
+    return peer === null || Object.keys(peer).length === 0 ? 'no certificate' : null;
+  }
+  return (error as { code?: string }).code ?? error.message;
 }

@@ -38,7 +38,7 @@
  */
 import type * as net from 'node:net';
 import { Duplex } from 'node:stream';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import type { Framing } from '../codec/types.js';
 import { NEED_DATA } from '../codec/types.js';
 import { diagnosticChannels } from '../diagnostics.js';
@@ -53,6 +53,7 @@ import { type Address, formatAddress, type UnixAddress } from '../net/address.js
 import { Channel, type ChannelStats } from '../net/channel.js';
 import { type Clock, systemClock } from '../net/clock.js';
 import { Socket } from '../net/socket.js';
+import { acceptTls, type TlsAcceptor } from '../net/tls.js';
 import type { ServerMetrics } from './metrics.js';
 import { type ProxyHeader, ProxyHeaderDecoder } from './proxy-protocol.js';
 
@@ -83,27 +84,6 @@ export interface ProxyPreamble {
   readonly remainder: Uint8Array;
 }
 
-/**
- * The TLS part of {@link ConnectionSettings}, from the server's resolved TLS options
- * (null: plain TCP). One function for every model, so the main process and the
- * worker processes serve TLS alike.
- */
-export function tlsConnectionSettings(
-  options: tls.TlsOptions | null,
-): Pick<
-  ConnectionSettings,
-  'tlsContext' | 'tlsRequestCert' | 'tlsRejectUnauthorized' | 'tlsAlpnProtocols'
-> {
-  return {
-    tlsContext: options === null ? null : tls.createSecureContext(options),
-    tlsRequestCert: options?.requestCert === true,
-    tlsRejectUnauthorized: options?.rejectUnauthorized !== false,
-    ...(options?.ALPNProtocols === undefined
-      ? {}
-      : { tlsAlpnProtocols: options.ALPNProtocols as string[] }),
-  };
-}
-
 /** Settings shared by every connection of a server. */
 export interface ConnectionSettings {
   readonly serverId: number;
@@ -112,12 +92,8 @@ export interface ConnectionSettings {
   readonly frameTimeout: number;
   readonly writeTimeout: number;
   readonly maxQueuedOutput: number;
-  /** TLS to apply to raw sockets (when the listener is plain TCP), or null. */
-  readonly tlsContext: tls.SecureContext | null;
-  readonly tlsRequestCert: boolean;
-  readonly tlsRejectUnauthorized: boolean;
-  /** ALPN protocols the TLS server supports. */
-  readonly tlsAlpnProtocols?: string[];
+  /** TLS, handshaken per connection (after any PROXY header), or null for plain TCP. */
+  readonly tls: TlsAcceptor | null;
   readonly metrics: ServerMetrics;
   /** For Unix-socket listeners, the listen address (node reports no Unix peer address). */
   readonly unixAddress?: UnixAddress;
@@ -673,7 +649,7 @@ class ServedConnection implements ConnectionInfo {
     if (host === undefined || port === undefined) {
       return '';
     }
-    return formatAddress({ kind: 'tcp', host, port, tls: settings.tlsContext !== null });
+    return formatAddress({ kind: 'tcp', host, port, tls: settings.tls !== null });
   }
 
   start(remainder: Uint8Array | null): void {
@@ -685,8 +661,13 @@ class ServedConnection implements ConnectionInfo {
     void this.raw.remoteAddress;
     settings.metrics.connectionsOpen += 1;
     settings.metrics.connectionsAccepted += 1;
-    if (settings.tlsContext !== null) {
-      startTls(settings, this.raw, remainder ?? new Uint8Array(0)).then(
+    if (settings.tls !== null) {
+      const prefix = remainder ?? new Uint8Array(0);
+      acceptTls(this.raw, settings.tls, {
+        timeout: settings.frameTimeout,
+        clock: settings.clock ?? systemClock,
+        ...(prefix.byteLength > 0 ? { underlying: prefixedDuplex(this.raw, prefix) } : {}),
+      }).then(
         (secure) => this.#open(secure, false),
         (error: unknown) => this.#fail(error),
       );
@@ -703,7 +684,7 @@ class ServedConnection implements ConnectionInfo {
     this.transport = transport;
     const settings = this.#owner.settings;
     try {
-      if (settings.tlsContext !== null) {
+      if (settings.tls !== null) {
         // Read once while the handshake is fresh (a destroyed TLS socket forgets it).
         const certificate = (transport as tls.TLSSocket).getPeerCertificate(false) as
           | object
@@ -771,7 +752,7 @@ class ServedConnection implements ConnectionInfo {
     }
     const clock = this.#owner.timers;
     const socket = Socket.from(transport, {
-      tls: settings.tlsContext !== null,
+      tls: settings.tls !== null,
       trackLeaks: false,
       clock,
       ...(settings.unixAddress === undefined ? {} : { unixAddress: settings.unixAddress }),
@@ -924,7 +905,7 @@ class ServedConnection implements ConnectionInfo {
       remoteAddress = endpointText(
         this.raw.remoteAddress,
         this.raw.remotePort,
-        settings.tlsContext !== null,
+        settings.tls !== null,
       );
     }
     metrics.connectionsOpen -= 1;
@@ -1112,87 +1093,6 @@ export class ConnectionSet {
   }
 }
 
-/**
- * The server side of the TLS handshake over a raw socket (after any PROXY header).
- * Settles once: `secure` resolves; an error, EOF before `secure` (a peer that
- * half-closes mid-handshake can never finish it) or frameTimeout on the server's
- * clock rejects and destroys both sockets.
- */
-function startTls(
-  settings: ConnectionSettings,
-  raw: net.Socket,
-  prefix: Uint8Array,
-): Promise<tls.TLSSocket> {
-  const clock = settings.clock ?? systemClock;
-  const underlying = prefix.byteLength > 0 ? prefixedDuplex(raw, prefix) : raw;
-  const secure = new tls.TLSSocket(underlying as net.Socket, {
-    isServer: true,
-    secureContext: settings.tlsContext!,
-    requestCert: settings.tlsRequestCert,
-    rejectUnauthorized: settings.tlsRejectUnauthorized,
-    ...(settings.tlsAlpnProtocols === undefined
-      ? {}
-      : { ALPNProtocols: settings.tlsAlpnProtocols }),
-  });
-  raw.resume();
-  return new Promise<tls.TLSSocket>((resolve, reject) => {
-    let timer: unknown;
-    const settle = (): void => {
-      if (timer !== undefined) {
-        clock.clearTimeout(timer);
-      }
-      secure.off('secure', onSecure);
-      secure.off('error', onError);
-      secure.off('end', onEnd);
-    };
-    const onError = (error: Error): void => {
-      settle();
-      // Anything the dying TLS socket still emits is moot: the rejection reports it.
-      secure.on('error', () => undefined);
-      secure.destroy();
-      raw.destroy();
-      const wrapped = toSwitchboardError(error);
-      reject(
-        wrapped.code === 'SB_NETWORK_ERROR'
-          ? new ConnectionError('SB_TLS_ERROR', `TLS handshake failed: ${error.message}`, {
-              cause: error,
-            })
-          : wrapped,
-      );
-    };
-    const onEnd = (): void =>
-      onError(new ConnectionError('SB_TLS_ERROR', 'peer closed during the TLS handshake'));
-    const onSecure = (): void => {
-      // A bare TLSSocket only records the client-certificate verdict; refusing an
-      // unauthorized client is tls.Server's job, so it is done here (mutual TLS).
-      if (settings.tlsRequestCert) {
-        const verdict = clientCertificateVerdict(secure);
-        if (verdict !== null && settings.tlsRejectUnauthorized) {
-          onError(new ConnectionError('SB_TLS_ERROR', `client certificate rejected: ${verdict}`));
-          return;
-        }
-      }
-      settle();
-      resolve(secure);
-    };
-    secure.once('secure', onSecure);
-    secure.once('error', onError);
-    secure.once('end', onEnd);
-    if (settings.frameTimeout > 0) {
-      timer = clock.setTimeout(
-        () =>
-          onError(
-            new TimeoutError(
-              'SB_FRAME_TIMEOUT',
-              `TLS handshake not complete within frameTimeout ${settings.frameTimeout} ms`,
-            ),
-          ),
-        settings.frameTimeout,
-      );
-    }
-  });
-}
-
 /** Adds a channel's counters to traffic totals (the server's metrics, or a live sum). */
 function addTraffic(
   into: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number },
@@ -1212,30 +1112,4 @@ function proxyEndpointText(header: ProxyHeader, which: 'source' | 'destination')
       : `unix:${endpoint.address}`;
   }
   return formatAddress({ kind: 'tcp', host: endpoint.address, port: endpoint.port, tls: false });
-}
-
-/** The part of node's TLS handle that holds the peer-certificate verdict. */
-interface VerifyingHandle {
-  verifyError(): Error | null;
-}
-
-/**
- * Why the client certificate fails verification against the server's CAs, or null
- * when it passes. tls.Server computes this in its own 'secure' hook (and sets
- * `authorized`); a TLSSocket made with `new tls.TLSSocket` (needed to read a PROXY
- * header first, or for a socket handed to a worker process) only records it on its
- * handle, which node exposes as `ssl` — the same call tls.Server makes. Fails closed:
- * a handle without `verifyError` counts as unverified.
- */
-function clientCertificateVerdict(secure: tls.TLSSocket): string | null {
-  const handle = (secure as unknown as { ssl?: Partial<VerifyingHandle> }).ssl;
-  if (typeof handle?.verifyError !== 'function') {
-    return 'cannot verify (node TLS handle without verifyError)';
-  }
-  const error = handle.verifyError();
-  if (error === null || error === undefined) {
-    const peer = secure.getPeerCertificate();
-    return peer === null || Object.keys(peer).length === 0 ? 'no certificate' : null;
-  }
-  return (error as { code?: string }).code ?? error.message;
 }

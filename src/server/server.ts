@@ -46,7 +46,7 @@ import {
 import { type Address, formatAddress, parseAddress, toNodePath } from '../net/address.js';
 import type { Clock } from '../net/clock.js';
 import { parseChannelFraming } from '../net/envelope.js';
-import { buildTlsServerOptions, type TlsServerOptions } from '../net/tls.js';
+import { buildTlsServerOptions, type TlsServerOptions, tlsAcceptor } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
 import {
   type BusStatus,
@@ -62,7 +62,6 @@ import {
   type ConnectionSettings,
   type ProxyPreamble,
   readProxyHeader,
-  tlsConnectionSettings,
 } from './connection.js';
 import { resolveHandlerModule } from './dispatch/entry.js';
 import {
@@ -256,7 +255,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     frameTimeout: limits.frameTimeout,
     writeTimeout: limits.writeTimeout,
     maxQueuedOutput: limits.maxQueuedOutput,
-    ...tlsConnectionSettings(tlsOptions),
+    tls: tlsOptions === null ? null : tlsAcceptor(tlsOptions),
     metrics,
     ...(listenAddress.kind === 'unix' ? { unixAddress: listenAddress } : {}),
     ...(options.clock === undefined ? {} : { clock: options.clock }),

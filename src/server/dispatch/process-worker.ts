@@ -7,13 +7,12 @@ import type * as net from 'node:net';
 import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, type SwitchboardError } from '../../errors.js';
 import { parseChannelFraming } from '../../net/envelope.js';
-import { buildTlsServerOptions } from '../../net/tls.js';
+import { buildTlsServerOptions, tlsAcceptor } from '../../net/tls.js';
 import {
   type ConnectionBody,
   ConnectionSet,
   type ProxyPreamble,
   readProxyHeader,
-  tlsConnectionSettings,
 } from '../connection.js';
 import { ChatRoom } from '../handlers.js';
 import { type MetricsDelta, ServerMetrics } from '../metrics.js';
@@ -87,7 +86,7 @@ async function init(received: ProcessWorkerConfig): Promise<void> {
       frameTimeout: received.frameTimeout,
       writeTimeout: received.writeTimeout,
       maxQueuedOutput: received.maxQueuedOutput,
-      ...tlsConnectionSettings(tlsOptions),
+      tls: tlsOptions === null ? null : tlsAcceptor(tlsOptions),
       metrics,
       ...(received.unixAddress === null ? {} : { unixAddress: received.unixAddress }),
     },
