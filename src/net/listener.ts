@@ -6,11 +6,12 @@
  * a caller takes it with {@link Listener.accept} or `for await`. The queue is bounded by
  * `acceptQueueLimit` (default `DEFAULTS.backlog`): beyond it, new connections are
  * destroyed immediately rather than left to pile up. For TLS, a connection is queued
- * only after its handshake succeeded; failed handshakes (e.g. a mutual-TLS client with
- * a certificate from the wrong CA) are dropped and counted in `tlsErrors`.
+ * only after its handshake succeeded ({@link acceptTls}, bounded by
+ * `DEFAULTS.serverFrameTimeout`); failed handshakes (e.g. a mutual-TLS client with a
+ * certificate from the wrong CA, or a peer that half-closes mid-handshake) are
+ * dropped and counted in `tlsErrors`.
  */
 import * as net from 'node:net';
-import * as tls from 'node:tls';
 import {
   ConnectionError,
   type SwitchboardError,
@@ -26,7 +27,13 @@ import {
   Socket,
   type SocketTuningOptions,
 } from './socket.js';
-import { buildTlsServerOptions, type TlsServerOptions } from './tls.js';
+import {
+  acceptTls,
+  buildTlsServerOptions,
+  type TlsAcceptor,
+  type TlsServerOptions,
+  tlsAcceptor,
+} from './tls.js';
 
 /** Options of {@link listen}; the {@link SocketTuningOptions} apply to every accepted socket. */
 export interface ListenOptions extends SocketTuningOptions {
@@ -34,7 +41,10 @@ export interface ListenOptions extends SocketTuningOptions {
   backlog?: number;
   /** Accepted connections waiting for `accept()` before new ones are dropped. Default `DEFAULTS.backlog`. */
   acceptQueueLimit?: number;
-  /** TLS server options (turns TLS on even for a `tcp://` address; required for `tls://`). */
+  /**
+   * TLS server options (turns TLS on even for a `tcp://` address; required for `tls://`).
+   * Each handshake must finish within `DEFAULTS.serverFrameTimeout` (30 s).
+   */
   tls?: TlsServerOptions;
 }
 
@@ -60,7 +70,8 @@ export class Listener implements Observable, AsyncDisposable {
   private readonly observers = new Set<() => void>();
   private readonly options: ResolvedListen;
   private readonly clock: Clock;
-  private readonly useTls: boolean;
+  /** TLS, handshaken per accepted socket by {@link acceptTls}; null for plain TCP. */
+  private readonly acceptor: TlsAcceptor | null;
   private readonly unixAddress: Address | undefined;
   private closing = false;
   private closeError: SwitchboardError | undefined;
@@ -72,16 +83,15 @@ export class Listener implements Observable, AsyncDisposable {
     address: Address,
     options: ResolvedListen,
     clock: Clock,
-    useTls: boolean,
+    acceptor: TlsAcceptor | null,
   ) {
     this.server = server;
     this.address = address;
     this.options = options;
     this.clock = clock;
-    this.useTls = useTls;
+    this.acceptor = acceptor;
     this.unixAddress = address.kind === 'unix' ? address : undefined;
-    server.on(useTls ? 'secureConnection' : 'connection', this.onConnection);
-    server.on('tlsClientError', this.onTlsClientError);
+    server.on('connection', this.onConnection);
     server.on('error', this.onServerError);
   }
 
@@ -118,21 +128,38 @@ export class Listener implements Observable, AsyncDisposable {
     if (this.unixAddress === undefined) {
       applyTcpTuning(transport, this.options);
     }
+    if (this.acceptor === null) {
+      this.enqueue(transport);
+      return;
+    }
+    // The handshake is bounded like a server's connection preface (serverFrameTimeout).
+    acceptTls(transport, this.acceptor, {
+      timeout: DEFAULTS.serverFrameTimeout,
+      clock: this.clock,
+    }).then(
+      (secure) => this.enqueue(secure),
+      () => {
+        this.tlsErrors += 1;
+      },
+    );
+  };
+
+  private enqueue(transport: net.Socket): void {
+    if (this.closing || this.queue.length >= this.options.acceptQueueLimit) {
+      this.droppedConnections += 1;
+      transport.destroy();
+      return;
+    }
     const socket = Socket.from(transport, {
       readBufferLimit: this.options.readBufferLimit,
       trackLeaks: this.options.trackLeaks,
-      tls: this.useTls,
+      tls: this.acceptor !== null,
       clock: this.clock,
       ...(this.address.kind === 'unix' ? { unixAddress: this.address } : {}),
     });
     this.queue.push(socket);
     this.notify();
-  };
-
-  private readonly onTlsClientError = (_error: Error, transport: tls.TLSSocket): void => {
-    this.tlsErrors += 1;
-    transport.destroy();
-  };
+  }
 
   private readonly onServerError = (error: Error): void => {
     this.closeError = toSwitchboardError(error);
@@ -228,10 +255,10 @@ export async function listen(
     // buildTlsServerOptions names the missing cert/key.
     buildTlsServerOptions(undefined as unknown as TlsServerOptions);
   }
-  const useTls = options.tls !== undefined;
-  const server = useTls
-    ? tls.createServer({ ...buildTlsServerOptions(options.tls!), allowHalfOpen: true })
-    : net.createServer({ allowHalfOpen: true });
+  const acceptor =
+    options.tls === undefined ? null : tlsAcceptor(buildTlsServerOptions(options.tls));
+  const useTls = acceptor !== null;
+  const server = net.createServer({ allowHalfOpen: true });
   const listenOptions: net.ListenOptions =
     target.kind === 'unix'
       ? { path: toNodePath(target), backlog: resolved.backlog }
@@ -254,5 +281,5 @@ export async function listen(
   if (target.kind === 'tcp' && info !== null && typeof info === 'object') {
     bound = { kind: 'tcp', host: info.address, port: info.port, tls: useTls };
   }
-  return new Listener(server, bound, resolved, options.clock ?? systemClock, useTls);
+  return new Listener(server, bound, resolved, options.clock ?? systemClock, acceptor);
 }

@@ -229,13 +229,19 @@ export function acceptTls(
     const onEnd = (): void =>
       onError(new ConnectionError('SB_TLS_ERROR', 'peer closed during the TLS handshake'));
     const onSecure = (): void => {
-      // A bare TLSSocket only records the client-certificate verdict; refusing an
-      // unauthorized client is tls.Server's job, so it is done here (mutual TLS).
+      // A bare TLSSocket only records the client-certificate verdict; setting
+      // `authorized` / `authorizationError` and refusing an unauthorized client is
+      // tls.Server's job, so it is done here as tls.Server does it (mutual TLS).
       if (acceptor.requestCert) {
         const verdict = clientCertificateVerdict(secure);
-        if (verdict !== null && acceptor.rejectUnauthorized) {
-          onError(new ConnectionError('SB_TLS_ERROR', `client certificate rejected: ${verdict}`));
-          return;
+        if (verdict === null) {
+          secure.authorized = true;
+        } else {
+          (secure as { authorizationError: unknown }).authorizationError = verdict;
+          if (acceptor.rejectUnauthorized) {
+            onError(new ConnectionError('SB_TLS_ERROR', `client certificate rejected: ${verdict}`));
+            return;
+          }
         }
       }
       settle();

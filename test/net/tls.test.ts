@@ -1,6 +1,7 @@
 /**
  * TLS and mutual TLS on loopback with certificates generated at test time (openssl).
  */
+import { connect as connectRaw } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildTlsClientOptions, buildTlsServerOptions } from '../../src/net/tls.js';
 import { hasOpenssl, makeCerts, type TestCerts } from '../helpers/certs.js';
@@ -161,6 +162,22 @@ describe.skipIf(!available)('TLS on loopback', () => {
         code: expect.stringMatching(/^SB_(TLS_ERROR|CONNECTION_RESET)$/),
       });
     });
+  });
+
+  it('a peer that half-closes mid-handshake is dropped at once and counted', async () => {
+    const listener = await loop.listen('tls://127.0.0.1:0', {
+      tls: certs.server,
+      trackLeaks: false,
+    });
+    const { port } = listener.address as { port: number };
+    const raw = connectRaw(port);
+    raw.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => raw.once('close', () => resolve()));
+    // A TLS record header announcing a ClientHello, one body byte, then FIN.
+    raw.once('connect', () => raw.end(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])));
+    await closed;
+    expect(listener.tlsErrors).toBe(1);
+    expect(listener.pending).toBe(0);
   });
 
   it('refuses a server asked to accept TLS 1.1', async () => {
