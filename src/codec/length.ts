@@ -1,8 +1,9 @@
 /**
  * `length[:u8|u16|u24|u32|u64][be|le]` framing: a binary length field, with the
- * programmatic options of Netty's `LengthFieldBasedFrameDecoder` (and tokio's
- * `length_delimited`): field offset, length adjustment, bytes to strip, and
- * "the length includes the header".
+ * programmatic options of Netty's `LengthFieldBasedFrameDecoder`: field offset,
+ * length adjustment, bytes to strip, and "the length includes the header".
+ * tokio's `length_delimited` has options of the same names that mean something
+ * else; {@link LengthFramingOptions} gives the translation.
  *
  * Theory of operation
  * -------------------
@@ -80,6 +81,23 @@ export type LengthFieldWidth = 1 | 2 | 3 | 4 | 8;
  * | ca | 00 0f | fe | hello world  |  -->   | fe | hello world  |
  * +----+-------+----+--------------+        +----+--------------+
  * ```
+ *
+ * **Coming from tokio.** tokio-util's `LengthDelimitedCodec::builder()` has
+ * `length_field_offset`, `length_field_length`, `length_adjustment` and `num_skip`,
+ * but its adjustment is measured from the end of the *skipped* bytes, where Netty's
+ * (and so switchboard's) is measured from the end of the length field. Offset and
+ * width carry over; `num_skip` becomes `initialBytesToStrip`, and the adjustment is
+ * ```
+ * lengthAdjustment = tokio length_adjustment + num_skip - length_field_offset - length_field_length
+ * ```
+ * (`num_skip` defaults to `length_field_offset + length_field_length` in tokio, and
+ * then the two adjustments are equal). Copying `num_skip` across without adjusting
+ * misframes silently: tokio's `length_field_length(3).num_skip(4)` reads
+ * `00 00 0b 0c "Hello world"` as `Hello world`; `{ lengthFieldLength: 3,
+ * initialBytesToStrip: 4 }` reads it as `Hello worl`, and the next frame starts one
+ * byte early. The right options are `{ lengthFieldLength: 3, lengthAdjustment: 1,
+ * initialBytesToStrip: 4 }`. The tests check every example of tokio's documentation
+ * through this formula.
  */
 export interface LengthFramingOptions extends FramingOptions {
   /** Width of the length field in bytes: 1, 2, 3, 4 or 8. Default 4. */
