@@ -339,6 +339,42 @@ export class ByteQueue {
   }
 
   /**
+   * Offset of the first occurrence of `needle` (at least one byte) starting at or
+   * after `from`, or -1 if none is buffered whole. Candidates are found with
+   * {@link ByteQueue.indexOfByte}; each is confirmed by comparing at most
+   * `needle.length - 1` more bytes. A caller that searches again after more bytes
+   * arrived resumes at `max(from, length - (needle.length - 1))` (an occurrence cut
+   * by the end of the buffer starts no earlier), so no byte is searched twice
+   * beyond that overlap.
+   */
+  indexOf(needle: Uint8Array, from: number): number {
+    const firstByte = needle[0]!;
+    const last = this.length - needle.length;
+    let position = from;
+    while (position <= last) {
+      const candidate = this.indexOfByte(firstByte, position);
+      if (candidate < 0 || candidate > last) {
+        return -1;
+      }
+      if (this.matchesAt(needle, candidate)) {
+        return candidate;
+      }
+      position = candidate + 1;
+    }
+    return -1;
+  }
+
+  /** True when the bytes at `offset` equal `needle` (all of them buffered). */
+  private matchesAt(needle: Uint8Array, offset: number): boolean {
+    for (let index = 1; index < needle.length; index++) {
+      if (this.byteAt(offset + index) !== needle[index]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
    * Removes `skip` bytes, then removes and returns the next `length` bytes. The
    * result is a view when those bytes lie in one chunk, otherwise one new array.
    * The caller guarantees `skip + length <= this.length`. (Taking the skip as an

@@ -5,7 +5,9 @@
  * Theory of operation
  * -------------------
  * The transport pushes chunks at us (`'data'`); callers pull with `recv*`. Between the
- * two sits one inbound queue of chunks (no copying on arrival). Rules:
+ * two sits one {@link ByteQueue} (codec/byte-queue.ts), the same input buffer every
+ * decoder uses: chunks are kept by reference on arrival (small ones trickling in are
+ * coalesced, see its "Coalescing"). Rules:
  *
  * 1. Bounded input. When the queue holds `readBufferLimit` bytes (or the bytes the
  *    current reader needs, if more: `recvExactly(n)` with a large `n`), the transport is
@@ -14,7 +16,9 @@
  * 2. Zero copy when possible. `recv(max)` hands out whole chunks or views of them; only
  *    `recvExactly`/`recvUntil` results that span chunks are concatenated, once.
  * 3. Linear delimiter search. `recvUntil` remembers how far it searched and resumes at
- *    `searched - (delimiter.length - 1)`: no byte is scanned twice (beyond the overlap).
+ *    `searched - (delimiter.length - 1)`: no byte is scanned twice (beyond the overlap),
+ *    and the queue's cursor finds the chunk to resume in without walking the list
+ *    from its head, so one byte per event-loop turn stays O(n) in total.
  * 4. Deadlines never corrupt the stream. A read that times out (`SB_TIMEOUT`) or is
  *    aborted (`SB_ABORTED`) consumed nothing and the socket stays usable. A `sendAll`
  *    that times out (`SB_WRITE_TIMEOUT`) or is aborted may have written part of its
@@ -41,6 +45,8 @@
  *
  * Bytes that arrived before an EOF or an error are always delivered first.
  */
+
+import { ByteQueue } from '../codec/byte-queue.js';
 import {
   ConnectionError,
   FrameError,
@@ -171,8 +177,6 @@ export interface CloseOptions {
 const EMPTY = new Uint8Array(0);
 const RESOLVED: Promise<void> = Promise.resolve();
 const DEFAULT_RECV_MAX = 64 * 1024;
-/** An emptied chunk list keeps its array up to this many slots (see SocketCore.resetChunks). */
-const MAX_KEPT_SLOTS = 64;
 
 /**
  * The internal state shared by the transport's listeners. It never references the
@@ -185,15 +189,10 @@ class SocketCore implements Observable {
   readonly isTls: boolean;
   readonly unixAddress: UnixAddress | undefined;
   /**
-   * Inbound chunks: `chunks[head..tail)` are buffered, `chunks[head]` is the oldest and
-   * `headOffset` bytes of it are already taken. Slots from `tail` on are EMPTY: an
-   * emptied queue keeps its array (see {@link MAX_KEPT_SLOTS}).
+   * Inbound bytes (no copy on arrival, see ByteQueue). Made on the first chunk: an idle
+   * connection that never received a byte does not pay for one (memory per connection).
    */
-  chunks: Uint8Array[] = [];
-  head = 0;
-  tail = 0;
-  headOffset = 0;
-  buffered = 0;
+  input: ByteQueue | undefined;
   /** Bytes the current reader needs; raises the pause threshold above readBufferLimit. */
   demand = 0;
   paused = false;
@@ -295,9 +294,10 @@ class SocketCore implements Observable {
     if (this.discarding || chunk.length === 0) {
       return;
     }
-    this.chunks[this.tail] = chunk;
-    this.tail += 1;
-    this.buffered += chunk.length;
+    if (this.input === undefined) {
+      this.input = new ByteQueue();
+    }
+    this.input.push(chunk);
     if (!this.paused && this.buffered >= this.pauseThreshold()) {
       this.paused = true;
       this.transport.pause();
@@ -378,21 +378,29 @@ class SocketCore implements Observable {
     }
   }
 
-  /** Takes up to `max` bytes (at least 1; buffered must be > 0), as a view when possible. */
+  /** Bytes received and not yet taken. */
+  get buffered(): number {
+    return this.input === undefined ? 0 : this.input.length;
+  }
+
+  /** Takes up to `max` bytes (at least 1; buffered must be > 0) of the oldest chunk, as a view. */
   take(max: number): Uint8Array {
-    const chunk = this.chunks[this.head]!;
-    const available = chunk.length - this.headOffset;
-    let result: Uint8Array;
-    if (available <= max) {
-      result = this.headOffset === 0 ? chunk : chunk.subarray(this.headOffset);
-      this.dropHead();
-    } else {
-      result = chunk.subarray(this.headOffset, this.headOffset + max);
-      this.headOffset += max;
-    }
-    this.buffered -= result.length;
+    const input = this.input!;
+    const chunk = input.headChunk;
+    const start = input.headStart;
+    const result = input.takeFromHead(
+      start,
+      chunk.length - start <= max ? chunk.length : start + max,
+    );
     this.maybeResume();
     return result;
+  }
+
+  /** True when the oldest buffered chunk holds at least `n` bytes (or all that is buffered). */
+  headHolds(n: number): boolean {
+    const input = this.input!;
+    const available = input.headChunk.length - input.headStart;
+    return available >= n || available === input.length;
   }
 
   /** Takes exactly `n` buffered bytes (n <= buffered); copies only when they span chunks. */
@@ -400,121 +408,31 @@ class SocketCore implements Observable {
     if (n === 0) {
       return EMPTY;
     }
-    const first = this.chunks[this.head]!;
-    if (first.length - this.headOffset >= n) {
-      return this.take(n);
-    }
-    const result = new Uint8Array(n);
-    this.consume(n, result);
+    const result = this.input!.take(n);
+    this.maybeResume();
     return result;
   }
 
   /** Discards `n` buffered bytes. */
   skip(n: number): void {
-    this.consume(n, null);
-  }
-
-  /** Removes `n` buffered bytes (n <= buffered), copying them into `into` when given. */
-  private consume(n: number, into: Uint8Array | null): void {
-    let done = 0;
-    while (done < n) {
-      const chunk = this.chunks[this.head]!;
-      const count = Math.min(chunk.length - this.headOffset, n - done);
-      into?.set(chunk.subarray(this.headOffset, this.headOffset + count), done);
-      done += count;
-      if (this.headOffset + count === chunk.length) {
-        this.dropHead();
-      } else {
-        this.headOffset += count;
-      }
+    if (n > 0) {
+      this.input!.skip(n);
+      this.maybeResume();
     }
-    this.buffered -= n;
-    this.maybeResume();
-  }
-
-  private dropHead(): void {
-    this.chunks[this.head] = EMPTY;
-    this.head += 1;
-    this.headOffset = 0;
-    if (this.head === this.tail) {
-      this.resetChunks();
-    } else if (this.head >= 1024 && this.head * 2 >= this.tail) {
-      this.chunks.splice(0, this.head);
-      this.tail -= this.head;
-      this.head = 0;
-    }
-  }
-
-  /**
-   * Empties the chunk list (its slots are EMPTY already). Why not `chunks.length = 0`:
-   * that frees the array's storage, and the next chunk then allocates it again, which
-   * measured ~80 ns per chunk; a list that grew past MAX_KEPT_SLOTS is dropped instead.
-   */
-  private resetChunks(): void {
-    if (this.chunks.length > MAX_KEPT_SLOTS) {
-      this.chunks = [];
-    }
-    this.head = 0;
-    this.tail = 0;
   }
 
   /**
    * Offset (from the first buffered byte) of the first occurrence of `delimiter` at or
-   * after `from`, or -1. Only bytes from `from` on are examined (plus, to confirm a
-   * match, at most `delimiter.length - 1` bytes after a candidate).
+   * after `from`, or -1 (see ByteQueue.indexOf: its cursor makes repeated searches over
+   * many small chunks linear).
    */
   indexOf(delimiter: Uint8Array, from: number): number {
-    const first = delimiter[0]!;
-    let base = 0; // stream offset of chunks[i][start]
-    for (let i = this.head; i < this.tail; i += 1) {
-      const chunk = this.chunks[i]!;
-      const start = i === this.head ? this.headOffset : 0;
-      const length = chunk.length - start;
-      if (base + length > from) {
-        let local = from > base ? start + (from - base) : start;
-        for (;;) {
-          local = chunk.indexOf(first, local);
-          if (local < 0) {
-            break;
-          }
-          if (this.matchesAt(delimiter, i, local)) {
-            return base + (local - start);
-          }
-          local += 1;
-        }
-      }
-      base += length;
-    }
-    return -1;
-  }
-
-  private matchesAt(delimiter: Uint8Array, chunkIndex: number, offset: number): boolean {
-    let index = chunkIndex;
-    let local = offset;
-    for (let k = 0; k < delimiter.length; k += 1) {
-      let chunk = this.chunks[index]!;
-      while (local >= chunk.length) {
-        index += 1;
-        if (index >= this.tail) {
-          return false;
-        }
-        chunk = this.chunks[index]!;
-        local = 0;
-      }
-      if (chunk[local] !== delimiter[k]) {
-        return false;
-      }
-      local += 1;
-    }
-    return true;
+    return this.input === undefined ? -1 : this.input.indexOf(delimiter, from);
   }
 
   /** Drops all buffered input (used by close()). */
   clearInput(): void {
-    this.chunks.fill(EMPTY, this.head, this.tail);
-    this.resetChunks();
-    this.headOffset = 0;
-    this.buffered = 0;
+    this.input?.skip(this.input.length);
     this.demand = 0;
   }
 
@@ -794,11 +712,7 @@ export class Socket implements AsyncDisposable {
   recvNow(max: number = DEFAULT_RECV_MAX): Uint8Array | null {
     const core = this.core;
     if (core.buffered > 0) {
-      const first = core.chunks[core.head]!;
-      if (
-        first.length - core.headOffset >= max ||
-        first.length - core.headOffset === core.buffered
-      ) {
+      if (core.headHolds(max)) {
         return core.take(max);
       }
       // Several chunks buffered and the first is short: one copy up to max.

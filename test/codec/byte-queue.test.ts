@@ -60,6 +60,18 @@ describe('ByteQueue', () => {
     expect(queue.indexOfByte(0x62, 1)).toBe(2);
   });
 
+  it('indexOf finds a multi-byte needle across chunks, skipping false starts', () => {
+    const queue = queueOf('0d', '0d0a', '0d', '0a');
+    expect(queue.indexOf(fromHex('0d0a'), 0)).toBe(1);
+    expect(queue.indexOf(fromHex('0d0a'), 2)).toBe(3);
+    expect(queue.indexOf(fromHex('0d0a0d0a'), 0)).toBe(1);
+    // Cut by the end of the buffer: not found yet.
+    const cut = queueOf('61', '0d');
+    expect(cut.indexOf(fromHex('0d0a'), 0)).toBe(-1);
+    cut.push(fromHex('0a'));
+    expect(cut.indexOf(fromHex('0d0a'), cut.length - 2)).toBe(1);
+  });
+
   it('stays correct over many pushes and takes (compaction of consumed chunks)', () => {
     const queue = new ByteQueue();
     for (let round = 0; round < 1000; round++) {

@@ -136,24 +136,32 @@ describe('Socket.recvUntil', () => {
     expect(await socket.recvUntil('\r\n')).toBeNull();
   });
 
-  it('never rescans: bytes examined grow linearly with the line length', async () => {
+  it('never rescans: one byte per arrival, each byte searched once (plus the delimiter overlap)', async () => {
     const size = 4096;
-    const { socket } = scripted([...bytewise('x'.repeat(size)), data('\n')]);
-    let examined = 0;
-    const original = Uint8Array.prototype.indexOf;
-    const spy = vi.spyOn(Uint8Array.prototype, 'indexOf').mockImplementation(function (
-      this: Uint8Array,
-      value: number,
-      fromIndex?: number,
-    ) {
-      examined += this.length - (fromIndex ?? 0);
-      return original.call(this, value, fromIndex);
-    });
-    const line = await socket.recvUntil('\n', { max: size });
-    spy.mockRestore();
+    const { socket } = scripted([...bytewise('x'.repeat(size)), data('\r\n')]);
+    const line = await socket.recvUntil('\r\n', { max: size });
     expect(line?.length).toBe(size);
-    // A search that restarted from the beginning at each arrival would examine ~size^2/2 bytes.
-    expect(examined).toBeLessThanOrEqual(2 * (size + 1));
+    const input = socket.core.input!;
+    // Each arrival resumes at `buffered - 1` (a 2-byte delimiter may straddle it), so at
+    // most size + 2 bytes plus one re-examined byte per arrival. A search that restarted
+    // at the first byte on every arrival would examine about size^2 / 2 = 8 Mi bytes.
+    expect(input.bytesSearched).toBeGreaterThanOrEqual(size);
+    expect(input.bytesSearched).toBeLessThanOrEqual(size + 2 + (size + 1));
+    expect(input.cursorSteps).toBeLessThanOrEqual(2 * (size + 1));
+  });
+
+  it('never walks the chunk list from its head again: cursor steps are linear in the chunks', async () => {
+    // Chunks above the queue's coalescing size (128 bytes) stay separate entries.
+    const chunks = 512;
+    const chunkSize = 200;
+    const steps = Array.from({ length: chunks }, () => data('y'.repeat(chunkSize)));
+    const { socket } = scripted([...steps, data('\n')]);
+    const line = await socket.recvUntil('\n', { max: chunks * chunkSize });
+    expect(line?.length).toBe(chunks * chunkSize);
+    const input = socket.core.input!;
+    expect(input.bytesSearched).toBeLessThanOrEqual(chunks * chunkSize + 1);
+    // Walking from the head on every arrival would take about chunks^2 / 2 = 131,072 steps.
+    expect(input.cursorSteps).toBeLessThanOrEqual(2 * (chunks + 1));
   });
 
   it('fails with SB_FRAME_TOO_LARGE once max bytes pass without a delimiter', async () => {
