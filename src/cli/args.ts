@@ -127,7 +127,7 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
       strict: true,
     });
   } catch (error) {
-    throw new UsageError(`${spec.name}: ${describeParseError(error)}`);
+    throw new UsageError(`${spec.name}: ${describeParseError(error, spec, argv)}`);
   }
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   if (values.help === true) {
@@ -147,23 +147,80 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
 }
 
 /** Turns a `parseArgs` error into a message that names the flag. */
-function describeParseError(error: unknown): string {
+function describeParseError(error: unknown, spec: CommandSpec, argv: readonly string[]): string {
   const code =
     typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
   const message = error instanceof Error ? error.message : String(error);
   // Node quotes the flag as '--name' or '-f, --name'; report the long name.
   const flag = /'(?:-[^-' ], )?(--?[^' ]+)/.exec(message)?.[1];
   switch (code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${flag ?? message}`;
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      if (/argument missing/.test(message)) {
-        return `option ${flag ?? ''} needs a value`.replace('  ', ' ');
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const names = [...spec.flags, HELP_FLAG].map((known) => `--${known.name}`);
+      const guess = flag === undefined ? undefined : didYouMean(flag.split('=')[0] ?? flag, names);
+      return `unknown option ${flag ?? message}${guess === undefined ? '' : ` (did you mean ${guess}?)`}`;
+    }
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const name = flag ?? '';
+      if (/ambiguous/.test(message)) {
+        // `--idle-timeout -5`: parseArgs will not take a value that starts with a dash.
+        const value = argv[argv.indexOf(name) + 1] ?? '';
+        if (/^-\d/.test(value)) {
+          return `option ${name} must be >= 0, got '${printable(value)}'`;
+        }
+        return `option ${name} needs a value (write ${name}=${printable(value)} for a value that starts with '-')`;
       }
-      return `option ${flag ?? ''} does not take a value`.replace('  ', ' ');
+      if (/argument missing/.test(message)) {
+        return `option ${name} needs a value`;
+      }
+      return `option ${name} does not take a value`;
+    }
     default:
       return message;
   }
+}
+
+/**
+ * The candidate closest to `word` by edit distance, when it is close enough to be
+ * a likely typo (at most 2 edits, and fewer than half the word's length).
+ */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.min(3, Math.ceil(word.length / 2));
+  for (const candidate of candidates) {
+    const distance = editDistance(word, candidate, bestDistance);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance, giving up (returning `limit`) once it must reach `limit`. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) >= limit) {
+    return limit;
+  }
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let row = 1; row <= a.length; row++) {
+    const current = [row];
+    let rowMin = row;
+    for (let column = 1; column <= b.length; column++) {
+      const cost = a[row - 1] === b[column - 1] ? 0 : 1;
+      const value = Math.min(
+        previous[column]! + 1,
+        current[column - 1]! + 1,
+        previous[column - 1]! + cost,
+      );
+      current.push(value);
+      rowMin = Math.min(rowMin, value);
+    }
+    if (rowMin >= limit) {
+      return limit;
+    }
+    previous = current;
+  }
+  return Math.min(previous[b.length]!, limit);
 }
 
 /** Reads a string flag; throws when `required` and absent. */

@@ -21,8 +21,10 @@ import {
   connect,
   createServer,
   type Framing,
+  formatAddress,
   InvalidArgumentError,
   NEED_DATA,
+  parseAddress,
   type Socket,
   TimeoutError,
 } from '../index.js';
@@ -224,7 +226,8 @@ export const command: CommandSpec = {
       throw error;
     }
     const server = self ? await startEchoServer(framing) : undefined;
-    const address = server?.address ?? (target as string);
+    // The report names the address as formatAddress spells it (`tcp://HOST:PORT`), given or not.
+    const address = server?.address ?? formatAddress(parseAddress(target as string));
     try {
       const report = await runBench({
         address,

@@ -18,7 +18,6 @@
 import {
   connect,
   type Decoder,
-  type Encoder,
   type Framing,
   InvalidArgumentError,
   NEED_DATA,
@@ -45,6 +44,7 @@ import {
   readLines,
   stdout,
 } from './output.js';
+import { encodeRecord, INPUT_FORMATS, type InputFormat, maxLineFor, payloadOf } from './records.js';
 
 /** Flags shared by `connect` and `send`. */
 export const CLIENT_FLAGS: readonly FlagSpec[] = [
@@ -60,6 +60,7 @@ export const CLIENT_FLAGS: readonly FlagSpec[] = [
     ...MAX_FRAME_FLAG,
     description: 'largest frame in bytes, both ways (default 8 MiB; line/delim 64 KiB)',
   },
+
   {
     name: 'tls-ca',
     type: 'string',
@@ -110,14 +111,12 @@ export function tlsFromArgs(args: ParsedArgs, spec: CommandSpec): TlsClientOptio
   return options;
 }
 
-/** Encodes one payload and sends it, in one write when small. */
-export async function sendFrame(
+/** Sends one encoded frame's pieces, in one write when small. */
+export async function sendPieces(
   socket: Socket,
-  encoder: Encoder,
-  payload: Uint8Array,
+  pieces: readonly Uint8Array[],
   timeout?: number,
 ): Promise<void> {
-  const pieces = encoder.encode(payload);
   const total = pieces.reduce((sum, piece) => sum + piece.byteLength, 0);
   const options = timeout === undefined ? undefined : { timeout };
   if (pieces.length === 1 || total <= 64 * 1024) {
@@ -173,14 +172,25 @@ export function framePrinter(format: OutputFormat): (frame: Uint8Array) => Promi
 export const command: CommandSpec = {
   name: 'connect',
   usage:
-    'connect ADDR --framing SPEC [--output text|hex|json] [--max-frame N] [--tls-ca F]\n' +
+    'connect ADDR --framing SPEC [--input lines|hex|json] [--output text|hex|json]\n' +
+    '                   [--max-frame N] [--tls-ca F]' +
     '                   [--tls-cert F --tls-key F] [--tls-servername NAME]',
   description:
     'Connects to ADDR (HOST:PORT, [v6]:PORT, tcp://, tls://, unix:/path). Each line read from\n' +
-    'stdin (LF removed) is sent as one frame; each frame received prints on its own line.\n' +
+    'stdin (LF removed; with --input hex, hex; with --input json, a `decode --output json`\n' +
+    'record) is sent as one frame; each frame received prints on its own line.\n' +
     'EOF on stdin half-closes the connection and waits for the peer to finish; the command\n' +
     'ends when the peer closes. With --framing eof, stdin is sent as one message.',
-  flags: CLIENT_FLAGS,
+  flags: [
+    ...CLIENT_FLAGS,
+    {
+      name: 'input',
+      short: 'i',
+      type: 'string',
+      value: 'FORMAT',
+      description: 'how stdin lines become frames: lines (default, UTF-8), hex, or json records',
+    },
+  ],
   positionals: { min: 1, max: 1, name: 'ADDR' },
   examples: [
     'connect 127.0.0.1:7070 --framing line',
@@ -191,12 +201,13 @@ export const command: CommandSpec = {
     const framing = framingFromArgs(args, command);
     const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
     const tls = tlsFromArgs(args, command);
+    const inputFormat = choiceFlag(args, command, 'input', INPUT_FORMATS, 'lines');
     const socket = await connect(address, { signal, ...(tls === undefined ? {} : { tls }) });
     const aborted = (): void => socket.destroy();
     signal.addEventListener('abort', aborted, { once: true });
     try {
       const reading = receiveFrames(socket, framing.createDecoder(), framePrinter(format));
-      const writing = sendStdin(socket, framing);
+      const writing = sendStdin(socket, framing, inputFormat);
       // If the peer finishes first, stdin may never end (a terminal): don't wait for it.
       writing.catch(() => {});
       const first = await Promise.race([reading.then(() => 'read'), writing.then(() => 'write')]);
@@ -211,20 +222,26 @@ export const command: CommandSpec = {
   },
 };
 
-async function sendStdin(socket: Socket, framing: Framing): Promise<void> {
-  if (framing.spec === 'eof') {
+async function sendStdin(socket: Socket, framing: Framing, format: InputFormat): Promise<void> {
+  if (framing.spec === 'eof' && format === 'lines') {
     for await (const chunk of process.stdin) {
       await socket.sendAll(chunk as Uint8Array);
     }
   } else {
     const encoder = framing.createEncoder();
+    const maxLine = maxLineFor(format, framing.maxFrame);
     const tooLong = (): Error =>
       new InvalidArgumentError(
         'SB_PAYLOAD_TOO_LARGE',
-        `a stdin line is longer than maxFrame ${framing.maxFrame} bytes`,
+        `a stdin line is longer than ${maxLine} bytes (maxFrame ${framing.maxFrame})`,
       );
-    for await (const line of readLines(process.stdin, framing.maxFrame, tooLong)) {
-      await sendFrame(socket, encoder, line);
+    let lineNumber = 0;
+    for await (const line of readLines(process.stdin, maxLine, tooLong)) {
+      lineNumber += 1;
+      const payload = payloadOf(line, format, `stdin line ${lineNumber}`);
+      if (payload !== undefined) {
+        await sendPieces(socket, encodeRecord(encoder, payload, `stdin line ${lineNumber}`));
+      }
     }
   }
   await socket.shutdown('write');

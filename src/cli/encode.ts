@@ -5,12 +5,10 @@
  * framed by the framing's encoder and written to stdout:
  * - `--input lines` (default): each LF-terminated line, the LF removed, is a
  *   payload; a final trailing LF does not make an extra frame.
- * - `--input json`: each line is a record as `decode --output json` prints
- *   (`{"len":N,"hex":"...","text":...}`); the payload comes from `hex`, and a
- *   `len` that disagrees with it is an error. Blank lines are skipped. So
+ * - `--input hex` and `--input json`: see records.ts. So
  *   `decode --output json | encode --input json` reproduces the input.
  */
-import { FrameError, InvalidArgumentError } from '../index.js';
+import { InvalidArgumentError } from '../index.js';
 import {
   type CommandSpec,
   choiceFlag,
@@ -18,20 +16,19 @@ import {
   framingFromArgs,
   MAX_FRAME_FLAG,
 } from './args.js';
-import { EXIT, fromHex, openInput, readLines, stdout } from './output.js';
-
-/** The `--input` formats. */
-const INPUT_FORMATS = ['lines', 'json'] as const;
+import { EXIT, openInput, readLines, stdout } from './output.js';
+import { encodeRecord, INPUT_FORMATS, maxLineFor, payloadOf } from './records.js';
 
 /** The `encode` command. */
 export const command: CommandSpec = {
   name: 'encode',
-  usage: 'encode --framing SPEC [--input lines|json] [--max-frame N] [FILE|-]',
+  usage: 'encode --framing SPEC [--input lines|hex|json] [--max-frame N] [FILE|-]',
   description:
     'Reads FILE (or stdin when FILE is - or absent) one line at a time and writes each line\n' +
-    'as one frame of the framing SPEC to stdout. With --input json each line is a record as\n' +
-    '`decode --output json` prints and the payload is its "hex", so decode | encode\n' +
-    'reproduces the input byte for byte.',
+    'as one frame of the framing SPEC to stdout. With --input hex each line is a payload in\n' +
+    'hex; with --input json each line is a record as `decode --output json` prints and the\n' +
+    'payload is its "hex", so decode | encode reproduces the input byte for byte. A line\n' +
+    'the framing cannot encode is a data error (exit 1).',
   flags: [
     FRAMING_FLAG,
     {
@@ -39,7 +36,7 @@ export const command: CommandSpec = {
       short: 'i',
       type: 'string',
       value: 'FORMAT',
-      description: 'lines (default: one payload per LF-terminated line) or json',
+      description: 'lines (default: one payload per LF-terminated line), hex or json',
     },
     {
       ...MAX_FRAME_FLAG,
@@ -56,10 +53,7 @@ export const command: CommandSpec = {
     const framing = framingFromArgs(args, command);
     const encoder = framing.createEncoder();
     const input = await openInput(args.positionals[0]);
-    // A JSON record holds the payload twice (hex, text) and text may escape each
-    // byte as \uXXXX; bound the line so one huge line cannot exhaust memory.
-    const maxLine =
-      inputFormat === 'json' ? Math.min(2 ** 31, framing.maxFrame * 8 + 4096) : framing.maxFrame;
+    const maxLine = maxLineFor(inputFormat, framing.maxFrame);
     const tooLong = (): Error =>
       new InvalidArgumentError(
         'SB_PAYLOAD_TOO_LARGE',
@@ -71,49 +65,14 @@ export const command: CommandSpec = {
         return EXIT.interrupted;
       }
       lineNumber += 1;
-      const payload = inputFormat === 'json' ? parseRecord(line, lineNumber) : line;
+      const payload = payloadOf(line, inputFormat, `input line ${lineNumber}`);
       if (payload === undefined) {
         continue;
       }
-      for (const piece of encoder.encode(payload)) {
+      for (const piece of encodeRecord(encoder, payload, `input line ${lineNumber}`)) {
         await stdout.write(piece);
       }
     }
     return EXIT.ok;
   },
 };
-
-const utf8 = new TextDecoder('utf-8');
-
-/** Parses one `decode --output json` record; undefined for a blank line. */
-function parseRecord(line: Uint8Array, lineNumber: number): Uint8Array | undefined {
-  const text = utf8.decode(line);
-  if (text.trim() === '') {
-    return undefined;
-  }
-  const fail = (why: string): FrameError =>
-    new FrameError('SB_BAD_INPUT_RECORD', `input line ${lineNumber}: ${why}`);
-  let record: unknown;
-  try {
-    record = JSON.parse(text);
-  } catch {
-    throw fail('not valid JSON');
-  }
-  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-    throw fail('not a JSON object');
-  }
-  const fields = record as Record<string, unknown>;
-  if (typeof fields.hex !== 'string') {
-    throw fail('"hex" is missing or not a string');
-  }
-  const payload = fromHex(fields.hex);
-  if (payload === undefined) {
-    throw fail('"hex" is not an even-length hex string');
-  }
-  if (fields.len !== undefined && fields.len !== payload.byteLength) {
-    throw fail(
-      `"len" is ${JSON.stringify(fields.len)} but "hex" holds ${payload.byteLength} bytes`,
-    );
-  }
-  return payload;
-}

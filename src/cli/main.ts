@@ -24,6 +24,7 @@
 import { readFileSync } from 'node:fs';
 import {
   type CommandSpec,
+  didYouMean,
   formatHelp,
   type ParsedArgs,
   parseCommandArgs,
@@ -67,6 +68,14 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: 'unpack hex with a Python struct format; prints a JSON array',
     load: () => import('./unpack.js'),
   },
+  'iter-unpack': {
+    summary: 'unpack consecutive records of a Python struct format; one JSON array each',
+    load: () => import('./iter-unpack.js'),
+  },
+  calcsize: {
+    summary: 'print the size in bytes of a Python struct format',
+    load: () => import('./calcsize.js'),
+  },
   proxy: {
     summary: 'TCP proxy that injects faults: latency, jitter, slicing, resets, blackholes',
     load: () => import('./proxy.js'),
@@ -108,6 +117,16 @@ function topLevelHelp(): string {
   ].join('\n');
 }
 
+/** The message for a first word that names no command, with a guess when one is close. */
+function unknownCommand(word: string): string {
+  if (word.startsWith('-')) {
+    return `unknown option '${printable(word)}' (see switchboard --help)`;
+  }
+  const guess = didYouMean(word, Object.keys(COMMANDS));
+  const hint = guess === undefined ? 'see switchboard --help' : `did you mean '${guess}'?`;
+  return `unknown command '${printable(word)}' (${hint})`;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
@@ -130,15 +149,14 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     const entry = Object.hasOwn(COMMANDS, topic) ? COMMANDS[topic] : undefined;
     if (entry === undefined) {
-      throw new UsageError(`unknown command '${printable(topic)}' (see switchboard --help)`);
+      throw new UsageError(unknownCommand(topic));
     }
     process.stdout.write(formatHelp((await entry.load()).command));
     return EXIT.ok;
   }
   const entry = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
   if (entry === undefined) {
-    const what = first.startsWith('-') ? 'option' : 'command';
-    throw new UsageError(`unknown ${what} '${printable(first)}' (see switchboard --help)`);
+    throw new UsageError(unknownCommand(first));
   }
   const { command } = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -10,14 +10,16 @@
 import { readFile } from 'node:fs/promises';
 import { connect, InvalidArgumentError } from '../index.js';
 import { type CommandSpec, choiceFlag, framingFromArgs, integerFlag, stringFlag } from './args.js';
-import { CLIENT_FLAGS, framePrinter, receiveFrames, sendFrame, tlsFromArgs } from './connect.js';
+import { CLIENT_FLAGS, framePrinter, receiveFrames, sendPieces, tlsFromArgs } from './connect.js';
 import { EXIT, OUTPUT_FORMATS } from './output.js';
+import { encodeRecord, INPUT_FORMATS, payloadOf } from './records.js';
 
 /** The `send` command. */
 export const command: CommandSpec = {
   name: 'send',
   usage:
-    'send ADDR --framing SPEC [MESSAGE...] [--file F] [--timeout MS] [--output text|hex|json]\n' +
+    'send ADDR --framing SPEC [MESSAGE...] [--input lines|hex|json] [--file F] [--timeout MS]\n' +
+    '                [--output text|hex|json]' +
     '                [--max-frame N] [--tls-ca F] [--tls-cert F --tls-key F] [--tls-servername NAME]',
   description:
     'Connects to ADDR, sends each MESSAGE as one frame, then the contents of --file F (- for\n' +
@@ -25,6 +27,13 @@ export const command: CommandSpec = {
     'peer closes. With --framing eof the messages are sent back to back as the one message.',
   flags: [
     ...CLIENT_FLAGS,
+    {
+      name: 'input',
+      short: 'i',
+      type: 'string',
+      value: 'FORMAT',
+      description: 'how each MESSAGE is read: lines (default, UTF-8 text), hex, or a json record',
+    },
     {
       name: 'file',
       type: 'string',
@@ -50,7 +59,14 @@ export const command: CommandSpec = {
     const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
     const timeout = integerFlag(args, command, 'timeout', { kind: 'ms' }) ?? 0;
     const file = stringFlag(args, command, 'file');
-    const payloads: Uint8Array[] = messages.map((message) => Buffer.from(message, 'utf8'));
+    const inputFormat = choiceFlag(args, command, 'input', INPUT_FORMATS, 'lines');
+    const payloads: Uint8Array[] = [];
+    for (const [index, message] of messages.entries()) {
+      const payload = payloadOf(Buffer.from(message, 'utf8'), inputFormat, `message ${index + 1}`);
+      if (payload !== undefined) {
+        payloads.push(payload);
+      }
+    }
     if (file !== undefined) {
       payloads.push(await readWhole(file));
     }
@@ -77,8 +93,12 @@ export const command: CommandSpec = {
         remaining,
       );
       reading.catch(() => {});
-      for (const payload of payloads) {
-        await sendFrame(socket, encoder, payload, remaining());
+      for (const [index, payload] of payloads.entries()) {
+        await sendPieces(
+          socket,
+          encodeRecord(encoder, payload, `message ${index + 1}`),
+          remaining(),
+        );
       }
       await socket.shutdown('write');
       await reading;

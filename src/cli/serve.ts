@@ -139,7 +139,8 @@ export const command: CommandSpec = {
     {
       name: 'json',
       type: 'boolean',
-      description: 'one JSON event per line on stderr (connections, errors, listening, close)',
+      description:
+        'one JSON event per line on stderr (connections, errors, listening, close; not with --verbose)',
     },
     {
       name: 'verbose',
@@ -154,9 +155,14 @@ export const command: CommandSpec = {
     'serve --listen unix:/tmp/sb.sock --framing netstring --mode ./handler.ts',
   ],
   async run({ args, signal }) {
-    const options = await serverOptions(args);
     const json = booleanFlag(args, 'json');
     const verbose = booleanFlag(args, 'verbose');
+    if (json && verbose) {
+      throw new UsageError(
+        'serve: --json and --verbose are two formats of the same events; pick one',
+      );
+    }
+    const options = await serverOptions(args);
     const unsubscribe = json || verbose ? subscribeEvents(json ? 'json' : 'text') : () => {};
     try {
       const server = await createServer(options);

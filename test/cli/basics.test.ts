@@ -17,6 +17,8 @@ const COMMANDS = [
   'encode',
   'pack',
   'unpack',
+  'iter-unpack',
+  'calcsize',
   'proxy',
   'bench',
 ];
@@ -117,7 +119,7 @@ describe('switchboard CLI basics', () => {
       [['serve', '--framing', 'line', '--mode', 'echo', '--idle-timeout', '-1'], /--idle-timeout/],
       [['pack'], /pack: missing FORMAT/],
       [['pack', '<h', '--bogus', '1'], /pack: unknown option --bogus/],
-      [['unpack', '<h'], /unpack: missing HEX/],
+      [['unpack'], /unpack: missing FORMAT/],
       [['bench', '--framing', 'line'], /bench: give ADDR or --self/],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args)));
