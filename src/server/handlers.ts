@@ -12,12 +12,12 @@
  * `processes` model each worker has its own room, and a relay (the primary)
  * forwards each frame to the other workers' rooms.
  */
-import type { FrameHandler } from './dispatch/threads.js';
+import type { BuiltinFrameHandlerName, FrameHandler } from './dispatch/frame-handler.js';
+
+export type { BuiltinFrameHandlerName };
 
 /** Names accepted as a built-in `handler`. */
 export type BuiltinHandlerName = 'echo' | 'chat' | 'discard';
-/** Built-ins that exist as frame handlers (for `threads`). */
-export type BuiltinFrameHandlerName = 'echo' | 'discard';
 
 /** The built-in names, for validation. */
 export const BUILTIN_HANDLER_NAMES: readonly BuiltinHandlerName[] = Object.freeze([

@@ -23,8 +23,8 @@ export {
   NatsChatBus,
 } from './bus.js';
 export type { ConnectionInfo, ProxyPreamble } from './connection.js';
+export type { FrameContext, FrameHandler, FrameHandlerResult } from './dispatch/frame-handler.js';
 export type { ConnectionHandler, DispatchModel } from './dispatch/loop.js';
-export type { FrameContext, FrameHandler, FrameHandlerResult } from './dispatch/threads.js';
 export type { BuiltinHandlerName } from './handlers.js';
 export {
   LATENCY_BUCKETS_SECONDS,

@@ -64,6 +64,7 @@ import {
   readProxyHeader,
 } from './connection.js';
 import { resolveHandlerModule } from './dispatch/entry.js';
+import type { PoolHandler } from './dispatch/frame-handler.js';
 import {
   builtinBody,
   type ConnectionHandler,
@@ -73,7 +74,7 @@ import {
   loadConnectionHandler,
 } from './dispatch/loop.js';
 import { ProcessDispatcher } from './dispatch/processes.js';
-import { type PoolHandler, poolBody, ThreadPool } from './dispatch/threads.js';
+import { poolBody, ThreadPool } from './dispatch/threads.js';
 import { BUILTIN_HANDLER_NAMES, type BuiltinHandlerName, ChatRoom } from './handlers.js';
 import { AdmissionControl, SERVER_LIMITS_SCHEMA } from './limits.js';
 import {

@@ -2,12 +2,7 @@
  * Entry of a `threads` dispatch worker: loads the frame handler once, then runs
  * the jobs it is sent and posts the replies back with each job's number.
  *
- * Protocol (parent <-> worker, over the worker's message port):
- * - worker -> parent `{ type: 'ready' }` once the handler module is loaded, or
- *   `{ type: 'load-error', message }` (the worker then exits).
- * - parent -> worker `{ type: 'jobs', jobs: [{ job, frame, context }, ...] }`; each
- *   `frame` owns its buffer (transferred, not copied).
- * - worker -> parent `{ type: 'results', results: [{ job, replies } | { job, error }, ...] }`.
+ * The protocol and its message types are in frame-handler.ts.
  *
  * Both directions batch: everything produced in one turn of the event loop
  * travels in one message (flushed with setImmediate), because a message-port
@@ -15,19 +10,8 @@
  * order (async handlers); the parent restores order per connection.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { BUILTIN_FRAME_HANDLERS, type BuiltinFrameHandlerName } from '../handlers.js';
-import type { FrameContext, FrameHandler } from './threads.js';
-
-interface Job {
-  job: number;
-  frame: Uint8Array;
-  context: FrameContext;
-}
-
-/** One job's outcome: its replies, or the handler's error text. */
-export type JobResult = { job: number; replies: Uint8Array[] } | { job: number; error: string };
-
-type HandlerSpec = { builtin: BuiltinFrameHandlerName } | { module: string };
+import { BUILTIN_FRAME_HANDLERS } from '../handlers.js';
+import type { FrameHandler, FrameJob, JobResult, PoolHandler } from './frame-handler.js';
 
 const port = parentPort;
 if (port === null) {
@@ -80,7 +64,7 @@ function transferable(replies: Uint8Array[]): Uint8Array[] {
   });
 }
 
-async function loadHandler(spec: HandlerSpec): Promise<FrameHandler> {
+async function loadHandler(spec: PoolHandler): Promise<FrameHandler> {
   if ('builtin' in spec) {
     return BUILTIN_FRAME_HANDLERS[spec.builtin];
   }
@@ -91,10 +75,10 @@ async function loadHandler(spec: HandlerSpec): Promise<FrameHandler> {
   return loaded.default as FrameHandler;
 }
 
-const spec = (workerData as { handler: HandlerSpec }).handler;
+const spec = (workerData as { handler: PoolHandler }).handler;
 loadHandler(spec).then(
   (handler) => {
-    const run = ({ job, frame, context }: Job): void => {
+    const run = ({ job, frame, context }: FrameJob): void => {
       let pending: ReturnType<FrameHandler>;
       try {
         pending = handler(frame, context);
@@ -113,7 +97,7 @@ loadHandler(spec).then(
         (error: unknown) => post({ job, error: describe(error) }),
       );
     };
-    port.on('message', (message: { type: 'jobs'; jobs: Job[] }) => {
+    port.on('message', (message: { type: 'jobs'; jobs: FrameJob[] }) => {
       for (const job of message.jobs) {
         run(job);
       }

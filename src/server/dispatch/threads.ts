@@ -23,44 +23,12 @@
 import { Worker } from 'node:worker_threads';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
 import { type ConnectionBody, markInputFirst } from '../connection.js';
-import type { BuiltinFrameHandlerName } from '../handlers.js';
 import type { ServerMetrics } from '../metrics.js';
 import { inheritableExecArgv, needsTypeScriptLoader, tsxApiUrl, workerEntryUrl } from './entry.js';
-import type { JobResult } from './thread-worker.js';
+import type { FrameContext, FrameJob, PoolHandler, WorkerMessage } from './frame-handler.js';
 
 /** Frames of one connection being handled in the pool at once before it stops reading. */
 export const MAX_FRAMES_IN_FLIGHT = 64;
-
-/** What a frame handler learns about the frame's connection (plain data, cloneable). */
-export interface FrameContext {
-  /** The connection id. */
-  readonly connectionId: string;
-  /** Client address (PROXY-aware), e.g. `tcp://203.0.113.7:51000`. */
-  readonly remoteAddress: string;
-  /** Server address the client reached (PROXY-aware). */
-  readonly localAddress: string;
-  /** True when the addresses came from a PROXY header. */
-  readonly proxied: boolean;
-  /** 0-based number of this frame on its connection. */
-  readonly sequence: number;
-}
-
-/** What a frame handler may return: replies to write in order, or nothing. */
-export type FrameHandlerResult = Uint8Array | readonly Uint8Array[] | undefined | null;
-
-/**
- * The contract of a `threads` handler module: its default export is called once
- * per frame in a worker thread and returns (or resolves to) the replies for that
- * frame. It must not keep state that other frames of the same connection rely on
- * (consecutive frames may run on different workers).
- */
-export type FrameHandler = (
-  frame: Uint8Array,
-  context: FrameContext,
-) => FrameHandlerResult | Promise<FrameHandlerResult> | void | Promise<void>;
-
-/** Which handler the workers run. */
-export type PoolHandler = { builtin: BuiltinFrameHandlerName } | { module: string };
 
 interface Job {
   resolve(replies: Uint8Array[]): void;
@@ -71,14 +39,9 @@ interface PoolWorker {
   worker: Worker;
   jobs: Map<number, Job>;
   /** Jobs assigned this turn, posted together by the next flush. */
-  batch: { job: number; frame: Uint8Array; context: FrameContext }[];
+  batch: FrameJob[];
   transfer: ArrayBuffer[];
 }
-
-type WorkerMessage =
-  | { type: 'ready' }
-  | { type: 'load-error'; message: string }
-  | { type: 'results'; results: JobResult[] };
 
 /** A fixed-size pool of worker threads running one frame handler. */
 export class ThreadPool {
