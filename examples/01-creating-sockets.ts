@@ -10,7 +10,7 @@
  * (the default listen host: visible only on this machine); port 0 lets the OS pick a
  * free high port instead of a well-known one.
  */
-import { connect, listen, type Socket } from '../src/index.js';
+import { connect, listen, type Socket } from 'switchboard';
 
 const DEADLINE = { timeout: 5_000 };
 const text = new TextDecoder();

@@ -17,7 +17,7 @@
  * Limits (maxConnections, idleTimeout, frameTimeout, ...) are the same in all three.
  */
 import { threadId } from 'node:worker_threads';
-import { type Channel, createServer, openChannel } from '../src/index.js';
+import { type Channel, createServer, openChannel } from 'switchboard';
 
 const here = (name: string): string => new URL(`./handlers/${name}`, import.meta.url).pathname;
 

@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, listen, type Socket } from '../src/index.js';
+import { connect, listen, type Socket } from 'switchboard';
 
 const DEADLINE = { timeout: 5_000 };
 const text = new TextDecoder();

@@ -12,7 +12,7 @@
  * it returns exactly one message, and a peer that disconnects mid-message is an
  * `UnexpectedEofError` (`SB_UNEXPECTED_EOF`), the HOWTO's "socket connection broken".
  */
-import { connect, isSwitchboardError, listen, type Socket } from '../src/index.js';
+import { connect, isSwitchboardError, listen, type Socket } from 'switchboard';
 
 const MSGLEN = 16;
 const DEADLINE = { timeout: 5_000 };

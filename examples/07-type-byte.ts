@@ -18,7 +18,7 @@ import {
   listen,
   NEED_DATA,
   parseFraming,
-} from '../src/index.js';
+} from 'switchboard';
 
 const DEADLINE = { timeout: 5_000 };
 const text = new TextDecoder();

@@ -23,7 +23,7 @@ import {
   parseFraming,
   Struct,
   unpack,
-} from '../src/index.js';
+} from 'switchboard';
 
 const DEADLINE = { timeout: 5_000 };
 const hex = (bytes: Uint8Array): string =>

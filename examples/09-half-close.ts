@@ -19,7 +19,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { connect, listen } from '../src/index.js';
+import { connect, listen } from 'switchboard';
 
 const DEADLINE = { timeout: 5_000 };
 const text = new TextDecoder();

@@ -18,8 +18,8 @@
  * keeps the TCP connection open but silently drops everything, like a pulled cable.
  * (TCP keepalive is also on by default, but its first probe comes after 60 s.)
  */
-import { Channel, connect, isSwitchboardError, listen, openChannel } from '../src/index.js';
-import { FaultProxy } from '../src/testing/index.js';
+import { Channel, connect, isSwitchboardError, listen, openChannel } from 'switchboard';
+import { FaultProxy } from 'switchboard/testing';
 
 const text = new TextDecoder();
 

@@ -11,7 +11,7 @@
  * the older edition's "very nasty problem" is gone: a socket that died a nasty death
  * lands in `errored`, it does not make select() fail.
  */
-import { listen, type Socket, select, startConnect } from '../src/index.js';
+import { listen, type Socket, select, startConnect } from 'switchboard';
 
 const text = new TextDecoder();
 const server = await listen('127.0.0.1:0');

@@ -3,7 +3,7 @@
  * its default export serves one whole connection, here inside a worker process.
  * It answers every message in upper case and says which process did the work.
  */
-import type { ConnectionHandler } from '../../src/index.js';
+import type { ConnectionHandler } from 'switchboard';
 
 const shout: ConnectionHandler = async (channel) => {
   for await (const message of channel) {

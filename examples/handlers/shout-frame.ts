@@ -4,7 +4,7 @@
  * I/O stays on the main thread). It returns the reply, saying which thread made it.
  */
 import { threadId } from 'node:worker_threads';
-import type { FrameHandler } from '../../src/index.js';
+import type { FrameHandler } from 'switchboard';
 
 const shout: FrameHandler = (frame) => {
   const reply = `${new TextDecoder().decode(frame).toUpperCase()} from thread ${threadId}`;

@@ -17,7 +17,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createServer, InvalidArgumentError } from '../index.js';
+import { ConnectionError, createServer, InvalidArgumentError, type Server } from '../index.js';
 import {
   booleanFlag,
   type CommandSpec,
@@ -165,7 +165,7 @@ export const command: CommandSpec = {
     const options = await serverOptions(args);
     const unsubscribe = json || verbose ? subscribeEvents(json ? 'json' : 'text') : () => {};
     try {
-      const server = await createServer(options);
+      const server = await createServerOrExplain(options);
       await stdout.line(`listening on ${server.address}`);
       if (server.metricsUrl !== null) {
         await stdout.line(`metrics on ${server.metricsUrl}`);
@@ -182,6 +182,29 @@ export const command: CommandSpec = {
     return EXIT.ok;
   },
 };
+
+/**
+ * `createServer`, with a hint when the address is taken: the one error a newcomer
+ * meets on a second `npm start`, so it says how to pick another port.
+ */
+async function createServerOrExplain(options: ServerOptions): Promise<Server> {
+  try {
+    return await createServer(options);
+  } catch (error) {
+    const cause =
+      error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+    if (error instanceof ConnectionError && cause?.code === 'EADDRINUSE') {
+      const port = /:(\d+)$/.exec(String(options.listen))?.[1];
+      const next = port === undefined ? '127.0.0.1:7071' : `127.0.0.1:${Number(port) + 1}`;
+      throw new ConnectionError(
+        error.code,
+        `${error.message} (another process is listening there: pick another address with --listen ${next}; with npm start: npm start -- --listen ${next})`,
+        { cause },
+      );
+    }
+    throw error;
+  }
+}
 
 /** Maps the flags onto `createServer` options; throws UsageError for bad values. */
 async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {

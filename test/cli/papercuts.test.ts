@@ -143,6 +143,24 @@ describe('switchboard CLI papercuts (#17)', () => {
     expect(refused.stderr).toContain('SB_BAD_INPUT_RECORD: message 1:');
   });
 
+  it('serve on a busy port says how to pick another, npm start included; the last --listen wins', async () => {
+    const { port } = await startServe(['--listen', '127.0.0.1:0', '--framing', 'line']);
+    const busy = await runCli(['serve', '--listen', `127.0.0.1:${port}`, '--framing', 'line']);
+    expect(busy.code).toBe(3);
+    expect(busy.stderr).toContain('EADDRINUSE');
+    expect(busy.stderr).toContain(`npm start -- --listen 127.0.0.1:${port + 1}`);
+    // `npm start -- --listen X` appends a second --listen to the start script's.
+    const { port: chosen } = await startServe([
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--framing',
+      'line',
+      '--listen',
+      '127.0.0.1:0',
+    ]);
+    expect(chosen).not.toBe(port);
+  });
+
   it('serve --json --verbose is a usage error', async () => {
     const result = await runCli([
       'serve',
