@@ -87,7 +87,8 @@ export const ERROR_CODES = {
   // Deadlines.
   SB_TIMEOUT: {
     class: 'TimeoutError',
-    summary: 'A call did not complete within its `timeout` (ms).',
+    summary:
+      'A call did not complete within its `timeout` (ms), or its signal was `AbortSignal.timeout()`.',
   },
   SB_CONNECT_TIMEOUT: {
     class: 'TimeoutError',
@@ -145,7 +146,7 @@ export const ERROR_CODES = {
   },
   SB_ABORTED: {
     class: 'ConnectionError',
-    summary: 'The call was aborted through its AbortSignal.',
+    summary: 'The call was aborted through its AbortSignal (for a reason other than a timeout).',
   },
   SB_WORKER_CRASHED: {
     class: 'ConnectionError',

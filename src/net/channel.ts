@@ -66,7 +66,14 @@ import {
 } from '../errors.js';
 import { DEFAULTS, resolveOptions } from '../options.js';
 import type { Address } from './address.js';
-import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
+import {
+  abortedError,
+  type CallOptions,
+  type Clock,
+  type Observable,
+  systemClock,
+  waitUntil,
+} from './clock.js';
 import { type ConnectOptions, connect } from './connect.js';
 import {
   encodeEnvelope,
@@ -1052,9 +1059,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
     const signal = options.signal;
     if (signal?.aborted === true) {
-      return Promise.reject(
-        new ConnectionError('SB_ABORTED', 'request aborted', { cause: signal.reason }),
-      );
+      return Promise.reject(abortedError(signal));
     }
     const payload = toBytes('request', message);
     const id = this.allocateRequestId();
@@ -1064,7 +1069,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       const onAbort = (): void => {
         pendingRequests.delete(id);
         cleanup();
-        reject(new ConnectionError('SB_ABORTED', 'request aborted', { cause: signal?.reason }));
+        reject(abortedError(signal!));
       };
       const cleanup = (): void => {
         if (timer !== undefined) {

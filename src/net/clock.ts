@@ -7,7 +7,12 @@
  * place that turns "wake me when something changes" into a promise with a
  * `timeout` (ms) and an `AbortSignal`.
  */
-import { ConnectionError, InvalidArgumentError, type SwitchboardError } from '../errors.js';
+import {
+  ConnectionError,
+  InvalidArgumentError,
+  type SwitchboardError,
+  TimeoutError,
+} from '../errors.js';
 
 /** A source of time and timers. All durations in ms. */
 export interface Clock {
@@ -30,7 +35,10 @@ export const systemClock: Clock = Object.freeze({
 export interface CallOptions {
   /** Deadline in ms for this call. Omitted or `0` = no deadline. */
   timeout?: number;
-  /** Aborts the call; it then rejects with `ConnectionError` `SB_ABORTED`. */
+  /**
+   * Aborts the call; it then rejects with `ConnectionError` `SB_ABORTED`, or with
+   * `TimeoutError` `SB_TIMEOUT` when the reason is a timeout (`AbortSignal.timeout(ms)`).
+   */
   signal?: AbortSignal;
 }
 
@@ -48,11 +56,31 @@ export function checkTimeout(where: string, timeout: number | undefined): number
   return timeout === Number.POSITIVE_INFINITY ? 0 : timeout;
 }
 
-/** The error a call rejects with when its signal aborts. */
-export function abortedError(signal: AbortSignal): ConnectionError {
+/**
+ * The error a call rejects with when its signal aborts: `SB_TIMEOUT` when the reason is
+ * a timeout (the DOMException named `TimeoutError` that `AbortSignal.timeout(ms)` and
+ * `AbortSignal.any()` over it give: a deadline passed, whoever set it), otherwise
+ * `SB_ABORTED`. The reason is kept as `cause`.
+ */
+export function abortedError(signal: AbortSignal): ConnectionError | TimeoutError {
+  const reason: unknown = signal.reason;
+  if (isTimeoutReason(reason)) {
+    return new TimeoutError('SB_TIMEOUT', 'the call timed out (its AbortSignal timed out)', {
+      cause: reason,
+    });
+  }
   return new ConnectionError('SB_ABORTED', 'the call was aborted by its AbortSignal', {
-    cause: signal.reason,
+    cause: reason,
   });
+}
+
+/** True for the reason `AbortSignal.timeout()` aborts with (checked by name: realms differ). */
+function isTimeoutReason(reason: unknown): boolean {
+  return (
+    typeof reason === 'object' &&
+    reason !== null &&
+    (reason as { name?: unknown }).name === 'TimeoutError'
+  );
 }
 
 /** Something that calls its observers whenever its state may have changed. */

@@ -1083,7 +1083,12 @@ export class Socket implements AsyncDisposable {
       }
     } catch (error) {
       const wrapped = toSwitchboardError(error);
-      if (wrapped.code === 'SB_WRITE_TIMEOUT' || wrapped.code === 'SB_ABORTED') {
+      // SB_TIMEOUT here is the caller's AbortSignal.timeout(): as partial as an abort.
+      if (
+        wrapped.code === 'SB_WRITE_TIMEOUT' ||
+        wrapped.code === 'SB_ABORTED' ||
+        wrapped.code === 'SB_TIMEOUT'
+      ) {
         core.destroy(wrapped);
       }
       throw wrapped;
