@@ -416,6 +416,27 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     return this.inboundTail - this.inboundHead;
   }
 
+  /**
+   * True when {@link receive} would not wait: a message is queued, or it would return
+   * `null` (end of input, closing) or throw (the channel failed). Used by `select()`.
+   */
+  isReadable(): boolean {
+    return this.isReceivable() || this.destroyedLocally;
+  }
+
+  /**
+   * True when {@link send} would queue without waiting: the channel is open for writing
+   * and the socket's output queue is below its high-water mark. Used by `select()`.
+   */
+  isWritable(): boolean {
+    return (
+      this.failure === undefined &&
+      !this.closing &&
+      this.shutdownPromise === undefined &&
+      this.socket.isWritable()
+    );
+  }
+
   /** @internal */
   observe(wake: () => void): () => void {
     if (this.observers === undefined) {

@@ -28,7 +28,13 @@ export {
 } from './envelope.js';
 export { Heartbeat, type HeartbeatHost, type HeartbeatOptions } from './heartbeat.js';
 export { Listener, type ListenOptions, listen } from './listener.js';
-export { type SelectOptions, type SelectResult, select } from './select.js';
+export {
+  type Selectable,
+  type SelectOptions,
+  type SelectResult,
+  select,
+  type WriteSelectable,
+} from './select.js';
 export {
   type CloseOptions,
   type RecvUntilOptions,

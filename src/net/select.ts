@@ -17,8 +17,14 @@
  * A {@link Listener} in `readers` is readable when a connection waits for `accept()`,
  * and errored once it is closed. A socket reset after delivering bytes is both
  * readable (the bytes) and errored.
+ *
+ * A {@link Channel} is readable when `receive()` would not wait (a decoded message is
+ * queued, or it would return `null` or throw), writable when `send()` would not wait,
+ * and errored when the channel failed or its socket is errored by the rules above.
+ * Channels decode eagerly, so bytes of a partial frame do not make a channel readable.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { Channel } from './channel.js';
 import { abortedError, type Clock, checkTimeout, systemClock } from './clock.js';
 import { Listener } from './listener.js';
 import type { Socket } from './socket.js';
@@ -33,33 +39,41 @@ export interface SelectOptions {
   clock?: Clock;
 }
 
+/** What {@link select} can wait on for reading: sockets, listeners and channels. */
+export type Selectable = Socket | Listener | Channel;
+/** What {@link select} can wait on for writing: sockets and channels. */
+export type WriteSelectable = Socket | Channel;
+
 /** What {@link select} found. Each list is a subset of what was passed in, in the same order. */
-export interface SelectResult<R extends Socket | Listener, W extends Socket> {
+export interface SelectResult<R extends Selectable, W extends WriteSelectable> {
   readable: R[];
   writable: W[];
   errored: Array<R | W>;
 }
 
-function isErrored(item: Socket | Listener): boolean {
+function isErrored(item: Selectable): boolean {
   if (item instanceof Listener) {
     return false;
+  }
+  if (item instanceof Channel) {
+    return item.error !== undefined || isErrored(item.socket);
   }
   return item.error !== undefined || (item.isClosed && !item.eof && item.bufferedAmount === 0);
 }
 
-function isReadable(item: Socket | Listener): boolean {
-  if (item instanceof Listener) {
+function isReadable(item: Selectable): boolean {
+  if (item instanceof Listener || item instanceof Channel) {
     return item.isReadable();
   }
   return item.bufferedAmount > 0 || (item.eof && item.error === undefined);
 }
 
-function poll<R extends Socket | Listener, W extends Socket>(
+function poll<R extends Selectable, W extends WriteSelectable>(
   readers: readonly R[],
   writers: readonly W[],
 ): SelectResult<R, W> {
   const result: SelectResult<R, W> = { readable: [], writable: [], errored: [] };
-  const seen = new Set<Socket | Listener>();
+  const seen = new Set<Selectable>();
   for (const reader of readers) {
     if (isReadable(reader)) {
       result.readable.push(reader);
@@ -81,16 +95,25 @@ function poll<R extends Socket | Listener, W extends Socket>(
   return result;
 }
 
-function anything(result: SelectResult<Socket | Listener, Socket>): boolean {
+function anything(result: SelectResult<Selectable, WriteSelectable>): boolean {
   return result.readable.length > 0 || result.writable.length > 0 || result.errored.length > 0;
 }
 
 /**
- * Waits until at least one socket is readable, writable or errored, and reports all that
- * are. Never throws because of a socket's state.
- * @throws ConnectionError `SB_ABORTED` if `signal` aborts; InvalidArgumentError for a bad timeout.
+ * Waits until at least one socket, listener or channel is readable, writable or
+ * errored, and reports all that are. Never throws because of a socket's state.
+ *
+ * @example
+ * ```ts
+ * const { readable } = await select([channelA, channelB], [], { timeout: 1000 });
+ * for (const channel of readable) {
+ *   const message = await channel.receive(); // does not wait
+ * }
+ * ```
+ * @throws ConnectionError `SB_ABORTED` if `signal` aborts (TimeoutError `SB_TIMEOUT` if it
+ *   was `AbortSignal.timeout()`); InvalidArgumentError for a bad timeout.
  */
-export function select<R extends Socket | Listener, W extends Socket>(
+export function select<R extends Selectable, W extends WriteSelectable>(
   readers: readonly R[],
   writers: readonly W[] = [],
   options: SelectOptions = {},
@@ -143,7 +166,7 @@ export function select<R extends Socket | Listener, W extends Socket>(
         finish(result);
       }
     };
-    for (const item of new Set<Socket | Listener>([...readers, ...writers])) {
+    for (const item of new Set<Selectable>([...readers, ...writers])) {
       unobservers.push(item.observe(recheck));
     }
     if (!waitForever) {
