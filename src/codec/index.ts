@@ -8,11 +8,28 @@ export { type DelimFramingOptions, delimFraming } from './delim.js';
 export { digitsFraming } from './digits.js';
 export { eofFraming } from './eof.js';
 export { fixedFraming } from './fixed.js';
+export type {
+  ChannelFramingSpec,
+  CheckedFramingSpec,
+  FramingSpec,
+  LengthFieldOrder,
+  LengthFieldWidthName,
+  LengthFramingSpec,
+} from './framing-spec.js';
 export { type LengthFieldWidth, type LengthFramingOptions, lengthFraming } from './length.js';
 export { type LineFramingOptions, lineFraming } from './line.js';
 export { mllpFraming } from './mllp.js';
 export { netstringFraming } from './netstring.js';
 export { parseFraming } from './spec.js';
+export {
+  decode,
+  decodeStream,
+  encode,
+  encodeStream,
+  type FramePayload,
+  type FramingArgument,
+  type FramingStreamOptions,
+} from './streams.js';
 export { type TaggedBody, type TaggedTypes, taggedFraming } from './tagged.js';
 export type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 export { NEED_DATA } from './types.js';

@@ -11,6 +11,7 @@ import { delimFraming, parseHexBytes } from './delim.js';
 import { digitsFraming, MAX_DIGITS } from './digits.js';
 import { eofFraming } from './eof.js';
 import { fixedFraming } from './fixed.js';
+import type { CheckedFramingSpec } from './framing-spec.js';
 import { type LengthFieldWidth, lengthFraming } from './length.js';
 import { lineFraming } from './line.js';
 import { mllpFraming } from './mllp.js';
@@ -100,7 +101,22 @@ function parseTaggedTypes(spec: string, list: string): Map<number, TaggedBody> {
  * `eof`, `mllp`, `content-length`. Throws InvalidArgumentError
  * `SB_BAD_FRAMING_SPEC`, whose message names the part of the spec that could not
  * be read, and `SB_BAD_OPTION` for bad options.
+ *
+ * Typed: a literal spec must be a {@link FramingSpec} (`parseFraming('lenght:u32be')`
+ * does not compile); a computed `string` is accepted and checked at run time only.
+ *
+ * @example
+ * ```ts
+ * const framing = parseFraming('length:u16be', { maxFrame: 4096 });
+ * const decoder = framing.createDecoder();
+ * decoder.push(Uint8Array.of(0x00, 0x02, 0x68, 0x69));
+ * decoder.next(); // Uint8Array [0x68, 0x69] ("hi")
+ * ```
  */
+export function parseFraming<S extends string>(
+  spec: CheckedFramingSpec<S>,
+  options?: FramingOptions,
+): Framing;
 export function parseFraming(spec: string, options?: FramingOptions): Framing {
   if (typeof spec !== 'string') {
     throw new InvalidArgumentError('SB_BAD_FRAMING_SPEC', 'a framing spec must be a string');

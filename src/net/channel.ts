@@ -66,6 +66,7 @@ import {
 } from '../errors.js';
 import { DEFAULTS, resolveOptions } from '../options.js';
 import type { Address } from './address.js';
+import { channelReadable, channelWritable } from './channel-streams.js';
 import {
   abortedError,
   type CallOptions,
@@ -261,6 +262,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   };
   /** Made on first read of {@link closed}: a promise, a reaction and a closure per channel otherwise. */
   private closedPromise: Promise<Error | undefined> | undefined;
+  /** Made on first read of {@link readable} / {@link writable}. */
+  private readableStream: ReadableStream<Uint8Array> | undefined;
+  private writableStream: WritableStream<Uint8Array | string> | undefined;
 
   private readonly decoder: Decoder;
   private readonly encoder: Encoder;
@@ -394,6 +398,37 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.closedPromise = this.socket.closed.then((reason) => this.failure ?? reason);
     }
     return this.closedPromise;
+  }
+
+  /**
+   * The messages as a web `ReadableStream` (made on first use, then the same one), with
+   * backpressure: a message is received only when the stream's reader asks for it.
+   * Closes at a clean end of input, errors with the channel's error; `cancel()` closes
+   * the channel. Do not also call {@link receive}. See net/channel-streams.ts.
+   *
+   * @example
+   * ```ts
+   * // Relay every message from one channel to another, at the pace of the slower side.
+   * await from.readable.pipeTo(to.writable);
+   * ```
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    if (this.readableStream === undefined) {
+      this.readableStream = channelReadable(this);
+    }
+    return this.readableStream;
+  }
+
+  /**
+   * A web `WritableStream` of messages (a string is UTF-8; made on first use): each
+   * write is {@link send} and waits as it does for a slow peer; `close()` is
+   * {@link shutdown}, `abort()` is {@link destroy}.
+   */
+  get writable(): WritableStream<Uint8Array | string> {
+    if (this.writableStream === undefined) {
+      this.writableStream = channelWritable(this);
+    }
+    return this.writableStream;
   }
 
   /** The peer's address as text (see {@link Socket.remoteAddress}). */

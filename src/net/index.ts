@@ -28,6 +28,7 @@ export {
 } from './envelope.js';
 export { Heartbeat, type HeartbeatHost, type HeartbeatOptions } from './heartbeat.js';
 export { Listener, type ListenOptions, listen } from './listener.js';
+export { decodeTransform, encodeTransform, type FramingTransformOptions } from './node-streams.js';
 export {
   type Selectable,
   type SelectOptions,

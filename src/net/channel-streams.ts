@@ -1,0 +1,59 @@
+/**
+ * Web streams over a {@link Channel} (`channel.readable`, `channel.writable`), with
+ * backpressure end to end.
+ *
+ * Theory of operation:
+ * - Readable: a pull source with a high-water mark of 0 frames, so it calls
+ *   `channel.receive()` only when its reader asks for a message. Until then messages
+ *   wait in the channel's own bounded inbound queue; when that is full the channel
+ *   stops reading its socket and the peer meets TCP flow control. `null` (a clean end
+ *   of input) closes the stream; a channel error errors it with the same coded error.
+ *   `cancel()` closes the channel gracefully (queued output is still flushed).
+ * - Writable: `write()` is `channel.send()`, whose promise resolves once the socket's
+ *   queue is below its high-water mark, so a pipe into it waits for a slow peer; the
+ *   stream's own queue holds one message (high-water mark 1). `close()` is
+ *   `channel.shutdown()` (half-close; in `sbp` mode a CLOSE envelope): the peer sees the
+ *   end of input and can still answer. `abort(reason)` destroys the channel.
+ *
+ * Use either the streams or `receive()`/`send()` on one side of a channel, not both:
+ * they share the one inbound queue.
+ */
+import type { Channel } from './channel.js';
+
+/** The `readable` side of a channel: one Uint8Array per message. */
+export function channelReadable(channel: Channel): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const message = await channel.receive();
+        if (message === null) {
+          controller.close();
+        } else {
+          controller.enqueue(message);
+        }
+      },
+      cancel() {
+        return channel.close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** The `writable` side of a channel: each chunk is one message (a string is UTF-8). */
+export function channelWritable(channel: Channel): WritableStream<Uint8Array | string> {
+  return new WritableStream<Uint8Array | string>(
+    {
+      write(message) {
+        return channel.send(message);
+      },
+      close() {
+        return channel.shutdown();
+      },
+      abort(reason: unknown) {
+        channel.destroy(reason instanceof Error ? reason : undefined);
+      },
+    },
+    { highWaterMark: 1 },
+  );
+}
