@@ -113,13 +113,11 @@ export function drainFrames(decoder: Decoder, emit: (frame: Uint8Array) => void)
  *
  * @example
  * ```ts
- * import { createReadStream } from 'node:fs';
- * import { Readable } from 'node:stream';
  * import { decodeStream } from 'switchboard';
  *
- * const bytes = Readable.toWeb(createReadStream('frames.bin')) as ReadableStream<Uint8Array>;
- * for await (const frame of bytes.pipeThrough(decodeStream('length:u32be'))) {
- *   console.log(frame.length);
+ * const wire = ReadableStream.from([Uint8Array.of(0, 2, 0x68, 0x69, 0), Uint8Array.of(1, 0x21)]);
+ * for await (const frame of wire.pipeThrough(decodeStream('length:u16be'))) {
+ *   console.log(new TextDecoder().decode(frame)); // "hi", then "!"
  * }
  * ```
  */
@@ -185,11 +183,12 @@ export function encodeStream<S extends string = string>(
  *
  * @example
  * ```ts
- * import { createReadStream } from 'node:fs';
  * import { decode } from 'switchboard';
  *
- * for await (const frame of decode(createReadStream('frames.bin'), 'varint')) {
- *   console.log(frame.length);
+ * // Any AsyncIterable<Uint8Array> works: a node Readable (fs.createReadStream), a web
+ * // ReadableStream, a socket.
+ * for await (const frame of decode([Uint8Array.of(2, 0x68, 0x69, 1, 0x21)], 'varint')) {
+ *   console.log(new TextDecoder().decode(frame)); // "hi", then "!"
  * }
  * ```
  */
@@ -229,12 +228,13 @@ async function* decodeFrom(
  *
  * @example
  * ```ts
- * import { createWriteStream } from 'node:fs';
- * import { Readable } from 'node:stream';
- * import { pipeline } from 'node:stream/promises';
  * import { encode } from 'switchboard';
  *
- * await pipeline(Readable.from(encode(['a', 'b'], 'line')), createWriteStream('out.txt'));
+ * const chunks: Uint8Array[] = [];
+ * for await (const chunk of encode(['a', 'b'], 'netstring')) {
+ *   chunks.push(chunk);
+ * }
+ * // "1:a,1:b," (a node Readable.from(encode(...)) pipes it into a file or socket)
  * ```
  */
 export function encode<S extends string = string>(

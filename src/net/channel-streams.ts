@@ -1,5 +1,5 @@
 /**
- * Web streams over a {@link Channel} (`channel.readable`, `channel.writable`), with
+ * Web streams over a Channel (`channel.readable`, `channel.writable`), with
  * backpressure end to end.
  *
  * Theory of operation:
@@ -18,10 +18,21 @@
  * Use either the streams or `receive()`/`send()` on one side of a channel, not both:
  * they share the one inbound queue.
  */
-import type { Channel } from './channel.js';
+
+/**
+ * What the streams use of a Channel. An interface rather than an import of the class:
+ * channel.ts imports this module, and src/ has no import cycles, type-only ones included.
+ */
+export interface StreamableChannel {
+  receive(): Promise<Uint8Array | null>;
+  send(message: Uint8Array | string): Promise<void>;
+  shutdown(): Promise<void>;
+  close(): Promise<void>;
+  destroy(error?: Error): void;
+}
 
 /** The `readable` side of a channel: one Uint8Array per message. */
-export function channelReadable(channel: Channel): ReadableStream<Uint8Array> {
+export function channelReadable(channel: StreamableChannel): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -41,7 +52,7 @@ export function channelReadable(channel: Channel): ReadableStream<Uint8Array> {
 }
 
 /** The `writable` side of a channel: each chunk is one message (a string is UTF-8). */
-export function channelWritable(channel: Channel): WritableStream<Uint8Array | string> {
+export function channelWritable(channel: StreamableChannel): WritableStream<Uint8Array | string> {
   return new WritableStream<Uint8Array | string>(
     {
       write(message) {
