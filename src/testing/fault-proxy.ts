@@ -35,7 +35,9 @@
  *      | slice        | smallest maxBytes wins; one write per piece, yielding between |
  *
  *    resetAfter/closeAfter budgets count bytes forwarded per connection and direction
- *    from the moment the fault applies to that connection.
+ *    from the moment the fault applies to that connection. `timeout` drops bytes like
+ *    blackhole and closes on its timer; `slowClose` delays the forwarded FIN. A reset
+ *    stops both pipes, then waits RESET_AFTER_FLUSH_MS so the peer reads it as a reset.
  * 5. Determinism. Jitter comes from a PRNG seeded with `(seed, connection number,
  *    direction)`, so the n-th chunk of the k-th connection in a direction always gets
  *    the same delay for a given seed, whatever the other connections do.
@@ -44,6 +46,9 @@
  *    the connection down; ECONNRESET from one side becomes a RST to the other.
  * 7. Loopback only. The target and the listen address must be loopback addresses or a
  *    unix socket path; anything else is refused with InvalidArgumentError.
+ * 8. Toxicity. A fault added with `toxicity` p < 1 applies to a connection direction
+ *    with probability p, rolled once per pipe (as Toxiproxy rolls per link) from a PRNG
+ *    seeded like the jitter's, so a seed replays which connections were affected.
  */
 import net from 'node:net';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -64,8 +69,16 @@ export type FaultDirectionSpec = FaultDirection | 'both';
  *   (never below 0, never reordering).
  * - `bandwidth`: forward at most `bytesPerSecond`.
  * - `slice`: deliver at most `maxBytes` per write (down to 1), yielding to the event loop
- *   (or waiting `delayMs`) between writes so each piece leaves as its own segment.
- * - `resetAfter`: after `bytes` more bytes in this direction, reset (RST) both sides.
+ *   (or waiting `delayMs`, fractions allowed) between writes so each piece leaves as its
+ *   own segment. With `variationBytes`, each piece is `maxBytes ± variationBytes` (seeded),
+ *   as Toxiproxy's slicer does.
+ * - `resetAfter`: after `bytes` more bytes in this direction, reset (RST) both sides. With
+ *   `delayMs`, the reset waits that long once the budget is reached (Toxiproxy's
+ *   `reset_peer` timeout); the bytes after the budget are dropped meanwhile.
+ * - `slowClose`: a FIN in this direction is forwarded `ms` late.
+ * - `timeout`: drop this direction's bytes; `ms` after the fault applies to a connection,
+ *   close it (FIN both ways). `ms` 0 holds the connection until the fault is removed,
+ *   which closes the connections it held (Toxiproxy's `timeout`).
  * - `blackhole`: read and drop everything; the connection stays open and silent.
  * - `halfOpen`: stop forwarding (and reading) this direction without closing; bytes wait
  *   in the queue and the kernel buffers, and flow again when the fault is removed.
@@ -75,11 +88,23 @@ export type FaultDirectionSpec = FaultDirection | 'both';
 export type Fault =
   | { type: 'latency'; ms: number; jitterMs?: number }
   | { type: 'bandwidth'; bytesPerSecond: number }
-  | { type: 'slice'; maxBytes: number; delayMs?: number }
-  | { type: 'resetAfter'; bytes: number }
+  | { type: 'slice'; maxBytes: number; delayMs?: number; variationBytes?: number }
+  | { type: 'resetAfter'; bytes: number; delayMs?: number }
   | { type: 'blackhole' }
   | { type: 'halfOpen' }
-  | { type: 'closeAfter'; bytes: number };
+  | { type: 'closeAfter'; bytes: number }
+  | { type: 'slowClose'; ms: number }
+  | { type: 'timeout'; ms: number };
+
+/** Options of {@link FaultProxy.addFault}. */
+export interface AddFaultOptions {
+  /**
+   * Probability in [0, 1] that the fault applies to a given connection and direction,
+   * rolled once per connection direction from the proxy's seed (Toxiproxy's `toxicity`,
+   * rolled per link). Default 1.
+   */
+  toxicity?: number;
+}
 
 /** A TCP target `{ host, port }`. */
 export interface FaultProxyTcpTarget {
@@ -143,6 +168,14 @@ const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
 const BANDWIDTH_PIECE_MS = 50;
 /** After a `closeAfter` FIN, sockets whose peer never answers with FIN are destroyed after this. */
 const GRACEFUL_CLOSE_GRACE_MS = 5_000;
+/**
+ * A reset sent within a few ms of the bytes before it can reach a Linux peer while its
+ * recv() of those bytes is in progress; the peer then reads EOF, not ECONNRESET (#14
+ * item 11: `resetAfter` downstream looked like a clean close). Waiting this long after
+ * the bytes are flushed lets the peer's read finish first; the pipes forward nothing
+ * meanwhile.
+ */
+const RESET_AFTER_FLUSH_MS = 15;
 
 const OPTION_SCHEMA = {
   listen: { kind: 'string', default: '127.0.0.1:0' },
@@ -156,6 +189,7 @@ interface FaultEntry {
   id: number;
   directions: readonly FaultDirection[];
   fault: Fault;
+  toxicity: number;
 }
 
 /** The faults that apply to one chunk, merged from the table (rule 4). */
@@ -166,8 +200,12 @@ interface EffectiveFaults {
   jitterMs: number;
   bytesPerSecond: number;
   sliceBytes: number;
+  sliceVariation: number;
   sliceDelayMs: number;
-  cuts: { id: number; kind: 'reset' | 'close'; bytes: number }[];
+  slowCloseMs: number;
+  /** A `timeout` fault applies: bytes are dropped. */
+  timeout: boolean;
+  cuts: { id: number; kind: 'reset' | 'close'; bytes: number; delayMs: number }[];
 }
 
 function isLoopbackHost(host: string): boolean {
@@ -258,6 +296,12 @@ function requireCount(fault: Fault, name: string, value: unknown, min: number): 
   }
 }
 
+function requireDuration(fault: Fault, name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw invalid(`fault "${fault.type}" needs "${name}" as a number of ms >= 0`);
+  }
+}
+
 function validateFault(fault: Fault): void {
   if (typeof fault !== 'object' || fault === null) {
     throw invalid('a fault must be an object with a "type"');
@@ -275,12 +319,24 @@ function validateFault(fault: Fault): void {
     case 'slice':
       requireCount(fault, 'maxBytes', fault.maxBytes, 1);
       if (fault.delayMs !== undefined) {
-        requireCount(fault, 'delayMs', fault.delayMs, 0);
+        requireDuration(fault, 'delayMs', fault.delayMs);
+      }
+      if (fault.variationBytes !== undefined) {
+        requireCount(fault, 'variationBytes', fault.variationBytes, 0);
       }
       return;
     case 'resetAfter':
+      requireCount(fault, 'bytes', fault.bytes, 0);
+      if (fault.delayMs !== undefined) {
+        requireDuration(fault, 'delayMs', fault.delayMs);
+      }
+      return;
     case 'closeAfter':
       requireCount(fault, 'bytes', fault.bytes, 0);
+      return;
+    case 'slowClose':
+    case 'timeout':
+      requireDuration(fault, 'ms', fault.ms);
       return;
     case 'blackhole':
     case 'halfOpen':
@@ -288,6 +344,20 @@ function validateFault(fault: Fault): void {
     default:
       throw invalid(`unknown fault type "${String((fault as { type: unknown }).type)}"`);
   }
+}
+
+function validateToxicity(options: AddFaultOptions): number {
+  if (typeof options !== 'object' || options === null) {
+    throw invalid('fault options must be an object');
+  }
+  const { toxicity } = options;
+  if (toxicity === undefined) {
+    return 1;
+  }
+  if (typeof toxicity !== 'number' || !(toxicity >= 0 && toxicity <= 1)) {
+    throw invalid('"toxicity" must be a number in [0, 1]');
+  }
+  return toxicity;
 }
 
 function destroyWithReset(socket: net.Socket): void {
@@ -360,6 +430,11 @@ class Pipe {
   /** Per cut fault id: bytes forwarded since the fault applied to this pipe. */
   private readonly cutCounters = new Map<number, number>();
   private readonly random: () => number;
+  /** Toxicity rolls (rule 8): its own PRNG, so rolls never shift the jitter schedule. */
+  private readonly toxicityRandom: () => number;
+  private readonly rolls = new Map<number, boolean>();
+  /** `timeout` faults holding this pipe, with their close timer (undefined for ms 0). */
+  private readonly timeouts = new Map<number, NodeJS.Timeout | undefined>();
   /** True once this pipe forwards nothing more (END delivered, sink gone or torn down). */
   done = false;
 
@@ -372,6 +447,9 @@ class Pipe {
     const directionSalt = direction === 'upstream' ? 0x9e3779b9 : 0x85ebca6b;
     this.random = seededRandom(
       (connection.proxy.seed ^ Math.imul(connection.id, 0x27d4eb2f) ^ directionSalt) >>> 0,
+    );
+    this.toxicityRandom = seededRandom(
+      (connection.proxy.seed ^ Math.imul(connection.id, 0x165667b1) ^ ~directionSalt) >>> 0,
     );
     source.on('data', (chunk: Buffer) => this.onData(chunk));
     source.on('end', () => this.onEnd());
@@ -394,15 +472,77 @@ class Pipe {
     this.notify();
   }
 
+  /** Whether a fault of the table applies to this pipe (direction and toxicity roll). */
+  applies(entry: FaultEntry): boolean {
+    if (!entry.directions.includes(this.direction)) {
+      return false;
+    }
+    if (entry.toxicity >= 1) {
+      return true;
+    }
+    let roll = this.rolls.get(entry.id);
+    if (roll === undefined) {
+      roll = this.toxicityRandom() < entry.toxicity;
+      this.rolls.set(entry.id, roll);
+    }
+    return roll;
+  }
+
+  private hasFault(type: Fault['type']): boolean {
+    return this.connection.proxy.hasFault(type, (entry) => this.applies(entry));
+  }
+
   /** Re-evaluates pause/resume and wakes the pump; called when faults change. */
   faultsChanged(): void {
+    this.syncTimeouts();
     this.updateFlow();
     this.notify();
+  }
+
+  /**
+   * Starts the close timer of each `timeout` fault that newly applies, and closes the
+   * connection when a `timeout` fault that held it is removed (as Toxiproxy does).
+   */
+  private syncTimeouts(): void {
+    if (this.done) {
+      return;
+    }
+    const present = new Set<number>();
+    for (const entry of this.connection.proxy.faultEntries()) {
+      if (entry.fault.type !== 'timeout' || !this.applies(entry)) {
+        continue;
+      }
+      present.add(entry.id);
+      if (!this.timeouts.has(entry.id)) {
+        const ms = entry.fault.ms;
+        const timer =
+          ms > 0
+            ? setTimeout(() => this.connection.closeGracefully(this.direction), ms)
+            : undefined;
+        timer?.unref();
+        this.timeouts.set(entry.id, timer);
+      }
+    }
+    let released = false;
+    for (const [id, timer] of this.timeouts) {
+      if (!present.has(id)) {
+        clearTimeout(timer);
+        this.timeouts.delete(id);
+        released = true;
+      }
+    }
+    if (released) {
+      this.connection.closeGracefully(this.direction);
+    }
   }
 
   /** Stops the pump and drops whatever is queued. */
   stop(): void {
     this.done = true;
+    for (const timer of this.timeouts.values()) {
+      clearTimeout(timer);
+    }
+    this.timeouts.clear();
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.notify();
@@ -422,7 +562,7 @@ class Pipe {
     if (this.done || this.source.destroyed) {
       return;
     }
-    const halfOpen = this.connection.proxy.hasFault(this.direction, 'halfOpen');
+    const halfOpen = this.hasFault('halfOpen');
     const limit = this.connection.proxy.highWaterMark;
     let shouldPause: boolean;
     if (halfOpen) {
@@ -452,13 +592,13 @@ class Pipe {
     try {
       while (!this.done) {
         const head = this.queue[0];
-        if (head === undefined || this.connection.proxy.hasFault(this.direction, 'halfOpen')) {
+        if (head === undefined || this.hasFault('halfOpen')) {
           await this.waitForWork();
           continue;
         }
         this.queue.shift();
         if (head === END_OF_INPUT) {
-          this.deliverEnd();
+          await this.deliverEnd(signal);
           return;
         }
         this.queuedBytes -= head.chunk.length;
@@ -472,10 +612,15 @@ class Pipe {
     }
   }
 
-  private deliverEnd(): void {
+  private async deliverEnd(signal: AbortSignal): Promise<void> {
+    const faults = this.connection.proxy.effectiveFaults((entry) => this.applies(entry));
+    if (faults.slowCloseMs > 0) {
+      await sleep(faults.slowCloseMs, undefined, { signal });
+    }
     this.done = true;
-    // A FIN that arrives while blackholed is swallowed: the connection stays silent.
-    if (!this.connection.proxy.hasFault(this.direction, 'blackhole') && !this.sink.destroyed) {
+    // A FIN that arrives while blackholed (or held by `timeout`) is swallowed: the
+    // connection stays silent.
+    if (!faults.blackhole && !faults.timeout && !this.sink.destroyed) {
       this.sink.end();
     }
     this.connection.pipeFinished();
@@ -483,9 +628,9 @@ class Pipe {
 
   private async deliver(item: QueuedChunk, signal: AbortSignal): Promise<void> {
     const proxy = this.connection.proxy;
-    const faults = proxy.effectiveFaults(this.direction);
+    const faults = proxy.effectiveFaults((entry) => this.applies(entry));
     let chunk = item.chunk;
-    if (faults.blackhole) {
+    if (faults.blackhole || faults.timeout) {
       proxy.countDropped(chunk.length);
       proxy.emit({
         type: 'drop',
@@ -532,6 +677,10 @@ class Pipe {
     await this.write(chunk, faults, signal, cut?.kind === 'reset');
     if (cut !== undefined) {
       if (cut.kind === 'reset') {
+        // Nothing more crosses in either direction; the reset follows a short grace so
+        // that it reaches the peer as a reset, not as EOF (see RESET_AFTER_FLUSH_MS).
+        this.connection.stopPipes();
+        await sleep(Math.max(RESET_AFTER_FLUSH_MS, cut.delayMs), undefined, { signal });
         this.connection.reset(this.direction);
       } else {
         this.connection.closeGracefully(this.direction);
@@ -566,6 +715,10 @@ class Pipe {
       await waitForConnect(this.sink);
     }
     for (let offset = 0; offset < chunk.length && !this.done; offset += pieceSize) {
+      if (faults.sliceVariation > 0 && faults.sliceBytes > 0) {
+        const variation = Math.round(faults.sliceVariation * (2 * this.random() - 1));
+        pieceSize = Math.max(1, faults.sliceBytes + variation);
+      }
       const piece = chunk.subarray(offset, offset + pieceSize);
       if (faults.bytesPerSecond > 0) {
         const now = performance.now();
@@ -675,6 +828,12 @@ class ProxiedConnection {
     }
   }
 
+  /** Stops both pipes (nothing more is forwarded); the sockets stay as they are. */
+  stopPipes(): void {
+    this.upstreamPipe.stop();
+    this.downstreamPipe.stop();
+  }
+
   reset(direction: FaultDirection): void {
     this.proxy.countReset();
     this.proxy.emit({ type: 'reset', connection: this.id, direction });
@@ -684,6 +843,9 @@ class ProxiedConnection {
   }
 
   closeGracefully(direction: FaultDirection): void {
+    if (this.graceTimer !== undefined || this.tornDown) {
+      return;
+    }
     this.proxy.countGracefulClose();
     this.proxy.emit({ type: 'closeAfter', connection: this.id, direction });
     this.upstreamPipe.stop();
@@ -828,18 +990,36 @@ export class FaultProxy {
    * Adds a fault to one direction (or both) and returns its id. Applies to existing and
    * future connections from the next chunk on. Throws InvalidArgumentError on a bad fault.
    */
-  addFault(direction: FaultDirectionSpec, fault: Fault): number {
+  addFault(direction: FaultDirectionSpec, fault: Fault, options: AddFaultOptions = {}): number {
     if (direction !== 'upstream' && direction !== 'downstream' && direction !== 'both') {
       throw invalid('direction must be "upstream", "downstream" or "both"');
     }
     validateFault(fault);
+    const toxicity = validateToxicity(options);
     const id = this.nextFaultId;
     this.nextFaultId += 1;
     const directions: FaultDirection[] =
       direction === 'both' ? ['upstream', 'downstream'] : [direction];
-    this.faults.set(id, { id, directions, fault: { ...fault } });
+    this.faults.set(id, { id, directions, fault: { ...fault }, toxicity });
     this.notifyFaultsChanged();
     return id;
+  }
+
+  /**
+   * Replaces the fault `id` by `fault` (same directions), keeping its byte budgets and
+   * toxicity rolls, as a Toxiproxy toxic update does. Returns false when no such fault
+   * exists. Throws InvalidArgumentError on a bad fault.
+   */
+  updateFault(id: number, fault: Fault, options: AddFaultOptions = {}): boolean {
+    const entry = this.faults.get(id);
+    if (entry === undefined) {
+      return false;
+    }
+    validateFault(fault);
+    const toxicity = options.toxicity === undefined ? entry.toxicity : validateToxicity(options);
+    this.faults.set(id, { ...entry, fault: { ...fault }, toxicity });
+    this.notifyFaultsChanged();
+    return true;
   }
 
   /** Removes a fault by id. Returns false when no such fault exists. */
@@ -879,17 +1059,22 @@ export class FaultProxy {
   }
 
   /** @internal */
-  hasFault(direction: FaultDirection, type: Fault['type']): boolean {
+  faultEntries(): IterableIterator<FaultEntry> {
+    return this.faults.values();
+  }
+
+  /** @internal */
+  hasFault(type: Fault['type'], applies: (entry: FaultEntry) => boolean): boolean {
     for (const entry of this.faults.values()) {
-      if (entry.fault.type === type && entry.directions.includes(direction)) {
+      if (entry.fault.type === type && applies(entry)) {
         return true;
       }
     }
     return false;
   }
 
-  /** @internal Merges the fault table for one direction (rule 4). */
-  effectiveFaults(direction: FaultDirection): EffectiveFaults {
+  /** @internal Merges the faults that apply to one pipe (rule 4). */
+  effectiveFaults(applies: (entry: FaultEntry) => boolean): EffectiveFaults {
     const merged: EffectiveFaults = {
       halfOpen: false,
       blackhole: false,
@@ -897,13 +1082,17 @@ export class FaultProxy {
       jitterMs: 0,
       bytesPerSecond: 0,
       sliceBytes: 0,
+      sliceVariation: 0,
       sliceDelayMs: 0,
+      slowCloseMs: 0,
+      timeout: false,
       cuts: [],
     };
-    for (const { id, directions, fault } of this.faults.values()) {
-      if (!directions.includes(direction)) {
+    for (const entry of this.faults.values()) {
+      if (!applies(entry)) {
         continue;
       }
+      const { id, fault } = entry;
       switch (fault.type) {
         case 'halfOpen':
           merged.halfOpen = true;
@@ -925,12 +1114,19 @@ export class FaultProxy {
           merged.sliceBytes =
             merged.sliceBytes === 0 ? fault.maxBytes : Math.min(merged.sliceBytes, fault.maxBytes);
           merged.sliceDelayMs = Math.max(merged.sliceDelayMs, fault.delayMs ?? 0);
+          merged.sliceVariation = Math.max(merged.sliceVariation, fault.variationBytes ?? 0);
           break;
         case 'resetAfter':
-          merged.cuts.push({ id, kind: 'reset', bytes: fault.bytes });
+          merged.cuts.push({ id, kind: 'reset', bytes: fault.bytes, delayMs: fault.delayMs ?? 0 });
           break;
         case 'closeAfter':
-          merged.cuts.push({ id, kind: 'close', bytes: fault.bytes });
+          merged.cuts.push({ id, kind: 'close', bytes: fault.bytes, delayMs: 0 });
+          break;
+        case 'slowClose':
+          merged.slowCloseMs += fault.ms;
+          break;
+        case 'timeout':
+          merged.timeout = true;
           break;
       }
     }

@@ -2,6 +2,7 @@
  * Public API of "switchboard/testing": fault-injection tools for users' own tests.
  */
 export {
+  type AddFaultOptions,
   type Fault,
   type FaultDirection,
   type FaultDirectionSpec,

@@ -220,6 +220,28 @@ describe('FaultProxy', () => {
     expect(proxy.stats.resets).toBe(1);
   });
 
+  // #14 item 11: downstream used to end with a FIN (the client read EOF, not a reset).
+  it('resetAfter resets in both directions: each peer sees ECONNRESET, 20 runs each', async () => {
+    const echo = await startEcho();
+    const proxy = await startProxy({ target: `127.0.0.1:${echo.port}` });
+    for (const direction of ['upstream', 'downstream'] as const) {
+      const id = proxy.addFault(direction, { type: 'resetAfter', bytes: 10 });
+      for (let run = 0; run < 20; run += 1) {
+        const client = await connectClient(proxy.port);
+        client.socket.write(pattern(100));
+        const outcome = await Promise.race([
+          client.errored.then((error) => error.code),
+          client.ended.then((how) => how),
+        ]);
+        expect(outcome, `${direction} run ${run}`).toBe('ECONNRESET');
+        expect(client.received().length).toBeLessThanOrEqual(10);
+        client.socket.destroy();
+      }
+      proxy.removeFault(id);
+    }
+    expect(proxy.stats.resets).toBe(40);
+  });
+
   it('blackhole accepts and drops everything, keeping the connection open', async () => {
     const echo = await startEcho();
     const proxy = await startProxy({ target: `127.0.0.1:${echo.port}` });
