@@ -4,8 +4,11 @@
  * `FaultProxy` (switchboard/testing); every fault given applies to both
  * directions. The first stdout line is `listening on tcp://HOST:PORT`, as for
  * `serve`, so scripts can read the port when `:0` was asked.
+ *
+ * With `--api ADDR` it serves Toxiproxy's HTTP API instead (`ToxiproxyServer`), and
+ * proxies are created through it; the first line is `api listening on http://HOST:PORT`.
  */
-import { FaultProxy } from '../testing/index.js';
+import { FaultProxy, ToxiproxyServer } from '../testing/index.js';
 import { booleanFlag, type CommandSpec, integerFlag, stringFlag } from './args.js';
 import { EXIT, stdout } from './output.js';
 
@@ -14,12 +17,27 @@ export const command: CommandSpec = {
   name: 'proxy',
   usage:
     'proxy --listen ADDR --target ADDR [--latency MS] [--jitter MS] [--bandwidth BYTES_PER_S]\n' +
-    '                   [--slice N] [--reset-after BYTES] [--blackhole]',
+    '                   [--slice N] [--reset-after BYTES] [--blackhole]\n' +
+    '       switchboard proxy --api ADDR [--seed N]',
   description:
     'Listens on ADDR and forwards every connection to the target, injecting the faults\n' +
     'given (in both directions). Both addresses must be loopback (127.0.0.1, ::1, localhost)\n' +
-    'or unix sockets: the proxy is a testing tool. Runs until interrupted (exit 130).',
+    'or unix sockets: the proxy is a testing tool. Runs until interrupted (exit 130).\n' +
+    'With --api, serves the Toxiproxy HTTP API on ADDR (loopback only) instead: create\n' +
+    'proxies and toxics with any Toxiproxy client.',
   flags: [
+    {
+      name: 'api',
+      type: 'string',
+      value: 'ADDR',
+      description: 'serve the Toxiproxy-compatible HTTP API on ADDR (e.g. 127.0.0.1:8474)',
+    },
+    {
+      name: 'seed',
+      type: 'string',
+      value: 'N',
+      description: 'PRNG seed for jitter, toxicity and probabilities (default 1)',
+    },
     {
       name: 'listen',
       short: 'l',
@@ -72,10 +90,27 @@ export const command: CommandSpec = {
   ],
   positionals: { min: 0, max: 0, name: 'argument' },
   examples: [
+    'proxy --api 127.0.0.1:8474',
     'proxy --listen 127.0.0.1:7071 --target 127.0.0.1:7070 --latency 50 --jitter 20',
     'proxy --listen 127.0.0.1:7071 --target 127.0.0.1:7070 --slice 1',
   ],
   async run({ args, signal }) {
+    const seed = integerFlag(args, command, 'seed', { kind: 'count' });
+    const api = stringFlag(args, command, 'api');
+    if (api !== undefined) {
+      const server = await ToxiproxyServer.start({
+        listen: api,
+        ...(seed === undefined ? {} : { seed }),
+      });
+      try {
+        await stdout.line(`api listening on ${server.url}`);
+        await stdout.flush();
+        await waitForAbort(signal);
+      } finally {
+        await server.close();
+      }
+      return EXIT.interrupted;
+    }
     const listen = stringFlag(args, command, 'listen') ?? '127.0.0.1:0';
     const target = stringFlag(args, command, 'target', true);
     const latency = integerFlag(args, command, 'latency', { kind: 'ms' });
@@ -83,7 +118,11 @@ export const command: CommandSpec = {
     const bandwidth = integerFlag(args, command, 'bandwidth', { kind: 'bytes', min: 1 });
     const slice = integerFlag(args, command, 'slice', { kind: 'bytes', min: 1 });
     const resetAfter = integerFlag(args, command, 'reset-after', { kind: 'bytes' });
-    const proxy = await FaultProxy.start({ listen, target: target.replace(/^tcp:\/\//, '') });
+    const proxy = await FaultProxy.start({
+      listen,
+      target: target.replace(/^tcp:\/\//, ''),
+      ...(seed === undefined ? {} : { seed }),
+    });
     try {
       if (latency !== undefined || jitter !== undefined) {
         proxy.addFault('both', { type: 'latency', ms: latency ?? 0, jitterMs: jitter ?? 0 });
@@ -102,12 +141,20 @@ export const command: CommandSpec = {
       }
       await stdout.line(`listening on tcp://${proxy.address}`);
       await stdout.flush();
-      await new Promise<void>((resolve) => {
-        signal.addEventListener('abort', () => resolve(), { once: true });
-      });
+      await waitForAbort(signal);
     } finally {
       await proxy.close();
     }
     return EXIT.interrupted;
   },
 };
+
+function waitForAbort(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

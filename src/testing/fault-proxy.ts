@@ -52,8 +52,11 @@
  */
 import net from 'node:net';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { parseFraming } from '../codec/spec.js';
+import type { Framing } from '../codec/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { resolveOptions } from '../options.js';
+import { validateMessageFault } from './message-faults.js';
 import { seededRandom } from './seeded-random.js';
 
 /** Which way bytes travel: `upstream` is client -> target, `downstream` is target -> client. */
@@ -94,7 +97,38 @@ export type Fault =
   | { type: 'halfOpen' }
   | { type: 'closeAfter'; bytes: number }
   | { type: 'slowClose'; ms: number }
-  | { type: 'timeout'; ms: number };
+  | { type: 'timeout'; ms: number }
+  | MessageFault;
+
+/** What a message fault does to each message it selects. */
+export type MessageAction = 'drop' | 'delay' | 'duplicate' | 'corrupt' | 'truncate';
+
+/**
+ * A fault aimed at whole messages; needs a proxy started with a `framing`.
+ *
+ * A message is selected when it matches (`matchHexPrefix`: its payload starts with these
+ * bytes, given as hex; `matchText`: a regular expression found in its payload read as
+ * UTF-8; neither: every message) and then, counting matching messages per connection and
+ * direction from 1, when it is the `nth` (0 = every matching message) and the seeded
+ * `probability` roll (default 1) says so. Actions:
+ *
+ * - `drop`: the message's bytes are not forwarded.
+ * - `delay`: the message (and, to keep order, everything behind it) waits `delayMs`.
+ * - `duplicate`: the message is forwarded twice.
+ * - `corrupt`: one payload bit is flipped, so the frame stays valid (its length and
+ *   delimiters are unchanged); a payload where no bit can flip safely is forwarded as is.
+ * - `truncate`: the first half of the message's bytes are forwarded, then the
+ *   connection is closed (FIN both ways), so the receiver meets a partial frame at EOF.
+ */
+export interface MessageFault {
+  type: 'message';
+  action: MessageAction;
+  nth?: number;
+  probability?: number;
+  delayMs?: number;
+  matchHexPrefix?: string;
+  matchText?: string;
+}
 
 /** Options of {@link FaultProxy.addFault}. */
 export interface AddFaultOptions {
@@ -124,6 +158,18 @@ export interface FaultProxyOptions {
    * `{ host, port }`, or a unix socket (`unix:/path` or an absolute path). Loopback only.
    */
   target: string | FaultProxyTcpTarget;
+  /**
+   * A framing (spec string such as `line`, or a {@link Framing}): each direction is decoded
+   * with it, which message faults and {@link FaultProxyOptions.onMessage} need. Bytes are
+   * still forwarded exactly as received where no message fault applies; a framing error
+   * makes that direction fall back to plain bytes (event `framingError`, counted).
+   */
+  framing?: string | Framing;
+  /**
+   * Called for each whole message decoded in each direction (needs `framing`), as it
+   * arrives at the proxy. Must not throw. The tap and the recorder are built on it.
+   */
+  onMessage?: (message: FaultProxyMessage) => void;
   /** PRNG seed for jitter. Default 1. Same seed, same jitter schedule. */
   seed?: number;
   /**
@@ -135,6 +181,16 @@ export interface FaultProxyOptions {
   onEvent?: (event: FaultProxyEvent) => void;
 }
 
+/** A decoded message, reported through {@link FaultProxyOptions.onMessage}. */
+export interface FaultProxyMessage {
+  connection: number;
+  direction: FaultDirection;
+  /** The payload as the framing's decoder returns it. */
+  payload: Uint8Array;
+  /** Its size on the wire (header and delimiters included). */
+  wireBytes: number;
+}
+
 /** Events reported through {@link FaultProxyOptions.onEvent}. `connection` numbers start at 1. */
 export type FaultProxyEvent =
   | { type: 'open'; connection: number }
@@ -143,6 +199,14 @@ export type FaultProxyEvent =
   | { type: 'drop'; connection: number; direction: FaultDirection; bytes: number }
   | { type: 'reset'; connection: number; direction: FaultDirection }
   | { type: 'closeAfter'; connection: number; direction: FaultDirection }
+  | {
+      type: 'framingError';
+      connection: number;
+      direction: FaultDirection;
+      code: string;
+      message: string;
+    }
+  | { type: 'message'; connection: number; direction: FaultDirection; action: MessageAction }
   | { type: 'error'; message: string };
 
 /** Counters since the proxy started. Bytes are counted as written to the sink. */
@@ -161,6 +225,10 @@ export interface FaultProxyStats {
   resets: number;
   /** Connections closed by `closeAfter`. */
   gracefulCloses: number;
+  /** Connection directions whose framing failed and that fell back to plain bytes. */
+  framingErrors: number;
+  /** Messages a message fault acted on. */
+  messagesAffected: number;
 }
 
 const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
@@ -290,6 +358,19 @@ function resolveTarget(target: unknown): ResolvedTarget {
   throw invalid('option "target" is required: HOST:PORT, { host, port } or a unix path');
 }
 
+/**
+ * Checks a listen address, a target and a framing spec as {@link FaultProxy.start} would,
+ * without listening. Throws InvalidArgumentError.
+ * @internal
+ */
+export function validateProxyAddresses(listen: string, target: string, framing?: string): void {
+  parseHostPort(listen, 'listen');
+  resolveTarget(target);
+  if (framing !== undefined) {
+    parseFraming(framing);
+  }
+}
+
 function requireCount(fault: Fault, name: string, value: unknown, min: number): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     throw invalid(`fault "${fault.type}" needs "${name}" as an integer >= ${min}`);
@@ -340,6 +421,9 @@ function validateFault(fault: Fault): void {
       return;
     case 'blackhole':
     case 'halfOpen':
+      return;
+    case 'message':
+      validateMessageFault(fault);
       return;
     default:
       throw invalid(`unknown fault type "${String((fault as { type: unknown }).type)}"`);
@@ -895,6 +979,10 @@ export class FaultProxy {
   readonly seed: number;
   /** Queue bound per pipe in bytes (see {@link FaultProxyOptions.highWaterMark}). */
   readonly highWaterMark: number;
+  /** The framing each direction is decoded with, if any. */
+  readonly framing: Framing | undefined;
+  /** @internal */
+  readonly onMessage: ((message: FaultProxyMessage) => void) | undefined;
   private readonly server: net.Server;
   private readonly target: ResolvedTarget;
   private readonly onEvent: ((event: FaultProxyEvent) => void) | undefined;
@@ -911,6 +999,8 @@ export class FaultProxy {
     bytesDropped: 0,
     resets: 0,
     gracefulCloses: 0,
+    framingErrors: 0,
+    messagesAffected: 0,
   };
 
   private constructor(
@@ -919,7 +1009,13 @@ export class FaultProxy {
     seed: number,
     highWaterMark: number,
     onEvent: ((event: FaultProxyEvent) => void) | undefined,
+    messages: {
+      framing: Framing | undefined;
+      onMessage: ((message: FaultProxyMessage) => void) | undefined;
+    },
   ) {
+    this.framing = messages.framing;
+    this.onMessage = messages.onMessage;
     this.server = server;
     this.target = target;
     this.seed = seed;
@@ -943,7 +1039,21 @@ export class FaultProxy {
     const resolved = resolveOptions('FaultProxy', OPTION_SCHEMA, options, {}, [
       'target',
       'onEvent',
+      'framing',
+      'onMessage',
     ]);
+    const framing =
+      options.framing === undefined
+        ? undefined
+        : typeof options.framing === 'string'
+          ? parseFraming(options.framing)
+          : options.framing;
+    if (options.onMessage !== undefined && typeof options.onMessage !== 'function') {
+      throw new InvalidArgumentError(
+        'SB_BAD_OPTION',
+        'FaultProxy: option "onMessage" must be a function',
+      );
+    }
     const target = resolveTarget(options.target);
     const listen = parseHostPort(resolved.listen, 'listen');
     if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
@@ -961,7 +1071,10 @@ export class FaultProxy {
         resolve();
       });
     });
-    return new FaultProxy(server, target, resolved.seed, resolved.highWaterMark, options.onEvent);
+    return new FaultProxy(server, target, resolved.seed, resolved.highWaterMark, options.onEvent, {
+      framing,
+      onMessage: options.onMessage,
+    });
   }
 
   /** The listening port. */
@@ -995,6 +1108,9 @@ export class FaultProxy {
       throw invalid('direction must be "upstream", "downstream" or "both"');
     }
     validateFault(fault);
+    if (fault.type === 'message' && this.framing === undefined) {
+      throw invalid('a message fault needs a proxy started with a "framing"');
+    }
     const toxicity = validateToxicity(options);
     const id = this.nextFaultId;
     this.nextFaultId += 1;

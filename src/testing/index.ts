@@ -8,7 +8,17 @@ export {
   type FaultDirectionSpec,
   FaultProxy,
   type FaultProxyEvent,
+  type FaultProxyMessage,
   type FaultProxyOptions,
   type FaultProxyStats,
   type FaultProxyTcpTarget,
+  type MessageAction,
+  type MessageFault,
 } from './fault-proxy.js';
+export type { ToxicJson } from './toxics.js';
+export {
+  TOXIPROXY_API_VERSION,
+  ToxiproxyServer,
+  type ToxiproxyServerOptions,
+} from './toxiproxy-api.js';
+export type { ProxyJson } from './toxiproxy-state.js';

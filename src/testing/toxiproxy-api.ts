@@ -1,0 +1,303 @@
+/**
+ * ToxiproxyServer: Toxiproxy's HTTP API (v2 shapes, JSON) over node:http, driving
+ * {@link FaultProxy}s, so Toxiproxy clients (toxiproxy-node-client, the Go client,
+ * Testcontainers) can run against switchboard in-process or from `switchboard proxy --api`.
+ *
+ * Theory of operation
+ * -------------------
+ * The router matches `METHOD /path` against the table below (as Toxiproxy's api.go
+ * routes them), reads the JSON body (bounded), and runs the handler on the
+ * {@link ProxyCollection}. Handlers run one at a time (a promise chain): each request
+ * sees the collection as the previous one left it, as Toxiproxy's locks give.
+ *
+ * | route                                   | methods            | success       |
+ * |-----------------------------------------|--------------------|---------------|
+ * | /version                                | GET                | 200 {version} |
+ * | /reset                                  | POST               | 204           |
+ * | /populate                               | POST               | 201 {proxies} |
+ * | /proxies                                | GET, POST          | 200 map / 201 |
+ * | /proxies/{proxy}                        | GET, POST/PATCH, DELETE | 200 / 200 / 204 |
+ * | /proxies/{proxy}/toxics                 | GET, POST          | 200 list / 200 |
+ * | /proxies/{proxy}/toxics/{toxic}         | GET, POST/PATCH, DELETE | 200 / 200 / 204 |
+ *
+ * Every error is `{"error": message, "status": code}` with that status: 400 bad JSON,
+ * a bad field or an unknown toxic type; 404 a missing proxy or toxic (or route); 405 a
+ * wrong method; 409 a duplicate name; 500 a listen failure. A request whose User-Agent
+ * starts with `Mozilla/` gets 403, as Toxiproxy refuses browsers (a page must not drive
+ * the API). Deliberate differences: the API and every proxy bind loopback only (a
+ * non-loopback `listen` or `upstream` is 400), and proxies may carry a `framing`.
+ */
+import http from 'node:http';
+import { InvalidArgumentError } from '../errors.js';
+import type { FaultProxyEvent } from './fault-proxy.js';
+import { validateProxyAddresses } from './fault-proxy.js';
+import {
+  ApiError,
+  ERR_BAD_REQUEST_BODY,
+  type ManagedProxy,
+  ProxyCollection,
+  readProxyInput,
+} from './toxiproxy-state.js';
+
+/** The version `/version` reports: the Toxiproxy API version this server follows. */
+export const TOXIPROXY_API_VERSION = '2.12.0';
+/** Largest request body read, in bytes. */
+const MAX_BODY_BYTES = 1024 * 1024;
+/** A request must arrive whole within this (Toxiproxy's read timeout is 15 s). */
+const REQUEST_TIMEOUT_MS = 15_000;
+
+/** Options of {@link ToxiproxyServer.start}. */
+export interface ToxiproxyServerOptions {
+  /** Where the API listens, `HOST:PORT` on a loopback host. Default `127.0.0.1:8474`. */
+  listen?: string;
+  /** PRNG seed of every proxy (jitter, toxicity, message probabilities). Default 1. */
+  seed?: number;
+  /** Called for each proxy's events, with the proxy's name. Must not throw. */
+  onEvent?: (proxy: string, event: FaultProxyEvent) => void;
+}
+
+interface Route {
+  pattern: RegExp;
+  handlers: Partial<
+    Record<string, (params: string[], body: unknown) => Promise<[number, unknown]>>
+  >;
+}
+
+/**
+ * A Toxiproxy-compatible API server.
+ *
+ * ```ts
+ * await using api = await ToxiproxyServer.start({ listen: '127.0.0.1:0' });
+ * const toxiproxy = new Toxiproxy(api.url); // toxiproxy-node-client
+ * ```
+ */
+export class ToxiproxyServer {
+  private readonly server: http.Server;
+  private readonly collection: ProxyCollection;
+  private readonly routes: Route[];
+  private queue: Promise<unknown> = Promise.resolve();
+  private closing: Promise<void> | undefined;
+
+  private constructor(server: http.Server, collection: ProxyCollection) {
+    this.server = server;
+    this.collection = collection;
+    this.routes = this.buildRoutes();
+    server.on('request', (request, response) => this.handle(request, response));
+  }
+
+  /** Starts the API. Rejects on a non-loopback listen address or a listen error. */
+  static async start(options: ToxiproxyServerOptions = {}): Promise<ToxiproxyServer> {
+    const listen = options.listen ?? '127.0.0.1:8474';
+    const seed = options.seed ?? 1;
+    if (!Number.isSafeInteger(seed) || seed < 0) {
+      throw new InvalidArgumentError(
+        'SB_BAD_OPTION',
+        'ToxiproxyServer: "seed" must be an integer >= 0',
+      );
+    }
+    validateProxyAddresses(listen, '127.0.0.1:1');
+    const colon = listen.lastIndexOf(':');
+    const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
+    const port = Number(listen.slice(colon + 1));
+    const server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return new ToxiproxyServer(server, new ProxyCollection(seed, options.onEvent));
+  }
+
+  /** The listening address as `HOST:PORT`. */
+  get address(): string {
+    const address = this.server.address();
+    if (typeof address !== 'object' || address === null) {
+      return '';
+    }
+    return address.family === 'IPv6'
+      ? `[${address.address}]:${address.port}`
+      : `${address.address}:${address.port}`;
+  }
+
+  /** The base URL for clients, `http://HOST:PORT`. */
+  get url(): string {
+    return `http://${this.address}`;
+  }
+
+  /** The managed proxies, for in-process use (e.g. a proxy's `faultProxy.stats`). */
+  proxies(): readonly ManagedProxy[] {
+    return this.collection.all();
+  }
+
+  /** Stops the API and every proxy (closing their connections). Idempotent. */
+  close(): Promise<void> {
+    if (this.closing === undefined) {
+      this.closing = (async () => {
+        const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+        this.server.closeAllConnections();
+        await this.queue.catch(() => undefined);
+        await this.collection.closeAll();
+        await closed;
+      })();
+    }
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private buildRoutes(): Route[] {
+    const c = this.collection;
+    const json = (proxy: ManagedProxy): unknown => proxy.toJSON();
+    return [
+      {
+        pattern: /^\/version$/,
+        handlers: { GET: async () => [200, { version: TOXIPROXY_API_VERSION }] },
+      },
+      {
+        pattern: /^\/reset$/,
+        handlers: {
+          POST: async () => {
+            await c.reset();
+            return [204, undefined];
+          },
+        },
+      },
+      {
+        pattern: /^\/populate$/,
+        handlers: {
+          POST: async (_params, body) => {
+            const { proxies, error } = await c.populate(body);
+            const list = proxies.map(json);
+            if (error !== undefined) {
+              return [error.status, { error: error.message, status: error.status, proxies: list }];
+            }
+            return [201, { proxies: list }];
+          },
+        },
+      },
+      {
+        pattern: /^\/proxies$/,
+        handlers: {
+          GET: async () => [200, Object.fromEntries(c.all().map((p) => [p.name, json(p)]))],
+          POST: async (_params, body) => [201, json(await c.add(readProxyInput(body)))],
+        },
+      },
+      {
+        pattern: /^\/proxies\/([^/]+)$/,
+        handlers: {
+          GET: async ([name]) => [200, json(c.get(name!))],
+          POST: async ([name], body) => this.updateProxy(name!, body),
+          PATCH: async ([name], body) => this.updateProxy(name!, body),
+          DELETE: async ([name]) => {
+            await c.remove(name!);
+            return [204, undefined];
+          },
+        },
+      },
+      {
+        pattern: /^\/proxies\/([^/]+)\/toxics$/,
+        handlers: {
+          GET: async ([name]) => [200, c.get(name!).toxicList()],
+          POST: async ([name], body) => [200, c.get(name!).addToxic(body)],
+        },
+      },
+      {
+        pattern: /^\/proxies\/([^/]+)\/toxics\/([^/]+)$/,
+        handlers: {
+          GET: async ([name, toxic]) => [200, c.get(name!).getToxic(toxic!)],
+          POST: async ([name, toxic], body) => [200, c.get(name!).updateToxic(toxic!, body)],
+          PATCH: async ([name, toxic], body) => [200, c.get(name!).updateToxic(toxic!, body)],
+          DELETE: async ([name, toxic]) => {
+            c.get(name!).removeToxic(toxic!);
+            return [204, undefined];
+          },
+        },
+      },
+    ];
+  }
+
+  private async updateProxy(name: string, body: unknown): Promise<[number, unknown]> {
+    const proxy = this.collection.get(name);
+    await proxy.update(body);
+    return [200, proxy.toJSON()];
+  }
+
+  private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
+    const run = async (): Promise<[number, unknown]> => {
+      if ((request.headers['user-agent'] ?? '').startsWith('Mozilla/')) {
+        throw new ApiError(403, 'User agent not allowed');
+      }
+      const path = (request.url ?? '/').split('?')[0]!;
+      const method = request.method ?? 'GET';
+      for (const route of this.routes) {
+        const match = route.pattern.exec(path);
+        if (match === null) {
+          continue;
+        }
+        const handler = route.handlers[method];
+        if (handler === undefined) {
+          throw new ApiError(405, 'method not allowed');
+        }
+        const params = match.slice(1).map((part) => decodeURIComponent(part));
+        const body = await readJsonBody(request);
+        // One request at a time over the collection (see the module header).
+        const result = this.queue.then(() => handler(params, body));
+        this.queue = result.catch(() => undefined);
+        return await result;
+      }
+      throw new ApiError(404, 'not found');
+    };
+    run().then(
+      ([status, body]) => send(response, status, body),
+      (error: unknown) => {
+        const apiError = error instanceof ApiError ? error : new ApiError(500, 'internal error');
+        send(response, apiError.status, { error: apiError.message, status: apiError.status });
+      },
+    );
+  }
+}
+
+/** Reads and parses the body; an empty body is `undefined` (a POST /reset has none). */
+async function readJsonBody(request: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      throw new ApiError(400, `${ERR_BAD_REQUEST_BODY}: larger than ${MAX_BODY_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim().length === 0) {
+    // No body: handlers that need one refuse `undefined` with 400, as Toxiproxy's
+    // decoder refuses EOF; POST /reset needs none.
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ApiError(400, `${ERR_BAD_REQUEST_BODY}: invalid JSON`);
+  }
+}
+
+function send(response: http.ServerResponse, status: number, body: unknown): void {
+  if (response.headersSent || response.destroyed) {
+    return;
+  }
+  if (body === undefined) {
+    response.writeHead(status);
+    response.end();
+    return;
+  }
+  const text = `${JSON.stringify(body)}\n`;
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  response.end(text);
+}
