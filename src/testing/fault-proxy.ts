@@ -1111,6 +1111,10 @@ export class FaultProxy {
     if (fault.type === 'message' && this.framing === undefined) {
       throw invalid('a message fault needs a proxy started with a "framing"');
     }
+    if (fault.type === 'message') {
+      // LANDING GUARD: the message engine lands in the next commit.
+      throw invalid('message faults are not available yet');
+    }
     const toxicity = validateToxicity(options);
     const id = this.nextFaultId;
     this.nextFaultId += 1;
