@@ -3,6 +3,8 @@
  *
  * This file is the curated public API. Each area keeps its own curated barrel;
  * everything a user imports is re-exported from here.
+ *
+ * @module switchboard
  */
 
 export * from './binary/index.js';

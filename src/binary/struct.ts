@@ -947,9 +947,12 @@ function generatedFormat(format: string): CompiledStruct {
  *
  * @example
  * ```ts
+ * import { Struct } from 'switchboard';
+ *
  * const header = new Struct('!HHIq');
  * const bytes = header.pack(1, 2, 3, 4n); // 16 bytes, network order
  * const [version, kind, length, id] = header.unpack(bytes);
+ * console.log(header.size, version, kind, length, id); // 16 1 2 3 4n
  * ```
  */
 export class Struct {
@@ -1033,6 +1036,15 @@ export class Struct {
  *   of values, or a value CPython would reject (e.g. "'h' format requires -32768 <=
  *   number <= 32767" or "short format requires -32768 <= number <= 32767", exactly as
  *   CPython words it for that byte order).
+ *
+ * @example
+ * ```ts
+ * import { pack } from 'switchboard';
+ *
+ * // A message header in network byte order: u16 type, u32 length.
+ * const header = pack('!HI', 7, 42);
+ * console.log(Buffer.from(header).toString('hex')); // 00070000002a
+ * ```
  */
 export function pack(format: string, ...values: StructValue[]): Uint8Array {
   return packCompiled(cachedFormat(format), values);
@@ -1058,6 +1070,14 @@ export function packInto(
  * `struct.unpack`). Returns one value per format item; see {@link StructValue}.
  *
  * @throws {@link StructError} "unpack requires a buffer of N bytes" on a length mismatch.
+ *
+ * @example
+ * ```ts
+ * import { unpack } from 'switchboard';
+ *
+ * const [type, length] = unpack('!HI', Uint8Array.of(0, 7, 0, 0, 0, 42));
+ * console.log(type, length); // 7 42
+ * ```
  */
 export function unpack(format: string, bytes: Uint8Array): StructValue[] {
   return unpackCompiled(cachedFormat(format), bytes);

@@ -107,10 +107,16 @@ function parseTaggedTypes(spec: string, list: string): Map<number, TaggedBody> {
  *
  * @example
  * ```ts
- * const framing = parseFraming('length:u16be', { maxFrame: 4096 });
+ * import { NEED_DATA, parseFraming } from 'switchboard';
+ *
+ * const framing = parseFraming('length:u16be');
+ * const wire = Buffer.concat(framing.createEncoder().encode(new TextEncoder().encode('hi')));
  * const decoder = framing.createDecoder();
- * decoder.push(Uint8Array.of(0x00, 0x02, 0x68, 0x69));
- * decoder.next(); // Uint8Array [0x68, 0x69] ("hi")
+ * decoder.push(wire.subarray(0, 3)); // any split: a stream has no message boundaries
+ * console.log(decoder.next() === NEED_DATA); // true
+ * decoder.push(wire.subarray(3));
+ * console.log(decoder.next()); // Uint8Array [ 104, 105 ]
+ * decoder.end(); // throws SB_UNEXPECTED_EOF if a frame were left half-received
  * ```
  */
 export function parseFraming<S extends string>(

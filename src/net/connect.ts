@@ -91,6 +91,20 @@ export function startConnect(address: string | Address, options: ConnectOptions 
  *   (name not resolved / no route), `SB_TLS_ERROR` (handshake or certificate rejected),
  *   `SB_ABORTED` (signal), `SB_NETWORK_ERROR` (other OS errors; `cause` has the original).
  * @throws InvalidArgumentError `SB_BAD_ADDRESS`, `SB_BAD_OPTION`.
+ *
+ * @example
+ * ```ts
+ * import { connect, listen } from 'switchboard';
+ *
+ * await using listener = await listen('127.0.0.1:0');
+ * const accepting = listener.accept();
+ * await using socket = await connect(listener.address, { timeout: 5_000 });
+ * await using server = await accepting;
+ * await socket.sendAll('hello');
+ * await socket.shutdown('write'); // the peer's recv() now returns 0 bytes at the end
+ * const request = await server.recvExactly(5, { timeout: 5_000 });
+ * console.log(new TextDecoder().decode(request)); // hello
+ * ```
  */
 export async function connect(
   address: string | Address,

@@ -243,6 +243,25 @@ export class Listener implements Observable, AsyncDisposable {
  * A missing host means `DEFAULTS.host` (127.0.0.1).
  * @throws ConnectionError `SB_NETWORK_ERROR` (e.g. EADDRINUSE, EACCES; `cause` has the original).
  * @throws InvalidArgumentError `SB_BAD_ADDRESS`, `SB_BAD_OPTION` (e.g. `tls://` without `tls` options).
+ *
+ * @example
+ * ```ts
+ * import { connect, listen } from 'switchboard';
+ *
+ * // The switchboard operator: the listening socket only hands out connections.
+ * await using listener = await listen('127.0.0.1:0');
+ * const served = (async () => {
+ *   await using client = await listener.accept(); // one socket per connection
+ *   const line = await client.recvUntil('\n', { timeout: 5_000 }); // null at EOF
+ *   await client.sendAll(line === null ? 'bye\n' : 'pong\n');
+ * })();
+ * const socket = await connect(listener.address);
+ * await socket.sendAll('ping\n');
+ * const reply = await socket.recvExactly(5, { timeout: 5_000 });
+ * console.log(new TextDecoder().decode(reply)); // pong
+ * await socket.close(); // close your sockets: the server's side sees EOF and closes too
+ * await served;
+ * ```
  */
 export async function listen(
   address: string | Address,

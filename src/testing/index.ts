@@ -1,5 +1,7 @@
 /**
  * Public API of "switchboard/testing": fault-injection tools for users' own tests.
+ *
+ * @module switchboard/testing
  */
 export {
   type AddFaultOptions,

@@ -32,8 +32,17 @@ export function runExample(
   args: readonly string[] = [],
   deadline = 20_000,
 ): Promise<ExampleRun> {
+  return runProgram(`examples/${file}`, deadline, args);
+}
+
+/** Runs the TypeScript program at `path` (relative to the root) with tsx, as runExample does. */
+export function runProgram(
+  path: string,
+  deadline = 20_000,
+  args: readonly string[] = [],
+): Promise<ExampleRun> {
   const started = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', `examples/${file}`, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_NO_WARNINGS: undefined, FORCE_COLOR: '0' },
