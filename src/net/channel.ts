@@ -408,8 +408,18 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    *
    * @example
    * ```ts
-   * // Relay every message from one channel to another, at the pace of the slower side.
-   * await from.readable.pipeTo(to.writable);
+   * import { createServer, openChannel } from 'switchboard';
+   *
+   * await using server = await createServer({ listen: '127.0.0.1:0', framing: 'line', handler: 'echo' });
+   * await using channel = await openChannel(server.address, { framing: 'line' });
+   * // Web streams over the channel: `pipeTo(other.writable)` relays at the slower side's pace.
+   * const writer = channel.writable.getWriter();
+   * await writer.write('hello');
+   * writer.releaseLock();
+   * const reader = channel.readable.getReader();
+   * const { value } = await reader.read();
+   * console.log(new TextDecoder().decode(value)); // hello
+   * reader.releaseLock();
    * ```
    */
   get readable(): ReadableStream<Uint8Array> {

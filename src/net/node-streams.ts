@@ -40,13 +40,13 @@ function errorOf(error: unknown): Error {
  *
  * @example
  * ```ts
- * import { createReadStream } from 'node:fs';
+ * import { Readable } from 'node:stream';
  * import { pipeline } from 'node:stream/promises';
  * import { decodeTransform, encodeTransform } from 'switchboard';
  *
- * // Re-frame a file of lines as length-prefixed frames.
+ * // Re-frame lines as length-prefixed frames (the source could be createReadStream('in.txt')).
  * await pipeline(
- *   createReadStream('in.txt'),
+ *   Readable.from([Buffer.from('one\ntw'), Buffer.from('o\n')]),
  *   decodeTransform('line'),
  *   encodeTransform('length:u32be'),
  *   process.stdout,

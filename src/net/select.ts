@@ -105,9 +105,17 @@ function anything(result: SelectResult<Selectable, WriteSelectable>): boolean {
  *
  * @example
  * ```ts
- * const { readable } = await select([channelA, channelB], [], { timeout: 1000 });
+ * import { createServer, openChannel, select } from 'switchboard';
+ *
+ * await using server = await createServer({ listen: '127.0.0.1:0', framing: 'line', handler: 'echo' });
+ * await using a = await openChannel(server.address, { framing: 'line' });
+ * await using b = await openChannel(server.address, { framing: 'line' });
+ * await b.send('only b spoke');
+ * // The HOWTO's select(): wait until one of them has a message; a dead one lands in `errored`.
+ * const { readable } = await select([a, b], [], { timeout: 5_000 });
  * for (const channel of readable) {
  *   const message = await channel.receive(); // does not wait
+ *   console.log(channel === b, new TextDecoder().decode(message ?? new Uint8Array())); // true only b spoke
  * }
  * ```
  * @throws ConnectionError `SB_ABORTED` if `signal` aborts (TimeoutError `SB_TIMEOUT` if it

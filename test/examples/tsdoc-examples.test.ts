@@ -22,6 +22,13 @@ const MUST_HAVE_EXAMPLE = [
   'src/binary/struct.ts:pack',
   'src/binary/struct.ts:unpack',
   'src/binary/struct.ts:Struct',
+  'src/net/select.ts:select',
+  'src/codec/streams.ts:decodeStream',
+  'src/codec/streams.ts:encodeStream',
+  'src/codec/streams.ts:decode',
+  'src/codec/streams.ts:encode',
+  'src/net/node-streams.ts:decodeTransform',
+  'src/net/node-streams.ts:encodeTransform',
 ];
 
 const OUT = join(ROOT, 'test/.tsdoc-examples');
