@@ -49,14 +49,22 @@
  * 8. Toxicity. A fault added with `toxicity` p < 1 applies to a connection direction
  *    with probability p, rolled once per pipe (as Toxiproxy rolls per link) from a PRNG
  *    seeded like the jitter's, so a seed replays which connections were affected.
+ * 9. Messages. With a `framing`, each pipe runs a MessageSplitter over its source: a
+ *    queued chunk is then one message's exact wire bytes (or raw bytes). While no message
+ *    fault applies, partial frames are forwarded as they arrive, byte-exact, with the
+ *    sender's chunking; while one applies, a partial frame waits for its end so that the
+ *    fault can act on it whole. Message faults act at delivery, before the byte faults,
+ *    in a fixed order: delay, truncate, drop, corrupt, duplicate. A framing error turns
+ *    the direction into plain bytes for the rest of the connection (event, counter).
  */
 import net from 'node:net';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { InvalidArgumentError } from '../errors.js';
+import { parseChannelFraming } from '../net/envelope.js';
 import { resolveOptions } from '../options.js';
-import { validateMessageFault } from './message-faults.js';
+import { corruptOneBit, messageMatches, validateMessageFault } from './message-faults.js';
+import { MessageSplitter, type Segment } from './message-splitter.js';
 import { seededRandom } from './seeded-random.js';
 
 /** Which way bytes travel: `upstream` is client -> target, `downstream` is target -> client. */
@@ -189,6 +197,11 @@ export interface FaultProxyMessage {
   payload: Uint8Array;
   /** Its size on the wire (header and delimiters included). */
   wireBytes: number;
+  /**
+   * True for plain bytes after this direction's framing failed (`payload` is then the
+   * chunk as received): the direction is counted in bytes from then on.
+   */
+  raw: boolean;
 }
 
 /** Events reported through {@link FaultProxyOptions.onEvent}. `connection` numbers start at 1. */
@@ -367,7 +380,7 @@ export function validateProxyAddresses(listen: string, target: string, framing?:
   parseHostPort(listen, 'listen');
   resolveTarget(target);
   if (framing !== undefined) {
-    parseFraming(framing);
+    parseChannelFraming(framing);
   }
 }
 
@@ -500,6 +513,8 @@ const END_OF_INPUT = Symbol('end of input');
 interface QueuedChunk {
   chunk: Buffer;
   arrivedAt: number;
+  /** Set when the chunk is exactly one message's wire bytes (framed proxies). */
+  message?: Segment['message'];
 }
 
 /** One direction of one connection: a queue and the pump that applies faults (rules 1-4). */
@@ -519,6 +534,11 @@ class Pipe {
   private readonly rolls = new Map<number, boolean>();
   /** `timeout` faults holding this pipe, with their close timer (undefined for ms 0). */
   private readonly timeouts = new Map<number, NodeJS.Timeout | undefined>();
+  /** Framed proxies: cuts the stream into messages (rule 9). */
+  private readonly splitter: MessageSplitter | undefined;
+  /** Per message fault id: matching messages seen on this pipe. */
+  private readonly messageCounts = new Map<number, number>();
+  private readonly messageRandom: () => number;
   /** True once this pipe forwards nothing more (END delivered, sink gone or torn down). */
   done = false;
 
@@ -535,6 +555,11 @@ class Pipe {
     this.toxicityRandom = seededRandom(
       (connection.proxy.seed ^ Math.imul(connection.id, 0x165667b1) ^ ~directionSalt) >>> 0,
     );
+    this.messageRandom = seededRandom(
+      (connection.proxy.seed ^ Math.imul(connection.id, 0x2545f491) ^ (directionSalt >>> 1)) >>> 0,
+    );
+    const framing = connection.proxy.framing;
+    this.splitter = framing === undefined ? undefined : new MessageSplitter(framing);
     source.on('data', (chunk: Buffer) => this.onData(chunk));
     source.on('end', () => this.onEnd());
     void this.pump();
@@ -545,13 +570,86 @@ class Pipe {
       this.connection.proxy.countDropped(chunk.length);
       return;
     }
-    this.queue.push({ chunk, arrivedAt: performance.now() });
-    this.queuedBytes += chunk.length;
+    const arrivedAt = performance.now();
+    if (this.splitter === undefined) {
+      this.enqueue({ chunk, arrivedAt });
+    } else {
+      const failedBefore = this.splitter.failure !== undefined;
+      const hold = this.hasFault('message');
+      const segments = this.splitter.push(chunk, hold);
+      if (!failedBefore && this.splitter.failure !== undefined) {
+        this.framingFailed();
+      }
+      for (const segment of segments) {
+        this.report(segment);
+        this.enqueue({
+          chunk: segment.bytes,
+          arrivedAt,
+          ...(segment.message === undefined ? {} : { message: segment.message }),
+        });
+      }
+    }
     this.updateFlow();
     this.notify();
   }
 
+  private enqueue(item: QueuedChunk): void {
+    this.queue.push(item);
+    this.queuedBytes += item.chunk.length;
+  }
+
+  /** Hands a message (or, after a framing error, a raw chunk) to the proxy's onMessage. */
+  private report(
+    segment: Segment,
+    payload: Uint8Array | undefined = segment.message?.payload,
+  ): void {
+    const onMessage = this.connection.proxy.onMessage;
+    if (onMessage === undefined) {
+      return;
+    }
+    const raw = payload === undefined;
+    if (raw && this.splitter?.failure === undefined) {
+      return; // the tail of a partial frame: reported with its frame
+    }
+    onMessage({
+      connection: this.connection.id,
+      direction: this.direction,
+      payload: payload ?? segment.bytes,
+      wireBytes: segment.bytes.length,
+      raw,
+    });
+  }
+
+  private framingFailed(): void {
+    const failure = this.splitter?.failure;
+    if (failure === undefined) {
+      return;
+    }
+    this.connection.proxy.countFramingError();
+    this.connection.proxy.emit({
+      type: 'framingError',
+      connection: this.connection.id,
+      direction: this.direction,
+      code: failure.code,
+      message: failure.message,
+    });
+  }
+
   private onEnd(): void {
+    if (this.splitter !== undefined && !this.done) {
+      const failedBefore = this.splitter.failure !== undefined;
+      const { segments, frames } = this.splitter.end();
+      // Pending bytes go through as they are, whatever the decoder says of them.
+      for (const segment of segments) {
+        this.enqueue({ chunk: segment.bytes, arrivedAt: performance.now() });
+      }
+      for (const frame of frames) {
+        this.report({ bytes: Buffer.alloc(0) }, frame);
+      }
+      if (!failedBefore && this.splitter.failure !== undefined) {
+        this.framingFailed();
+      }
+    }
     this.queue.push(END_OF_INPUT);
     this.notify();
   }
@@ -714,6 +812,13 @@ class Pipe {
     const proxy = this.connection.proxy;
     const faults = proxy.effectiveFaults((entry) => this.applies(entry));
     let chunk = item.chunk;
+    if (item.message?.whole === true && !faults.blackhole && !faults.timeout) {
+      const outcome = await this.applyMessageFaults(chunk, item.message.payload, faults, signal);
+      if (outcome === undefined) {
+        return;
+      }
+      chunk = outcome;
+    }
     if (faults.blackhole || faults.timeout) {
       proxy.countDropped(chunk.length);
       proxy.emit({
@@ -770,6 +875,80 @@ class Pipe {
         this.connection.closeGracefully(this.direction);
       }
     }
+  }
+
+  /**
+   * Applies the message faults that select this message (rule 9). Returns the bytes to
+   * forward, or undefined when the message was dropped or the connection truncated.
+   */
+  private async applyMessageFaults(
+    wire: Buffer,
+    payload: Uint8Array,
+    faults: EffectiveFaults,
+    signal: AbortSignal,
+  ): Promise<Buffer | undefined> {
+    const proxy = this.connection.proxy;
+    const selected: MessageFault[] = [];
+    for (const entry of proxy.faultEntries()) {
+      if (entry.fault.type !== 'message' || !this.applies(entry)) {
+        continue;
+      }
+      const fault = entry.fault;
+      if (!messageMatches(fault, payload)) {
+        continue;
+      }
+      const seen = (this.messageCounts.get(entry.id) ?? 0) + 1;
+      this.messageCounts.set(entry.id, seen);
+      const nth = fault.nth ?? 0;
+      if (nth !== 0 && seen !== nth) {
+        continue;
+      }
+      if (fault.probability !== undefined && !(this.messageRandom() < fault.probability)) {
+        continue;
+      }
+      selected.push(fault);
+    }
+    if (selected.length === 0) {
+      return wire;
+    }
+    const has = (action: MessageFault['action']): boolean =>
+      selected.some((fault) => fault.action === action);
+    for (const fault of selected) {
+      proxy.countMessageAffected();
+      proxy.emit({
+        type: 'message',
+        connection: this.connection.id,
+        direction: this.direction,
+        action: fault.action,
+      });
+    }
+    const delayMs = selected.reduce(
+      (sum, fault) => sum + (fault.action === 'delay' ? (fault.delayMs ?? 0) : 0),
+      0,
+    );
+    if (delayMs > 0) {
+      await sleep(delayMs, undefined, { signal });
+    }
+    if (has('truncate')) {
+      const keep = Math.floor(wire.length / 2);
+      proxy.countDropped(wire.length - keep);
+      await this.write(wire.subarray(0, keep), faults, signal, true);
+      this.connection.closeGracefully(this.direction);
+      return undefined;
+    }
+    if (has('drop')) {
+      proxy.countDropped(wire.length);
+      return undefined;
+    }
+    let bytes = wire;
+    if (has('corrupt') && proxy.framing !== undefined) {
+      const start = Math.floor(this.messageRandom() * payload.length * 8);
+      bytes = corruptOneBit(proxy.framing, wire, payload, start) ?? wire;
+    }
+    if (has('duplicate')) {
+      bytes = Buffer.concat([bytes, bytes]);
+    }
+    return bytes;
   }
 
   /**
@@ -1046,7 +1225,7 @@ export class FaultProxy {
       options.framing === undefined
         ? undefined
         : typeof options.framing === 'string'
-          ? parseFraming(options.framing)
+          ? parseChannelFraming(options.framing)
           : options.framing;
     if (options.onMessage !== undefined && typeof options.onMessage !== 'function') {
       throw new InvalidArgumentError(
@@ -1110,10 +1289,6 @@ export class FaultProxy {
     validateFault(fault);
     if (fault.type === 'message' && this.framing === undefined) {
       throw invalid('a message fault needs a proxy started with a "framing"');
-    }
-    if (fault.type === 'message') {
-      // LANDING GUARD: the message engine lands in the next commit.
-      throw invalid('message faults are not available yet');
     }
     const toxicity = validateToxicity(options);
     const id = this.nextFaultId;
@@ -1270,6 +1445,16 @@ export class FaultProxy {
   /** @internal */
   countDropped(bytes: number): void {
     this.counters.bytesDropped += bytes;
+  }
+
+  /** @internal */
+  countFramingError(): void {
+    this.counters.framingErrors += 1;
+  }
+
+  /** @internal */
+  countMessageAffected(): void {
+    this.counters.messagesAffected += 1;
   }
 
   /** @internal */

@@ -1,7 +1,10 @@
 /**
- * Message faults: validation of {@link MessageFault}s (the engine that applies them to a
- * decoded direction lives with the pipe that forwards it).
+ * Message faults: validation of {@link MessageFault}s, which messages they select
+ * (`match`), and the one-bit corruption that keeps a frame valid. The pipe that forwards
+ * a direction (fault-proxy.ts) counts `nth` and rolls `probability` per connection, and
+ * applies the actions in a fixed order: delay, truncate, drop, corrupt, duplicate.
  */
+import { type Framing, NEED_DATA } from '../codec/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { MessageFault } from './fault-proxy.js';
 
@@ -46,5 +49,90 @@ export function validateMessageFault(fault: MessageFault): void {
     } catch {
       throw invalid('message fault "matchText" is not a valid regular expression');
     }
+  }
+}
+
+const textDecoder = new TextDecoder();
+const regexCache = new WeakMap<MessageFault, RegExp>();
+
+/** Whether `payload` matches the fault's `match` (no match = every message). */
+export function messageMatches(fault: MessageFault, payload: Uint8Array): boolean {
+  if (fault.matchHexPrefix !== undefined) {
+    const prefix = Buffer.from(fault.matchHexPrefix, 'hex');
+    if (payload.length < prefix.length) {
+      return false;
+    }
+    for (let index = 0; index < prefix.length; index += 1) {
+      if (payload[index] !== prefix[index]) {
+        return false;
+      }
+    }
+  }
+  if (fault.matchText !== undefined) {
+    let pattern = regexCache.get(fault);
+    if (pattern === undefined) {
+      pattern = new RegExp(fault.matchText, 'u');
+      regexCache.set(fault, pattern);
+    }
+    if (!pattern.test(textDecoder.decode(payload))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Bytes of a payload tried for a safe bit flip before giving up (bounds the work). */
+const CORRUPT_ATTEMPTS = 64;
+
+/**
+ * Flips one payload bit inside the message's wire bytes, checked with a fresh decoder:
+ * the result must decode to exactly one frame, the payload with that one bit flipped,
+ * and nothing left over. So the frame stays valid (a flipped bit that would make a
+ * delimiter, or touch a length field, is never chosen). Returns undefined when no such
+ * bit is found within the attempts.
+ */
+export function corruptOneBit(
+  framing: Framing,
+  wire: Buffer,
+  payload: Uint8Array,
+  start: number,
+): Buffer | undefined {
+  if (payload.length === 0) {
+    return undefined;
+  }
+  // Where the payload sits in the wire bytes: the last place it occurs whole (headers
+  // come first in every built-in framing; trailers are short delimiters).
+  const payloadBytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const offsets: number[] = [];
+  for (let at = wire.lastIndexOf(payloadBytes); at >= 0 && offsets.length < 4; ) {
+    offsets.push(at);
+    at = at === 0 ? -1 : wire.lastIndexOf(payloadBytes, at - 1);
+  }
+  for (const offset of offsets) {
+    for (let attempt = 0; attempt < Math.min(CORRUPT_ATTEMPTS, payload.length * 8); attempt += 1) {
+      const bit = (start + attempt) % (payload.length * 8);
+      const candidate = Buffer.from(wire);
+      candidate[offset + (bit >> 3)]! ^= 1 << (bit & 7);
+      const expected = Buffer.from(payloadBytes);
+      expected[bit >> 3]! ^= 1 << (bit & 7);
+      if (decodesToExactly(framing, candidate, expected)) {
+        return candidate;
+      }
+    }
+  }
+  return undefined;
+}
+
+function decodesToExactly(framing: Framing, wire: Buffer, expected: Buffer): boolean {
+  const decoder = framing.createDecoder();
+  try {
+    decoder.push(wire);
+    const frame = decoder.next();
+    if (frame === NEED_DATA || decoder.next() !== NEED_DATA || decoder.buffered !== 0) {
+      return false;
+    }
+    return Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).equals(expected);
+  } catch {
+    return false;
   }
 }
