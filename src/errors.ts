@@ -144,6 +144,11 @@ export const ERROR_CODES = {
     class: 'ConnectionError',
     summary: 'More than maxQueuedOutput bytes are waiting for a slow reader.',
   },
+  SB_MEMORY_BUDGET: {
+    class: 'ConnectionError',
+    summary:
+      'The server held more than maxBufferedInputTotal bytes of input; this connection held the most and was cut.',
+  },
   SB_ABORTED: {
     class: 'ConnectionError',
     summary: 'The call was aborted through its AbortSignal (for a reason other than a timeout).',

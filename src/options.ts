@@ -36,6 +36,12 @@ export const DEFAULTS = Object.freeze({
   maxQueuedOutput: 16 * MiB,
   /** Bytes a Socket buffers inbound before pausing the kernel socket: 1 MiB. */
   readBufferLimit: 1 * MiB,
+  /**
+   * Server-wide budget for input held by all connections together (unread bytes,
+   * unfinished frames, frames not yet received): 256 MiB. Past it, the connection
+   * holding the most is cut with `SB_MEMORY_BUDGET`.
+   */
+  maxBufferedInputTotal: 256 * MiB,
   /** Concurrent connections a server accepts. */
   maxConnections: 10_000,
   /** Concurrent connections per client IP: 0 = unlimited. */

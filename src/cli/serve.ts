@@ -50,6 +50,7 @@ export const command: CommandSpec = {
   usage:
     'serve --listen ADDR --framing SPEC --mode echo|chat|discard|MODULE [--max-frame N]\n' +
     '                   [--max-connections N] [--idle-timeout MS] [--frame-timeout MS]\n' +
+    '                   [--max-buffered-input-total N]\n' +
     '                   [--dispatch loop|threads|processes] [--workers N]\n' +
     '                   [--tls-cert F --tls-key F [--tls-ca F]] [--proxy-protocol]\n' +
     '                   [--metrics ADDR] [--bus nats://HOST:PORT] [--json] [--verbose]',
@@ -93,6 +94,13 @@ export const command: CommandSpec = {
       type: 'string',
       value: 'MS',
       description: 'a started frame must complete within MS ms (default 30000; 0 = off)',
+    },
+    {
+      name: 'max-buffered-input-total',
+      type: 'string',
+      value: 'N',
+      description:
+        'input bytes all connections may hold together (default 256m); past it the largest holder is cut',
     },
     {
       name: 'dispatch',
@@ -227,12 +235,14 @@ async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {
     ['max-connections', 'maxConnections', 'count'],
     ['idle-timeout', 'idleTimeout', 'ms'],
     ['frame-timeout', 'frameTimeout', 'ms'],
+    ['max-buffered-input-total', 'maxBufferedInputTotal', 'bytes'],
     ['workers', 'workers', 'count'],
   ];
   for (const [flag, option, kind] of numbers) {
     const value = integerFlag(args, command, flag, {
       kind,
-      min: flag === 'max-frame' || flag === 'workers' ? 1 : 0,
+      min:
+        flag === 'max-frame' || flag === 'workers' || flag === 'max-buffered-input-total' ? 1 : 0,
     });
     if (value !== undefined) {
       options[option] = value;

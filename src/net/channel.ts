@@ -86,6 +86,17 @@ import {
 import { Heartbeat } from './heartbeat.js';
 import type { Socket } from './socket.js';
 
+/**
+ * @internal A share of a server-wide input budget (implemented by
+ * server/input-budget.ts; declared here so that net/ does not import server/).
+ */
+export interface InputAccount {
+  /** The channel now holds `held` input bytes. */
+  update(held: number): void;
+  /** The channel reads no more; its bytes leave the budget. Idempotent. */
+  close(): void;
+}
+
 /** Heartbeat settings of a Channel (sbp mode only). */
 export interface ChannelHeartbeatOptions {
   /** Ms between pings. Default `DEFAULTS.heartbeatInterval` (15 s). */
@@ -315,6 +326,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private destroyedLocally = false;
   private pumping = false;
   private repump = false;
+  /**
+   * Where the server's input budget learns how many input bytes this channel holds
+   * (server/input-budget.ts); undefined for a channel outside a server.
+   */
+  private inputAccount: InputAccount | undefined;
 
   /** [checkIdle, checkFrame, checkWrite] as timer callbacks; each created when its deadline is first armed. */
   private timerCallbacks: ((() => void) | undefined)[] = NO_TIMER_CALLBACKS;
@@ -482,6 +498,30 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     );
   }
 
+  /**
+   * @internal Reports this channel's buffered input to `account` from now on: after
+   * every pass of the read loop and whenever a frame is taken (the server's
+   * `maxBufferedInputTotal`; a cut arrives as `destroy(SB_MEMORY_BUDGET)`).
+   */
+  setInputAccount(account: InputAccount): void {
+    this.inputAccount = account;
+    this.reportInput();
+  }
+
+  /**
+   * Input bytes this channel holds: unread in the socket, in the decoder (the
+   * unfinished frame) and decoded but not yet received. O(1).
+   */
+  private reportInput(): void {
+    const account = this.inputAccount!;
+    if (this.socket.isClosed) {
+      // Nothing more is read; what is left goes with the channel (cleanup closes the account).
+      account.close();
+      return;
+    }
+    account.update(this.socket.bufferedAmount + this.decoder.buffered + this.queuedBytes);
+  }
+
   /** @internal */
   observe(wake: () => void): () => void {
     if (this.observers === undefined) {
@@ -534,6 +574,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       } while (this.repump);
     } finally {
       this.pumping = false;
+    }
+    if (this.inputAccount !== undefined) {
+      this.reportInput();
     }
     this.notify();
   }
@@ -857,6 +900,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     if (this.readingPaused && this.queuedBytes * 2 <= this.maxQueuedInput) {
       this.readingPaused = false;
       this.pump();
+    } else if (this.inputAccount !== undefined) {
+      this.reportInput();
     }
     return frame;
   }
@@ -1357,6 +1402,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
     this.stopFrameTimer();
     if (this.socket.isClosed) {
+      this.inputAccount?.close();
       this.unobserveSocket();
       this.rejectPending(
         this.failure ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the channel closed'),

@@ -54,6 +54,7 @@ import { Channel, type ChannelStats } from '../net/channel.js';
 import { type Clock, systemClock } from '../net/clock.js';
 import { Socket } from '../net/socket.js';
 import { acceptTls, type TlsAcceptor } from '../net/tls.js';
+import { InputBudget } from './input-budget.js';
 import type { ServerMetrics } from './metrics.js';
 import { type ProxyHeader, ProxyHeaderDecoder } from './proxy-protocol.js';
 
@@ -92,6 +93,11 @@ export interface ConnectionSettings {
   readonly frameTimeout: number;
   readonly writeTimeout: number;
   readonly maxQueuedOutput: number;
+  /**
+   * Input bytes all connections together may hold (see input-budget.ts); in a
+   * `processes` worker, its share. `Infinity` = no budget.
+   */
+  readonly maxBufferedInputTotal: number;
   /** TLS, handshaken per connection (after any PROXY header), or null for plain TCP. */
   readonly tls: TlsAcceptor | null;
   readonly metrics: ServerMetrics;
@@ -771,6 +777,8 @@ class ServedConnection implements ConnectionInfo {
       clock,
     });
     this.channel = channel;
+    // May cut this very connection when the server is over its input budget.
+    channel.setInputAccount(this.#owner.inputBudget.open(channel));
     this.#phase = 'running';
     transport.resume();
     return channel;
@@ -950,6 +958,8 @@ export class ConnectionSet {
   readonly inputFirst: boolean;
   /** @internal The deadline clock of every connection (see {@link SharedTimers}). */
   readonly timers: SharedTimers;
+  /** @internal The input budget every connection's channel reports to. */
+  readonly inputBudget: InputBudget;
   readonly #live = new Set<ServedConnection>();
   readonly #idle = new Set<() => void>();
   /** Idle deadlines of dormant connections (null when idleTimeout is off). */
@@ -961,6 +971,7 @@ export class ConnectionSet {
     this.body = body;
     this.inputFirst = INPUT_FIRST_BODIES.has(body);
     this.timers = new SharedTimers(settings.clock ?? systemClock);
+    this.inputBudget = new InputBudget(settings.maxBufferedInputTotal);
     this.#deadlines =
       this.inputFirst && settings.idleTimeout > 0
         ? new DeadlineQueue(this.timers, settings.idleTimeout)
@@ -978,8 +989,20 @@ export class ConnectionSet {
   }
 
   /** Frames and bytes of live connections (not yet folded into the totals). */
-  liveStats(): { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number } {
-    const sum = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
+  liveStats(): {
+    framesIn: number;
+    framesOut: number;
+    bytesIn: number;
+    bytesOut: number;
+    bufferedInput: number;
+  } {
+    const sum = {
+      framesIn: 0,
+      framesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      bufferedInput: this.inputBudget.total,
+    };
     for (const connection of this.#live) {
       const stats = connection.channel?.stats;
       if (stats !== undefined) {

@@ -36,6 +36,17 @@ export const SERVER_LIMITS_SCHEMA = {
   writeTimeout: { kind: 'ms', default: DEFAULTS.writeTimeout as number },
   /** Bytes queued for a slow reader before the connection is cut, bytes. Default 16 MiB. */
   maxQueuedOutput: { kind: 'bytes', default: DEFAULTS.maxQueuedOutput as number, min: 1 },
+  /**
+   * Input bytes all connections together may hold (unread, unfinished frames, frames
+   * not yet received), bytes. Default 256 MiB. Past it the connection holding the most
+   * is cut (`SB_MEMORY_BUDGET`). `processes`: each worker gets total / workers.
+   * `Infinity` = no budget (trusted peers only).
+   */
+  maxBufferedInputTotal: {
+    kind: 'bytes',
+    default: DEFAULTS.maxBufferedInputTotal as number,
+    min: 1,
+  },
   /** Kernel accept queue length (`listen(2)` backlog). Default 511. */
   backlog: { kind: 'count', default: DEFAULTS.backlog as number, min: 1 },
   /** Worker threads or processes for `threads`/`processes`. Default 0 = one per CPU. */

@@ -21,6 +21,7 @@
  * | connections_open                       | gauge     |          |
  * | connections_accepted_total             | counter   |          |
  * | connections_refused_total              | counter   | reason   |
+ * | buffered_input_bytes                   | gauge     |          |
  * | frames_received_total / frames_sent_total | counter |          |
  * | bytes_received_total / bytes_sent_total   | counter |          |
  * | errors_total                           | counter   | code     |
@@ -91,13 +92,15 @@ export interface MetricsSnapshot {
   bytesOut: number;
   /** Errors that ended or refused a connection, by code. */
   errors: Partial<Record<ErrorCode, number>>;
+  /** Input bytes held by open connections now (gauge; bounded by maxBufferedInputTotal). */
+  bufferedInput: number;
   handlerLatency: Record<LatencyKind, { counts: number[]; sum: number; count: number }>;
 }
 
 /** What a process worker sends the primary: counter increments since its last report. */
 export type MetricsDelta = Omit<
   MetricsSnapshot,
-  'connectionsOpen' | 'connectionsAccepted' | 'connectionsRefused'
+  'connectionsOpen' | 'connectionsAccepted' | 'connectionsRefused' | 'bufferedInput'
 >;
 
 /**
@@ -137,7 +140,13 @@ export class ServerMetrics {
    * are folded into the totals when the connection ends). Set by the server.
    */
   liveTraffic:
-    | (() => { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number })
+    | (() => {
+        framesIn: number;
+        framesOut: number;
+        bytesIn: number;
+        bytesOut: number;
+        bufferedInput: number;
+      })
     | null = null;
 
   /** Counts one error by code. */
@@ -170,7 +179,13 @@ export class ServerMetrics {
       sum: histogram.sum,
       count: histogram.count,
     });
-    const live = this.liveTraffic?.() ?? { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
+    const live = this.liveTraffic?.() ?? {
+      framesIn: 0,
+      framesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      bufferedInput: 0,
+    };
     return {
       connectionsOpen: this.connectionsOpen,
       connectionsAccepted: this.connectionsAccepted,
@@ -180,6 +195,7 @@ export class ServerMetrics {
       bytesIn: this.bytesIn + live.bytesIn,
       bytesOut: this.bytesOut + live.bytesOut,
       errors: Object.fromEntries(this.errors),
+      bufferedInput: live.bufferedInput,
       handlerLatency: {
         frame: latency(this.handlerLatency.frame),
         connection: latency(this.handlerLatency.connection),
@@ -192,7 +208,7 @@ export class ServerMetrics {
    * counters (used by process workers, whose primary owns the totals).
    */
   takeDelta(): MetricsDelta {
-    const { connectionsOpen, connectionsAccepted, connectionsRefused, ...snapshot } =
+    const { connectionsOpen, connectionsAccepted, connectionsRefused, bufferedInput, ...snapshot } =
       this.snapshot();
     const delta: MetricsDelta = {
       ...snapshot,
@@ -256,6 +272,14 @@ export function createMetricsRegistry(metrics: ServerMetrics): Registry {
       for (const [reason, count] of Object.entries(metrics.connectionsRefused)) {
         this.inc({ reason }, count);
       }
+    },
+  });
+  new Gauge({
+    name: 'switchboard_buffered_input_bytes',
+    help: 'Input bytes held by open connections (unread, unfinished frames, undelivered frames).',
+    registers,
+    collect() {
+      this.set(metrics.snapshot().bufferedInput);
     },
   });
   counter(

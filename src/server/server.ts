@@ -122,6 +122,14 @@ export interface ServerOptions {
   writeTimeout?: number;
   /** Output bytes queued for one connection before it is cut (`SB_OUTPUT_QUEUE_FULL`). Default 16 MiB. */
   maxQueuedOutput?: number;
+  /**
+   * Input bytes all connections together may hold: unread bytes, unfinished frames and
+   * frames not yet received by the handler. Past it, the connection holding the most
+   * (the largest unfinished frame) is cut with `SB_MEMORY_BUDGET`; the others keep
+   * being served. With `processes`, each worker gets `floor(total / workers)`.
+   * Default 256 MiB (`DEFAULTS.maxBufferedInputTotal`). `Infinity` = no budget.
+   */
+  maxBufferedInputTotal?: number;
   /** Kernel accept backlog. Default 511. */
   backlog?: number;
   /** TLS (and mutual TLS). Default: plain TCP. */
@@ -256,6 +264,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     frameTimeout: limits.frameTimeout,
     writeTimeout: limits.writeTimeout,
     maxQueuedOutput: limits.maxQueuedOutput,
+    maxBufferedInputTotal: limits.maxBufferedInputTotal,
     tls: tlsOptions === null ? null : tlsAcceptor(tlsOptions),
     metrics,
     ...(listenAddress.kind === 'unix' ? { unixAddress: listenAddress } : {}),
@@ -309,6 +318,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       frameTimeout: limits.frameTimeout,
       writeTimeout: limits.writeTimeout,
       maxQueuedOutput: limits.maxQueuedOutput,
+      // Each worker enforces its share: connections are spread evenly over workers.
+      maxBufferedInputTotal: Math.max(1, Math.floor(limits.maxBufferedInputTotal / workers)),
       proxyProtocol: limits.proxyProtocol,
       unixAddress: listenAddress.kind === 'unix' ? listenAddress : null,
       tls: options.tls ?? null,

@@ -34,6 +34,8 @@ export interface LiveTraffic {
   framesOut: number;
   bytesIn: number;
   bytesOut: number;
+  /** Input bytes the connections hold now (the input budget's total). */
+  bufferedInput: number;
 }
 
 /** What the server's accept path needs from a dispatch model. */

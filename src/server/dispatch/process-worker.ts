@@ -64,7 +64,13 @@ room.relay = (frame) => chatOut.deliver(frame);
 function report(): { delta: MetricsDelta; live: LiveTraffic } {
   return {
     delta: metrics.takeDelta(),
-    live: connections?.liveStats() ?? { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 },
+    live: connections?.liveStats() ?? {
+      framesIn: 0,
+      framesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      bufferedInput: 0,
+    },
   };
 }
 
@@ -86,6 +92,7 @@ async function init(received: ProcessWorkerConfig): Promise<void> {
       frameTimeout: received.frameTimeout,
       writeTimeout: received.writeTimeout,
       maxQueuedOutput: received.maxQueuedOutput,
+      maxBufferedInputTotal: received.maxBufferedInputTotal,
       tls: tlsOptions === null ? null : tlsAcceptor(tlsOptions),
       metrics,
       ...(received.unixAddress === null ? {} : { unixAddress: received.unixAddress }),

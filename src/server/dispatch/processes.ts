@@ -65,6 +65,8 @@ export interface ProcessWorkerConfig {
   frameTimeout: number;
   writeTimeout: number;
   maxQueuedOutput: number;
+  /** This worker's share of the server's maxBufferedInputTotal (total / workers). */
+  maxBufferedInputTotal: number;
   proxyProtocol: boolean;
   /** The listen address when it is a Unix socket (node reports no Unix peer address). */
   unixAddress: UnixAddress | null;
@@ -220,6 +222,7 @@ const NO_TRAFFIC: LiveTraffic = Object.freeze({
   framesOut: 0,
   bytesIn: 0,
   bytesOut: 0,
+  bufferedInput: 0,
 });
 /** How long workers get to exit after `close()` before they are killed, ms. */
 const EXIT_GRACE_MS = 5000;
@@ -313,12 +316,13 @@ export class ProcessDispatcher implements Dispatcher {
   }
 
   liveTraffic(): LiveTraffic {
-    const sum = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0 };
+    const sum = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, bufferedInput: 0 };
     for (const slot of this.#slots) {
       sum.framesIn += slot.live.framesIn;
       sum.framesOut += slot.live.framesOut;
       sum.bytesIn += slot.live.bytesIn;
       sum.bytesOut += slot.live.bytesOut;
+      sum.bufferedInput += slot.live.bufferedInput;
     }
     return sum;
   }
