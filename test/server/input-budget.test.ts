@@ -63,7 +63,9 @@ describe('InputBudget', () => {
     const budget = new InputBudget(100);
     const targets = Array.from({ length: 4 }, () => new Target());
     const accounts = targets.map((target) => budget.open(target));
-    accounts.forEach((account, index) => account.update(20 + index));
+    for (const [index, account] of accounts.entries()) {
+      account.update(20 + index);
+    }
     expect(budget.total).toBe(86);
     accounts[0]!.update(95); // total 161: cut 0 (95) -> 66
     expect(targets.map((target) => target.error !== undefined)).toEqual([
