@@ -1,0 +1,211 @@
+/**
+ * The server-wide input budget (`maxBufferedInputTotal`, issue #14 item 3) over real
+ * loopback, in every dispatch model: many connections each holding an unfinished
+ * frame below the per-connection limit, together over a small budget. The largest
+ * holder is cut with SB_MEMORY_BUDGET, everyone else (and a canary) keeps being
+ * served, and the bytes accounted return to 0 once the connections have gone,
+ * whether they completed their frames, closed or reset.
+ *
+ * Also: no decoder sizes a buffer from what a header merely claims.
+ */
+import type * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseFraming } from '../../src/codec/spec.js';
+import type { Decoder } from '../../src/codec/types.js';
+import { parseChannelFraming } from '../../src/net/envelope.js';
+import type { Server } from '../../src/server/server.js';
+import { Tracker, until } from '../server/helpers.js';
+
+const tracker = new Tracker();
+afterEach(() => tracker.cleanup());
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+/** Waits (bounded) in this file allow for processes workers reporting every 250 ms. */
+const WAIT_MS = 10_000;
+/** Bytes each unfinished frame lacks. */
+const REST = 50 * KiB;
+
+function lengthHeader(length: number): Buffer {
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(length);
+  return header;
+}
+
+/** Writes a `length:u32be` header claiming `claimed` bytes, then `bodyBytes` of body. */
+function startFrame(socket: net.Socket, claimed: number, bodyBytes: number): void {
+  socket.write(lengthHeader(claimed));
+  socket.write(Buffer.alloc(bodyBytes, 0x62));
+}
+
+/** Counts what a raw socket receives, and whether the server closed it. */
+function watch(socket: net.Socket): { received: number; closed: boolean } {
+  const state = { received: 0, closed: false };
+  socket.on('data', (chunk: Buffer) => {
+    state.received += chunk.length;
+  });
+  socket.on('close', () => {
+    state.closed = true;
+  });
+  return state;
+}
+
+async function canaryEcho(server: Server, canary: Awaited<ReturnType<Tracker['channel']>>) {
+  await canary.send('still here');
+  const reply = await canary.receive({ timeout: WAIT_MS });
+  expect(Buffer.from(reply!).toString()).toBe('still here');
+  void server;
+}
+
+describe.each(['loop', 'threads', 'processes'] as const)('input budget, %s', (dispatch) => {
+  it('cuts the largest unfinished frame with SB_MEMORY_BUDGET; others and a canary keep being served; accounting returns to 0 after completes, closes and resets', async () => {
+    const budget = 1 * MiB;
+    const server = await tracker.server({
+      handler: 'echo',
+      framing: 'length:u32be',
+      dispatch,
+      workers: 1, // processes: the one worker's share is the whole budget
+      maxFrame: 1 * MiB,
+      maxBufferedInputTotal: budget,
+    });
+    const canary = await tracker.channel(server.address, 'length:u32be');
+    await canaryEcho(server, canary);
+
+    // Four partial frames below maxFrame, 768,016 bytes together: under the budget.
+    // Each header claims REST more bytes than sent, so completing two later fits.
+    const sizes = [300 * KiB, 100 * KiB, 200 * KiB, 150 * KiB];
+    const holders: net.Socket[] = [];
+    let expected = 0;
+    for (const size of sizes) {
+      const socket = await tracker.socket(server.address);
+      startFrame(socket, size + REST, size);
+      holders.push(socket);
+      expected += 4 + size;
+      await until(() => server.metrics.bufferedInput === expected, WAIT_MS);
+    }
+    const states = holders.map(watch);
+    expect(server.metrics.errors.SB_MEMORY_BUDGET ?? 0).toBe(0);
+
+    // A fifth pushes the total past the budget; it is not the largest, so it stays.
+    const pusher = await tracker.socket(server.address);
+    const pusherState = watch(pusher);
+    startFrame(pusher, 290 * KiB + REST, 290 * KiB);
+    await until(() => states[0]!.closed, WAIT_MS);
+    expected = expected - (4 + sizes[0]!) + 4 + 290 * KiB;
+    await until(() => server.metrics.bufferedInput === expected, WAIT_MS).catch(() => {
+      throw new Error(`bufferedInput ${server.metrics.bufferedInput}, expected ${expected}`);
+    });
+    expect(server.metrics.bufferedInput).toBeLessThanOrEqual(budget);
+    await until(() => server.metrics.errors.SB_MEMORY_BUDGET === 1, WAIT_MS);
+    expect(states.slice(1).every((state) => !state.closed)).toBe(true);
+    expect(pusherState.closed).toBe(false);
+    await canaryEcho(server, canary);
+
+    // Holder 1 completes its frame and gets it back whole; holder 2 closes (FIN)
+    // mid-frame, holder 3 resets; the pusher completes too.
+    holders[1]!.write(Buffer.alloc(REST, 0x63));
+    pusher.write(Buffer.alloc(REST, 0x63));
+    await until(() => states[1]!.received === 4 + sizes[1]! + REST, WAIT_MS);
+    await until(() => pusherState.received === 4 + 290 * KiB + REST, WAIT_MS);
+    holders[2]!.end();
+    holders[3]!.resetAndDestroy();
+    await until(() => server.metrics.bufferedInput === 0, WAIT_MS);
+    await canaryEcho(server, canary);
+    expect(server.metrics.errors.SB_MEMORY_BUDGET).toBe(1);
+
+    holders[1]!.destroy();
+    pusher.destroy();
+    canary.destroy();
+    await until(() => server.connections === 0, WAIT_MS);
+    expect(server.metrics.bufferedInput).toBe(0);
+  });
+});
+
+describe('input budget, what counts', () => {
+  it('frames a handler has not received yet and unread socket bytes count, and are released when it ends', async () => {
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const server = await tracker.server({
+      framing: 'length:u32be',
+      handler: async () => {
+        await released; // never reads
+      },
+    });
+    const socket = await tracker.socket(server.address);
+    // 3 MiB of whole frames: the channel queues 1 MiB of them, its socket buffers
+    // ~1 MiB more, then the kernel holds the rest (flow control).
+    const frame = Buffer.concat([lengthHeader(64 * KiB), Buffer.alloc(64 * KiB, 0x64)]);
+    for (let index = 0; index < 48; index++) {
+      socket.write(frame);
+    }
+    await until(() => server.metrics.bufferedInput >= 2 * MiB, WAIT_MS);
+    expect(server.metrics.bufferedInput).toBeLessThan(3 * MiB);
+    release();
+    await until(() => server.connections === 0, WAIT_MS);
+    expect(server.metrics.bufferedInput).toBe(0);
+  });
+
+  it('validates maxBufferedInputTotal', async () => {
+    await expect(tracker.server({ handler: 'echo', maxBufferedInputTotal: 0 })).rejects.toThrow(
+      /maxBufferedInputTotal/,
+    );
+    await expect(
+      tracker.server({ handler: 'echo', maxBufferedInputTotal: 1.5 as number }),
+    ).rejects.toMatchObject({ code: 'SB_BAD_OPTION' });
+  });
+});
+
+describe('decoders never size a buffer from a header', () => {
+  const claimed = 8 * MiB;
+  const cases: { spec: string; header: Buffer; decoder: () => Decoder }[] = [
+    { spec: 'length:u32be', header: lengthHeader(claimed), decoder: fromSpec('length:u32be') },
+    {
+      spec: 'length:u64le',
+      header: Buffer.from([0, 0, 0x80, 0, 0, 0, 0, 0]),
+      decoder: fromSpec('length:u64le'),
+    },
+    { spec: 'varint', header: Buffer.from([0x80, 0x80, 0x80, 0x04]), decoder: fromSpec('varint') },
+    { spec: 'digits:7', header: Buffer.from(String(claimed)), decoder: fromSpec('digits:7') },
+    { spec: 'netstring', header: Buffer.from(`${claimed}:`), decoder: fromSpec('netstring') },
+    {
+      spec: 'content-length',
+      header: Buffer.from(`Content-Length: ${claimed}\r\n\r\n`),
+      decoder: fromSpec('content-length'),
+    },
+    {
+      spec: 'tagged:01=length:u32be',
+      header: Buffer.concat([Buffer.from([1]), lengthHeader(claimed - 1)]),
+      decoder: fromSpec('tagged:01=length:u32be'),
+    },
+    {
+      spec: 'sbp',
+      header: Buffer.concat([lengthHeader(claimed), Buffer.from([0])]),
+      decoder: () => parseChannelFraming('sbp').createDecoder(),
+    },
+  ];
+
+  function fromSpec(spec: string): () => Decoder {
+    return () => parseFraming(spec).createDecoder();
+  }
+
+  it.each(cases)(
+    '$spec: 200 decoders told of 8 MiB frames hold only what arrived',
+    ({ header, decoder }) => {
+      const before = process.memoryUsage().arrayBuffers;
+      const decoders: Decoder[] = [];
+      for (let index = 0; index < 200; index++) {
+        const instance = decoder();
+        instance.push(new Uint8Array(header));
+        instance.push(new Uint8Array([0x65]));
+        expect(typeof instance.next()).toBe('symbol'); // NEED_DATA
+        expect(instance.buffered).toBe(header.length + 1);
+        decoders.push(instance);
+      }
+      // Sized from the header, 200 of them would hold 1.6 GiB.
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * MiB);
+      expect(decoders).toHaveLength(200);
+    },
+  );
+});
