@@ -331,6 +331,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    * (server/input-budget.ts); undefined for a channel outside a server.
    */
   private inputAccount: InputAccount | undefined;
+  /** Input bytes received by this channel that its owner still holds elsewhere (see holdInput). */
+  private heldElsewhere = 0;
 
   /** [checkIdle, checkFrame, checkWrite] as timer callbacks; each created when its deadline is first armed. */
   private timerCallbacks: ((() => void) | undefined)[] = NO_TIMER_CALLBACKS;
@@ -509,8 +511,21 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 
   /**
+   * @internal Counts `bytes` (negative: releases them) of frames already received
+   * that the owner still holds, e.g. frames handed to the `threads` pool and not yet
+   * answered, in this channel's input account.
+   */
+  holdInput(bytes: number): void {
+    this.heldElsewhere += bytes;
+    if (this.inputAccount !== undefined) {
+      this.reportInput();
+    }
+  }
+
+  /**
    * Input bytes this channel holds: unread in the socket, in the decoder (the
-   * unfinished frame) and decoded but not yet received. O(1).
+   * unfinished frame), decoded but not yet received, and held by its owner
+   * ({@link holdInput}). O(1).
    */
   private reportInput(): void {
     const account = this.inputAccount!;
@@ -519,7 +534,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       account.close();
       return;
     }
-    account.update(this.socket.bufferedAmount + this.decoder.buffered + this.queuedBytes);
+    account.update(
+      this.socket.bufferedAmount + this.decoder.buffered + this.queuedBytes + this.heldElsewhere,
+    );
   }
 
   /** @internal */

@@ -8,7 +8,8 @@
  * process buffer ~80 GiB. So every connection's {@link Channel} holds an
  * {@link InputAccount} and reports the input bytes it holds: bytes the Socket
  * buffered and the channel has not read, the decoder's buffer (the unfinished
- * frame), and decoded frames not yet received by the handler. It reports at the
+ * frame), decoded frames not yet received by the handler, and frames its owner
+ * still holds (the `threads` pool's copies, until answered). It reports at the
  * end of every pass of its read loop (which runs synchronously on every chunk the
  * transport delivers, so every byte is seen as it enters the read buffers) and
  * whenever the handler takes a frame.

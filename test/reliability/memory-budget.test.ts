@@ -12,6 +12,7 @@ import type * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseFraming } from '../../src/codec/spec.js';
 import type { Decoder } from '../../src/codec/types.js';
+import { isSwitchboardError } from '../../src/errors.js';
 import { parseChannelFraming } from '../../src/net/envelope.js';
 import type { Server } from '../../src/server/server.js';
 import { Tracker, until } from '../server/helpers.js';
@@ -145,6 +146,44 @@ describe('input budget, what counts', () => {
     release();
     await until(() => server.connections === 0, WAIT_MS);
     expect(server.metrics.bufferedInput).toBe(0);
+  });
+
+  it('threads: frames handed to the pool count until answered, and a connection holding too many is cut', async () => {
+    const server = await tracker.server({
+      framing: 'length:u32be',
+      dispatch: 'threads',
+      workers: 1,
+      handler: new URL('./fixtures/holding-frame-handler.ts', import.meta.url).pathname,
+      maxBufferedInputTotal: 1 * MiB,
+    });
+    const frame = new Uint8Array(100 * KiB).fill(0x68);
+    const client = await tracker.channel(server.address, 'length:u32be');
+    for (let index = 0; index < 6; index++) {
+      await client.send(frame);
+    }
+    await until(() => server.metrics.bufferedInput === 6 * 100 * KiB, WAIT_MS);
+    await client.send('release');
+    for (let index = 0; index < 7; index++) {
+      expect(await client.receive({ timeout: WAIT_MS })).not.toBeNull();
+    }
+    await until(() => server.metrics.bufferedInput === 0, WAIT_MS);
+
+    // 11 unanswered frames are more than the budget: this connection is cut.
+    for (let index = 0; index < 11; index++) {
+      await client.send(frame);
+    }
+    // The server just closes: the client sees an end (FIN) or a reset (bytes unread).
+    const outcome = await client.receive({ timeout: WAIT_MS }).then(
+      (message) => message,
+      (error: unknown) => error,
+    );
+    expect(outcome === null || isSwitchboardError(outcome)).toBe(true);
+    expect(isSwitchboardError(outcome, 'SB_TIMEOUT')).toBe(false);
+    await until(() => server.metrics.errors.SB_MEMORY_BUDGET === 1, WAIT_MS);
+    const other = await tracker.channel(server.address, 'length:u32be');
+    await other.send('release'); // frees the cut connection's frames in the worker too
+    expect(Buffer.from((await other.receive({ timeout: WAIT_MS }))!).toString()).toBe('released');
+    await until(() => server.metrics.bufferedInput === 0, WAIT_MS);
   });
 
   it('validates maxBufferedInputTotal', async () => {

@@ -340,13 +340,19 @@ export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBo
       sequence += 1;
       inFlight += 1;
       const started = performance.now();
+      // The pool's copy of the frame counts in the server's input budget until answered.
+      const held = frame.length;
+      channel.holdInput(held);
       pool
         .run(frame, { ...context, sequence: frameSequence })
         .then((replies) => {
           metrics.handlerLatency.frame.observe(performance.now() - started);
           ordered.complete(frameSequence, replies);
         }, fail)
-        .finally(settle);
+        .finally(() => {
+          channel.holdInput(-held);
+          settle();
+        });
     }
     while (inFlight > 0) {
       await new Promise<void>((resolve) => {
