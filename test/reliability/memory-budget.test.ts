@@ -186,6 +186,25 @@ describe('input budget, what counts', () => {
     await until(() => server.metrics.bufferedInput === 0, WAIT_MS);
   });
 
+  it('processes: each worker enforces its share, floor(total / workers)', async () => {
+    const server = await tracker.server({
+      handler: 'echo',
+      framing: 'length:u32be',
+      dispatch: 'processes',
+      workers: 2,
+      maxBufferedInputTotal: 2 * MiB, // 1 MiB per worker
+    });
+    const canary = await tracker.channel(server.address, 'length:u32be');
+    await canaryEcho(server, canary);
+    // 1.5 MiB of one unfinished frame: within the total, over one worker's share.
+    const socket = await tracker.socket(server.address);
+    const state = watch(socket);
+    startFrame(socket, 2 * MiB, 1536 * KiB);
+    await until(() => state.closed, WAIT_MS);
+    await until(() => server.metrics.errors.SB_MEMORY_BUDGET === 1, WAIT_MS);
+    await canaryEcho(server, canary);
+  });
+
   it('validates maxBufferedInputTotal', async () => {
     await expect(tracker.server({ handler: 'echo', maxBufferedInputTotal: 0 })).rejects.toThrow(
       /maxBufferedInputTotal/,
