@@ -77,8 +77,12 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./calcsize.js'),
   },
   proxy: {
-    summary: 'TCP proxy that injects faults: latency, jitter, slicing, resets, blackholes',
+    summary: 'TCP proxy that injects faults, taps framed messages; Toxiproxy HTTP API',
     load: () => import('./proxy.js'),
+  },
+  replay: {
+    summary: 'play one side of a recorded session (proxy --record) against a server',
+    load: () => import('./replay.js'),
   },
   bench: {
     summary: 'load generator: msgs/s, MB/s and latency percentiles',

@@ -8,9 +8,25 @@
  * With `--api ADDR` it serves Toxiproxy's HTTP API instead (`ToxiproxyServer`), and
  * proxies are created through it; the first line is `api listening on http://HOST:PORT`.
  */
-import { FaultProxy, ToxiproxyServer } from '../testing/index.js';
-import { booleanFlag, type CommandSpec, integerFlag, stringFlag } from './args.js';
-import { EXIT, stdout } from './output.js';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { parseChannelFraming } from '../net/envelope.js';
+import {
+  FaultProxy,
+  type FaultProxyEvent,
+  type FaultProxyMessage,
+  ToxiproxyServer,
+} from '../testing/index.js';
+import {
+  booleanFlag,
+  type CommandSpec,
+  choiceFlag,
+  integerFlag,
+  MAX_FRAME_FLAG,
+  stringFlag,
+  UsageError,
+} from './args.js';
+import { EXIT, OUTPUT_FORMATS, stdout } from './output.js';
+import { RecordFormatter, TapFormatter } from './tap.js';
 
 /** The `proxy` command. */
 export const command: CommandSpec = {
@@ -18,13 +34,17 @@ export const command: CommandSpec = {
   usage:
     'proxy --listen ADDR --target ADDR [--latency MS] [--jitter MS] [--bandwidth BYTES_PER_S]\n' +
     '                   [--slice N] [--reset-after BYTES] [--blackhole]\n' +
+    '                   [--framing SPEC [--max-frame N] [--tap] [--output text|hex|json]\n' +
+    '                   [--record FILE]]\n' +
     '       switchboard proxy --api ADDR [--seed N]',
   description:
     'Listens on ADDR and forwards every connection to the target, injecting the faults\n' +
     'given (in both directions). Both addresses must be loopback (127.0.0.1, ::1, localhost)\n' +
     'or unix sockets: the proxy is a testing tool. Runs until interrupted (exit 130).\n' +
-    'With --api, serves the Toxiproxy HTTP API on ADDR (loopback only) instead: create\n' +
-    'proxies and toxics with any Toxiproxy client.',
+    'With --framing and --tap, prints every message crossing in each direction (->\n' +
+    'client to target, <- back); --record writes them as JSON lines for replay. Bytes are\n' +
+    'forwarded exactly as received. With --api, serves the Toxiproxy HTTP API on ADDR\n' +
+    '(loopback only) instead: create proxies and toxics with any Toxiproxy client.',
   flags: [
     {
       name: 'api',
@@ -87,12 +107,39 @@ export const command: CommandSpec = {
       type: 'boolean',
       description: 'read and drop everything; connections stay open and silent',
     },
+    {
+      name: 'framing',
+      short: 'f',
+      type: 'string',
+      value: 'SPEC',
+      description: 'decode each direction with this framing (for --tap and --record)',
+    },
+    MAX_FRAME_FLAG,
+    {
+      name: 'tap',
+      type: 'boolean',
+      description: 'print every message in each direction: time, #conn, -> or <-, size, payload',
+    },
+    {
+      name: 'output',
+      short: 'o',
+      type: 'string',
+      value: 'FORMAT',
+      description: 'tap payloads as text (default), hex, or json (as decode prints them)',
+    },
+    {
+      name: 'record',
+      type: 'string',
+      value: 'FILE',
+      description: 'write every message as a JSON line to FILE (for switchboard replay)',
+    },
   ],
   positionals: { min: 0, max: 0, name: 'argument' },
   examples: [
     'proxy --api 127.0.0.1:8474',
     'proxy --listen 127.0.0.1:7071 --target 127.0.0.1:7070 --latency 50 --jitter 20',
     'proxy --listen 127.0.0.1:7071 --target 127.0.0.1:7070 --slice 1',
+    'proxy --listen 127.0.0.1:7071 --target 127.0.0.1:7070 --framing line --tap',
   ],
   async run({ args, signal }) {
     const seed = integerFlag(args, command, 'seed', { kind: 'count' });
@@ -118,10 +165,64 @@ export const command: CommandSpec = {
     const bandwidth = integerFlag(args, command, 'bandwidth', { kind: 'bytes', min: 1 });
     const slice = integerFlag(args, command, 'slice', { kind: 'bytes', min: 1 });
     const resetAfter = integerFlag(args, command, 'reset-after', { kind: 'bytes' });
+    const framing = stringFlag(args, command, 'framing');
+    const maxFrame = integerFlag(args, command, 'max-frame', { kind: 'bytes', min: 1 });
+    const decoding =
+      framing === undefined
+        ? undefined
+        : parseChannelFraming(framing, maxFrame === undefined ? {} : { maxFrame });
+    const tap = booleanFlag(args, 'tap');
+    const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
+    const recordPath = stringFlag(args, command, 'record');
+    if ((tap || recordPath !== undefined) && framing === undefined) {
+      throw new UsageError('proxy: --tap and --record need --framing SPEC');
+    }
+    const tapFormatter = tap ? new TapFormatter(format) : undefined;
+    const recorder = recordPath === undefined ? undefined : new RecordFormatter();
+    let record: WriteStream | undefined;
+    const writeRecord = (line: string | undefined): void => {
+      if (line !== undefined) {
+        record?.write(`${line}\n`);
+      }
+    };
+    const printTap = (line: string | undefined): void => {
+      if (line !== undefined) {
+        stdout.line(line).catch(() => undefined);
+      }
+    };
+    const onMessage =
+      tapFormatter === undefined && recorder === undefined
+        ? undefined
+        : (message: FaultProxyMessage): void => {
+            printTap(tapFormatter?.message(message));
+            writeRecord(recorder?.message(message));
+          };
+    const onEvent =
+      onMessage === undefined
+        ? undefined
+        : (event: FaultProxyEvent): void => {
+            printTap(tapFormatter?.event(event));
+            writeRecord(recorder?.event(event));
+          };
+    if (recordPath !== undefined && recorder !== undefined) {
+      const stream = createWriteStream(recordPath, { flags: 'w' });
+      await new Promise<void>((resolve, reject) => {
+        stream.once('open', () => resolve());
+        stream.once('error', () =>
+          reject(new UsageError(`proxy: cannot write the record file ${recordPath}`)),
+        );
+      });
+      stream.on('error', () => undefined);
+      record = stream;
+      writeRecord(recorder.header(framing ?? '', target));
+    }
     const proxy = await FaultProxy.start({
       listen,
       target: target.replace(/^tcp:\/\//, ''),
       ...(seed === undefined ? {} : { seed }),
+      ...(decoding === undefined ? {} : { framing: decoding }),
+      ...(onMessage === undefined ? {} : { onMessage }),
+      ...(onEvent === undefined ? {} : { onEvent }),
     });
     try {
       if (latency !== undefined || jitter !== undefined) {
@@ -144,6 +245,11 @@ export const command: CommandSpec = {
       await waitForAbort(signal);
     } finally {
       await proxy.close();
+      if (record !== undefined) {
+        const stream = record;
+        await new Promise<void>((resolve) => stream.end(() => resolve()));
+      }
+      await stdout.flush();
     }
     return EXIT.interrupted;
   },

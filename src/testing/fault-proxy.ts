@@ -577,16 +577,23 @@ class Pipe {
       const failedBefore = this.splitter.failure !== undefined;
       const hold = this.hasFault('message');
       const segments = this.splitter.push(chunk, hold);
-      if (!failedBefore && this.splitter.failure !== undefined) {
-        this.framingFailed();
-      }
+      let failedNow = !failedBefore && this.splitter.failure !== undefined;
       for (const segment of segments) {
+        // The messages decoded before a framing error come first, then the error, then
+        // the bytes after it (raw segments are last in a push).
+        if (failedNow && segment.message === undefined) {
+          this.framingFailed();
+          failedNow = false;
+        }
         this.report(segment);
         this.enqueue({
           chunk: segment.bytes,
           arrivedAt,
           ...(segment.message === undefined ? {} : { message: segment.message }),
         });
+      }
+      if (failedNow) {
+        this.framingFailed();
       }
     }
     this.updateFlow();

@@ -20,6 +20,7 @@ const COMMANDS = [
   'iter-unpack',
   'calcsize',
   'proxy',
+  'replay',
   'bench',
 ];
 const DOCS = readFileSync(new URL('../../docs/CLI.md', import.meta.url), 'utf8');
