@@ -162,34 +162,42 @@ export function firstDelimiterIn(payload: Uint8Array, delimiter: Uint8Array): nu
   }
 }
 
-/** Encoder for delimiter-terminated frames: returns `[payload, delimiter]`. */
+/**
+ * Encoder for delimiter-terminated frames: returns `[payload, terminator]`.
+ *
+ * Everything the matching decoder yields can be written back (#14): a decoded
+ * frame never contains the delimiter, and for `line`, whose decoder strips one CR
+ * before the LF, a payload that ends in CR (decoded from `ab\r\r\n`) is written
+ * with the CRLF terminator, so the peer's decoder strips the added CR and keeps the
+ * payload's own.
+ */
 export class DelimiterEncoder implements Encoder {
   private readonly spec: string;
   private readonly terminator: Uint8Array;
   private readonly delimiter: Uint8Array;
   private readonly maxFrame: number;
-  private readonly refuseTrailingCr: boolean;
+  private readonly afterTrailingCr: Uint8Array;
 
   /**
    * @param spec Spec string used in error messages.
    * @param terminator Bytes written after each payload (`\n`, `\r\n` or the delimiter).
    * @param delimiter The delimiter the decoder searches for (a suffix of `terminator`).
    * @param maxFrame Largest payload.
-   * @param refuseTrailingCr Refuse payloads ending in CR (`line` with an LF terminator,
-   *   whose decoder would strip that CR).
+   * @param afterTrailingCr Terminator for a payload that ends in CR: `\r\n` for `line`
+   *   (its decoder strips one CR before the LF); `terminator` otherwise.
    */
   constructor(
     spec: string,
     terminator: Uint8Array,
     delimiter: Uint8Array,
     maxFrame: number,
-    refuseTrailingCr: boolean,
+    afterTrailingCr: Uint8Array = terminator,
   ) {
     this.spec = spec;
     this.terminator = terminator;
     this.delimiter = delimiter;
     this.maxFrame = maxFrame;
-    this.refuseTrailingCr = refuseTrailingCr;
+    this.afterTrailingCr = afterTrailingCr;
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
@@ -199,10 +207,8 @@ export class DelimiterEncoder implements Encoder {
     if (firstDelimiterIn(payload, this.delimiter) !== payload.length) {
       throw badPayload(this.spec, 'the payload contains the delimiter');
     }
-    if (this.refuseTrailingCr && payload.length > 0 && payload[payload.length - 1] === CR) {
-      throw badPayload(this.spec, 'the payload ends with CR, which the decoder strips');
-    }
-    return [payload, this.terminator];
+    const endsInCr = payload.length > 0 && payload[payload.length - 1] === CR;
+    return [payload, endsInCr ? this.afterTrailingCr : this.terminator];
   }
 }
 
@@ -257,6 +263,6 @@ export function delimFraming(delimiter: Uint8Array, options?: DelimFramingOption
     maxFrame,
     carriesText: true,
     createDecoder: (): Decoder => new DelimiterDecoder(spec, owned, maxFrame, false),
-    createEncoder: (): Encoder => new DelimiterEncoder(spec, owned, owned, maxFrame, false),
+    createEncoder: (): Encoder => new DelimiterEncoder(spec, owned, owned, maxFrame),
   };
 }

@@ -19,11 +19,13 @@ export interface LineFramingOptions extends FramingOptions {
 /**
  * The `line` framing (`line:crlf` with `{ crlf: true }`). Default maxFrame 64 KiB,
  * not counting the terminator. An unterminated last line is `SB_UNEXPECTED_EOF`
- * at `end()`. The encoder refuses payloads containing LF, and (for `line`)
- * payloads ending in CR, since the decoder would strip it.
+ * at `end()`. The encoder refuses payloads containing LF. A payload ending in CR
+ * is written with CRLF even by `line`, since the decoder strips one CR before
+ * the LF: so every frame the decoder yields can be written back unchanged.
  *
  * ```
- * INPUT  "ab\n" "\r\n" "c\r\n"  -->  DECODED  "ab", "", "c"
+ * INPUT  "ab\n" "\r\n" "c\r\n" "d\r\r\n"  -->  DECODED  "ab", "", "c", "d\r"
+ * ENCODE "ab", "d\r"  -->  line: "ab\n" "d\r\r\n"   line:crlf: "ab\r\n" "d\r\r\n"
  * ```
  */
 export function lineFraming(options?: LineFramingOptions): Framing {
@@ -41,6 +43,6 @@ export function lineFraming(options?: LineFramingOptions): Framing {
     maxFrame,
     carriesText: true,
     createDecoder: (): Decoder => new DelimiterDecoder(spec, LF, maxFrame, true),
-    createEncoder: (): Encoder => new DelimiterEncoder(spec, crlf ? CRLF : LF, LF, maxFrame, !crlf),
+    createEncoder: (): Encoder => new DelimiterEncoder(spec, crlf ? CRLF : LF, LF, maxFrame, CRLF),
   };
 }

@@ -17,10 +17,11 @@
  * |               |                                                      | channel's own error code   |
  * | close         | graceful `channel.close()` flushes queued replies    | -                          |
  *
- * A handler that throws a non-switchboard error is a handler bug: the connection
- * is destroyed with `SB_HANDLER_ERROR` (the original error as `cause`) and the
- * server keeps serving. A switchboard error escaping the handler (a FrameError or
- * timeout from `receive()`, a write timeout from `send()`) keeps its own code.
+ * A handler that throws a non-switchboard error, or a caller-fault one
+ * (InvalidArgumentError), is a handler bug: the connection is destroyed with
+ * `SB_HANDLER_ERROR` (the original error as `cause`) and the server keeps serving.
+ * Any other switchboard error escaping the handler (a FrameError or timeout from
+ * `receive()`, a write timeout from `send()`) keeps its own code.
  *
  * Shutdown: `drain(timeout)` aborts every connection's `info.signal` (handlers
  * that loop forever should watch it), waits for connections to end, and after
@@ -45,6 +46,7 @@ import { diagnosticChannels } from '../diagnostics.js';
 import {
   ConnectionError,
   FrameError,
+  InvalidArgumentError,
   SwitchboardError,
   TimeoutError,
   toSwitchboardError,
@@ -881,8 +883,13 @@ class ServedConnection implements ConnectionInfo {
 
   /** A failure before or during the handler: destroy, then account. */
   #fail(error: unknown): void {
+    // A caller-fault error (InvalidArgumentError: a payload the framing cannot carry,
+    // a bad option) escaping the handler is the handler's misuse of the API, not the
+    // peer's doing: it is reported as SB_HANDLER_ERROR, so a peer's input never shows
+    // up as a caller-fault code (#14). The built-ins cannot hit it: every frame a
+    // decoder yields, the same framing's encoder writes back (test/codec/reencode).
     const failure =
-      error instanceof SwitchboardError
+      error instanceof SwitchboardError && !(error instanceof InvalidArgumentError)
         ? error
         : new SwitchboardError(
             'SB_HANDLER_ERROR',

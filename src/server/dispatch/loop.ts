@@ -15,6 +15,7 @@
  * admission slot.
  */
 import type * as net from 'node:net';
+import { InvalidArgumentError } from '../../errors.js';
 import type { Channel } from '../../net/channel.js';
 import {
   type ConnectionBody,
@@ -145,8 +146,15 @@ export function chatBody(room: ChatRoom): ConnectionBody {
   return async (channel: Channel) => {
     const member: ChatMember = {
       deliver(frame) {
-        channel.send(frame).catch(() => {
-          // The member's channel failed or closed; its own serve() reports why.
+        channel.send(frame).catch((error: unknown) => {
+          // Usually the member's channel failed or closed and its own serve() reports
+          // why. A refusal that leaves the channel open (InvalidArgumentError: the
+          // framing cannot carry the frame) would lose this frame silently: end the
+          // member with it instead, so the loss is reported (#14; not reachable with
+          // the built-in framings, whose encoders write back whatever they decode).
+          if (error instanceof InvalidArgumentError) {
+            channel.destroy(error);
+          }
         });
       },
     };
