@@ -245,6 +245,7 @@ export function acceptTls(
         }
       }
       settle();
+      limitRenegotiation(secure);
       resolve(secure);
     };
     secure.once('secure', onSecure);
@@ -257,6 +258,33 @@ export function acceptTls(
             new TimeoutError('SB_FRAME_TIMEOUT', `TLS handshake not complete within ${timeout} ms`),
           ),
         timeout,
+      );
+    }
+  });
+}
+
+/**
+ * Client-initiated renegotiation (TLS 1.2; TLS 1.3 has none) costs the server a
+ * full handshake each time, so tls.Server limits it: node counts every handshake
+ * the client starts and, past `tls.CLIENT_RENEG_LIMIT` (3) within
+ * `tls.CLIENT_RENEG_WINDOW` (600 s), reports `ERR_TLS_SESSION_ATTACK` — through
+ * `_emitTLSError`, which on a socket tls.Server has not yet released (and a bare
+ * TLSSocket is never released) only emits the internal `_tlsError` event that
+ * tls.Server listens to. Nothing else stops the handshake, which is how a bare
+ * TLSSocket allowed 40 of 40 renegotiations (#14). Here the socket listens to that
+ * event as tls.Server does and ends the connection with `SB_TLS_ERROR` (the node
+ * error as `cause`), so the limit is node's own, in every dispatch model (all of
+ * them handshake here). test/reliability/tls-renegotiation.test.ts proves it with
+ * a node client and with `openssl s_client`, so a node that renamed the event
+ * would fail there, not silently.
+ */
+function limitRenegotiation(secure: TLSSocket): void {
+  secure.on('_tlsError', (error: Error) => {
+    if (!secure.destroyed) {
+      secure.destroy(
+        new ConnectionError('SB_TLS_ERROR', `TLS: ${error.message}; connection closed`, {
+          cause: error,
+        }),
       );
     }
   });
