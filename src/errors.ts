@@ -133,7 +133,8 @@ export const ERROR_CODES = {
   },
   SB_TLS_ERROR: {
     class: 'ConnectionError',
-    summary: 'The TLS handshake failed or the peer certificate was rejected.',
+    summary:
+      'The TLS handshake failed, the peer certificate was rejected, or the client renegotiated past the limit (3 per 10 min).',
   },
   SB_TOO_MANY_CONNECTIONS: {
     class: 'ConnectionError',
@@ -156,6 +157,11 @@ export const ERROR_CODES = {
   SB_WORKER_CRASHED: {
     class: 'ConnectionError',
     summary: 'The worker thread or process serving the connection exited.',
+  },
+  SB_WORKER_UNRESPONSIVE: {
+    class: 'ConnectionError',
+    summary:
+      'A `processes` worker missed its heartbeat: it gets no new connections and is replaced after `workerUnresponsiveTimeout`.',
   },
   // Binary packing.
   SB_STRUCT_ERROR: {

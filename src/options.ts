@@ -60,6 +60,13 @@ export const DEFAULTS = Object.freeze({
   keepAliveInitialDelay: 60_000,
   /** Default listen/connect host. */
   host: '127.0.0.1',
+  /**
+   * `processes`: the primary pings each worker this often over IPC; a worker that has
+   * not answered by the next ping is unresponsive and gets no new connections: 1 s.
+   */
+  workerHeartbeatInterval: 1_000,
+  /** `processes`: a worker unresponsive this long is killed and replaced: 10 s. */
+  workerUnresponsiveTimeout: 10_000,
   /** Lowest TLS version accepted. */
   minTlsVersion: 'TLSv1.2',
 } as const);

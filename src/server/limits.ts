@@ -53,6 +53,13 @@ export const SERVER_LIMITS_SCHEMA = {
   workers: { kind: 'count', default: 0 },
   /** Graceful close: time for handlers to finish before the rest is destroyed, ms. Default 10000. 0 = no limit. */
   closeTimeout: { kind: 'ms', default: DEFAULTS.closeTimeout as number },
+  /** `processes`: ms between liveness pings to each worker. Default 1000. 0 = off (a stopped worker is never noticed). */
+  workerHeartbeatInterval: { kind: 'ms', default: DEFAULTS.workerHeartbeatInterval as number },
+  /** `processes`: ms a worker may stay unresponsive before it is killed and replaced. Default 10000. 0 = never replaced. */
+  workerUnresponsiveTimeout: {
+    kind: 'ms',
+    default: DEFAULTS.workerUnresponsiveTimeout as number,
+  },
   /** Expect a PROXY protocol v1/v2 header on every connection. Default false. */
   proxyProtocol: { kind: 'boolean', default: false },
 } as const satisfies OptionSchema;

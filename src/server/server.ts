@@ -138,6 +138,17 @@ export interface ServerOptions {
   proxyProtocol?: boolean;
   /** Serve Prometheus metrics at `http://ADDR/metrics` (`HOST:PORT`). Default: off. */
   metrics?: string;
+  /**
+   * `processes`: the primary pings each worker over IPC this often, ms; a worker that
+   * has not answered by the next ping is unresponsive (`SB_WORKER_UNRESPONSIVE`) and
+   * gets no new connections until it answers. Default 1000. 0 = off.
+   */
+  workerHeartbeatInterval?: number;
+  /**
+   * `processes`: a worker unresponsive this long is killed (its connections end with
+   * `SB_WORKER_CRASHED`) and replaced, ms. Default 10000. 0 = never replaced.
+   */
+  workerUnresponsiveTimeout?: number;
   /** Default timeout of `close()`, ms. Default 10000. 0 = wait for handlers without limit. */
   closeTimeout?: number;
   /** Timer source for connection deadlines (tests). Default: the global timers. */
@@ -323,6 +334,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       proxyProtocol: limits.proxyProtocol,
       unixAddress: listenAddress.kind === 'unix' ? listenAddress : null,
       tls: options.tls ?? null,
+      heartbeatInterval: limits.workerHeartbeatInterval,
+      unresponsiveTimeout: limits.workerUnresponsiveTimeout,
       metrics,
       // Workers join this room; with a bus it is bridged below like the loop model's.
       chatRoom: room,

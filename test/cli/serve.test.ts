@@ -265,6 +265,53 @@ export default async function reverse(channel: Channel): Promise<void> {
     expect(events.some((event) => event.code === 'SB_UNEXPECTED_EOF')).toBe(true);
   });
 
+  it("--json --dispatch processes: the workers' connection and error events reach stderr (#14)", async () => {
+    const { cli, port } = await startServe([
+      '--listen',
+      '127.0.0.1:0',
+      '--framing',
+      'length:u8',
+      '--mode',
+      'echo',
+      '--dispatch',
+      'processes',
+      '--workers',
+      '2',
+      '--json',
+    ]);
+    const clients = 4;
+    for (let index = 0; index < clients; index++) {
+      const client = await Client.connect(port, 'length:u8');
+      client.send('x');
+      await client.until(() => client.frames.length === 1);
+      client.socket.end();
+      await client.until(() => client.ended);
+    }
+    const bad = await Client.connect(port, 'line');
+    bad.socket.write(Buffer.from([5, 1]));
+    bad.socket.end();
+    await bad.until(() => bad.ended);
+    cli.child.kill('SIGINT');
+    expect(await cli.exited()).toEqual({ code: 0, signal: null });
+    const events = cli
+      .stderr()
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as { event: string; code?: string | null; connectionId?: string },
+      );
+    const opens = events.filter((event) => event.event === 'connection:open');
+    const closes = events.filter((event) => event.event === 'connection:close');
+    expect(opens).toHaveLength(clients + 1);
+    expect(closes).toHaveLength(clients + 1);
+    // Connection ids name the worker (w<index>-<n>): the events came from the workers.
+    expect(opens.every((event) => /^w[01]-\d+$/.test(event.connectionId ?? ''))).toBe(true);
+    expect(
+      events.some((event) => event.event === 'frame:error' && event.code === 'SB_UNEXPECTED_EOF'),
+    ).toBe(true);
+  });
+
   it('SIGINT during traffic: graceful close, exit 0, every frame sent is echoed', async () => {
     const { cli, port } = await startServe([
       '--listen',

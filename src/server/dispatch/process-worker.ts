@@ -16,6 +16,7 @@ import {
 } from '../connection.js';
 import { ChatRoom } from '../handlers.js';
 import { type MetricsDelta, ServerMetrics } from '../metrics.js';
+import { WorkerDiagnosticsRelay } from './diagnostics-relay.js';
 import { builtinBody, type LiveTraffic, loadConnectionHandler } from './loop.js';
 import {
   FrameBatch,
@@ -59,6 +60,11 @@ let config: ProcessWorkerConfig | null = null;
 const metrics = new ServerMetrics();
 const room = new ChatRoom();
 room.relay = (frame) => chatOut.deliver(frame);
+// Diagnostics go to the primary's subscribers (diagnostics-relay.ts). Not after
+// batched chat: they are independent of it, and sendNow keeps them in event order.
+const diagnostics = new WorkerDiagnosticsRelay((relayed) =>
+  sendNow({ type: 'diagnostic', relayed }),
+);
 
 /** Counter increments since the last report, and the traffic of connections still open. */
 function report(): { delta: MetricsDelta; live: LiveTraffic } {
@@ -76,6 +82,7 @@ function report(): { delta: MetricsDelta; live: LiveTraffic } {
 
 async function init(received: ProcessWorkerConfig): Promise<void> {
   config = received;
+  diagnostics.setEnabled(received.relayDiagnostics);
   const framing = parseChannelFraming(received.framing, { maxFrame: received.maxFrame });
   let body: ConnectionBody;
   if ('builtin' in received.handler) {
@@ -165,6 +172,11 @@ process.on('message', (message: PrimaryMessage, handle: unknown) => {
       for (const frame of message.frames) {
         room.deliverFromRelay(frame);
       }
+      return;
+    case 'ping':
+      // Answered from the event loop: a worker that is stopped or stuck does not answer.
+      diagnostics.setEnabled(message.relayDiagnostics);
+      sendNow({ type: 'pong' });
       return;
     case 'drain':
       (connections?.drain(message.timeout) ?? Promise.resolve(0)).then((destroyed) => {

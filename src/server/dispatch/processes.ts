@@ -47,11 +47,14 @@ import { fileURLToPath } from 'node:url';
 import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
 import type { UnixAddress } from '../../net/address.js';
+import { systemClock } from '../../net/clock.js';
 import type { TlsServerOptions } from '../../net/tls.js';
 import type { ProxyPreamble } from '../connection.js';
 import type { BuiltinHandlerName, ChatMember, ChatRoom } from '../handlers.js';
 import type { MetricsDelta, ServerMetrics } from '../metrics.js';
+import { primaryObserves, publishRelayed, type RelayedDiagnostic } from './diagnostics-relay.js';
 import { needsTypeScriptLoader, tsxLoaderUrl, workerEntryUrl } from './entry.js';
+import { type LivenessHost, WorkerLiveness } from './liveness.js';
 import type { Dispatcher, LiveTraffic } from './loop.js';
 
 /** Everything a worker process needs to serve connections (sent in its `init` message). */
@@ -71,6 +74,8 @@ export interface ProcessWorkerConfig {
   /** The listen address when it is a Unix socket (node reports no Unix peer address). */
   unixAddress: UnixAddress | null;
   tls: TlsServerOptions | null;
+  /** Relay this worker's diagnostics to the primary from the start (diagnostics-relay.ts). */
+  relayDiagnostics: boolean;
 }
 
 /** Messages from the primary to a worker. */
@@ -79,6 +84,7 @@ export type PrimaryMessage =
   | { type: 'connection'; id: string }
   | { type: 'chat'; frames: Uint8Array[] }
   | { type: 'drain'; timeout: number }
+  | { type: 'ping'; relayDiagnostics: boolean }
   | { type: 'exit' };
 
 /** Messages from a worker to the primary. */
@@ -94,7 +100,9 @@ export type WorkerMessage =
     }
   | { type: 'metrics'; delta: MetricsDelta; live: LiveTraffic }
   | { type: 'chat'; frames: Uint8Array[] }
-  | { type: 'drained'; destroyed: number };
+  | { type: 'drained'; destroyed: number }
+  | { type: 'pong' }
+  | { type: 'diagnostic'; relayed: RelayedDiagnostic };
 
 /**
  * Chat frames bound for one IPC channel (a ChatMember: `deliver` queues a frame).
@@ -198,8 +206,13 @@ export function relayQueueLimit(maxQueuedOutput: number): number {
 }
 
 /** Options of {@link ProcessDispatcher.start}. */
-export interface ProcessDispatcherOptions extends Omit<ProcessWorkerConfig, 'workerIndex'> {
+export interface ProcessDispatcherOptions
+  extends Omit<ProcessWorkerConfig, 'workerIndex' | 'relayDiagnostics'> {
   workers: number;
+  /** ms between liveness pings to each worker; 0 = off (liveness.ts). */
+  heartbeatInterval: number;
+  /** ms an unresponsive worker is kept before it is killed and replaced; 0 = kept. */
+  unresponsiveTimeout: number;
   metrics: ServerMetrics;
   /** The primary's chat room: each ready worker is one member (see the module comment). */
   chatRoom: ChatRoom;
@@ -215,6 +228,8 @@ interface WorkerSlot {
   drained: ((destroyed: number) => void) | null;
   /** This worker incarnation in the primary's chat room (a new object per fork). */
   member: FrameBatch;
+  /** Heartbeat of this incarnation; null when heartbeats are off. */
+  liveness: WorkerLiveness | null;
 }
 
 const NO_TRAFFIC: LiveTraffic = Object.freeze({
@@ -272,14 +287,23 @@ export class ProcessDispatcher implements Dispatcher {
 
   serve(raw: net.Socket, _proxy: ProxyPreamble | null): Promise<void> {
     const metrics = this.#options.metrics;
+    // The least-loaded responsive worker; only when none answers its heartbeat, the
+    // least-loaded of the others (the connection may wait for it, as it would in the
+    // kernel's accept queue, rather than being refused).
     let target: WorkerSlot | undefined;
+    let targetResponsive = false;
     for (const slot of this.#slots) {
+      if (!slot.ready || slot.exiting) {
+        continue;
+      }
+      const responsive = slot.liveness?.responsive ?? true;
       if (
-        slot.ready &&
-        !slot.exiting &&
-        (target === undefined || slot.connections.size < target.connections.size)
+        target === undefined ||
+        (responsive && !targetResponsive) ||
+        (responsive === targetResponsive && slot.connections.size < target.connections.size)
       ) {
         target = slot;
+        targetResponsive = responsive;
       }
     }
     if (target === undefined || this.#closing) {
@@ -350,6 +374,7 @@ export class ProcessDispatcher implements Dispatcher {
         (slot) =>
           new Promise<void>((resolve) => {
             slot.exiting = true;
+            slot.liveness?.stop();
             if (slot.child.exitCode !== null || slot.child.signalCode !== null) {
               resolve();
               return;
@@ -399,15 +424,35 @@ export class ProcessDispatcher implements Dispatcher {
         relayQueueLimit(options.maxQueuedOutput),
         () => this.#relayOverflow(slot),
       ),
+      liveness: null,
     };
+    if (options.heartbeatInterval > 0) {
+      slot.liveness = new WorkerLiveness(
+        this.#livenessHost(slot),
+        options.heartbeatInterval,
+        options.unresponsiveTimeout,
+        systemClock,
+      );
+    }
     const existing = this.#slots.findIndex((candidate) => candidate.index === index);
     if (existing === -1) {
       this.#slots.push(slot);
     } else {
       this.#slots[existing] = slot;
     }
-    const { workers: _workers, metrics: _metrics, chatRoom: _chatRoom, ...shared } = options;
-    const config: ProcessWorkerConfig = { ...shared, workerIndex: index };
+    const {
+      workers: _workers,
+      metrics: _metrics,
+      chatRoom: _chatRoom,
+      heartbeatInterval: _heartbeatInterval,
+      unresponsiveTimeout: _unresponsiveTimeout,
+      ...shared
+    } = options;
+    const config: ProcessWorkerConfig = {
+      ...shared,
+      workerIndex: index,
+      relayDiagnostics: primaryObserves(),
+    };
     return new Promise<void>((resolve, reject) => {
       child.on('message', (message: WorkerMessage) =>
         this.#onMessage(slot, message, resolve, reject),
@@ -441,7 +486,14 @@ export class ProcessDispatcher implements Dispatcher {
       case 'ready':
         slot.ready = true;
         this.#options.chatRoom.join(slot.member);
+        slot.liveness?.start();
         ready();
+        return;
+      case 'pong':
+        slot.liveness?.pong();
+        return;
+      case 'diagnostic':
+        publishRelayed(message.relayed);
         return;
       case 'load-error':
         failed(
@@ -493,7 +545,44 @@ export class ProcessDispatcher implements Dispatcher {
     slot.child.kill('SIGKILL');
   }
 
+  /** The heartbeat's actions on `slot` (see liveness.ts). */
+  #livenessHost(slot: WorkerSlot): LivenessHost {
+    return {
+      sendPing: () => {
+        if (slot.child.connected) {
+          // Each ping also says whether the primary now has diagnostics subscribers.
+          const ping: PrimaryMessage = { type: 'ping', relayDiagnostics: primaryObserves() };
+          slot.child.send(ping, undefined, {}, () => undefined);
+        }
+      },
+      onUnresponsive: () => {
+        const grace = this.#options.unresponsiveTimeout;
+        const error = new ConnectionError(
+          'SB_WORKER_UNRESPONSIVE',
+          `worker process ${slot.index} did not answer its heartbeat within ${this.#options.heartbeatInterval} ms; it gets no new connections${grace > 0 ? ` and is replaced unless it answers within ${grace} ms` : ''}`,
+        );
+        this.#options.metrics.recordError(error.code);
+        diagnosticChannels.frameError.publish({
+          serverId: this.#options.serverId,
+          connectionId: null,
+          remoteAddress: '',
+          code: error.code,
+          error,
+        });
+      },
+      onResponsive: () => {
+        // It gets connections again (serve() reads liveness.responsive).
+      },
+      onGraceExpired: () => {
+        // SIGKILL works on a stopped process too; 'exit' then drops its connections
+        // (SB_WORKER_CRASHED) and forks the replacement, as for a crash.
+        slot.child.kill('SIGKILL');
+      },
+    };
+  }
+
   #onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
+    slot.liveness?.stop();
     const metrics = this.#options.metrics;
     this.#options.chatRoom.leave(slot.member);
     slot.live = NO_TRAFFIC;
