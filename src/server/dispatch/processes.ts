@@ -33,6 +33,17 @@
  * `SB_WORKER_CRASHED`, releases their slots and forks a replacement, which
  * serves new connections once it has loaded the handler.
  *
+ * Stopped workers: a worker that is alive but not running (SIGSTOP, stuck in a
+ * synchronous loop) never exits. The primary pings each ready worker every
+ * `heartbeatInterval` ms (liveness.ts); one that has not answered by the next ping
+ * is unresponsive (`SB_WORKER_UNRESPONSIVE`): it gets no new connections while a
+ * responsive worker exists, and after `unresponsiveTimeout` ms it is killed and
+ * replaced as if it had crashed. Sockets still queued for it in the primary are
+ * closed then (closeUnacknowledgedHandle), so its clients see a close, not a hang.
+ *
+ * Diagnostics: workers relay their diagnostics_channel messages to the primary
+ * while it has subscribers (diagnostics-relay.ts), so `serve --json` sees them.
+ *
  * Close: `drain(timeout)` asks each worker to drain its connections (same rules
  * as the loop model) and waits for the answers; `close()` then tells workers to
  * exit and kills any that do not within a grace period.
@@ -223,7 +234,11 @@ interface WorkerSlot {
   child: ChildProcess;
   ready: boolean;
   exiting: boolean;
-  connections: Map<string, () => void>;
+  /**
+   * Connections handed to this worker, by id: the primary's copy of the socket (closed
+   * by node once the worker acknowledges the handle) and the accounting to run at the end.
+   */
+  connections: Map<string, { socket: net.Socket; done: () => void }>;
   live: LiveTraffic;
   drained: ((destroyed: number) => void) | null;
   /** This worker incarnation in the primary's chat room (a new object per fork). */
@@ -317,9 +332,12 @@ export class ProcessDispatcher implements Dispatcher {
     metrics.connectionsOpen += 1;
     metrics.connectionsAccepted += 1;
     return new Promise<void>((resolve) => {
-      slot.connections.set(id, () => {
-        metrics.connectionsOpen -= 1;
-        resolve();
+      slot.connections.set(id, {
+        socket: raw,
+        done: () => {
+          metrics.connectionsOpen -= 1;
+          resolve();
+        },
       });
       const message: PrimaryMessage = { type: 'connection', id };
       slot.child.send(message, raw, { keepOpen: false }, (error) => {
@@ -332,10 +350,10 @@ export class ProcessDispatcher implements Dispatcher {
   }
 
   #settle(slot: WorkerSlot, id: string): void {
-    const done = slot.connections.get(id);
-    if (done !== undefined) {
+    const entry = slot.connections.get(id);
+    if (entry !== undefined) {
       slot.connections.delete(id);
-      done();
+      entry.done();
     }
   }
 
@@ -588,8 +606,13 @@ export class ProcessDispatcher implements Dispatcher {
     slot.live = NO_TRAFFIC;
     slot.drained?.(slot.connections.size);
     slot.drained = null;
+    closeUnacknowledgedHandle(slot.child);
     const orphans = [...slot.connections.keys()];
     for (const id of orphans) {
+      // Sockets still queued for a worker that stopped reading its IPC channel (and
+      // was killed) are open in the primary; the client would hang on them. Close
+      // them (a no-op for a socket already handed over).
+      slot.connections.get(id)?.socket.destroy();
       const error = new ConnectionError(
         'SB_WORKER_CRASHED',
         `worker process ${slot.index} exited (${signal ?? code})`,
@@ -610,5 +633,26 @@ export class ProcessDispatcher implements Dispatcher {
         // A replacement that cannot load the handler leaves one worker fewer; the others keep serving.
       });
     }
+  }
+}
+
+/**
+ * Node passes handles to a child one at a time and keeps the one in flight open
+ * until the child acknowledges it; it is detached from its net.Socket, so
+ * destroying that socket does not close it. A child that never acknowledges (it
+ * was stopped, then killed) leaves the client's connection open in the primary
+ * forever, because node also postpones its own cleanup until the acknowledgement.
+ * So it is closed here, as node itself closes it on an ACK or a disconnect
+ * (`closePendingHandle`). test/reliability/stopped-worker.test.ts checks that every
+ * connection handed to a stopped worker ends once the worker is replaced.
+ */
+function closeUnacknowledgedHandle(child: ChildProcess): void {
+  const internal = child as unknown as {
+    _pendingMessage?: { handle?: { close?: () => void } } | null;
+  };
+  const pending = internal._pendingMessage;
+  if (pending !== null && pending !== undefined) {
+    internal._pendingMessage = null;
+    pending.handle?.close?.();
   }
 }
