@@ -683,6 +683,11 @@ class Pipe {
 
   /** Re-evaluates pause/resume and wakes the pump; called when faults change. */
   faultsChanged(): void {
+    if (this.splitter !== undefined && !this.done && !this.hasFault('message')) {
+      for (const segment of this.splitter.release()) {
+        this.enqueue({ chunk: segment.bytes, arrivedAt: performance.now() });
+      }
+    }
     this.syncTimeouts();
     this.updateFlow();
     this.notify();

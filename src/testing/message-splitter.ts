@@ -86,6 +86,17 @@ export class MessageSplitter {
   }
 
   /**
+   * The held tail of a partial frame, as one raw segment, once nothing needs it held
+   * (the last message fault was removed), so bytes never wait for a fault that is gone.
+   */
+  release(): Segment[] {
+    if (this.failure !== undefined || this.emitted >= this.pushed) {
+      return [];
+    }
+    return [{ bytes: this.take(this.pushed) }];
+  }
+
+  /**
    * The input ended: whatever is pending leaves raw. Returns the raw segment (if any) and
    * the frames only EOF completes (the `eof` framing), reported with `whole: false`.
    */

@@ -242,6 +242,27 @@ describe('FaultProxy', () => {
     expect(proxy.stats.resets).toBe(40);
   });
 
+  it('toxicity rolls once per connection direction, from the seed: the same seed hits the same connections', async () => {
+    const echo = await startEcho();
+    const pattern = async (seed: number): Promise<string> => {
+      const proxy = await startProxy({ target: `127.0.0.1:${echo.port}`, seed });
+      proxy.addFault('downstream', { type: 'closeAfter', bytes: 0 }, { toxicity: 0.5 });
+      let hits = '';
+      for (let run = 0; run < 16; run += 1) {
+        const client = await connectClient(proxy.port);
+        client.socket.write('x');
+        const outcome = await Promise.race([client.ended, client.waitFor(1).then(() => 'data')]);
+        hits += outcome === 'data' ? '.' : 'X';
+        client.socket.destroy();
+      }
+      return hits;
+    };
+    const first = await pattern(11);
+    expect(await pattern(11)).toBe(first);
+    expect(first).toMatch(/X/);
+    expect(first).toMatch(/\./);
+  });
+
   it('blackhole accepts and drops everything, keeping the connection open', async () => {
     const echo = await startEcho();
     const proxy = await startProxy({ target: `127.0.0.1:${echo.port}` });

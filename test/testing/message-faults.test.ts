@@ -284,6 +284,23 @@ describe('message toxics', () => {
     expect(echo.received().subarray(lying.length).toString()).toBe('more');
   });
 
+  it('a partial frame held for a message fault is released when the fault is removed', async () => {
+    const echo = await startEcho();
+    const proxy = await FaultProxy.start({ target: `127.0.0.1:${echo.port}`, framing: 'line' });
+    cleanups.push(() => proxy.close());
+    const id = proxy.addFault('upstream', { type: 'message', action: 'drop', nth: 5 });
+    const raw = net.connect({ host: '127.0.0.1', port: proxy.port });
+    cleanups.push(() => {
+      raw.destroy();
+    });
+    raw.write('whole\npart');
+    await waitUntil(() => echo.received().length >= 6);
+    expect(echo.received().toString()).toBe('whole\n');
+    proxy.removeFault(id);
+    await waitUntil(() => echo.received().length >= 10);
+    expect(echo.received().toString()).toBe('whole\npart');
+  });
+
   it('FaultProxy refuses a message fault without a framing', async () => {
     const echo = await startEcho();
     const proxy = await FaultProxy.start({ target: `127.0.0.1:${echo.port}` });
