@@ -26,4 +26,5 @@ export {
   unpack,
   unpackFrom,
 } from './struct.js';
+export type { MaxParsedFormatLength, Unpacked } from './struct-types.js';
 export * from './varint.js';

@@ -51,13 +51,10 @@ import {
   OpKind,
   type OpKindValue,
 } from './format.js';
+import type { StructValue, Unpacked } from './struct-types.js';
 
-/**
- * A value `pack` takes or `unpack` returns: `number` for integers of up to 4 bytes
- * and for floats, `bigint` for 8-byte integers (`q Q n N P`, native `l L`), `boolean`
- * for `?`, `Uint8Array` for `c`, `s` and `p`.
- */
-export type StructValue = number | bigint | boolean | Uint8Array;
+// StructValue lives with the format types (struct-types.ts), which need it.
+export type { StructValue };
 
 const TWO_POW_32 = 4294967296;
 
@@ -953,20 +950,25 @@ function generatedFormat(format: string): CompiledStruct {
  * const bytes = header.pack(1, 2, 3, 4n); // 16 bytes, network order
  * const [version, kind, length, id] = header.unpack(bytes);
  * console.log(header.size, version, kind, length, id); // 16 1 2 3 4n
+ * // typed from the literal format: number, number, number, bigint
  * ```
  */
-export class Struct {
+export class Struct<F extends string = string> {
   /** The format string as given. */
-  readonly format: string;
+  readonly format: F;
   /** Size in bytes of the packed struct (CPython `Struct.size`). */
   readonly size: number;
   private readonly compiled: CompiledStruct;
+  // Why the unpack methods take `this: Struct<T>` rather than return Unpacked<F>: a
+  // return type that is a conditional type over F makes TypeScript measure F as
+  // invariant, and a `Struct<'!H'>` would then not be a `Struct`. Through `this`, F
+  // appears only in `format` (covariant) and each call still infers the literal.
 
   /**
    * @param format - A CPython struct format, e.g. `'<10sIhd'`.
    * @throws {@link StructError} when the format is invalid (message as CPython's).
    */
-  constructor(format: string) {
+  constructor(format: F) {
     if (typeof format !== 'string') {
       throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'format must be a string');
     }
@@ -1001,8 +1003,8 @@ export class Struct {
    *
    * @throws {@link StructError} when `buffer.length` is not {@link Struct.size}.
    */
-  unpack(buffer: Uint8Array): StructValue[] {
-    return unpackCompiled(this.compiled, buffer);
+  unpack<T extends string>(this: Struct<T>, buffer: Uint8Array): Unpacked<T> {
+    return unpackCompiled(this.compiled, buffer) as Unpacked<T>;
   }
 
   /**
@@ -1011,8 +1013,8 @@ export class Struct {
    *
    * @throws {@link StructError} when fewer than {@link Struct.size} bytes remain at `offset`.
    */
-  unpackFrom(buffer: Uint8Array, offset = 0): StructValue[] {
-    return unpackFromCompiled(this.compiled, buffer, offset);
+  unpackFrom<T extends string>(this: Struct<T>, buffer: Uint8Array, offset = 0): Unpacked<T> {
+    return unpackFromCompiled(this.compiled, buffer, offset) as Unpacked<T>;
   }
 
   /**
@@ -1021,8 +1023,8 @@ export class Struct {
    * @throws {@link StructError} (at the call, not on the first `next()`) when the size
    *   is 0 or `buffer.length` is not a multiple of it.
    */
-  iterUnpack(buffer: Uint8Array): IterableIterator<StructValue[]> {
-    return iterUnpackCompiled(this.compiled, buffer);
+  iterUnpack<T extends string>(this: Struct<T>, buffer: Uint8Array): IterableIterator<Unpacked<T>> {
+    return iterUnpackCompiled(this.compiled, buffer) as IterableIterator<Unpacked<T>>;
   }
 }
 
@@ -1069,6 +1071,15 @@ export function packInto(
  * Unpacks `bytes`, which must be exactly {@link calcsize}(format) long (CPython
  * `struct.unpack`). Returns one value per format item; see {@link StructValue}.
  *
+ * Typed: for a literal format the result is a tuple (`unpack('!HHIq', bytes)` is
+ * `[number, number, number, bigint]`; see {@link Unpacked}); a computed format gives
+ * `StructValue[]`.
+ *
+ * @example
+ * ```ts
+ * const [version, kind, length, id] = unpack('!HHIq', bytes);
+ * // version, kind, length: number; id: bigint
+ * ```
  * @throws {@link StructError} "unpack requires a buffer of N bytes" on a length mismatch.
  *
  * @example
@@ -1079,8 +1090,8 @@ export function packInto(
  * console.log(type, length); // 7 42
  * ```
  */
-export function unpack(format: string, bytes: Uint8Array): StructValue[] {
-  return unpackCompiled(cachedFormat(format), bytes);
+export function unpack<F extends string>(format: F, bytes: Uint8Array): Unpacked<F> {
+  return unpackCompiled(cachedFormat(format), bytes) as Unpacked<F>;
 }
 
 /**
@@ -1089,8 +1100,12 @@ export function unpack(format: string, bytes: Uint8Array): StructValue[] {
  *
  * @throws {@link StructError} when too few bytes remain at `offset`.
  */
-export function unpackFrom(format: string, buffer: Uint8Array, offset = 0): StructValue[] {
-  return unpackFromCompiled(cachedFormat(format), buffer, offset);
+export function unpackFrom<F extends string>(
+  format: F,
+  buffer: Uint8Array,
+  offset = 0,
+): Unpacked<F> {
+  return unpackFromCompiled(cachedFormat(format), buffer, offset) as Unpacked<F>;
 }
 
 /**
@@ -1099,8 +1114,11 @@ export function unpackFrom(format: string, buffer: Uint8Array, offset = 0): Stru
  * @throws {@link StructError} at the call when the struct size is 0 or does not divide
  *   `buffer.length`.
  */
-export function iterUnpack(format: string, buffer: Uint8Array): IterableIterator<StructValue[]> {
-  return iterUnpackCompiled(cachedFormat(format), buffer);
+export function iterUnpack<F extends string>(
+  format: F,
+  buffer: Uint8Array,
+): IterableIterator<Unpacked<F>> {
+  return iterUnpackCompiled(cachedFormat(format), buffer) as IterableIterator<Unpacked<F>>;
 }
 
 /**

@@ -55,6 +55,7 @@
  * optional heartbeat pings every `interval` ms and fails the channel with
  * `SB_PEER_UNRESPONSIVE` after `maxOutstanding` unanswered pings.
  */
+import type { ChannelFramingSpec, CheckedFramingSpec } from '../codec/framing-spec.js';
 import { type Decoder, type Encoder, type Framing, NEED_DATA } from '../codec/types.js';
 import {
   ConnectionError,
@@ -112,9 +113,13 @@ export type RequestHandler = (
 ) => Uint8Array | string | Promise<Uint8Array | string>;
 
 /** Options of a {@link Channel}. All times in ms (0 = off), sizes in bytes. */
-export interface ChannelOptions {
-  /** The framing: a spec string (`'line'`, `'length:u32be'`, `'sbp'`, ...) or a Framing. Required. */
-  framing: string | Framing;
+export interface ChannelOptions<F extends string = string> {
+  /**
+   * The framing: a spec string (`'line'`, `'length:u32be'`, `'sbp'`, ...) or a Framing.
+   * Required. Through {@link openChannel} a literal spec is type-checked
+   * ({@link ChannelFramingSpec}); a computed `string` is checked at run time.
+   */
+  framing: CheckedFramingSpec<F, ChannelFramingSpec> | Framing;
   /** Largest frame, when `framing` is a string. Default: the framing's own (8 MiB; line/delim 64 KiB). */
   maxFrame?: number;
   /** No inbound bytes for this long -> `SB_IDLE_TIMEOUT`. Default `DEFAULTS.clientIdleTimeout` (0 = off). */
@@ -1542,8 +1547,8 @@ function toIteratorResult(message: Uint8Array | null): IteratorResult<Uint8Array
 }
 
 /** Options of {@link openChannel}: connect options plus channel options. */
-export interface OpenChannelOptions
-  extends ChannelOptions,
+export interface OpenChannelOptions<F extends string = string>
+  extends ChannelOptions<F>,
     Omit<ConnectOptions, 'clock' | 'keepAlive' | 'keepAliveInitialDelay'> {}
 
 /**
@@ -1552,9 +1557,9 @@ export interface OpenChannelOptions
  * @throws as {@link connect} (e.g. `SB_CONNECTION_REFUSED`, `SB_CONNECT_TIMEOUT`, `SB_TLS_ERROR`) and
  *   as the Channel constructor (`SB_BAD_OPTION`, `SB_BAD_FRAMING_SPEC`).
  */
-export async function openChannel(
+export async function openChannel<F extends string = string>(
   address: string | Address,
-  options: OpenChannelOptions,
+  options: OpenChannelOptions<F>,
 ): Promise<Channel> {
   // Validate the channel options before opening a connection.
   resolveFraming(options?.framing, options?.maxFrame);

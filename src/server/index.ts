@@ -25,6 +25,7 @@ export {
 export type { ConnectionInfo, ProxyPreamble } from './connection.js';
 export type { FrameContext, FrameHandler, FrameHandlerResult } from './dispatch/frame-handler.js';
 export type { ConnectionHandler, DispatchModel } from './dispatch/loop.js';
+export type { CheckedHandlerSpec, HandlerModuleExtension, HandlerSpec } from './handler-spec.js';
 export type { BuiltinHandlerName } from './handlers.js';
 export {
   LATENCY_BUCKETS_SECONDS,

@@ -35,6 +35,7 @@
  */
 import * as net from 'node:net';
 import { availableParallelism } from 'node:os';
+import type { ChannelFramingSpec, CheckedFramingSpec } from '../codec/framing-spec.js';
 import type { Framing } from '../codec/types.js';
 import { diagnosticChannels } from '../diagnostics.js';
 import {
@@ -75,6 +76,7 @@ import {
 } from './dispatch/loop.js';
 import { ProcessDispatcher } from './dispatch/processes.js';
 import { poolBody, ThreadPool } from './dispatch/threads.js';
+import type { CheckedHandlerSpec } from './handler-spec.js';
 import { BUILTIN_HANDLER_NAMES, type BuiltinHandlerName, ChatRoom } from './handlers.js';
 import { AdmissionControl, SERVER_LIMITS_SCHEMA } from './limits.js';
 import {
@@ -93,17 +95,21 @@ export type ServerTlsOptions = TlsServerOptions;
  * Options of {@link createServer}. Times in ms, sizes in bytes; see docs/SERVER.md
  * for every limit's unit, default and the meaning of 0.
  */
-export interface ServerOptions {
+export interface ServerOptions<F extends string = string, H extends string = string> {
   /** Address to listen on: `HOST:PORT`, `[v6]:PORT`, `:PORT`, `unix:/path`. Default `127.0.0.1:0` (a free port). */
   listen?: string;
-  /** Framing spec string (`line`, `length:u32be`, ...) or a Framing. Default `line`. */
-  framing?: string | Framing;
+  /**
+   * Framing spec string (`line`, `length:u32be`, `sbp`, ...) or a Framing. Default `line`.
+   * A literal spec is type-checked ({@link ChannelFramingSpec}); a computed `string` is
+   * checked at run time.
+   */
+  framing?: CheckedFramingSpec<F, ChannelFramingSpec> | Framing;
   /**
    * `'echo' | 'chat' | 'discard'`, a function `(channel, info)` (loop only), or
    * the path of a module whose default export is the handler: a connection
    * handler for `loop`/`processes`, a frame handler for `threads` (see FrameHandler).
    */
-  handler: ConnectionHandler | BuiltinHandlerName | string;
+  handler: ConnectionHandler | CheckedHandlerSpec<H>;
   /** `'loop'` (default), `'threads'` or `'processes'`. */
   dispatch?: DispatchModel;
   /** Worker threads/processes. Default 0 = one per CPU (`os.availableParallelism()`). */
@@ -225,7 +231,9 @@ function badOption(message: string): InvalidArgumentError {
  * @throws ConnectionError when the address cannot be bound (e.g. in use).
  * @throws SwitchboardError `SB_HANDLER_ERROR` when a handler module fails to load in a worker.
  */
-export async function createServer(options: ServerOptions): Promise<Server> {
+export async function createServer<F extends string = string, H extends string = string>(
+  options: ServerOptions<F, H>,
+): Promise<Server> {
   if (options === null || typeof options !== 'object') {
     throw badOption('options must be an object');
   }
@@ -245,7 +253,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     throw badOption('a tls:// listen address needs the "tls" option (cert and key)');
   }
   const framing = resolveServerFraming(options.framing ?? 'line', limits.maxFrame);
-  const handler = options.handler;
+  // Widened: the literal check is for the caller; the run-time checks below see any string.
+  const handler: ConnectionHandler | string = options.handler;
   if (typeof handler !== 'function' && (typeof handler !== 'string' || handler === '')) {
     throw badOption(
       'option "handler" must be "echo", "chat", "discard", a function or a module path',

@@ -264,7 +264,9 @@ describe('options', () => {
     await expect(createServer({ handler: 'echo', mode: 'echo' } as never)).rejects.toThrow(
       /use "handler"/,
     );
-    await expect(createServer({ handler: 'echo', framing: 'nope' })).rejects.toMatchObject({
+    await expect(
+      createServer({ handler: 'echo', framing: 'nope' as string }),
+    ).rejects.toMatchObject({
       code: 'SB_BAD_FRAMING_SPEC',
     });
     await expect(createServer({ handler: './does-not-exist.ts' })).rejects.toThrow(
