@@ -26,5 +26,9 @@ export {
   unpack,
   unpackFrom,
 } from './struct.js';
-export type { MaxParsedFormatLength, Unpacked } from './struct-types.js';
+export type {
+  MaxParsedFormatLength,
+  StructByteOrder,
+  Unpacked,
+} from './struct-types.js';
 export * from './varint.js';

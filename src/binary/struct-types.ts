@@ -31,7 +31,8 @@ export type StructValue = number | bigint | boolean | Uint8Array;
 
 type Digit = '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9';
 type Whitespace = ' ' | '\t' | '\n' | '\r' | '\v' | '\f';
-type ByteOrder = '@' | '=' | '<' | '>' | '!';
+/** The byte-order characters that may open a format (`@` native, the default). */
+export type StructByteOrder = '@' | '=' | '<' | '>' | '!';
 
 /** Characters of a format the type-level parser reads; documents the limit. */
 export type MaxParsedFormatLength = 256;
@@ -85,9 +86,10 @@ type Repeat<V, Count extends string, Acc extends unknown[] = []> = Count extends
       : Repeat<V, Rest, [...Times10<Acc>, ...DigitTuple<D, V>]>
     : Acc;
 
-type Wide = StructValue[];
-
-/** Tail-recursive item parser; `Count` holds the digits read so far, `Depth` one entry per character. */
+/**
+ * The item parser behind {@link Unpacked} (tail-recursive): `Acc` holds the values so
+ * far, `Count` the digits read of the current item, `Depth` one entry per character.
+ */
 type ParseItems<
   Format extends string,
   Native extends boolean,
@@ -95,22 +97,22 @@ type ParseItems<
   Count extends string,
   Depth extends unknown[],
 > = Depth['length'] extends MaxParsedFormatLength
-  ? Wide
+  ? StructValue[]
   : Format extends `${infer Char}${infer Rest}`
     ? Char extends Digit
       ? Count extends `${Digit}${Digit}`
-        ? Wide // a count of 100 or more: use the wide type
+        ? StructValue[] // a count of 100 or more: use the wide type
         : ParseItems<Rest, Native, Acc, `${Count}${Char}`, [...Depth, 0]>
       : Char extends Whitespace
         ? Count extends ''
           ? ParseItems<Rest, Native, Acc, '', [...Depth, 0]>
-          : Wide // whitespace inside an item: the run-time parser rejects it
+          : StructValue[] // whitespace inside an item: the run-time parser rejects it
         : Char extends 'x'
           ? ParseItems<Rest, Native, Acc, '', [...Depth, 0]>
           : Char extends 's' | 'p'
             ? ParseItems<Rest, Native, [...Acc, Uint8Array], '', [...Depth, 0]>
             : [ValueOf<Char, Native>] extends [never]
-              ? Wide // not a format character
+              ? StructValue[] // not a format character
               : ParseItems<
                   Rest,
                   Native,
@@ -120,7 +122,7 @@ type ParseItems<
                 >
     : Count extends ''
       ? Acc
-      : Wide; // a count with no format character after it
+      : StructValue[]; // a count with no format character after it
 
 /**
  * The values `unpack(format, ...)` returns, as a tuple when `Format` is a literal the
@@ -133,7 +135,7 @@ type ParseItems<
  * ```
  */
 export type Unpacked<Format extends string> = string extends Format
-  ? Wide
-  : Format extends `${infer First extends ByteOrder}${infer Rest}`
+  ? StructValue[]
+  : Format extends `${infer First extends StructByteOrder}${infer Rest}`
     ? ParseItems<Rest, First extends '@' ? true : false, [], '', []>
     : ParseItems<Format, true, [], '', []>;
