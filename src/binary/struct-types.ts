@@ -130,8 +130,11 @@ type ParseItems<
  *
  * @example
  * ```ts
- * type Header = Unpacked<'!HHIq'>; // [number, number, number, bigint]
- * type Mixed = Unpacked<'<2h?3sx'>; // [number, number, boolean, Uint8Array]
+ * import type { Unpacked } from 'switchboard';
+ *
+ * const header: Unpacked<'!HHIq'> = [1, 2, 3, 4n]; // [number, number, number, bigint]
+ * const mixed: Unpacked<'<2h?3sx'> = [1, 2, true, new Uint8Array(3)];
+ * console.log(header.length, mixed.length); // 4 4
  * ```
  */
 export type Unpacked<Format extends string> = string extends Format

@@ -1075,11 +1075,6 @@ export function packInto(
  * `[number, number, number, bigint]`; see {@link Unpacked}); a computed format gives
  * `StructValue[]`.
  *
- * @example
- * ```ts
- * const [version, kind, length, id] = unpack('!HHIq', bytes);
- * // version, kind, length: number; id: bigint
- * ```
  * @throws {@link StructError} "unpack requires a buffer of N bytes" on a length mismatch.
  *
  * @example
@@ -1088,6 +1083,8 @@ export function packInto(
  *
  * const [type, length] = unpack('!HI', Uint8Array.of(0, 7, 0, 0, 0, 42));
  * console.log(type, length); // 7 42
+ * const [id] = unpack('!q', new Uint8Array(8)); // id: bigint, typed from the format
+ * console.log(id + 1n); // 1n
  * ```
  */
 export function unpack<F extends string>(format: F, bytes: Uint8Array): Unpacked<F> {
