@@ -28,6 +28,9 @@ import {
 import { EXIT, OUTPUT_FORMATS, stdout } from './output.js';
 import { RecordFormatter, TapFormatter } from './tap.js';
 
+/** Output (tap lines, records) buffered before lines are dropped, in bytes. */
+const OUTPUT_BACKLOG_BYTES = 8 * 1024 * 1024;
+
 /** The `proxy` command. */
 export const command: CommandSpec = {
   name: 'proxy',
@@ -180,15 +183,40 @@ export const command: CommandSpec = {
     const tapFormatter = tap ? new TapFormatter(format) : undefined;
     const recorder = recordPath === undefined ? undefined : new RecordFormatter();
     let record: WriteStream | undefined;
+    // The proxy never waits for its outputs (the traffic must not change), so a slow
+    // stdout or disk would buffer without bound: past OUTPUT_BACKLOG_BYTES lines are
+    // dropped and counted, and the count is printed when output flows again.
+    let droppedRecords = 0;
+    let droppedTap = 0;
     const writeRecord = (line: string | undefined): void => {
-      if (line !== undefined) {
-        record?.write(`${line}\n`);
+      if (line === undefined || record === undefined) {
+        return;
       }
+      if (record.writableLength > OUTPUT_BACKLOG_BYTES) {
+        droppedRecords += 1;
+        return;
+      }
+      if (droppedRecords > 0) {
+        process.stderr.write(
+          `proxy: ${droppedRecords} records dropped (the record file is slow)\n`,
+        );
+        droppedRecords = 0;
+      }
+      record.write(`${line}\n`);
     };
     const printTap = (line: string | undefined): void => {
-      if (line !== undefined) {
-        stdout.line(line).catch(() => undefined);
+      if (line === undefined) {
+        return;
       }
+      if (process.stdout.writableLength > OUTPUT_BACKLOG_BYTES) {
+        droppedTap += 1;
+        return;
+      }
+      if (droppedTap > 0) {
+        stdout.line(`(${droppedTap} tap lines dropped: stdout is slow)`).catch(() => undefined);
+        droppedTap = 0;
+      }
+      stdout.line(line).catch(() => undefined);
     };
     const onMessage =
       tapFormatter === undefined && recorder === undefined
