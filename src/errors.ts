@@ -190,6 +190,11 @@ export const ERROR_CODES = {
     class: 'InvalidArgumentError',
     summary: 'The encoder refused a payload the peer decoder would reject (size or content).',
   },
+  SB_MISSING_DEPENDENCY: {
+    class: 'InvalidArgumentError',
+    summary:
+      'An option needs an optional peer package that is not installed (`prom-client` for metrics, `@nats-io/transport-node` for a NATS bus); the message names it.',
+  },
   SB_HANDLER_ERROR: {
     class: 'SwitchboardError',
     summary: 'A server handler threw; the connection was closed and the server keeps serving.',

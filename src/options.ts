@@ -58,6 +58,10 @@ export const DEFAULTS = Object.freeze({
   keepAlive: true,
   /** TCP keepalive initial delay. */
   keepAliveInitialDelay: 60_000,
+  /** Connections the `/metrics` endpoint keeps open; the oldest idle one is closed to admit another. */
+  metricsMaxConnections: 16,
+  /** A `/metrics` request must arrive and be answered within this, from connect or the previous response: 10 s. */
+  metricsRequestTimeout: 10_000,
   /** Default listen/connect host. */
   host: '127.0.0.1',
   /**

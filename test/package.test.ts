@@ -1,17 +1,25 @@
 /**
- * The published package works from another directory: `npm pack` the built
- * package, unpack it into a temp project's node_modules, and import it by name
- * ("switchboard" and "switchboard/testing") and run its bin.
+ * The published package, as a new user meets it (the fresh-app check, #17):
+ * `npm pack` the built package, `npm install` the tarball into an empty
+ * project (offline: the package has no runtime dependencies, so nothing is
+ * fetched) with no warning, then
  *
- * No registry is touched: the temp project's other dependencies are links to
- * this checkout's node_modules. `npm test` builds dist/ before the tests run.
+ * - import it by name ("switchboard", "switchboard/testing") and run its bin;
+ * - compile a strict TypeScript program against its declarations
+ *   (`strict`, `exactOptionalPropertyTypes`, `skipLibCheck: false`, NodeNext),
+ *   which fails if a public `.d.ts` leaks a dependency's types, and run it;
+ * - use `metrics`/`bus` without the optional peers installed: SB_MISSING_DEPENDENCY
+ *   naming the package; then with `prom-client` linked in: /metrics serves.
+ *
+ * Only `typescript` and `@types/node` (and later `prom-client`) are linked in
+ * from this checkout. `npm test` builds dist/ before the tests run.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
   mkdtempSync,
-  readdirSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -21,36 +29,113 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-describe('the packed package', () => {
+const MANIFEST = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  scripts: Record<string, string>;
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  devDependencies: Record<string, string>;
+};
+
+/** A strict consumer's tsconfig: what the issue's new user had. */
+const CONSUMER_TSCONFIG = {
+  compilerOptions: {
+    target: 'ES2022',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    lib: ['ES2023'],
+    types: ['node'],
+    strict: true,
+    exactOptionalPropertyTypes: true,
+    noUncheckedIndexedAccess: true,
+    skipLibCheck: false,
+    outDir: 'out',
+  },
+  include: ['app.ts'],
+};
+
+/** A program over the main entry points; it prints one line the test checks. */
+const CONSUMER_APP = `
+import {
+  createServer, openChannel, connect, listen, select, parseFraming, pack, unpack, Struct,
+  ERROR_CODES, isSwitchboardError, DEFAULTS, type ServerOptions, type Channel,
+} from 'switchboard';
+import { FaultProxy } from 'switchboard/testing';
+
+const options: ServerOptions = { handler: 'echo', framing: 'line', listen: '127.0.0.1:0' };
+const server = await createServer(options);
+const proxy = await FaultProxy.start({ target: server.address });
+const channel: Channel = await openChannel(proxy.address, { framing: 'line' });
+await channel.send('hello');
+const echoed = await channel.receive();
+await channel.close();
+
+const listener = await listen('127.0.0.1:0');
+const dialing = connect(listener.address);
+const ready = await select([listener], [], { timeout: 5000 });
+const client = await dialing;
+const accepted = await listener.accept();
+client.destroy();
+accepted.destroy();
+await listener.close();
+await proxy.close();
+await server.close();
+
+const decoder = parseFraming('length:u16be').createDecoder();
+const [a, b] = unpack('!HI', pack('!HI', 1, 2));
+const size = new Struct('<q').size;
+
+let missing = '';
+try {
+  await createServer({ handler: 'echo', metrics: '127.0.0.1:0' });
+} catch (error) {
+  if (isSwitchboardError(error, 'SB_MISSING_DEPENDENCY')) missing = error.message;
+}
+console.log(JSON.stringify({
+  echoed: echoed === null ? null : new TextDecoder().decode(echoed),
+  selected: ready.readable.length,
+  decoder: typeof decoder.next,
+  unpacked: [a, b],
+  size,
+  codes: 'SB_MISSING_DEPENDENCY' in ERROR_CODES,
+  maxFrame: DEFAULTS.maxFrame,
+  missing,
+}));
+`;
+
+describe('the packed package in a fresh project', () => {
   let project = '';
+  let installOutput = '';
 
   beforeAll(() => {
     if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
       throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
     }
     project = mkdtempSync(join(tmpdir(), 'sb-package-'));
+    // --ignore-scripts: dist/ is already built (prepack would build it again).
     const packed = execFileSync(
       'npm',
       ['pack', '--ignore-scripts', '--json', '--pack-destination', project],
       { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 },
     );
     const [{ filename }] = JSON.parse(packed) as [{ filename: string }];
-    const modules = join(project, 'node_modules');
-    const target = join(modules, 'switchboard');
-    mkdirSync(target, { recursive: true });
-    execFileSync('tar', ['-xzf', join(project, filename), '-C', target, '--strip-components=1'], {
-      timeout: 60_000,
-    });
-    for (const entry of readdirSync(join(ROOT, 'node_modules'))) {
-      if (entry !== 'switchboard' && !entry.startsWith('.')) {
-        symlinkSync(join(ROOT, 'node_modules', entry), join(modules, entry));
-      }
-    }
     writeFileSync(
       join(project, 'package.json'),
-      '{"name":"consumer","type":"module","private":true}',
+      '{"name":"consumer","version":"1.0.0","type":"module","private":true}',
     );
-  }, 120_000);
+    const install = spawnSync(
+      'npm',
+      ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=warn', `./${filename}`],
+      { cwd: project, encoding: 'utf8', timeout: 120_000 },
+    );
+    installOutput = `${install.stdout}${install.stderr}`;
+    if (install.status !== 0) {
+      throw new Error(`npm install of the tarball failed:\n${installOutput}`);
+    }
+    for (const tool of ['typescript', '@types']) {
+      symlinkSync(join(ROOT, 'node_modules', tool), join(project, 'node_modules', tool));
+    }
+  }, 180_000);
 
   afterAll(() => {
     if (project !== '') {
@@ -66,6 +151,31 @@ describe('the packed package', () => {
       timeout: 30_000,
     }).trim();
   }
+
+  it('installs with no warning, no install-time script and no runtime dependency', () => {
+    expect(installOutput).not.toMatch(/warn|deprecated|ERR/i);
+    expect(MANIFEST.scripts.prepare).toBeUndefined();
+    expect(MANIFEST.scripts.prepack).toBe('npm run build');
+    expect(MANIFEST.scripts.install).toBeUndefined();
+    expect(MANIFEST.scripts.postinstall).toBeUndefined();
+    expect(MANIFEST.dependencies ?? {}).toEqual({});
+    const installed = JSON.parse(
+      readFileSync(join(project, 'node_modules/switchboard/package.json'), 'utf8'),
+    ) as { scripts?: Record<string, string> };
+    expect(installed.scripts?.prepare).toBeUndefined();
+    // The optional peers were not installed with it.
+    expect(existsSync(join(project, 'node_modules/prom-client'))).toBe(false);
+    expect(existsSync(join(project, 'node_modules/@nats-io'))).toBe(false);
+  });
+
+  it('declares prom-client and @nats-io/transport-node as optional peers (and dev deps for the tests)', () => {
+    for (const name of ['prom-client', '@nats-io/transport-node']) {
+      expect(MANIFEST.peerDependencies?.[name]).toBeDefined();
+      expect(MANIFEST.peerDependenciesMeta?.[name]?.optional).toBe(true);
+      expect(MANIFEST.devDependencies[name]).toBe(MANIFEST.peerDependencies?.[name]);
+    }
+    expect(MANIFEST.devDependencies.nats).toBeUndefined();
+  });
 
   it('imports "switchboard" by name and packs/frames as documented', () => {
     const output = run(`
@@ -87,15 +197,120 @@ describe('the packed package', () => {
     ).toBe('function');
   });
 
-  it('ships the bin, the docs and no test files', () => {
+  it('ships the bin, the docs, no tests, no sources and no source maps pointing at them', () => {
     const version = execFileSync(
       process.execPath,
       [join(project, 'node_modules/switchboard/dist/cli/main.js'), '--version'],
       { encoding: 'utf8', timeout: 30_000 },
     ).trim();
     expect(version).toMatch(/\d+\.\d+\.\d+/);
-    expect(existsSync(join(project, 'node_modules/switchboard/docs/ERRORS.md'))).toBe(true);
-    expect(existsSync(join(project, 'node_modules/switchboard/test'))).toBe(false);
-    expect(existsSync(join(project, 'node_modules/switchboard/src'))).toBe(false);
+    const shipped = join(project, 'node_modules/switchboard');
+    expect(existsSync(join(shipped, 'docs/ERRORS.md'))).toBe(true);
+    expect(existsSync(join(shipped, 'test'))).toBe(false);
+    expect(existsSync(join(shipped, 'src'))).toBe(false);
+    const files = execFileSync('find', [join(shipped, 'dist'), '-name', '*.map'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(files.trim()).toBe('');
+    expect(readFileSync(join(shipped, 'dist/index.js'), 'utf8')).not.toContain('sourceMappingURL');
+  });
+
+  it('public declarations import no dependency and keep no @internal member', () => {
+    const declarations = execFileSync(
+      'grep',
+      [
+        '-rlE',
+        `from ['"](prom-client|nats|@nats-io/[^'"]+)['"]|@internal`,
+        '--include=*.d.ts',
+        '.',
+      ],
+      { cwd: join(project, 'node_modules/switchboard/dist'), encoding: 'utf8' },
+    );
+    // Only the internal module that loads prom-client names it; no entry point's
+    // declarations reach it (the strict compile below, with no prom-client
+    // installed, would fail if one did).
+    expect(declarations.trim().split('\n').sort()).toEqual(['./server/prometheus.d.ts']);
+  });
+
+  it('a strict TypeScript app (skipLibCheck false, exactOptionalPropertyTypes) compiles and runs', () => {
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify(CONSUMER_TSCONFIG, null, 2));
+    writeFileSync(join(project, 'app.ts'), CONSUMER_APP);
+    const compile = spawnSync(
+      process.execPath,
+      [join(project, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'],
+      { cwd: project, encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(`${compile.stdout}${compile.stderr}`.trim()).toBe('');
+    expect(compile.status).toBe(0);
+    const output = execFileSync(process.execPath, ['out/app.js'], {
+      cwd: project,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    const result = JSON.parse(output) as Record<string, unknown>;
+    expect(result).toEqual({
+      echoed: 'hello',
+      selected: 1,
+      decoder: 'function',
+      unpacked: [1, 2],
+      size: 8,
+      codes: true,
+      maxFrame: 8 * 1024 * 1024,
+      missing: expect.stringContaining('"prom-client"'),
+    });
+  }, 180_000);
+
+  it('without the optional peers: SB_MISSING_DEPENDENCY names the package; npm start needs neither', () => {
+    const output = run(`
+      import { createServer } from 'switchboard';
+      const outcomes = [];
+      for (const options of [{ metrics: '127.0.0.1:0' }, { bus: 'nats://127.0.0.1:4222' }]) {
+        try {
+          const server = await createServer({ handler: 'chat', framing: 'line', ...options });
+          await server.close();
+          outcomes.push('started');
+        } catch (error) {
+          outcomes.push(error.code + ' ' + error.message);
+        }
+      }
+      const plain = await createServer({ handler: 'chat', framing: 'line' });
+      outcomes.push(plain.metricsUrl === null ? 'plain chat server ok' : 'metrics?');
+      await plain.close();
+      console.log(outcomes.join('\\n'));
+    `).split('\n');
+    expect(outcomes(output)).toEqual([
+      ['SB_MISSING_DEPENDENCY', 'prom-client'],
+      ['SB_MISSING_DEPENDENCY', '@nats-io/transport-node'],
+      ['plain', 'plain chat server ok'],
+    ]);
+    expect(output[0]).toContain('npm install prom-client');
+  });
+
+  it('with prom-client installed, the same app serves /metrics', () => {
+    mkdirSync(join(project, 'node_modules'), { recursive: true });
+    symlinkSync(
+      join(ROOT, 'node_modules', 'prom-client'),
+      join(project, 'node_modules/prom-client'),
+    );
+    const output = run(`
+      import { createServer } from 'switchboard';
+      const server = await createServer({ handler: 'echo', metrics: '127.0.0.1:0' });
+      const text = await (await fetch(server.metricsUrl)).text();
+      await server.close();
+      console.log(text.includes('switchboard_received_bytes_total 0'), text.includes('process_cpu_user_seconds_total'));
+    `);
+    expect(output).toBe('true true');
   });
 });
+
+/** Each line as [code or 'plain', the package named in it or the line]. */
+function outcomes(lines: string[]): [string, string][] {
+  return lines.map((line) => {
+    if (!line.startsWith('SB_')) {
+      return ['plain', line];
+    }
+    const named = /needs the package "([^"]+)"/.exec(line);
+    return [line.split(' ')[0]!, named?.[1] ?? line];
+  });
+}

@@ -544,7 +544,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     );
   }
 
-  /** @internal */
+  /**
+   * Registers `wake`, called whenever the state may have changed (what `select()`
+   * waits on); returns the unregistering function. Public because the class
+   * implements {@link Observable}.
+   */
   observe(wake: () => void): () => void {
     if (this.observers === undefined) {
       this.observers = new Set();

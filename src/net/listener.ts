@@ -105,7 +105,11 @@ export class Listener implements Observable, AsyncDisposable {
     return this.queue.length;
   }
 
-  /** @internal */
+  /**
+   * Registers `wake`, called whenever the state may have changed (what `select()`
+   * waits on); returns the unregistering function. Public because the class
+   * implements {@link Observable}.
+   */
   observe(wake: () => void): () => void {
     this.observers.add(wake);
     return () => {

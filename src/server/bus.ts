@@ -7,8 +7,9 @@
  * Two pieces, so that chat depends on an interface and not on NATS:
  *
  * - {@link ChatBus}: publish a {@link BusMessage} to a room, subscribe to a room.
- *   {@link NatsChatBus} implements it with the official `nats` client: room `R`
- *   is the NATS subject `switchboard.chat.R`; the envelope travels in NATS
+ *   {@link connectNatsBus} implements it (nats-bus.ts) with the official NATS
+ *   client `@nats-io/transport-node`, an optional peer dependency loaded on
+ *   first use: room `R` is the NATS subject `switchboard.chat.R`; the envelope travels in NATS
  *   headers (`Sb-Origin`, `Sb-Sender`, `Sb-Seq`) and the payload is the frame,
  *   unchanged, so `nats sub 'switchboard.chat.>'` shows the traffic as it is.
  * - {@link ChatBridge}: joins one server's {@link ChatRoom} to a bus. A frame a
@@ -41,7 +42,7 @@
  * | reconnecting | kept in a bounded pending buffer (`maxPendingBytes`) | the connection to NATS is lost |
  * | disconnected | dropped and counted                               | `close()` (or the client gave up) |
  *
- * Why our own pending buffer: nats.js 2.x (unlike the Go client with its
+ * Why our own pending buffer: nats.js (2.x and 3.x; unlike the Go client with its
  * `ReconnectBufSize`) discards its outbound buffer at every reconnect attempt
  * and does not bound it meanwhile. So while not connected the bus keeps up to
  * `maxPendingBytes` (default 8 MiB) of messages itself, replays them in order
@@ -54,10 +55,7 @@
  * reconnects forever (`maxReconnectAttempts: -1`) every `reconnectTimeWait` ms.
  */
 import { randomBytes } from 'node:crypto';
-import type { MsgHdrs, NatsConnection, NatsError, Subscription } from 'nats';
-import { Counter, Gauge, type Registry } from 'prom-client';
-import { type BusStatusMessage, diagnosticChannels } from '../diagnostics.js';
-import { ConnectionError, InvalidArgumentError, TimeoutError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { ChatMember, ChatRoom } from './handlers.js';
 
 /** The room every built-in `chat` server joins. */
@@ -141,6 +139,12 @@ export interface ChatBus {
   close(): Promise<void>;
 }
 
+/** The bus {@link connectNatsBus} returns: a {@link ChatBus} over one NATS connection. */
+export interface NatsChatBus extends ChatBus {
+  /** The NATS subject of `room` (`PREFIX.room`). */
+  subject(room: string): string;
+}
+
 /** Options of {@link connectNatsBus}. Times in ms, sizes in bytes. */
 export interface NatsBusOptions {
   /** NATS server URL(s): `nats://HOST:PORT`, several separated by commas. */
@@ -166,8 +170,6 @@ const NATS_DEFAULTS = Object.freeze({
   maxPendingBytes: 8 * 1024 * 1024,
   pingInterval: 5000,
 });
-/** Rough per-message overhead counted against `maxPendingBytes` (subject + headers). */
-const PENDING_OVERHEAD = 96;
 const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
 
 function badBusOption(message: string): InvalidArgumentError {
@@ -195,7 +197,8 @@ export function parseBusServers(servers: string | readonly string[]): string[] {
   return urls;
 }
 
-function checkRoom(room: string): void {
+/** @internal Throws `SB_BAD_OPTION` unless `room` is one NATS subject token. */
+export function checkRoom(room: string): void {
   if (!SUBJECT_TOKEN.test(room)) {
     throw badBusOption(`room "${room}" must be letters, digits, "-" or "_" (one subject token)`);
   }
@@ -210,17 +213,10 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
   }
   return value;
 }
-
-interface PendingMessage {
-  subject: string;
-  payload: Uint8Array;
-  headers: MsgHdrs;
-  bytes: number;
-}
-
 /**
  * Connects to NATS and resolves with a {@link ChatBus} in state `connected`.
- * @throws InvalidArgumentError `SB_BAD_OPTION` for a bad URL or option.
+ * @throws InvalidArgumentError `SB_BAD_OPTION` for a bad URL or option, `SB_MISSING_DEPENDENCY`
+ *   when the optional peer package `@nats-io/transport-node` is not installed.
  * @throws ConnectionError `SB_CONNECTION_REFUSED` / TimeoutError `SB_CONNECT_TIMEOUT`
  *   when the first connection fails (later losses are reconnected, not thrown).
  */
@@ -258,248 +254,16 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsChatB
     NATS_DEFAULTS.pingInterval,
   );
   // Loaded on first use, so servers without a bus never load the NATS client.
-  const nats = await import('nats');
-  let connection: NatsConnection;
-  try {
-    connection = await nats.connect({
-      servers,
-      name: `switchboard-${instanceId}`,
-      noEcho: true,
-      reconnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait,
-      reconnectJitter: Math.min(100, reconnectTimeWait),
-      timeout: connectTimeout === 0 ? 20_000 : connectTimeout,
-      pingInterval,
-      maxPingOut: 2,
-    });
-  } catch (error) {
-    const code = (error as Partial<NatsError>).code;
-    if (code === 'TIMEOUT') {
-      throw new TimeoutError(
-        'SB_CONNECT_TIMEOUT',
-        `bus: no NATS connection to ${servers.join(',')} within connectTimeout ${connectTimeout} ms`,
-        { cause: error },
-      );
-    }
-    throw new ConnectionError(
-      'SB_CONNECTION_REFUSED',
-      `bus: cannot connect to NATS at ${servers.join(',')} (${code ?? 'error'})`,
-      { cause: error },
-    );
-  }
-  return new NatsChatBus(connection, nats.headers, {
+  const { openNatsBus } = await import('./nats-bus.js');
+  return openNatsBus({
+    servers,
     instanceId,
     subjectPrefix,
+    reconnectTimeWait,
+    connectTimeout,
     maxPendingBytes,
+    pingInterval,
   });
-}
-
-/** A {@link ChatBus} over one NATS connection. Build it with {@link connectNatsBus}. */
-export class NatsChatBus implements ChatBus {
-  readonly instanceId: string;
-  readonly #connection: NatsConnection;
-  readonly #makeHeaders: () => MsgHdrs;
-  readonly #subjectPrefix: string;
-  readonly #maxPendingBytes: number;
-  readonly #pending: PendingMessage[] = [];
-  #pendingBytes = 0;
-  #state: BusState = 'connected';
-  #server: string;
-  #reconnects = 0;
-  #published = 0;
-  #received = 0;
-  #dropped = 0;
-  #closing: Promise<void> | null = null;
-  readonly #subscriptions = new Set<Subscription>();
-
-  /** @internal use {@link connectNatsBus}. */
-  constructor(
-    connection: NatsConnection,
-    makeHeaders: () => MsgHdrs,
-    settings: { instanceId: string; subjectPrefix: string; maxPendingBytes: number },
-  ) {
-    this.#connection = connection;
-    this.#makeHeaders = makeHeaders;
-    this.instanceId = settings.instanceId;
-    this.#subjectPrefix = settings.subjectPrefix;
-    this.#maxPendingBytes = settings.maxPendingBytes;
-    this.#server = connection.getServer();
-    this.#publishStatus('connecting', null);
-    void this.#watchStatus();
-    void connection.closed().then((error) => {
-      this.#setState('disconnected', error instanceof Error ? error : null);
-    });
-  }
-
-  get status(): BusStatus {
-    return {
-      state: this.#state,
-      instanceId: this.instanceId,
-      server: this.#state === 'connected' ? this.#server : '',
-      reconnects: this.#reconnects,
-      published: this.#published,
-      received: this.#received,
-      dropped: this.#dropped,
-      pendingMessages: this.#pending.length,
-      pendingBytes: this.#pendingBytes,
-    };
-  }
-
-  /** The NATS subject of `room`. */
-  subject(room: string): string {
-    return `${this.#subjectPrefix}.${room}`;
-  }
-
-  publish(room: string, message: BusMessage): void {
-    checkRoom(room);
-    const headers = this.#makeHeaders();
-    headers.set(BUS_HEADERS.origin, message.origin);
-    headers.set(BUS_HEADERS.sender, message.sender);
-    headers.set(BUS_HEADERS.seq, String(message.seq));
-    const subject = this.subject(room);
-    if (this.#state === 'connected') {
-      this.#write(subject, message.payload, headers);
-      return;
-    }
-    if (this.#state === 'disconnected') {
-      this.#dropped += 1;
-      return;
-    }
-    const bytes = message.payload.byteLength + PENDING_OVERHEAD;
-    if (this.#pendingBytes + bytes > this.#maxPendingBytes) {
-      this.#dropped += 1; // the newest is dropped: what is queued keeps its order
-      return;
-    }
-    this.#pending.push({ subject, payload: message.payload, headers, bytes });
-    this.#pendingBytes += bytes;
-  }
-
-  subscribe(room: string, onMessage: (message: BusMessage) => void): () => void {
-    checkRoom(room);
-    // A callback subscription runs synchronously per message, in arrival order.
-    const subscription = this.#connection.subscribe(this.subject(room), {
-      callback: (error, msg) => {
-        if (error !== null) {
-          return; // a subscription error (permissions) also ends the subscription; state shows it
-        }
-        this.#received += 1;
-        const headers = msg.headers;
-        const seq = Number(headers?.get(BUS_HEADERS.seq) ?? '0');
-        onMessage({
-          origin: headers?.get(BUS_HEADERS.origin) ?? '',
-          sender: headers?.get(BUS_HEADERS.sender) ?? '',
-          seq: Number.isSafeInteger(seq) && seq > 0 ? seq : 0,
-          payload: msg.data,
-        });
-      },
-    });
-    this.#subscriptions.add(subscription);
-    return () => {
-      if (this.#subscriptions.delete(subscription)) {
-        subscription.unsubscribe();
-      }
-    };
-  }
-
-  async flush(): Promise<void> {
-    if (this.#state !== 'connected') {
-      return;
-    }
-    try {
-      await this.#connection.flush();
-    } catch {
-      // Lost the connection meanwhile: the state machine takes over.
-    }
-  }
-
-  close(): Promise<void> {
-    if (this.#closing === null) {
-      this.#closing = this.#runClose();
-    }
-    return this.#closing;
-  }
-
-  async #runClose(): Promise<void> {
-    const wasConnected = this.#state === 'connected';
-    this.#dropped += this.#pending.length;
-    this.#pending.length = 0;
-    this.#pendingBytes = 0;
-    this.#setState('disconnected', null);
-    try {
-      if (wasConnected) {
-        // drain: unsubscribe, flush what was published, then close.
-        await this.#connection.drain();
-      } else {
-        await this.#connection.close();
-      }
-    } catch {
-      await this.#connection.close().catch(() => undefined);
-    }
-  }
-
-  #write(subject: string, payload: Uint8Array, headers: MsgHdrs): void {
-    try {
-      this.#connection.publish(subject, payload, { headers });
-      this.#published += 1;
-    } catch {
-      // MAX_PAYLOAD_EXCEEDED (frame larger than the server's max_payload) or a closed connection.
-      this.#dropped += 1;
-    }
-  }
-
-  async #watchStatus(): Promise<void> {
-    for await (const event of this.#connection.status()) {
-      if (this.#state === 'disconnected') {
-        return;
-      }
-      if (event.type === 'disconnect') {
-        this.#setState('reconnecting', null);
-      } else if (event.type === 'reconnect') {
-        this.#reconnects += 1;
-        this.#server = this.#connection.getServer();
-        // One round trip first: the server has then taken our re-sent subscriptions,
-        // so "connected" means "receiving" too. Meanwhile publishes still queue.
-        await this.#connection.flush().catch(() => undefined);
-        if (this.#isDisconnected()) {
-          return;
-        }
-        // Replay before switching state, so newer messages cannot overtake pending ones.
-        for (const message of this.#pending.splice(0)) {
-          this.#write(message.subject, message.payload, message.headers);
-        }
-        this.#pendingBytes = 0;
-        this.#setState('connected', null);
-      }
-    }
-  }
-
-  /** A method, not an inline test: the state may change across an `await`. */
-  #isDisconnected(): boolean {
-    return this.#state === 'disconnected';
-  }
-
-  #setState(state: BusState, error: Error | null): void {
-    if (this.#state === state) {
-      return;
-    }
-    const previous = this.#state;
-    this.#state = state;
-    this.#publishStatus(previous, error);
-  }
-
-  #publishStatus(previous: BusState | null, error: Error | null): void {
-    diagnosticChannels.busStatus.publish({
-      instanceId: this.instanceId,
-      state: this.#state,
-      previous,
-      server: this.#state === 'connected' ? this.#server : '',
-      reconnects: this.#reconnects,
-      pendingMessages: this.#pending.length,
-      dropped: this.#dropped,
-      error,
-    } satisfies BusStatusMessage);
-  }
 }
 
 /** Counters of a {@link ChatBridge}. */
@@ -621,67 +385,4 @@ export class ChatBridge {
     this.#delivered += 1;
     this.#room.deliverFromRelay(message.payload);
   }
-}
-
-/** What the Prometheus collectors read: a bus and, optionally, its bridge. */
-export interface BusMetricsSource {
-  readonly bus: ChatBus;
-  readonly bridge: ChatBridge | null;
-}
-
-/**
- * Adds the bus metrics to a server's registry: `switchboard_bus_state{state}`
- * (1 for the current state, 0 for the others), `switchboard_bus_reconnects_total`,
- * `switchboard_bus_messages_total{direction="published|received|dropped|gaps|duplicates"}`.
- */
-export function registerBusMetrics(registry: Registry, source: BusMetricsSource): void {
-  const registers = [registry];
-  new Gauge({
-    name: 'switchboard_bus_state',
-    help: 'Chat bus connection state (1 = current state).',
-    labelNames: ['state'] as const,
-    registers,
-    collect() {
-      const current = source.bus.status.state;
-      for (const state of BUS_STATES) {
-        this.set({ state }, state === current ? 1 : 0);
-      }
-    },
-  });
-  new Gauge({
-    name: 'switchboard_bus_pending_bytes',
-    help: 'Bytes of chat messages waiting for the bus to reconnect.',
-    registers,
-    collect() {
-      this.set(source.bus.status.pendingBytes);
-    },
-  });
-  new Counter({
-    name: 'switchboard_bus_reconnects_total',
-    help: 'Reconnects to the chat bus.',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(source.bus.status.reconnects);
-    },
-  });
-  new Counter({
-    name: 'switchboard_bus_messages_total',
-    help: 'Chat bus messages by outcome.',
-    labelNames: ['outcome'] as const,
-    registers,
-    collect() {
-      this.reset();
-      const status = source.bus.status;
-      this.inc({ outcome: 'published' }, status.published);
-      this.inc({ outcome: 'received' }, status.received);
-      this.inc({ outcome: 'dropped' }, status.dropped);
-      const stats = source.bridge?.stats;
-      if (stats !== undefined) {
-        this.inc({ outcome: 'delivered' }, stats.delivered);
-        this.inc({ outcome: 'duplicate' }, stats.duplicates);
-        this.inc({ outcome: 'gap' }, stats.gaps);
-      }
-    },
-  });
 }

@@ -20,7 +20,7 @@ export {
   DEFAULT_CHAT_ROOM,
   DEFAULT_SUBJECT_PREFIX,
   type NatsBusOptions,
-  NatsChatBus,
+  type NatsChatBus,
 } from './bus.js';
 export type { ConnectionInfo, ProxyPreamble } from './connection.js';
 export type { FrameContext, FrameHandler, FrameHandlerResult } from './dispatch/frame-handler.js';

@@ -55,7 +55,6 @@ import {
   type ChatBus,
   connectNatsBus,
   DEFAULT_CHAT_ROOM,
-  registerBusMetrics,
 } from './bus.js';
 import {
   type ConnectionBody,
@@ -79,14 +78,8 @@ import { poolBody, ThreadPool } from './dispatch/threads.js';
 import type { CheckedHandlerSpec } from './handler-spec.js';
 import { BUILTIN_HANDLER_NAMES, type BuiltinHandlerName, ChatRoom } from './handlers.js';
 import { AdmissionControl, SERVER_LIMITS_SCHEMA } from './limits.js';
-import {
-  createMetricsRegistry,
-  type MetricsEndpoint,
-  type MetricsSnapshot,
-  type RefusalReason,
-  ServerMetrics,
-  serveMetrics,
-} from './metrics.js';
+import { type MetricsSnapshot, type RefusalReason, ServerMetrics } from './metrics.js';
+import { createMetricsRegistries, type MetricsEndpoint, serveMetrics } from './prometheus.js';
 
 /** TLS settings of a server (mutual TLS with `requestCert` + `ca`). */
 export type ServerTlsOptions = TlsServerOptions;
@@ -584,11 +577,10 @@ class SwitchboardServer implements Server {
   }
 
   async startMetrics(host: string, port: number): Promise<void> {
-    const registry = createMetricsRegistry(this.#parts.metrics);
-    if (this.#parts.bus !== null) {
-      registerBusMetrics(registry, this.#parts.bus);
-    }
-    this.#metricsEndpoint = await serveMetrics(registry, host, port);
+    const registries = await createMetricsRegistries(this.#parts.metrics, this.#parts.bus);
+    this.#metricsEndpoint = await serveMetrics(registries, host, port, {
+      ...(this.#parts.clock === undefined ? {} : { clock: this.#parts.clock }),
+    });
   }
 
   #onConnection(socket: net.Socket): void {

@@ -277,7 +277,7 @@ describe.skipIf(!hasNats)('chat with dispatch processes over nats-server', () =>
     expect(instanceIds.size).toBe(3);
 
     // The raw traffic on NATS, to check the envelope.
-    const { connect } = await import('nats');
+    const { connect } = await import('@nats-io/transport-node');
     const observer = await connect({ servers: nats.url });
     const envelopes: { origin: string; sender: string; seq: number }[] = [];
     observer.subscribe('switchboard.chat.lobby', {

@@ -55,10 +55,10 @@ describe('/metrics scraped over HTTP', () => {
       const samples = await scrape(server.metricsUrl!);
       expect(sampleValue(samples, 'switchboard_connections_open')).toBe(0);
       expect(sampleValue(samples, 'switchboard_connections_accepted_total')).toBe(11);
-      expect(sampleValue(samples, 'switchboard_frames_received_total')).toBe(300);
-      expect(sampleValue(samples, 'switchboard_frames_sent_total')).toBe(300);
-      expect(sampleValue(samples, 'switchboard_bytes_received_total')).toBe(bytes);
-      expect(sampleValue(samples, 'switchboard_bytes_sent_total')).toBe(bytes);
+      expect(sampleValue(samples, 'switchboard_received_frames_total')).toBe(300);
+      expect(sampleValue(samples, 'switchboard_sent_frames_total')).toBe(300);
+      expect(sampleValue(samples, 'switchboard_received_bytes_total')).toBe(bytes);
+      expect(sampleValue(samples, 'switchboard_sent_bytes_total')).toBe(bytes);
       expect(
         sampleValue(samples, 'switchboard_errors_total', { code: 'SB_TOO_MANY_CONNECTIONS' }),
       ).toBe(1);
@@ -88,7 +88,7 @@ describe('/metrics scraped over HTTP', () => {
     expect(
       sampleValue(samples, 'switchboard_handler_duration_seconds_count', { kind: 'frame' }),
     ).toBe(25);
-    expect(sampleValue(samples, 'switchboard_frames_received_total')).toBe(25);
+    expect(sampleValue(samples, 'switchboard_received_frames_total')).toBe(25);
   });
 
   it('the endpoint closes with the server', async () => {

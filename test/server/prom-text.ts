@@ -33,7 +33,8 @@ export function parsePrometheusText(text: string): Sample[] {
         : raw === '-Inf'
           ? Number.NEGATIVE_INFINITY
           : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') {
+    // Case-insensitive, as Prometheus reads it (prom-client writes `Nan`).
+    if (Number.isNaN(value) && raw.toLowerCase() !== 'nan') {
       throw new Error(`bad sample value in: ${line}`);
     }
     samples.push({ name: match[1]!, labels, value });

@@ -1,0 +1,302 @@
+/**
+ * The NATS implementation of the chat bus (see bus.ts for the bus's rules and
+ * states): one `@nats-io/transport-node` connection per instance.
+ *
+ * Theory of operation
+ * -------------------
+ * Internal module, loaded by `connectNatsBus` with `import()` only when a bus is
+ * configured. The client package is an optional peer dependency: it is imported
+ * on first use through {@link importOptional}, so a missing package is
+ * `SB_MISSING_DEPENDENCY`, and its types appear only here, never in the public
+ * declarations (the public type is the {@link NatsChatBus} interface).
+ *
+ * Room `R` is the NATS subject `PREFIX.R`; the envelope travels in NATS headers
+ * (`Sb-Origin`, `Sb-Sender`, `Sb-Seq`) and the payload is the frame, unchanged.
+ *
+ * Why our own pending buffer: nats.js (2.x, and 3.x still: `resetOutbound()` at
+ * every connect attempt), unlike the Go client with its `ReconnectBufSize`,
+ * discards its outbound buffer at every reconnect attempt and does not bound it
+ * meanwhile. So while not connected the bus keeps up to `maxPendingBytes` of
+ * messages itself, replays them in order once reconnected (after one round trip,
+ * so re-sent subscriptions are in place), and drops and counts what does not fit.
+ */
+import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { type BusStatusMessage, diagnosticChannels } from '../diagnostics.js';
+import { ConnectionError, TimeoutError } from '../errors.js';
+import {
+  BUS_HEADERS,
+  type BusMessage,
+  type BusState,
+  type BusStatus,
+  checkRoom,
+  type NatsChatBus,
+} from './bus.js';
+import { importOptional } from './optional-dependency.js';
+
+/** Validated settings of one NATS bus (bus.ts checks them). Times in ms. */
+export interface NatsBusSettings {
+  servers: string[];
+  instanceId: string;
+  subjectPrefix: string;
+  reconnectTimeWait: number;
+  connectTimeout: number;
+  maxPendingBytes: number;
+  pingInterval: number;
+}
+
+/** Rough per-message overhead counted against `maxPendingBytes` (subject + headers). */
+const PENDING_OVERHEAD = 96;
+
+interface PendingMessage {
+  subject: string;
+  payload: Uint8Array;
+  headers: MsgHdrs;
+  bytes: number;
+}
+
+/**
+ * Loads the client, connects, and resolves with a bus in state `connected`.
+ * @throws InvalidArgumentError `SB_MISSING_DEPENDENCY` without `@nats-io/transport-node`.
+ * @throws ConnectionError `SB_CONNECTION_REFUSED` / TimeoutError `SB_CONNECT_TIMEOUT`
+ *   when the first connection fails (later losses are reconnected, not thrown).
+ */
+export async function openNatsBus(settings: NatsBusSettings): Promise<NatsChatBus> {
+  const nats = await importOptional(
+    '@nats-io/transport-node',
+    () => import('@nats-io/transport-node'),
+  );
+  const { servers, instanceId, reconnectTimeWait, connectTimeout } = settings;
+  let connection: NatsConnection;
+  try {
+    connection = await nats.connect({
+      servers,
+      name: `switchboard-${instanceId}`,
+      noEcho: true,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait,
+      reconnectJitter: Math.min(100, reconnectTimeWait),
+      timeout: connectTimeout === 0 ? 20_000 : connectTimeout,
+      pingInterval: settings.pingInterval,
+      maxPingOut: 2,
+    });
+  } catch (error) {
+    // 3.x throws one class per cause; its `name` says which (TimeoutError, ConnectionError, ...).
+    const name = error instanceof Error ? error.name : 'error';
+    if (name === 'TimeoutError') {
+      throw new TimeoutError(
+        'SB_CONNECT_TIMEOUT',
+        `bus: no NATS connection to ${servers.join(',')} within connectTimeout ${connectTimeout} ms`,
+        { cause: error },
+      );
+    }
+    throw new ConnectionError(
+      'SB_CONNECTION_REFUSED',
+      `bus: cannot connect to NATS at ${servers.join(',')} (${name})`,
+      { cause: error },
+    );
+  }
+  return new NatsBus(connection, () => nats.headers(), settings);
+}
+
+/** A {@link NatsChatBus} over one NATS connection. Built by {@link openNatsBus}. */
+class NatsBus implements NatsChatBus {
+  readonly instanceId: string;
+  readonly #connection: NatsConnection;
+  readonly #makeHeaders: () => MsgHdrs;
+  readonly #subjectPrefix: string;
+  readonly #maxPendingBytes: number;
+  readonly #pending: PendingMessage[] = [];
+  #pendingBytes = 0;
+  #state: BusState = 'connected';
+  #server: string;
+  #reconnects = 0;
+  #published = 0;
+  #received = 0;
+  #dropped = 0;
+  #closing: Promise<void> | null = null;
+  readonly #subscriptions = new Set<Subscription>();
+
+  constructor(connection: NatsConnection, makeHeaders: () => MsgHdrs, settings: NatsBusSettings) {
+    this.#connection = connection;
+    this.#makeHeaders = makeHeaders;
+    this.instanceId = settings.instanceId;
+    this.#subjectPrefix = settings.subjectPrefix;
+    this.#maxPendingBytes = settings.maxPendingBytes;
+    this.#server = connection.getServer();
+    this.#publishStatus('connecting', null);
+    void this.#watchStatus();
+    void connection.closed().then((error) => {
+      this.#setState('disconnected', error instanceof Error ? error : null);
+    });
+  }
+
+  get status(): BusStatus {
+    return {
+      state: this.#state,
+      instanceId: this.instanceId,
+      server: this.#state === 'connected' ? this.#server : '',
+      reconnects: this.#reconnects,
+      published: this.#published,
+      received: this.#received,
+      dropped: this.#dropped,
+      pendingMessages: this.#pending.length,
+      pendingBytes: this.#pendingBytes,
+    };
+  }
+
+  /** The NATS subject of `room`. */
+  subject(room: string): string {
+    return `${this.#subjectPrefix}.${room}`;
+  }
+
+  publish(room: string, message: BusMessage): void {
+    checkRoom(room);
+    const headers = this.#makeHeaders();
+    headers.set(BUS_HEADERS.origin, message.origin);
+    headers.set(BUS_HEADERS.sender, message.sender);
+    headers.set(BUS_HEADERS.seq, String(message.seq));
+    const subject = this.subject(room);
+    if (this.#state === 'connected') {
+      this.#write(subject, message.payload, headers);
+      return;
+    }
+    if (this.#state === 'disconnected') {
+      this.#dropped += 1;
+      return;
+    }
+    const bytes = message.payload.byteLength + PENDING_OVERHEAD;
+    if (this.#pendingBytes + bytes > this.#maxPendingBytes) {
+      this.#dropped += 1; // the newest is dropped: what is queued keeps its order
+      return;
+    }
+    this.#pending.push({ subject, payload: message.payload, headers, bytes });
+    this.#pendingBytes += bytes;
+  }
+
+  subscribe(room: string, onMessage: (message: BusMessage) => void): () => void {
+    checkRoom(room);
+    // A callback subscription runs synchronously per message, in arrival order.
+    const subscription = this.#connection.subscribe(this.subject(room), {
+      callback: (error, msg) => {
+        if (error !== null) {
+          return; // a subscription error (permissions) also ends the subscription; state shows it
+        }
+        this.#received += 1;
+        const headers = msg.headers;
+        const seq = Number(headers?.get(BUS_HEADERS.seq) ?? '0');
+        onMessage({
+          origin: headers?.get(BUS_HEADERS.origin) ?? '',
+          sender: headers?.get(BUS_HEADERS.sender) ?? '',
+          seq: Number.isSafeInteger(seq) && seq > 0 ? seq : 0,
+          payload: msg.data,
+        });
+      },
+    });
+    this.#subscriptions.add(subscription);
+    return () => {
+      if (this.#subscriptions.delete(subscription)) {
+        subscription.unsubscribe();
+      }
+    };
+  }
+
+  async flush(): Promise<void> {
+    if (this.#state !== 'connected') {
+      return;
+    }
+    try {
+      await this.#connection.flush();
+    } catch {
+      // Lost the connection meanwhile: the state machine takes over.
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#closing === null) {
+      this.#closing = this.#runClose();
+    }
+    return this.#closing;
+  }
+
+  async #runClose(): Promise<void> {
+    const wasConnected = this.#state === 'connected';
+    this.#dropped += this.#pending.length;
+    this.#pending.length = 0;
+    this.#pendingBytes = 0;
+    this.#setState('disconnected', null);
+    try {
+      if (wasConnected) {
+        // drain: unsubscribe, flush what was published, then close.
+        await this.#connection.drain();
+      } else {
+        await this.#connection.close();
+      }
+    } catch {
+      await this.#connection.close().catch(() => undefined);
+    }
+  }
+
+  #write(subject: string, payload: Uint8Array, headers: MsgHdrs): void {
+    try {
+      this.#connection.publish(subject, payload, { headers });
+      this.#published += 1;
+    } catch {
+      // MAX_PAYLOAD_EXCEEDED (frame larger than the server's max_payload) or a closed connection.
+      this.#dropped += 1;
+    }
+  }
+
+  async #watchStatus(): Promise<void> {
+    for await (const event of this.#connection.status()) {
+      if (this.#state === 'disconnected') {
+        return;
+      }
+      if (event.type === 'disconnect') {
+        this.#setState('reconnecting', null);
+      } else if (event.type === 'reconnect') {
+        this.#reconnects += 1;
+        this.#server = this.#connection.getServer();
+        // One round trip first: the server has then taken our re-sent subscriptions,
+        // so "connected" means "receiving" too. Meanwhile publishes still queue.
+        await this.#connection.flush().catch(() => undefined);
+        if (this.#isDisconnected()) {
+          return;
+        }
+        // Replay before switching state, so newer messages cannot overtake pending ones.
+        for (const message of this.#pending.splice(0)) {
+          this.#write(message.subject, message.payload, message.headers);
+        }
+        this.#pendingBytes = 0;
+        this.#setState('connected', null);
+      }
+    }
+  }
+
+  /** A method, not an inline test: the state may change across an `await`. */
+  #isDisconnected(): boolean {
+    return this.#state === 'disconnected';
+  }
+
+  #setState(state: BusState, error: Error | null): void {
+    if (this.#state === state) {
+      return;
+    }
+    const previous = this.#state;
+    this.#state = state;
+    this.#publishStatus(previous, error);
+  }
+
+  #publishStatus(previous: BusState | null, error: Error | null): void {
+    diagnosticChannels.busStatus.publish({
+      instanceId: this.instanceId,
+      state: this.#state,
+      previous,
+      server: this.#state === 'connected' ? this.#server : '',
+      reconnects: this.#reconnects,
+      pendingMessages: this.#pending.length,
+      dropped: this.#dropped,
+      error,
+    } satisfies BusStatusMessage);
+  }
+}
