@@ -547,7 +547,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   /**
    * Registers `wake`, called whenever the state may have changed (what `select()`
    * waits on); returns the unregistering function. Public because the class
-   * implements {@link Observable}.
+   * implements `Observable` (net/clock.ts).
    */
   observe(wake: () => void): () => void {
     if (this.observers === undefined) {

@@ -108,7 +108,7 @@ export class Listener implements Observable, AsyncDisposable {
   /**
    * Registers `wake`, called whenever the state may have changed (what `select()`
    * waits on); returns the unregistering function. Public because the class
-   * implements {@link Observable}.
+   * implements `Observable` (net/clock.ts).
    */
   observe(wake: () => void): () => void {
     this.observers.add(wake);
