@@ -19,7 +19,8 @@
  * Theory of operation of {@link SbpDecoder}: chunks are kept in a list (no copy on
  * push). `next()` reads the 4-byte length as soon as it is buffered and checks it
  * against `maxFrame + 5` before waiting for the body (rule: limits at the header); the
- * type byte is checked as soon as it arrives. A frame inside one chunk is returned as a
+ * type byte is checked as soon as it arrives, and with it the body (`maxFrame + 1` for
+ * the types without an id), so that every body decoded fits the encoder's limit. A frame inside one chunk is returned as a
  * view; a frame spanning chunks is concatenated once. Errors are sticky.
  */
 
@@ -258,7 +259,18 @@ export class SbpDecoder implements Decoder {
       this.frameLength = length;
     }
     if (this.total > LENGTH_BYTES) {
-      checkType(this.peekByte(LENGTH_BYTES), this.consumed);
+      const type = this.peekByte(LENGTH_BYTES);
+      checkType(type, this.consumed);
+      // The header check allowed room for an id; a type without one (DATA, CLOSE) must
+      // not use it for body, or a peer could send a body of maxFrame + 4 bytes, which
+      // the encoder (and so an echo) refuses (#14).
+      if (!hasId(type) && this.frameLength > this.maxEnvelope - ID_BYTES) {
+        throw new FrameError(
+          'SB_FRAME_TOO_LARGE',
+          `sbp: body of ${this.frameLength - 1} bytes exceeds maxFrame ${this.maxEnvelope - 5}`,
+          { offset: this.consumed },
+        );
+      }
     }
     const needed = LENGTH_BYTES + this.frameLength;
     if (this.total < needed) {

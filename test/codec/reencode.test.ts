@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Framing, parseFraming } from '../../src/codec/index.js';
+import { encodeEnvelope, parseEnvelope, SbpDecoder } from '../../src/net/envelope.js';
 import { seededRandom } from '../../src/testing/seeded-random.js';
 import { ascii, concat, feed, hex } from '../helpers/feed.js';
 import { fuzzInput } from './fuzz-inputs.js';
@@ -129,6 +130,59 @@ describe('every decoded frame can be encoded back to the same frame (#14)', () =
     // Payloads without a trailing CR keep the plain LF terminator.
     expect(Buffer.concat(framing.createEncoder().encode(ascii('ab'))).toString('latin1')).toBe(
       'ab\n',
+    );
+  });
+});
+
+describe('sbp (the Channel envelope): every decoded envelope encodes back to the same bytes (#14)', () => {
+  const MAX = 16;
+  const envelope = (type: number, length: number, bodyLength: number): Uint8Array =>
+    Uint8Array.from([0, 0, 0, length, type, ...new Uint8Array(bodyLength)]);
+
+  it('a DATA or CLOSE body over maxFrame is refused at the type byte, even within the room for an id', () => {
+    for (const type of [0, 5]) {
+      for (let extra = 1; extra <= 4; extra++) {
+        const bytes = envelope(type, 1 + MAX + extra, MAX + extra);
+        const outcome = feed(() => new SbpDecoder(MAX), bytes);
+        expect(outcome.error?.code).toBe('SB_FRAME_TOO_LARGE');
+        expect(outcome.error?.offset).toBe(0);
+      }
+      expect(feed(() => new SbpDecoder(MAX), envelope(type, 1 + MAX, MAX)).error).toBeUndefined();
+    }
+  });
+
+  it("property: every decoded envelope either is refused as the peer's fault or re-encodes to itself", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            type: fc.integer({ min: 0, max: 5 }),
+            length: fc.integer({ min: 1, max: MAX + 6 }),
+          }),
+          { maxLength: 6 },
+        ),
+        (envelopes) => {
+          const bytes = concat(
+            envelopes.map(({ type, length }) =>
+              Uint8Array.from([0, 0, 0, length, type, ...new Uint8Array(length - 1)]),
+            ),
+          );
+          const decoded = feed(() => new SbpDecoder(MAX), bytes);
+          for (const frame of decoded.frames) {
+            let parsed: ReturnType<typeof parseEnvelope>;
+            try {
+              parsed = parseEnvelope(frame);
+            } catch (error) {
+              // Too short for its id: refused as the peer's fault, which is allowed.
+              expect((error as { code?: string }).code).toBe('SB_BAD_ENVELOPE');
+              continue;
+            }
+            const again = Buffer.concat(encodeEnvelope(parsed.type, parsed.id, parsed.body, MAX));
+            expect(hex(again.subarray(4))).toBe(hex(frame));
+          }
+        },
+      ),
+      { seed: SEED, numRuns: 300 },
     );
   });
 });

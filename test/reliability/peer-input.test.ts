@@ -79,6 +79,30 @@ describe('a line ending in CR is served, not refused (#14)', () => {
   }
 });
 
+describe("sbp: a DATA body within the room for an id is the peer's fault (#14)", () => {
+  it('echo closes with SB_FRAME_TOO_LARGE, not a handler or caller-fault code', async () => {
+    const closes: ConnectionCloseMessage[] = [];
+    const unsubscribe = diagnosticChannels.connectionClose.subscribe((message) =>
+      closes.push(message),
+    );
+    try {
+      const server = await tracker.server({
+        handler: 'echo',
+        framing: 'sbp',
+        maxFrame: 16,
+        listen: '127.0.0.1:0',
+      });
+      const socket = await tracker.socket(server.address);
+      // DATA (type 0, no id) with a 18-byte body: length 19 <= 16 + 1 + 4.
+      socket.write(Uint8Array.from([0, 0, 0, 19, 0, ...new Uint8Array(18)]));
+      await until(() => closes.length === 1, 10_000);
+      expect(closes[0]!.code).toBe('SB_FRAME_TOO_LARGE');
+    } finally {
+      unsubscribe();
+    }
+  });
+});
+
 describe('a handler that misuses the API is a handler error, not a caller-fault code', () => {
   it('sending a payload the framing cannot carry closes with SB_HANDLER_ERROR', async () => {
     const closes: ConnectionCloseMessage[] = [];
