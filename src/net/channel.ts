@@ -297,13 +297,13 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private observers: Set<() => void> | undefined;
   /**
    * The one reader parked without a deadline (fast path), settled by notify(): its
-   * promise's resolve and reject, and whether it wants an IteratorResult (for await)
-   * rather than the frame (receive()). Fields rather than an object: one allocation
-   * less per message for a reader that keeps up with its peer.
+   * promise's resolve and reject, and what it wants (see ReaderMode): the frame
+   * (receive()), an IteratorResult (for await) or a batch (batches()). Fields rather
+   * than an object: one allocation less per message for a reader that keeps up.
    */
   private parkedResolve: ((value: unknown) => void) | undefined;
   private parkedReject: ((error: Error) => void) | undefined;
-  private parkedIterator = false;
+  private parkedMode: ReaderMode = READ_FRAME;
   /** Shared by further readers waiting without a deadline; resolved by notify(). */
   private readableSignal: Promise<void> | undefined;
   private resolveReadable: (() => void) | undefined;
@@ -817,10 +817,62 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
     if (this.canPark(options)) {
       return new Promise<Uint8Array | null>((resolve, reject) => {
-        this.park(resolve as (value: unknown) => void, reject, false);
+        this.park(resolve as (value: unknown) => void, reject, READ_FRAME);
       });
     }
-    return this.receiveSlow(options);
+    return this.receiveSlow(options, READ_FRAME) as Promise<Uint8Array | null>;
+  }
+
+  /**
+   * The next queued message, synchronously: never waits and never reads from the
+   * socket itself (the read loop runs on its own, see the module comment). Returns
+   * `undefined` when no message is queued yet (wait with {@link receive}, `select()` or
+   * {@link batches}), and `null` at a clean end of input or after {@link close}, as
+   * {@link receive} resolves `null`. Messages queued before a failure are returned
+   * first, as {@link receive} does; then the error is thrown, every time (sticky).
+   * Mixes freely with {@link receive}, `for await` and {@link batches}: each message is
+   * taken by exactly one of them, in order.
+   * @throws as {@link receive} (the channel's error; `SB_CONNECTION_CLOSED` after `destroy()`),
+   *   except `SB_TIMEOUT` and `SB_ABORTED`, which need a wait.
+   *
+   * @example
+   * ```ts
+   * import { createServer, openChannel } from 'switchboard';
+   *
+   * await using server = await createServer({ listen: '127.0.0.1:0', framing: 'line', handler: 'echo' });
+   * await using channel = await openChannel(server.address, { framing: 'line' });
+   * await channel.send('one');
+   * await channel.send('two');
+   * const first = await channel.receive(); // waits for the echo
+   * // Whatever else already arrived is taken without a promise or an await per message.
+   * const lines = [new TextDecoder().decode(first ?? new Uint8Array())];
+   * while (lines.length < 2) {
+   *   const next = channel.tryReceive();
+   *   if (next === undefined) {
+   *     lines.push(new TextDecoder().decode((await channel.receive()) ?? new Uint8Array()));
+   *   } else if (next !== null) {
+   *     lines.push(new TextDecoder().decode(next));
+   *   } else {
+   *     break; // clean end of input
+   *   }
+   * }
+   * console.log(lines.join(' ')); // one two
+   * ```
+   */
+  tryReceive(): Uint8Array | null | undefined {
+    if (this.inboundHead < this.inboundTail) {
+      return this.takeFrame();
+    }
+    if (this.failure !== undefined) {
+      throw this.failure;
+    }
+    if (this.destroyedLocally) {
+      throw new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed');
+    }
+    if (this.inputDone || this.closing) {
+      return null;
+    }
+    return undefined;
   }
 
   /** A reader may park in the single direct slot: no deadline, nobody parked, nothing to report yet. */
@@ -835,36 +887,51 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private park(
     resolve: (value: unknown) => void,
     reject: (error: Error) => void,
-    iterator: boolean,
+    mode: ReaderMode,
   ): void {
     this.parkedResolve = resolve;
     this.parkedReject = reject;
-    this.parkedIterator = iterator;
+    this.parkedMode = mode;
   }
 
   /** Settles the parked reader from the current state (called by notify() when receivable). */
   private settleParked(): void {
     const resolve = this.parkedResolve!;
     const reject = this.parkedReject!;
-    const iterator = this.parkedIterator;
+    const mode = this.parkedMode;
     this.parkedResolve = undefined;
     this.parkedReject = undefined;
     if (this.inboundHead < this.inboundTail) {
-      const frame = this.takeFrame();
-      resolve(iterator ? { value: frame, done: false } : frame);
+      resolve(this.take(mode));
     } else if (this.failure !== undefined) {
       reject(this.failure);
     } else if (this.destroyedLocally) {
       reject(new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed'));
     } else {
-      resolve(iterator ? DONE : null);
+      resolve(mode === READ_FRAME ? null : DONE);
     }
   }
 
-  private async receiveSlow(options: CallOptions | undefined): Promise<Uint8Array | null> {
+  /** Takes what a reader of `mode` gets when at least one frame is queued. */
+  private take(mode: ReaderMode): unknown {
+    if (mode === READ_FRAME) {
+      return this.takeFrame();
+    }
+    if (mode === READ_ITERATOR) {
+      return { value: this.takeFrame(), done: false };
+    }
+    return { value: this.takeAll(), done: false };
+  }
+
+  /**
+   * Waits (with `options`' deadline) until a reader of `mode` can be answered, then
+   * answers it as settleParked() would: the value `take(mode)`, or the end (`null` /
+   * DONE), or throws.
+   */
+  private async receiveSlow(options: CallOptions | undefined, mode: ReaderMode): Promise<unknown> {
     for (;;) {
       if (this.inboundHead < this.inboundTail) {
-        return this.takeFrame();
+        return this.take(mode);
       }
       if (this.failure !== undefined) {
         throw this.failure;
@@ -873,7 +940,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         throw new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed');
       }
       if (this.inputDone || this.closing) {
-        return null;
+        return mode === READ_FRAME ? null : DONE;
       }
       if (options === undefined || ((options.timeout ?? 0) === 0 && options.signal === undefined)) {
         // No deadline: share one promise among waiting readers (no observer bookkeeping).
@@ -933,6 +1000,85 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 
   /**
+   * Every queued frame at once, oldest first; the queue is left empty. Why the whole
+   * array is handed over when the queue starts at slot 0 (the usual case: the queue
+   * restarts at 0 whenever it empties): no copy, and no slots to clear.
+   */
+  private takeAll(): Uint8Array[] {
+    const head = this.inboundHead;
+    const tail = this.inboundTail;
+    let frames: Uint8Array[];
+    if (head === 0) {
+      frames = this.inbound;
+      frames.length = tail;
+      this.inbound = [];
+    } else {
+      frames = this.inbound.slice(head, tail);
+      this.inbound = [];
+    }
+    this.inboundHead = 0;
+    this.inboundTail = 0;
+    this.queuedBytes = 0;
+    if (this.readingPaused) {
+      this.readingPaused = false;
+      this.pump();
+    } else if (this.inputAccount !== undefined) {
+      this.reportInput();
+    }
+    return frames;
+  }
+
+  /**
+   * The messages in batches: `for await (const frames of channel.batches())` yields
+   * every message queued at that moment as one array (never empty), oldest first, and
+   * waits only when none is queued. One promise and one `await` per batch instead of
+   * per message, which is what a busy reader pays for with `for await` over the channel.
+   * Otherwise the same as that loop: it ends at a clean end of input (or after
+   * {@link close}, once the queued messages are yielded), and throws as {@link receive}
+   * does (queued messages first, then the sticky error). Backpressure is unchanged: the
+   * read loop pauses while `maxQueuedInput` bytes are queued and nobody pulls, so a
+   * batch holds at most about `maxQueuedInput` bytes (plus one frame); taking a batch
+   * empties the queue and restarts reading. `break` leaves the channel open, as with
+   * `for await` over the channel. Mixes with {@link receive}, {@link tryReceive} and
+   * `for await`: each message goes to exactly one reader, in order.
+   *
+   * @example
+   * ```ts
+   * import { createServer, openChannel } from 'switchboard';
+   *
+   * await using server = await createServer({ listen: '127.0.0.1:0', framing: 'line', handler: 'echo' });
+   * await using channel = await openChannel(server.address, { framing: 'line' });
+   * for (let i = 0; i < 100; i += 1) {
+   *   void channel.send(`message ${i}`); // below the high-water mark: resolves at once
+   * }
+   * let received = 0;
+   * for await (const frames of channel.batches()) {
+   *   received += frames.length; // every message that had arrived, in order
+   *   if (received === 100) {
+   *     break;
+   *   }
+   * }
+   * console.log(received); // 100
+   * ```
+   */
+  batches(): AsyncIterable<Uint8Array[]> {
+    return new ChannelBatches(this);
+  }
+
+  /** @internal The body of {@link ChannelBatches.next}. */
+  batchNext(): Promise<IteratorResult<Uint8Array[]>> {
+    if (this.inboundHead < this.inboundTail) {
+      return Promise.resolve({ value: this.takeAll(), done: false });
+    }
+    if (this.canPark(undefined)) {
+      return new Promise<IteratorResult<Uint8Array[]>>((resolve, reject) => {
+        this.park(resolve as (value: unknown) => void, reject, READ_BATCH);
+      });
+    }
+    return this.receiveSlow(undefined, READ_BATCH) as Promise<IteratorResult<Uint8Array[]>>;
+  }
+
+  /**
    * `for await (const message of channel)`: every message until a clean end of input;
    * throws as {@link receive} does. Hand-written rather than an async generator: one
    * promise per message, no generator machinery in the hot path.
@@ -948,10 +1094,10 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
     if (this.canPark(undefined)) {
       return new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
-        this.park(resolve as (value: unknown) => void, reject, true);
+        this.park(resolve as (value: unknown) => void, reject, READ_ITERATOR);
       });
     }
-    return this.receiveSlow(undefined).then(toIteratorResult);
+    return this.receiveSlow(undefined, READ_ITERATOR) as Promise<IteratorResult<Uint8Array>>;
   }
 
   // ---- write side ------------------------------------------------------------------
@@ -1514,6 +1660,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 }
 
+/** What a waiting reader wants: receive()'s frame, for await's IteratorResult, or a batches() array. */
+const READ_FRAME = 0;
+const READ_ITERATOR = 1;
+const READ_BATCH = 2;
+type ReaderMode = typeof READ_FRAME | typeof READ_ITERATOR | typeof READ_BATCH;
+
 const CHECK_IDLE = 0;
 const CHECK_FRAME = 1;
 const CHECK_WRITE = 2;
@@ -1540,15 +1692,31 @@ class ChannelIterator implements AsyncIterator<Uint8Array> {
   }
 }
 
+/**
+ * What {@link Channel.batches} returns: an AsyncIterable that is its own iterator
+ * (prototype methods, one promise per batch).
+ */
+class ChannelBatches implements AsyncIterableIterator<Uint8Array[]> {
+  constructor(private readonly channel: Channel) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Uint8Array[]>> {
+    return this.channel.batchNext();
+  }
+
+  return(): Promise<IteratorResult<Uint8Array[]>> {
+    return Promise.resolve(DONE);
+  }
+}
+
 const EMPTY = new Uint8Array(0);
 /** Shared placeholder until a channel arms its first deadline. */
 const NO_TIMER_CALLBACKS: ((() => void) | undefined)[] = [];
 const RESOLVED: Promise<void> = Promise.resolve();
-const DONE: IteratorResult<Uint8Array> = Object.freeze({ value: undefined, done: true });
-
-function toIteratorResult(message: Uint8Array | null): IteratorResult<Uint8Array> {
-  return message === null ? DONE : { value: message, done: false };
-}
+const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true });
 
 /** Options of {@link openChannel}: connect options plus channel options. */
 export interface OpenChannelOptions<F extends string = string>
