@@ -312,6 +312,25 @@ describe('the packed package in a fresh project', () => {
       ['plain', 'plain chat server ok'],
     ]);
     expect(output[0]).toContain('npm install prom-client');
+    // The CLI says the same, as a usage-class error (exit 2).
+    const serve = spawnSync(
+      process.execPath,
+      [
+        join(project, 'node_modules/switchboard/dist/cli/main.js'),
+        'serve',
+        '--listen',
+        '127.0.0.1:0',
+        '--framing',
+        'line',
+        '--mode',
+        'echo',
+        '--metrics',
+        '127.0.0.1:0',
+      ],
+      { cwd: project, encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(serve.status).toBe(2);
+    expect(serve.stderr).toMatch(/^switchboard: SB_MISSING_DEPENDENCY: .*"prom-client"/m);
   });
 
   it('with prom-client installed, the same app serves /metrics', () => {
