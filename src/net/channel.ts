@@ -1222,6 +1222,14 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     this.outBuffer = undefined;
     this.outLength = 0;
     batchArena.release(batch, length);
+    const socketError = this.socket.error;
+    if (this.failure === undefined && socketError !== undefined && !this.socket.isClosed) {
+      // net.Socket emits 'error' (a failed write) a phase before 'close': a frame sent in
+      // between is dropped with the connection, which fails with the socket's error. A
+      // write here would throw it, from a process.nextTick callback: uncaught.
+      this.fail(socketError);
+      return;
+    }
     if (this.failure === undefined && !this.socket.isClosed) {
       const bytes = batch.subarray(0, length);
       if (endOfTick) {
