@@ -13,7 +13,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type Framing, InvalidArgumentError, parseFraming } from '../index.js';
+import {
+  type Decoder,
+  type Framing,
+  InvalidArgumentError,
+  parseFraming,
+  SbpDataDecoder,
+} from '../index.js';
 
 /** One flag of a command, described once for parsing, help and docs. */
 export interface FlagSpec {
@@ -318,6 +324,15 @@ export function framingFromArgs(args: ParsedArgs, spec: CommandSpec): Framing {
   const text = stringFlag(args, spec, 'framing', true);
   const maxFrame = integerFlag(args, spec, 'max-frame', { kind: 'bytes', min: 1 });
   return parseFraming(text, maxFrame === undefined ? {} : { maxFrame });
+}
+
+/**
+ * The decoder of the messages a command reads: the framing's own, except for `sbp`,
+ * whose decoder yields whole envelopes (for a Channel's session); a command wants the
+ * bodies of DATA envelopes, which SbpDataDecoder yields (see its rules for the rest).
+ */
+export function messageDecoder(framing: Framing): Decoder {
+  return framing.spec === 'sbp' ? new SbpDataDecoder(framing.maxFrame) : framing.createDecoder();
 }
 
 /** Reads a flag whose value must be one of `choices`. */

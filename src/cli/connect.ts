@@ -31,6 +31,7 @@ import {
   FRAMING_FLAG,
   framingFromArgs,
   MAX_FRAME_FLAG,
+  messageDecoder,
   type ParsedArgs,
   readFileFlag,
   stringFlag,
@@ -206,7 +207,7 @@ export const command: CommandSpec = {
     const aborted = (): void => socket.destroy();
     signal.addEventListener('abort', aborted, { once: true });
     try {
-      const reading = receiveFrames(socket, framing.createDecoder(), framePrinter(format));
+      const reading = receiveFrames(socket, messageDecoder(framing), framePrinter(format));
       const writing = sendStdin(socket, framing, inputFormat);
       // If the peer finishes first, stdin may never end (a terminal): don't wait for it.
       writing.catch(() => {});

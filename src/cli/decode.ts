@@ -14,6 +14,7 @@ import {
   FRAMING_FLAG,
   framingFromArgs,
   MAX_FRAME_FLAG,
+  messageDecoder,
 } from './args.js';
 import {
   EXIT,
@@ -53,7 +54,7 @@ export const command: CommandSpec = {
     const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
     const framing = framingFromArgs(args, command);
     const input = await openInput(args.positionals[0]);
-    const decoder = framing.createDecoder();
+    const decoder = messageDecoder(framing);
     // Offset of the first byte not yet returned as (part of) a frame: the start of
     // the frame being decoded, used when the decoder's error does not carry one.
     let consumed = 0;

@@ -9,7 +9,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { connect, InvalidArgumentError } from '../index.js';
-import { type CommandSpec, choiceFlag, framingFromArgs, integerFlag, stringFlag } from './args.js';
+import {
+  type CommandSpec,
+  choiceFlag,
+  framingFromArgs,
+  integerFlag,
+  messageDecoder,
+  stringFlag,
+} from './args.js';
 import { CLIENT_FLAGS, framePrinter, receiveFrames, sendPieces, tlsFromArgs } from './connect.js';
 import { EXIT, OUTPUT_FORMATS } from './output.js';
 import { encodeRecord, INPUT_FORMATS, payloadOf } from './records.js';
@@ -88,7 +95,7 @@ export const command: CommandSpec = {
       // reading the next must not deadlock against a large batch.
       const reading = receiveFrames(
         socket,
-        framing.createDecoder(),
+        messageDecoder(framing),
         framePrinter(format),
         remaining,
       );

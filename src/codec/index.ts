@@ -20,6 +20,16 @@ export { type LengthFieldWidth, type LengthFramingOptions, lengthFraming } from 
 export { type LineFramingOptions, lineFraming } from './line.js';
 export { mllpFraming } from './mllp.js';
 export { netstringFraming } from './netstring.js';
+export {
+  type Envelope,
+  encodeEnvelope,
+  parseEnvelope,
+  SbpDataDecoder,
+  SbpDecoder,
+  SbpType,
+  type SbpTypeCode,
+  sbpFraming,
+} from './sbp.js';
 export { parseFraming } from './spec.js';
 export {
   decode,

@@ -16,6 +16,7 @@ import { type LengthFieldWidth, lengthFraming } from './length.js';
 import { lineFraming } from './line.js';
 import { mllpFraming } from './mllp.js';
 import { netstringFraming } from './netstring.js';
+import { sbpFraming } from './sbp.js';
 import { type TaggedBody, taggedFraming } from './tagged.js';
 import type { Framing, FramingOptions } from './types.js';
 import { varintFraming } from './varint.js';
@@ -98,7 +99,7 @@ function parseTaggedTypes(spec: string, list: string): Map<number, TaggedBody> {
  * (SPEC §2): `line`, `line:crlf`, `delim:HEX`, `fixed:N`,
  * `length[:u8|u16|u24|u32|u64][be|le]`, `digits:N`, `varint`, `netstring`,
  * `tagged:T=N,...` (T a hex byte; N a body size or `length:u16be`-style field),
- * `eof`, `mllp`, `content-length`. Throws InvalidArgumentError
+ * `eof`, `mllp`, `content-length`, `sbp` (the envelope, docs/PROTOCOL.md). Throws InvalidArgumentError
  * `SB_BAD_FRAMING_SPEC`, whose message names the part of the spec that could not
  * be read, and `SB_BAD_OPTION` for bad options.
  *
@@ -213,6 +214,8 @@ export function parseFraming(spec: string, options?: FramingOptions): Framing {
       return noArgument(() => mllpFraming(common));
     case 'content-length':
       return noArgument(() => contentLengthFraming(common));
+    case 'sbp':
+      return noArgument(() => sbpFraming(common));
     default:
       throw badSpec(spec, name, 'is not a known framing');
   }

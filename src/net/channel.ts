@@ -48,7 +48,7 @@
  * (backpressure). More than `maxQueuedOutput` queued bytes (a caller that does not
  * await `send`) fails the channel with `SB_OUTPUT_QUEUE_FULL`.
  *
- * `sbp` mode (framing `'sbp'`, see envelope.ts and docs/PROTOCOL.md): DATA envelopes
+ * `sbp` mode (framing `'sbp'`, see codec/sbp.ts and docs/PROTOCOL.md): DATA envelopes
  * are the messages; PING is answered with PONG automatically; `request()` sends a
  * REQUEST with a fresh u32 id and resolves with the matching RESPONSE; incoming
  * REQUESTs go to `onRequest`; CLOSE from the peer is an orderly end of input; the
@@ -56,6 +56,8 @@
  * `SB_PEER_UNRESPONSIVE` after `maxOutstanding` unanswered pings.
  */
 import type { ChannelFramingSpec, CheckedFramingSpec } from '../codec/framing-spec.js';
+import { encodeEnvelope, parseEnvelope, SbpType, type SbpTypeCode } from '../codec/sbp.js';
+import { parseFraming } from '../codec/spec.js';
 import { type Decoder, type Encoder, type Framing, NEED_DATA } from '../codec/types.js';
 import {
   ConnectionError,
@@ -77,13 +79,6 @@ import {
   waitUntil,
 } from './clock.js';
 import { type ConnectOptions, connect } from './connect.js';
-import {
-  encodeEnvelope,
-  parseChannelFraming,
-  parseEnvelope,
-  SbpType,
-  type SbpTypeCode,
-} from './envelope.js';
 import { Heartbeat } from './heartbeat.js';
 import type { Socket } from './socket.js';
 
@@ -255,7 +250,7 @@ function resolveFraming(
     return framing;
   }
   const options = maxFrame === undefined ? {} : { maxFrame };
-  return parseChannelFraming(framing, options);
+  return parseFraming(framing, options);
 }
 
 /**

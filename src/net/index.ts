@@ -17,15 +17,6 @@ export {
 } from './channel.js';
 export type { CallOptions, Clock } from './clock.js';
 export { type ConnectOptions, connect, startConnect } from './connect.js';
-export {
-  type Envelope,
-  encodeEnvelope,
-  parseEnvelope,
-  SbpDecoder,
-  SbpType,
-  type SbpTypeCode,
-  sbpFraming,
-} from './envelope.js';
 export { Heartbeat, type HeartbeatHost, type HeartbeatOptions } from './heartbeat.js';
 export { Listener, type ListenOptions, listen } from './listener.js';
 export { decodeTransform, encodeTransform, type FramingTransformOptions } from './node-streams.js';

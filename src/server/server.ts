@@ -36,6 +36,7 @@
 import * as net from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { ChannelFramingSpec, CheckedFramingSpec } from '../codec/framing-spec.js';
+import { parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { diagnosticChannels } from '../diagnostics.js';
 import {
@@ -46,7 +47,6 @@ import {
 } from '../errors.js';
 import { type Address, formatAddress, parseAddress, toNodePath } from '../net/address.js';
 import type { Clock } from '../net/clock.js';
-import { parseChannelFraming } from '../net/envelope.js';
 import { buildTlsServerOptions, type TlsServerOptions, tlsAcceptor } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
 import {
@@ -446,7 +446,7 @@ async function loopBody(
 
 function resolveServerFraming(framing: string | Framing, maxFrame: number): Framing {
   if (typeof framing === 'string') {
-    return parseChannelFraming(framing, maxFrame === 0 ? {} : { maxFrame });
+    return parseFraming(framing, maxFrame === 0 ? {} : { maxFrame });
   }
   if (
     framing === null ||

@@ -1,6 +1,6 @@
 /**
- * Fuzz properties of the `sbp` envelope codec (src/net/envelope.ts, docs/PROTOCOL.md),
- * shared by test/net/envelope-fuzz.test.ts (seeded, a few hundred runs) and `npm run
+ * Fuzz properties of the `sbp` envelope codec (src/codec/sbp.ts, docs/PROTOCOL.md),
+ * shared by test/codec/sbp-fuzz.test.ts (seeded, a few hundred runs) and `npm run
  * fuzz -- --spec sbp` (as many runs as asked).
  *
  * - decode: random bytes, bytes from the type/length alphabet and mutated valid streams
@@ -19,7 +19,6 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { NEED_DATA } from '../../src/codec/types.js';
 import {
   type Envelope,
   encodeEnvelope,
@@ -29,7 +28,8 @@ import {
   SbpType,
   type SbpTypeCode,
   sbpFraming,
-} from '../../src/net/envelope.js';
+} from '../../src/codec/sbp.js';
+import { NEED_DATA } from '../../src/codec/types.js';
 import { DEFAULTS } from '../../src/options.js';
 import { concat, hex } from '../helpers/feed.js';
 import {

@@ -1,14 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { NEED_DATA } from '../../src/codec/types.js';
-import { TimeoutError, UnexpectedEofError } from '../../src/errors.js';
-import { Channel, type ChannelOptions } from '../../src/net/channel.js';
 import {
   encodeEnvelope,
   parseEnvelope,
   SbpDecoder,
   SbpType,
   type SbpTypeCode,
-} from '../../src/net/envelope.js';
+} from '../../src/codec/sbp.js';
+import { NEED_DATA } from '../../src/codec/types.js';
+import { TimeoutError, UnexpectedEofError } from '../../src/errors.js';
+import { Channel, type ChannelOptions } from '../../src/net/channel.js';
 import { Socket } from '../../src/net/socket.js';
 import {
   bytewise,

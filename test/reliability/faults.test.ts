@@ -40,10 +40,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { encodeEnvelope, SbpType, sbpFraming } from '../../src/codec/sbp.js';
 import { parseFraming } from '../../src/codec/spec.js';
 import { type ErrorCode, SwitchboardError } from '../../src/errors.js';
 import { type Channel, type OpenChannelOptions, openChannel } from '../../src/net/channel.js';
-import { encodeEnvelope, SbpType, sbpFraming } from '../../src/net/envelope.js';
 import { createServer, type Server } from '../../src/server/server.js';
 import { type Fault, FaultProxy } from '../../src/testing/index.js';
 import { seededRandom } from '../server/helpers.js';

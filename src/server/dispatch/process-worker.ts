@@ -3,10 +3,11 @@
  * connection handles from the primary, and serves each with the `loop` model.
  * See processes.ts for the protocol and the division of work.
  */
+
 import type * as net from 'node:net';
+import { parseFraming } from '../../codec/spec.js';
 import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, type SwitchboardError } from '../../errors.js';
-import { parseChannelFraming } from '../../net/envelope.js';
 import { buildTlsServerOptions, tlsAcceptor } from '../../net/tls.js';
 import {
   type ConnectionBody,
@@ -83,7 +84,7 @@ function report(): { delta: MetricsDelta; live: LiveTraffic } {
 async function init(received: ProcessWorkerConfig): Promise<void> {
   config = received;
   diagnostics.setEnabled(received.relayDiagnostics);
-  const framing = parseChannelFraming(received.framing, { maxFrame: received.maxFrame });
+  const framing = parseFraming(received.framing, { maxFrame: received.maxFrame });
   let body: ConnectionBody;
   if ('builtin' in received.handler) {
     body = builtinBody(received.handler.builtin, room);

@@ -16,24 +16,32 @@
  * (5 for types with an id). Types: DATA=0, REQUEST=1, RESPONSE=2, PING=3, PONG=4,
  * CLOSE=5 (body: optional UTF-8 reason). Anything else is `SB_BAD_ENVELOPE`.
  *
- * Theory of operation of {@link SbpDecoder}: chunks are kept in a list (no copy on
- * push). `next()` reads the 4-byte length as soon as it is buffered and checks it
- * against `maxFrame + 5` before waiting for the body (rule: limits at the header); the
- * type byte is checked as soon as it arrives, and with it the body (`maxFrame + 1` for
- * the types without an id), so that every body decoded fits the encoder's limit. A frame inside one chunk is returned as a
- * view; a frame spanning chunks is concatenated once. Errors are sticky.
+ * This module is the envelope codec only; the session that speaks it (request ids,
+ * PING/PONG answers, heartbeats, CLOSE) is the Channel's `sbp` mode in net/.
+ *
+ * Theory of operation of {@link SbpDecoder} (a {@link BaseDecoder}, so it follows the
+ * rules every decoder does): `next()` reads the 4-byte length as soon as it is buffered
+ * and checks it against `maxFrame + 5` before waiting for the body (limits at the
+ * header), and remembers it, so a frame arriving one byte at a time costs O(1) per
+ * byte; the type byte is checked as soon as it arrives, and with it the body
+ * (`maxFrame + 1` for the types without an id), so that every body decoded fits the
+ * encoder's limit. The frame's bytes stay in the
+ * queue until it is whole, so an error's offset is that of its length field. A frame
+ * inside one chunk is returned as a view; one spanning chunks is copied once. Errors
+ * are sticky.
  */
 
-import { parseFraming } from '../codec/spec.js';
+import { FrameError, InvalidArgumentError } from '../errors.js';
+import { DEFAULTS, resolveOptions } from '../options.js';
+import { BaseDecoder } from './base.js';
 import {
   type Decoder,
   type Encoder,
   type Framing,
+  type FramingOptions,
   NEED_DATA,
   type NeedData,
-} from '../codec/types.js';
-import { FrameError, InvalidArgumentError, UnexpectedEofError } from '../errors.js';
-import { DEFAULTS } from '../options.js';
+} from './types.js';
 
 /** Envelope type bytes. */
 export const SbpType = Object.freeze({
@@ -69,11 +77,13 @@ export function hasId(type: number): boolean {
   );
 }
 
+function unknownTypeMessage(type: number): string {
+  return `sbp: unknown envelope type ${type} (known: 0..5)`;
+}
+
 function checkType(type: number, offset: number): asserts type is SbpTypeCode {
   if (type > SbpType.CLOSE) {
-    throw new FrameError('SB_BAD_ENVELOPE', `sbp: unknown envelope type ${type} (known: 0..5)`, {
-      offset,
-    });
+    throw new FrameError('SB_BAD_ENVELOPE', unknownTypeMessage(type), { offset });
   }
 }
 
@@ -149,165 +159,112 @@ export function encodeEnvelope(
  * Incremental sbp decoder (the {@link Decoder} contract): each frame returned is
  * type + id + body, ready for {@link parseEnvelope}.
  */
-export class SbpDecoder implements Decoder {
+export class SbpDecoder extends BaseDecoder {
   private readonly maxEnvelope: number;
-  private chunks: Uint8Array[] = [];
-  private total = 0;
-  /** Stream offset of the first buffered byte. */
-  private consumed = 0;
-  /** Length of the frame whose header was read, or -1. */
+  /** Length field of the frame being decoded, once read; -1 before. */
   private frameLength = -1;
-  private failure: Error | undefined;
 
   /** @param maxFrame largest body in bytes (default `DEFAULTS.maxFrame`). */
   constructor(maxFrame: number = DEFAULTS.maxFrame) {
+    super();
     this.maxEnvelope = maxFrame + 1 + ID_BYTES;
   }
 
-  get buffered(): number {
-    return this.total;
-  }
-
-  get inFrame(): boolean {
-    return this.total > 0;
-  }
-
-  push(chunk: Uint8Array): void {
-    if (this.failure !== undefined) {
-      throw this.failure;
-    }
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.total += chunk.length;
-    }
-  }
-
-  next(): Uint8Array | NeedData {
-    if (this.failure !== undefined) {
-      throw this.failure;
-    }
-    try {
-      return this.decodeOne();
-    } catch (error) {
-      this.failure = error as Error;
-      throw error;
-    }
-  }
-
-  end(): void {
-    if (this.failure !== undefined) {
-      throw this.failure;
-    }
-    if (this.total > 0) {
-      const complete = this.frameLength >= 0 && this.total >= LENGTH_BYTES + this.frameLength;
-      if (
-        !complete &&
-        (this.total < LENGTH_BYTES || this.total < LENGTH_BYTES + this.peekLength())
-      ) {
-        this.failure = new UnexpectedEofError(
-          `sbp: input ended inside a frame (${this.total} bytes buffered)`,
-          {
-            offset: this.consumed,
-          },
-        );
-        throw this.failure;
-      }
-    }
-  }
-
-  private peekByte(index: number): number {
-    let at = index;
-    for (const chunk of this.chunks) {
-      if (at < chunk.length) {
-        return chunk[at]!;
-      }
-      at -= chunk.length;
-    }
-    return -1;
-  }
-
-  private peekLength(): number {
-    return (
-      ((this.peekByte(0) << 24) |
-        (this.peekByte(1) << 16) |
-        (this.peekByte(2) << 8) |
-        this.peekByte(3)) >>>
-      0
-    );
-  }
-
-  private decodeOne(): Uint8Array | NeedData {
+  protected decodeFrame(): Uint8Array | NeedData {
+    const queue = this.queue;
     if (this.frameLength < 0) {
-      if (this.total < LENGTH_BYTES) {
+      if (queue.length < LENGTH_BYTES) {
         return NEED_DATA;
       }
-      const length = this.peekLength();
+      const length = queue.readUint(0, LENGTH_BYTES, false);
       if (length < 1) {
-        throw new FrameError('SB_BAD_ENVELOPE', 'sbp: envelope length 0 has no type byte', {
-          offset: this.consumed,
-        });
+        throw this.fail('SB_BAD_ENVELOPE', 'sbp: envelope length 0 has no type byte');
       }
       if (length > this.maxEnvelope) {
-        throw new FrameError(
+        throw this.fail(
           'SB_FRAME_TOO_LARGE',
           `sbp: envelope of ${length} bytes exceeds maxFrame ${this.maxEnvelope - 5} + 5`,
-          {
-            offset: this.consumed,
-          },
         );
       }
       this.frameLength = length;
     }
-    if (this.total > LENGTH_BYTES) {
-      const type = this.peekByte(LENGTH_BYTES);
-      checkType(type, this.consumed);
+    if (queue.length > LENGTH_BYTES) {
+      const type = queue.byteAt(LENGTH_BYTES);
+      if (type > SbpType.CLOSE) {
+        throw this.fail('SB_BAD_ENVELOPE', unknownTypeMessage(type));
+      }
       // The header check allowed room for an id; a type without one (DATA, CLOSE) must
       // not use it for body, or a peer could send a body of maxFrame + 4 bytes, which
       // the encoder (and so an echo) refuses (#14).
       if (!hasId(type) && this.frameLength > this.maxEnvelope - ID_BYTES) {
-        throw new FrameError(
+        throw this.fail(
           'SB_FRAME_TOO_LARGE',
           `sbp: body of ${this.frameLength - 1} bytes exceeds maxFrame ${this.maxEnvelope - 5}`,
-          { offset: this.consumed },
         );
       }
     }
-    const needed = LENGTH_BYTES + this.frameLength;
-    if (this.total < needed) {
+    const length = this.frameLength;
+    if (queue.length < LENGTH_BYTES + length) {
       return NEED_DATA;
     }
-    const frame = this.take(needed).subarray(LENGTH_BYTES);
     this.frameLength = -1;
-    return frame;
+    return this.deliver(length);
   }
 
-  /** Removes `n` bytes from the front: a view if they lie in the first chunk. */
-  private take(n: number): Uint8Array {
-    this.total -= n;
-    this.consumed += n;
-    const first = this.chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) {
-        this.chunks.shift();
-      } else {
-        this.chunks[0] = first.subarray(n);
-      }
-      return first.subarray(0, n);
+  /**
+   * Takes the whole frame at the head of the queue (its length field holds `length`)
+   * and returns what `next()` yields: here the envelope (type + id + body). The
+   * frame is still buffered when this runs, so a `fail` carries its offset.
+   */
+  protected deliver(length: number): Uint8Array | NeedData {
+    return this.queue.take(length, LENGTH_BYTES);
+  }
+
+  protected override finish(): undefined {
+    if (this.queue.length > 0) {
+      throw this.failEof(`sbp: input ended inside a frame (${this.queue.length} bytes buffered)`);
     }
-    const result = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.chunks[0]!;
-      const count = Math.min(chunk.length, n - filled);
-      result.set(count === chunk.length ? chunk : chunk.subarray(0, count), filled);
-      filled += count;
-      if (count === chunk.length) {
-        this.chunks.shift();
-      } else {
-        this.chunks[0] = chunk.subarray(count);
+    return undefined;
+  }
+}
+
+/** Returned by SbpDataDecoder.deliver for an envelope that carries no message. */
+const SKIPPED = new Uint8Array(0);
+
+/**
+ * The sbp decoder of a side that only exchanges messages (the CLI's `decode`,
+ * `connect` and `send`): yields the body of each DATA envelope; PING, PONG, RESPONSE
+ * and CLOSE carry no message and are skipped; a REQUEST fails with `SB_BAD_ENVELOPE`,
+ * as on a Channel without `onRequest` (this side answers no requests).
+ */
+export class SbpDataDecoder extends SbpDecoder {
+  protected override decodeFrame(): Uint8Array | NeedData {
+    // Bounded by the buffered frames: each pass consumes one or returns.
+    for (;;) {
+      const body = super.decodeFrame();
+      if (body !== SKIPPED) {
+        return body;
       }
     }
-    return result;
+  }
+
+  protected override deliver(length: number): Uint8Array | NeedData {
+    const queue = this.queue;
+    const type = queue.byteAt(LENGTH_BYTES);
+    if (type === SbpType.DATA) {
+      return queue.take(length - 1, LENGTH_BYTES + 1);
+    }
+    if (type === SbpType.REQUEST) {
+      throw this.fail('SB_BAD_ENVELOPE', 'sbp: REQUEST received, but this side answers none');
+    }
+    if (hasId(type) && length < 1 + ID_BYTES) {
+      throw this.fail(
+        'SB_BAD_ENVELOPE',
+        `sbp: type ${type} needs a 4-byte id, envelope has ${length - 1} bytes`,
+      );
+    }
+    queue.skip(LENGTH_BYTES + length);
+    return SKIPPED;
   }
 }
 
@@ -320,17 +277,21 @@ class SbpDataEncoder implements Encoder {
 }
 
 /**
- * The `sbp` framing: decoders yield whole envelopes (type + id + body); the encoder wraps
- * payloads in DATA envelopes. `maxFrame` bounds the body (default `DEFAULTS.maxFrame`).
+ * The `sbp` framing (spec `sbp`): decoders yield whole envelopes (type + id + body);
+ * the encoder wraps payloads in DATA envelopes. `maxFrame` bounds the body (default
+ * `DEFAULTS.maxFrame`, 8 MiB). A Channel with this framing speaks the sbp session
+ * (requests, heartbeats, CLOSE); see docs/PROTOCOL.md.
+ *
+ * ```
+ * INPUT  00 00 00 03 00 68 69  -->  DECODED  00 68 69   (DATA, body "hi")
+ * ```
  */
-export function sbpFraming(options: { maxFrame?: number } = {}): Framing {
-  const maxFrame = options.maxFrame ?? DEFAULTS.maxFrame;
-  if (typeof maxFrame !== 'number' || Number.isNaN(maxFrame) || maxFrame < 0) {
-    throw new InvalidArgumentError(
-      'SB_BAD_OPTION',
-      'sbp: option "maxFrame" must be a number of bytes >= 0',
-    );
-  }
+export function sbpFraming(options?: FramingOptions): Framing {
+  const { maxFrame } = resolveOptions(
+    'sbpFraming',
+    { maxFrame: { kind: 'bytes', default: DEFAULTS.maxFrame } },
+    options,
+  );
   return Object.freeze({
     spec: 'sbp',
     maxFrame,
@@ -338,13 +299,4 @@ export function sbpFraming(options: { maxFrame?: number } = {}): Framing {
     createDecoder: (): Decoder => new SbpDecoder(maxFrame),
     createEncoder: (): Encoder => new SbpDataEncoder(maxFrame),
   });
-}
-
-/**
- * A framing spec string as a Channel or server takes it: `'sbp'` (the envelope, which
- * lives here, above the byte layer) or any spec {@link parseFraming} knows.
- * @throws InvalidArgumentError `SB_BAD_FRAMING_SPEC` naming the bad part of the spec.
- */
-export function parseChannelFraming(spec: string, options: { maxFrame?: number } = {}): Framing {
-  return spec === 'sbp' ? sbpFraming(options) : parseFraming(spec, options);
 }
