@@ -45,10 +45,8 @@ export type FramingSpec =
   | `tagged:${string}`
   | 'eof'
   | 'mllp'
-  | 'content-length';
-
-/** A spec a Channel or server accepts: every {@link FramingSpec} plus `sbp` (envelopes). */
-export type ChannelFramingSpec = FramingSpec | 'sbp';
+  | 'content-length'
+  | 'sbp';
 
 /**
  * `S` itself when it is a valid spec (of `Valid`), or when it is the wide type

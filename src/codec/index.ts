@@ -9,7 +9,6 @@ export { digitsFraming } from './digits.js';
 export { eofFraming } from './eof.js';
 export { fixedFraming } from './fixed.js';
 export type {
-  ChannelFramingSpec,
   CheckedFramingSpec,
   FramingSpec,
   LengthFieldOrder,

@@ -43,6 +43,7 @@ describe('parseFraming', () => {
     ['eof', 'eof'],
     ['mllp', 'mllp'],
     ['content-length', 'content-length'],
+    ['sbp', 'sbp'],
   ];
   for (const [spec, canonical] of good) {
     it(`parses ${spec}`, () => {
@@ -73,6 +74,7 @@ describe('parseFraming', () => {
     ['eof:now', 'now'],
     ['mllp:2', '2'],
     ['content-length:5', '5'],
+    ['sbp:x', 'x'],
     ['tagged:', ''],
     ['tagged:01', '01'],
     ['tagged:100=1', '100=1'],
