@@ -59,11 +59,20 @@
  */
 import net from 'node:net';
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { InvalidArgumentError } from '../errors.js';
-import { parseChannelFraming } from '../net/envelope.js';
 import { resolveOptions } from '../options.js';
-import { corruptOneBit, messageMatches, validateMessageFault } from './message-faults.js';
+import {
+  corruptOneBit,
+  type MessageAction,
+  type MessageFault,
+  messageMatches,
+  validateMessageFault,
+} from './message-faults.js';
+
+export type { MessageAction, MessageFault };
+
 import { MessageSplitter, type Segment } from './message-splitter.js';
 import { seededRandom } from './seeded-random.js';
 
@@ -107,36 +116,6 @@ export type Fault =
   | { type: 'slowClose'; ms: number }
   | { type: 'timeout'; ms: number }
   | MessageFault;
-
-/** What a message fault does to each message it selects. */
-export type MessageAction = 'drop' | 'delay' | 'duplicate' | 'corrupt' | 'truncate';
-
-/**
- * A fault aimed at whole messages; needs a proxy started with a `framing`.
- *
- * A message is selected when it matches (`matchHexPrefix`: its payload starts with these
- * bytes, given as hex; `matchText`: a regular expression found in its payload read as
- * UTF-8; neither: every message) and then, counting matching messages per connection and
- * direction from 1, when it is the `nth` (0 = every matching message) and the seeded
- * `probability` roll (default 1) says so. Actions:
- *
- * - `drop`: the message's bytes are not forwarded.
- * - `delay`: the message (and, to keep order, everything behind it) waits `delayMs`.
- * - `duplicate`: the message is forwarded twice.
- * - `corrupt`: one payload bit is flipped, so the frame stays valid (its length and
- *   delimiters are unchanged); a payload where no bit can flip safely is forwarded as is.
- * - `truncate`: the first half of the message's bytes are forwarded, then the
- *   connection is closed (FIN both ways), so the receiver meets a partial frame at EOF.
- */
-export interface MessageFault {
-  type: 'message';
-  action: MessageAction;
-  nth?: number;
-  probability?: number;
-  delayMs?: number;
-  matchHexPrefix?: string;
-  matchText?: string;
-}
 
 /** Options of {@link FaultProxy.addFault}. */
 export interface AddFaultOptions {
@@ -380,7 +359,7 @@ export function validateProxyAddresses(listen: string, target: string, framing?:
   parseHostPort(listen, 'listen');
   resolveTarget(target);
   if (framing !== undefined) {
-    parseChannelFraming(framing);
+    parseFraming(framing);
   }
 }
 
@@ -1237,7 +1216,7 @@ export class FaultProxy {
       options.framing === undefined
         ? undefined
         : typeof options.framing === 'string'
-          ? parseChannelFraming(options.framing)
+          ? parseFraming(options.framing)
           : options.framing;
     if (options.onMessage !== undefined && typeof options.onMessage !== 'function') {
       throw new InvalidArgumentError(

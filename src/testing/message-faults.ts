@@ -2,11 +2,41 @@
  * Message faults: validation of {@link MessageFault}s, which messages they select
  * (`match`), and the one-bit corruption that keeps a frame valid. The pipe that forwards
  * a direction (fault-proxy.ts) counts `nth` and rolls `probability` per connection, and
- * applies the actions in a fixed order: delay, truncate, drop, corrupt, duplicate.
+ * applies the actions in a fixed order: delay, truncate, drop, corrupt, duplicate. The
+ * types live here, not in fault-proxy.ts, so that the two modules do not import each other.
  */
 import { type Framing, NEED_DATA } from '../codec/types.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { MessageFault } from './fault-proxy.js';
+
+/** What a message fault does to each message it selects. */
+export type MessageAction = 'drop' | 'delay' | 'duplicate' | 'corrupt' | 'truncate';
+
+/**
+ * A fault aimed at whole messages; needs a proxy started with a `framing`.
+ *
+ * A message is selected when it matches (`matchHexPrefix`: its payload starts with these
+ * bytes, given as hex; `matchText`: a regular expression found in its payload read as
+ * UTF-8; neither: every message) and then, counting matching messages per connection and
+ * direction from 1, when it is the `nth` (0 = every matching message) and the seeded
+ * `probability` roll (default 1) says so. Actions:
+ *
+ * - `drop`: the message's bytes are not forwarded.
+ * - `delay`: the message (and, to keep order, everything behind it) waits `delayMs`.
+ * - `duplicate`: the message is forwarded twice.
+ * - `corrupt`: one payload bit is flipped, so the frame stays valid (its length and
+ *   delimiters are unchanged); a payload where no bit can flip safely is forwarded as is.
+ * - `truncate`: the first half of the message's bytes are forwarded, then the
+ *   connection is closed (FIN both ways), so the receiver meets a partial frame at EOF.
+ */
+export interface MessageFault {
+  type: 'message';
+  action: MessageAction;
+  nth?: number;
+  probability?: number;
+  delayMs?: number;
+  matchHexPrefix?: string;
+  matchText?: string;
+}
 
 const ACTIONS = new Set(['drop', 'delay', 'duplicate', 'corrupt', 'truncate']);
 

@@ -13,7 +13,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseFraming } from '../../src/codec/spec.js';
 import type { Decoder } from '../../src/codec/types.js';
 import { isSwitchboardError } from '../../src/errors.js';
-import { parseChannelFraming } from '../../src/net/envelope.js';
 import type { Server } from '../../src/server/server.js';
 import { Tracker, until } from '../server/helpers.js';
 
@@ -240,7 +239,7 @@ describe('decoders never size a buffer from a header', () => {
     {
       spec: 'sbp',
       header: Buffer.concat([lengthHeader(claimed), Buffer.from([0])]),
-      decoder: () => parseChannelFraming('sbp').createDecoder(),
+      decoder: () => parseFraming('sbp').createDecoder(),
     },
   ];
 
