@@ -9,7 +9,7 @@
  * proxies are created through it; the first line is `api listening on http://HOST:PORT`.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { parseChannelFraming } from '../net/envelope.js';
+import { parseFraming } from '../codec/spec.js';
 import {
   FaultProxy,
   type FaultProxyEvent,
@@ -173,7 +173,7 @@ export const command: CommandSpec = {
     const decoding =
       framing === undefined
         ? undefined
-        : parseChannelFraming(framing, maxFrame === undefined ? {} : { maxFrame });
+        : parseFraming(framing, maxFrame === undefined ? {} : { maxFrame });
     const tap = booleanFlag(args, 'tap');
     const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
     const recordPath = stringFlag(args, command, 'record');

@@ -13,9 +13,9 @@
  * for `--timeout` ms. Raw records (bytes after a framing error) are sent as they are.
  */
 import { readFile } from 'node:fs/promises';
+import { parseFraming } from '../codec/spec.js';
 import { NEED_DATA } from '../codec/types.js';
 import { connect } from '../index.js';
-import { parseChannelFraming } from '../net/envelope.js';
 import { type CommandSpec, choiceFlag, integerFlag, stringFlag, UsageError } from './args.js';
 import { EXIT, formatFrame, fromHex, OUTPUT_FORMATS, stdout } from './output.js';
 
@@ -92,7 +92,7 @@ export const command: CommandSpec = {
       file,
       side === 'client' ? '->' : '<-',
     );
-    const framing = parseChannelFraming(spec);
+    const framing = parseFraming(spec);
     const replyArrow = side === 'client' ? '<-' : '->';
     for (const [conn, messages] of connections) {
       if (signal.aborted) {
