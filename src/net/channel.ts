@@ -55,7 +55,7 @@
  * optional heartbeat pings every `interval` ms and fails the channel with
  * `SB_PEER_UNRESPONSIVE` after `maxOutstanding` unanswered pings.
  */
-import type { ChannelFramingSpec, CheckedFramingSpec } from '../codec/framing-spec.js';
+import type { CheckedFramingSpec, FramingSpec } from '../codec/framing-spec.js';
 import { encodeEnvelope, parseEnvelope, SbpType, type SbpTypeCode } from '../codec/sbp.js';
 import { parseFraming } from '../codec/spec.js';
 import { type Decoder, type Encoder, type Framing, NEED_DATA } from '../codec/types.js';
@@ -112,9 +112,9 @@ export interface ChannelOptions<F extends string = string> {
   /**
    * The framing: a spec string (`'line'`, `'length:u32be'`, `'sbp'`, ...) or a Framing.
    * Required. Through {@link openChannel} a literal spec is type-checked
-   * ({@link ChannelFramingSpec}); a computed `string` is checked at run time.
+   * ({@link FramingSpec}); a computed `string` is checked at run time.
    */
-  framing: CheckedFramingSpec<F, ChannelFramingSpec> | Framing;
+  framing: CheckedFramingSpec<F> | Framing;
   /** Largest frame, when `framing` is a string. Default: the framing's own (8 MiB; line/delim 64 KiB). */
   maxFrame?: number;
   /** No inbound bytes for this long -> `SB_IDLE_TIMEOUT`. Default `DEFAULTS.clientIdleTimeout` (0 = off). */

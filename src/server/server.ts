@@ -35,7 +35,7 @@
  */
 import * as net from 'node:net';
 import { availableParallelism } from 'node:os';
-import type { ChannelFramingSpec, CheckedFramingSpec } from '../codec/framing-spec.js';
+import type { CheckedFramingSpec, FramingSpec } from '../codec/framing-spec.js';
 import { parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { diagnosticChannels } from '../diagnostics.js';
@@ -93,10 +93,10 @@ export interface ServerOptions<F extends string = string, H extends string = str
   listen?: string;
   /**
    * Framing spec string (`line`, `length:u32be`, `sbp`, ...) or a Framing. Default `line`.
-   * A literal spec is type-checked ({@link ChannelFramingSpec}); a computed `string` is
+   * A literal spec is type-checked ({@link FramingSpec}); a computed `string` is
    * checked at run time.
    */
-  framing?: CheckedFramingSpec<F, ChannelFramingSpec> | Framing;
+  framing?: CheckedFramingSpec<F> | Framing;
   /**
    * `'echo' | 'chat' | 'discard'`, a function `(channel, info)` (loop only), or
    * the path of a module whose default export is the handler: a connection

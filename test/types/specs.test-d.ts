@@ -7,7 +7,6 @@
 import { expectTypeOf } from 'vitest';
 import {
   type Channel,
-  type ChannelFramingSpec,
   createServer,
   decode,
   decodeStream,
@@ -56,18 +55,18 @@ const misspelled: FramingSpec = 'lenght:u32be';
 const badWidth: FramingSpec = 'length:u12';
 // @ts-expect-error fixed takes a number
 const badFixed: FramingSpec = 'fixed:big';
-// @ts-expect-error sbp is a channel framing, not a codec one
-const sbpCodec: FramingSpec = 'sbp';
-const sbpChannel: ChannelFramingSpec = 'sbp';
-void [misspelled, badWidth, badFixed, sbpCodec, sbpChannel];
+// sbp is a codec like the others (codec/sbp.ts, #16).
+const sbp: FramingSpec = 'sbp';
+void [misspelled, badWidth, badFixed, sbp];
 
 // parseFraming: literals checked, computed strings allowed.
 parseFraming('length:u16le');
 parseFraming(computed);
 // @ts-expect-error misspelled kind
 parseFraming('lenght:u32be');
-// @ts-expect-error sbp is built by the net layer
 parseFraming('sbp');
+// @ts-expect-error sbp takes no argument
+parseFraming('sbp:x');
 
 // Stream adapters: the same rule, and Framing objects.
 decodeStream('varint');
