@@ -4,8 +4,8 @@
  * for await. Scripted transport first, then one real loopback exchange.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeEnvelope, SbpType } from '../../src/codec/sbp.js';
 import { Channel, type ChannelOptions, type InputAccount } from '../../src/net/channel.js';
-import { encodeEnvelope, SbpType } from '../../src/net/envelope.js';
 import { Socket } from '../../src/net/socket.js';
 import { Loopback } from '../helpers/loopback.js';
 import {

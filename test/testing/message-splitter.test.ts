@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseFraming } from '../../src/codec/spec.js';
 import { NEED_DATA } from '../../src/codec/types.js';
-import { parseChannelFraming } from '../../src/net/envelope.js';
 import { MessageSplitter } from '../../src/testing/message-splitter.js';
 
 const SPECS = [
@@ -60,7 +60,7 @@ function payloadFor(spec: string, random: Uint8Array): Uint8Array {
 describe('MessageSplitter', () => {
   for (const spec of SPECS) {
     it(`${spec}: segments rebuild the input exactly; whole messages are single frames`, () => {
-      const framing = parseChannelFraming(spec);
+      const framing = parseFraming(spec);
       const encoder = framing.createEncoder();
       fc.assert(
         fc.property(
@@ -120,7 +120,7 @@ describe('MessageSplitter', () => {
   }
 
   it('a framing error passes every byte through and sticks', () => {
-    const splitter = new MessageSplitter(parseChannelFraming('length:u16be', { maxFrame: 4 }));
+    const splitter = new MessageSplitter(parseFraming('length:u16be', { maxFrame: 4 }));
     const first = splitter.push(Buffer.from([0, 2, 0x61, 0x62, 0, 9, 1, 2]), true);
     expect(first.map((segment) => segment.message?.whole ?? 'raw')).toEqual([true, 'raw']);
     expect(Buffer.concat(first.map((segment) => segment.bytes))).toEqual(
