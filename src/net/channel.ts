@@ -1227,14 +1227,22 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
     if (this.failure === undefined && !this.socket.isClosed) {
       const bytes = batch.subarray(0, length);
-      if (endOfTick) {
-        // The tick's last batch: nothing follows it to coalesce with, so skip the
-        // socket's cork-until-the-next-microtask (a cork and a microtask per round trip).
-        this.socket.writeBatch(bytes);
-      } else {
-        // A full batch mid-tick: write() corks, so the batches that follow in this tick
-        // wait in our queue (where maxQueuedOutput sees them) and leave together.
-        this.socket.write(bytes);
+      try {
+        if (endOfTick) {
+          // The tick's last batch: nothing follows it to coalesce with, so skip the
+          // socket's cork-until-the-next-microtask (a cork and a microtask per round trip).
+          this.socket.writeBatch(bytes);
+        } else {
+          // A full batch mid-tick: write() corks, so the batches that follow in this tick
+          // wait in our queue (where maxQueuedOutput sees them) and leave together.
+          this.socket.write(bytes);
+        }
+      } catch (error) {
+        // The socket died (a reset) before the channel heard of it. This runs from
+        // process.nextTick and from close(): a throw here would be an uncaught
+        // exception or a rejection nobody handles (#14). Fail the channel instead:
+        // the batch is lost either way, and every caller learns why.
+        this.fail(toSwitchboardError(error));
       }
     }
   }

@@ -856,6 +856,8 @@ class ServedConnection implements ConnectionInfo {
     }
     // Two closures for the handler's lifetime instead of a suspended async frame.
     // A plain return value finishes in a later microtask, as `await` would.
+    // Neither reaction rejects (#closeGracefully never does, #fail does not throw),
+    // so the promise `then` returns cannot become an unhandled rejection (#14).
     Promise.resolve(result).then(
       () => this.#closeGracefully(),
       (error: unknown) => {
@@ -876,9 +878,15 @@ class ServedConnection implements ConnectionInfo {
     this.#handlerReturned();
     this.#phase = 'closing';
     const channel = this.channel!;
-    await channel.close();
-    const error = await channel.closed;
-    this.#finish(error instanceof SwitchboardError && channel.error !== undefined ? error : null);
+    try {
+      await channel.close();
+      const error = await channel.closed;
+      this.#finish(error instanceof SwitchboardError && channel.error !== undefined ? error : null);
+    } catch (error) {
+      // Channel.close() is documented never to reject; should it (a reset mid-flush
+      // once did, #14), the connection still ends and its admission slot is released.
+      this.#fail(error);
+    }
   }
 
   /** A failure before or during the handler: destroy, then account. */

@@ -650,7 +650,10 @@ class SwitchboardServer implements Server {
       dispatcher.serveWith(socket, proxy, this.#releaseAdmission, ip);
       return;
     }
-    dispatcher.serve(socket, proxy).then(() => this.#admission.release(ip));
+    // Released whether serve() resolves or (against its contract) rejects: a rejection
+    // here would be unhandled and would keep the slot forever (#14).
+    const release = (): void => this.#admission.release(ip);
+    dispatcher.serve(socket, proxy).then(release, release);
   }
 
   readonly #releaseAdmission = (ip: string): void => this.#admission.release(ip);

@@ -349,10 +349,19 @@ export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBo
           metrics.handlerLatency.frame.observe(performance.now() - started);
           ordered.complete(frameSequence, replies);
         }, fail)
-        .finally(() => {
-          channel.holdInput(-held);
-          settle();
-        });
+        // Not .finally(): it would pass a throw from the reaction above on, to a
+        // promise nobody handles (#14). The reply may come after the connection died.
+        .then(
+          () => {
+            channel.holdInput(-held);
+            settle();
+          },
+          (error: unknown) => {
+            channel.holdInput(-held);
+            fail(error);
+            settle();
+          },
+        );
     }
     while (inFlight > 0) {
       await new Promise<void>((resolve) => {
