@@ -50,6 +50,11 @@ export const DEFAULTS = Object.freeze({
   backlog: 511,
   /** Graceful server close: time to let handlers finish before destroying: 10 s. */
   closeTimeout: 10_000,
+  /**
+   * Graceful server close: a connection with no frame in progress, nothing queued and no
+   * traffic for this long is idle and ends at once rather than after closeTimeout: 50 ms.
+   */
+  closeIdleQuiet: 50,
   /** Heartbeat ping interval when heartbeats are asked for. */
   heartbeatInterval: 15_000,
   /** Unanswered pings before the peer is declared unresponsive. */

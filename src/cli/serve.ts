@@ -17,7 +17,13 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConnectionError, createServer, InvalidArgumentError, type Server } from '../index.js';
+import {
+  ConnectionError,
+  createServer,
+  DEFAULTS,
+  InvalidArgumentError,
+  type Server,
+} from '../index.js';
 import {
   booleanFlag,
   type CommandSpec,
@@ -51,6 +57,7 @@ export const command: CommandSpec = {
     'serve --listen ADDR --framing SPEC --mode echo|chat|discard|MODULE [--max-frame N]\n' +
     '                   [--max-connections N] [--idle-timeout MS] [--frame-timeout MS]\n' +
     '                   [--max-buffered-input-total N]\n' +
+    '                   [--close-timeout MS]\n' +
     '                   [--dispatch loop|threads|processes] [--workers N]\n' +
     '                   [--tls-cert F --tls-key F [--tls-ca F]] [--proxy-protocol]\n' +
     '                   [--metrics ADDR] [--bus nats://HOST:PORT] [--json] [--verbose]',
@@ -101,6 +108,13 @@ export const command: CommandSpec = {
       value: 'N',
       description:
         'input bytes all connections may hold together (default 256m); past it the largest holder is cut',
+    },
+    {
+      name: 'close-timeout',
+      type: 'string',
+      value: 'MS',
+      description:
+        'on SIGINT/SIGTERM, let busy connections finish for MS ms, then cut them (default 10000; 0 = no limit); idle ones close at once',
     },
     {
       name: 'dispatch',
@@ -183,7 +197,10 @@ export const command: CommandSpec = {
         signal.addEventListener('abort', () => resolve(), { once: true });
         void server.closed.then(() => resolve());
       });
-      await server.close();
+      await closeSaying(
+        server,
+        (options.closeTimeout as number | undefined) ?? DEFAULTS.closeTimeout,
+      );
     } finally {
       unsubscribe();
     }
@@ -214,6 +231,38 @@ async function createServerOrExplain(options: ServerOptions): Promise<Server> {
   }
 }
 
+/**
+ * Closes `server`; if that is not done once idle connections have had time to end
+ * (twice `DEFAULTS.closeIdleQuiet`), says on stderr what it waits for, so a Ctrl-C
+ * that takes seconds is explained (#14): `closing: waiting for 3 connections, up to 10 s`.
+ */
+async function closeSaying(server: Server, timeout: number): Promise<void> {
+  let done = false;
+  const closing = server.close().finally(() => {
+    done = true;
+  });
+  const notice = setTimeout(() => {
+    const open = server.connections;
+    if (done || open === 0) {
+      return;
+    }
+    const limit = timeout === 0 ? 'with no time limit' : `up to ${formatSeconds(timeout)}`;
+    process.stderr.write(
+      `closing: waiting for ${open} connection${open === 1 ? '' : 's'}, ${limit}\n`,
+    );
+  }, 2 * DEFAULTS.closeIdleQuiet);
+  try {
+    await closing;
+  } finally {
+    clearTimeout(notice);
+  }
+}
+
+function formatSeconds(ms: number): string {
+  const seconds = ms / 1000;
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+}
+
 /** Maps the flags onto `createServer` options; throws UsageError for bad values. */
 async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {
   const mode = stringFlag(args, command, 'mode') ?? 'echo';
@@ -236,6 +285,7 @@ async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {
     ['idle-timeout', 'idleTimeout', 'ms'],
     ['frame-timeout', 'frameTimeout', 'ms'],
     ['max-buffered-input-total', 'maxBufferedInputTotal', 'bytes'],
+    ['close-timeout', 'closeTimeout', 'ms'],
     ['workers', 'workers', 'count'],
   ];
   for (const [flag, option, kind] of numbers) {

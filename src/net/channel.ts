@@ -349,6 +349,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private pendingRequests: Map<number, PendingRequest> | undefined;
   private closePromise: Promise<void> | undefined;
   private shutdownPromise: Promise<void> | undefined;
+  /** endInputWhenIdle() was called: input ends at the next idle moment (see there). */
+  private endWhenIdle = false;
+  /** Its quiet period (ms), the last traffic seen since (clock ms), and its timer. */
+  private idleQuiet = 0;
+  private quietSince = 0;
+  private quietTimer: unknown;
 
   /**
    * Wraps a connected socket. The channel owns it from now on.
@@ -599,6 +605,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     if (this.inputAccount !== undefined) {
       this.reportInput();
     }
+    if (this.endWhenIdle) {
+      this.checkEndWhenIdle();
+    }
     this.notify();
   }
 
@@ -646,6 +655,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       }
       if (this.idleTimeout > 0) {
         this.lastActivityAt = this.clock.now();
+      }
+      if (this.endWhenIdle) {
+        this.quietSince = this.clock.now();
       }
       decoder.push(chunk);
     }
@@ -887,6 +899,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     this.parkedResolve = resolve;
     this.parkedReject = reject;
     this.parkedMode = mode;
+    if (this.endWhenIdle) {
+      this.checkEndWhenIdle();
+    }
   }
 
   /** Settles the parked reader from the current state (called by notify() when receivable). */
@@ -943,6 +958,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
           this.readableSignal = new Promise<void>((resolve) => {
             this.resolveReadable = resolve;
           });
+        }
+        if (this.endWhenIdle) {
+          this.checkEndWhenIdle();
         }
         await this.readableSignal;
         continue;
@@ -1575,6 +1593,10 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 
   private cleanup(): void {
     this.heartbeat?.stop();
+    if (this.quietTimer !== undefined) {
+      this.clock.clearTimeout(this.quietTimer);
+      this.quietTimer = undefined;
+    }
     if (this.idleTimer !== undefined) {
       this.clock.clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
@@ -1663,6 +1685,63 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       return;
     }
     this.fail(toSwitchboardError(error));
+  }
+
+  /**
+   * @internal Ends input at the first idle moment: no message partly received or
+   * waiting in the queue, no output queued, a reader waiting for the next message, and
+   * no traffic either way for `quiet` ms (counted from this call). Then `receive()`
+   * returns `null` as at a clean end of input (what the peer sends later is not read);
+   * sending still works. The server's graceful close uses it (#14): an idle connection
+   * ends after `quiet` ms instead of the close timeout; a busy one as soon as it is idle.
+   * `quiet` is there because a peer's next message may be on its way: a client that keeps
+   * talking is busy, one that has said nothing for `quiet` ms is taken to be done.
+   */
+  endInputWhenIdle(quiet: number): void {
+    if (this.endWhenIdle) {
+      return;
+    }
+    this.endWhenIdle = true;
+    this.idleQuiet = quiet;
+    this.quietSince = this.clock.now();
+    this.checkEndWhenIdle();
+  }
+
+  private checkEndWhenIdle(): void {
+    if (this.quietTimer !== undefined) {
+      this.clock.clearTimeout(this.quietTimer);
+      this.quietTimer = undefined;
+    }
+    if (this.inputDone || this.closing || this.failure !== undefined) {
+      return;
+    }
+    const socket = this.socket;
+    if (this.inboundHead < this.inboundTail || this.decoder.inFrame || socket.isClosed) {
+      return; // a message is queued or in progress: busy (or the socket reports its end)
+    }
+    const readerWaits =
+      this.parkedResolve !== undefined ||
+      this.resolveReadable !== undefined ||
+      (this.observers !== undefined && this.observers.size > 0);
+    if (!readerWaits) {
+      return; // the handler is busy with the last message; checked when it reads again
+    }
+    // Queued output is traffic still going on: a write's completion notifies nobody, so
+    // the timer below checks again (the write timeout covers a peer that stopped reading).
+    const outputQueued = this.outLength > 0 || socket.writableLength > 0;
+    const lastTraffic = Math.max(this.quietSince, socket.lastWriteDoneAt);
+    const quietFor = outputQueued ? 0 : this.clock.now() - lastTraffic;
+    if (quietFor < this.idleQuiet) {
+      this.quietTimer = this.clock.setTimeout(() => {
+        this.quietTimer = undefined;
+        this.checkEndWhenIdle();
+      }, this.idleQuiet - quietFor);
+      return;
+    }
+    this.endInput();
+    if (!this.pumping) {
+      this.notify();
+    }
   }
 
   /** `await using channel = await openChannel(...)` closes it gracefully. */

@@ -56,6 +56,7 @@ import { Channel, type ChannelStats } from '../net/channel.js';
 import { type Clock, systemClock } from '../net/clock.js';
 import { Socket } from '../net/socket.js';
 import { acceptTls, type TlsAcceptor } from '../net/tls.js';
+import { DEFAULTS } from '../options.js';
 import { InputBudget } from './input-budget.js';
 import type { ServerMetrics } from './metrics.js';
 import { type ProxyHeader, ProxyHeaderDecoder } from './proxy-protocol.js';
@@ -824,6 +825,28 @@ class ServedConnection implements ConnectionInfo {
     this.#runBody();
   }
 
+  /**
+   * Graceful server close (#14, item 10): end the connection as soon as it is idle — no
+   * frame in progress or queued, its body waiting for the next one, no traffic for
+   * `DEFAULTS.closeIdleQuiet` ms — instead of after the close timeout. The body then sees the end of input (`receive()` returns null),
+   * returns, and {@link #closeGracefully} flushes what it sent. A dormant connection is
+   * idle by definition: it is woken so that it ends the same way.
+   */
+  endWhenIdle(): void {
+    if (this.#phase === 'dormant') {
+      try {
+        this.#materialize();
+      } catch (failure) {
+        this.#fail(failure);
+        return;
+      }
+      this.#runBody();
+    }
+    if (this.#phase === 'running') {
+      this.channel!.endInputWhenIdle(DEFAULTS.closeIdleQuiet);
+    }
+  }
+
   /** Ends the connection now with `error` (drain timeout, server destroy). */
   destroy(error: SwitchboardError): void {
     if (this.#phase === 'dormant') {
@@ -879,7 +902,16 @@ class ServedConnection implements ConnectionInfo {
     this.#phase = 'closing';
     const channel = this.channel!;
     try {
-      await channel.close();
+      if (this.#owner.draining) {
+        // The server is closing: flush what the body sent (sbp: after a CLOSE envelope),
+        // send FIN, and end. Waiting for the peer's FIN, as close() does, would hold
+        // every idle client's connection for the whole close timeout (#14): a client
+        // that is not reading (the README's example awaits server.close()) never answers.
+        await channel.shutdown();
+        channel.destroy();
+      } else {
+        await channel.close();
+      }
       const error = await channel.closed;
       this.#finish(error instanceof SwitchboardError && channel.error !== undefined ? error : null);
     } catch (error) {
@@ -1087,6 +1119,10 @@ export class ConnectionSet {
     this.#draining = true;
     for (const connection of this.#live) {
       connection.abort?.abort();
+    }
+    // Idle connections end now; busy ones as soon as their frame in progress is done.
+    for (const connection of [...this.#live]) {
+      connection.endWhenIdle();
     }
     if (this.#live.size === 0) {
       return 0;

@@ -125,10 +125,13 @@ class NatsBus implements NatsChatBus {
     this.#maxPendingBytes = settings.maxPendingBytes;
     this.#server = connection.getServer();
     this.#publishStatus('connecting', null);
-    void this.#watchStatus();
-    void connection.closed().then((error) => {
+    // Both chains end in a handler: a throw inside (a publish on a connection that
+    // closed meanwhile) must not become an unhandled rejection (#14).
+    const lost = (error: unknown): void => {
       this.#setState('disconnected', error instanceof Error ? error : null);
-    });
+    };
+    this.#watchStatus().catch(lost);
+    connection.closed().then(lost, lost);
   }
 
   get status(): BusStatus {

@@ -336,6 +336,38 @@ export default async function reverse(channel: Channel): Promise<void> {
     expect(client.frames).toEqual(messages);
   });
 
+  it('SIGINT: idle clients are closed at once; serve says on stderr what it waits for (--close-timeout) (#14)', async () => {
+    const { cli, port } = await startServe([
+      '--listen',
+      '127.0.0.1:0',
+      '--framing',
+      'length:u8',
+      '--mode',
+      'echo',
+      '--close-timeout',
+      '3600000',
+    ]);
+    const idle = await Client.connect(port, 'length:u8');
+    idle.send('x');
+    await idle.until(() => idle.frames.length === 1);
+    const busy = await Client.connect(port, 'length:u8');
+    busy.send('y');
+    await busy.until(() => busy.frames.length === 1);
+    busy.socket.write(Buffer.from([3, 0x61])); // 1 byte of a 3-byte frame: busy
+    cli.child.kill('SIGINT');
+    // The idle client is let go without the hour-long close timeout...
+    await idle.until(() => idle.ended, 10_000);
+    // ...while the busy one is waited for, and serve says so.
+    for (let poll = 0; poll < 1000 && !cli.stderr().includes('closing:'); poll++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(cli.stderr()).toContain('closing: waiting for 1 connection, up to 3600 s');
+    busy.socket.write(Buffer.from([0x62, 0x63]));
+    await busy.until(() => busy.ended, 10_000);
+    expect(busy.frames).toEqual(['y', 'abc']);
+    expect(await cli.exited(10_000)).toEqual({ code: 0, signal: null });
+  });
+
   it('npm start (serve --listen 127.0.0.1:7070 --framing line --mode chat) is a chat nc can use', async () => {
     // Same flags as package.json "start", on a free port so tests never collide.
     const { port } = await startServe([

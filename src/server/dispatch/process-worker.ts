@@ -167,7 +167,11 @@ process.on('message', (message: PrimaryMessage, handle: unknown) => {
       );
       return;
     case 'connection':
-      void serveConnection(message.id, handle as net.Socket | undefined);
+      // serveConnection never rejects by design; should it, the connection is still
+      // reported closed, or the primary would keep its slot forever (#14).
+      serveConnection(message.id, handle as net.Socket | undefined).catch(() => {
+        send({ type: 'closed', id: message.id, ...report(), refusedProxyHeader: false });
+      });
       return;
     case 'chat':
       for (const frame of message.frames) {
@@ -180,9 +184,10 @@ process.on('message', (message: PrimaryMessage, handle: unknown) => {
       sendNow({ type: 'pong' });
       return;
     case 'drain':
-      (connections?.drain(message.timeout) ?? Promise.resolve(0)).then((destroyed) => {
-        send({ type: 'drained', destroyed });
-      });
+      (connections?.drain(message.timeout) ?? Promise.resolve(0)).then(
+        (destroyed) => send({ type: 'drained', destroyed }),
+        () => send({ type: 'drained', destroyed: 0 }),
+      );
       return;
     case 'exit':
       // Not synchronously: when 'exit' is among the messages node replays to the
