@@ -29,8 +29,9 @@
  *
  * Deadlines use lazy timers (one timer per kind, re-armed only when it fires) and the
  * injected clock, so the hot path does no timer work per frame:
- * - `idleTimeout`: no inbound bytes for N ms -> `SB_IDLE_TIMEOUT` (time spent with a
- *   full inbound queue, i.e. waiting for our own reader, does not count).
+ * - `idleTimeout`: no bytes in either direction for N ms -> `SB_IDLE_TIMEOUT`: inbound
+ *   bytes, and output the peer accepted (a write that reached the kernel) both count;
+ *   time spent with a full inbound queue, i.e. waiting for our own reader, does not.
  * - `frameTimeout`: a frame started (decoder.inFrame) must complete within N ms ->
  *   `SB_FRAME_TIMEOUT` (slowloris).
  * - `writeTimeout`: queued output made no progress to the kernel for N ms ->
@@ -1484,12 +1485,15 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       // We stopped reading (our receiver is slow): the peer is not idle.
       this.lastActivityAt = now;
     }
-    const idleFor = now - this.lastActivityAt;
+    // Output the peer keeps accepting is activity too (#14: a chat client that only
+    // reads is alive), as with HAProxy's `timeout client`: a write that reached the
+    // kernel means the peer's TCP took the bytes before it (its window was open).
+    const idleFor = now - Math.max(this.lastActivityAt, this.socket.lastWriteDoneAt);
     if (idleFor >= this.idleTimeout) {
       this.fail(
         new TimeoutError(
           'SB_IDLE_TIMEOUT',
-          `no bytes received for idleTimeout ${this.idleTimeout} ms`,
+          `no bytes received or sent for idleTimeout ${this.idleTimeout} ms`,
         ),
       );
       return;
