@@ -368,6 +368,10 @@ export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBo
         wake = resolve;
       });
     }
+    // The last reply may still wait for the socket to drain (a large echo): returning
+    // now would start the graceful close under it, and that send would then fail with
+    // SB_CONNECTION_CLOSED although every byte was delivered (#14).
+    await lastSend.catch(() => undefined);
     if (failure !== null) {
       throw failure;
     }
