@@ -52,9 +52,9 @@ export const DEFAULTS = Object.freeze({
   closeTimeout: 10_000,
   /**
    * Graceful server close: a connection with no frame in progress, nothing queued and no
-   * traffic for this long is idle and ends at once rather than after closeTimeout: 50 ms.
+   * traffic for this long is idle and ends at once rather than after closeTimeout: 25 ms.
    */
-  closeIdleQuiet: 50,
+  closeIdleQuiet: 25,
   /** Heartbeat ping interval when heartbeats are asked for. */
   heartbeatInterval: 15_000,
   /** Unanswered pings before the peer is declared unresponsive. */

@@ -94,7 +94,8 @@ export const command: CommandSpec = {
       name: 'idle-timeout',
       type: 'string',
       value: 'MS',
-      description: 'close a connection silent for MS ms (default 300000; 0 = off)',
+      description:
+        'close a connection with no traffic either way for MS ms (default 300000; 0 = off)',
     },
     {
       name: 'frame-timeout',

@@ -1736,9 +1736,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     const lastTraffic = Math.max(this.quietSince, socket.lastWriteDoneAt);
     const quietFor = outputQueued ? 0 : this.clock.now() - lastTraffic;
     if (quietFor < this.idleQuiet) {
+      // Checked again after the poll phase that follows the timer (setImmediate): bytes
+      // already waiting in the kernel when the timer fires (a busy event loop) are read
+      // first, and count as traffic, instead of being cut off.
       this.quietTimer = this.clock.setTimeout(() => {
         this.quietTimer = undefined;
-        this.checkEndWhenIdle();
+        setImmediate(() => this.checkEndWhenIdle());
       }, this.idleQuiet - quietFor);
       return;
     }

@@ -820,7 +820,10 @@ class ServedConnection implements ConnectionInfo {
     }
     const idleTimeout = this.#owner.settings.idleTimeout;
     channel.destroy(
-      new TimeoutError('SB_IDLE_TIMEOUT', `no bytes received or sent for idleTimeout ${idleTimeout} ms`),
+      new TimeoutError(
+        'SB_IDLE_TIMEOUT',
+        `no bytes received or sent for idleTimeout ${idleTimeout} ms`,
+      ),
     );
     this.#runBody();
   }

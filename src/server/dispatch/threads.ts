@@ -195,7 +195,11 @@ export class ThreadPool {
             return;
         }
       });
+      let crash: Error | undefined;
       worker.on('error', (error) => {
+        // An uncaught exception or unhandled rejection in the worker (its default is to
+        // exit): kept, so that the jobs it fails say why rather than only an exit code.
+        crash = error;
         if (!ready) {
           reject(
             new SwitchboardError('SB_HANDLER_ERROR', `worker failed to start: ${error.message}`, {
@@ -212,7 +216,13 @@ export class ThreadPool {
         }
         for (const job of entryRecord.jobs.values()) {
           job.reject(
-            new ConnectionError('SB_WORKER_CRASHED', `worker thread exited with code ${exitCode}`),
+            new ConnectionError(
+              'SB_WORKER_CRASHED',
+              crash === undefined
+                ? `worker thread exited with code ${exitCode}`
+                : `worker thread exited with code ${exitCode} after an uncaught ${crash.name}`,
+              crash === undefined ? {} : { cause: crash },
+            ),
           );
         }
         entryRecord.jobs.clear();
