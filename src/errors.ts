@@ -96,7 +96,8 @@ export const ERROR_CODES = {
   },
   SB_IDLE_TIMEOUT: {
     class: 'TimeoutError',
-    summary: 'No bytes arrived for idleTimeout ms; the connection was closed.',
+    summary:
+      'No bytes moved either way (none received, no output accepted by the peer) for idleTimeout ms; the connection was closed.',
   },
   SB_FRAME_TIMEOUT: {
     class: 'TimeoutError',

@@ -232,10 +232,13 @@ async function createServerOrExplain(options: ServerOptions): Promise<Server> {
   }
 }
 
+/** After idle connections had time to end (DEFAULTS.closeIdleQuiet, and then some), ms. */
+const CLOSE_NOTICE_DELAY = 8 * DEFAULTS.closeIdleQuiet;
+
 /**
  * Closes `server`; if that is not done once idle connections have had time to end
- * (twice `DEFAULTS.closeIdleQuiet`), says on stderr what it waits for, so a Ctrl-C
- * that takes seconds is explained (#14): `closing: waiting for 3 connections, up to 10 s`.
+ * ({@link CLOSE_NOTICE_DELAY}), says on stderr what it waits for, so a Ctrl-C that
+ * takes seconds is explained (#14): `closing: waiting for 3 connections, up to 10 s`.
  */
 async function closeSaying(server: Server, timeout: number): Promise<void> {
   let done = false;
@@ -251,7 +254,7 @@ async function closeSaying(server: Server, timeout: number): Promise<void> {
     process.stderr.write(
       `closing: waiting for ${open} connection${open === 1 ? '' : 's'}, ${limit}\n`,
     );
-  }, 2 * DEFAULTS.closeIdleQuiet);
+  }, CLOSE_NOTICE_DELAY);
   try {
     await closing;
   } finally {

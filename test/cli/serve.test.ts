@@ -361,7 +361,8 @@ export default async function reverse(channel: Channel): Promise<void> {
     for (let poll = 0; poll < 1000 && !cli.stderr().includes('closing:'); poll++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect(cli.stderr()).toContain('closing: waiting for 1 connection, up to 3600 s');
+    // 1 (the busy one); on a loaded machine the idle one may not be gone yet.
+    expect(cli.stderr()).toMatch(/closing: waiting for [12] connections?, up to 3600 s/);
     busy.socket.write(Buffer.from([0x62, 0x63]));
     await busy.until(() => busy.ended, 10_000);
     expect(busy.frames).toEqual(['y', 'abc']);
