@@ -3,9 +3,13 @@
  *
  *   server SUBJECT EXPECTED     (run with --expose-gc) measure a baseline, print READY
  *                               <port>, accept connections; once EXPECTED arrived (or none
- *                               for QUIET_MS), collect garbage, measure again, print RESULT
- *                               with bytes per connection
- *   client PORT COUNT           open COUNT idle connections, print CONNECTED <n>, stay idle
+ *                               for QUIET_MS) and the parent sent SIGUSR1 (the clients are
+ *                               done), collect garbage, measure again, print RESULT with
+ *                               bytes per connection
+ *   client PORT COUNT MODE      open COUNT connections; MODE `never-used`: they stay idle
+ *                               from the start; `used`: each sends one 64 B u32be frame
+ *                               and waits for its echo, then stays idle. Print CONNECTED
+ *                               <n> <failed> when all are done, stay idle
  */
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -57,7 +61,14 @@ const rawServer: StartServer = async () => {
   };
 };
 
+/** Resolves on SIGUSR1: the parent's word that every client has finished its exchange. */
+function clientsDone(): Promise<void> {
+  return new Promise((resolve) => process.once('SIGUSR1', () => resolve()));
+}
+
 async function runServer(subject: string, expected: number): Promise<void> {
+  // Listening for the signal before READY: the parent may send it as soon as it likes.
+  const done = clientsDone();
   let start: StartServer;
   if (subject === 'raw') {
     start = rawServer;
@@ -81,7 +92,10 @@ async function runServer(subject: string, expected: number): Promise<void> {
       break;
     }
   }
-  await sleep(300);
+  await done;
+  // Settle: a used connection's last echo may still be leaving, and a server may put a
+  // connection back to sleep a moment after its queues empty.
+  await sleep(1000);
   const after = await sample();
   const count = server.connections();
   reportResult({
@@ -93,7 +107,34 @@ async function runServer(subject: string, expected: number): Promise<void> {
   process.exit(0);
 }
 
-async function runClient(port: number, count: number): Promise<void> {
+/** One 64 B u32be frame: what a used connection sends (and gets back) once. */
+const MESSAGE = (() => {
+  const frame = Buffer.alloc(4 + 64, 0x61);
+  frame.writeUInt32BE(64, 0);
+  return frame;
+})();
+
+/** Sends MESSAGE on `socket` and resolves when as many bytes came back (the echo). */
+function exchangeOne(socket: net.Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let received = 0;
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received >= MESSAGE.length) {
+        socket.off('data', onData);
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+    socket.once('close', () => reject(new Error('closed before the echo')));
+    socket.write(MESSAGE);
+  });
+}
+
+async function runClient(port: number, count: number, mode: string): Promise<void> {
+  if (mode !== 'never-used' && mode !== 'used') {
+    throw new Error(`unknown client mode ${mode}`);
+  }
   const sockets: net.Socket[] = [];
   const batch = 250;
   let failed = 0;
@@ -103,14 +144,31 @@ async function runClient(port: number, count: number): Promise<void> {
       wave.push(
         new Promise<void>((resolve) => {
           const socket = net.connect({ host: '127.0.0.1', port });
+          let settled = false;
+          const settle = (ok: boolean): void => {
+            if (settled) {
+              return;
+            }
+            settled = true;
+            if (ok) {
+              sockets.push(socket);
+            } else {
+              failed += 1;
+            }
+            resolve();
+          };
           socket.once('connect', () => {
-            sockets.push(socket);
-            resolve();
+            if (mode === 'never-used') {
+              settle(true);
+            } else {
+              exchangeOne(socket).then(
+                () => settle(true),
+                () => settle(false),
+              );
+            }
           });
-          socket.once('error', () => {
-            failed += 1;
-            resolve();
-          });
+          // Kept for the socket's life: an idle socket's late error must not crash the client.
+          socket.on('error', () => settle(false));
         }),
       );
     }
@@ -128,9 +186,9 @@ try {
   if (role === 'server') {
     await runServer(rest[0]!, Number(rest[1]));
   } else if (role === 'client') {
-    await runClient(Number(rest[0]), Number(rest[1]));
+    await runClient(Number(rest[0]), Number(rest[1]), rest[2] ?? 'never-used');
   } else {
-    throw new Error('usage: idle-child.ts server SUBJECT EXPECTED | client PORT COUNT');
+    throw new Error('usage: idle-child.ts server SUBJECT EXPECTED | client PORT COUNT MODE');
   }
 } catch (error) {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);

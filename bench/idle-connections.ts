@@ -1,7 +1,9 @@
 /**
  * Memory per idle connection at 10,000 connections: heap and RSS of a server process,
  * measured before and after the connections arrive (full GCs with --expose-gc), divided
- * by the number of connections. The clients live in another process.
+ * by the number of connections. The clients live in another process. Two cases: the
+ * connections never send anything, and the connections each exchange one message (a
+ * 64 B frame and its echo) and then go idle, which is what a server mostly holds.
  *
  * Subjects: a raw node:net server (reference; tracks its sockets, echoes data), the
  * switchboard server (createServer, loop dispatch), and listen() + one Channel per
@@ -38,85 +40,100 @@ function fileLimit(): number {
   }
 }
 
-async function measure(subject: string, count: number): Promise<IdleResult> {
+type Use = 'never-used' | 'used';
+
+async function measure(subject: string, count: number, use: Use): Promise<IdleResult> {
   return withChildren(async (start) => {
     const server = start('idle-child.ts', ['server', subject, String(count)], {
       nodeArgs: ['--expose-gc'],
       fileLimit: 65536,
     });
     const port = await server.line('READY', 30_000);
-    const client = start('idle-child.ts', ['client', port, String(count)], { fileLimit: 65536 });
+    const client = start('idle-child.ts', ['client', port, String(count), use], {
+      fileLimit: 65536,
+    });
     await client.line('CONNECTED', 120_000);
+    // Every connection is open (and, when used, has had its echo): the server may measure.
+    server.process.kill('SIGUSR1');
     return JSON.parse(await server.line('RESULT', 120_000)) as IdleResult;
   });
 }
+
+const USES: { use: Use; label: string }[] = [
+  { use: 'never-used', label: 'never used' },
+  { use: 'used', label: 'used then idle (one 64 B message echoed on each)' },
+];
 
 export const scenario: Scenario = {
   name: 'idle-connections',
   async run(context) {
     const limit = fileLimit();
-    const notes: string[] = [];
+    const limitNotes: string[] = [];
     // 10,000 connections take seconds, not minutes: --quick measures the real figure too.
     let count = WANTED;
     if (limit - FD_MARGIN < count) {
       count = Math.max(100, limit - FD_MARGIN);
-      notes.push(
+      limitNotes.push(
         `descriptor limit ${limit}: measured at ${count} connections instead of ${WANTED}`,
       );
     }
-    const heap: Measurement[] = [];
-    const rss: Measurement[] = [];
-    for (const [subject, label] of [
-      ['raw', RAW],
-      ['server', SERVER],
-      ['channel', CHANNEL],
-    ] as const) {
-      context.log(`  idle connections: ${label} (${count})`);
-      try {
-        const result = await measure(subject, count);
-        if (result.connections < count) {
-          notes.push(`${label}: only ${result.connections} of ${count} connections arrived`);
+    const rows: BenchRow[] = [];
+    for (const { use, label: useLabel } of USES) {
+      const notes = [...limitNotes];
+      const heap: Measurement[] = [];
+      const rss: Measurement[] = [];
+      for (const [subject, label] of [
+        ['raw', RAW],
+        ['server', SERVER],
+        ['channel', CHANNEL],
+      ] as const) {
+        context.log(`  idle connections, ${useLabel}: ${label} (${count})`);
+        try {
+          const result = await measure(subject, count, use);
+          if (result.connections < count) {
+            notes.push(`${label}: only ${result.connections} of ${count} connections arrived`);
+          }
+          heap.push({
+            subject: label,
+            value: result.heapPerConnection,
+            unit: 'heap bytes/conn',
+            extra: { connections: result.connections },
+          });
+          rss.push({
+            subject: label,
+            value: result.rssPerConnection,
+            unit: 'RSS bytes/conn',
+            extra: {
+              'external bytes/conn': result.externalPerConnection,
+              connections: result.connections,
+            },
+          });
+        } catch (error) {
+          notes.push(
+            `${label} not measured: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}`,
+          );
         }
-        heap.push({
-          subject: label,
-          value: result.heapPerConnection,
-          unit: 'heap bytes/conn',
-          extra: { connections: result.connections },
-        });
-        rss.push({
-          subject: label,
-          value: result.rssPerConnection,
-          unit: 'RSS bytes/conn',
-          extra: {
-            'external bytes/conn': result.externalPerConnection,
-            connections: result.connections,
-          },
-        });
-      } catch (error) {
-        notes.push(
-          `${label} not measured: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}`,
-        );
       }
+      const note = notes.length > 0 ? { note: notes.join('; ') } : {};
+      rows.push(
+        {
+          name: `memory per idle connection, ${useLabel} (heap), ${count} connections`,
+          reference: RAW,
+          lowerIsBetter: true,
+          measurements: heap,
+          target: { subject: SERVER, against: RAW, atMostAbove: 1024 },
+          ...note,
+        },
+        {
+          name: `memory per idle connection, ${useLabel} (RSS), ${count} connections`,
+          reference: RAW,
+          lowerIsBetter: true,
+          measurements: rss,
+          target: { subject: SERVER, against: RAW, atMostAbove: 1024 },
+          ...note,
+        },
+      );
     }
-    const note = notes.length > 0 ? { note: notes.join('; ') } : {};
-    const rows: BenchRow[] = [
-      {
-        name: `memory per idle connection (heap), ${count} connections`,
-        reference: RAW,
-        lowerIsBetter: true,
-        measurements: heap,
-        target: { subject: SERVER, against: RAW, atMostAbove: 1024 },
-        ...note,
-      },
-      {
-        name: `memory per idle connection (RSS), ${count} connections`,
-        reference: RAW,
-        lowerIsBetter: true,
-        measurements: rss,
-        target: { subject: SERVER, against: RAW, atMostAbove: 1024 },
-        ...note,
-      },
-    ];
     return rows;
   },
 };

@@ -33,6 +33,23 @@ export async function switchboardReceiver(
   }
 }
 
+/**
+ * Receives u32be-framed messages through `channel.batches()`: every frame queued at the
+ * moment, one `await` per batch instead of one per frame.
+ */
+export async function switchboardBatchReceiver(
+  socket: net.Socket,
+  onFrame: (length: number) => void,
+): Promise<void> {
+  const { Channel, Socket } = await loadNet();
+  const channel = new Channel(Socket.from(socket), { ...FRAMING, maxQueuedInput: 4 * 1024 * 1024 });
+  for await (const frames of channel.batches()) {
+    for (const frame of frames) {
+      onFrame(frame.length);
+    }
+  }
+}
+
 /** Sends `payload` as u32be frames through a switchboard Channel until the peer goes. */
 export async function switchboardSender(socket: net.Socket, payload: Buffer): Promise<void> {
   const { Channel, Socket } = await loadNet();

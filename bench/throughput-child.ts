@@ -18,7 +18,11 @@ import {
   RawFrameWriter,
   RawLengthPrefixDecoder,
 } from './raw-length-prefix.js';
-import { switchboardReceiver, switchboardSender } from './switchboard-adapter.js';
+import {
+  switchboardBatchReceiver,
+  switchboardReceiver,
+  switchboardSender,
+} from './switchboard-adapter.js';
 
 const require = createRequire(import.meta.url);
 
@@ -78,6 +82,9 @@ const RECEIVERS: Record<string, Receiver> = {
   },
   switchboard: async (socket) => {
     await switchboardReceiver(socket, countFrame);
+  },
+  'switchboard-batches': async (socket) => {
+    await switchboardBatchReceiver(socket, countFrame);
   },
 };
 
