@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requireTool } from '../helpers/interop.js';
+import { until } from '../server/helpers.js';
 import {
   CLI,
   CLI_TEST_TIMEOUT_MS,
@@ -74,17 +75,19 @@ describe('switchboard connect', () => {
   });
 
   it('prints what other chat clients say, one frame per line', async () => {
-    const { address } = await startServe([
+    const { address, cli: serve } = await startServe([
       '--listen',
       '127.0.0.1:0',
       '--framing',
       'line',
       '--mode',
       'chat',
+      '--json',
     ]);
     const listener = startCli(['connect', address, '--framing', 'line']);
-    // A second connect speaks once the first is in the room.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // A second connect speaks once the first is in the room: chat members join when
+    // accepted, which serve --json reports (no sleep: a loaded machine takes seconds).
+    await until(() => serve.stderr().includes('"event":"connection:open"'), SPAWN_DEADLINE_MS);
     const speaker = await runCli(['connect', address, '--framing', 'line'], {
       input: 'hello room\n',
     });
