@@ -159,6 +159,31 @@ export function formatAddress(address: Address): string {
   return `${address.tls ? 'tls' : 'tcp'}://${host}:${address.port}`;
 }
 
+/**
+ * A host as node reports it, without the IPv4-mapped prefix: a dual-stack socket
+ * reports an IPv4 peer as `::ffff:10.0.0.1`, which is the peer `10.0.0.1`.
+ */
+export function normalizeHost(host: string): string {
+  return host.startsWith('::ffff:') ? host.slice(7) : host;
+}
+
+/**
+ * A node endpoint (`remoteAddress`/`remotePort` of a socket, or a PROXY header's)
+ * as address text, e.g. `tcp://10.0.0.1:51000`; '' when the host or port is
+ * unknown. The one formatter of TCP endpoints: the host goes through
+ * {@link normalizeHost}.
+ */
+export function endpointText(
+  host: string | undefined,
+  port: number | undefined,
+  tls: boolean,
+): string {
+  if (host === undefined || port === undefined) {
+    return '';
+  }
+  return formatAddress({ kind: 'tcp', host: normalizeHost(host), port, tls });
+}
+
 /** The path node's `net` module expects for a Unix address (`\0name` for abstract sockets). */
 export function toNodePath(address: UnixAddress): string {
   return address.abstract ? `\0${address.path}` : address.path;

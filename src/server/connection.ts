@@ -51,7 +51,7 @@ import {
   TimeoutError,
   toSwitchboardError,
 } from '../errors.js';
-import { type Address, formatAddress, type UnixAddress } from '../net/address.js';
+import { endpointText, formatAddress, type UnixAddress } from '../net/address.js';
 import { Channel, type ChannelStats } from '../net/channel.js';
 import { type Clock, systemClock } from '../net/clock.js';
 import { Socket } from '../net/socket.js';
@@ -107,24 +107,6 @@ export interface ConnectionSettings {
   /** For Unix-socket listeners, the listen address (node reports no Unix peer address). */
   readonly unixAddress?: UnixAddress;
   readonly clock?: Clock;
-}
-
-/** Formats a node endpoint as a switchboard address string. */
-export function endpointText(
-  host: string | undefined,
-  port: number | undefined,
-  tlsOn: boolean,
-): string {
-  if (host === undefined || port === undefined) {
-    return '';
-  }
-  const address: Address = {
-    kind: 'tcp',
-    host: host.startsWith('::ffff:') ? host.slice(7) : host,
-    port,
-    tls: tlsOn,
-  };
-  return formatAddress(address);
 }
 
 /**
@@ -655,10 +637,7 @@ class ServedConnection implements ConnectionInfo {
     const transport = this.transport;
     const host = which === 'remote' ? transport.remoteAddress : transport.localAddress;
     const port = which === 'remote' ? transport.remotePort : transport.localPort;
-    if (host === undefined || port === undefined) {
-      return '';
-    }
-    return formatAddress({ kind: 'tcp', host, port, tls: settings.tls !== null });
+    return endpointText(host, port, settings.tls !== null);
   }
 
   start(remainder: Uint8Array | null): void {
@@ -1184,9 +1163,8 @@ function addTraffic(
 function proxyEndpointText(header: ProxyHeader, which: 'source' | 'destination'): string {
   const endpoint = header[which]!;
   if (header.family === 'unix') {
-    return endpoint.address.startsWith('@')
-      ? `unix:${endpoint.address}`
-      : `unix:${endpoint.address}`;
+    // An abstract name keeps its `@` (proxy-protocol.ts adds it), as formatAddress writes one.
+    return `unix:${endpoint.address}`;
   }
-  return formatAddress({ kind: 'tcp', host: endpoint.address, port: endpoint.port, tls: false });
+  return endpointText(endpoint.address, endpoint.port, false);
 }

@@ -45,7 +45,14 @@ import {
   type SwitchboardError,
   toSwitchboardError,
 } from '../errors.js';
-import { type Address, formatAddress, parseAddress, toNodePath } from '../net/address.js';
+import {
+  type Address,
+  endpointText,
+  formatAddress,
+  normalizeHost,
+  parseAddress,
+  toNodePath,
+} from '../net/address.js';
 import type { Clock } from '../net/clock.js';
 import { buildTlsServerOptions, type TlsServerOptions, tlsAcceptor } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
@@ -769,18 +776,11 @@ class SwitchboardServer implements Server {
  */
 function ignoreError(): void {}
 
+/** The peer's IP for per-IP limits ('unknown' when node no longer knows it). */
 function normalizeIp(address: string | undefined): string {
-  if (address === undefined) {
-    return 'unknown';
-  }
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
+  return address === undefined ? 'unknown' : normalizeHost(address);
 }
 
 function socketText(socket: net.Socket): string {
-  const host = normalizeIp(socket.remoteAddress);
-  const port = socket.remotePort;
-  if (port === undefined) {
-    return '';
-  }
-  return formatAddress({ kind: 'tcp', host, port, tls: false });
+  return endpointText(normalizeIp(socket.remoteAddress), socket.remotePort, false);
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatAddress, parseAddress } from '../../src/net/address.js';
+import { endpointText, formatAddress, normalizeHost, parseAddress } from '../../src/net/address.js';
 import { DEFAULTS } from '../../src/options.js';
 
 describe('parseAddress', () => {
@@ -77,5 +77,17 @@ describe('formatAddress', () => {
       }),
       { seed: 42, numRuns: 300 },
     );
+  });
+});
+
+describe('endpointText (the one formatter of node TCP endpoints)', () => {
+  it('strips the IPv4-mapped prefix, brackets IPv6, and is empty when unknown', () => {
+    expect(endpointText('::ffff:10.0.0.1', 51000, false)).toBe('tcp://10.0.0.1:51000');
+    expect(endpointText('2001:db8::1', 443, true)).toBe('tls://[2001:db8::1]:443');
+    expect(endpointText('127.0.0.1', 0, false)).toBe('tcp://127.0.0.1:0');
+    expect(endpointText(undefined, 80, false)).toBe('');
+    expect(endpointText('127.0.0.1', undefined, false)).toBe('');
+    expect(normalizeHost('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(normalizeHost('::1')).toBe('::1');
   });
 });
