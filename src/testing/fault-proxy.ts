@@ -1137,11 +1137,20 @@ class ProxiedConnection {
 /**
  * A loopback TCP proxy that injects faults between a client and a target.
  *
+ * @example
  * ```ts
- * await using proxy = await FaultProxy.start({ target: '127.0.0.1:7070', seed: 42 });
- * const id = proxy.addFault('downstream', { type: 'latency', ms: 50, jitterMs: 10 });
- * // connect your client to proxy.address ...
- * proxy.removeFault(id);
+ * import { createServer, openChannel } from 'switchboard';
+ * import { FaultProxy } from 'switchboard/testing';
+ *
+ * await using server = await createServer({ listen: '127.0.0.1:0', framing: 'line', handler: 'echo' });
+ * await using proxy = await FaultProxy.start({ target: server.address, seed: 42 });
+ * // Every reply arrives one byte at a time, 20-30 ms late: framing must still hold.
+ * proxy.addFault('downstream', { type: 'slice', maxBytes: 1 });
+ * const id = proxy.addFault('downstream', { type: 'latency', ms: 20, jitterMs: 10 });
+ * await using channel = await openChannel(proxy.address, { framing: 'line' });
+ * await channel.send('through the proxy');
+ * console.log(new TextDecoder().decode((await channel.receive()) ?? new Uint8Array()));
+ * proxy.removeFault(id); // faults come and go while traffic flows
  * ```
  */
 export class FaultProxy {

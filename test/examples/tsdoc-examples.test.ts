@@ -29,6 +29,7 @@ const MUST_HAVE_EXAMPLE = [
   'src/codec/streams.ts:encode',
   'src/net/node-streams.ts:decodeTransform',
   'src/net/node-streams.ts:encodeTransform',
+  'src/testing/fault-proxy.ts:FaultProxy',
 ];
 
 const OUT = join(ROOT, 'test/.tsdoc-examples');
