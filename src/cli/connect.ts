@@ -45,7 +45,14 @@ import {
   readLines,
   stdout,
 } from './output.js';
-import { encodeRecord, INPUT_FORMATS, type InputFormat, maxLineFor, payloadOf } from './records.js';
+import {
+  encodeRecord,
+  INPUT_FORMATS,
+  type InputFormat,
+  inputFlag,
+  maxLineFor,
+  payloadOf,
+} from './records.js';
 
 /** Flags shared by `connect` and `send`. */
 export const CLIENT_FLAGS: readonly FlagSpec[] = [
@@ -182,16 +189,7 @@ export const command: CommandSpec = {
     'record) is sent as one frame; each frame received prints on its own line.\n' +
     'EOF on stdin half-closes the connection and waits for the peer to finish; the command\n' +
     'ends when the peer closes. With --framing eof, stdin is sent as one message.',
-  flags: [
-    ...CLIENT_FLAGS,
-    {
-      name: 'input',
-      short: 'i',
-      type: 'string',
-      value: 'FORMAT',
-      description: 'how stdin lines become frames: lines (default, UTF-8), hex, or json records',
-    },
-  ],
+  flags: [...CLIENT_FLAGS, inputFlag('stdin lines become frames')],
   positionals: { min: 1, max: 1, name: 'ADDR' },
   examples: [
     'connect 127.0.0.1:7070 --framing line',

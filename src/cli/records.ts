@@ -13,12 +13,24 @@
  * is wrong, not the command line.
  */
 import { type Encoder, FrameError, InvalidArgumentError } from '../index.js';
+import type { FlagSpec } from './args.js';
 import { fromHex } from './output.js';
 
 /** The `--input` formats. */
 export const INPUT_FORMATS = ['lines', 'hex', 'json'] as const;
 /** One of {@link INPUT_FORMATS}. */
 export type InputFormat = (typeof INPUT_FORMATS)[number];
+
+/** `-i, --input FORMAT` for a command that reads payloads as records; `what` says what is read. */
+export function inputFlag(what: string): FlagSpec {
+  return {
+    name: 'input',
+    short: 'i',
+    type: 'string',
+    value: 'FORMAT',
+    description: `how ${what}: lines (default, UTF-8 text), hex, or json records`,
+  };
+}
 
 const utf8 = new TextDecoder('utf-8');
 

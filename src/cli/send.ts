@@ -19,7 +19,7 @@ import {
 } from './args.js';
 import { CLIENT_FLAGS, framePrinter, receiveFrames, sendPieces, tlsFromArgs } from './connect.js';
 import { EXIT, OUTPUT_FORMATS } from './output.js';
-import { encodeRecord, INPUT_FORMATS, payloadOf } from './records.js';
+import { encodeRecord, INPUT_FORMATS, inputFlag, payloadOf } from './records.js';
 
 /** The `send` command. */
 export const command: CommandSpec = {
@@ -34,13 +34,7 @@ export const command: CommandSpec = {
     'peer closes. With --framing eof the messages are sent back to back as the one message.',
   flags: [
     ...CLIENT_FLAGS,
-    {
-      name: 'input',
-      short: 'i',
-      type: 'string',
-      value: 'FORMAT',
-      description: 'how each MESSAGE is read: lines (default, UTF-8 text), hex, or a json record',
-    },
+    inputFlag('each MESSAGE is read'),
     {
       name: 'file',
       type: 'string',

@@ -184,6 +184,19 @@ export function endpointText(
   return formatAddress({ kind: 'tcp', host: normalizeHost(host), port, tls });
 }
 
+/**
+ * A listening server's `server.address()` as `HOST:PORT` (`[v6]:PORT` for IPv6),
+ * ready for {@link parseAddress} or `connect()`; '' before it listens (or for a pipe).
+ */
+export function listeningText(
+  info: { address: string; family: string; port: number } | string | null,
+): string {
+  if (typeof info !== 'object' || info === null) {
+    return '';
+  }
+  return info.family === 'IPv6' ? `[${info.address}]:${info.port}` : `${info.address}:${info.port}`;
+}
+
 /** The path node's `net` module expects for a Unix address (`\0name` for abstract sockets). */
 export function toNodePath(address: UnixAddress): string {
   return address.abstract ? `\0${address.path}` : address.path;

@@ -62,6 +62,7 @@ import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:time
 import { parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { InvalidArgumentError } from '../errors.js';
+import { listeningText } from '../net/address.js';
 import { resolveOptions } from '../options.js';
 import {
   corruptOneBit,
@@ -1264,13 +1265,7 @@ export class FaultProxy {
 
   /** The listening address as `HOST:PORT` (`[v6]:PORT` for IPv6), ready for connect(). */
   get address(): string {
-    const address = this.server.address();
-    if (typeof address !== 'object' || address === null) {
-      return '';
-    }
-    return address.family === 'IPv6'
-      ? `[${address.address}]:${address.port}`
-      : `${address.address}:${address.port}`;
+    return listeningText(this.server.address());
   }
 
   /** A snapshot of the counters. */

@@ -29,6 +29,7 @@
  */
 import http from 'node:http';
 import { InvalidArgumentError } from '../errors.js';
+import { listeningText } from '../net/address.js';
 import type { FaultProxyEvent } from './fault-proxy.js';
 import { validateProxyAddresses } from './fault-proxy.js';
 import {
@@ -112,13 +113,7 @@ export class ToxiproxyServer {
 
   /** The listening address as `HOST:PORT`. */
   get address(): string {
-    const address = this.server.address();
-    if (typeof address !== 'object' || address === null) {
-      return '';
-    }
-    return address.family === 'IPv6'
-      ? `[${address.address}]:${address.port}`
-      : `${address.address}:${address.port}`;
+    return listeningText(this.server.address());
   }
 
   /** The base URL for clients, `http://HOST:PORT`. */
