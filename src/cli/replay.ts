@@ -18,11 +18,14 @@ import { NEED_DATA } from '../codec/types.js';
 import { connect } from '../index.js';
 import { type CommandSpec, choiceFlag, integerFlag, stringFlag, UsageError } from './args.js';
 import { EXIT, formatFrame, fromHex, OUTPUT_FORMATS, stdout } from './output.js';
+import { encodeRecord } from './records.js';
 
 interface Sent {
   t: number;
   bytes: Uint8Array;
   raw: boolean;
+  /** Its line in the recording, 1-based (named when the framing refuses the payload). */
+  line: number;
 }
 
 /** Largest record file read, in bytes (a recording is a debugging artefact, not a log). */
@@ -140,7 +143,11 @@ export const command: CommandSpec = {
               await new Promise<void>((resolve) => setTimeout(resolve, wait));
             }
           }
-          const bytes = message.raw ? [message.bytes] : encoder.encode(message.bytes);
+          // A payload the framing refuses (an edited or foreign file) is a data error
+          // naming its line, as `encode` reports one, not the encoder's caller fault.
+          const bytes = message.raw
+            ? [message.bytes]
+            : encodeRecord(encoder, message.bytes, `replay: ${file} line ${message.line}`);
           for (const piece of bytes) {
             await socket.sendAll(piece, { signal });
           }
@@ -207,7 +214,12 @@ async function readRecording(
     if (bytes === undefined) {
       throw new UsageError(`replay: ${file} line ${offset + 2} has bad hex`);
     }
-    connections.get(conn)!.push({ t: record.t, bytes, raw: record.raw === true });
+    connections.get(conn)!.push({
+      t: record.t,
+      bytes,
+      raw: record.raw === true,
+      line: offset + 2,
+    });
   });
   return { framing: header.framing, connections };
 }
