@@ -220,11 +220,18 @@ async function createServerOrExplain(options: ServerOptions): Promise<Server> {
     const cause =
       error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
     if (error instanceof ConnectionError && cause?.code === 'EADDRINUSE') {
-      const port = /:(\d+)$/.exec(String(options.listen))?.[1];
-      const next = port === undefined ? '127.0.0.1:7071' : `127.0.0.1:${Number(port) + 1}`;
+      // Name the flag whose address is taken: the main port or the --metrics one.
+      const busyPort = (cause as { port?: unknown }).port;
+      const metricsPort = portOf(options.metrics);
+      const flag =
+        metricsPort !== undefined && busyPort === metricsPort && busyPort !== portOf(options.listen)
+          ? 'metrics'
+          : 'listen';
+      const port = portOf(flag === 'metrics' ? options.metrics : options.listen);
+      const next = port === undefined ? '127.0.0.1:7071' : `127.0.0.1:${port + 1}`;
       throw new ConnectionError(
         error.code,
-        `${error.message} (another process is listening there: pick another address with --listen ${next}; with npm start: npm start -- --listen ${next})`,
+        `${error.message} (another process is listening there: pick another address with --${flag} ${next}; with npm start: npm start -- --${flag} ${next})`,
         { cause },
       );
     }
@@ -265,6 +272,12 @@ async function closeSaying(server: Server, timeout: number): Promise<void> {
 function formatSeconds(ms: number): string {
   const seconds = ms / 1000;
   return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+}
+
+/** The port of a `HOST:PORT` address option, if it has one. */
+function portOf(address: unknown): number | undefined {
+  const port = /:(\d+)$/.exec(String(address))?.[1];
+  return port === undefined ? undefined : Number(port);
 }
 
 /** Maps the flags onto `createServer` options; throws UsageError for bad values. */
