@@ -58,7 +58,7 @@
  *    the direction into plain bytes for the rest of the connection (event, counter).
  */
 import net from 'node:net';
-import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setTimeout as timerSleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -76,6 +76,22 @@ export type { MessageAction, MessageFault };
 
 import { MessageSplitter, type Segment } from './message-splitter.js';
 import { seededRandom } from './seeded-random.js';
+
+/**
+ * The longest delay a node timer holds (2^31 - 1 ms, about 24.8 days). node runs a
+ * longer one after 1 ms (TimeoutOverflowWarning), so a huge latency or timeout (a
+ * Toxiproxy client may send any int64) would act at once: every delay is clamped here.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function timerMs(ms: number): number {
+  return Math.min(ms, MAX_TIMER_MS);
+}
+
+/** node's promise setTimeout, clamped to what a timer can hold. */
+function sleep(ms: number, value: undefined, options: { signal: AbortSignal }): Promise<undefined> {
+  return timerSleep(timerMs(ms), value, options);
+}
 
 /** Which way bytes travel: `upstream` is client -> target, `downstream` is target -> client. */
 export type FaultDirection = 'upstream' | 'downstream';
@@ -691,7 +707,7 @@ class Pipe {
         const ms = entry.fault.ms;
         const timer =
           ms > 0
-            ? setTimeout(() => this.connection.closeGracefully(this.direction), ms)
+            ? setTimeout(() => this.connection.closeGracefully(this.direction), timerMs(ms))
             : undefined;
         timer?.unref();
         this.timeouts.set(entry.id, timer);

@@ -237,7 +237,7 @@ export class ToxiproxyServer {
         if (handler === undefined) {
           throw new ApiError(405, 'method not allowed');
         }
-        const params = match.slice(1).map((part) => decodeURIComponent(part));
+        const params = match.slice(1).map(decodePathPart);
         const body = await readJsonBody(request);
         // One request at a time over the collection (see the module header).
         const result = this.queue.then(() => handler(params, body));
@@ -253,6 +253,15 @@ export class ToxiproxyServer {
         send(response, apiError.status, { error: apiError.message, status: apiError.status });
       },
     );
+  }
+}
+
+/** A route parameter, percent-decoded; a bad escape is 400, as Go's URL parser refuses it. */
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ApiError(400, 'invalid URL escape in the path');
   }
 }
 

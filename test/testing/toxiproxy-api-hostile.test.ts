@@ -1,0 +1,110 @@
+/**
+ * The Toxiproxy-compatible API against hostile requests (raw HTTP over loopback): bad
+ * percent escapes, bodies over the limit, deeply nested or wrongly typed JSON, huge
+ * attribute values. Each gets a 4xx with Toxiproxy's error body, never a 500, and the
+ * API keeps answering.
+ */
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ToxiproxyServer } from '../../src/testing/index.js';
+
+const servers: ToxiproxyServer[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    await server.close();
+  }
+});
+
+async function api(): Promise<ToxiproxyServer> {
+  const server = await ToxiproxyServer.start({ listen: '127.0.0.1:0' });
+  servers.push(server);
+  return server;
+}
+
+async function call(
+  server: ToxiproxyServer,
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; json: unknown }> {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    ...(body === undefined ? {} : { body }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text.length > 0 ? JSON.parse(text) : undefined };
+}
+
+/** Sends a whole raw request, then reads the answer to its end: the status line. */
+async function rawStatusLine(server: ToxiproxyServer, request: Buffer): Promise<string> {
+  const [host, port] = [
+    server.address.slice(0, server.address.lastIndexOf(':')),
+    server.address.slice(server.address.lastIndexOf(':') + 1),
+  ];
+  const socket = net.connect(Number(port), host);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.end(request);
+  await new Promise<void>((resolve) => {
+    socket.on('close', () => resolve());
+    socket.on('error', () => resolve());
+  });
+  const text = Buffer.concat(chunks).toString('latin1');
+  return text.slice(0, text.indexOf('\r\n'));
+}
+
+describe('ToxiproxyServer under hostile requests', () => {
+  it('a body over 1 MiB is 400 (sent whole, read to the end)', async () => {
+    const server = await api();
+    const body = Buffer.alloc(2 * 1024 * 1024, 0x20);
+    const head = Buffer.from(
+      `POST /proxies HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    expect(await rawStatusLine(server, Buffer.concat([head, body]))).toBe(
+      'HTTP/1.1 400 Bad Request',
+    );
+    expect((await call(server, 'GET', '/version')).status).toBe(200);
+  });
+
+  it('a bad percent escape in a route parameter is 400, not 500', async () => {
+    const server = await api();
+    for (const path of ['/proxies/%E0%A4%A', '/proxies/%', '/proxies/x/toxics/%zz']) {
+      const result = await call(server, 'GET', path);
+      expect(result.status).toBe(400);
+      expect(result.json).toEqual({ error: 'invalid URL escape in the path', status: 400 });
+    }
+    expect((await call(server, 'GET', '/version')).status).toBe(200);
+  });
+
+  it('oversized, deeply nested and wrongly typed bodies are 400; the API keeps serving', async () => {
+    const server = await api();
+    const bodies = [
+      `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+      `${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}`,
+      JSON.stringify({ name: 7, upstream: '127.0.0.1:1' }),
+      JSON.stringify({ name: 'p', upstream: '127.0.0.1:1', enabled: 'yes' }),
+    ];
+    for (const body of bodies) {
+      const result = await call(server, 'POST', '/proxies', body);
+      expect(result.status).toBe(400);
+      expect((result.json as { status: number }).status).toBe(400);
+    }
+    const created = await call(
+      server,
+      'POST',
+      '/proxies',
+      JSON.stringify({ name: 'p', upstream: '127.0.0.1:1', listen: '127.0.0.1:0', extra: 1 }),
+    );
+    expect(created.status).toBe(201);
+    for (const attributes of [{ latency: -1 }, { latency: '5' }, { latency: 1e300 }]) {
+      const refused = await call(
+        server,
+        'POST',
+        '/proxies/p/toxics',
+        JSON.stringify({ type: 'latency', attributes }),
+      );
+      expect(refused.status).toBe(400);
+    }
+    expect((await call(server, 'GET', '/proxies/p')).status).toBe(200);
+  });
+});
