@@ -198,7 +198,23 @@ export const ERROR_CODES = {
   },
   SB_HANDLER_ERROR: {
     class: 'SwitchboardError',
-    summary: 'A server handler threw; the connection was closed and the server keeps serving.',
+    summary:
+      'A server handler threw; the connection was closed and the server keeps serving (a throwing `onRequest` answers with an sbp ERROR and the connection stays).',
+  },
+  SB_HANDLER_TIMEOUT: {
+    class: 'TimeoutError',
+    summary:
+      'An `onRequest` handler did not answer within `requestTimeout` (ms); the requester got an sbp ERROR, a late answer is dropped.',
+  },
+  SB_TOO_MANY_REQUESTS: {
+    class: 'SwitchboardError',
+    summary:
+      'A peer had `maxPendingRequests` REQUESTs unanswered; the next one was answered with an sbp ERROR instead of running.',
+  },
+  SB_REQUEST_FAILED: {
+    class: 'SwitchboardError',
+    summary:
+      '`request()`: the peer answered with an sbp ERROR (its handler threw, timed out or was busy); the message names its code.',
   },
   SB_INTERNAL: {
     class: 'SwitchboardError',

@@ -59,6 +59,10 @@ export const DEFAULTS = Object.freeze({
   heartbeatInterval: 15_000,
   /** Unanswered pings before the peer is declared unresponsive. */
   heartbeatMaxOutstanding: 2,
+  /** sbp: an `onRequest` handler must answer within this, or the requester gets an ERROR: 30 s. */
+  requestTimeout: 30_000,
+  /** sbp: REQUESTs of one connection whose handler is still running; one more is refused with an ERROR. */
+  maxPendingRequests: 64,
   /** TCP keepalive on by default. */
   keepAlive: true,
   /** TCP keepalive initial delay. */

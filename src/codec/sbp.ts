@@ -14,7 +14,8 @@
  *
  * `length` counts the bytes after itself (type + id + body), so it is at least 1
  * (5 for types with an id). Types: DATA=0, REQUEST=1, RESPONSE=2, PING=3, PONG=4,
- * CLOSE=5 (body: optional UTF-8 reason). Anything else is `SB_BAD_ENVELOPE`.
+ * CLOSE=5 (body: optional UTF-8 reason), ERROR=6 (answers a REQUEST whose handler
+ * failed; body: an `SB_` code). Anything else is `SB_BAD_ENVELOPE`.
  *
  * This module is the envelope codec only; the session that speaks it (request ids,
  * PING/PONG answers, heartbeats, CLOSE) is the Channel's `sbp` mode in net/.
@@ -51,6 +52,8 @@ export const SbpType = Object.freeze({
   PING: 3,
   PONG: 4,
   CLOSE: 5,
+  /** Answers a REQUEST (same id) whose handler failed; body: an `SB_` code (ASCII). */
+  ERROR: 6,
 } as const);
 
 /** One of the {@link SbpType} values. */
@@ -73,16 +76,17 @@ export function hasId(type: number): boolean {
     type === SbpType.REQUEST ||
     type === SbpType.RESPONSE ||
     type === SbpType.PING ||
-    type === SbpType.PONG
+    type === SbpType.PONG ||
+    type === SbpType.ERROR
   );
 }
 
 function unknownTypeMessage(type: number): string {
-  return `sbp: unknown envelope type ${type} (known: 0..5)`;
+  return `sbp: unknown envelope type ${type} (known: 0..6)`;
 }
 
 function checkType(type: number, offset: number): asserts type is SbpTypeCode {
-  if (type > SbpType.CLOSE) {
+  if (type > SbpType.ERROR) {
     throw new FrameError('SB_BAD_ENVELOPE', unknownTypeMessage(type), { offset });
   }
 }
@@ -125,7 +129,7 @@ export function encodeEnvelope(
   body: Uint8Array = EMPTY,
   maxFrame: number = DEFAULTS.maxFrame,
 ): Uint8Array[] {
-  if (!Number.isInteger(type) || type < 0 || type > SbpType.CLOSE) {
+  if (!Number.isInteger(type) || type < 0 || type > SbpType.ERROR) {
     throw new InvalidArgumentError('SB_INVALID_ARGUMENT', `sbp: unknown envelope type ${type}`);
   }
   if (body.length > maxFrame) {
@@ -190,7 +194,7 @@ export class SbpDecoder extends BaseDecoder {
     }
     if (queue.length > LENGTH_BYTES) {
       const type = queue.byteAt(LENGTH_BYTES);
-      if (type > SbpType.CLOSE) {
+      if (type > SbpType.ERROR) {
         throw this.fail('SB_BAD_ENVELOPE', unknownTypeMessage(type));
       }
       // The header check allowed room for an id; a type without one (DATA, CLOSE) must
@@ -233,8 +237,8 @@ const SKIPPED = new Uint8Array(0);
 
 /**
  * The sbp decoder of a side that only exchanges messages (the CLI's `decode`,
- * `connect` and `send`): yields the body of each DATA envelope; PING, PONG, RESPONSE
- * and CLOSE carry no message and are skipped; a REQUEST fails with `SB_BAD_ENVELOPE`,
+ * `connect` and `send`): yields the body of each DATA envelope; PING, PONG, RESPONSE,
+ * ERROR and CLOSE carry no message and are skipped; a REQUEST fails with `SB_BAD_ENVELOPE`,
  * as on a Channel without `onRequest` (this side answers no requests).
  */
 export class SbpDataDecoder extends SbpDecoder {

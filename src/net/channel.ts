@@ -51,8 +51,10 @@
  *
  * `sbp` mode (framing `'sbp'`, see codec/sbp.ts and docs/PROTOCOL.md): DATA envelopes
  * are the messages; PING is answered with PONG automatically; `request()` sends a
- * REQUEST with a fresh u32 id and resolves with the matching RESPONSE; incoming
- * REQUESTs go to `onRequest`; CLOSE from the peer is an orderly end of input; the
+ * REQUEST with a fresh u32 id and resolves with the matching RESPONSE (an ERROR
+ * rejects it with `SB_REQUEST_FAILED`); incoming REQUESTs go to `onRequest`, whose
+ * failure, deadline (`requestTimeout`) or overload (`maxPendingRequests`) is answered
+ * with an ERROR while the channel stays up; CLOSE from the peer is an orderly end of input; the
  * optional heartbeat pings every `interval` ms and fails the channel with
  * `SB_PEER_UNRESPONSIVE` after `maxOutstanding` unanswered pings.
  */
@@ -62,6 +64,7 @@ import { parseFraming } from '../codec/spec.js';
 import { type Decoder, type Encoder, type Framing, NEED_DATA } from '../codec/types.js';
 import {
   ConnectionError,
+  ERROR_CODES,
   FrameError,
   InvalidArgumentError,
   SwitchboardError,
@@ -134,8 +137,30 @@ export interface ChannelOptions<F extends string = string> {
   keepAliveInitialDelay?: number;
   /** sbp only: ping the peer; `true` = default interval and maxOutstanding. Default off. */
   heartbeat?: boolean | ChannelHeartbeatOptions;
-  /** sbp only: answers incoming REQUESTs. Without it a REQUEST fails the channel (`SB_BAD_ENVELOPE`). */
+  /**
+   * sbp only: answers incoming REQUESTs. Without it a REQUEST fails the channel
+   * (`SB_BAD_ENVELOPE`). A handler that throws, rejects, returns something other than
+   * bytes or a string, or misses `requestTimeout`, is answered with an ERROR envelope
+   * (the requester's `request()` rejects with `SB_REQUEST_FAILED`); the channel stays up.
+   */
   onRequest?: RequestHandler;
+  /**
+   * sbp only: an `onRequest` handler must answer within this, ms, or the requester gets
+   * an ERROR (`SB_HANDLER_TIMEOUT`; a late answer is dropped). Default
+   * `DEFAULTS.requestTimeout` (30 s). 0 = no deadline.
+   */
+  requestTimeout?: number;
+  /**
+   * sbp only: REQUESTs whose handler is still running; one more is answered with an ERROR
+   * (`SB_TOO_MANY_REQUESTS`) without running it. Default `DEFAULTS.maxPendingRequests` (64).
+   */
+  maxPendingRequests?: number;
+  /**
+   * sbp only: told of each request the channel answered with an ERROR (the handler's
+   * failure, as `SB_HANDLER_ERROR` with the thrown error as `cause`, `SB_HANDLER_TIMEOUT`
+   * or `SB_TOO_MANY_REQUESTS`). Must not throw. Default: none.
+   */
+  onRequestError?: (error: SwitchboardError) => void;
   /** Timer source. Default: the global timers (so `vi.useFakeTimers()` works). */
   clock?: Clock;
 }
@@ -145,9 +170,9 @@ export interface ChannelOptions<F extends string = string> {
  * `sbp` mode, PING/PONG/CLOSE envelopes are not counted).
  */
 export interface ChannelStats {
-  /** Messages received (in `sbp` mode: DATA, REQUEST and RESPONSE envelopes). */
+  /** Messages received (in `sbp` mode: DATA, REQUEST, RESPONSE and ERROR envelopes). */
   framesReceived: number;
-  /** Messages sent (in `sbp` mode: DATA, REQUEST and RESPONSE envelopes). */
+  /** Messages sent (in `sbp` mode: DATA, REQUEST, RESPONSE and ERROR envelopes). */
   framesSent: number;
   /** Payload bytes of the messages received. */
   bytesReceived: number;
@@ -164,6 +189,8 @@ const CHANNEL_SCHEMA = {
   maxQueuedInput: { kind: 'bytes', default: DEFAULTS.readBufferLimit as number, min: 1 },
   keepAlive: { kind: 'boolean', default: undefined as boolean | undefined },
   keepAliveInitialDelay: { kind: 'ms', default: DEFAULTS.keepAliveInitialDelay as number },
+  requestTimeout: { kind: 'ms', default: DEFAULTS.requestTimeout as number },
+  maxPendingRequests: { kind: 'count', default: DEFAULTS.maxPendingRequests as number, min: 1 },
 } as const;
 
 /** Frames up to this size (bytes) are copied into a batch buffer before writing. */
@@ -215,7 +242,7 @@ class BatchArena {
 const batchArena = new BatchArena();
 /** An emptied inbound queue keeps its array up to this many slots. */
 const MAX_KEPT_SLOTS = 64;
-const PASS_THROUGH = ['framing', 'heartbeat', 'onRequest', 'clock'];
+const PASS_THROUGH = ['framing', 'heartbeat', 'onRequest', 'onRequestError', 'clock'];
 const MAX_ID = 0xffffffff;
 
 interface PendingRequest {
@@ -288,6 +315,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private readonly maxQueuedInput: number;
   private readonly maxFrame: number;
   private readonly onRequest: RequestHandler | undefined;
+  private readonly onRequestError: ((error: SwitchboardError) => void) | undefined;
+  private readonly requestTimeout: number;
+  private readonly maxPendingRequests: number;
+  /** REQUESTs from the peer whose (asynchronous) handler has not answered yet. */
+  private requestsRunning = 0;
   private readonly heartbeat: Heartbeat | undefined;
   /** Created on first observe() (select, waits with a deadline): most channels never need it. */
   private observers: Set<() => void> | undefined;
@@ -383,6 +415,15 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       );
     }
     this.onRequest = options.onRequest;
+    if (options.onRequestError !== undefined && typeof options.onRequestError !== 'function') {
+      throw new InvalidArgumentError(
+        'SB_BAD_OPTION',
+        'Channel: option "onRequestError" must be a function',
+      );
+    }
+    this.onRequestError = options.onRequestError;
+    this.requestTimeout = resolved.requestTimeout;
+    this.maxPendingRequests = resolved.maxPendingRequests;
     const heartbeat = options.heartbeat;
     if (
       !this.envelope &&
@@ -735,6 +776,16 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         this.countReceived(envelope.body);
         this.handleRequest(envelope.id, envelope.body);
         return;
+      case SbpType.ERROR: {
+        this.countReceived(envelope.body);
+        const pending = this.pendingRequests?.get(envelope.id);
+        if (pending !== undefined) {
+          this.pendingRequests!.delete(envelope.id);
+          pending.cleanup();
+          pending.reject(remoteRequestFailure(envelope.body));
+        }
+        return;
+      }
       case SbpType.CLOSE:
         this.endInput();
         return;
@@ -757,6 +808,13 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     this.queuedBytes += body.length;
   }
 
+  /**
+   * Runs `onRequest` for REQUEST `id`. Every outcome answers the peer exactly once: the
+   * handler's bytes as a RESPONSE, or an ERROR carrying a code (it threw or rejected,
+   * returned no bytes, missed `requestTimeout`, or `maxPendingRequests` were already
+   * running). An asynchronous handler holds its request body in the input budget
+   * (holdInput) until it settles, and costs one deadline timer.
+   */
   private handleRequest(id: number, body: Uint8Array): void {
     const handler = this.onRequest;
     if (handler === undefined) {
@@ -768,20 +826,71 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       );
       return;
     }
+    if (this.requestsRunning >= this.maxPendingRequests) {
+      this.answerError(
+        id,
+        new SwitchboardError(
+          'SB_TOO_MANY_REQUESTS',
+          `${this.requestsRunning} requests already running (maxPendingRequests ${this.maxPendingRequests})`,
+        ),
+      );
+      return;
+    }
     let result: ReturnType<RequestHandler>;
     try {
       result = handler(body, this);
     } catch (error) {
-      this.failHandler(error);
+      this.answerError(id, handlerFailure(error));
       return;
     }
     if (typeof result === 'string' || result instanceof Uint8Array) {
       this.respond(id, result);
       return;
     }
+    this.requestsRunning += 1;
+    const held = body.length;
+    this.holdInput(held);
+    let settled = false;
+    let timer: unknown;
+    const settle = (): boolean => {
+      if (settled) {
+        return false;
+      }
+      settled = true;
+      this.requestsRunning -= 1;
+      this.holdInput(-held);
+      if (timer !== undefined) {
+        this.clock.clearTimeout(timer);
+      }
+      return true;
+    };
+    if (this.requestTimeout > 0) {
+      timer = this.clock.setTimeout(() => {
+        timer = undefined;
+        if (settle()) {
+          this.answerError(
+            id,
+            new TimeoutError(
+              'SB_HANDLER_TIMEOUT',
+              `onRequest did not answer within requestTimeout ${this.requestTimeout} ms`,
+            ),
+          );
+        }
+      }, this.requestTimeout);
+    }
+    // Neither reaction throws (respond and answerError catch), so the promise `then`
+    // returns never rejects unhandled.
     Promise.resolve(result).then(
-      (reply) => this.respond(id, reply),
-      (error: unknown) => this.failHandler(error),
+      (reply) => {
+        if (settle()) {
+          this.respond(id, reply);
+        }
+      },
+      (error: unknown) => {
+        if (settle()) {
+          this.answerError(id, handlerFailure(error));
+        }
+      },
     );
   }
 
@@ -789,22 +898,40 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     if (this.failure !== undefined || this.closing) {
       return;
     }
+    let body: Uint8Array;
     try {
-      const body = toBytes('onRequest result', reply);
+      body = toBytes('onRequest result', reply);
       this.writeEnvelope(SbpType.RESPONSE, id, body);
-      this.stats.framesSent += 1;
-      this.stats.bytesSent += body.length;
     } catch (error) {
-      this.failHandler(error);
+      // Not bytes, or larger than maxFrame (SB_PAYLOAD_TOO_LARGE): the handler's fault.
+      this.answerError(id, handlerFailure(error));
+      return;
     }
+    this.stats.framesSent += 1;
+    this.stats.bytesSent += body.length;
   }
 
-  private failHandler(error: unknown): void {
-    const wrapped =
-      error instanceof SwitchboardError
-        ? error
-        : new SwitchboardError('SB_HANDLER_ERROR', 'onRequest handler threw', { cause: error });
-    this.fail(wrapped);
+  /** Answers REQUEST `id` with an ERROR envelope naming `error.code`, and reports it. */
+  private answerError(id: number, error: SwitchboardError): void {
+    if (this.failure === undefined && !this.closing) {
+      const body = Buffer.from(error.code, 'latin1');
+      try {
+        this.writeEnvelope(SbpType.ERROR, id, body);
+        this.stats.framesSent += 1;
+        this.stats.bytesSent += body.length;
+      } catch {
+        // A maxFrame smaller than the code (a few bytes): no answer; the requester's
+        // own timeout covers it. The report below still counts it.
+      }
+    }
+    const report = this.onRequestError;
+    if (report !== undefined) {
+      try {
+        report(error);
+      } catch {
+        // Documented: must not throw. A throw here must not reach the read loop.
+      }
+    }
   }
 
   /**
@@ -1810,6 +1937,29 @@ class ChannelBatches implements AsyncIterableIterator<Uint8Array[]> {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** What a throwing or rejecting `onRequest` becomes: `SB_HANDLER_ERROR`, the error as `cause`. */
+function handlerFailure(error: unknown): SwitchboardError {
+  return new SwitchboardError('SB_HANDLER_ERROR', 'onRequest handler failed', { cause: error });
+}
+
+/** The longest ERROR body read as a code; anything else is reported as unnamed. */
+const MAX_CODE_LENGTH = 64;
+
+/**
+ * `request()`'s error for an ERROR envelope. The peer's body is named in the message
+ * only when it is one of our own codes (error messages never echo peer bytes).
+ */
+function remoteRequestFailure(body: Uint8Array): SwitchboardError {
+  const text = body.length <= MAX_CODE_LENGTH ? Buffer.from(body).toString('latin1') : '';
+  const known = Object.hasOwn(ERROR_CODES, text);
+  return new SwitchboardError(
+    'SB_REQUEST_FAILED',
+    known
+      ? `the peer's request handler failed (${text})`
+      : "the peer's request handler failed (code not recognized)",
+  );
+}
 /** Shared placeholder until a channel arms its first deadline. */
 const NO_TIMER_CALLBACKS: ((() => void) | undefined)[] = [];
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -1842,6 +1992,9 @@ export async function openChannel<F extends string = string>(
     maxQueuedInput,
     heartbeat,
     onRequest,
+    requestTimeout,
+    maxPendingRequests,
+    onRequestError,
     ...connectOptions
   } = options;
   const socket = await connect(address, connectOptions);
@@ -1856,6 +2009,9 @@ export async function openChannel<F extends string = string>(
       maxQueuedInput,
       heartbeat,
       onRequest,
+      requestTimeout,
+      maxPendingRequests,
+      onRequestError,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
   } catch (error) {

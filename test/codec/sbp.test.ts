@@ -40,6 +40,13 @@ describe('sbp envelope bytes (docs/PROTOCOL.md)', () => {
     ['PING id 7', SbpType.PING, 7, '', '00000005' + '03' + '00000007'],
     ['PONG id 7', SbpType.PONG, 7, '', '00000005' + '04' + '00000007'],
     ['CLOSE', SbpType.CLOSE, 0, '', '00000001' + '05'],
+    [
+      'ERROR id 5 "SB_HANDLER_ERROR"',
+      SbpType.ERROR,
+      5,
+      'SB_HANDLER_ERROR',
+      '00000015' + '06' + '00000005' + Buffer.from('SB_HANDLER_ERROR').toString('hex'),
+    ],
     ['DATA empty', SbpType.DATA, 0, '', '00000001' + '00'],
   ])('%s', (_name, type, id, body, expected) => {
     const encoded = wire(encodeEnvelope(type as SbpTypeCode, id, new TextEncoder().encode(body)));
@@ -118,7 +125,7 @@ describe('SbpDecoder', () => {
   it('rejects an unknown type as soon as the type byte arrives, with the frame offset', () => {
     const input = concat([
       wire(encodeEnvelope(SbpType.DATA, 0, Uint8Array.of(1, 2))),
-      fromHex('0000000906'),
+      fromHex('0000000907'),
     ]);
     const result = feed(() => new SbpDecoder(), input, { end: false });
     expect(result.hex).toEqual(['000102']);

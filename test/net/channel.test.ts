@@ -471,14 +471,146 @@ describe('Channel in sbp mode', () => {
     channel.destroy();
   });
 
-  it('a throwing onRequest handler fails the channel with SB_HANDLER_ERROR', async () => {
-    const { channel } = channelOver([data(envelope(SbpType.REQUEST, 5, 'x')), pending()], {
-      framing: 'sbp',
-      onRequest: () => {
-        throw new Error('handler bug');
+  it('a throwing onRequest handler is answered with an ERROR; the channel stays up', async () => {
+    const reported: string[] = [];
+    const { channel, transport } = channelOver(
+      [
+        data(envelope(SbpType.REQUEST, 5, 'x')),
+        data(envelope(SbpType.DATA, 0, 'after')),
+        pending(),
+      ],
+      {
+        framing: 'sbp',
+        onRequest: () => {
+          throw new Error('handler bug');
+        },
+        onRequestError: (error) => reported.push(error.code),
       },
+    );
+    expect(text(await channel.receive())).toBe('after');
+    await settle();
+    expect(writtenEnvelopes(transport)).toEqual([
+      { type: SbpType.ERROR, id: 5, body: 'SB_HANDLER_ERROR' },
+    ]);
+    expect(reported).toEqual(['SB_HANDLER_ERROR']);
+    expect(transport.destroyed).toBe(false);
+    channel.destroy();
+  });
+
+  it('a rejecting or non-bytes onRequest result is answered with an ERROR', async () => {
+    const { channel, transport } = channelOver(
+      [data(envelope(SbpType.REQUEST, 1, 'a')), data(envelope(SbpType.REQUEST, 2, 'b')), pending()],
+      {
+        framing: 'sbp',
+        onRequest: (body) =>
+          Buffer.from(body).toString() === 'a'
+            ? Promise.reject(new Error('no'))
+            : (42 as unknown as string),
+      },
+    );
+    await settle(40);
+    expect(writtenEnvelopes(transport)).toEqual([
+      { type: SbpType.ERROR, id: 1, body: 'SB_HANDLER_ERROR' },
+      { type: SbpType.ERROR, id: 2, body: 'SB_HANDLER_ERROR' },
+    ]);
+    channel.destroy();
+  });
+
+  it('a slow onRequest handler is answered SB_HANDLER_TIMEOUT at requestTimeout; its late answer is dropped', async () => {
+    vi.useFakeTimers();
+    let answer: (value: string) => void = () => undefined;
+    const reported: string[] = [];
+    const { channel, transport } = channelOver(
+      [data(envelope(SbpType.REQUEST, 9, 'slow')), pending()],
+      {
+        framing: 'sbp',
+        requestTimeout: 500,
+        onRequest: () =>
+          new Promise<string>((resolve) => {
+            answer = resolve;
+          }),
+        onRequestError: (error) => reported.push(error.code),
+      },
+    );
+    await vi.advanceTimersByTimeAsync(499);
+    expect(writtenEnvelopes(transport)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(writtenEnvelopes(transport)).toEqual([
+      { type: SbpType.ERROR, id: 9, body: 'SB_HANDLER_TIMEOUT' },
+    ]);
+    answer('too late');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(writtenEnvelopes(transport)).toHaveLength(1);
+    expect(reported).toEqual(['SB_HANDLER_TIMEOUT']);
+    channel.destroy();
+  });
+
+  it('past maxPendingRequests a REQUEST is answered SB_TOO_MANY_REQUESTS without running', async () => {
+    let calls = 0;
+    const answers: Array<(value: string) => void> = [];
+    const { channel, transport } = channelOver(
+      [
+        data(envelope(SbpType.REQUEST, 1, 'a')),
+        data(envelope(SbpType.REQUEST, 2, 'b')),
+        data(envelope(SbpType.REQUEST, 3, 'c')),
+        pending(),
+      ],
+      {
+        framing: 'sbp',
+        maxPendingRequests: 2,
+        onRequest: () => {
+          calls += 1;
+          return new Promise<string>((resolve) => answers.push(resolve));
+        },
+      },
+    );
+    await settle();
+    expect(calls).toBe(2);
+    expect(writtenEnvelopes(transport)).toEqual([
+      { type: SbpType.ERROR, id: 3, body: 'SB_TOO_MANY_REQUESTS' },
+    ]);
+    for (const answer of answers) {
+      answer('ok');
+    }
+    await settle();
+    expect(writtenEnvelopes(transport).map((entry) => entry.id)).toEqual([3, 1, 2]);
+    channel.destroy();
+  });
+
+  it('an ERROR envelope rejects request() with SB_REQUEST_FAILED naming only a known code', async () => {
+    const { channel, transport } = channelOver([pending()], { framing: 'sbp' });
+    await settle();
+    const known = channel.request('q1');
+    const unknown = channel.request('q2');
+    transport.push(
+      data(envelope(SbpType.ERROR, 1, 'SB_HANDLER_ERROR')),
+      data(envelope(SbpType.ERROR, 2, '<script>peer bytes')),
+      pending(),
+    );
+    transport.release();
+    await expect(known).rejects.toMatchObject({
+      code: 'SB_REQUEST_FAILED',
+      message: expect.stringContaining('SB_HANDLER_ERROR'),
     });
-    await expect(channel.receive()).rejects.toMatchObject({ code: 'SB_HANDLER_ERROR' });
+    const failure = await unknown.catch((error: Error) => error);
+    expect(failure).toMatchObject({ code: 'SB_REQUEST_FAILED' });
+    expect((failure as Error).message).not.toContain('script');
+    channel.destroy();
+  });
+
+  it('validates requestTimeout, maxPendingRequests and onRequestError', () => {
+    for (const options of [
+      { requestTimeout: -1 },
+      { maxPendingRequests: 0 },
+      { onRequestError: 'x' as unknown as () => void },
+    ]) {
+      const transport = new ScriptedTransport([pending()]);
+      const socket = Socket.from(transport, { trackLeaks: false });
+      expect(() => new Channel(socket, { framing: 'sbp', ...options })).toThrow(
+        expect.objectContaining({ code: 'SB_BAD_OPTION' }),
+      );
+      socket.destroy();
+    }
   });
 
   it('request() can be aborted; the channel stays usable', async () => {
