@@ -186,3 +186,15 @@ export async function switchboardDispatchServer(mode: string): Promise<number> {
   });
   return portOf(server.address);
 }
+
+/** Starts a switchboard `chat` server over `line` framing (loop dispatch); resolves with its port. */
+export async function switchboardChatServer(): Promise<number> {
+  const { createServer } = await loadServer();
+  const server = await createServer({
+    listen: '127.0.0.1:0',
+    framing: 'line',
+    handler: 'chat',
+    backlog: 1024,
+  });
+  return portOf(server.address);
+}

@@ -336,6 +336,15 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private readableSignal: Promise<void> | undefined;
   private resolveReadable: (() => void) | undefined;
   private readonly unobserveSocket: () => void;
+  /**
+   * The one drain wait shared by every send() without a deadline while the socket is
+   * above its high-water mark: settled by notify() once the socket drains (or the
+   * channel fails), so a caller that sends without awaiting costs one promise per
+   * drain, not a promise and an observer per message (#14).
+   */
+  private drainSignal: Promise<void> | undefined;
+  private resolveDrain: (() => void) | undefined;
+  private rejectDrain: ((error: Error) => void) | undefined;
 
   /**
    * Inbound frames not yet received: `inbound[inboundHead..inboundTail)`, oldest first.
@@ -604,6 +613,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   }
 
   private notify(): void {
+    if (this.resolveDrain !== undefined) {
+      this.settleDrain();
+    }
     if (this.parkedResolve !== undefined && this.isReceivable()) {
       // Resolve the parked reader with its result directly: no wake-up-and-recheck hops.
       this.settleParked();
@@ -1438,9 +1450,131 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
     const socket = this.socket;
     if (socket.writableLength >= socket.writableHighWaterMark) {
+      if (options === undefined || ((options.timeout ?? 0) === 0 && options.signal === undefined)) {
+        return this.sharedDrain();
+      }
       return this.waitDrain(options);
     }
     return RESOLVED;
+  }
+
+  /**
+   * @internal Queues `wire`, the bytes of `frames` whole messages already encoded in
+   * this channel's framing (by {@link encodeRun}, possibly for another channel with the
+   * same framing), carrying `payloadBytes` payload bytes. For a fan-out relay: one
+   * encoding of a run of messages is shared by every receiver, and queuing it creates
+   * no promise, closure or observer. A channel whose output would pass
+   * `maxQueuedOutput` fails at once with `SB_OUTPUT_QUEUE_FULL` (IRC's "SendQ
+   * exceeded"). Returns false, queuing nothing, when the channel is failed or closed
+   * for writing. `wire` is not copied when large: do not mutate it afterwards.
+   */
+  writeEncoded(wire: Uint8Array, frames: number, payloadBytes: number): boolean {
+    if (
+      this.failure !== undefined ||
+      this.closing ||
+      this.shutdownPromise !== undefined ||
+      this.socket.isClosed
+    ) {
+      return false;
+    }
+    const size = wire.length;
+    try {
+      this.checkQueue(size);
+    } catch {
+      return false; // checkQueue failed the channel
+    }
+    if (size <= COALESCE_LIMIT) {
+      let batch = this.outBuffer;
+      if (batch === undefined || this.outLength + size > batch.length) {
+        batch = this.newBatch();
+      }
+      batch.set(wire, this.outLength);
+      this.outLength += size;
+      this.scheduleFlush();
+    } else {
+      this.flushOutput();
+      if (this.failure !== undefined) {
+        return false;
+      }
+      try {
+        this.socket.writeBatch(wire);
+      } catch (error) {
+        // The socket died before the channel heard of it: fail rather than throw into the relay.
+        this.fail(toSwitchboardError(error));
+        return false;
+      }
+    }
+    this.watchWrite();
+    this.stats.framesSent += frames;
+    this.stats.bytesSent += payloadBytes;
+    return true;
+  }
+
+  /**
+   * @internal The wire bytes of `messages` in this channel's framing, in one buffer
+   * (sbp: DATA envelopes), for {@link writeEncoded}.
+   * @throws InvalidArgumentError as {@link send} does for a message the framing cannot carry.
+   */
+  encodeRun(messages: readonly Uint8Array[]): Uint8Array {
+    let payloadBytes = 0;
+    for (const message of messages) {
+      payloadBytes += message.length;
+    }
+    // Room for the payloads and a typical header each; grown when that is not enough.
+    let out = Buffer.allocUnsafe(payloadBytes + messages.length * 8 + 16);
+    let used = 0;
+    for (const message of messages) {
+      const chunks = this.envelope
+        ? encodeEnvelope(SbpType.DATA, 0, message, this.maxFrame)
+        : this.encoder.encode(message);
+      for (const chunk of chunks) {
+        if (used + chunk.length > out.length) {
+          const grown = Buffer.allocUnsafe(Math.max(out.length * 2, used + chunk.length));
+          grown.set(out.subarray(0, used));
+          out = grown;
+        }
+        out.set(chunk, used);
+        used += chunk.length;
+      }
+    }
+    return out.subarray(0, used);
+  }
+
+  /** The drain wait shared by sends without a deadline (see {@link drainSignal}). */
+  private sharedDrain(): Promise<void> {
+    if (this.drainSignal === undefined) {
+      this.drainSignal = new Promise<void>((resolve, reject) => {
+        this.resolveDrain = resolve;
+        this.rejectDrain = reject;
+      });
+      // One promise for many callers, some of which may not await it: its rejection
+      // must not count as unhandled (each awaiting caller still gets it).
+      this.drainSignal.catch(ignoreRejection);
+    }
+    return this.drainSignal;
+  }
+
+  /** Settles the shared drain wait once the socket is below its high-water mark or dead. */
+  private settleDrain(): void {
+    const socket = this.socket;
+    let error: Error | undefined;
+    if (this.failure !== undefined) {
+      error = this.failure;
+    } else if (socket.isClosed) {
+      error = socket.error ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the channel is closed');
+    } else if (socket.writableLength >= socket.writableHighWaterMark) {
+      return;
+    }
+    const resolve = this.resolveDrain!;
+    const reject = this.rejectDrain!;
+    this.drainSignal = undefined;
+    this.resolveDrain = undefined;
+    this.rejectDrain = undefined;
+    if (error === undefined) {
+      resolve();
+    } else {
+      reject(error);
+    }
   }
 
   private async waitDrain(options: CallOptions | undefined): Promise<void> {
@@ -1963,6 +2097,9 @@ function remoteRequestFailure(body: Uint8Array): SwitchboardError {
 /** Shared placeholder until a channel arms its first deadline. */
 const NO_TIMER_CALLBACKS: ((() => void) | undefined)[] = [];
 const RESOLVED: Promise<void> = Promise.resolve();
+function ignoreRejection(): void {
+  // See Channel.sharedDrain.
+}
 const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true });
 
 /** Options of {@link openChannel}: connect options plus channel options. */

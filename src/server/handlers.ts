@@ -33,10 +33,62 @@ export const BUILTIN_FRAME_HANDLERS: Readonly<Record<BuiltinFrameHandlerName, Fr
     discard: () => undefined,
   });
 
+/**
+ * A run of frames posted together (what one read from the sender yielded), with its
+ * wire bytes encoded at most once per framing and shared by every receiver: fan-out
+ * then costs one encoding per run plus one queued chunk per receiver, whatever the
+ * number of frames in it.
+ */
+export class FrameRun {
+  /** The frames, oldest first. */
+  readonly frames: readonly Uint8Array[];
+  #payloadBytes = -1;
+  #framing: object | undefined;
+  #wire: Uint8Array | undefined;
+
+  constructor(frames: readonly Uint8Array[]) {
+    this.frames = frames;
+  }
+
+  /** Sum of the frames' lengths. */
+  get payloadBytes(): number {
+    if (this.#payloadBytes < 0) {
+      let total = 0;
+      for (const frame of this.frames) {
+        total += frame.length;
+      }
+      this.#payloadBytes = total;
+    }
+    return this.#payloadBytes;
+  }
+
+  /**
+   * The run's wire bytes in `framing`: `encode(frames)` on first use, and the same
+   * bytes for every later caller with that framing (the members of one server share
+   * one Framing object). Throws what `encode` throws.
+   */
+  wireFor(framing: object, encode: (frames: readonly Uint8Array[]) => Uint8Array): Uint8Array {
+    if (this.#framing === framing) {
+      return this.#wire!;
+    }
+    const wire = encode(this.frames);
+    if (this.#framing === undefined) {
+      this.#framing = framing;
+      this.#wire = wire;
+    }
+    return wire;
+  }
+}
+
 /** One member of a chat room: something frames can be delivered to. */
 export interface ChatMember {
   /** Queues `frame` for this member (must not throw; a slow member is cut by its own limits). */
   deliver(frame: Uint8Array): void;
+  /**
+   * Optional: queues a whole run at once (e.g. as one shared chunk of wire bytes).
+   * Without it the room calls {@link ChatMember.deliver} for each frame. Must not throw.
+   */
+  deliverRun?(run: FrameRun): void;
 }
 
 /**
@@ -72,10 +124,46 @@ export class ChatRoom {
     this.relay?.(frame, from);
   }
 
+  /** Delivers a run of frames, in order, to every member except `from`, and to the relay. */
+  postRun(from: ChatMember | null, frames: readonly Uint8Array[]): void {
+    if (frames.length === 0) {
+      return;
+    }
+    this.#deliverRun(from, new FrameRun(frames));
+    const relay = this.relay;
+    if (relay !== null) {
+      for (const frame of frames) {
+        relay(frame, from);
+      }
+    }
+  }
+
   /** Delivers a frame that came from the relay (another process, or the bus) to every member. */
   deliverFromRelay(frame: Uint8Array): void {
     for (const member of this.#members) {
       member.deliver(frame);
+    }
+  }
+
+  /** Delivers a run of frames that came from the relay to every member, in order. */
+  deliverRunFromRelay(frames: readonly Uint8Array[]): void {
+    if (frames.length > 0) {
+      this.#deliverRun(null, new FrameRun(frames));
+    }
+  }
+
+  #deliverRun(from: ChatMember | null, run: FrameRun): void {
+    for (const member of this.#members) {
+      if (member === from) {
+        continue;
+      }
+      if (member.deliverRun !== undefined) {
+        member.deliverRun(run);
+      } else {
+        for (const frame of run.frames) {
+          member.deliver(frame);
+        }
+      }
     }
   }
 }

@@ -15,7 +15,6 @@
  * admission slot.
  */
 import type * as net from 'node:net';
-import { InvalidArgumentError } from '../../errors.js';
 import type { Channel } from '../../net/channel.js';
 import {
   type ConnectionBody,
@@ -24,7 +23,7 @@ import {
   markInputFirst,
   type ProxyPreamble,
 } from '../connection.js';
-import { type BuiltinHandlerName, type ChatMember, ChatRoom } from '../handlers.js';
+import { type BuiltinHandlerName, type ChatMember, ChatRoom, FrameRun } from '../handlers.js';
 
 /** The three dispatch models. */
 export type DispatchModel = 'loop' | 'threads' | 'processes';
@@ -138,34 +137,51 @@ export const discardBody = markInputFirst(async (channel: Channel): Promise<void
 });
 
 /**
- * `chat`: each frame goes to every other member of `room`. A member whose output
- * queue overflows (a client that does not read) fails on its own
- * (`SB_OUTPUT_QUEUE_FULL` / `SB_WRITE_TIMEOUT`); the others are unaffected.
+ * `chat`: each frame goes to every other member of `room`, in order.
+ *
+ * Fan-out cost (#14, #15): the body takes every frame queued on its channel at once
+ * (one `receive()`, then `tryReceive()`), and the room hands that run to each member
+ * as one chunk of wire bytes, encoded once and shared: one queued chunk per receiver
+ * per run, no promise, closure or observer per message. A member whose queued output
+ * passes `maxQueuedOutput` (a client that does not read) is cut at once with
+ * `SB_OUTPUT_QUEUE_FULL`; the others are unaffected and lose nothing.
  */
 export function chatBody(room: ChatRoom): ConnectionBody {
   return async (channel: Channel) => {
     const member: ChatMember = {
       deliver(frame) {
-        channel.send(frame).catch((error: unknown) => {
-          // Usually the member's channel failed or closed and its own serve() reports
-          // why. A refusal that leaves the channel open (InvalidArgumentError: the
-          // framing cannot carry the frame) would lose this frame silently: end the
-          // member with it instead, so the loss is reported (#14; not reachable with
-          // the built-in framings, whose encoders write back whatever they decode).
-          if (error instanceof InvalidArgumentError) {
-            channel.destroy(error);
-          }
-        });
+        member.deliverRun!(new FrameRun([frame]));
+      },
+      deliverRun(run) {
+        let wire: Uint8Array;
+        try {
+          wire = run.wireFor(channel.framing, (frames) => channel.encodeRun(frames));
+        } catch (error) {
+          // The framing cannot carry one of the frames (not reachable with the built-in
+          // framings, whose encoders write back whatever they decode): end this member
+          // with the error rather than lose the frames silently.
+          channel.destroy(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        // False when the channel failed or closed (its own serve() reports why), or
+        // was just cut for passing maxQueuedOutput.
+        channel.writeEncoded(wire, run.frames.length, run.payloadBytes);
       },
     };
     room.join(member);
     try {
       for (;;) {
-        const frame = await channel.receive();
-        if (frame === null) {
+        const first = await channel.receive();
+        if (first === null) {
           return;
         }
-        room.post(member, frame);
+        const frames = [first];
+        // Only while frames are queued: tryReceive() then never throws, so a failure
+        // that arrives behind them cannot make this run's frames go missing.
+        while (channel.queuedFrames > 0) {
+          frames.push(channel.tryReceive() as Uint8Array);
+        }
+        room.postRun(member, frames);
       }
     } finally {
       room.leave(member);

@@ -23,6 +23,8 @@ import {
   FrameBatch,
   type PrimaryMessage,
   type ProcessWorkerConfig,
+  packFrames,
+  unpackFrames,
   type WorkerMessage,
 } from './processes.js';
 
@@ -47,7 +49,12 @@ function sendChat(frames: Uint8Array[], written: () => void): void {
     written();
     return;
   }
-  process.send({ type: 'chat', frames } satisfies WorkerMessage, undefined, {}, () => written());
+  process.send(
+    { type: 'chat', ...packFrames(frames) } satisfies WorkerMessage,
+    undefined,
+    {},
+    written,
+  );
 }
 
 /** Sends `message` after any batched chat frames: e.g. `drained` must not overtake them. */
@@ -174,9 +181,7 @@ process.on('message', (message: PrimaryMessage, handle: unknown) => {
       });
       return;
     case 'chat':
-      for (const frame of message.frames) {
-        room.deliverFromRelay(frame);
-      }
+      room.deliverRunFromRelay(unpackFrames(message));
       return;
     case 'ping':
       // Answered from the event loop: a worker that is stopped or stuck does not answer.

@@ -93,7 +93,7 @@ export interface ProcessWorkerConfig {
 export type PrimaryMessage =
   | { type: 'init'; config: ProcessWorkerConfig }
   | { type: 'connection'; id: string }
-  | { type: 'chat'; frames: Uint8Array[] }
+  | ({ type: 'chat' } & ChatPacket)
   | { type: 'drain'; timeout: number }
   | { type: 'ping'; relayDiagnostics: boolean }
   | { type: 'exit' };
@@ -110,19 +110,29 @@ export type WorkerMessage =
       refusedProxyHeader: boolean;
     }
   | { type: 'metrics'; delta: MetricsDelta; live: LiveTraffic }
-  | { type: 'chat'; frames: Uint8Array[] }
+  | ({ type: 'chat' } & ChatPacket)
   | { type: 'drained'; destroyed: number }
   | { type: 'pong' }
   | { type: 'diagnostic'; relayed: RelayedDiagnostic };
 
 /**
+ * Most payload bytes one chat message over IPC carries (a single larger frame still
+ * goes alone). Why a cap: frames pile up here while a message is being written, so
+ * without one a fast sender makes each message larger than the last, and the
+ * receiving worker then hands its clients one burst of many MiB at once: a client
+ * that reads at full speed would pass `maxQueuedOutput` and be cut for the size of
+ * a relay hop, not for failing to read.
+ */
+export const MAX_RELAY_MESSAGE_BYTES = 1024 * 1024;
+
+/**
  * Chat frames bound for one IPC channel (a ChatMember: `deliver` queues a frame).
  *
  * Batching: an IPC message costs far more than a small frame, so the queued
- * frames leave as one message at the end of the event-loop turn (setImmediate),
- * and while that message is still being written (the other side is not reading)
- * new frames wait here instead of in node's unbounded IPC queue, so the next
- * message carries them all. Order: frames leave in order; the owner calls
+ * frames leave together at the end of the event-loop turn (setImmediate), at most
+ * {@link MAX_RELAY_MESSAGE_BYTES} per message, and while a message is still being
+ * written (the other side is not reading) new frames wait here instead of in
+ * node's unbounded IPC queue. Order: frames leave in order; the owner calls
  * {@link FrameBatch.flush} before sending anything else on the channel, which
  * sends at once, so no other message overtakes them.
  *
@@ -131,7 +141,9 @@ export type WorkerMessage =
  * cut by `maxQueuedOutput`), instead of a hole in the chat of clients that stay.
  */
 export class FrameBatch implements ChatMember {
+  /** Waiting frames: `#frames[#head..]` (an index, so taking a message is O(its frames)). */
   #frames: Uint8Array[] = [];
+  #head = 0;
   #bytes = 0;
   #scheduled = false;
   #inFlight = 0;
@@ -139,6 +151,10 @@ export class FrameBatch implements ChatMember {
   readonly #send: (frames: Uint8Array[], written: () => void) => void;
   readonly #limit: number;
   readonly #onOverflow: () => void;
+  readonly #written = (): void => {
+    this.#inFlight -= 1;
+    this.#schedule();
+  };
 
   /**
    * @param send sends one message with `frames` and calls `written` once it has
@@ -171,6 +187,7 @@ export class FrameBatch implements ChatMember {
     if (this.#bytes > this.#limit) {
       this.#overflowed = true;
       this.#frames = [];
+      this.#head = 0;
       this.#bytes = 0;
       this.#onOverflow();
       return;
@@ -178,32 +195,101 @@ export class FrameBatch implements ChatMember {
     this.#schedule();
   }
 
-  /** Sends the waiting frames now (even while a message is being written), if any. */
+  /** Sends every waiting frame now (even while a message is being written), if any. */
   flush(): void {
-    if (this.#frames.length === 0) {
-      return;
+    while (this.#head < this.#frames.length) {
+      this.#sendOne();
     }
+  }
+
+  /** Sends the oldest waiting frames, up to MAX_RELAY_MESSAGE_BYTES, as one message. */
+  #sendOne(): void {
     const frames = this.#frames;
-    this.#frames = [];
-    this.#bytes = 0;
+    const start = this.#head;
+    let end = start;
+    let bytes = 0;
+    while (
+      end < frames.length &&
+      (end === start || bytes + frames[end]!.byteLength <= MAX_RELAY_MESSAGE_BYTES)
+    ) {
+      bytes += frames[end]!.byteLength;
+      end += 1;
+    }
+    let message: Uint8Array[];
+    if (start === 0 && end === frames.length) {
+      message = frames;
+      this.#frames = [];
+      this.#head = 0;
+    } else {
+      message = frames.slice(start, end);
+      this.#head = end;
+      if (end === frames.length) {
+        this.#frames = [];
+        this.#head = 0;
+      }
+    }
+    this.#bytes -= bytes;
     this.#inFlight += 1;
-    this.#send(frames, () => {
-      this.#inFlight -= 1;
-      this.#schedule();
-    });
+    this.#send(message, this.#written);
   }
 
   #schedule(): void {
-    if (!this.#scheduled && this.#inFlight === 0 && this.#frames.length > 0) {
+    if (!this.#scheduled && this.#inFlight === 0 && this.#head < this.#frames.length) {
       this.#scheduled = true;
       setImmediate(() => {
         this.#scheduled = false;
-        if (this.#inFlight === 0) {
-          this.flush();
+        if (this.#inFlight === 0 && this.#head < this.#frames.length) {
+          this.#sendOne();
         }
       });
     }
   }
+}
+
+/** Chat frames as they cross IPC: their bytes in one buffer and their lengths. */
+export interface ChatPacket {
+  bytes: Uint8Array;
+  lengths: Uint32Array;
+}
+
+/**
+ * Packs frames for IPC. Why: node's advanced serialization costs per object, and a
+ * message of thousands of small frames spent far longer in it than on the bytes;
+ * two typed arrays serialize as two copies.
+ */
+export function packFrames(frames: readonly Uint8Array[]): ChatPacket {
+  const lengths = new Uint32Array(frames.length);
+  let total = 0;
+  for (let index = 0; index < frames.length; index += 1) {
+    const length = frames[index]!.byteLength;
+    lengths[index] = length;
+    total += length;
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const frame of frames) {
+    bytes.set(frame, offset);
+    offset += frame.byteLength;
+  }
+  return { bytes, lengths };
+}
+
+/** The frames of a {@link ChatPacket}, as views of its buffer (a malformed packet yields what fits). */
+export function unpackFrames(packet: ChatPacket): Uint8Array[] {
+  const { bytes, lengths } = packet;
+  const frames: Uint8Array[] = new Array(lengths.length);
+  let offset = 0;
+  let count = 0;
+  for (; count < lengths.length; count += 1) {
+    const end = offset + lengths[count]!;
+    if (end > bytes.length) {
+      break;
+    }
+    frames[count] = bytes.subarray(offset, end);
+    offset = end;
+  }
+  frames.length = count;
+  return frames;
 }
 
 /**
@@ -435,8 +521,11 @@ export class ProcessDispatcher implements Dispatcher {
             written();
             return;
           }
-          child.send({ type: 'chat', frames } satisfies PrimaryMessage, undefined, {}, () =>
-            written(),
+          child.send(
+            { type: 'chat', ...packFrames(frames) } satisfies PrimaryMessage,
+            undefined,
+            {},
+            written,
           );
         },
         relayQueueLimit(options.maxQueuedOutput),
@@ -534,9 +623,7 @@ export class ProcessDispatcher implements Dispatcher {
         slot.live = message.live;
         return;
       case 'chat':
-        for (const frame of message.frames) {
-          this.#options.chatRoom.post(slot.member, frame);
-        }
+        this.#options.chatRoom.postRun(slot.member, unpackFrames(message));
         return;
       case 'drained':
         slot.drained?.(message.destroyed);
