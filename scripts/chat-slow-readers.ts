@@ -10,8 +10,9 @@
  * - the server's baseline RSS (all clients connected, before the flood) and its peak
  *   RSS during the flood (the process tree: the primary and its worker processes);
  * - how long until every reader had every line, with and without the non-readers;
- * - when the non-readers were cut (ms after the flood started), and whether every
- *   reader got every line exactly once and in order (lost must be 0).
+ * - how many non-readers the server cut (seen once they read again, after the flood:
+ *   a paused socket does not notice a close), and whether every reader got every
+ *   line exactly once and in order (lost must be 0).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -269,7 +270,16 @@ async function run(model: string, flags: Flags, nonReaders: number): Promise<Run
     const finished = Math.max(...readers.map((reader) => reader.doneAt || performance.now()));
     clearInterval(sampler);
     peak = Math.max(peak, treeRss(child.pid!));
-    // Non-readers still connected when the readers finished were not cut.
+    // A paused socket does not see the server's close: read the non-readers now; a cut
+    // one then ends after the bytes the kernel held for it, one still served stays open.
+    for (const socket of sockets.slice(flags.readers, flags.readers + nonReaders)) {
+      socket.on('data', () => undefined);
+      socket.resume();
+    }
+    const settleBy = Date.now() + 5_000;
+    while (cutAt.length < nonReaders && Date.now() < settleBy) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const notCut = nonReaders - cutAt.length;
     const cutAtMs = [...cutAt.map(Math.round).sort((a, b) => a - b), ...Array(notCut).fill(-1)];
     return {

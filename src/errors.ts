@@ -144,7 +144,8 @@ export const ERROR_CODES = {
   },
   SB_OUTPUT_QUEUE_FULL: {
     class: 'ConnectionError',
-    summary: 'More than maxQueuedOutput bytes are waiting for a slow reader.',
+    summary:
+      'More than maxQueuedOutput bytes are waiting for a slow reader (IRC: SendQ exceeded); that connection is cut at once.',
   },
   SB_MEMORY_BUDGET: {
     class: 'ConnectionError',

@@ -178,6 +178,87 @@ describe('Channel send', () => {
     expect(sent).toBe(true);
   });
 
+  it('lean send: below the high-water mark every send returns the same settled promise, no tick per message', async () => {
+    const { channel, transport } = channelOver([pending()], { framing: 'line' });
+    const first = channel.send('a');
+    expect(channel.send('b')).toBe(first);
+    // An awaited loop of small sends completes without an event-loop turn (setImmediate)
+    // in between: each await costs a microtask, nothing more.
+    let turns = 0;
+    const counting = setImmediate(() => {
+      turns += 1;
+    });
+    for (let index = 0; index < 1000; index += 1) {
+      await channel.send(`m${index}`);
+    }
+    expect(turns).toBe(0);
+    clearImmediate(counting);
+    await settle();
+    const written = Buffer.concat(transport.writes).toString('utf8');
+    expect(written.startsWith('a\nb\nm0\nm1\n')).toBe(true);
+    expect(written.endsWith('m999\n')).toBe(true);
+  });
+
+  it('above the high-water mark, sends without a deadline share one drain wait (one promise, one waiter)', async () => {
+    const { channel, transport } = channelOver(
+      [pending()],
+      { framing: 'line' },
+      { stallWrites: true, highWaterMark: 8 },
+    );
+    const big = 'x'.repeat(10_000);
+    const first = channel.send(big);
+    const second = channel.send('y');
+    const third = channel.send('z');
+    expect(second).toBe(first);
+    expect(third).toBe(first);
+    let settled = false;
+    void first.then(() => {
+      settled = true;
+    });
+    await settle();
+    expect(settled).toBe(false);
+    transport.flushWrites();
+    await first;
+    // A send with a deadline still gets a wait of its own, honouring its timeout.
+    const withDeadline = channel.send(big, { timeout: 60_000 });
+    expect(withDeadline).not.toBe(channel.send(big));
+    transport.flushWrites();
+    await withDeadline;
+  });
+
+  it('the shared drain wait rejects with the channel error, and an unawaited one is not an unhandled rejection', async () => {
+    const { channel } = channelOver(
+      [pending()],
+      { framing: 'line' },
+      { stallWrites: true, highWaterMark: 8 },
+    );
+    const waiting = channel.send('x'.repeat(10_000));
+    void channel.send('ignored by its caller');
+    channel.destroy(new Error('boom'));
+    await expect(waiting).rejects.toBeInstanceOf(Error);
+    // vitest reports unhandled rejections as errors of the run: none may come from here.
+    await settle();
+  });
+
+  it('writeEncoded: queues encoded runs without a promise; past maxQueuedOutput the channel is cut with SB_OUTPUT_QUEUE_FULL', async () => {
+    const { channel, transport } = channelOver(
+      [pending()],
+      { framing: 'line', maxQueuedOutput: 64 },
+      { stallWrites: true, highWaterMark: 8 },
+    );
+    const wire = channel.encodeRun([Buffer.from('one'), Buffer.from('two')]);
+    expect(Buffer.from(wire).toString('utf8')).toBe('one\ntwo\n');
+    expect(channel.writeEncoded(wire, 2, 6)).toBe(true);
+    expect(channel.stats).toMatchObject({ framesSent: 2, bytesSent: 6 });
+    await settle();
+    expect(Buffer.concat(transport.writes).toString('utf8')).toBe('one\ntwo\n');
+    const large = channel.encodeRun([Buffer.from('z'.repeat(100))]);
+    expect(channel.writeEncoded(large, 1, 100)).toBe(false);
+    expect(channel.error?.code).toBe('SB_OUTPUT_QUEUE_FULL');
+    expect(transport.destroyed).toBe(true);
+    expect(channel.writeEncoded(wire, 2, 6)).toBe(false);
+  });
+
   it('fails with SB_OUTPUT_QUEUE_FULL beyond maxQueuedOutput', async () => {
     const { channel, transport } = channelOver(
       [pending()],
