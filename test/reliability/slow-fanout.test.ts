@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from '../../src/server/server.js';
 
 const LINE = 1000;
-/** 10 MB: more than a non-reader's kernel buffers (<= 4 MiB send + 128 KiB receive here) + maxQueuedOutput. */
-const LINES = 10_000;
+/** 8 MB: more than a non-reader's kernel buffers (<= 4 MiB send + 128 KiB receive here) + maxQueuedOutput. */
+const LINES = 8_000;
 const MAX_QUEUED_OUTPUT = 1024 * 1024;
 const DEADLINE_MS = 60_000;
 
@@ -26,11 +26,14 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close({ timeout: 1 })));
 });
 
+/** State printed when a wait times out, so that a failure says where it stopped. */
+let describeState: () => string = () => '';
+
 async function waitUntil(condition: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + DEADLINE_MS;
   while (!condition()) {
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}`);
+      throw new Error(`timed out waiting for ${what} (${describeState()})`);
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -98,6 +101,13 @@ describe.each(['loop', 'threads', 'processes'] as const)(
       for (let index = 0; index < 2; index += 1) {
         readers.push(new Reader(await connect(server.address)));
       }
+      describeState = () =>
+        JSON.stringify({
+          lines: readers.map((reader) => reader.next),
+          probes: readers.map((reader) => reader.probes),
+          errors: server.metrics.errors,
+          connections: server.connections,
+        });
       const flooder = await connect(server.address);
       flooder.on('data', () => undefined);
       // Everyone is in the room once a probe reaches both readers.
@@ -143,6 +153,6 @@ describe.each(['loop', 'threads', 'processes'] as const)(
       expect(server.metrics.errors.SB_OUTPUT_QUEUE_FULL).toBe(2);
       // The readers and the flooder are still served.
       await waitUntil(() => server.connections === 3, 'three connections left');
-    });
+    }, 120_000);
   },
 );
