@@ -30,7 +30,7 @@ import {
   NEED_DATA,
   parseFraming,
   varintFraming,
-} from '../src/codec/index.js';
+} from '../src/index.js';
 import type { BenchContext, BenchRow, Measurement, Scenario } from './types.js';
 
 // length-prefixed-stream is CommonJS without type declarations.

@@ -21,7 +21,7 @@
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { pack, Struct, type StructValue, unpack } from '../src/binary/index.js';
+import { pack, Struct, type StructValue, unpack } from '../src/index.js';
 import type { BenchContext, BenchRow, Measurement, Scenario } from './types.js';
 
 /** The part of python-struct's API used here (it ships no types). */

@@ -8,10 +8,10 @@ import type net from 'node:net';
 /** Thrown when the switchboard side of a comparison cannot run yet; becomes a note row. */
 export class NotAvailableError extends Error {}
 
-type NetApi = typeof import('../src/net/index.js');
+type NetApi = typeof import('../src/index.js');
 
 async function loadNet(): Promise<NetApi> {
-  const api = (await import('../src/net/index.js')) as Partial<NetApi>;
+  const api = (await import('../src/index.js')) as Partial<NetApi>;
   if (typeof api.Channel !== 'function' || typeof api.Socket !== 'function') {
     throw new NotAvailableError('switchboard Channel (src/net) has not landed yet');
   }
@@ -103,11 +103,11 @@ export async function switchboardPingClient(
   };
 }
 
-type ServerApi = typeof import('../src/server/index.js');
+type ServerApi = typeof import('../src/index.js');
 
 /** Loads the server area; NotAvailableError until `createServer` is exported. */
 async function loadServer(): Promise<ServerApi> {
-  const api = (await import('../src/server/index.js')) as Partial<ServerApi>;
+  const api = (await import('../src/index.js')) as Partial<ServerApi>;
   if (typeof api.createServer !== 'function') {
     throw new NotAvailableError(
       'switchboard server (createServer in src/server) has not landed yet',

@@ -17,7 +17,7 @@
  * shrunk counterexample).
  */
 import { parseArgs } from 'node:util';
-import { parseFraming } from '../src/codec/index.js';
+import { parseFraming } from '../src/index.js';
 import { SBP_FUZZ_PROPERTIES } from '../test/codec/fuzz-envelope.js';
 import { FUZZ_SPECS, fuzzInput } from '../test/codec/fuzz-inputs.js';
 import { PROXY_FUZZ_PROPERTIES } from '../test/codec/fuzz-proxy.js';

@@ -22,7 +22,7 @@
  */
 
 import { SwitchboardError } from '../src/errors.js';
-import { Channel, listen, openChannel } from '../src/net/index.js';
+import { Channel, listen, openChannel } from '../src/index.js';
 import { type Fault, FaultProxy } from '../src/testing/index.js';
 import { seededRandom } from '../src/testing/seeded-random.js';
 

@@ -13,13 +13,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import {
-  type Decoder,
-  type Framing,
-  InvalidArgumentError,
-  parseFraming,
-  SbpDataDecoder,
-} from '../index.js';
+import { SbpDataDecoder } from '../codec/sbp.js';
+import { type Decoder, type Framing, InvalidArgumentError, parseFraming } from '../index.js';
 
 /** One flag of a command, described once for parsing, help and docs. */
 export interface FlagSpec {

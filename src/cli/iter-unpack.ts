@@ -3,7 +3,8 @@
  * command line. The bytes must be a whole number of FORMAT-sized records (CPython's
  * rule); each record prints as one JSON array line, spelled as `unpack` prints.
  */
-import { calcsize, iterUnpack, structValueRuns } from '../index.js';
+import { structValueRuns } from '../binary/format.js';
+import { calcsize, iterUnpack } from '../index.js';
 import type { CommandSpec } from './args.js';
 import { EXIT, stdout } from './output.js';
 import { expandRuns } from './pack.js';

@@ -14,6 +14,7 @@
  * ` (at byte N)` when the error carries a decode offset. The exit code follows
  * from the error's class ({@link exitCodeFor}).
  */
+import { toSwitchboardError } from '../errors.js';
 import {
   ConnectionError,
   FrameError,
@@ -22,7 +23,6 @@ import {
   StructError,
   type SwitchboardError,
   TimeoutError,
-  toSwitchboardError,
   UnexpectedEofError,
 } from '../index.js';
 

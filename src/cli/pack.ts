@@ -17,14 +17,8 @@
  * Every bad value, like every error `pack` itself raises, is a `StructError`
  * (`SB_STRUCT_ERROR`, exit 1), as CPython raises `struct.error`.
  */
-import {
-  pack,
-  StructError,
-  type StructValue,
-  type StructValueKind,
-  type StructValueRun,
-  structValueRuns,
-} from '../index.js';
+import { type StructValueKind, type StructValueRun, structValueRuns } from '../binary/format.js';
+import { pack, StructError, type StructValue } from '../index.js';
 import { type CommandSpec, printable, UsageError } from './args.js';
 import { EXIT, fromHex, stdout, toHex } from './output.js';
 

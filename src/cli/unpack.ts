@@ -4,7 +4,8 @@
  * (see the table in pack.ts): 64-bit integers as decimal strings, bytes as plain
  * hex strings, non-finite floats as `"nan"`, `"inf"`, `"-inf"`.
  */
-import { StructError, type StructValueKind, structValueRuns, unpack } from '../index.js';
+import { type StructValueKind, structValueRuns } from '../binary/format.js';
+import { StructError, unpack } from '../index.js';
 import { type CommandSpec, UsageError } from './args.js';
 import { EXIT, fromHex, stdout, toHex } from './output.js';
 import { expandRuns, rawPositionals } from './pack.js';

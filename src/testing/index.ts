@@ -20,6 +20,7 @@ export {
 export type { ToxicJson } from './toxics.js';
 export {
   TOXIPROXY_API_VERSION,
+  type ToxiproxyProxy,
   ToxiproxyServer,
   type ToxiproxyServerOptions,
 } from './toxiproxy-api.js';

@@ -30,7 +30,7 @@
 import http from 'node:http';
 import { InvalidArgumentError } from '../errors.js';
 import { listeningText } from '../net/address.js';
-import type { FaultProxyEvent } from './fault-proxy.js';
+import type { FaultProxy, FaultProxyEvent } from './fault-proxy.js';
 import { validateProxyAddresses } from './fault-proxy.js';
 import {
   ApiError,
@@ -55,6 +55,20 @@ export interface ToxiproxyServerOptions {
   seed?: number;
   /** Called for each proxy's events, with the proxy's name. Must not throw. */
   onEvent?: (proxy: string, event: FaultProxyEvent) => void;
+}
+
+/** One proxy of a {@link ToxiproxyServer}, as {@link ToxiproxyServer.proxies} shows it in process. */
+export interface ToxiproxyProxy {
+  /** The proxy's name in the API. */
+  readonly name: string;
+  /** Where it listens, `HOST:PORT`. */
+  readonly listen: string;
+  /** Where it forwards to. */
+  readonly upstream: string;
+  /** Whether it is running (a disabled proxy has no `faultProxy`). */
+  readonly enabled: boolean;
+  /** The running FaultProxy (while enabled), for its `stats` and events. */
+  readonly faultProxy: FaultProxy | undefined;
 }
 
 interface Route {
@@ -122,7 +136,7 @@ export class ToxiproxyServer {
   }
 
   /** The managed proxies, for in-process use (e.g. a proxy's `faultProxy.stats`). */
-  proxies(): readonly ManagedProxy[] {
+  proxies(): readonly ToxiproxyProxy[] {
     return this.collection.all();
   }
 
@@ -140,6 +154,7 @@ export class ToxiproxyServer {
     return this.closing;
   }
 
+  /** `await using server = await ToxiproxyServer.start(...)` closes it at scope exit. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -1,6 +1,7 @@
 /** src/binary/byteorder.ts: hton and ntoh on numbers, and unsigned readers/writers of 8..64 bits. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../src/errors.js';
 import {
   type BigUintBits,
   type Endianness,
@@ -14,8 +15,7 @@ import {
   type UintBits,
   writeBigUint,
   writeUint,
-} from '../../src/binary/index.js';
-import { InvalidArgumentError } from '../../src/errors.js';
+} from '../../src/index.js';
 
 const hostIsLittle = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 

@@ -10,6 +10,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_GENERATED_VALUES } from '../../src/binary/codegen.js';
 import {
+  float16Bits,
+  float16Value,
+  GENERATE_AFTER_USES,
+  structOnEngine,
+} from '../../src/binary/struct.js';
+import { InvalidArgumentError, StructError } from '../../src/errors.js';
+import {
   calcsize,
   iterUnpack,
   pack,
@@ -18,14 +25,7 @@ import {
   type StructValue,
   unpack,
   unpackFrom,
-} from '../../src/binary/index.js';
-import {
-  float16Bits,
-  float16Value,
-  GENERATE_AFTER_USES,
-  structOnEngine,
-} from '../../src/binary/struct.js';
-import { InvalidArgumentError, StructError } from '../../src/errors.js';
+} from '../../src/index.js';
 import {
   type BufferCase,
   type CalcsizeCase,

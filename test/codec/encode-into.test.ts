@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type LengthFramingOptions, lengthFraming, parseFraming } from '../../src/codec/index.js';
+import { type LengthFramingOptions, lengthFraming, parseFraming } from '../../src/index.js';
 import { concat } from '../helpers/feed.js';
 
 const SEED = 42;

@@ -5,7 +5,7 @@
  * 0xff, header text); or valid wire bytes of a few payloads, then mutated
  * (flipped, deleted, inserted bytes, truncated) to reach deep decoder states.
  */
-import type { Framing } from '../../src/codec/index.js';
+import type { Framing } from '../../src/index.js';
 import { ascii, concat } from '../helpers/feed.js';
 
 /** The specs every fuzz run covers. */

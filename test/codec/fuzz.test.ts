@@ -5,7 +5,7 @@
  * may escape a decoder, and the three ways must agree. `npm run fuzz` runs longer.
  */
 import { describe, expect, it } from 'vitest';
-import { parseFraming } from '../../src/codec/index.js';
+import { parseFraming } from '../../src/index.js';
 import { feed, hex, seededRandom } from '../helpers/feed.js';
 import { FUZZ_SPECS, fuzzInput } from './fuzz-inputs.js';
 

@@ -5,7 +5,7 @@
  * reproduce the wire bytes exactly (decode, encode, round-trip: STYLE rule 7).
  */
 import { describe, expect, it } from 'vitest';
-import { parseFraming } from '../../src/codec/index.js';
+import { parseFraming } from '../../src/index.js';
 import { ascii, encodeAll, feed, fromHex, hex } from '../helpers/feed.js';
 
 interface Golden {

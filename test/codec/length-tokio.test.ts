@@ -11,7 +11,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type LengthFieldWidth, lengthFraming } from '../../src/codec/index.js';
+import { type LengthFieldWidth, lengthFraming } from '../../src/index.js';
 import { ascii, concat, feed, fromHex, hex } from '../helpers/feed.js';
 
 interface TokioOptions {

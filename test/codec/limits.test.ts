@@ -6,7 +6,8 @@
  * delimiter searches are linear. Every decode goes through test/helpers/feed.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { type BaseDecoder, type Framing, NEED_DATA, parseFraming } from '../../src/codec/index.js';
+import type { BaseDecoder } from '../../src/codec/base.js';
+import { type Framing, NEED_DATA, parseFraming } from '../../src/index.js';
 import {
   ascii,
   chunk,

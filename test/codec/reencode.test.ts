@@ -13,8 +13,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Framing, parseFraming } from '../../src/codec/index.js';
 import { encodeEnvelope, parseEnvelope, SbpDecoder } from '../../src/codec/sbp.js';
+import { type Framing, parseFraming } from '../../src/index.js';
 import { seededRandom } from '../../src/testing/seeded-random.js';
 import { ascii, concat, feed, hex } from '../helpers/feed.js';
 import { fuzzInput } from './fuzz-inputs.js';

@@ -12,7 +12,7 @@ import {
   lengthFraming,
   parseFraming,
   taggedFraming,
-} from '../../src/codec/index.js';
+} from '../../src/index.js';
 import { encodeAll, feed, hex } from '../helpers/feed.js';
 
 const SEED = 42;

@@ -5,7 +5,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseFraming } from '../../src/codec/index.js';
 import {
   encodeEnvelope,
   parseEnvelope,
@@ -15,6 +14,7 @@ import {
   type SbpTypeCode,
   sbpFraming,
 } from '../../src/codec/sbp.js';
+import { parseFraming } from '../../src/index.js';
 import { concat, feed, fromHex, hex } from '../helpers/feed.js';
 
 const wire = (chunks: Uint8Array[]): Uint8Array => concat(chunks);

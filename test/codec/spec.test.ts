@@ -19,7 +19,7 @@ import {
   parseFraming,
   taggedFraming,
   varintFraming,
-} from '../../src/codec/index.js';
+} from '../../src/index.js';
 import { ascii, encodeAll, feed, fromHex, hex } from '../helpers/feed.js';
 
 describe('parseFraming', () => {

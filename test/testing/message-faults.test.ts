@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { Toxiproxy } from 'toxiproxy-node-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Channel, connect, listen } from '../../src/net/index.js';
+import { Channel, connect, listen } from '../../src/index.js';
 import { FaultProxy, ToxiproxyServer } from '../../src/testing/index.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

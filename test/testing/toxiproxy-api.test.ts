@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { Toxiproxy, ToxiproxyError } from 'toxiproxy-node-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect } from '../../src/net/index.js';
+import { connect } from '../../src/index.js';
 import { ToxiproxyServer } from '../../src/testing/index.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
