@@ -11,7 +11,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { diagnosticChannels } from '../../src/diagnostics.js';
-import type { DispatchModel } from '../../src/server/index.js';
+import type { DispatchModel } from '../../src/index.js';
 import { Tracker } from '../server/helpers.js';
 
 const AN_HOUR = 3_600_000;

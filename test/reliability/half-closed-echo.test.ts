@@ -7,7 +7,7 @@
  * failed that send.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DispatchModel } from '../../src/server/index.js';
+import type { DispatchModel } from '../../src/index.js';
 import { readAll, Tracker, until } from '../server/helpers.js';
 
 const SIZE = 4 * 1024 * 1024;

@@ -12,7 +12,7 @@
  */
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DispatchModel } from '../../src/server/index.js';
+import type { DispatchModel } from '../../src/index.js';
 import { hostPort, Tracker } from '../server/helpers.js';
 
 const CLIENTS = 200;
