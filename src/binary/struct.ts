@@ -764,7 +764,19 @@ function requireCount(
 
 function packCompiled(compiled: CompiledStruct, values: ArrayLike<unknown>): Uint8Array {
   requireCount(compiled, values, 'pack');
-  return compiled.packNew(values);
+  try {
+    return compiled.packNew(values);
+  } catch (error) {
+    // The one RangeError packing can meet is the result's allocation (a size calcsize
+    // accepts, e.g. '99999999999s'; CPython raises MemoryError there): a coded error,
+    // not an uncoded RangeError.
+    if (error instanceof RangeError) {
+      throw new StructError(`pack: cannot allocate ${compiled.size} bytes for the result`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }
 
 function packIntoCompiled(
