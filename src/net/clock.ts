@@ -24,9 +24,21 @@ export interface Clock {
   now(): number;
 }
 
+/**
+ * The longest delay a node timer holds: 2^31 - 1 ms, about 24.8 days. node runs a
+ * longer one after 1 ms (with a TimeoutOverflowWarning), so an option such as
+ * `idleTimeout: 3e9` would fire at once, or re-arm every millisecond.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `ms` clamped to what a node timer can hold (see {@link MAX_TIMER_MS}). */
+export function timerDelay(ms: number): number {
+  return ms > MAX_TIMER_MS ? MAX_TIMER_MS : ms;
+}
+
 /** The real clock: the global timers and `Date.now`, looked up at each call. */
 export const systemClock: Clock = Object.freeze({
-  setTimeout: (callback: () => void, ms: number): unknown => setTimeout(callback, ms),
+  setTimeout: (callback: () => void, ms: number): unknown => setTimeout(callback, timerDelay(ms)),
   clearTimeout: (handle: unknown): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
   now: (): number => Date.now(),
 });
