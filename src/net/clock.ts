@@ -33,7 +33,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** `ms` clamped to what a node timer can hold (see {@link MAX_TIMER_MS}). */
 export function timerDelay(ms: number): number {
-  return ms > MAX_TIMER_MS ? MAX_TIMER_MS : ms;
+  return Math.min(ms, MAX_TIMER_MS);
 }
 
 /** The real clock: the global timers and `Date.now`, looked up at each call. */

@@ -63,6 +63,7 @@ import { parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { listeningText } from '../net/address.js';
+import { timerDelay } from '../net/clock.js';
 import { resolveOptions } from '../options.js';
 import {
   corruptOneBit,
@@ -78,19 +79,12 @@ import { MessageSplitter, type Segment } from './message-splitter.js';
 import { seededRandom } from './seeded-random.js';
 
 /**
- * The longest delay a node timer holds (2^31 - 1 ms, about 24.8 days). node runs a
- * longer one after 1 ms (TimeoutOverflowWarning), so a huge latency or timeout (a
- * Toxiproxy client may send any int64) would act at once: every delay is clamped here.
+ * node's promise setTimeout, clamped to what a node timer holds ({@link timerDelay}):
+ * a longer one would run after 1 ms, so a latency or timeout of 3e9 ms (a Toxiproxy
+ * client may send any int64) would act at once.
  */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function timerMs(ms: number): number {
-  return Math.min(ms, MAX_TIMER_MS);
-}
-
-/** node's promise setTimeout, clamped to what a timer can hold. */
 function sleep(ms: number, value: undefined, options: { signal: AbortSignal }): Promise<undefined> {
-  return timerSleep(timerMs(ms), value, options);
+  return timerSleep(timerDelay(ms), value, options);
 }
 
 /** Which way bytes travel: `upstream` is client -> target, `downstream` is target -> client. */
@@ -707,7 +701,7 @@ class Pipe {
         const ms = entry.fault.ms;
         const timer =
           ms > 0
-            ? setTimeout(() => this.connection.closeGracefully(this.direction), timerMs(ms))
+            ? setTimeout(() => this.connection.closeGracefully(this.direction), timerDelay(ms))
             : undefined;
         timer?.unref();
         this.timeouts.set(entry.id, timer);
