@@ -122,10 +122,9 @@ export function readProxyHeader(
   clock: Clock | undefined,
 ): Promise<ProxyPreamble> {
   const decoder = new ProxyHeaderDecoder();
-  const timers = clock ?? {
-    setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
-    clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
-  };
+  // systemClock clamps the deadline to what a node timer holds (a frameTimeout of 3e9
+  // would otherwise fire after 1 ms and cut every client before its header).
+  const timers = clock ?? systemClock;
   return new Promise<ProxyPreamble>((resolve, reject) => {
     let timer: unknown;
     const finish = (): void => {
