@@ -55,6 +55,13 @@ export const DEFAULTS = Object.freeze({
    * traffic for this long is idle and ends at once rather than after closeTimeout: 25 ms.
    */
   closeIdleQuiet: 25,
+  /**
+   * Idle connections of input-first bodies (echo, discard, the threads pool) are checked
+   * this often: one idle at two checks in a row, with no message either way between them
+   * (so after 250–500 ms of quiet), drops its Socket and Channel until the peer sends
+   * again (memory per idle connection, #15): 250 ms.
+   */
+  sleepCheckInterval: 250,
   /** Heartbeat ping interval when heartbeats are asked for. */
   heartbeatInterval: 15_000,
   /** Unanswered pings before the peer is declared unresponsive. */

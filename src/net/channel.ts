@@ -397,6 +397,11 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private idleQuiet = 0;
   private quietSince = 0;
   private quietTimer: unknown;
+  /**
+   * suspend() was called: the reader was answered as at an end of input, so that the
+   * owner can put the idle connection to sleep (see {@link Channel.suspend}).
+   */
+  private suspended = false;
 
   /**
    * Wraps a connected socket. The channel owns it from now on.
@@ -1016,7 +1021,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     if (this.destroyedLocally) {
       throw new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed');
     }
-    if (this.inputDone || this.closing) {
+    if (this.inputDone || this.closing || this.suspended) {
       return null;
     }
     return undefined;
@@ -1089,7 +1094,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       if (this.destroyedLocally) {
         throw new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed');
       }
-      if (this.inputDone || this.closing) {
+      if (this.inputDone || this.closing || this.suspended) {
         return mode === READ_FRAME ? null : DONE;
       }
       if (options === undefined || ((options.timeout ?? 0) === 0 && options.signal === undefined)) {
@@ -1120,7 +1125,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.inboundHead < this.inboundTail ||
       this.failure !== undefined ||
       this.inputDone ||
-      this.closing
+      this.closing ||
+      this.suspended
     );
   }
 
@@ -2010,6 +2016,129 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     if (!this.pumping) {
       this.notify();
     }
+  }
+
+  // ---- sleeping (a server's idle connection drops its Channel) ----------------------
+
+  /**
+   * @internal True when the connection is idle with nothing anywhere: one reader parked
+   * without a deadline, no frame queued or partly received, no input buffered in the
+   * Socket, no output queued or unflushed, no bytes held by the owner, and nothing that
+   * needs this Channel while the peer is silent (a heartbeat, an onRequest handler, a
+   * pending request, a close or shutdown under way, endInputWhenIdle, select() or stream
+   * observers, a `closed` promise). Then {@link suspend} loses nothing. O(1).
+   */
+  canSuspend(): boolean {
+    return (
+      this.parkedResolve !== undefined &&
+      this.resolveReadable === undefined &&
+      (this.observers === undefined || this.observers.size === 0) &&
+      this.isIdleAndEmpty()
+    );
+  }
+
+  /** The state conditions of {@link canSuspend} and {@link canDetach}, reader aside. */
+  private isIdleAndEmpty(): boolean {
+    const socket = this.socket;
+    return (
+      this.inboundHead === this.inboundTail &&
+      this.failure === undefined &&
+      !this.inputDone &&
+      !this.closing &&
+      !this.endWhenIdle &&
+      this.shutdownPromise === undefined &&
+      this.closePromise === undefined &&
+      this.closedPromise === undefined &&
+      this.readableStream === undefined &&
+      this.writableStream === undefined &&
+      this.heartbeat === undefined &&
+      this.onRequest === undefined &&
+      (this.pendingRequests === undefined || this.pendingRequests.size === 0) &&
+      this.heldElsewhere === 0 &&
+      !this.readingPaused &&
+      this.decoder.buffered === 0 &&
+      !this.decoder.inFrame &&
+      this.outLength === 0 &&
+      !this.flushScheduled &&
+      socket.bufferedAmount === 0 &&
+      socket.writableLength === 0 &&
+      !socket.eof &&
+      socket.error === undefined &&
+      !socket.isClosed
+    );
+  }
+
+  /**
+   * @internal Answers the parked reader as at a clean end of input (`null`, or the end
+   * of `for await` / {@link batches}), and every later read the same way until
+   * {@link resume}, without ending anything: the read loop keeps running, so whatever
+   * arrives meanwhile is queued as usual. The server's input-first bodies return on it;
+   * then the owner either {@link detach}es the idle connection or, if anything arrived,
+   * resumes and runs the body again.
+   */
+  suspend(): void {
+    this.suspended = true;
+    this.notify();
+  }
+
+  /** @internal Undoes {@link suspend}: reads wait (or take what was queued meanwhile) again. */
+  resume(): void {
+    this.suspended = false;
+  }
+
+  /**
+   * @internal After {@link suspend}, with no reader left: true when nothing arrived or
+   * was queued meanwhile and the connection is still open, so {@link detach} loses nothing.
+   */
+  canDetach(): boolean {
+    return (
+      this.suspended &&
+      this.parkedResolve === undefined &&
+      this.resolveReadable === undefined &&
+      (this.observers === undefined || this.observers.size === 0) &&
+      this.isIdleAndEmpty()
+    );
+  }
+
+  /**
+   * @internal The clock time (this channel's clock, ms) at which the idle deadline falls
+   * given the traffic so far: the last byte received or written to the kernel plus
+   * `idleTimeout`; 0 when the idle timeout is off.
+   */
+  idleDeadline(): number {
+    if (this.idleTimeout === 0) {
+      return 0;
+    }
+    return Math.max(this.lastActivityAt, this.socket.lastWriteDoneAt) + this.idleTimeout;
+  }
+
+  /**
+   * @internal Lets go of the connection without closing it (only after {@link canDetach}):
+   * timers are cancelled, the input account closed (its bytes, 0, leave the budget), the
+   * Socket gives the transport back ({@link Socket.release}), and the channel is inert:
+   * later calls fail with `SB_CONNECTION_CLOSED` and touch no transport.
+   */
+  detach(): void {
+    this.heartbeat?.stop();
+    for (const timer of [this.idleTimer, this.writeTimer, this.quietTimer]) {
+      if (timer !== undefined) {
+        this.clock.clearTimeout(timer);
+      }
+    }
+    this.idleTimer = undefined;
+    this.writeTimer = undefined;
+    this.quietTimer = undefined;
+    this.stopFrameTimer();
+    this.inputAccount?.close();
+    this.inputAccount = undefined;
+    if (this.outBuffer !== undefined) {
+      batchArena.release(this.outBuffer, 0);
+      this.outBuffer = undefined;
+    }
+    this.unobserveSocket();
+    this.socket.release();
+    this.closing = true;
+    this.destroyedLocally = true;
   }
 
   /** `await using channel = await openChannel(...)` closes it gracefully. */

@@ -441,6 +441,28 @@ class SocketCore implements Observable {
     return this.error ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the socket is closed');
   }
 
+  /**
+   * Hands the transport back (see {@link Socket.release}): removes the six listeners and
+   * the slot, so the transport's next owner gets every later event.
+   */
+  release(): void {
+    const transport = this.transport;
+    transport.removeListener('data', onTransportData);
+    transport.removeListener('end', onTransportEnd);
+    transport.removeListener('error', onTransportError);
+    transport.removeListener('close', onTransportClose);
+    transport.removeListener('drain', onTransportDrain);
+    transport.removeListener(this.isTls ? 'secureConnect' : 'connect', onTransportConnect);
+    (transport as unknown as { [CORE_SLOT]: SocketCore | undefined })[CORE_SLOT] = undefined;
+    leakRegistry.unregister(this);
+    this.firstObserver = undefined;
+    this.moreObservers = undefined;
+    if (this.paused) {
+      this.paused = false;
+      transport.resume();
+    }
+  }
+
   /** Destroys the transport, recording `error` as the reason. */
   destroy(error: SwitchboardError | undefined): void {
     if (error !== undefined && this.error === undefined) {
@@ -1014,6 +1036,17 @@ export class Socket implements AsyncDisposable {
       };
     }
     return this.writeDoneCallback;
+  }
+
+  /**
+   * @internal Gives the transport back without closing it: the Socket stops listening to
+   * it and is inert from then on (a server's idle connection going back to sleep). Only
+   * for a Socket that holds no input (`bufferedAmount === 0`), has seen no EOF, error or
+   * close and has no write queued: those would be lost with it. The caller installs its
+   * own listeners first, so that no event of the transport goes unheard.
+   */
+  release(): void {
+    this.core.release();
   }
 
   /**

@@ -79,6 +79,14 @@ export interface ConnectionInfo {
   readonly signal: AbortSignal;
 }
 
+/**
+ * @internal The {@link ConnectionInfo} an input-first body gets: `resumeState` (0 at the
+ * start) is kept across the runs that going back to sleep causes (see markInputFirst).
+ */
+export interface ResumableInfo extends ConnectionInfo {
+  resumeState: number;
+}
+
 /** The body that serves a connection: a handler, or a dispatch model's frame loop. */
 export type ConnectionBody = (channel: Channel, info: ConnectionInfo) => Promise<void> | void;
 
@@ -233,6 +241,13 @@ const INPUT_FIRST_BODIES = new WeakSet<ConnectionBody>();
  * Declares that `body` starts by receiving and does nothing before the first frame
  * (or the end of input): its connections may then stay dormant — no Socket, Channel,
  * decoder or pending promise — until the peer sends something. Returns `body`.
+ *
+ * It also lets an idle connection go back to sleep (#15): while the body waits in
+ * `receive()` with nothing in progress, `receive()` may return `null` although input
+ * has not ended. The body must then return as at an end of input, with nothing left
+ * to do; it is run again, on a new Channel, when the peer next sends (or ends, or
+ * fails). What it must remember across runs goes in `info.resumeState`
+ * ({@link ResumableInfo}).
  */
 export function markInputFirst<T extends ConnectionBody>(body: T): T {
   INPUT_FIRST_BODIES.add(body);
@@ -310,10 +325,17 @@ class DeadlineQueue {
   #base = 0;
   #timer: unknown;
   readonly #onTimer = (): void => this.#expire();
+  readonly #onDue: (connection: ServedConnection) => void;
 
-  constructor(clock: Clock, delay: number) {
+  /** `onDue`: what a due entry is told (default: its idle deadline, `onDeadline()`). */
+  constructor(
+    clock: Clock,
+    delay: number,
+    onDue: (connection: ServedConnection) => void = (connection) => connection.onDeadline(),
+  ) {
     this.#clock = clock;
     this.#delay = delay;
+    this.#onDue = onDue;
   }
 
   /** Schedules `connection.onDeadline()` in `delay` ms; returns its slot (for {@link cancel}). */
@@ -346,7 +368,9 @@ class DeadlineQueue {
       }
       this.#entries[this.#head] = undefined;
       this.#head += 1;
-      connection?.onDeadline();
+      if (connection !== undefined) {
+        this.#onDue(connection);
+      }
     }
     if (this.#head === this.#entries.length) {
       this.#base += this.#head;
@@ -530,11 +554,20 @@ export class SharedTimers implements Clock {
 
 /**
  * Life of a {@link ServedConnection}: `starting` (TLS handshake under way), `dormant`
- * (input-first body, nothing received yet: no Socket or Channel exists), `running` (the
- * body runs over its Channel), `closing` (the body returned; graceful close), `ended`
- * (accounted for and removed).
+ * (input-first body, idle: nothing received yet, or nothing since it went back to sleep;
+ * no Socket or Channel exists), `running` (the body runs over its Channel), `suspending`
+ * (input-first body, idle: its Channel was suspended and the body is returning, see
+ * {@link ServedConnection.onSleepCheck}), `closing` (the body returned; graceful close),
+ * `ended` (accounted for and removed).
+ *
+ * ```
+ * starting ──> dormant <──────────────── suspending
+ *    │            │ first event             ^   │ something arrived meanwhile:
+ *    v            v                         │   v body runs again
+ *    └───────> running ── idle at 2 checks ─┘ running ──> closing ──> ended
+ * ```
  */
-type Phase = 'starting' | 'dormant' | 'running' | 'closing' | 'ended';
+type Phase = 'starting' | 'dormant' | 'running' | 'suspending' | 'closing' | 'ended';
 
 /**
  * One served connection, and the {@link ConnectionInfo} its handler sees. One object
@@ -563,8 +596,25 @@ class ServedConnection implements ConnectionInfo {
   abort: AbortController | null = null;
   #phase: Phase = 'starting';
   #peerCertificate: Record<string, unknown> | undefined = undefined;
-  /** Slot in the set's deadline queue while dormant, or -1. */
+  /** Slot in the set's deadline queue while dormant (never used), or -1. */
   #deadlineSlot = -1;
+  /**
+   * The idle deadline while dormant after use (a SharedTimers handle): it falls at the
+   * last traffic + idleTimeout, not in the order the queue above needs.
+   */
+  #idleTimer: unknown = undefined;
+  #onIdleTimer: (() => void) | undefined = undefined;
+  /** The traffic counters of the Channel dropped when the connection went back to sleep. */
+  #carried: ChannelStats | null = null;
+  /** In the set's sleep-check queue. */
+  #sleepCheckQueued = false;
+  /** Messages in + out at the last sleep check (-1: none yet). */
+  #sleepMark = -1;
+  /**
+   * @internal State an input-first body keeps across the runs that going back to sleep
+   * causes (see {@link markInputFirst}): the threads pool's next frame sequence.
+   */
+  resumeState = 0;
   readonly #owner: ConnectionSet;
   /** `performance.now()` ms, truncated: a small integer is stored unboxed (a double is a heap number). */
   readonly #started: number;
@@ -706,14 +756,106 @@ class ServedConnection implements ConnectionInfo {
     }
   }
 
-  /** Enters the dormant phase (see the class comment). */
-  #sleep(): void {
+  /**
+   * Enters the dormant phase (see the class comment). `idleDue`: when going back to
+   * sleep, the idle deadline the Channel had (SharedTimers ms; 0 = no idle timeout);
+   * -1 for a connection that never had a Channel (its deadline is idleTimeout from now).
+   */
+  #sleep(idleDue = -1): void {
     const transport = this.transport as net.Socket & DormantSlot;
     this.#phase = 'dormant';
     transport[DORMANT_SLOT] = this;
     listenDormant(transport);
-    this.#deadlineSlot = this.#owner.scheduleDeadline(this);
+    if (idleDue < 0) {
+      this.#deadlineSlot = this.#owner.scheduleDeadline(this);
+    } else if (idleDue > 0) {
+      const timers = this.#owner.timers;
+      if (this.#onIdleTimer === undefined) {
+        this.#onIdleTimer = () => {
+          this.#idleTimer = undefined;
+          this.onDeadline();
+        };
+      }
+      this.#idleTimer = timers.setTimeout(this.#onIdleTimer, idleDue - timers.now());
+    }
     transport.resume();
+  }
+
+  #cancelDormantDeadline(): void {
+    this.#owner.cancelDeadline(this.#deadlineSlot);
+    this.#deadlineSlot = -1;
+    if (this.#idleTimer !== undefined) {
+      this.#owner.timers.clearTimeout(this.#idleTimer);
+      this.#idleTimer = undefined;
+    }
+  }
+
+  /** True while the connection has no Socket or Channel (never used, or back to sleep). */
+  get dormant(): boolean {
+    return this.#phase === 'dormant';
+  }
+
+  /** Traffic counters so far (the Channel's; while dormant after use, the dropped one's). */
+  get traffic(): ChannelStats | null {
+    return this.channel?.stats ?? this.#carried;
+  }
+
+  /**
+   * @internal The set's periodic sleep check (every `DEFAULTS.sleepCheckInterval` ms
+   * while running, input-first bodies only). A connection idle now ({@link
+   * Channel.canSuspend}: its body parked in receive(), nothing queued either way, no
+   * partial frame, nothing pending) that passed no message since the previous check is
+   * put back to sleep: its Channel is suspended, so the body's receive() returns null
+   * and the body returns; then {@link #afterSuspend} drops the Socket and Channel. O(1);
+   * nothing is done per message.
+   */
+  onSleepCheck(): void {
+    this.#sleepCheckQueued = false;
+    if (this.#phase !== 'running') {
+      return;
+    }
+    const channel = this.channel!;
+    const mark = channel.stats.framesReceived + channel.stats.framesSent;
+    if (mark === this.#sleepMark && channel.canSuspend()) {
+      this.#phase = 'suspending';
+      channel.suspend();
+      return;
+    }
+    this.#sleepMark = mark;
+    this.#queueSleepCheck();
+  }
+
+  #queueSleepCheck(): void {
+    if (!this.#sleepCheckQueued && this.#owner.scheduleSleepCheck(this)) {
+      this.#sleepCheckQueued = true;
+    }
+  }
+
+  /**
+   * The body returned after {@link onSleepCheck} suspended its Channel. If nothing came
+   * in the meantime (no byte, EOF, error or destroy; the body queued nothing), the
+   * connection goes dormant: counters kept, the input account closed, the idle deadline
+   * carried over, the Socket detached from the transport before the dormant listeners
+   * take it (no event in between: this all runs synchronously). Otherwise the Channel
+   * resumes and the body runs again on it, finding what arrived.
+   */
+  #afterSuspend(): void {
+    const channel = this.channel!;
+    if (!channel.canDetach()) {
+      channel.resume();
+      this.#phase = 'running';
+      this.#sleepMark = -1;
+      this.#queueSleepCheck();
+      this.#runBody();
+      return;
+    }
+    const idleDue = channel.idleDeadline();
+    // A copy, made now: the Channel's own stats object was allocated with the Channel,
+    // and one small survivor among its dead neighbours keeps their memory pages (RSS).
+    this.#carried = { ...channel.stats };
+    channel.detach();
+    this.channel = null;
+    this.#sleep(idleDue);
   }
 
   /**
@@ -734,8 +876,7 @@ class ServedConnection implements ConnectionInfo {
     if (this.#phase === 'dormant') {
       unlistenDormant(transport);
       (transport as net.Socket & DormantSlot)[DORMANT_SLOT] = undefined;
-      this.#owner.cancelDeadline(this.#deadlineSlot);
-      this.#deadlineSlot = -1;
+      this.#cancelDormantDeadline();
     }
     const clock = this.#owner.timers;
     const socket = Socket.from(transport, {
@@ -758,9 +899,19 @@ class ServedConnection implements ConnectionInfo {
       clock,
     });
     this.channel = channel;
+    const carried = this.#carried;
+    if (carried !== null) {
+      // Back from sleep: the counters go on from where the dropped Channel left them.
+      addStats(channel.stats, carried);
+      this.#carried = null;
+    }
     // May cut this very connection when the server is over its input budget.
     channel.setInputAccount(this.#owner.inputBudget.open(channel));
     this.#phase = 'running';
+    if (this.#owner.inputFirst) {
+      this.#sleepMark = -1;
+      this.#queueSleepCheck();
+    }
     transport.resume();
     return channel;
   }
@@ -823,7 +974,8 @@ class ServedConnection implements ConnectionInfo {
       }
       this.#runBody();
     }
-    if (this.#phase === 'running') {
+    if (this.#phase === 'running' || this.#phase === 'suspending') {
+      // Suspending: the body comes back to a Channel that is no longer idle and runs again.
       this.channel!.endInputWhenIdle(DEFAULTS.closeIdleQuiet);
     }
   }
@@ -849,7 +1001,10 @@ class ServedConnection implements ConnectionInfo {
 
   #runBody(): void {
     const channel = this.channel!;
-    this.#handlerStarted = performance.now();
+    if (this.#handlerStarted === 0) {
+      // The first run: a body run again after a sleep is the same handler going on.
+      this.#handlerStarted = performance.now();
+    }
     let result: Promise<void> | void;
     try {
       result = this.#owner.body(channel, this);
@@ -863,7 +1018,7 @@ class ServedConnection implements ConnectionInfo {
     // Neither reaction rejects (#closeGracefully never does, #fail does not throw),
     // so the promise `then` returns cannot become an unhandled rejection (#14).
     Promise.resolve(result).then(
-      () => this.#closeGracefully(),
+      () => (this.#phase === 'suspending' ? this.#afterSuspend() : this.#closeGracefully()),
       (error: unknown) => {
         this.#handlerReturned();
         this.#fail(error);
@@ -945,7 +1100,8 @@ class ServedConnection implements ConnectionInfo {
       );
     }
     metrics.connectionsOpen -= 1;
-    const stats = this.channel?.stats;
+    this.#cancelDormantDeadline();
+    const stats = this.traffic ?? undefined;
     if (stats !== undefined) {
       addTraffic(metrics, stats);
     }
@@ -992,6 +1148,8 @@ export class ConnectionSet {
   readonly #idle = new Set<() => void>();
   /** Idle deadlines of dormant connections (null when idleTimeout is off). */
   readonly #deadlines: DeadlineQueue | null;
+  /** Sleep checks of running connections of an input-first body (see onSleepCheck). */
+  readonly #sleepChecks: DeadlineQueue | null;
   #draining = false;
 
   constructor(settings: ConnectionSettings, body: ConnectionBody) {
@@ -1004,11 +1162,27 @@ export class ConnectionSet {
       this.inputFirst && settings.idleTimeout > 0
         ? new DeadlineQueue(this.timers, settings.idleTimeout)
         : null;
+    this.#sleepChecks = this.inputFirst
+      ? new DeadlineQueue(this.timers, DEFAULTS.sleepCheckInterval, (connection) =>
+          connection.onSleepCheck(),
+        )
+      : null;
   }
 
   /** Connections being served. */
   get size(): number {
     return this.#live.size;
+  }
+
+  /** Connections dormant now (no Socket or Channel). O(n): for tests and diagnosis. */
+  get dormant(): number {
+    let count = 0;
+    for (const connection of this.#live) {
+      if (connection.dormant) {
+        count += 1;
+      }
+    }
+    return count;
   }
 
   /** True once `drain()` has started (late `info.signal` reads come back aborted). */
@@ -1032,7 +1206,7 @@ export class ConnectionSet {
       bufferedInput: this.inputBudget.total,
     };
     for (const connection of this.#live) {
-      const stats = connection.channel?.stats;
+      const stats = connection.traffic ?? undefined;
       if (stats !== undefined) {
         addTraffic(sum, stats);
       }
@@ -1073,6 +1247,15 @@ export class ConnectionSet {
     return this.#deadlines === null ? -1 : this.#deadlines.add(connection);
   }
 
+  /** @internal Queues `connection.onSleepCheck()`; false when the body is not input-first. */
+  scheduleSleepCheck(connection: ServedConnection): boolean {
+    if (this.#sleepChecks === null) {
+      return false;
+    }
+    this.#sleepChecks.add(connection);
+    return true;
+  }
+
   /** @internal */
   cancelDeadline(slot: number): void {
     if (slot >= 0) {
@@ -1085,6 +1268,7 @@ export class ConnectionSet {
     this.#live.delete(connection);
     if (this.#live.size === 0) {
       this.#deadlines?.clear();
+      this.#sleepChecks?.clear();
       for (const wake of this.#idle) {
         wake();
       }
@@ -1146,6 +1330,14 @@ export class ConnectionSet {
     }
     return victims.length;
   }
+}
+
+/** Adds counters of a Channel dropped by a sleep to its successor's. */
+function addStats(into: ChannelStats, from: ChannelStats): void {
+  into.framesReceived += from.framesReceived;
+  into.framesSent += from.framesSent;
+  into.bytesReceived += from.bytesReceived;
+  into.bytesSent += from.bytesSent;
 }
 
 /** Adds a channel's counters to traffic totals (the server's metrics, or a live sum). */

@@ -22,7 +22,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
-import { type ConnectionBody, markInputFirst } from '../connection.js';
+import { type ConnectionBody, markInputFirst, type ResumableInfo } from '../connection.js';
 import type { ServerMetrics } from '../metrics.js';
 import { inheritableExecArgv, needsTypeScriptLoader, tsxApiUrl, workerEntryUrl } from './entry.js';
 import type { FrameContext, FrameJob, PoolHandler, WorkerMessage } from './frame-handler.js';
@@ -264,11 +264,13 @@ export class ThreadPool {
  */
 export class OrderedReplies {
   readonly #parked = new Map<number, Uint8Array[]>();
-  #next = 0;
+  #next: number;
   readonly #write: (replies: Uint8Array[]) => void;
 
-  constructor(write: (replies: Uint8Array[]) => void) {
+  /** `first`: the sequence number of the first frame to come (frames before it are done). */
+  constructor(write: (replies: Uint8Array[]) => void, first = 0) {
     this.#write = write;
+    this.#next = first;
   }
 
   /** Frames whose replies are parked, waiting for an earlier one. */
@@ -300,7 +302,9 @@ export class OrderedReplies {
 export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBody {
   // Input-first: nothing happens before the first frame, so idle connections stay dormant (#8).
   return markInputFirst(async (channel, info) => {
-    let sequence = 0;
+    // Frame numbers go on across the runs an idle connection's sleeps cause (markInputFirst).
+    const resumable = info as ResumableInfo;
+    let sequence = resumable.resumeState;
     let inFlight = 0;
     let failure: unknown = null;
     let wake: (() => void) | null = null;
@@ -319,7 +323,7 @@ export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBo
         lastSend = channel.send(reply);
         lastSend.catch(fail);
       }
-    });
+    }, sequence);
     const settle = (): void => {
       inFlight -= 1;
       const waiter = wake;
@@ -348,6 +352,7 @@ export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBo
       }
       const frameSequence = sequence;
       sequence += 1;
+      resumable.resumeState = sequence;
       inFlight += 1;
       const started = performance.now();
       // The pool's copy of the frame counts in the server's input budget until answered.
