@@ -22,6 +22,9 @@
  * 2. Limits are checked as soon as the header is readable, before any body byte
  *    is waited for, so a header claiming 4 GiB fails with only the header buffered.
  * 3. Errors are created with {@link BaseDecoder.fail}, which makes them sticky.
+ * 4. A decoder that knows a frame's wire length from its header waits with
+ *    `return this.awaitFrame(wireLength)` rather than NEED_DATA, so a large frame is
+ *    copied into its own buffer as it arrives (see byte-queue.ts, "Large frames").
  *    "Need more data" is the NEED_DATA return value, never an exception.
  *
  * The hot path is `next()` -> `decodeFrame()` with one state check; the ended and
@@ -120,14 +123,47 @@ export abstract class BaseDecoder implements Decoder {
     return this.queue.length + this.drainedBytes;
   }
 
+  /**
+   * Bytes allocated for the frame being received beyond those received (a large frame
+   * assembled as it arrives; never more than {@link BaseDecoder.buffered}). Memory
+   * accounting adds it to `buffered`.
+   */
+  get reserved(): number {
+    return this.queue.reserved;
+  }
+
   /** True when part of a frame is buffered. */
   get inFrame(): boolean {
     return this.queue.length > 0;
   }
 
-  /** Work counters of the input queue, for tests that check linear-time decoding. */
-  get work(): { bytesSearched: number; cursorSteps: number } {
-    return { bytesSearched: this.queue.bytesSearched, cursorSteps: this.queue.cursorSteps };
+  /**
+   * Work counters of the input queue, for tests that check linear-time decoding and
+   * count the bytes copied and allocated for frames (see ByteQueue) without timing.
+   */
+  get work(): {
+    bytesSearched: number;
+    cursorSteps: number;
+    bytesCopied: number;
+    bytesAllocated: number;
+  } {
+    const queue = this.queue;
+    return {
+      bytesSearched: queue.bytesSearched,
+      cursorSteps: queue.cursorSteps,
+      bytesCopied: queue.bytesCopied,
+      bytesAllocated: queue.bytesAllocated,
+    };
+  }
+
+  /**
+   * NEED_DATA for a frame whose header said it is `wireLength` bytes on the wire
+   * (header included, counted from the frame's first byte) and is not all here yet:
+   * lets the queue assemble a large frame as it arrives (ByteQueue.expectFrame).
+   */
+  protected awaitFrame(wireLength: number): NeedData {
+    this.queue.expectFrame(wireLength);
+    return NEED_DATA;
   }
 
   /** Input offset of the first byte of the frame being decoded. */

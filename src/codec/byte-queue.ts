@@ -43,6 +43,29 @@
  * garbage at once. The last chunk entry is then a view of the spare that grows in
  * place. A chunk that arrives into an empty queue is still kept by reference, so a
  * whole message per read stays zero-copy.
+ *
+ * Large frames: assembled as they arrive. A decoder that has read a header and knows
+ * the frame's wire length calls {@link ByteQueue.expectFrame} while it waits for the
+ * rest. For a frame of at least ASSEMBLE_THRESHOLD bytes, once half of it has
+ * arrived, the queue allocates one buffer of the frame's exact size, copies the bytes
+ * received so far into it, and from then on copies every chunk into it as the chunk
+ * is pushed (the chunk is garbage at once); the frame's entry in the chunk list is a
+ * view of that buffer that grows in place, like the spare's. When the last byte
+ * arrives, `take` returns a view of the buffer: nothing is gathered at the end.
+ * ```
+ *   frame of N bytes:  [ chunk | chunk | ... ]  received < N/2: kept by reference
+ *                      [ assembly: received | (reserved) ]  received >= N/2: one buffer of N
+ * ```
+ * Why wait for half: the buffer is sized from the header, and a header may lie. The
+ * rule "allocate at most twice what actually arrived" means a peer that claims 1 GiB
+ * and sends 10 bytes makes the queue allocate nothing, and at every moment the memory
+ * held is at most twice the bytes received (the unfilled part is {@link
+ * ByteQueue.reserved}, which the server's input budget counts). A doubling buffer
+ * (grow by 2x, copy what is there) obeys the same bound but copies every byte about
+ * twice; this is that doubling taken in one step, so each byte is copied exactly
+ * once, half of them while they arrive (cache-hot) and the other half at the switch.
+ * Small frames are unaffected: a frame inside one chunk is still a view, and one that
+ * spans chunks below the threshold is still copied once when complete.
  */
 
 /** A shared empty array: zero-length frames need no allocation. */
@@ -71,6 +94,9 @@ function allocateFrame(length: number): Uint8Array {
   }
   return new Uint8Array(length);
 }
+
+/** Frames at least this large (wire bytes) are assembled as they arrive (see "Large frames"). */
+const ASSEMBLE_THRESHOLD = 64 * 1024;
 
 /**
  * Chunks up to this size that arrive while bytes are already buffered are copied
@@ -132,6 +158,14 @@ export class ByteQueue {
   /** Where in `spare` the last chunk entry starts, or -1 if the last entry is not a view of `spare`. */
   private spareEntryStart = -1;
   /**
+   * The buffer a large frame is assembled in (EMPTY when none), sized to the frame's
+   * wire length; its first `assemblyFill` bytes are received. While it is set, it is
+   * the last chunk entry (a view of its filled part) and every pushed byte goes into
+   * it until it is full (see "Large frames").
+   */
+  private assembly: Uint8Array = EMPTY;
+  private assemblyFill = 0;
+  /**
    * Bytes examined by {@link ByteQueue.indexOfByte} since the queue was created.
    * Exposed so tests can check that delimiter searches are linear without timing
    * anything.
@@ -143,6 +177,13 @@ export class ByteQueue {
    * access across many small chunks stays linear.
    */
   cursorSteps = 0;
+  /**
+   * Bytes copied out of pushed chunks into frames or assembly buffers (not counting
+   * the small-chunk coalescing), and bytes allocated for them, since the queue was
+   * created. Exposed so tests can count copies and allocations without timing.
+   */
+  bytesCopied = 0;
+  bytesAllocated = 0;
 
   /**
    * The first live chunk; its unconsumed bytes start at {@link ByteQueue.headStart}.
@@ -169,6 +210,52 @@ export class ByteQueue {
   }
 
   /**
+   * Bytes allocated for the frame being assembled beyond those received: memory held
+   * on top of {@link ByteQueue.length}, never more than it (see "Large frames").
+   */
+  get reserved(): number {
+    return this.assembly.length - this.assemblyFill;
+  }
+
+  /**
+   * A decoder's hint, while it waits: the frame starting at offset 0 is `wireLength`
+   * bytes long (header included) and more than {@link ByteQueue.length} of them. A
+   * large frame with at least half of its bytes here gets its assembly buffer now (see
+   * "Large frames"); otherwise nothing happens, so the decoder may call this on every
+   * `next()` that waits. O(1) except for the one switch, which copies what is buffered.
+   */
+  expectFrame(wireLength: number): void {
+    const length = this.length;
+    if (
+      wireLength < ASSEMBLE_THRESHOLD ||
+      this.assembly !== EMPTY ||
+      length * 2 < wireLength ||
+      length >= wireLength
+    ) {
+      return;
+    }
+    const buffer = allocateFrame(wireLength);
+    this.bytesAllocated += wireLength;
+    this.bytesCopied += length;
+    this.copyTo(buffer, 0, 0, length);
+    const entry = buffer.subarray(0, length);
+    // The queue now holds exactly this one entry, at the same absolute positions.
+    const start = this.consumed;
+    this.chunks = [entry];
+    this.head = 0;
+    this.count = 1;
+    this.first = entry;
+    this.headOffset = 0;
+    this.headBase = start;
+    this.cursorIndex = 0;
+    this.cursorStart = start;
+    this.spare = EMPTY;
+    this.spareFill = 0;
+    this.spareEntryStart = -1;
+    this.assembly = buffer;
+    this.assemblyFill = length;
+  }
+  /**
    * Appends `chunk`: kept by reference, except that a small chunk arriving while
    * bytes are buffered is copied (see "Coalescing"). Empty chunks are ignored.
    */
@@ -176,10 +263,19 @@ export class ByteQueue {
     if (chunk.length === 0) {
       return;
     }
+    if (this.assembly !== EMPTY) {
+      this.pushIntoAssembly(chunk);
+      return;
+    }
     if (chunk.length <= SMALL_CHUNK && this.first !== EMPTY) {
       this.pushSmall(chunk);
       return;
     }
+    this.pushReference(chunk);
+  }
+
+  /** Appends a non-empty chunk by reference. */
+  private pushReference(chunk: Uint8Array): void {
     this.spareEntryStart = -1;
     if (this.first === EMPTY) {
       // Empty queue (dropHead reset the list): the position bookkeeping restarts here.
@@ -191,6 +287,34 @@ export class ByteQueue {
     }
     this.chunks[this.count++] = chunk;
     this.endPosition += chunk.length;
+  }
+
+  /** Copies a chunk into the frame being assembled; what follows the frame is pushed as usual. */
+  private pushIntoAssembly(chunk: Uint8Array): void {
+    const assembly = this.assembly;
+    const fill = this.assemblyFill;
+    const taken = Math.min(assembly.length - fill, chunk.length);
+    assembly.set(taken === chunk.length ? chunk : chunk.subarray(0, taken), fill);
+    this.bytesCopied += taken;
+    const filled = fill + taken;
+    this.assemblyFill = filled;
+    this.endPosition += taken;
+    const entry = filled === assembly.length ? assembly : assembly.subarray(0, filled);
+    const last = this.count - 1;
+    this.chunks[last] = entry;
+    if (last === this.head) {
+      this.first = entry;
+    }
+    if (filled === assembly.length) {
+      // Complete: from here on it is an ordinary chunk.
+      this.assembly = EMPTY;
+      this.assemblyFill = 0;
+      if (taken < chunk.length) {
+        // By reference, not coalesced: the rest of a chunk the frame ended in (often the
+        // start of the next frame) would otherwise cost a fresh spare buffer.
+        this.pushReference(chunk.subarray(taken));
+      }
+    }
   }
 
   /** Copies a small chunk into the spare buffer, growing the last entry when it is a view of it. */
@@ -442,6 +566,8 @@ export class ByteQueue {
       return this.take(length);
     }
     const frame = allocateFrame(length);
+    this.bytesAllocated += length;
+    this.bytesCopied += length;
     this.copyTo(frame, 0, 0, length);
     this.skip(length);
     return frame;
@@ -466,6 +592,10 @@ export class ByteQueue {
       this.spare = EMPTY;
       this.spareFill = 0;
       this.spareEntryStart = -1;
+      // (An assembly is consumed only once complete, when it is already cleared; this
+      // keeps the queue consistent should a caller consume a frame early.)
+      this.assembly = EMPTY;
+      this.assemblyFill = 0;
       return;
     }
     if (this.head >= COMPACT_THRESHOLD && this.head * 2 >= this.count) {

@@ -68,7 +68,7 @@ export class ContentLengthDecoder extends BaseDecoder {
       return NEED_DATA;
     }
     if (queue.length < this.headerLength + this.contentLength) {
-      return NEED_DATA;
+      return this.awaitFrame(this.headerLength + this.contentLength);
     }
     const frame = queue.take(this.contentLength, this.headerLength);
     this.searchFrom = 0;

@@ -51,7 +51,7 @@ export class DigitsDecoder extends BaseDecoder {
       throw this.fail('SB_FRAME_TOO_LARGE', tooLargeMessage(this.spec, length, this.maxFrame));
     }
     if (queue.length < digits + length) {
-      return NEED_DATA;
+      return this.awaitFrame(digits + length);
     }
     return queue.take(length, digits);
   }

@@ -210,7 +210,7 @@ export class LengthDecoder extends BaseDecoder {
       throw this.rejectHeader(field, wireLength, frameLength);
     }
     if (queue.length < wireLength) {
-      return NEED_DATA;
+      return this.awaitFrame(wireLength);
     }
     return queue.take(frameLength, this.strip);
   }

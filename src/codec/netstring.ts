@@ -62,7 +62,7 @@ export class NetstringDecoder extends BaseDecoder {
     }
     const bodyStart = index + 1;
     if (queue.length < bodyStart + length + 1) {
-      return NEED_DATA;
+      return this.awaitFrame(bodyStart + length + 1);
     }
     if (queue.byteAt(bodyStart + length) !== COMMA_BYTE) {
       throw this.fail('SB_BAD_NETSTRING', "netstring: the body is not followed by ','");

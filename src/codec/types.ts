@@ -35,6 +35,12 @@ export interface Decoder {
   end(): void;
   /** Bytes pushed but not yet returned as frames (including a partial frame). */
   readonly buffered: number;
+  /**
+   * Optional: bytes allocated for the frame being received beyond {@link Decoder.buffered}
+   * (the built-in decoders assemble a large frame in one buffer once half of it has
+   * arrived; at most `buffered`). Memory accounting counts `buffered + reserved`.
+   */
+  readonly reserved?: number;
   /** True once a started frame is partly buffered (used for frame timeouts). */
   readonly inFrame: boolean;
 }

@@ -67,7 +67,7 @@ export class VarintDecoder extends BaseDecoder {
       throw this.fail('SB_FRAME_TOO_LARGE', tooLargeMessage('varint', size, this.maxFrame));
     }
     if (queue.length < reading.length + length) {
-      return NEED_DATA;
+      return this.awaitFrame(reading.length + length);
     }
     return queue.take(length, reading.length);
   }

@@ -586,7 +586,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 
   /**
    * Input bytes this channel holds: unread in the socket, in the decoder (the
-   * unfinished frame), decoded but not yet received, and held by its owner
+   * unfinished frame, and the room reserved for it), decoded but not yet received, and held by its owner
    * ({@link holdInput}). O(1).
    */
   private reportInput(): void {
@@ -596,8 +596,14 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       account.close();
       return;
     }
+    // `reserved`: the unfilled part of a large frame's buffer (codec/byte-queue.ts) is
+    // memory too, at most as much again as the frame's bytes received.
     account.update(
-      this.socket.bufferedAmount + this.decoder.buffered + this.queuedBytes + this.heldElsewhere,
+      this.socket.bufferedAmount +
+        this.decoder.buffered +
+        (this.decoder.reserved ?? 0) +
+        this.queuedBytes +
+        this.heldElsewhere,
     );
   }
 
