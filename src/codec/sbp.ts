@@ -28,8 +28,8 @@
  * (`maxFrame + 1` for the types without an id), so that every body decoded fits the
  * encoder's limit. The frame's bytes stay in the
  * queue until it is whole, so an error's offset is that of its length field. A frame
- * inside one chunk is returned as a view; one spanning chunks is copied once. Errors
- * are sticky.
+ * inside one chunk is returned as a view; one spanning chunks is copied once (a
+ * large one while it arrives: byte-queue.ts "Large frames"). Errors are sticky.
  */
 
 import { FrameError, InvalidArgumentError } from '../errors.js';
@@ -209,7 +209,7 @@ export class SbpDecoder extends BaseDecoder {
     }
     const length = this.frameLength;
     if (queue.length < LENGTH_BYTES + length) {
-      return NEED_DATA;
+      return this.awaitFrame(LENGTH_BYTES + length);
     }
     this.frameLength = -1;
     return this.deliver(length);

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { BaseDecoder } from '../../src/codec/base.js';
 import { parseFraming } from '../../src/codec/spec.js';
 import { type Decoder, type Framing, NEED_DATA } from '../../src/codec/types.js';
+import { encodeEnvelope, SbpDecoder, SbpType } from '../../src/codec/sbp.js';
 import { ascii, concat, feed, feedChunks, hex } from '../helpers/feed.js';
 
 const KiB = 1024;
@@ -148,6 +149,51 @@ describe('a lying header allocates nothing', () => {
     expect(decoder.buffered + decoder.reserved).toBe(wire.length);
     // The rest never comes: end of input is SB_UNEXPECTED_EOF as before.
     expect(() => decoder.end()).toThrow(expect.objectContaining({ code: 'SB_UNEXPECTED_EOF' }));
+  });
+});
+
+describe('sbp envelopes (net/envelope.ts, on the same BaseDecoder)', () => {
+  const data = (body: Uint8Array): Uint8Array => concat(encodeEnvelope(SbpType.DATA, 0, body));
+  /** What the decoder yields for a DATA envelope: the type byte, then the body. */
+  const decoded = (body: Uint8Array): string => hex(concat([Uint8Array.of(SbpType.DATA), body]));
+
+  it('large envelopes between small ones decode identically every way', () => {
+    const bodies = [ascii('hi'), payloadOf(200 * KiB, 1), ascii(''), payloadOf(200 * KiB, 2)];
+    const wire = concat(bodies.map(data));
+    const trailing = data(payloadOf(200 * KiB, 3)).subarray(0, 100 * KiB + 10);
+    const result = feed(() => new SbpDecoder(4 * MiB), wire, { trailing, maxChunk: 4096 });
+    expect(result.error).toBeUndefined();
+    expect(result.hex).toEqual(bodies.map(decoded));
+  });
+
+  it('a 1 MiB envelope over 16 chunks is copied once, as it arrives', () => {
+    const wire = data(payloadOf(MiB, 5));
+    const decoder = new SbpDecoder(4 * MiB);
+    const chunks = chunksOf(wire, 64 * KiB);
+    let frame: Uint8Array | typeof NEED_DATA = NEED_DATA;
+    for (const part of chunks) {
+      decoder.push(part);
+      const copiedBefore = decoder.work.bytesCopied;
+      frame = decoder.next();
+      if (frame !== NEED_DATA) {
+        expect(decoder.work.bytesCopied).toBe(copiedBefore);
+      }
+    }
+    expect(hex(frame as Uint8Array)).toBe(decoded(payloadOf(MiB, 5)));
+    expect(decoder.work.bytesAllocated).toBe(wire.length);
+    expect(decoder.work.bytesCopied).toBe(wire.length);
+  });
+
+  it('a 1 GiB claim with 10 bytes sent allocates nothing', () => {
+    const decoder = new SbpDecoder(2 * 1024 * MiB);
+    const result = feedChunks(
+      decoder,
+      [Uint8Array.of(0x40, 0, 0, 0, 0), ascii('012345678')],
+      false,
+    );
+    expect(result.error).toBeUndefined();
+    expect(decoder.work.bytesAllocated).toBe(0);
+    expect(decoder.reserved).toBe(0);
   });
 });
 
