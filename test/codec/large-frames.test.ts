@@ -8,9 +8,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { BaseDecoder } from '../../src/codec/base.js';
+import { encodeEnvelope, SbpDecoder, SbpType } from '../../src/codec/sbp.js';
 import { parseFraming } from '../../src/codec/spec.js';
 import { type Decoder, type Framing, NEED_DATA } from '../../src/codec/types.js';
-import { encodeEnvelope, SbpDecoder, SbpType } from '../../src/codec/sbp.js';
 import { ascii, concat, feed, feedChunks, hex } from '../helpers/feed.js';
 
 const KiB = 1024;
