@@ -120,19 +120,29 @@ export class LocalDispatcher implements Dispatcher {
  * first frame), so its connections start dormant: see markInputFirst.
  */
 export const echoBody = markInputFirst(async (channel: Channel): Promise<void> => {
-  for (;;) {
-    const frame = await channel.receive();
-    if (frame === null) {
-      return;
+  // One await per batch of queued frames (batches()), not one per frame; and a send is
+  // awaited only when its promise is not one already known to be fulfilled. Why that
+  // is enough: below the socket's high-water mark send() returns one shared settled
+  // promise, so after it was awaited once, the same object needs no await (a settled
+  // promise stays settled); a drain wait or a failure is a new promise, awaited, so
+  // backpressure and errors work as with `await channel.send()` per frame.
+  let fulfilled: Promise<void> | undefined;
+  for await (const frames of channel.batches()) {
+    for (const frame of frames) {
+      const sent = channel.send(frame);
+      if (sent !== fulfilled) {
+        await sent;
+        fulfilled = sent;
+      }
     }
-    await channel.send(frame);
   }
 });
 
-/** `discard`: frames are read and dropped. Input-first, like echo. */
+/** `discard`: frames are read and dropped, a batch per await. Input-first, like echo. */
 export const discardBody = markInputFirst(async (channel: Channel): Promise<void> => {
-  while ((await channel.receive()) !== null) {
+  for await (const frames of channel.batches()) {
     // Reading is the point: it keeps the peer's writes flowing and the idle timer fed.
+    frames.length = 0;
   }
 });
 

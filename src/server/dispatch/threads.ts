@@ -309,6 +309,7 @@ export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBo
     let failure: unknown = null;
     let wake: (() => void) | null = null;
     let lastSend: Promise<void> = Promise.resolve();
+    let fulfilled: Promise<void> | undefined;
     const fail = (error: unknown): void => {
       if (failure === null) {
         failure = error;
@@ -345,8 +346,17 @@ export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBo
       if (failure !== null) {
         throw failure;
       }
-      await lastSend;
-      const frame = await channel.receive();
+      // Awaits only what may be pending: a send whose promise is not already known to be
+      // fulfilled (send() returns one shared settled promise below the high-water mark;
+      // see echoBody), and receive() only when no frame is queued (tryReceive()).
+      if (lastSend !== fulfilled) {
+        await lastSend;
+        fulfilled = lastSend;
+      }
+      let frame = channel.tryReceive();
+      if (frame === undefined) {
+        frame = await channel.receive();
+      }
       if (frame === null) {
         break;
       }
