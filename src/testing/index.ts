@@ -3,20 +3,19 @@
  *
  * @module switchboard/testing
  */
-export {
-  type AddFaultOptions,
-  type Fault,
-  type FaultDirection,
-  type FaultDirectionSpec,
-  FaultProxy,
-  type FaultProxyEvent,
-  type FaultProxyMessage,
-  type FaultProxyOptions,
-  type FaultProxyStats,
-  type FaultProxyTcpTarget,
-  type MessageAction,
-  type MessageFault,
-} from './fault-proxy.js';
+export { FaultProxy } from './fault-proxy.js';
+export type {
+  AddFaultOptions,
+  Fault,
+  FaultDirection,
+  FaultDirectionSpec,
+  FaultProxyEvent,
+  FaultProxyMessage,
+  FaultProxyOptions,
+  FaultProxyStats,
+  FaultProxyTcpTarget,
+} from './fault-types.js';
+export type { MessageAction, MessageFault } from './message-faults.js';
 export type { ToxicJson } from './toxics.js';
 export {
   TOXIPROXY_API_VERSION,

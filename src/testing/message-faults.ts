@@ -1,9 +1,8 @@
 /**
  * Message faults: validation of {@link MessageFault}s, which messages they select
  * (`match`), and the one-bit corruption that keeps a frame valid. The pipe that forwards
- * a direction (fault-proxy.ts) counts `nth` and rolls `probability` per connection, and
- * applies the actions in a fixed order: delay, truncate, drop, corrupt, duplicate. The
- * types live here, not in fault-proxy.ts, so that the two modules do not import each other.
+ * a direction (fault-pipe.ts) counts `nth` and rolls `probability` per connection, and
+ * applies the actions in a fixed order: delay, truncate, drop, corrupt, duplicate.
  */
 import { type Framing, NEED_DATA } from '../codec/types.js';
 import { InvalidArgumentError } from '../errors.js';

@@ -26,7 +26,7 @@
  * (* = switchboard only.) Attribute errors are {@link ToxicInputError}s, which the API
  * answers with 400 as Toxiproxy answers a bad request body.
  */
-import type { Fault, FaultDirection } from './fault-proxy.js';
+import type { Fault, FaultDirection } from './fault-types.js';
 
 /** A toxic as the Toxiproxy API shows it. */
 export interface ToxicJson {

@@ -30,8 +30,9 @@
 import http from 'node:http';
 import { InvalidArgumentError } from '../errors.js';
 import { listeningText } from '../net/address.js';
-import type { FaultProxy, FaultProxyEvent } from './fault-proxy.js';
-import { validateProxyAddresses } from './fault-proxy.js';
+import type { FaultProxy } from './fault-proxy.js';
+import type { FaultProxyEvent } from './fault-types.js';
+import { validateProxyAddresses } from './proxy-address.js';
 import {
   ApiError,
   ERR_BAD_REQUEST_BODY,

@@ -18,7 +18,9 @@
  * Errors are {@link ApiError}s carrying Toxiproxy's message and status code.
  */
 import { SwitchboardError } from '../errors.js';
-import { FaultProxy, type FaultProxyEvent, validateProxyAddresses } from './fault-proxy.js';
+import { FaultProxy } from './fault-proxy.js';
+import type { FaultProxyEvent } from './fault-types.js';
+import { validateProxyAddresses } from './proxy-address.js';
 import {
   isMessageToxic,
   isToxicType,
