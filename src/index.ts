@@ -204,6 +204,11 @@ export {
   type ProxyTransport,
   parseProxyHeader,
 } from './server/proxy-protocol.js';
+export type {
+  RequestContext,
+  RequestReply,
+  ServerRequestHandler,
+} from './server/request-handler.js';
 export {
   createServer,
   type Server,

@@ -34,7 +34,8 @@ export interface HeartbeatOptions {
   clock?: Clock;
 }
 
-const HEARTBEAT_SCHEMA = {
+/** @internal The heartbeat options' schema (createServer validates its `heartbeat` with it). */
+export const HEARTBEAT_SCHEMA = {
   interval: { kind: 'ms', default: DEFAULTS.heartbeatInterval as number, min: 1 },
   maxOutstanding: { kind: 'count', default: DEFAULTS.heartbeatMaxOutstanding as number, min: 1 },
 } as const;

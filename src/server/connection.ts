@@ -52,7 +52,7 @@ import {
   toSwitchboardError,
 } from '../errors.js';
 import { endpointText, formatAddress, type UnixAddress } from '../net/address.js';
-import { Channel, type ChannelStats } from '../net/channel.js';
+import { Channel, type ChannelOptions, type ChannelStats } from '../net/channel.js';
 import { type Clock, systemClock } from '../net/clock.js';
 import { Socket } from '../net/socket.js';
 import { acceptTls, type TlsAcceptor } from '../net/tls.js';
@@ -60,6 +60,7 @@ import { DEFAULTS } from '../options.js';
 import { InputBudget } from './input-budget.js';
 import type { ServerMetrics } from './metrics.js';
 import { type ProxyHeader, ProxyHeaderDecoder } from './proxy-protocol.js';
+import type { RequestSettings } from './request-handler.js';
 
 /** What a connection handler learns about its connection. */
 export interface ConnectionInfo {
@@ -115,6 +116,8 @@ export interface ConnectionSettings {
   /** For Unix-socket listeners, the listen address (node reports no Unix peer address). */
   readonly unixAddress?: UnixAddress;
   readonly clock?: Clock;
+  /** sbp: `onRequest`, its deadline and bound, and heartbeats (request-handler.ts). */
+  readonly requests?: RequestSettings;
 }
 
 /**
@@ -890,6 +893,7 @@ class ServedConnection implements ConnectionInfo {
     } else if (replay !== null && replay !== 'close') {
       transport.emit(replay, argument);
     }
+    const requests = settings.requests;
     const channel = new Channel(socket, {
       framing: settings.framing,
       idleTimeout: settings.idleTimeout,
@@ -897,6 +901,7 @@ class ServedConnection implements ConnectionInfo {
       writeTimeout: settings.writeTimeout,
       maxQueuedOutput: settings.maxQueuedOutput,
       clock,
+      ...(requests === undefined ? {} : this.#requestOptions(requests)),
     });
     this.channel = channel;
     const carried = this.#carried;
@@ -914,6 +919,25 @@ class ServedConnection implements ConnectionInfo {
     }
     transport.resume();
     return channel;
+  }
+
+  /** The Channel options of `requests`: one closure per connection for the handler's context. */
+  #requestOptions(requests: RequestSettings): ChannelOptions {
+    const handler = requests.onRequest;
+    const context = {
+      connectionId: this.id,
+      remoteAddress: this.remoteAddress,
+      localAddress: this.localAddress,
+      proxied: this.proxied,
+    };
+    return {
+      framing: this.#owner.settings.framing,
+      requestTimeout: requests.requestTimeout,
+      maxPendingRequests: requests.maxPendingRequests,
+      onRequestError: this.#owner.reportRequestError,
+      ...(handler === undefined ? {} : { onRequest: (body: Uint8Array) => handler(body, context) }),
+      ...(requests.heartbeat === undefined ? {} : { heartbeat: requests.heartbeat }),
+    };
   }
 
   /**
@@ -1140,6 +1164,8 @@ export class ConnectionSet {
   readonly body: ConnectionBody;
   /** @internal The body is input-first (see {@link markInputFirst}): connections start dormant. */
   readonly inputFirst: boolean;
+  /** @internal Counts a request the Channel answered with an ERROR (one closure per server). */
+  readonly reportRequestError: (error: SwitchboardError) => void;
   /** @internal The deadline clock of every connection (see {@link SharedTimers}). */
   readonly timers: SharedTimers;
   /** @internal The input budget every connection's channel reports to. */
@@ -1155,7 +1181,11 @@ export class ConnectionSet {
   constructor(settings: ConnectionSettings, body: ConnectionBody) {
     this.settings = settings;
     this.body = body;
-    this.inputFirst = INPUT_FIRST_BODIES.has(body);
+    // A heartbeat pings from the start: a connection that waits for input first would
+    // never detect a silent peer.
+    this.inputFirst = INPUT_FIRST_BODIES.has(body) && settings.requests?.heartbeat === undefined;
+    const metrics = settings.metrics;
+    this.reportRequestError = (error) => metrics.recordError(error.code);
     this.timers = new SharedTimers(settings.clock ?? systemClock);
     this.inputBudget = new InputBudget(settings.maxBufferedInputTotal);
     this.#deadlines =

@@ -47,6 +47,10 @@ export const SERVER_LIMITS_SCHEMA = {
     default: DEFAULTS.maxBufferedInputTotal as number,
     min: 1,
   },
+  /** sbp `onRequest`: a handler must answer within this, ms, or the client gets an ERROR. Default 30000. 0 = off. */
+  requestTimeout: { kind: 'ms', default: DEFAULTS.requestTimeout as number },
+  /** sbp `onRequest`: requests of one connection running at once; one more gets an ERROR. Default 64. */
+  maxPendingRequests: { kind: 'count', default: DEFAULTS.maxPendingRequests as number, min: 1 },
   /** Kernel accept queue length (`listen(2)` backlog). Default 511. */
   backlog: { kind: 'count', default: DEFAULTS.backlog as number, min: 1 },
   /** Worker threads or processes for `threads`/`processes`. Default 0 = one per CPU. */

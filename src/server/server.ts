@@ -53,7 +53,9 @@ import {
   parseAddress,
   toNodePath,
 } from '../net/address.js';
+import type { ChannelHeartbeatOptions } from '../net/channel.js';
 import type { Clock } from '../net/clock.js';
+import { HEARTBEAT_SCHEMA } from '../net/heartbeat.js';
 import { buildTlsServerOptions, type TlsServerOptions, tlsAcceptor } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
 import {
@@ -81,12 +83,17 @@ import {
   loadConnectionHandler,
 } from './dispatch/loop.js';
 import { ProcessDispatcher } from './dispatch/processes.js';
-import { poolBody, ThreadPool } from './dispatch/threads.js';
+import { poolBody, poolRequestHandler, ThreadPool } from './dispatch/threads.js';
 import type { CheckedHandlerSpec } from './handler-spec.js';
 import { BUILTIN_HANDLER_NAMES, type BuiltinHandlerName, ChatRoom } from './handlers.js';
 import { AdmissionControl, SERVER_LIMITS_SCHEMA } from './limits.js';
 import { type MetricsSnapshot, type RefusalReason, ServerMetrics } from './metrics.js';
 import { createMetricsRegistries, type MetricsEndpoint, serveMetrics } from './prometheus.js';
+import {
+  loadRequestHandler,
+  type RequestSettings,
+  type ServerRequestHandler,
+} from './request-handler.js';
 
 /** TLS settings of a server (mutual TLS with `requestCert` + `ca`). */
 export type ServerTlsOptions = TlsServerOptions;
@@ -167,6 +174,53 @@ export interface ServerOptions<F extends string = string, H extends string = str
    * connection and relays for its workers. Default: off.
    */
   bus?: string | ChatBus;
+  /**
+   * `sbp` framing only: answers the clients' `channel.request()` (REQUEST -> RESPONSE,
+   * docs/PROTOCOL.md), next to the `handler`, which gets the DATA messages. A function
+   * `(body, context)` (`loop` only: a function cannot cross to a thread or process), or
+   * the path of a module whose default export is one (every model; loaded once per
+   * worker thread or process, as handler modules are). A handler that throws or
+   * rejects answers the client with an ERROR (its `request()` rejects with
+   * `SB_REQUEST_FAILED`) and is counted as `SB_HANDLER_ERROR`; the connection stays
+   * up. Default: none (a REQUEST is then `SB_BAD_ENVELOPE` and ends the connection).
+   *
+   * @example
+   * ```ts
+   * import { createServer, openChannel } from 'switchboard';
+   *
+   * const server = await createServer({
+   *   framing: 'sbp',
+   *   handler: 'echo',
+   *   onRequest: (body, context) => `${context.connectionId}: ${Buffer.from(body).toString()}`,
+   * });
+   * const channel = await openChannel(server.address, { framing: 'sbp' });
+   * const reply = await channel.request('hello', { timeout: 5000 });
+   * console.log(Buffer.from(reply).toString()); // "1: hello"
+   * await channel.close();
+   * await server.close();
+   * ```
+   */
+  onRequest?: ServerRequestHandler | string;
+  /**
+   * `onRequest` must answer within this, ms, or the client gets an ERROR
+   * (`SB_HANDLER_TIMEOUT`, counted; a late answer is dropped). Default 30000
+   * (`DEFAULTS.requestTimeout`). 0 = no deadline.
+   */
+  requestTimeout?: number;
+  /**
+   * Requests of one connection whose `onRequest` is still running; the next gets an
+   * ERROR (`SB_TOO_MANY_REQUESTS`, counted) without running. Default 64
+   * (`DEFAULTS.maxPendingRequests`).
+   */
+  maxPendingRequests?: number;
+  /**
+   * `sbp` framing only: ping every connection every `interval` ms; a client that leaves
+   * `maxOutstanding` pings unanswered is cut with `SB_PEER_UNRESPONSIVE` (counted).
+   * `true` = every 15000 ms, 2 outstanding (`DEFAULTS.heartbeatInterval`,
+   * `DEFAULTS.heartbeatMaxOutstanding`). switchboard clients in `sbp` mode answer by
+   * themselves. Every model. Default: off.
+   */
+  heartbeat?: boolean | ChannelHeartbeatOptions;
 }
 
 /** Options of {@link Server.close}. */
@@ -209,7 +263,18 @@ const RENAMED_OPTIONS: Record<string, string> = {
   connectionLimit: 'maxConnections',
   threads: 'workers',
 };
-const PASS_THROUGH = ['listen', 'framing', 'handler', 'dispatch', 'tls', 'metrics', 'clock', 'bus'];
+const PASS_THROUGH = [
+  'listen',
+  'framing',
+  'handler',
+  'dispatch',
+  'tls',
+  'metrics',
+  'clock',
+  'bus',
+  'onRequest',
+  'heartbeat',
+];
 const DISPATCH_MODELS: readonly DispatchModel[] = ['loop', 'threads', 'processes'];
 const REFUSAL_TEXT: Record<RefusalReason, string> = {
   max_connections: 'server is at maxConnections',
@@ -260,6 +325,7 @@ export async function createServer<F extends string = string, H extends string =
       'option "handler" must be "echo", "chat", "discard", a function or a module path',
     );
   }
+  const requestOptions = resolveRequestOptions(options, framing, dispatch);
   const workers = limits.workers === 0 ? availableParallelism() : limits.workers;
   if (options.metrics !== undefined && typeof options.metrics !== 'string') {
     throw badOption('option "metrics" must be an address string such as "127.0.0.1:9464"');
@@ -290,11 +356,28 @@ export async function createServer<F extends string = string, H extends string =
     ...(listenAddress.kind === 'unix' ? { unixAddress: listenAddress } : {}),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   };
+  const requestSettings = (onRequest: ServerRequestHandler | undefined): RequestSettings => ({
+    onRequest,
+    requestTimeout: limits.requestTimeout,
+    maxPendingRequests: limits.maxPendingRequests,
+    heartbeat: requestOptions.heartbeat,
+  });
 
   let dispatcher: Dispatcher;
   if (dispatch === 'loop') {
     const body = await loopBody(handler, room);
-    dispatcher = new LocalDispatcher('loop', new ConnectionSet(settings, body));
+    const onRequest = requestOptions.onRequest;
+    const requests = requestOptions.used
+      ? requestSettings(
+          typeof onRequest === 'string'
+            ? await loadRequestHandler(resolveHandlerModule(onRequest))
+            : onRequest,
+        )
+      : undefined;
+    dispatcher = new LocalDispatcher(
+      'loop',
+      new ConnectionSet(requests === undefined ? settings : { ...settings, requests }, body),
+    );
   } else if (dispatch === 'threads') {
     if (typeof handler === 'function') {
       throw badOption(
@@ -303,19 +386,40 @@ export async function createServer<F extends string = string, H extends string =
     }
     let body: ConnectionBody;
     let release = async (): Promise<void> => undefined;
+    // Requests run in the pool, as frames do (the Channel stays on the main thread).
+    const requestModule =
+      typeof requestOptions.onRequest === 'string'
+        ? resolveHandlerModule(requestOptions.onRequest)
+        : null;
+    let pool: ThreadPool | null = null;
     if (handler === 'chat') {
       // Relaying needs every client's socket, which lives on the main thread.
       body = builtinBody('chat', room);
+      if (requestModule !== null) {
+        pool = await ThreadPool.start(workers, { builtin: 'discard' }, requestModule);
+      }
     } else {
       const poolHandler: PoolHandler =
         handler === 'echo' || handler === 'discard'
           ? { builtin: handler }
           : { module: resolveHandlerModule(handler) };
-      const pool = await ThreadPool.start(workers, poolHandler);
+      pool = await ThreadPool.start(workers, poolHandler, requestModule);
       body = poolBody(pool, metrics);
-      release = () => pool.close();
     }
-    dispatcher = new LocalDispatcher('threads', new ConnectionSet(settings, body), release);
+    if (pool !== null) {
+      const started = pool;
+      release = () => started.close();
+    }
+    const requests = requestOptions.used
+      ? requestSettings(
+          pool === null || requestModule === null ? undefined : poolRequestHandler(pool),
+        )
+      : undefined;
+    dispatcher = new LocalDispatcher(
+      'threads',
+      new ConnectionSet(requests === undefined ? settings : { ...settings, requests }, body),
+      release,
+    );
   } else {
     if (typeof handler === 'function') {
       throw badOption(
@@ -343,6 +447,15 @@ export async function createServer<F extends string = string, H extends string =
       proxyProtocol: limits.proxyProtocol,
       unixAddress: listenAddress.kind === 'unix' ? listenAddress : null,
       tls: options.tls ?? null,
+      requests: requestOptions.used
+        ? {
+            ...requestSettings(undefined),
+            onRequest:
+              typeof requestOptions.onRequest === 'string'
+                ? resolveHandlerModule(requestOptions.onRequest)
+                : null,
+          }
+        : null,
       heartbeatInterval: limits.workerHeartbeatInterval,
       unresponsiveTimeout: limits.workerUnresponsiveTimeout,
       metrics,
@@ -449,6 +562,59 @@ async function loopBody(
     return builtinBody(handler, room);
   }
   return loadConnectionHandler(resolveHandlerModule(handler));
+}
+
+/** onRequest and heartbeat, checked against the framing and the dispatch model. */
+interface RequestOptions {
+  /** True when connections get request settings (onRequest or heartbeat given). */
+  used: boolean;
+  onRequest: ServerRequestHandler | string | undefined;
+  heartbeat: ChannelHeartbeatOptions | undefined;
+}
+
+function resolveRequestOptions(
+  options: Pick<ServerOptions, 'onRequest' | 'heartbeat' | 'requestTimeout' | 'maxPendingRequests'>,
+  framing: Framing,
+  dispatch: DispatchModel,
+): RequestOptions {
+  const onRequest: unknown = options.onRequest;
+  if (onRequest !== undefined) {
+    if (typeof onRequest !== 'function' && (typeof onRequest !== 'string' || onRequest === '')) {
+      throw badOption('option "onRequest" must be a function or a module path');
+    }
+    if (typeof onRequest === 'function' && dispatch !== 'loop') {
+      throw badOption(
+        `option "onRequest" with dispatch "${dispatch}" must be a module path whose default export answers requests: a function cannot cross to a worker ${dispatch === 'threads' ? 'thread' : 'process'}`,
+      );
+    }
+  }
+  const heartbeatOption: unknown = options.heartbeat;
+  let heartbeat: ChannelHeartbeatOptions | undefined;
+  if (heartbeatOption !== undefined && heartbeatOption !== false) {
+    if (
+      heartbeatOption !== true &&
+      (heartbeatOption === null || typeof heartbeatOption !== 'object')
+    ) {
+      throw badOption('option "heartbeat" must be a boolean or { interval, maxOutstanding }');
+    }
+    heartbeat = resolveOptions(
+      'createServer: option "heartbeat"',
+      HEARTBEAT_SCHEMA,
+      heartbeatOption === true ? {} : heartbeatOption,
+    );
+  }
+  const limitsGiven =
+    options.requestTimeout !== undefined || options.maxPendingRequests !== undefined;
+  const used = onRequest !== undefined || heartbeat !== undefined;
+  if ((used || limitsGiven) && framing.spec !== 'sbp') {
+    throw badOption(
+      `options "onRequest", "heartbeat", "requestTimeout" and "maxPendingRequests" need framing "sbp" (REQUEST/RESPONSE and PING/PONG are sbp envelopes, docs/PROTOCOL.md), not "${framing.spec}"`,
+    );
+  }
+  if (limitsGiven && onRequest === undefined) {
+    throw badOption('options "requestTimeout" and "maxPendingRequests" need "onRequest"');
+  }
+  return { used, onRequest: onRequest as RequestOptions['onRequest'], heartbeat };
 }
 
 function resolveServerFraming(framing: string | Framing, maxFrame: number): Framing {

@@ -8,7 +8,8 @@
  * handlers.ts). Every one of them now imports this module, which imports nothing.
  *
  * Protocol (parent <-> worker, over the worker's message port):
- * - parent -> worker, once: `workerData = { handler: PoolHandler }`.
+ * - parent -> worker, once: `workerData = { handler: PoolHandler, request: string | null }`
+ *   (`request`: the URL of the `onRequest` module, request-handler.ts).
  * - worker -> parent `{ type: 'ready' }` once the handler module is loaded, or
  *   `{ type: 'load-error', message }` (the worker then exits).
  * - parent -> worker `{ type: 'jobs', jobs: FrameJob[] }`; each `frame` owns its buffer
@@ -55,6 +56,8 @@ export interface FrameJob {
   job: number;
   frame: Uint8Array;
   context: FrameContext;
+  /** True: an sbp REQUEST body for the `onRequest` module (its one reply is the RESPONSE). */
+  request?: boolean;
 }
 
 /** One job's outcome: its replies, or the handler's error text. */

@@ -17,6 +17,7 @@ import {
 } from '../connection.js';
 import { ChatRoom } from '../handlers.js';
 import { type MetricsDelta, ServerMetrics } from '../metrics.js';
+import { loadRequestHandler } from '../request-handler.js';
 import { WorkerDiagnosticsRelay } from './diagnostics-relay.js';
 import { builtinBody, type LiveTraffic, loadConnectionHandler } from './loop.js';
 import {
@@ -98,6 +99,9 @@ async function init(received: ProcessWorkerConfig): Promise<void> {
   } else {
     body = await loadConnectionHandler(received.handler.module);
   }
+  const requests = received.requests;
+  const requestModule = requests?.onRequest ?? null;
+  const onRequest = requestModule === null ? undefined : await loadRequestHandler(requestModule);
   const tlsOptions = received.tls === null ? null : buildTlsServerOptions(received.tls);
   connections = new ConnectionSet(
     {
@@ -111,6 +115,7 @@ async function init(received: ProcessWorkerConfig): Promise<void> {
       tls: tlsOptions === null ? null : tlsAcceptor(tlsOptions),
       metrics,
       ...(received.unixAddress === null ? {} : { unixAddress: received.unixAddress }),
+      ...(requests === null ? {} : { requests: { ...requests, onRequest } }),
     },
     body,
   );

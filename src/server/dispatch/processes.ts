@@ -63,6 +63,7 @@ import type { TlsServerOptions } from '../../net/tls.js';
 import type { ProxyPreamble } from '../connection.js';
 import type { BuiltinHandlerName, ChatMember, ChatRoom } from '../handlers.js';
 import type { MetricsDelta, ServerMetrics } from '../metrics.js';
+import type { RequestSettings } from '../request-handler.js';
 import { primaryObserves, publishRelayed, type RelayedDiagnostic } from './diagnostics-relay.js';
 import { needsTypeScriptLoader, tsxLoaderUrl, workerEntryUrl } from './entry.js';
 import { type LivenessHost, WorkerLiveness } from './liveness.js';
@@ -87,6 +88,11 @@ export interface ProcessWorkerConfig {
   tls: TlsServerOptions | null;
   /** Relay this worker's diagnostics to the primary from the start (diagnostics-relay.ts). */
   relayDiagnostics: boolean;
+  /**
+   * sbp requests and heartbeats (request-handler.ts), with `onRequest` as the module
+   * URL the worker imports (a function cannot cross to a process); null = off.
+   */
+  requests: (Omit<RequestSettings, 'onRequest'> & { onRequest: string | null }) | null;
 }
 
 /** Messages from the primary to a worker. */
@@ -501,7 +507,11 @@ export class ProcessDispatcher implements Dispatcher {
   #fork(index: number): Promise<void> {
     const options = this.#options;
     const handlerModule = 'module' in options.handler ? options.handler.module : null;
-    const execArgv = needsTypeScriptLoader(handlerModule) ? ['--import', tsxLoaderUrl()] : [];
+    const requestModule = options.requests?.onRequest ?? null;
+    const execArgv =
+      needsTypeScriptLoader(handlerModule) || needsTypeScriptLoader(requestModule)
+        ? ['--import', tsxLoaderUrl()]
+        : [];
     const child = fork(fileURLToPath(workerEntryUrl('process-worker')), [], {
       execArgv,
       serialization: 'advanced',

@@ -11,6 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BUILTIN_FRAME_HANDLERS } from '../handlers.js';
+import { loadRequestHandler, type ServerRequestHandler } from '../request-handler.js';
 import type { FrameHandler, FrameJob, JobResult, PoolHandler } from './frame-handler.js';
 
 const port = parentPort;
@@ -75,13 +76,33 @@ async function loadHandler(spec: PoolHandler): Promise<FrameHandler> {
   return loaded.default as FrameHandler;
 }
 
-const spec = (workerData as { handler: PoolHandler }).handler;
-loadHandler(spec).then(
-  (handler) => {
-    const run = ({ job, frame, context }: FrameJob): void => {
-      let pending: ReturnType<FrameHandler>;
+/** The `onRequest` module's default export, or null (request-handler.ts). */
+async function loadRequest(url: string | null): Promise<ServerRequestHandler | null> {
+  return url === null ? null : loadRequestHandler(url);
+}
+
+/** A request handler's reply as the one-element reply list a job returns. */
+function requestReply(reply: unknown): Uint8Array[] {
+  if (typeof reply === 'string') {
+    return [Buffer.from(reply, 'utf8')];
+  }
+  if (reply instanceof Uint8Array) {
+    return [reply];
+  }
+  throw new TypeError('an onRequest handler must return a Uint8Array or a string');
+}
+
+const data = workerData as { handler: PoolHandler; request: string | null };
+const spec = data.handler;
+Promise.all([loadHandler(spec), loadRequest(data.request ?? null)]).then(
+  ([frameHandler, requestHandler]) => {
+    const run = ({ job, frame, context, request }: FrameJob): void => {
+      let pending: unknown;
       try {
-        pending = handler(frame, context);
+        pending =
+          request === true && requestHandler !== null
+            ? requestHandler(frame, context)
+            : frameHandler(frame, context);
       } catch (error) {
         post({ job, error: describe(error) });
         return;
@@ -89,7 +110,10 @@ loadHandler(spec).then(
       Promise.resolve(pending).then(
         (result: unknown) => {
           try {
-            post({ job, replies: transferable(normalize(result)) });
+            post({
+              job,
+              replies: transferable(request === true ? requestReply(result) : normalize(result)),
+            });
           } catch (error) {
             post({ job, error: describe(error) });
           }

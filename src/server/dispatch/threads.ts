@@ -24,6 +24,7 @@ import { Worker } from 'node:worker_threads';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
 import { type ConnectionBody, markInputFirst, type ResumableInfo } from '../connection.js';
 import type { ServerMetrics } from '../metrics.js';
+import type { ServerRequestHandler } from '../request-handler.js';
 import { inheritableExecArgv, needsTypeScriptLoader, tsxApiUrl, workerEntryUrl } from './entry.js';
 import type { FrameContext, FrameJob, PoolHandler, WorkerMessage } from './frame-handler.js';
 
@@ -46,9 +47,12 @@ interface PoolWorker {
 /** A fixed-size pool of worker threads running one frame handler. */
 export class ThreadPool {
   readonly #handler: PoolHandler;
+  /** URL of the `onRequest` module each worker loads too, or null. */
+  readonly #requestModule: string | null;
   readonly #workers: PoolWorker[] = [];
   /** Jobs not yet given to a worker (only while no worker is up). */
-  readonly #waiting: { frame: Uint8Array; context: FrameContext; job: Job }[] = [];
+  readonly #waiting: { frame: Uint8Array; context: FrameContext; request: boolean; job: Job }[] =
+    [];
   #nextJob = 0;
   #flushScheduled = false;
   /** Workers forked and not yet ready (or dead). */
@@ -57,13 +61,21 @@ export class ThreadPool {
   /** Workers that crashed and were replaced. */
   crashes = 0;
 
-  private constructor(handler: PoolHandler) {
+  private constructor(handler: PoolHandler, requestModule: string | null) {
     this.#handler = handler;
+    this.#requestModule = requestModule;
   }
 
-  /** Starts `size` workers and resolves once each has loaded the handler. */
-  static async start(size: number, handler: PoolHandler): Promise<ThreadPool> {
-    const pool = new ThreadPool(handler);
+  /**
+   * Starts `size` workers and resolves once each has loaded the handler (and the
+   * `onRequest` module, when `requestModule` is given).
+   */
+  static async start(
+    size: number,
+    handler: PoolHandler,
+    requestModule: string | null = null,
+  ): Promise<ThreadPool> {
+    const pool = new ThreadPool(handler, requestModule);
     try {
       await Promise.all(Array.from({ length: size }, () => pool.#spawn()));
     } catch (error) {
@@ -82,7 +94,7 @@ export class ThreadPool {
    * Runs the handler on `frame` in the least-busy worker. `frame` is copied once.
    * While no worker is up (a crashed one being replaced), jobs wait for the replacement.
    */
-  run(frame: Uint8Array, context: FrameContext): Promise<Uint8Array[]> {
+  run(frame: Uint8Array, context: FrameContext, request = false): Promise<Uint8Array[]> {
     if (this.#closing) {
       return Promise.reject(new ConnectionError('SB_WORKER_CRASHED', 'the thread pool is closed'));
     }
@@ -94,7 +106,7 @@ export class ThreadPool {
     // A copy with a buffer of its own (Buffer#slice would be a view), so transferring it detaches nothing else.
     const own = new Uint8Array(frame);
     return new Promise<Uint8Array[]>((resolve, reject) => {
-      this.#waiting.push({ frame: own, context, job: { resolve, reject } });
+      this.#waiting.push({ frame: own, context, request, job: { resolve, reject } });
       this.#dispatchWaiting();
     });
   }
@@ -107,10 +119,12 @@ export class ThreadPool {
           target = candidate;
         }
       }
-      const { frame, context, job } = this.#waiting.shift()!;
+      const { frame, context, request, job } = this.#waiting.shift()!;
       const id = this.#nextJob++;
       target.jobs.set(id, job);
-      target.batch.push({ job: id, frame, context });
+      target.batch.push(
+        request ? { job: id, frame, context, request } : { job: id, frame, context },
+      );
       target.transfer.push(frame.buffer as ArrayBuffer);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -150,9 +164,11 @@ export class ThreadPool {
         this.#starting -= 1;
       }
     };
-    const needsTs = needsTypeScriptLoader('module' in this.#handler ? this.#handler.module : null);
+    const needsTs =
+      needsTypeScriptLoader('module' in this.#handler ? this.#handler.module : null) ||
+      needsTypeScriptLoader(this.#requestModule);
     const entry = workerEntryUrl('thread-worker');
-    const workerData = { handler: this.#handler };
+    const workerData = { handler: this.#handler, request: this.#requestModule };
     const execArgv = inheritableExecArgv();
     const worker = needsTs
       ? new Worker(
@@ -257,6 +273,18 @@ export class ThreadPool {
     });
   }
 }
+
+/**
+ * The `onRequest` of a `threads` server: each REQUEST body runs in the pool (the
+ * workers' `onRequest` module) and its one reply is the RESPONSE. The Channel on the
+ * main thread bounds and times the request (net/channel.ts); a late reply is dropped.
+ */
+export function poolRequestHandler(pool: ThreadPool): ServerRequestHandler {
+  return (body, context) =>
+    pool.run(body, { ...context, sequence: -1 }, true).then((replies) => replies[0] ?? EMPTY);
+}
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Writes per-connection replies in frame order even when jobs finish out of
