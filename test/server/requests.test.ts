@@ -165,7 +165,10 @@ describe('createServer request options are validated loudly', () => {
     [{ framing: 'sbp', heartbeat: 'often' }, /"heartbeat" must be a boolean/],
     [{ framing: 'sbp', heartbeat: { every: 5 } }, /unknown option "every"/],
     [{ framing: 'sbp', requestTimeout: 5 }, /need "onRequest"/],
-    [{ framing: 'sbp', onRequest: (): string => 'x', requestTimeout: -1 }, /"requestTimeout" must be >= 0/],
+    [
+      { framing: 'sbp', onRequest: (): string => 'x', requestTimeout: -1 },
+      /"requestTimeout" must be >= 0/,
+    ],
     [
       { framing: 'sbp', onRequest: (): string => 'x', maxPendingRequests: 0 },
       /"maxPendingRequests" must be >= 1/,
