@@ -104,6 +104,18 @@ await listener.close();
 await proxy.close();
 await server.close();
 
+// A server answering channel.request() next to its DATA handler (sbp).
+const requestServer = await createServer({
+  framing: 'sbp',
+  handler: 'echo',
+  onRequest: (body, context) => \`\${context.proxied ? 'proxied' : 'direct'}:\${text(body)}\`,
+  heartbeat: { interval: 1000, maxOutstanding: 2 },
+});
+const sbpChannel = await openChannel(requestServer.address, { framing: 'sbp' });
+const answered = text(await sbpChannel.request('question', { timeout: 5000 }));
+await sbpChannel.close();
+await requestServer.close();
+
 const decoder = parseFraming('length:u16be').createDecoder();
 const [a, b] = unpack('!HI', pack('!HI', 1, 2));
 const size = new Struct('<q').size;
@@ -117,6 +129,7 @@ try {
 console.log(JSON.stringify({
   echoed: echoed === null ? null : text(echoed),
   viaReadable: viaReadable.value === undefined ? null : text(viaReadable.value),
+  answered,
   adapters,
   selected: ready.readable.length,
   decoder: typeof decoder.next,
@@ -277,6 +290,7 @@ describe('the packed package in a fresh project', () => {
     expect(result).toEqual({
       echoed: 'hello',
       viaReadable: 'readable',
+      answered: 'direct:question',
       adapters: ['web', 'iterable', 'node'],
       selected: 1,
       decoder: 'function',

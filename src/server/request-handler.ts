@@ -44,7 +44,7 @@ export type ServerRequestHandler = (
   context: RequestContext,
 ) => RequestReply | Promise<RequestReply>;
 
-/** @internal The request settings a connection's Channel gets (see connection.ts). */
+/** The request settings a connection's Channel gets (see connection.ts; not exported from the package). */
 export interface RequestSettings {
   /** Answers REQUESTs; undefined: a REQUEST is `SB_BAD_ENVELOPE`, as on any Channel. */
   readonly onRequest: ServerRequestHandler | undefined;
