@@ -35,7 +35,12 @@
  * shared listeners on the transport and a slot in a per-server {@link DeadlineQueue}
  * (the idle timeout), and creates its Socket and Channel only when the peer sends,
  * ends, fails or idles out; the event is handed on, so every outcome is the same as
- * with an eager start.
+ * with an eager start. They go back to sleep when idle (#15): every running connection
+ * of such a body is in a second queue, checked every `DEFAULTS.sleepCheckInterval` ms;
+ * one idle at two checks in a row with no message between them has its Channel
+ * suspended (the body's receive() returns null, the body returns) and then drops its
+ * Socket and Channel, keeping its counters and idle deadline (see
+ * {@link ServedConnection.onSleepCheck}).
  */
 import type * as net from 'node:net';
 import { Duplex } from 'node:stream';
