@@ -66,6 +66,7 @@ import { InputBudget } from './input-budget.js';
 import type { ServerMetrics } from './metrics.js';
 import { type ProxyHeader, ProxyHeaderDecoder } from './proxy-protocol.js';
 import type { RequestSettings } from './request-handler.js';
+import { DeadlineQueue, SharedTimers } from './timers.js';
 
 /** What a connection handler learns about its connection. */
 export interface ConnectionInfo {
@@ -312,252 +313,6 @@ function unlistenDormant(transport: net.Socket): void {
   transport.removeListener('end', onDormantEnd);
   transport.removeListener('error', onDormantError);
   transport.removeListener('close', onDormantClose);
-}
-
-/**
- * One clock timer for many deadlines of the same length (the idle deadline of every
- * dormant connection of a server). Deadlines are added in due order, so they form a
- * FIFO: the head's timer is the only one armed. A connection leaves by clearing its
- * slot (O(1)); empty slots are skipped when reached. This replaces a Timeout object,
- * two boxed doubles and a callback closure per connection (~250 bytes) with one array
- * slot and one unboxed double.
- */
-class DeadlineQueue {
-  readonly #clock: Clock;
-  readonly #delay: number;
-  /** Entries; `#entries[i]` has absolute slot number `#base + i`. */
-  #entries: (ServedConnection | undefined)[] = [];
-  /** Due times (clock ms), parallel to `#entries` (a packed double array: unboxed). */
-  #dues: number[] = [];
-  #head = 0;
-  #base = 0;
-  #timer: unknown;
-  readonly #onTimer = (): void => this.#expire();
-  readonly #onDue: (connection: ServedConnection) => void;
-
-  /** `onDue`: what a due entry is told (default: its idle deadline, `onDeadline()`). */
-  constructor(
-    clock: Clock,
-    delay: number,
-    onDue: (connection: ServedConnection) => void = (connection) => connection.onDeadline(),
-  ) {
-    this.#clock = clock;
-    this.#delay = delay;
-    this.#onDue = onDue;
-  }
-
-  /** Schedules `connection.onDeadline()` in `delay` ms; returns its slot (for {@link cancel}). */
-  add(connection: ServedConnection): number {
-    const slot = this.#base + this.#entries.length;
-    this.#entries.push(connection);
-    this.#dues.push(this.#clock.now() + this.#delay);
-    if (this.#timer === undefined) {
-      this.#timer = this.#clock.setTimeout(this.#onTimer, this.#delay);
-    }
-    return slot;
-  }
-
-  cancel(slot: number): void {
-    const index = slot - this.#base;
-    if (index >= this.#head && index < this.#entries.length) {
-      this.#entries[index] = undefined;
-    }
-  }
-
-  #expire(): void {
-    this.#timer = undefined;
-    const now = this.#clock.now();
-    while (this.#head < this.#entries.length) {
-      const due = this.#dues[this.#head]!;
-      const connection = this.#entries[this.#head];
-      if (connection !== undefined && due > now) {
-        this.#timer = this.#clock.setTimeout(this.#onTimer, due - now);
-        break;
-      }
-      this.#entries[this.#head] = undefined;
-      this.#head += 1;
-      if (connection !== undefined) {
-        this.#onDue(connection);
-      }
-    }
-    if (this.#head === this.#entries.length) {
-      this.#base += this.#head;
-      this.#entries = [];
-      this.#dues = [];
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#entries.length) {
-      this.#entries.splice(0, this.#head);
-      this.#dues.splice(0, this.#head);
-      this.#base += this.#head;
-      this.#head = 0;
-    }
-  }
-
-  /** Stops the timer (the owner is done; remaining entries are dropped). */
-  clear(): void {
-    if (this.#timer !== undefined) {
-      this.#clock.clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
-    this.#base += this.#entries.length;
-    this.#entries = [];
-    this.#dues = [];
-    this.#head = 0;
-  }
-}
-
-/** A timer of {@link SharedTimers}: its handle. */
-class SharedTimer {
-  callback: (() => void) | null;
-  readonly due: number;
-  /** Position in the heap, or -1 once fired or cancelled. */
-  index = -1;
-
-  constructor(callback: () => void, due: number) {
-    this.callback = callback;
-    this.due = due;
-  }
-}
-
-/**
- * The clock a server's connections use for their deadlines (the idle, frame and write
- * timers of every Channel; write progress of every Socket). Why: a node Timeout is ~120
- * bytes plus two boxed doubles, and an active connection keeps two armed (idle and
- * write). Here a timer is a small entry in one binary heap ordered by due time, with one
- * timer on the wrapped clock for the earliest; cancelling removes the entry (O(log n)),
- * so a closed connection leaves nothing behind. `now()` counts from this clock's
- * creation, so the times Channel and Socket store stay small integers, which V8 keeps
- * unboxed (Date.now() values are heap numbers); it is never 0, which Channel uses as
- * "not started".
- */
-export class SharedTimers implements Clock {
-  readonly #base: Clock;
-  readonly #origin: number;
-  readonly #heap: SharedTimer[] = [];
-  #armed: unknown;
-  #armedDue = Number.POSITIVE_INFINITY;
-  readonly #onTimer = (): void => this.#fire();
-
-  constructor(base: Clock) {
-    this.#base = base;
-    this.#origin = base.now() - 1;
-  }
-
-  /** Timers pending. */
-  get size(): number {
-    return this.#heap.length;
-  }
-
-  now(): number {
-    // Math.trunc: V8 returns a small integer (Smi) for an integral result, where a
-    // difference of two doubles would stay a double and be boxed in each field it lands in.
-    return Math.trunc(this.#base.now() - this.#origin);
-  }
-
-  setTimeout(callback: () => void, ms: number): unknown {
-    const timer = new SharedTimer(callback, this.now() + Math.max(0, ms));
-    timer.index = this.#heap.length;
-    this.#heap.push(timer);
-    this.#siftUp(timer.index);
-    if (timer.due < this.#armedDue) {
-      this.#arm(timer.due);
-    }
-    return timer;
-  }
-
-  clearTimeout(handle: unknown): void {
-    if (!(handle instanceof SharedTimer) || handle.index < 0) {
-      return;
-    }
-    this.#removeAt(handle.index);
-    handle.callback = null;
-    if (this.#heap.length === 0 && this.#armed !== undefined) {
-      // Nothing left: do not keep the process alive (or a test clock busy) for nothing.
-      this.#base.clearTimeout(this.#armed);
-      this.#armed = undefined;
-      this.#armedDue = Number.POSITIVE_INFINITY;
-    }
-    // Otherwise the base timer stays: firing early for nothing is cheaper than re-arming.
-  }
-
-  #arm(due: number): void {
-    if (this.#armed !== undefined) {
-      this.#base.clearTimeout(this.#armed);
-    }
-    this.#armedDue = due;
-    this.#armed = this.#base.setTimeout(this.#onTimer, Math.max(0, due - this.now()));
-  }
-
-  #fire(): void {
-    this.#armed = undefined;
-    this.#armedDue = Number.POSITIVE_INFINITY;
-    const now = this.now();
-    const heap = this.#heap;
-    // Bounded: each pass removes one timer, and callbacks add only timers due after now.
-    while (heap.length > 0 && heap[0]!.due <= now) {
-      const timer = heap[0]!;
-      this.#removeAt(0);
-      const callback = timer.callback;
-      timer.callback = null;
-      callback?.();
-    }
-    if (heap.length > 0 && heap[0]!.due < this.#armedDue) {
-      this.#arm(heap[0]!.due);
-    }
-  }
-
-  #removeAt(index: number): void {
-    const heap = this.#heap;
-    heap[index]!.index = -1;
-    const last = heap.pop()!;
-    if (index < heap.length) {
-      heap[index] = last;
-      last.index = index;
-      this.#siftUp(index);
-      this.#siftDown(last.index);
-    }
-  }
-
-  #siftUp(start: number): void {
-    const heap = this.#heap;
-    const timer = heap[start]!;
-    let index = start;
-    while (index > 0) {
-      const parentIndex = (index - 1) >> 1;
-      const parent = heap[parentIndex]!;
-      if (parent.due <= timer.due) {
-        break;
-      }
-      heap[index] = parent;
-      parent.index = index;
-      index = parentIndex;
-    }
-    heap[index] = timer;
-    timer.index = index;
-  }
-
-  #siftDown(start: number): void {
-    const heap = this.#heap;
-    const timer = heap[start]!;
-    let index = start;
-    for (;;) {
-      const left = index * 2 + 1;
-      if (left >= heap.length) {
-        break;
-      }
-      const right = left + 1;
-      const child = right < heap.length && heap[right]!.due < heap[left]!.due ? right : left;
-      const smaller = heap[child]!;
-      if (smaller.due >= timer.due) {
-        break;
-      }
-      heap[index] = smaller;
-      smaller.index = index;
-      index = child;
-    }
-    heap[index] = timer;
-    timer.index = index;
-  }
 }
 
 /**
@@ -1178,9 +933,9 @@ export class ConnectionSet {
   readonly #live = new Set<ServedConnection>();
   readonly #idle = new Set<() => void>();
   /** Idle deadlines of dormant connections (null when idleTimeout is off). */
-  readonly #deadlines: DeadlineQueue | null;
+  readonly #deadlines: DeadlineQueue<ServedConnection> | null;
   /** Sleep checks of running connections of an input-first body (see onSleepCheck). */
-  readonly #sleepChecks: DeadlineQueue | null;
+  readonly #sleepChecks: DeadlineQueue<ServedConnection> | null;
   #draining = false;
 
   constructor(settings: ConnectionSettings, body: ConnectionBody) {
@@ -1195,7 +950,9 @@ export class ConnectionSet {
     this.inputBudget = new InputBudget(settings.maxBufferedInputTotal);
     this.#deadlines =
       this.inputFirst && settings.idleTimeout > 0
-        ? new DeadlineQueue(this.timers, settings.idleTimeout)
+        ? new DeadlineQueue<ServedConnection>(this.timers, settings.idleTimeout, (connection) =>
+            connection.onDeadline(),
+          )
         : null;
     this.#sleepChecks = this.inputFirst
       ? new DeadlineQueue(this.timers, DEFAULTS.sleepCheckInterval, (connection) =>

@@ -3,7 +3,7 @@
  * Driven by the manual clock, so every expectation is exact.
  */
 import { describe, expect, it } from 'vitest';
-import { SharedTimers } from '../../src/server/connection.js';
+import { SharedTimers } from '../../src/server/timers.js';
 import { ManualClock, seededRandom } from './helpers.js';
 
 describe('SharedTimers', () => {
