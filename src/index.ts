@@ -177,7 +177,7 @@ export {
   type NatsBusOptions,
   type NatsChatBus,
 } from './server/bus.js';
-export type { ConnectionInfo, ProxyPreamble } from './server/connection.js';
+export type { ConnectionInfo } from './server/connection-handler.js';
 export type {
   FrameContext,
   FrameHandler,
@@ -204,6 +204,7 @@ export {
   type ProxyTransport,
   parseProxyHeader,
 } from './server/proxy-protocol.js';
+export type { ProxyPreamble } from './server/raw-socket.js';
 export type {
   RequestContext,
   RequestReply,

@@ -1,5 +1,6 @@
 /**
- * Serving one admitted connection: PROXY header, TLS, Channel, handler, accounting.
+ * Serving admitted connections: TLS, Channel, handler, close and accounting, one
+ * {@link ServedConnection} per connection in the {@link ConnectionSet} of a server.
  *
  * Theory of operation
  * -------------------
@@ -9,7 +10,7 @@
  *
  * | step          | what happens                                         | failure code               |
  * |---------------|------------------------------------------------------|----------------------------|
- * | PROXY header  | (done by the caller, see {@link readProxyHeader})    | SB_PROXY_HEADER_INVALID    |
+ * | PROXY header  | (done by the caller: raw-socket.ts readProxyHeader)  | SB_PROXY_HEADER_INVALID    |
  * | TLS           | handshake over the raw socket, client cert checked   | SB_TLS_ERROR, or           |
  * |               |                                                      | SB_FRAME_TIMEOUT           |
  * | channel       | `Socket.from` + `new Channel` with the server limits | -                          |
@@ -30,9 +31,10 @@
  * Memory per idle connection (issue #8) shapes the code: a connection is one
  * {@link ServedConnection} with prototype methods and no suspended async frame; the
  * caller learns of its end through one server-wide callback (`serveWith`). Bodies
- * marked input-first ({@link markInputFirst}: echo, discard, the threads pool) start
+ * marked input-first (connection-handler.ts: echo, discard, the threads pool) start
  * *dormant*: between the steps "TLS" and "channel" the connection waits with four
- * shared listeners on the transport and a slot in a per-server {@link DeadlineQueue}
+ * shared listeners on the transport (raw-socket.ts) and a slot in a per-server
+ * {@link DeadlineQueue} (timers.ts)
  * (the idle timeout), and creates its Socket and Channel only when the peer sends,
  * ends, fails or idles out; the event is handed on, so every outcome is the same as
  * with an eager start. They go back to sleep when idle (#15): every running connection
@@ -43,18 +45,14 @@
  * {@link ServedConnection.onSleepCheck}).
  */
 import type * as net from 'node:net';
-import { Duplex } from 'node:stream';
 import type * as tls from 'node:tls';
 import type { Framing } from '../codec/types.js';
-import { NEED_DATA } from '../codec/types.js';
 import { diagnosticChannels } from '../diagnostics.js';
 import {
   ConnectionError,
-  FrameError,
   InvalidArgumentError,
   SwitchboardError,
   TimeoutError,
-  toSwitchboardError,
 } from '../errors.js';
 import { endpointText, formatAddress, type UnixAddress } from '../net/address.js';
 import { Channel, type ChannelOptions, type ChannelStats } from '../net/channel.js';
@@ -62,46 +60,20 @@ import { type Clock, systemClock } from '../net/clock.js';
 import { Socket } from '../net/socket.js';
 import { acceptTls, type TlsAcceptor } from '../net/tls.js';
 import { DEFAULTS } from '../options.js';
+import { type ConnectionBody, type ConnectionInfo, isInputFirst } from './connection-handler.js';
 import { InputBudget } from './input-budget.js';
 import type { ServerMetrics } from './metrics.js';
-import { type ProxyHeader, ProxyHeaderDecoder } from './proxy-protocol.js';
+import type { ProxyHeader } from './proxy-protocol.js';
+import {
+  type DormantEvent,
+  type DormantSleeper,
+  listenDormant,
+  type ProxyPreamble,
+  prefixedDuplex,
+  unlistenDormant,
+} from './raw-socket.js';
 import type { RequestSettings } from './request-handler.js';
 import { DeadlineQueue, SharedTimers } from './timers.js';
-
-/** What a connection handler learns about its connection. */
-export interface ConnectionInfo {
-  /** Connection id, unique within the server (`"17"`; `"w2-17"` in process worker 2). */
-  readonly id: string;
-  /** Client address, e.g. `tcp://203.0.113.7:51000`; from the PROXY header when proxied. */
-  readonly remoteAddress: string;
-  /** The server address the client reached; from the PROXY header when proxied. */
-  readonly localAddress: string;
-  /** The client's TLS certificate (mutual TLS), or undefined. */
-  readonly peerCertificate: Record<string, unknown> | undefined;
-  /** True when the addresses came from a PROXY protocol header. */
-  readonly proxied: boolean;
-  /** The parsed PROXY header (with its TLVs), or null. */
-  readonly proxyHeader: ProxyHeader | null;
-  /** Aborted when the server starts closing: a handler that loops forever should stop. */
-  readonly signal: AbortSignal;
-}
-
-/**
- * @internal The {@link ConnectionInfo} an input-first body gets: `resumeState` (0 at the
- * start) is kept across the runs that going back to sleep causes (see markInputFirst).
- */
-export interface ResumableInfo extends ConnectionInfo {
-  resumeState: number;
-}
-
-/** The body that serves a connection: a handler, or a dispatch model's frame loop. */
-export type ConnectionBody = (channel: Channel, info: ConnectionInfo) => Promise<void> | void;
-
-/** A PROXY header read from a connection, and the bytes that followed it. */
-export interface ProxyPreamble {
-  readonly header: ProxyHeader;
-  readonly remainder: Uint8Array;
-}
 
 /** Settings shared by every connection of a server. */
 export interface ConnectionSettings {
@@ -124,195 +96,6 @@ export interface ConnectionSettings {
   readonly clock?: Clock;
   /** sbp: `onRequest`, its deadline and bound, and heartbeats (request-handler.ts). */
   readonly requests?: RequestSettings;
-}
-
-/**
- * Reads a PROXY header from a raw socket before anything else touches it. On
- * success the socket is paused, with the bytes after the header left to the
- * caller (`remainder`). Rejects with `SB_PROXY_HEADER_INVALID` (garbage, EOF
- * before the header) or `SB_FRAME_TIMEOUT` (header not complete within
- * `timeout` ms; 0 = no limit).
- */
-export function readProxyHeader(
-  raw: net.Socket,
-  timeout: number,
-  clock: Clock | undefined,
-): Promise<ProxyPreamble> {
-  const decoder = new ProxyHeaderDecoder();
-  // systemClock clamps the deadline to what a node timer holds (a frameTimeout of 3e9
-  // would otherwise fire after 1 ms and cut every client before its header).
-  const timers = clock ?? systemClock;
-  return new Promise<ProxyPreamble>((resolve, reject) => {
-    let timer: unknown;
-    const finish = (): void => {
-      raw.off('data', onData);
-      raw.off('end', onEnd);
-      raw.off('error', onError);
-      raw.off('close', onEnd);
-      if (timer !== undefined) {
-        timers.clearTimeout(timer);
-      }
-    };
-    const onData = (chunk: Buffer): void => {
-      try {
-        decoder.push(chunk);
-        const header = decoder.next();
-        if (header === NEED_DATA) {
-          return;
-        }
-        raw.pause();
-        finish();
-        resolve({ header, remainder: decoder.remainder() });
-      } catch (error) {
-        finish();
-        reject(toSwitchboardError(error));
-      }
-    };
-    const onEnd = (): void => {
-      finish();
-      try {
-        decoder.end();
-      } catch (error) {
-        reject(toSwitchboardError(error));
-        return;
-      }
-      reject(
-        new FrameError(
-          'SB_PROXY_HEADER_INVALID',
-          'PROXY header: connection ended before the header',
-        ),
-      );
-    };
-    const onError = (error: Error): void => {
-      finish();
-      reject(toSwitchboardError(error));
-    };
-    if (timeout > 0) {
-      timer = timers.setTimeout(() => {
-        finish();
-        reject(
-          new TimeoutError(
-            'SB_FRAME_TIMEOUT',
-            `PROXY header not complete within frameTimeout ${timeout} ms`,
-          ),
-        );
-      }, timeout);
-    }
-    raw.on('data', onData);
-    raw.on('end', onEnd);
-    raw.on('close', onEnd);
-    raw.on('error', onError);
-  });
-}
-
-/**
- * A Duplex over `raw` whose readable side first yields `prefix`. Needed to start
- * TLS over a socket whose first bytes were already read (the PROXY header's
- * remainder): `tls.TLSSocket` on a plain `net.Socket` reads from the kernel
- * handle directly and would never see bytes put back with `unshift()`.
- */
-function prefixedDuplex(raw: net.Socket, prefix: Uint8Array): Duplex {
-  const duplex = new Duplex({
-    read() {
-      raw.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      raw.write(chunk, callback);
-    },
-    final(callback) {
-      raw.end(callback);
-    },
-    destroy(error, callback) {
-      raw.destroy(error ?? undefined);
-      callback(error);
-    },
-  });
-  duplex.push(prefix);
-  raw.on('data', (chunk: Buffer) => {
-    if (!duplex.push(chunk)) {
-      raw.pause();
-    }
-  });
-  raw.on('end', () => duplex.push(null));
-  raw.on('error', (error) => duplex.destroy(error));
-  raw.on('close', () => duplex.destroy());
-  return duplex;
-}
-
-/**
- * Bodies that do nothing until the peer's first bytes (or its EOF) arrive and never
- * look at `info` before that: the built-in `echo` and `discard`. For them a connection
- * starts *dormant* (see {@link ServedConnection}).
- */
-const INPUT_FIRST_BODIES = new WeakSet<ConnectionBody>();
-
-/**
- * Declares that `body` starts by receiving and does nothing before the first frame
- * (or the end of input): its connections may then stay dormant — no Socket, Channel,
- * decoder or pending promise — until the peer sends something. Returns `body`.
- *
- * It also lets an idle connection go back to sleep (#15): while the body waits in
- * `receive()` with nothing in progress, `receive()` may return `null` although input
- * has not ended. The body must then return as at an end of input, with nothing left
- * to do; it is run again, on a new Channel, when the peer next sends (or ends, or
- * fails). What it must remember across runs goes in `info.resumeState`
- * ({@link ResumableInfo}).
- */
-export function markInputFirst<T extends ConnectionBody>(body: T): T {
-  INPUT_FIRST_BODIES.add(body);
-  return body;
-}
-
-/**
- * Where a dormant connection's transport keeps its {@link ServedConnection}: the
- * transport's listeners are the shared module-level functions below (EventEmitter calls
- * them with `this` = the transport), so a dormant connection costs no closures.
- */
-const DORMANT_SLOT = Symbol('switchboard.dormantConnection');
-
-interface DormantSlot {
-  [DORMANT_SLOT]: ServedConnection | undefined;
-}
-
-type DormantEvent = 'data' | 'end' | 'error' | 'close';
-
-function onDormantData(this: net.Socket & DormantSlot, chunk: Buffer): void {
-  this[DORMANT_SLOT]?.wake('data', chunk);
-}
-
-function onDormantEnd(this: net.Socket & DormantSlot): void {
-  this[DORMANT_SLOT]?.wake('end', null);
-}
-
-function onDormantError(this: net.Socket & DormantSlot, error: Error): void {
-  this[DORMANT_SLOT]?.wake('error', error);
-}
-
-function onDormantClose(this: net.Socket & DormantSlot): void {
-  const error = this.errored;
-  this[DORMANT_SLOT]?.wake(error === null ? 'close' : 'error', error);
-}
-
-/**
- * Installs the dormant listeners. No 'error' listener when the transport has one
- * already (the accept paths install a no-op): an error is always followed by 'close',
- * which finds it in `transport.errored`, and a second 'error' listener would turn the
- * transport's listener slot into an array (memory per idle connection).
- */
-function listenDormant(transport: net.Socket): void {
-  transport.on('data', onDormantData);
-  transport.on('end', onDormantEnd);
-  if (transport.listenerCount('error') === 0) {
-    transport.on('error', onDormantError);
-  }
-  transport.on('close', onDormantClose);
-}
-
-function unlistenDormant(transport: net.Socket): void {
-  transport.removeListener('data', onDormantData);
-  transport.removeListener('end', onDormantEnd);
-  transport.removeListener('error', onDormantError);
-  transport.removeListener('close', onDormantClose);
 }
 
 /**
@@ -348,7 +131,7 @@ type Phase = 'starting' | 'dormant' | 'running' | 'suspending' | 'closing' | 'en
  *   (the event is handed on to them) and the body then runs as usual, so limits,
  *   errors, metrics and diagnostics are the same.
  */
-class ServedConnection implements ConnectionInfo {
+class ServedConnection implements ConnectionInfo, DormantSleeper {
   /** A number until read (formatting every id up front costs a string per connection). */
   readonly #id: string | number;
   readonly proxyHeader: ProxyHeader | null;
@@ -375,7 +158,7 @@ class ServedConnection implements ConnectionInfo {
   #sleepMark = -1;
   /**
    * @internal State an input-first body keeps across the runs that going back to sleep
-   * causes (see {@link markInputFirst}): the threads pool's next frame sequence.
+   * causes (see markInputFirst, connection-handler.ts): the threads pool's next frame sequence.
    */
   resumeState = 0;
   readonly #owner: ConnectionSet;
@@ -525,10 +308,9 @@ class ServedConnection implements ConnectionInfo {
    * -1 for a connection that never had a Channel (its deadline is idleTimeout from now).
    */
   #sleep(idleDue = -1): void {
-    const transport = this.transport as net.Socket & DormantSlot;
+    const transport = this.transport;
     this.#phase = 'dormant';
-    transport[DORMANT_SLOT] = this;
-    listenDormant(transport);
+    listenDormant(transport, this);
     if (idleDue < 0) {
       this.#deadlineSlot = this.#owner.scheduleDeadline(this);
     } else if (idleDue > 0) {
@@ -638,7 +420,6 @@ class ServedConnection implements ConnectionInfo {
     const transport = this.transport;
     if (this.#phase === 'dormant') {
       unlistenDormant(transport);
-      (transport as net.Socket & DormantSlot)[DORMANT_SLOT] = undefined;
       this.#cancelDormantDeadline();
     }
     const clock = this.#owner.timers;
@@ -922,7 +703,7 @@ export class ConnectionSet {
   readonly settings: ConnectionSettings;
   /** @internal */
   readonly body: ConnectionBody;
-  /** @internal The body is input-first (see {@link markInputFirst}): connections start dormant. */
+  /** @internal The body is input-first (see markInputFirst, connection-handler.ts): connections start dormant. */
   readonly inputFirst: boolean;
   /** @internal Counts a request the Channel answered with an ERROR (one closure per server). */
   readonly reportRequestError: (error: SwitchboardError) => void;
@@ -943,7 +724,7 @@ export class ConnectionSet {
     this.body = body;
     // A heartbeat pings from the start: a connection that waits for input first would
     // never detect a silent peer.
-    this.inputFirst = INPUT_FIRST_BODIES.has(body) && settings.requests?.heartbeat === undefined;
+    this.inputFirst = isInputFirst(body) && settings.requests?.heartbeat === undefined;
     const metrics = settings.metrics;
     this.reportRequestError = (error) => metrics.recordError(error.code);
     this.timers = new SharedTimers(settings.clock ?? systemClock);

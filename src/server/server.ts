@@ -65,13 +65,8 @@ import {
   connectNatsBus,
   DEFAULT_CHAT_ROOM,
 } from './bus.js';
-import {
-  type ConnectionBody,
-  ConnectionSet,
-  type ConnectionSettings,
-  type ProxyPreamble,
-  readProxyHeader,
-} from './connection.js';
+import { ConnectionSet, type ConnectionSettings } from './connection.js';
+import type { ConnectionBody } from './connection-handler.js';
 import { resolveHandlerModule } from './dispatch/entry.js';
 import type { PoolHandler } from './dispatch/frame-handler.js';
 import {
@@ -89,6 +84,7 @@ import { BUILTIN_HANDLER_NAMES, type BuiltinHandlerName, ChatRoom } from './hand
 import { AdmissionControl, SERVER_LIMITS_SCHEMA } from './limits.js';
 import { type MetricsSnapshot, type RefusalReason, ServerMetrics } from './metrics.js';
 import { createMetricsRegistries, type MetricsEndpoint, serveMetrics } from './prometheus.js';
+import { type ProxyPreamble, readProxyHeader } from './raw-socket.js';
 import {
   loadRequestHandler,
   type RequestSettings,

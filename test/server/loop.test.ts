@@ -8,7 +8,7 @@ import {
   type FrameErrorMessage,
 } from '../../src/diagnostics.js';
 import { isSwitchboardError } from '../../src/errors.js';
-import type { ConnectionInfo } from '../../src/server/connection.js';
+import type { ConnectionInfo } from '../../src/server/connection-handler.js';
 import { createServer } from '../../src/server/server.js';
 import { hasIpv6Loopback } from '../helpers/loopback.js';
 import { echoClient, makePayloads, readAll, seededRandom, Tracker, until } from './helpers.js';

@@ -11,11 +11,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseFraming } from '../../src/codec/spec.js';
 import { type ConnectionCloseMessage, diagnosticChannels } from '../../src/diagnostics.js';
 import { DEFAULTS } from '../../src/options.js';
-import {
-  type ConnectionBody,
-  ConnectionSet,
-  type ConnectionSettings,
-} from '../../src/server/connection.js';
+import { ConnectionSet, type ConnectionSettings } from '../../src/server/connection.js';
+import type { ConnectionBody } from '../../src/server/connection-handler.js';
 import { discardBody, echoBody } from '../../src/server/dispatch/loop.js';
 import { poolBody, ThreadPool } from '../../src/server/dispatch/threads.js';
 import { ServerMetrics } from '../../src/server/metrics.js';

@@ -16,14 +16,10 @@
  */
 import type * as net from 'node:net';
 import type { Channel } from '../../net/channel.js';
-import {
-  type ConnectionBody,
-  type ConnectionInfo,
-  type ConnectionSet,
-  markInputFirst,
-  type ProxyPreamble,
-} from '../connection.js';
+import type { ConnectionSet } from '../connection.js';
+import { type ConnectionBody, type ConnectionInfo, markInputFirst } from '../connection-handler.js';
 import { type BuiltinHandlerName, type ChatMember, ChatRoom, FrameRun } from '../handlers.js';
+import type { ProxyPreamble } from '../raw-socket.js';
 
 /** The three dispatch models. */
 export type DispatchModel = 'loop' | 'threads' | 'processes';

@@ -9,14 +9,11 @@ import { parseFraming } from '../../codec/spec.js';
 import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, type SwitchboardError } from '../../errors.js';
 import { buildTlsServerOptions, tlsAcceptor } from '../../net/tls.js';
-import {
-  type ConnectionBody,
-  ConnectionSet,
-  type ProxyPreamble,
-  readProxyHeader,
-} from '../connection.js';
+import { ConnectionSet } from '../connection.js';
+import type { ConnectionBody } from '../connection-handler.js';
 import { ChatRoom } from '../handlers.js';
 import { type MetricsDelta, ServerMetrics } from '../metrics.js';
+import { type ProxyPreamble, readProxyHeader } from '../raw-socket.js';
 import { loadRequestHandler } from '../request-handler.js';
 import { WorkerDiagnosticsRelay } from './diagnostics-relay.js';
 import { builtinBody, type LiveTraffic, loadConnectionHandler } from './loop.js';

@@ -22,7 +22,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
-import { type ConnectionBody, markInputFirst, type ResumableInfo } from '../connection.js';
+import { type ConnectionBody, markInputFirst, type ResumableInfo } from '../connection-handler.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ServerRequestHandler } from '../request-handler.js';
 import { inheritableExecArgv, needsTypeScriptLoader, tsxApiUrl, workerEntryUrl } from './entry.js';
