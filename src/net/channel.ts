@@ -84,6 +84,7 @@ import {
 } from './clock.js';
 import { type ConnectOptions, connect } from './connect.js';
 import { Heartbeat } from './heartbeat.js';
+import { idleTimeoutError } from './idle-timeout.js';
 import type { Socket } from './socket.js';
 
 /**
@@ -1763,12 +1764,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     // kernel means the peer's TCP took the bytes before it (its window was open).
     const idleFor = now - Math.max(this.lastActivityAt, this.socket.lastWriteDoneAt);
     if (idleFor >= this.idleTimeout) {
-      this.fail(
-        new TimeoutError(
-          'SB_IDLE_TIMEOUT',
-          `no bytes received or sent for idleTimeout ${this.idleTimeout} ms`,
-        ),
-      );
+      this.fail(idleTimeoutError(this.idleTimeout));
       return;
     }
     this.idleTimer = this.clock.setTimeout(

@@ -48,15 +48,11 @@ import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { Framing } from '../codec/types.js';
 import { diagnosticChannels } from '../diagnostics.js';
-import {
-  ConnectionError,
-  InvalidArgumentError,
-  SwitchboardError,
-  TimeoutError,
-} from '../errors.js';
+import { ConnectionError, InvalidArgumentError, SwitchboardError } from '../errors.js';
 import { endpointText, formatAddress, type UnixAddress } from '../net/address.js';
 import { Channel, type ChannelOptions, type ChannelStats } from '../net/channel.js';
 import { type Clock, systemClock } from '../net/clock.js';
+import { idleTimeoutError } from '../net/idle-timeout.js';
 import { Socket } from '../net/socket.js';
 import { acceptTls, type TlsAcceptor } from '../net/tls.js';
 import { DEFAULTS } from '../options.js';
@@ -512,13 +508,7 @@ class ServedConnection implements ConnectionInfo, DormantSleeper {
       this.#fail(failure);
       return;
     }
-    const idleTimeout = this.#owner.settings.idleTimeout;
-    channel.destroy(
-      new TimeoutError(
-        'SB_IDLE_TIMEOUT',
-        `no bytes received or sent for idleTimeout ${idleTimeout} ms`,
-      ),
-    );
+    channel.destroy(idleTimeoutError(this.#owner.settings.idleTimeout));
     this.#runBody();
   }
 
