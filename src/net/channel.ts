@@ -59,32 +59,23 @@
  * `SB_PEER_UNRESPONSIVE` after `maxOutstanding` unanswered pings.
  */
 import type { CheckedFramingSpec, FramingSpec } from '../codec/framing-spec.js';
-import { encodeEnvelope, parseEnvelope, SbpType, type SbpTypeCode } from '../codec/sbp.js';
 import { parseFraming } from '../codec/spec.js';
 import { type Decoder, type Encoder, type Framing, NEED_DATA } from '../codec/types.js';
 import {
   ConnectionError,
-  ERROR_CODES,
-  FrameError,
   InvalidArgumentError,
-  SwitchboardError,
+  type SwitchboardError,
   TimeoutError,
   toSwitchboardError,
 } from '../errors.js';
 import { DEFAULTS, resolveOptions } from '../options.js';
 import type { Address } from './address.js';
+import { toBytes } from './bytes.js';
 import { channelReadable, channelWritable } from './channel-streams.js';
-import {
-  abortedError,
-  type CallOptions,
-  type Clock,
-  type Observable,
-  systemClock,
-  waitUntil,
-} from './clock.js';
+import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
 import { type ConnectOptions, connect } from './connect.js';
-import { Heartbeat } from './heartbeat.js';
 import { idleTimeoutError } from './idle-timeout.js';
+import { type SbpRequestHandler, SbpSession } from './sbp-session.js';
 import type { Socket } from './socket.js';
 
 /**
@@ -107,10 +98,7 @@ export interface ChannelHeartbeatOptions {
 }
 
 /** Handles a REQUEST in sbp mode; its result is sent back as the RESPONSE body. */
-export type RequestHandler = (
-  body: Uint8Array,
-  channel: Channel,
-) => Uint8Array | string | Promise<Uint8Array | string>;
+export type RequestHandler = SbpRequestHandler<Channel>;
 
 /** Options of a {@link Channel}. All times in ms (0 = off), sizes in bytes. */
 export interface ChannelOptions<F extends string = string> {
@@ -244,26 +232,6 @@ const batchArena = new BatchArena();
 /** An emptied inbound queue keeps its array up to this many slots. */
 const MAX_KEPT_SLOTS = 64;
 const PASS_THROUGH = ['framing', 'heartbeat', 'onRequest', 'onRequestError', 'clock'];
-const MAX_ID = 0xffffffff;
-
-interface PendingRequest {
-  resolve(body: Uint8Array): void;
-  reject(error: Error): void;
-  cleanup(): void;
-}
-
-function toBytes(where: string, message: Uint8Array | string): Uint8Array {
-  if (typeof message === 'string') {
-    return Buffer.from(message, 'utf8');
-  }
-  if (message instanceof Uint8Array) {
-    return message;
-  }
-  throw new InvalidArgumentError(
-    'SB_INVALID_ARGUMENT',
-    `${where}: a message must be a Uint8Array or a string`,
-  );
-}
 
 function resolveFraming(
   framing: string | Framing | undefined,
@@ -315,13 +283,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private readonly maxQueuedOutput: number;
   private readonly maxQueuedInput: number;
   private readonly maxFrame: number;
-  private readonly onRequest: RequestHandler | undefined;
-  private readonly onRequestError: ((error: SwitchboardError) => void) | undefined;
-  private readonly requestTimeout: number;
-  private readonly maxPendingRequests: number;
-  /** REQUESTs from the peer whose (asynchronous) handler has not answered yet. */
-  private requestsRunning = 0;
-  private readonly heartbeat: Heartbeat | undefined;
+  /** sbp only: request ids, PING/PONG, heartbeat, CLOSE (undefined for other framings). */
+  private readonly session: SbpSession<Channel> | undefined;
   /** Created on first observe() (select, waits with a deadline): most channels never need it. */
   private observers: Set<() => void> | undefined;
   /**
@@ -386,10 +349,6 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private writeTimer: unknown;
   private writeWatchStartedAt = 0;
 
-  private nextRequestId = 1;
-  private nextPingId = 1;
-  /** sbp requests awaiting a response; created by the first request(). */
-  private pendingRequests: Map<number, PendingRequest> | undefined;
   private closePromise: Promise<void> | undefined;
   private shutdownPromise: Promise<void> | undefined;
   /** endInputWhenIdle() was called: input ends at the next idle moment (see there). */
@@ -429,20 +388,16 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         'Channel: option "onRequest" must be a function',
       );
     }
-    this.onRequest = options.onRequest;
     if (options.onRequestError !== undefined && typeof options.onRequestError !== 'function') {
       throw new InvalidArgumentError(
         'SB_BAD_OPTION',
         'Channel: option "onRequestError" must be a function',
       );
     }
-    this.onRequestError = options.onRequestError;
-    this.requestTimeout = resolved.requestTimeout;
-    this.maxPendingRequests = resolved.maxPendingRequests;
     const heartbeat = options.heartbeat;
     if (
       !this.envelope &&
-      (this.onRequest !== undefined || (heartbeat !== undefined && heartbeat !== false))
+      (options.onRequest !== undefined || (heartbeat !== undefined && heartbeat !== false))
     ) {
       throw new InvalidArgumentError(
         'SB_BAD_OPTION',
@@ -452,12 +407,21 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     if (resolved.keepAlive !== undefined) {
       socket.setKeepAlive(resolved.keepAlive, resolved.keepAliveInitialDelay);
     }
-    if (heartbeat !== undefined && heartbeat !== false) {
-      const settings = heartbeat === true ? {} : heartbeat;
-      this.heartbeat = new Heartbeat(
-        { sendPing: () => this.sendPing(), onStale: () => this.onStale() },
-        { ...settings, clock: this.clock },
-      );
+    if (this.envelope) {
+      this.session = new SbpSession<Channel>(this, {
+        clock: this.clock,
+        maxFrame: this.maxFrame,
+        onRequest: options.onRequest,
+        onRequestError: options.onRequestError,
+        requestTimeout: resolved.requestTimeout,
+        maxPendingRequests: resolved.maxPendingRequests,
+        heartbeat:
+          heartbeat === undefined || heartbeat === false
+            ? undefined
+            : heartbeat === true
+              ? {}
+              : heartbeat,
+      });
     }
     // Everything that can throw is done: from here on the channel owns the socket.
     // The one closure a channel keeps (the socket's observer); everything else is a
@@ -465,7 +429,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     // idle connection).
     this.unobserveSocket = socket.observe(() => this.onSocketChange());
     socket.untrackLeaks();
-    this.heartbeat?.start();
+    this.session?.start();
     if (this.idleTimeout > 0) {
       this.lastActivityAt = this.clock.now();
       this.idleTimer = this.clock.setTimeout(this.timerCallback(CHECK_IDLE), this.idleTimeout);
@@ -756,63 +720,35 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private endInput(): void {
     this.inputDone = true;
     this.stopFrameTimer();
-    this.rejectPending(
-      new ConnectionError('SB_CONNECTION_CLOSED', 'the peer closed the channel before responding'),
-    );
+    if (this.session !== undefined) {
+      this.session.rejectPending(
+        new ConnectionError(
+          'SB_CONNECTION_CLOSED',
+          'the peer closed the channel before responding',
+        ),
+      );
+    }
   }
 
   private deliver(frame: Uint8Array): void {
-    if (!this.envelope) {
+    const session = this.session;
+    if (session === undefined) {
       this.countReceived(frame);
       this.enqueue(frame);
       return;
     }
-    let envelope: ReturnType<typeof parseEnvelope>;
+    let message: Uint8Array | null | undefined;
     try {
-      envelope = parseEnvelope(frame);
+      message = session.receive(frame);
     } catch (error) {
       this.fail(toSwitchboardError(error));
       return;
     }
-    switch (envelope.type) {
-      case SbpType.DATA:
-        this.countReceived(envelope.body);
-        this.enqueue(envelope.body);
-        return;
-      case SbpType.PING:
-        this.writeEnvelope(SbpType.PONG, envelope.id, envelope.body);
-        return;
-      case SbpType.PONG:
-        this.heartbeat?.pong();
-        return;
-      case SbpType.RESPONSE: {
-        this.countReceived(envelope.body);
-        const pending = this.pendingRequests?.get(envelope.id);
-        if (pending !== undefined) {
-          this.pendingRequests!.delete(envelope.id);
-          pending.cleanup();
-          pending.resolve(envelope.body);
-        }
-        // A RESPONSE for an unknown id answers a request that already timed out.
-        return;
-      }
-      case SbpType.REQUEST:
-        this.countReceived(envelope.body);
-        this.handleRequest(envelope.id, envelope.body);
-        return;
-      case SbpType.ERROR: {
-        this.countReceived(envelope.body);
-        const pending = this.pendingRequests?.get(envelope.id);
-        if (pending !== undefined) {
-          this.pendingRequests!.delete(envelope.id);
-          pending.cleanup();
-          pending.reject(remoteRequestFailure(envelope.body));
-        }
-        return;
-      }
-      case SbpType.CLOSE:
-        this.endInput();
-        return;
+    if (message === null) {
+      this.endInput(); // the peer's CLOSE
+    } else if (message !== undefined) {
+      this.countReceived(message);
+      this.enqueue(message);
     }
   }
 
@@ -830,132 +766,6 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     this.inbound[this.inboundTail] = body;
     this.inboundTail += 1;
     this.queuedBytes += body.length;
-  }
-
-  /**
-   * Runs `onRequest` for REQUEST `id`. Every outcome answers the peer exactly once: the
-   * handler's bytes as a RESPONSE, or an ERROR carrying a code (it threw or rejected,
-   * returned no bytes, missed `requestTimeout`, or `maxPendingRequests` were already
-   * running). An asynchronous handler holds its request body in the input budget
-   * (holdInput) until it settles, and costs one deadline timer.
-   */
-  private handleRequest(id: number, body: Uint8Array): void {
-    const handler = this.onRequest;
-    if (handler === undefined) {
-      this.fail(
-        new FrameError(
-          'SB_BAD_ENVELOPE',
-          'sbp: REQUEST received but this channel has no onRequest handler',
-        ),
-      );
-      return;
-    }
-    if (this.requestsRunning >= this.maxPendingRequests) {
-      this.answerError(
-        id,
-        new SwitchboardError(
-          'SB_TOO_MANY_REQUESTS',
-          `${this.requestsRunning} requests already running (maxPendingRequests ${this.maxPendingRequests})`,
-        ),
-      );
-      return;
-    }
-    let result: ReturnType<RequestHandler>;
-    try {
-      result = handler(body, this);
-    } catch (error) {
-      this.answerError(id, handlerFailure(error));
-      return;
-    }
-    if (typeof result === 'string' || result instanceof Uint8Array) {
-      this.respond(id, result);
-      return;
-    }
-    this.requestsRunning += 1;
-    const held = body.length;
-    this.holdInput(held);
-    let settled = false;
-    let timer: unknown;
-    const settle = (): boolean => {
-      if (settled) {
-        return false;
-      }
-      settled = true;
-      this.requestsRunning -= 1;
-      this.holdInput(-held);
-      if (timer !== undefined) {
-        this.clock.clearTimeout(timer);
-      }
-      return true;
-    };
-    if (this.requestTimeout > 0) {
-      timer = this.clock.setTimeout(() => {
-        timer = undefined;
-        if (settle()) {
-          this.answerError(
-            id,
-            new TimeoutError(
-              'SB_HANDLER_TIMEOUT',
-              `onRequest did not answer within requestTimeout ${this.requestTimeout} ms`,
-            ),
-          );
-        }
-      }, this.requestTimeout);
-    }
-    // Neither reaction throws (respond and answerError catch), so the promise `then`
-    // returns never rejects unhandled.
-    Promise.resolve(result).then(
-      (reply) => {
-        if (settle()) {
-          this.respond(id, reply);
-        }
-      },
-      (error: unknown) => {
-        if (settle()) {
-          this.answerError(id, handlerFailure(error));
-        }
-      },
-    );
-  }
-
-  private respond(id: number, reply: Uint8Array | string): void {
-    if (this.failure !== undefined || this.closing) {
-      return;
-    }
-    let body: Uint8Array;
-    try {
-      body = toBytes('onRequest result', reply);
-      this.writeEnvelope(SbpType.RESPONSE, id, body);
-    } catch (error) {
-      // Not bytes, or larger than maxFrame (SB_PAYLOAD_TOO_LARGE): the handler's fault.
-      this.answerError(id, handlerFailure(error));
-      return;
-    }
-    this.stats.framesSent += 1;
-    this.stats.bytesSent += body.length;
-  }
-
-  /** Answers REQUEST `id` with an ERROR envelope naming `error.code`, and reports it. */
-  private answerError(id: number, error: SwitchboardError): void {
-    if (this.failure === undefined && !this.closing) {
-      const body = Buffer.from(error.code, 'latin1');
-      try {
-        this.writeEnvelope(SbpType.ERROR, id, body);
-        this.stats.framesSent += 1;
-        this.stats.bytesSent += body.length;
-      } catch {
-        // A maxFrame smaller than the code (a few bytes): no answer; the requester's
-        // own timeout covers it. The report below still counts it.
-      }
-    }
-    const report = this.onRequestError;
-    if (report !== undefined) {
-      try {
-        report(error);
-      } catch {
-        // Documented: must not throw. A throw here must not reach the read loop.
-      }
-    }
   }
 
   /**
@@ -1280,8 +1090,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     }
   }
 
-  /** Queues encoded chunks, enforcing maxQueuedOutput and arming the write timer. */
-  private writeChunks(chunks: Uint8Array[]): void {
+  /** @internal Queues encoded chunks, enforcing maxQueuedOutput and arming the write timer. */
+  queueChunks(chunks: Uint8Array[]): void {
     let size = 0;
     for (const chunk of chunks) {
       size += chunk.length;
@@ -1424,19 +1234,6 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     this.flushOutput(true);
   }
 
-  private writeEnvelope(type: SbpTypeCode, id: number, body: Uint8Array): void {
-    if (this.failure !== undefined || this.socket.isClosed) {
-      return;
-    }
-    try {
-      this.writeChunks(encodeEnvelope(type, id, body, this.maxFrame));
-    } catch (error) {
-      if (this.failure === undefined) {
-        throw error;
-      }
-    }
-  }
-
   /**
    * Sends one message (a string is UTF-8). Resolves once it is queued and the socket's
    * queue is below its high-water mark (backpressure: otherwise waits for drain).
@@ -1451,10 +1248,10 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     try {
       this.checkOpen('send');
       const payload = toBytes('send', message);
-      if (this.envelope) {
-        this.writeChunks(encodeEnvelope(SbpType.DATA, 0, payload, this.maxFrame));
+      if (this.session !== undefined) {
+        this.queueChunks(this.session.encodeData(payload));
       } else if (payload.length > COALESCE_LIMIT || !this.writeSmall(payload)) {
-        this.writeChunks(this.encoder.encode(payload));
+        this.queueChunks(this.encoder.encode(payload));
       }
       this.stats.framesSent += 1;
       this.stats.bytesSent += payload.length;
@@ -1537,9 +1334,10 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     let out = Buffer.allocUnsafe(payloadBytes + messages.length * 8 + 16);
     let used = 0;
     for (const message of messages) {
-      const chunks = this.envelope
-        ? encodeEnvelope(SbpType.DATA, 0, message, this.maxFrame)
-        : this.encoder.encode(message);
+      const chunks =
+        this.session === undefined
+          ? this.encoder.encode(message)
+          : this.session.encodeData(message);
       for (const chunk of chunks) {
         if (used + chunk.length > out.length) {
           const grown = Buffer.allocUnsafe(Math.max(out.length * 2, used + chunk.length));
@@ -1626,7 +1424,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    * @throws InvalidArgumentError `SB_BAD_OPTION` when the framing is not sbp.
    */
   request(message: Uint8Array | string, options: CallOptions = {}): Promise<Uint8Array> {
-    if (!this.envelope) {
+    if (this.session === undefined) {
       return Promise.reject(
         new InvalidArgumentError(
           'SB_BAD_OPTION',
@@ -1644,89 +1442,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         new ConnectionError('SB_CONNECTION_CLOSED', 'request: the peer closed the channel'),
       );
     }
-    const signal = options.signal;
-    if (signal?.aborted === true) {
-      return Promise.reject(abortedError(signal));
-    }
-    const payload = toBytes('request', message);
-    const id = this.allocateRequestId();
-    return new Promise<Uint8Array>((resolve, reject) => {
-      let timer: unknown;
-      const pendingRequests = this.pendingRequests!;
-      const onAbort = (): void => {
-        pendingRequests.delete(id);
-        cleanup();
-        reject(abortedError(signal!));
-      };
-      const cleanup = (): void => {
-        if (timer !== undefined) {
-          this.clock.clearTimeout(timer);
-        }
-        signal?.removeEventListener('abort', onAbort);
-      };
-      pendingRequests.set(id, { resolve, reject, cleanup });
-      const timeout = options.timeout ?? 0;
-      if (timeout > 0) {
-        timer = this.clock.setTimeout(() => {
-          pendingRequests.delete(id);
-          cleanup();
-          reject(
-            new TimeoutError('SB_TIMEOUT', `no response to request ${id} within ${timeout} ms`),
-          );
-        }, timeout);
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        this.writeChunks(encodeEnvelope(SbpType.REQUEST, id, payload, this.maxFrame));
-        this.stats.framesSent += 1;
-        this.stats.bytesSent += payload.length;
-      } catch (error) {
-        pendingRequests.delete(id);
-        cleanup();
-        reject(error);
-      }
-    });
-  }
-
-  private allocateRequestId(): number {
-    if (this.pendingRequests === undefined) {
-      this.pendingRequests = new Map();
-    }
-    for (;;) {
-      const id = this.nextRequestId;
-      this.nextRequestId = id === MAX_ID ? 1 : id + 1;
-      if (!this.pendingRequests.has(id)) {
-        return id;
-      }
-    }
-  }
-
-  private rejectPending(error: Error): void {
-    const pendingRequests = this.pendingRequests;
-    if (pendingRequests === undefined) {
-      return;
-    }
-    for (const [id, pending] of pendingRequests) {
-      pendingRequests.delete(id);
-      pending.cleanup();
-      pending.reject(error);
-    }
-  }
-
-  private sendPing(): void {
-    const id = this.nextPingId;
-    this.nextPingId = id === MAX_ID ? 1 : id + 1;
-    this.writeEnvelope(SbpType.PING, id, EMPTY);
-  }
-
-  private onStale(): void {
-    const heartbeat = this.heartbeat!;
-    this.fail(
-      new TimeoutError(
-        'SB_PEER_UNRESPONSIVE',
-        `peer did not answer ${heartbeat.maxOutstanding} heartbeat pings sent every ${heartbeat.interval} ms`,
-      ),
-    );
+    return this.session.request(message, options);
   }
 
   // ---- deadlines -------------------------------------------------------------------
@@ -1860,12 +1576,15 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     this.failure = error;
     this.socket.destroy(error);
     this.cleanup();
-    this.rejectPending(error);
+    if (this.session !== undefined) {
+      this.session.stopAnswering();
+      this.session.rejectPending(error);
+    }
     this.notify();
   }
 
   private cleanup(): void {
-    this.heartbeat?.stop();
+    this.session?.stopHeartbeat();
     if (this.quietTimer !== undefined) {
       this.clock.clearTimeout(this.quietTimer);
       this.quietTimer = undefined;
@@ -1882,7 +1601,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     if (this.socket.isClosed) {
       this.inputAccount?.close();
       this.unobserveSocket();
-      this.rejectPending(
+      this.session?.rejectPending(
         this.failure ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the channel closed'),
       );
     }
@@ -1894,9 +1613,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    */
   shutdown(): Promise<void> {
     if (this.shutdownPromise === undefined) {
-      if (this.envelope && this.failure === undefined && !this.socket.isClosed) {
-        this.writeEnvelope(SbpType.CLOSE, 0, EMPTY);
-      }
+      this.session?.sendClose();
       this.shutdownPromise =
         this.failure === undefined && !this.socket.isClosed
           ? this.flushThenShutdown()
@@ -1914,24 +1631,22 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    */
   close(options: { timeout?: number } = {}): Promise<void> {
     if (this.closePromise === undefined) {
-      if (
-        this.envelope &&
-        this.shutdownPromise === undefined &&
-        this.failure === undefined &&
-        !this.socket.isClosed
-      ) {
-        this.writeEnvelope(SbpType.CLOSE, 0, EMPTY);
+      if (this.shutdownPromise === undefined) {
+        this.session?.sendClose(); // (shutdown() sent it already otherwise)
       }
       this.closing = true;
-      this.heartbeat?.stop();
       if (this.idleTimer !== undefined) {
         this.clock.clearTimeout(this.idleTimer);
         this.idleTimer = undefined;
       }
       this.stopFrameTimer();
-      this.rejectPending(
-        new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was closed before a response'),
-      );
+      if (this.session !== undefined) {
+        this.session.stopHeartbeat();
+        this.session.stopAnswering();
+        this.session.rejectPending(
+          new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was closed before a response'),
+        );
+      }
       this.notify();
       this.flushOutput();
       this.closePromise = this.socket.close(options).then(() => this.cleanup());
@@ -1953,7 +1668,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.queuedBytes = 0;
       this.socket.destroy();
       this.cleanup();
-      this.rejectPending(new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed'));
+      if (this.session !== undefined) {
+        this.session.stopAnswering();
+        this.session.rejectPending(
+          new ConnectionError('SB_CONNECTION_CLOSED', 'the channel was destroyed'),
+        );
+      }
       this.notify();
       return;
     }
@@ -2203,28 +1923,6 @@ class ChannelBatches implements AsyncIterableIterator<Uint8Array[]> {
 
 const EMPTY = new Uint8Array(0);
 
-/** What a throwing or rejecting `onRequest` becomes: `SB_HANDLER_ERROR`, the error as `cause`. */
-function handlerFailure(error: unknown): SwitchboardError {
-  return new SwitchboardError('SB_HANDLER_ERROR', 'onRequest handler failed', { cause: error });
-}
-
-/** The longest ERROR body read as a code; anything else is reported as unnamed. */
-const MAX_CODE_LENGTH = 64;
-
-/**
- * `request()`'s error for an ERROR envelope. The peer's body is named in the message
- * only when it is one of our own codes (error messages never echo peer bytes).
- */
-function remoteRequestFailure(body: Uint8Array): SwitchboardError {
-  const text = body.length <= MAX_CODE_LENGTH ? Buffer.from(body).toString('latin1') : '';
-  const known = Object.hasOwn(ERROR_CODES, text);
-  return new SwitchboardError(
-    'SB_REQUEST_FAILED',
-    known
-      ? `the peer's request handler failed (${text})`
-      : "the peer's request handler failed (code not recognized)",
-  );
-}
 /** Shared placeholder until a channel arms its first deadline. */
 const NO_TIMER_CALLBACKS: ((() => void) | undefined)[] = [];
 const RESOLVED: Promise<void> = Promise.resolve();

@@ -58,6 +58,7 @@ import {
 } from '../errors.js';
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, formatAddress, type UnixAddress } from './address.js';
+import { toBytes } from './bytes.js';
 import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
 
 /**
@@ -525,19 +526,6 @@ const leakRegistry = new FinalizationRegistry<SocketCore>((core) => {
   );
   core.destroy(undefined);
 });
-
-function toBytes(where: string, data: Uint8Array | string): Uint8Array {
-  if (typeof data === 'string') {
-    return Buffer.from(data, 'utf8');
-  }
-  if (data instanceof Uint8Array) {
-    return data;
-  }
-  throw new InvalidArgumentError(
-    'SB_INVALID_ARGUMENT',
-    `${where}: expected a Uint8Array or a string`,
-  );
-}
 
 function checkCount(where: string, name: string, value: number, min: number): void {
   if (
