@@ -18,7 +18,7 @@
  * failed; body: an `SB_` code). Anything else is `SB_BAD_ENVELOPE`.
  *
  * This module is the envelope codec only; the session that speaks it (request ids,
- * PING/PONG answers, heartbeats, CLOSE) is the Channel's `sbp` mode in net/.
+ * PING/PONG answers, heartbeats, CLOSE) is net/sbp-session.ts.
  *
  * Theory of operation of {@link SbpDecoder} (a {@link BaseDecoder}, so it follows the
  * rules every decoder does): `next()` reads the 4-byte length as soon as it is buffered

@@ -50,13 +50,9 @@
  * await `send`) fails the channel with `SB_OUTPUT_QUEUE_FULL`.
  *
  * `sbp` mode (framing `'sbp'`, see codec/sbp.ts and docs/PROTOCOL.md): DATA envelopes
- * are the messages; PING is answered with PONG automatically; `request()` sends a
- * REQUEST with a fresh u32 id and resolves with the matching RESPONSE (an ERROR
- * rejects it with `SB_REQUEST_FAILED`); incoming REQUESTs go to `onRequest`, whose
- * failure, deadline (`requestTimeout`) or overload (`maxPendingRequests`) is answered
- * with an ERROR while the channel stays up; CLOSE from the peer is an orderly end of input; the
- * optional heartbeat pings every `interval` ms and fails the channel with
- * `SB_PEER_UNRESPONSIVE` after `maxOutstanding` unanswered pings.
+ * are the messages; everything else (PING/PONG, `request()` and its RESPONSE or
+ * ERROR, incoming REQUESTs for `onRequest`, the heartbeat, CLOSE as an orderly end of
+ * input) is the {@link SbpSession} of net/sbp-session.ts, which only sbp channels have.
  */
 import type { CheckedFramingSpec, FramingSpec } from '../codec/framing-spec.js';
 import { parseFraming } from '../codec/spec.js';
@@ -1773,9 +1769,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.closedPromise === undefined &&
       this.readableStream === undefined &&
       this.writableStream === undefined &&
-      this.heartbeat === undefined &&
-      this.onRequest === undefined &&
-      (this.pendingRequests === undefined || this.pendingRequests.size === 0) &&
+      (this.session === undefined || this.session.isQuiet()) &&
       this.heldElsewhere === 0 &&
       !this.readingPaused &&
       this.decoder.buffered === 0 &&
@@ -1841,7 +1835,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    * later calls fail with `SB_CONNECTION_CLOSED` and touch no transport.
    */
   detach(): void {
-    this.heartbeat?.stop();
+    this.session?.stopHeartbeat();
     for (const timer of [this.idleTimer, this.writeTimer, this.quietTimer]) {
       if (timer !== undefined) {
         this.clock.clearTimeout(timer);

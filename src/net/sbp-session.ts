@@ -130,6 +130,18 @@ export class SbpSession<Owner extends SbpSessionOwner> {
     this.heartbeat?.stop();
   }
 
+  /**
+   * True when the session needs nothing while the peer is silent: no heartbeat, no
+   * onRequest handler, no request of ours awaiting a response (Channel.canSuspend).
+   */
+  isQuiet(): boolean {
+    return (
+      this.heartbeat === undefined &&
+      this.onRequest === undefined &&
+      (this.pendingRequests === undefined || this.pendingRequests.size === 0)
+    );
+  }
+
   /** The channel is closing or destroyed locally: answers still being computed are dropped. */
   stopAnswering(): void {
     this.answering = false;
