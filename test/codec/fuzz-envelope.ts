@@ -77,7 +77,7 @@ function assertWaitingWithinBound(pending: Uint8Array, maxFrame: number): void {
     assert.ok(pending.length < LENGTH_BYTES + declared, 'waiting with a whole frame buffered');
   }
   if (pending.length > LENGTH_BYTES) {
-    assert.ok(pending[LENGTH_BYTES]! <= SbpType.CLOSE, 'waiting after an unknown type byte');
+    assert.ok(pending[LENGTH_BYTES]! <= SbpType.ERROR, 'waiting after an unknown type byte');
   }
 }
 
@@ -157,7 +157,7 @@ export function checkSbpInput(
 
 // ---------------------------------------------------------------- generators
 
-const typeArbitrary = fc.constantFrom<SbpTypeCode>(0, 1, 2, 3, 4, 5);
+const typeArbitrary = fc.constantFrom<SbpTypeCode>(0, 1, 2, 3, 4, 5, 6);
 const envelopeArbitrary = fc.record({
   type: typeArbitrary,
   id: fc.integer({ min: 0, max: 0xffffffff }),
@@ -259,7 +259,7 @@ export const SBP_FUZZ_PROPERTIES: readonly FuzzProperty[] = [
     check: (run, tally) =>
       fc.assert(
         fc.property(
-          fc.oneof(typeArbitrary, fc.constantFrom(-1, 6, 255, 1.5, Number.NaN)),
+          fc.oneof(typeArbitrary, fc.constantFrom(-1, 7, 255, 1.5, Number.NaN)),
           fc.oneof(
             fc.integer({ min: 0, max: 0xffffffff }),
             fc.constantFrom(-1, 2 ** 32, 0.5, Number.NaN, Number.POSITIVE_INFINITY),
