@@ -5,15 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { FaultProxy, type FaultProxyEvent } from '../../src/testing/index.js';
-
-/** A plain node:net echo server that records every chunk it receives. */
-interface EchoServer {
-  server: net.Server;
-  port: number;
-  chunks: Buffer[];
-  sockets: Set<net.Socket>;
-  received(): Buffer;
-}
+import { startRecordingEcho } from '../helpers/recording-echo.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 
@@ -23,46 +15,8 @@ afterEach(async () => {
   }
 });
 
-async function startEcho(
-  listen: { port: number } | { path: string } = { port: 0 },
-): Promise<EchoServer> {
-  const chunks: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      socket.write(chunk);
-    });
-    socket.on('end', () => socket.end());
-    socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => {
-    if ('path' in listen) {
-      server.listen(listen.path, resolve);
-    } else {
-      server.listen(0, '127.0.0.1', resolve);
-    }
-  });
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) {
-          socket.destroy();
-        }
-        server.close(() => resolve());
-      }),
-  );
-  const address = server.address();
-  return {
-    server,
-    port: typeof address === 'object' && address !== null ? address.port : 0,
-    chunks,
-    sockets,
-    received: () => Buffer.concat(chunks),
-  };
-}
+const startEcho = (listen?: { port: number } | { path: string }) =>
+  startRecordingEcho(cleanups, listen);
 
 async function startProxy(options: Parameters<typeof FaultProxy.start>[0]): Promise<FaultProxy> {
   const proxy = await FaultProxy.start(options);

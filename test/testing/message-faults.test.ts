@@ -8,6 +8,7 @@ import { Toxiproxy } from 'toxiproxy-node-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Channel, connect, listen } from '../../src/index.js';
 import { FaultProxy, ToxiproxyServer } from '../../src/testing/index.js';
+import { startRecordingEcho } from '../helpers/recording-echo.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -16,35 +17,8 @@ afterEach(async () => {
   }
 });
 
-/** A node:net echo server that records every byte it receives. */
-async function startEcho(): Promise<{ port: number; received: () => Buffer }> {
-  const sockets = new Set<net.Socket>();
-  const chunks: Buffer[] = [];
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      socket.write(chunk);
-    });
-    socket.on('end', () => socket.end());
-    socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) {
-          socket.destroy();
-        }
-        server.close(() => resolve());
-      }),
-  );
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    received: () => Buffer.concat(chunks),
-  };
-}
+const startEcho = (listen?: { port: number } | { path: string }) =>
+  startRecordingEcho(cleanups, listen);
 
 /** A framed proxy created with a plain HTTP request, handed to toxiproxy-node-client. */
 async function framedProxy(framing: string, upstreamPort: number) {
