@@ -171,10 +171,8 @@ export {
   type BusState,
   type BusStatus,
   type ChatBus,
-  connectNatsBus,
   DEFAULT_CHAT_ROOM,
   DEFAULT_SUBJECT_PREFIX,
-  type NatsBusOptions,
   type NatsChatBus,
 } from './server/bus.js';
 export type { ConnectionInfo } from './server/connection-handler.js';
@@ -191,6 +189,7 @@ export type {
 } from './server/handler-spec.js';
 export type { BuiltinHandlerName } from './server/handlers.js';
 export type { LatencyKind, MetricsSnapshot, RefusalReason } from './server/metrics.js';
+export { connectNatsBus, type NatsBusOptions } from './server/nats-bus.js';
 // The PROXY protocol codec, for users' own proxies and tests (docs/SERVER.md).
 export {
   encodeProxyHeader,

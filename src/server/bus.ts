@@ -7,7 +7,7 @@
  * Two pieces, so that chat depends on an interface and not on NATS:
  *
  * - {@link ChatBus}: publish a {@link BusMessage} to a room, subscribe to a room.
- *   {@link connectNatsBus} implements it (nats-bus.ts) with the official NATS
+ *   `connectNatsBus` (nats-bus.ts) implements it with the official NATS
  *   client `@nats-io/transport-node`, an optional peer dependency loaded on
  *   first use: room `R` is the NATS subject `switchboard.chat.R`; the envelope travels in NATS
  *   headers (`Sb-Origin`, `Sb-Sender`, `Sb-Seq`) and the payload is the frame,
@@ -54,7 +54,6 @@
  * Losing the bus never stops an instance: local chat goes on, the client
  * reconnects forever (`maxReconnectAttempts: -1`) every `reconnectTimeWait` ms.
  */
-import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { ChatMember, ChatRoom } from './handlers.js';
 
@@ -139,131 +138,29 @@ export interface ChatBus {
   close(): Promise<void>;
 }
 
-/** The bus {@link connectNatsBus} returns: a {@link ChatBus} over one NATS connection. */
+/** The bus `connectNatsBus` (nats-bus.ts) returns: a {@link ChatBus} over one NATS connection. */
 export interface NatsChatBus extends ChatBus {
   /** The NATS subject of `room` (`PREFIX.room`). */
   subject(room: string): string;
 }
 
-/** Options of {@link connectNatsBus}. Times in ms, sizes in bytes. */
-export interface NatsBusOptions {
-  /** NATS server URL(s): `nats://HOST:PORT`, several separated by commas. */
-  servers: string | readonly string[];
-  /** The envelope's origin. Default: 12 random hex digits. */
-  instanceId?: string;
-  /** Subject prefix. Default `switchboard.chat`. */
-  subjectPrefix?: string;
-  /** Wait between reconnect attempts, ms. Default 250. */
-  reconnectTimeWait?: number;
-  /** The first connection must succeed within this, ms. Default 5000. */
-  connectTimeout?: number;
-  /** Bytes of messages kept while not connected. Default 8 MiB. 0 = drop while not connected. */
-  maxPendingBytes?: number;
-  /** Client ping interval (detects a dead server), ms. Default 5000. */
-  pingInterval?: number;
-}
-
-const NATS_DEFAULTS = Object.freeze({
-  subjectPrefix: DEFAULT_SUBJECT_PREFIX,
-  reconnectTimeWait: 250,
-  connectTimeout: 5000,
-  maxPendingBytes: 8 * 1024 * 1024,
-  pingInterval: 5000,
-});
 const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
 
-function badBusOption(message: string): InvalidArgumentError {
-  return new InvalidArgumentError('SB_BAD_OPTION', `bus: ${message}`);
+/** @internal True when `token` is one NATS subject token (letters, digits, `-`, `_`). */
+export function isSubjectToken(token: string): boolean {
+  return SUBJECT_TOKEN.test(token);
 }
 
-/** Parses and validates the `servers` option into a list of `nats://` URLs. */
-export function parseBusServers(servers: string | readonly string[]): string[] {
-  const list = typeof servers === 'string' ? servers.split(',') : [...servers];
-  const urls = list.map((entry) => entry.trim()).filter((entry) => entry !== '');
-  if (urls.length === 0) {
-    throw badBusOption('no NATS server given (expected nats://HOST:PORT)');
-  }
-  for (const url of urls) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw badBusOption(`"${url}" is not a URL (expected nats://HOST:PORT)`);
-    }
-    if (parsed.protocol !== 'nats:' || parsed.hostname === '') {
-      throw badBusOption(`"${url}" is not a nats://HOST:PORT URL`);
-    }
-  }
-  return urls;
+/** @internal The `SB_BAD_OPTION` error of a bad bus option. */
+export function badBusOption(message: string): InvalidArgumentError {
+  return new InvalidArgumentError('SB_BAD_OPTION', `bus: ${message}`);
 }
 
 /** @internal Throws `SB_BAD_OPTION` unless `room` is one NATS subject token. */
 export function checkRoom(room: string): void {
-  if (!SUBJECT_TOKEN.test(room)) {
+  if (!isSubjectToken(room)) {
     throw badBusOption(`room "${room}" must be letters, digits, "-" or "_" (one subject token)`);
   }
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) {
-    return fallback;
-  }
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw badBusOption(`option "${name}" must be a finite number >= 0`);
-  }
-  return value;
-}
-/**
- * Connects to NATS and resolves with a {@link ChatBus} in state `connected`.
- * @throws InvalidArgumentError `SB_BAD_OPTION` for a bad URL or option, `SB_MISSING_DEPENDENCY`
- *   when the optional peer package `@nats-io/transport-node` is not installed.
- * @throws ConnectionError `SB_CONNECTION_REFUSED` / TimeoutError `SB_CONNECT_TIMEOUT`
- *   when the first connection fails (later losses are reconnected, not thrown).
- */
-export async function connectNatsBus(options: NatsBusOptions): Promise<NatsChatBus> {
-  if (options === null || typeof options !== 'object') {
-    throw badBusOption('options must be an object');
-  }
-  const servers = parseBusServers(options.servers);
-  const subjectPrefix = options.subjectPrefix ?? NATS_DEFAULTS.subjectPrefix;
-  if (!subjectPrefix.split('.').every((token) => SUBJECT_TOKEN.test(token))) {
-    throw badBusOption(`subjectPrefix "${subjectPrefix}" is not a valid NATS subject`);
-  }
-  const instanceId = options.instanceId ?? randomBytes(6).toString('hex');
-  if (typeof instanceId !== 'string' || instanceId === '' || /[\r\n]/.test(instanceId)) {
-    throw badBusOption('instanceId must be a non-empty single-line string');
-  }
-  const reconnectTimeWait = nonNegative(
-    'reconnectTimeWait',
-    options.reconnectTimeWait,
-    NATS_DEFAULTS.reconnectTimeWait,
-  );
-  const connectTimeout = nonNegative(
-    'connectTimeout',
-    options.connectTimeout,
-    NATS_DEFAULTS.connectTimeout,
-  );
-  const maxPendingBytes = nonNegative(
-    'maxPendingBytes',
-    options.maxPendingBytes,
-    NATS_DEFAULTS.maxPendingBytes,
-  );
-  const pingInterval = nonNegative(
-    'pingInterval',
-    options.pingInterval,
-    NATS_DEFAULTS.pingInterval,
-  );
-  // Loaded on first use, so servers without a bus never load the NATS client.
-  const { openNatsBus } = await import('./nats-bus.js');
-  return openNatsBus({
-    servers,
-    instanceId,
-    subjectPrefix,
-    reconnectTimeWait,
-    connectTimeout,
-    maxPendingBytes,
-    pingInterval,
-  });
 }
 
 /** Counters of a {@link ChatBridge}. */

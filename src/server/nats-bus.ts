@@ -4,11 +4,11 @@
  *
  * Theory of operation
  * -------------------
- * Internal module, loaded by `connectNatsBus` with `import()` only when a bus is
- * configured. The client package is an optional peer dependency: it is imported
- * on first use through {@link importOptional}, so a missing package is
- * `SB_MISSING_DEPENDENCY`, and its types appear only here, never in the public
- * declarations (the public type is the {@link NatsChatBus} interface).
+ * {@link connectNatsBus} checks its options and opens the connection. The client
+ * package is an optional peer dependency: it is imported on first use through
+ * {@link importOptional} (a server without a bus never loads it), so a missing
+ * package is `SB_MISSING_DEPENDENCY`, and its types appear only here, never in the
+ * public declarations (the public type is the {@link NatsChatBus} interface).
  *
  * Room `R` is the NATS subject `PREFIX.R`; the envelope travels in NATS headers
  * (`Sb-Origin`, `Sb-Sender`, `Sb-Seq`) and the payload is the frame, unchanged.
@@ -20,6 +20,7 @@
  * messages itself, replays them in order once reconnected (after one round trip,
  * so re-sent subscriptions are in place), and drops and counts what does not fit.
  */
+import { randomBytes } from 'node:crypto';
 import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { type BusStatusMessage, diagnosticChannels } from '../diagnostics.js';
 import { ConnectionError, TimeoutError } from '../errors.js';
@@ -28,12 +29,121 @@ import {
   type BusMessage,
   type BusState,
   type BusStatus,
+  badBusOption,
   checkRoom,
+  DEFAULT_SUBJECT_PREFIX,
+  isSubjectToken,
   type NatsChatBus,
 } from './bus.js';
 import { importOptional } from './optional-dependency.js';
 
-/** Validated settings of one NATS bus (bus.ts checks them). Times in ms. */
+/** Options of {@link connectNatsBus}. Times in ms, sizes in bytes. */
+export interface NatsBusOptions {
+  /** NATS server URL(s): `nats://HOST:PORT`, several separated by commas. */
+  servers: string | readonly string[];
+  /** The envelope's origin. Default: 12 random hex digits. */
+  instanceId?: string;
+  /** Subject prefix. Default `switchboard.chat`. */
+  subjectPrefix?: string;
+  /** Wait between reconnect attempts, ms. Default 250. */
+  reconnectTimeWait?: number;
+  /** The first connection must succeed within this, ms. Default 5000. */
+  connectTimeout?: number;
+  /** Bytes of messages kept while not connected. Default 8 MiB. 0 = drop while not connected. */
+  maxPendingBytes?: number;
+  /** Client ping interval (detects a dead server), ms. Default 5000. */
+  pingInterval?: number;
+}
+
+const NATS_DEFAULTS = Object.freeze({
+  subjectPrefix: DEFAULT_SUBJECT_PREFIX,
+  reconnectTimeWait: 250,
+  connectTimeout: 5000,
+  maxPendingBytes: 8 * 1024 * 1024,
+  pingInterval: 5000,
+});
+/** Parses and validates the `servers` option into a list of `nats://` URLs. */
+export function parseBusServers(servers: string | readonly string[]): string[] {
+  const list = typeof servers === 'string' ? servers.split(',') : [...servers];
+  const urls = list.map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (urls.length === 0) {
+    throw badBusOption('no NATS server given (expected nats://HOST:PORT)');
+  }
+  for (const url of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw badBusOption(`"${url}" is not a URL (expected nats://HOST:PORT)`);
+    }
+    if (parsed.protocol !== 'nats:' || parsed.hostname === '') {
+      throw badBusOption(`"${url}" is not a nats://HOST:PORT URL`);
+    }
+  }
+  return urls;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) {
+    return fallback;
+  }
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw badBusOption(`option "${name}" must be a finite number >= 0`);
+  }
+  return value;
+}
+/**
+ * Connects to NATS and resolves with a {@link ChatBus} in state `connected`.
+ * @throws InvalidArgumentError `SB_BAD_OPTION` for a bad URL or option, `SB_MISSING_DEPENDENCY`
+ *   when the optional peer package `@nats-io/transport-node` is not installed.
+ * @throws ConnectionError `SB_CONNECTION_REFUSED` / TimeoutError `SB_CONNECT_TIMEOUT`
+ *   when the first connection fails (later losses are reconnected, not thrown).
+ */
+export async function connectNatsBus(options: NatsBusOptions): Promise<NatsChatBus> {
+  if (options === null || typeof options !== 'object') {
+    throw badBusOption('options must be an object');
+  }
+  const servers = parseBusServers(options.servers);
+  const subjectPrefix = options.subjectPrefix ?? NATS_DEFAULTS.subjectPrefix;
+  if (!subjectPrefix.split('.').every((token) => isSubjectToken(token))) {
+    throw badBusOption(`subjectPrefix "${subjectPrefix}" is not a valid NATS subject`);
+  }
+  const instanceId = options.instanceId ?? randomBytes(6).toString('hex');
+  if (typeof instanceId !== 'string' || instanceId === '' || /[\r\n]/.test(instanceId)) {
+    throw badBusOption('instanceId must be a non-empty single-line string');
+  }
+  const reconnectTimeWait = nonNegative(
+    'reconnectTimeWait',
+    options.reconnectTimeWait,
+    NATS_DEFAULTS.reconnectTimeWait,
+  );
+  const connectTimeout = nonNegative(
+    'connectTimeout',
+    options.connectTimeout,
+    NATS_DEFAULTS.connectTimeout,
+  );
+  const maxPendingBytes = nonNegative(
+    'maxPendingBytes',
+    options.maxPendingBytes,
+    NATS_DEFAULTS.maxPendingBytes,
+  );
+  const pingInterval = nonNegative(
+    'pingInterval',
+    options.pingInterval,
+    NATS_DEFAULTS.pingInterval,
+  );
+  return openNatsBus({
+    servers,
+    instanceId,
+    subjectPrefix,
+    reconnectTimeWait,
+    connectTimeout,
+    maxPendingBytes,
+    pingInterval,
+  });
+}
+
+/** Validated settings of one NATS bus ({@link connectNatsBus} checks them). Times in ms. */
 export interface NatsBusSettings {
   servers: string[];
   instanceId: string;

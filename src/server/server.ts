@@ -58,13 +58,7 @@ import type { Clock } from '../net/clock.js';
 import { HEARTBEAT_SCHEMA } from '../net/heartbeat.js';
 import { buildTlsServerOptions, type TlsServerOptions, tlsAcceptor } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
-import {
-  type BusStatus,
-  ChatBridge,
-  type ChatBus,
-  connectNatsBus,
-  DEFAULT_CHAT_ROOM,
-} from './bus.js';
+import { type BusStatus, ChatBridge, type ChatBus, DEFAULT_CHAT_ROOM } from './bus.js';
 import { ConnectionSet, type ConnectionSettings } from './connection.js';
 import type { ConnectionBody } from './connection-handler.js';
 import { resolveHandlerModule } from './dispatch/entry.js';
@@ -83,6 +77,7 @@ import type { CheckedHandlerSpec } from './handler-spec.js';
 import { BUILTIN_HANDLER_NAMES, type BuiltinHandlerName, ChatRoom } from './handlers.js';
 import { AdmissionControl, SERVER_LIMITS_SCHEMA } from './limits.js';
 import { type MetricsSnapshot, type RefusalReason, ServerMetrics } from './metrics.js';
+import { connectNatsBus } from './nats-bus.js';
 import { createMetricsRegistries, type MetricsEndpoint, serveMetrics } from './prometheus.js';
 import { type ProxyPreamble, readProxyHeader } from './raw-socket.js';
 import {

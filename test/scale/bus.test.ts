@@ -5,15 +5,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChildSet, startNats } from '../../deploy/stack.js';
 import { type BusStatusMessage, diagnosticChannels } from '../../src/diagnostics.js';
-import {
-  type BusMessage,
-  type BusStatus,
-  ChatBridge,
-  type ChatBus,
-  connectNatsBus,
-  parseBusServers,
-} from '../../src/server/bus.js';
+import { type BusMessage, type BusStatus, ChatBridge, type ChatBus } from '../../src/server/bus.js';
 import { type ChatMember, ChatRoom } from '../../src/server/handlers.js';
+import { connectNatsBus, parseBusServers } from '../../src/server/nats-bus.js';
 import { createServer, type Server } from '../../src/server/server.js';
 import {
   LineClient,
