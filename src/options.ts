@@ -100,6 +100,25 @@ export interface OptionRule<T> {
   default: T;
   /** Smallest allowed value for numeric kinds (default 0). */
   min?: number;
+  /** Said after the "must be >= min" error: what to write instead (e.g. leave the option out). */
+  belowMin?: string;
+}
+
+/**
+ * The `maxFrame` rule of every framing, Channel and server: a limit of at least 1 byte.
+ * There is one way to ask for the framing's default: leave `maxFrame` out (or pass
+ * `undefined`; the CLI: no `--max-frame`). `maxFrame: 0` is refused with `SB_BAD_OPTION`
+ * rather than read as "default" in one place and "only empty frames" in another.
+ * `fallback` is what an absent option resolves to: the framing's own default, or
+ * `undefined` where the framing is built later.
+ */
+export function maxFrameRule<T extends number | undefined>(fallback: T): OptionRule<T> {
+  return {
+    kind: 'bytes',
+    default: fallback,
+    min: 1,
+    belowMin: "leave it out for the framing's default",
+  };
 }
 
 /** A schema: option name → rule. */
@@ -133,7 +152,8 @@ function validate(where: string, name: string, rule: OptionRule<unknown>, value:
         throw new InvalidArgumentError('SB_BAD_OPTION', `${label} must be an integer${unit}`);
       }
       if (value < min) {
-        throw new InvalidArgumentError('SB_BAD_OPTION', `${label} must be >= ${min}${unit}`);
+        const hint = rule.belowMin === undefined ? '' : `; ${rule.belowMin}`;
+        throw new InvalidArgumentError('SB_BAD_OPTION', `${label} must be >= ${min}${unit}${hint}`);
       }
     }
   }

@@ -23,7 +23,7 @@
  * headers (`Content-Type`, ...) are allowed and ignored. A Content-Length above
  * maxFrame is `SB_FRAME_TOO_LARGE` as soon as its line is complete.
  */
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { BaseDecoder, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
@@ -209,7 +209,7 @@ export function contentLengthFraming(options?: ContentLengthFramingOptions): Fra
   const { maxFrame, maxHeaderBlock } = resolveOptions(
     'contentLengthFraming',
     {
-      maxFrame: { kind: 'bytes', default: DEFAULTS.maxFrame },
+      maxFrame: maxFrameRule(DEFAULTS.maxFrame as number),
       maxHeaderBlock: { kind: 'bytes', default: DEFAULTS.maxHeaderBlock, min: 64 },
     },
     options,

@@ -15,7 +15,7 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { BaseDecoder, badPayload, payloadTooLarge, tooLargeMessage } from './base.js';
 import {
   type Decoder,
@@ -247,7 +247,7 @@ export function toHex(bytes: Uint8Array): string {
 export function delimFraming(delimiter: Uint8Array, options?: DelimFramingOptions): Framing {
   const { maxFrame } = resolveOptions(
     'delimFraming',
-    { maxFrame: { kind: 'bytes', default: DEFAULTS.maxLineFrame } },
+    { maxFrame: maxFrameRule(DEFAULTS.maxLineFrame as number) },
     options,
   );
   if (!(delimiter instanceof Uint8Array) || delimiter.length === 0) {

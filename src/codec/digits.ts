@@ -5,7 +5,7 @@
  * checked against maxFrame as soon as all N digits are buffered.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { BaseDecoder, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
@@ -94,7 +94,7 @@ export class DigitsEncoder implements Encoder {
 export function digitsFraming(count: number, options?: FramingOptions): Framing {
   const resolved = resolveOptions(
     'digitsFraming',
-    { maxFrame: { kind: 'bytes', default: DEFAULTS.maxFrame } },
+    { maxFrame: maxFrameRule(DEFAULTS.maxFrame as number) },
     options,
   );
   if (!Number.isInteger(count) || count < 1 || count > MAX_DIGITS) {

@@ -7,7 +7,7 @@
  * passes it fails with `SB_FRAME_TOO_LARGE`.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { BaseDecoder, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
@@ -71,7 +71,7 @@ export class EofEncoder implements Encoder {
 export function eofFraming(options?: FramingOptions): Framing {
   const { maxFrame } = resolveOptions(
     'eofFraming',
-    { maxFrame: { kind: 'bytes', default: DEFAULTS.maxFrame } },
+    { maxFrame: maxFrameRule(DEFAULTS.maxFrame as number) },
     options,
   );
   return {

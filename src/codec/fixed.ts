@@ -3,7 +3,7 @@
  * "fixed length message"). The decoder takes N bytes whenever N are buffered.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { BaseDecoder, badPayload, payloadTooLarge } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
@@ -57,7 +57,7 @@ export class FixedEncoder implements Encoder {
 export function fixedFraming(size: number, options?: FramingOptions): Framing {
   const { maxFrame } = resolveOptions(
     'fixedFraming',
-    { maxFrame: { kind: 'bytes', default: DEFAULTS.maxFrame } },
+    { maxFrame: maxFrameRule(DEFAULTS.maxFrame as number) },
     options,
   );
   if (!Number.isSafeInteger(size) || size < 1) {

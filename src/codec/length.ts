@@ -20,7 +20,7 @@
  * `next()` is O(width) and no state needs resetting.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { BaseDecoder, badPayload, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
@@ -307,7 +307,7 @@ function layoutFor(options: LengthFramingOptions | undefined): LengthLayout {
   const resolved = resolveOptions(
     'lengthFraming',
     {
-      maxFrame: { kind: 'bytes', default: DEFAULTS.maxFrame },
+      maxFrame: maxFrameRule(DEFAULTS.maxFrame as number),
       lengthFieldLength: { kind: 'count', default: 4, min: 1 },
       littleEndian: { kind: 'boolean', default: false },
       lengthFieldOffset: { kind: 'bytes', default: 0 },

@@ -3,7 +3,7 @@
  * before the LF, so it reads both Unix and network (CRLF) lines. The encoder
  * writes LF (`line`) or CRLF (`line:crlf`). Built on {@link DelimiterDecoder}.
  */
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { DelimiterDecoder, DelimiterEncoder } from './delim.js';
 import type { Decoder, Encoder, Framing, FramingOptions } from './types.js';
 
@@ -32,7 +32,7 @@ export function lineFraming(options?: LineFramingOptions): Framing {
   const { maxFrame, crlf } = resolveOptions(
     'lineFraming',
     {
-      maxFrame: { kind: 'bytes', default: DEFAULTS.maxLineFrame },
+      maxFrame: maxFrameRule(DEFAULTS.maxLineFrame as number),
       crlf: { kind: 'boolean', default: false },
     },
     options,

@@ -7,7 +7,7 @@
  * maxFrame without an end block fails at once with `SB_FRAME_TOO_LARGE`.
  * HL7 bodies never contain `0x1c`, so the encoder refuses payloads that do.
  */
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { BaseDecoder, badPayload, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
@@ -95,7 +95,7 @@ export class MllpEncoder implements Encoder {
 export function mllpFraming(options?: FramingOptions): Framing {
   const { maxFrame } = resolveOptions(
     'mllpFraming',
-    { maxFrame: { kind: 'bytes', default: DEFAULTS.maxFrame } },
+    { maxFrame: maxFrameRule(DEFAULTS.maxFrame as number) },
     options,
   );
   return {

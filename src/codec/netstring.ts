@@ -11,7 +11,7 @@
  * leading zero, or a missing `,` is `SB_BAD_NETSTRING`; a length above maxFrame
  * is `SB_FRAME_TOO_LARGE`.
  */
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { BaseDecoder, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
@@ -105,7 +105,7 @@ export class NetstringEncoder implements Encoder {
 export function netstringFraming(options?: FramingOptions): Framing {
   const { maxFrame } = resolveOptions(
     'netstringFraming',
-    { maxFrame: { kind: 'bytes', default: DEFAULTS.maxFrame } },
+    { maxFrame: maxFrameRule(DEFAULTS.maxFrame as number) },
     options,
   );
   return {

@@ -33,7 +33,7 @@
  */
 
 import { FrameError, InvalidArgumentError } from '../errors.js';
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { BaseDecoder } from './base.js';
 import {
   type Decoder,
@@ -293,7 +293,7 @@ class SbpDataEncoder implements Encoder {
 export function sbpFraming(options?: FramingOptions): Framing {
   const { maxFrame } = resolveOptions(
     'sbpFraming',
-    { maxFrame: { kind: 'bytes', default: DEFAULTS.maxFrame } },
+    { maxFrame: maxFrameRule(DEFAULTS.maxFrame as number) },
     options,
   );
   return Object.freeze({

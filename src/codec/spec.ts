@@ -5,7 +5,7 @@
  * a spec it cannot read.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { contentLengthFraming } from './content-length.js';
 import { delimFraming, parseHexBytes } from './delim.js';
 import { digitsFraming, MAX_DIGITS } from './digits.js';
@@ -131,15 +131,13 @@ export function parseFraming(spec: string, options?: FramingOptions): Framing {
   // Only maxFrame is meaningful for every framing; validate the object here so that
   // the error names parseFraming rather than an inner constructor.
   const common: FramingOptions = {};
-  if (options !== undefined) {
-    const { maxFrame } = resolveOptions(
-      'parseFraming',
-      { maxFrame: { kind: 'bytes', default: -1 } },
-      options,
-    );
-    if (maxFrame >= 0) {
-      common.maxFrame = maxFrame;
-    }
+  const { maxFrame } = resolveOptions(
+    'parseFraming',
+    { maxFrame: maxFrameRule(undefined as number | undefined) },
+    options,
+  );
+  if (maxFrame !== undefined) {
+    common.maxFrame = maxFrame;
   }
   const colon = spec.indexOf(':');
   const name = colon < 0 ? spec : spec.slice(0, colon);

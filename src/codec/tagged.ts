@@ -11,7 +11,7 @@
  * the type byte and the body, since the two are not adjacent on the wire.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { BaseDecoder, badPayload, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { LengthFieldWidth } from './length.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
@@ -159,15 +159,10 @@ function entriesOf(types: TaggedTypes): [number, TaggedBody][] {
 export function taggedFraming(types: TaggedTypes, options?: FramingOptions): Framing {
   const { maxFrame } = resolveOptions(
     'taggedFraming',
-    { maxFrame: { kind: 'bytes', default: DEFAULTS.maxFrame } },
+    { maxFrame: maxFrameRule(DEFAULTS.maxFrame as number) },
     options,
   );
-  if (maxFrame < 1) {
-    throw new InvalidArgumentError(
-      'SB_INVALID_ARGUMENT',
-      'taggedFraming: maxFrame must be at least 1 (the type byte)',
-    );
-  }
+  // maxFrameRule: maxFrame >= 1, room for the type byte.
   const rules: (TypeRule | undefined)[] = new Array(256).fill(undefined);
   const parts: string[] = [];
   const entries = entriesOf(types).sort((a, b) => a[0] - b[0]);

@@ -79,9 +79,10 @@ export interface Framing {
 /** Options every framing accepts. */
 export interface FramingOptions {
   /**
-   * Largest frame in bytes, checked as soon as a header is read. Default 8 MiB
-   * (64 KiB for `line` and `delim`). `Infinity` disables the limit: a peer can then
-   * make the process buffer without bound; only use it with trusted peers.
+   * Largest frame in bytes (at least 1), checked as soon as a header is read. Leave it
+   * out (or `undefined`) for the framing's default: 8 MiB (64 KiB for `line` and
+   * `delim`); `0` is refused (`SB_BAD_OPTION`). `Infinity` disables the limit: a peer
+   * can then make the process buffer without bound; only use it with trusted peers.
    */
   maxFrame?: number;
 }

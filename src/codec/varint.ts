@@ -12,7 +12,7 @@ import {
   varintLength,
 } from '../binary/varint.js';
 import { FrameError } from '../errors.js';
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { BaseDecoder, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
@@ -114,7 +114,7 @@ export class VarintEncoder implements Encoder {
 export function varintFraming(options?: FramingOptions): Framing {
   const { maxFrame } = resolveOptions(
     'varintFraming',
-    { maxFrame: { kind: 'bytes', default: DEFAULTS.maxFrame } },
+    { maxFrame: maxFrameRule(DEFAULTS.maxFrame as number) },
     options,
   );
   return {

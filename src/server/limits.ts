@@ -14,7 +14,7 @@
  * it is known ({@link AdmissionControl.rebind}), so one proxy does not count as
  * one client.
  */
-import { DEFAULTS, type OptionSchema } from '../options.js';
+import { DEFAULTS, maxFrameRule, type OptionSchema } from '../options.js';
 import type { RefusalReason } from './metrics.js';
 
 /**
@@ -26,8 +26,8 @@ export const SERVER_LIMITS_SCHEMA = {
   maxConnections: { kind: 'count', default: DEFAULTS.maxConnections as number },
   /** Concurrent connections from one client IP. Default 0 = unlimited. */
   maxConnectionsPerIp: { kind: 'count', default: DEFAULTS.maxConnectionsPerIp as number },
-  /** Largest frame, bytes. Default: the framing's own limit (8 MiB; line/delim 64 KiB). 0 = the framing's default. */
-  maxFrame: { kind: 'bytes', default: 0 },
+  /** Largest frame, bytes (>= 1). Absent: the framing's own limit (8 MiB; line/delim 64 KiB). */
+  maxFrame: maxFrameRule(undefined as number | undefined),
   /** Close a connection with no inbound bytes for this long, ms. Default 300000. 0 = off. */
   idleTimeout: { kind: 'ms', default: DEFAULTS.serverIdleTimeout as number },
   /** A started frame (and the PROXY header) must complete within this, ms. Default 30000. 0 = off. */

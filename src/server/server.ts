@@ -116,7 +116,7 @@ export interface ServerOptions<F extends string = string, H extends string = str
   maxConnections?: number;
   /** Concurrent connections per client IP (the PROXY client when proxied). Default 0 = unlimited. */
   maxConnectionsPerIp?: number;
-  /** Largest frame, bytes (framing spec strings only). Default 0 = the framing's own (8 MiB; line/delim 64 KiB). */
+  /** Largest frame, bytes, >= 1 (framing spec strings only). Absent: the framing's own (8 MiB; line/delim 64 KiB); 0 is refused (`SB_BAD_OPTION`). */
   maxFrame?: number;
   /** No inbound bytes for this long closes the connection (`SB_IDLE_TIMEOUT`), ms. Default 300000. 0 = off. */
   idleTimeout?: number;
@@ -608,9 +608,9 @@ function resolveRequestOptions(
   return { used, onRequest: onRequest as RequestOptions['onRequest'], heartbeat };
 }
 
-function resolveServerFraming(framing: string | Framing, maxFrame: number): Framing {
+function resolveServerFraming(framing: string | Framing, maxFrame: number | undefined): Framing {
   if (typeof framing === 'string') {
-    return parseFraming(framing, maxFrame === 0 ? {} : { maxFrame });
+    return parseFraming(framing, { maxFrame });
   }
   if (
     framing === null ||
@@ -619,7 +619,7 @@ function resolveServerFraming(framing: string | Framing, maxFrame: number): Fram
   ) {
     throw badOption('option "framing" must be a spec string or a Framing');
   }
-  if (maxFrame !== 0 && maxFrame !== framing.maxFrame) {
+  if (maxFrame !== undefined && maxFrame !== framing.maxFrame) {
     throw badOption(
       'option "maxFrame" applies to framing spec strings; build the Framing with its own maxFrame',
     );
