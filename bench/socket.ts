@@ -15,7 +15,8 @@
  * machine do not inflate.
  */
 import { EventEmitter } from 'node:events';
-import { Socket, type SocketTransport } from '../src/net/socket.js';
+import { Socket } from '../src/net/socket.js';
+import type { SocketTransport } from '../src/net/socket-options.js';
 import type { BenchContext, BenchRow, Measurement, Scenario } from './types.js';
 
 const KiB = 1024;

@@ -155,14 +155,14 @@ export {
   select,
   type WriteSelectable,
 } from './net/select.js';
-export {
-  type CloseOptions,
-  type RecvUntilOptions,
-  Socket,
-  type SocketOptions,
-  type SocketTransport,
-  type SocketTuningOptions,
-} from './net/socket.js';
+export { Socket } from './net/socket.js';
+export type {
+  CloseOptions,
+  RecvUntilOptions,
+  SocketOptions,
+  SocketTransport,
+  SocketTuningOptions,
+} from './net/socket-options.js';
 export type { PemInput, TlsClientOptions, TlsServerOptions, TlsVersion } from './net/tls.js';
 export { DEFAULTS } from './options.js';
 export {

@@ -12,12 +12,12 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, toAddress, toNodePath } from './address.js';
+import { Socket } from './socket.js';
 import {
   applyTcpTuning,
   SOCKET_TUNING_SCHEMA,
-  Socket,
   type SocketTuningOptions,
-} from './socket.js';
+} from './socket-options.js';
 import { buildTlsClientOptions, type TlsClientOptions } from './tls.js';
 
 /** Options of {@link connect} and {@link startConnect}. Times in ms. */

@@ -21,12 +21,12 @@ import {
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, formatAddress, toAddress, toNodePath } from './address.js';
 import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
+import { Socket } from './socket.js';
 import {
   applyTcpTuning,
   SOCKET_TUNING_SCHEMA,
-  Socket,
   type SocketTuningOptions,
-} from './socket.js';
+} from './socket-options.js';
 import {
   acceptTls,
   buildTlsServerOptions,

@@ -1,18 +1,17 @@
 /**
  * Socket: a pull-based byte stream over `node:net` / `node:tls` (or any duplex-like
- * transport, see {@link SocketTransport}), with the HOWTO's verbs done right.
+ * transport, see {@link SocketTransport}), with the HOWTO's verbs done right. This file
+ * is the public facade and its verbs; the connection state behind it (input buffer,
+ * flow control, observers, lifecycle, leak reporting) is {@link SocketCore}
+ * (socket-core.ts), and the option types and transport interface are socket-options.ts.
  *
  * Theory of operation
  * -------------------
- * The transport pushes chunks at us (`'data'`); callers pull with `recv*`. Between the
- * two sits one {@link ByteQueue} (codec/byte-queue.ts), the same input buffer every
- * decoder uses: chunks are kept by reference on arrival (small ones trickling in are
- * coalesced, see its "Coalescing"). Rules:
+ * The transport pushes chunks into the core's input queue; callers pull with `recv*`.
+ * Rules:
  *
- * 1. Bounded input. When the queue holds `readBufferLimit` bytes (or the bytes the
- *    current reader needs, if more: `recvExactly(n)` with a large `n`), the transport is
- *    paused, so the kernel's receive window closes and the peer slows down. It is
- *    resumed as soon as a reader takes bytes below that mark.
+ * 1. Bounded input (socket-core.ts): the transport pauses at `readBufferLimit`
+ *    buffered bytes, or at what the current reader needs if more (`recvExactly(n)`).
  * 2. Zero copy when possible. `recv(max)` hands out whole chunks or views of them; only
  *    `recvExactly`/`recvUntil` results that span chunks are concatenated, once.
  * 3. Linear delimiter search. `recvUntil` remembers how far it searched and resumes at
@@ -23,15 +22,13 @@
  *    aborted (`SB_ABORTED`) consumed nothing and the socket stays usable. A `sendAll`
  *    that times out (`SB_WRITE_TIMEOUT`) or is aborted may have written part of its
  *    bytes, so the stream's framing is unknown: the socket is destroyed.
- * 5. One observer list. Every state change (data, EOF, error, drain, connect, close)
- *    calls the observers; blocked calls, `select()` and `Channel` are observers.
- * 6. Leaks are reported. The public {@link Socket} is a thin facade over an internal
- *    core that the transport's listeners reference; the core never references the
- *    facade. When a facade is garbage-collected while the connection is open, a
- *    FinalizationRegistry callback emits a process warning (type `SwitchboardWarning`,
- *    code `SB_SOCKET_LEAK`) with the stack captured at construction, then destroys the
- *    connection. A Socket wrapped in a Channel is reachable from the channel's read
- *    loop, so only bare Sockets are reported.
+ * 5. Writes coalesce within a tick: the first `write` of a tick goes out at once, later
+ *    ones are corked and leave together when the microtask queue drains.
+ * 6. Leaks are reported. The facade is what callers hold; the core never references
+ *    it. When a facade is garbage-collected while the connection is open, the core
+ *    warns (`SB_SOCKET_LEAK`) and destroys the connection. A Socket wrapped in a
+ *    Channel is reachable from the channel's read loop, so only bare Sockets are
+ *    reported.
  *
  * Read-side states (what `recv` does in each):
  *
@@ -46,7 +43,6 @@
  * Bytes that arrived before an EOF or an error are always delivered first.
  */
 
-import { ByteQueue } from '../codec/byte-queue.js';
 import {
   ConnectionError,
   FrameError,
@@ -57,475 +53,20 @@ import {
   UnexpectedEofError,
 } from '../errors.js';
 import { DEFAULTS, resolveOptions } from '../options.js';
-import { type Address, formatAddress, type UnixAddress } from './address.js';
+import { type Address, formatAddress } from './address.js';
 import { toBytes } from './bytes.js';
-import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
+import { type CallOptions, systemClock, waitUntil } from './clock.js';
+import { EMPTY, leakRegistry, SocketCore } from './socket-core.js';
+import {
+  type CloseOptions,
+  type RecvUntilOptions,
+  SOCKET_SCHEMA,
+  type SocketOptions,
+  type SocketTransport,
+} from './socket-options.js';
 
-/**
- * Per-socket settings shared by {@link connect} and {@link listen} (where they apply to
- * every accepted socket). Times in ms.
- */
-export interface SocketTuningOptions {
-  /** TCP keepalive. Default `DEFAULTS.keepAlive` (true). */
-  keepAlive?: boolean;
-  /** TCP keepalive initial delay in ms. Default `DEFAULTS.keepAliveInitialDelay` (60 s). */
-  keepAliveInitialDelay?: number;
-  /** Disable Nagle's algorithm. Default true. */
-  noDelay?: boolean;
-  /** Inbound bytes buffered before the socket pauses. Default `DEFAULTS.readBufferLimit` (1 MiB). */
-  readBufferLimit?: number;
-  /** Leak warning on garbage collection while open. Default true. */
-  trackLeaks?: boolean;
-  /** Timer source. Default: the global timers. */
-  clock?: Clock;
-}
-
-/** @internal resolveOptions schema of {@link SocketTuningOptions} (clock aside). */
-export const SOCKET_TUNING_SCHEMA = {
-  keepAlive: { kind: 'boolean', default: DEFAULTS.keepAlive as boolean },
-  keepAliveInitialDelay: { kind: 'ms', default: DEFAULTS.keepAliveInitialDelay as number },
-  noDelay: { kind: 'boolean', default: true as boolean },
-  readBufferLimit: { kind: 'bytes', default: DEFAULTS.readBufferLimit as number, min: 1 },
-  trackLeaks: { kind: 'boolean', default: true as boolean },
-} as const;
-
-/** @internal Applies the TCP part of resolved tuning (noDelay, keepalive) to a TCP transport. */
-export function applyTcpTuning(
-  transport: {
-    setNoDelay(noDelay: boolean): unknown;
-    setKeepAlive(on: boolean, delay: number): unknown;
-  },
-  tuning: { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelay: number },
-): void {
-  transport.setNoDelay(tuning.noDelay);
-  if (tuning.keepAlive) {
-    transport.setKeepAlive(true, tuning.keepAliveInitialDelay);
-  }
-}
-
-/**
- * The subset of `net.Socket` a {@link Socket} needs. A `net.Socket`, a `tls.TLSSocket`
- * and the scripted fake in test/helpers/scripted-socket.ts all satisfy it.
- */
-export interface SocketTransport {
-  /**
-   * Adds a listener for `'data'`, `'end'`, `'error'`, `'close'`, `'drain'`, `'connect'` or
-   * `'secureConnect'`. (`Function` keeps node's overloads and EventEmitter's listeners assignable.)
-   */
-  on(event: string, listener: Function): unknown;
-  /** Removes a listener added with {@link SocketTransport.on}. */
-  removeListener(event: string, listener: Function): unknown;
-  /** Queues bytes; `callback` runs once they reach the kernel (or with an error). */
-  write(chunk: Uint8Array, callback?: (error?: Error | null) => void): boolean;
-  /** Half-closes the write side once queued bytes are flushed. */
-  end(callback?: () => void): unknown;
-  /** Closes both directions at once (no flush); emits `'close'`. */
-  destroy(error?: Error): unknown;
-  /** Stops emitting `'data'` (and reading from the kernel). */
-  pause(): unknown;
-  /** Resumes emitting `'data'`. */
-  resume(): unknown;
-  /** Buffers writes until {@link SocketTransport.uncork} (one system call for several writes). */
-  cork?(): void;
-  /** Flushes writes buffered since {@link SocketTransport.cork}. */
-  uncork?(): void;
-  /** TCP keepalive (initial delay in ms). */
-  setKeepAlive?(enable?: boolean, initialDelay?: number): unknown;
-  /** Disables Nagle's algorithm. */
-  setNoDelay?(noDelay?: boolean): unknown;
-  /** Bytes queued in user space, not yet handed to the kernel. */
-  readonly writableLength: number;
-  readonly writableHighWaterMark: number;
-  readonly destroyed: boolean;
-  readonly connecting?: boolean;
-  readonly remoteAddress?: string | undefined;
-  readonly remotePort?: number | undefined;
-  readonly localAddress?: string | undefined;
-  readonly localPort?: number | undefined;
-  /** TLS only: the peer's certificate (an empty object when none). */
-  getPeerCertificate?(detailed?: boolean): object | null;
-  readonly authorized?: boolean;
-}
-
-/** Options of {@link Socket.from}. */
-export interface SocketOptions {
-  /** Inbound bytes buffered before the transport is paused. Default `DEFAULTS.readBufferLimit` (1 MiB). */
-  readBufferLimit?: number;
-  /** Timer source for deadlines. Default: the global timers. */
-  clock?: Clock;
-  /** Emit a process warning if the Socket is garbage-collected while open. Default true. */
-  trackLeaks?: boolean;
-  /** The transport is TLS (`'secureConnect'` marks it connected). Default: false. */
-  tls?: boolean;
-  /** For Unix transports, the address (node does not report Unix peer paths). */
-  unixAddress?: UnixAddress;
-}
-
-/** Per-call options of {@link Socket.recvUntil}. */
-export interface RecvUntilOptions extends CallOptions {
-  /** Largest result (delimiter excluded), bytes. Default `DEFAULTS.maxLineFrame` (64 KiB). */
-  max?: number;
-  /** Return the delimiter at the end of the result. Default false. */
-  includeDelimiter?: boolean;
-}
-
-/** Options of {@link Socket.close}. */
-export interface CloseOptions {
-  /** How long (ms) to wait for the peer to finish before destroying. Default `DEFAULTS.closeTimeout`. 0 = no limit. */
-  timeout?: number;
-}
-
-const EMPTY = new Uint8Array(0);
 const RESOLVED: Promise<void> = Promise.resolve();
 const DEFAULT_RECV_MAX = 64 * 1024;
-
-/**
- * The internal state shared by the transport's listeners. It never references the
- * public {@link Socket}, so an abandoned Socket can be garbage-collected and reported.
- */
-class SocketCore implements Observable {
-  readonly transport: SocketTransport;
-  readonly clock: Clock;
-  readonly readBufferLimit: number;
-  readonly isTls: boolean;
-  readonly unixAddress: UnixAddress | undefined;
-  /**
-   * Inbound bytes (no copy on arrival, see ByteQueue). Made on the first chunk: an idle
-   * connection that never received a byte does not pay for one (memory per connection).
-   */
-  input: ByteQueue | undefined;
-  /** Bytes the current reader needs; raises the pause threshold above readBufferLimit. */
-  demand = 0;
-  paused = false;
-  /** Peer shut down its write side. */
-  eof = false;
-  /** The error that ended the connection (peer reset, TLS failure, local destroy(err)). */
-  error: SwitchboardError | undefined;
-  connected: boolean;
-  writeEnded = false;
-  /** close() was called: further input is discarded, not buffered. */
-  discarding = false;
-  /** The transport emitted 'close'. */
-  closed = false;
-  /** The local side destroyed or closed the socket (reads then fail with SB_CONNECTION_CLOSED). */
-  closedLocally = false;
-  /** Made on first read of {@link closedPromise}: a promise and its resolve closure per socket otherwise. */
-  private closedWaiter: Promise<Error | undefined> | undefined;
-  private resolveClosed: ((reason: Error | undefined) => void) | undefined;
-  /** What `closedPromise` resolves with, once closed. */
-  private closedReason: Error | undefined;
-  /** The first observer (a Channel's) has a field of its own: a Set and its table cost ~170 bytes. */
-  private firstObserver: (() => void) | undefined;
-  private moreObservers: Set<() => void> | undefined;
-  /** Cached endpoints (node forgets them once the socket is destroyed). */
-  remote: Address | undefined;
-  local: Address | undefined;
-  /** Where the Socket was constructed, for the leak warning. */
-  origin: { stack?: string } | undefined;
-
-  constructor(
-    transport: SocketTransport,
-    options: Required<Omit<SocketOptions, 'unixAddress' | 'trackLeaks'>> & SocketOptions,
-  ) {
-    this.transport = transport;
-    this.clock = options.clock;
-    this.readBufferLimit = options.readBufferLimit;
-    this.isTls = options.tls;
-    this.unixAddress = options.unixAddress;
-    this.connected = transport.connecting !== true;
-    // Shared module-level listeners find the core through a symbol slot on the
-    // transport: no closures per connection (see CORE_SLOT).
-    (transport as unknown as CoreSlot)[CORE_SLOT] = this;
-    transport.on('data', onTransportData);
-    transport.on('end', onTransportEnd);
-    transport.on('error', onTransportError);
-    transport.on('close', onTransportClose);
-    transport.on('drain', onTransportDrain);
-    transport.on(options.tls ? 'secureConnect' : 'connect', onTransportConnect);
-    if (this.connected) {
-      this.captureEndpoints();
-    }
-    if (transport.destroyed) {
-      this.closed = true;
-    }
-  }
-
-  /** Resolves (never rejects) once the transport closed: with the error that ended it, or undefined. */
-  get closedPromise(): Promise<Error | undefined> {
-    if (this.closedWaiter === undefined) {
-      this.closedWaiter = this.closed
-        ? Promise.resolve(this.closedReason)
-        : new Promise((resolve) => {
-            this.resolveClosed = resolve;
-          });
-    }
-    return this.closedWaiter;
-  }
-
-  /** Observers are called in the order they came (the first one, then the rest). */
-  observe(wake: () => void): () => void {
-    if (this.firstObserver === undefined && this.moreObservers === undefined) {
-      this.firstObserver = wake;
-      return () => {
-        if (this.firstObserver === wake) {
-          this.firstObserver = undefined;
-        }
-      };
-    }
-    if (this.moreObservers === undefined) {
-      this.moreObservers = new Set();
-    }
-    const more = this.moreObservers;
-    more.add(wake);
-    return () => {
-      more.delete(wake);
-    };
-  }
-
-  notify(): void {
-    this.firstObserver?.();
-    if (this.moreObservers !== undefined) {
-      for (const wake of this.moreObservers) {
-        wake();
-      }
-    }
-  }
-
-  onData(chunk: Uint8Array): void {
-    if (this.discarding || chunk.length === 0) {
-      return;
-    }
-    if (this.input === undefined) {
-      this.input = new ByteQueue();
-    }
-    this.input.push(chunk);
-    if (!this.paused && this.buffered >= this.pauseThreshold()) {
-      this.paused = true;
-      this.transport.pause();
-    }
-    this.notify();
-  }
-
-  onEnd(): void {
-    this.eof = true;
-    this.notify();
-  }
-
-  onError(error: Error): void {
-    if (this.error === undefined) {
-      this.error = toSwitchboardError(error);
-    }
-    this.notify();
-  }
-
-  onClose(): void {
-    this.closed = true;
-    this.connected = false;
-    // The core is its own unregister token (held weakly by the registry).
-    leakRegistry.unregister(this);
-    this.closedReason = this.error;
-    this.resolveClosed?.(this.error);
-    this.notify();
-  }
-
-  onConnect(): void {
-    this.connected = true;
-    this.captureEndpoints();
-    this.notify();
-  }
-
-  captureEndpoints(): void {
-    const transport = this.transport;
-    if (this.unixAddress !== undefined) {
-      this.remote = this.unixAddress;
-      this.local = this.unixAddress;
-      return;
-    }
-    if (transport.remoteAddress !== undefined && transport.remotePort !== undefined) {
-      this.remote = {
-        kind: 'tcp',
-        host: transport.remoteAddress,
-        port: transport.remotePort,
-        tls: this.isTls,
-      };
-    }
-    if (transport.localAddress !== undefined && transport.localPort !== undefined) {
-      this.local = {
-        kind: 'tcp',
-        host: transport.localAddress,
-        port: transport.localPort,
-        tls: this.isTls,
-      };
-    }
-  }
-
-  pauseThreshold(): number {
-    return Math.max(this.demand, this.readBufferLimit);
-  }
-
-  /**
-   * Resumes the transport once the buffer has drained to half the limit (hysteresis:
-   * resuming at the first byte taken would flap pause/resume once per chunk), or at
-   * once when the current reader needs more than is buffered.
-   */
-  maybeResume(): void {
-    if (
-      this.paused &&
-      !this.closed &&
-      (this.buffered * 2 <= this.readBufferLimit || this.buffered < this.demand)
-    ) {
-      this.paused = false;
-      this.transport.resume();
-    }
-  }
-
-  /** Bytes received and not yet taken. */
-  get buffered(): number {
-    return this.input === undefined ? 0 : this.input.length;
-  }
-
-  /** Takes up to `max` bytes (at least 1; buffered must be > 0) of the oldest chunk, as a view. */
-  take(max: number): Uint8Array {
-    const input = this.input!;
-    const chunk = input.headChunk;
-    const start = input.headStart;
-    const result = input.takeFromHead(
-      start,
-      chunk.length - start <= max ? chunk.length : start + max,
-    );
-    this.maybeResume();
-    return result;
-  }
-
-  /** True when the oldest buffered chunk holds at least `n` bytes (or all that is buffered). */
-  headHolds(n: number): boolean {
-    const input = this.input!;
-    const available = input.headChunk.length - input.headStart;
-    return available >= n || available === input.length;
-  }
-
-  /** Takes exactly `n` buffered bytes (n <= buffered); copies only when they span chunks. */
-  takeExactly(n: number): Uint8Array {
-    if (n === 0) {
-      return EMPTY;
-    }
-    const result = this.input!.take(n);
-    this.maybeResume();
-    return result;
-  }
-
-  /** Discards `n` buffered bytes. */
-  skip(n: number): void {
-    if (n > 0) {
-      this.input!.skip(n);
-      this.maybeResume();
-    }
-  }
-
-  /**
-   * Offset (from the first buffered byte) of the first occurrence of `delimiter` at or
-   * after `from`, or -1 (see ByteQueue.indexOf: its cursor makes repeated searches over
-   * many small chunks linear).
-   */
-  indexOf(delimiter: Uint8Array, from: number): number {
-    return this.input === undefined ? -1 : this.input.indexOf(delimiter, from);
-  }
-
-  /** Drops all buffered input (used by close()). */
-  clearInput(): void {
-    this.input?.skip(this.input.length);
-    this.demand = 0;
-  }
-
-  /** The error a read or write on a dead socket should throw. */
-  deadError(): SwitchboardError {
-    return this.error ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the socket is closed');
-  }
-
-  /**
-   * Hands the transport back (see {@link Socket.release}): removes the six listeners and
-   * the slot, so the transport's next owner gets every later event.
-   */
-  release(): void {
-    const transport = this.transport;
-    transport.removeListener('data', onTransportData);
-    transport.removeListener('end', onTransportEnd);
-    transport.removeListener('error', onTransportError);
-    transport.removeListener('close', onTransportClose);
-    transport.removeListener('drain', onTransportDrain);
-    transport.removeListener(this.isTls ? 'secureConnect' : 'connect', onTransportConnect);
-    (transport as unknown as { [CORE_SLOT]: SocketCore | undefined })[CORE_SLOT] = undefined;
-    leakRegistry.unregister(this);
-    this.firstObserver = undefined;
-    this.moreObservers = undefined;
-    if (this.paused) {
-      this.paused = false;
-      transport.resume();
-    }
-  }
-
-  /** Destroys the transport, recording `error` as the reason. */
-  destroy(error: SwitchboardError | undefined): void {
-    if (error !== undefined && this.error === undefined) {
-      this.error = error;
-    }
-    this.closedLocally = true;
-    this.clearInput();
-    if (!this.transport.destroyed) {
-      this.transport.destroy();
-    }
-    this.notify();
-  }
-}
-
-/**
- * Where a transport keeps its {@link SocketCore}. The transport's listeners are the shared
- * module-level functions below (EventEmitter calls a listener with `this` = the
- * emitter), so a connection costs no listener closures: six per-instance closures were
- * a third of an idle connection's footprint (and more under tsx, whose keepNames
- * rewrite gives each named closure its own property array).
- */
-const CORE_SLOT = Symbol('switchboard.socketCore');
-
-interface CoreSlot {
-  [CORE_SLOT]: SocketCore;
-}
-
-function onTransportData(this: CoreSlot, chunk: Uint8Array): void {
-  this[CORE_SLOT].onData(chunk);
-}
-
-function onTransportEnd(this: CoreSlot): void {
-  this[CORE_SLOT].onEnd();
-}
-
-function onTransportError(this: CoreSlot, error: Error): void {
-  this[CORE_SLOT].onError(error);
-}
-
-function onTransportClose(this: CoreSlot): void {
-  this[CORE_SLOT].onClose();
-}
-
-function onTransportDrain(this: CoreSlot): void {
-  this[CORE_SLOT].notify();
-}
-
-function onTransportConnect(this: CoreSlot): void {
-  this[CORE_SLOT].onConnect();
-}
-
-const leakRegistry = new FinalizationRegistry<SocketCore>((core) => {
-  if (core.closed || core.transport.destroyed) {
-    return;
-  }
-  const where = core.origin?.stack?.split('\n').slice(1).join('\n') || '(stack not captured)';
-  process.emitWarning(
-    `a switchboard Socket was garbage-collected while open; close() it when done. It was created at:\n${where}`,
-    { type: 'SwitchboardWarning', code: 'SB_SOCKET_LEAK' },
-  );
-  core.destroy(undefined);
-});
 
 function checkCount(where: string, name: string, value: number, min: number): void {
   if (
@@ -540,12 +81,6 @@ function checkCount(where: string, name: string, value: number, min: number): vo
     );
   }
 }
-
-const SOCKET_SCHEMA = {
-  readBufferLimit: { kind: 'bytes', default: DEFAULTS.readBufferLimit as number, min: 1 },
-  trackLeaks: { kind: 'boolean', default: true as boolean },
-  tls: { kind: 'boolean', default: false as boolean },
-} as const;
 
 /**
  * A connected byte-stream socket with pull-based, deadline-aware reads and writes.

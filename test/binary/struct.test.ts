@@ -9,12 +9,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_GENERATED_VALUES } from '../../src/binary/codegen.js';
-import {
-  float16Bits,
-  float16Value,
-  GENERATE_AFTER_USES,
-  structOnEngine,
-} from '../../src/binary/struct.js';
+import { structOnEngine } from '../../src/binary/struct.js';
+import { GENERATE_AFTER_USES } from '../../src/binary/struct-compiled.js';
+import { float16Bits, float16Value } from '../../src/binary/struct-values.js';
 import { InvalidArgumentError, StructError } from '../../src/errors.js';
 import {
   calcsize,

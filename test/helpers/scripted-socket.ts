@@ -13,7 +13,7 @@
  * `flushWrites()`, which simulates a peer that stops reading.
  */
 import { EventEmitter } from 'node:events';
-import type { SocketTransport } from '../../src/net/socket.js';
+import type { SocketTransport } from '../../src/net/socket-options.js';
 
 /** One scripted read-side event. */
 export type Step =

@@ -372,4 +372,25 @@ describe('Socket shutdown / close / destroy', () => {
     expect(socket.local).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 7070, tls: false });
     expect(socket.peerCertificate).toBeUndefined();
   });
+
+  it('reports IPv4-mapped IPv6 hosts as IPv4, like the server and every other address', () => {
+    // A dual-stack listener ('::') sees IPv4 peers as ::ffff:a.b.c.d; normalizeHost
+    // (net/address.ts) is the one place that strips the prefix.
+    const transport = new ScriptedTransport([]);
+    transport.remoteAddress = '::ffff:192.0.2.7';
+    transport.localAddress = '::ffff:127.0.0.1';
+    const socket = Socket.from(transport, { trackLeaks: false });
+    expect(socket.remote).toEqual({ kind: 'tcp', host: '192.0.2.7', port: 40000, tls: false });
+    expect(socket.remoteAddress).toBe('tcp://192.0.2.7:40000');
+    expect(socket.local).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 7070, tls: false });
+    socket.destroy();
+  });
+
+  it('keeps real IPv6 hosts as they are', () => {
+    const transport = new ScriptedTransport([]);
+    transport.remoteAddress = '::1';
+    const socket = Socket.from(transport, { trackLeaks: false });
+    expect(socket.remote).toEqual({ kind: 'tcp', host: '::1', port: 40000, tls: false });
+    socket.destroy();
+  });
 });
