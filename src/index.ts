@@ -175,19 +175,20 @@ export {
   DEFAULT_SUBJECT_PREFIX,
   type NatsChatBus,
 } from './server/bus.js';
-export type { ConnectionInfo } from './server/connection-handler.js';
+export type { ConnectionHandler, ConnectionInfo } from './server/connection-handler.js';
+export type { DispatchModel } from './server/dispatch/dispatcher.js';
 export type {
   FrameContext,
   FrameHandler,
   FrameHandlerResult,
-} from './server/dispatch/frame-handler.js';
-export type { ConnectionHandler, DispatchModel } from './server/dispatch/loop.js';
+} from './server/dispatch/protocol.js';
 export type {
+  BuiltinHandlerName,
   CheckedHandlerSpec,
   HandlerModuleExtension,
   HandlerSpec,
 } from './server/handler-spec.js';
-export type { BuiltinHandlerName } from './server/handlers.js';
+
 export type { LatencyKind, MetricsSnapshot, RefusalReason } from './server/metrics.js';
 export { connectNatsBus, type NatsBusOptions } from './server/nats-bus.js';
 // The PROXY protocol codec, for users' own proxies and tests (docs/SERVER.md).

@@ -1,11 +1,12 @@
 /**
- * Serving admitted connections: TLS, Channel, handler, close and accounting, one
- * {@link ServedConnection} per connection in the {@link ConnectionSet} of a server.
+ * One served connection's life: TLS, Channel, handler, close and accounting
+ * ({@link ServedConnection}), and what it needs from the set that serves it
+ * ({@link ConnectionHost}; the set is connection-set.ts).
  *
  * Theory of operation
  * -------------------
  * The accept path (server.ts, or a process worker) has already admitted the
- * connection. {@link ConnectionSet.serve} then takes the raw socket through these
+ * connection. `ConnectionSet.serve` then takes the raw socket through these
  * steps, each of which can end it:
  *
  * | step          | what happens                                         | failure code               |
@@ -24,9 +25,9 @@
  * Any other switchboard error escaping the handler (a FrameError or timeout from
  * `receive()`, a write timeout from `send()`) keeps its own code.
  *
- * Shutdown: `drain(timeout)` aborts every connection's `info.signal` (handlers
- * that loop forever should watch it), waits for connections to end, and after
- * `timeout` ms destroys what is left.
+ * Shutdown (the set's `drain(timeout)`) aborts every connection's `info.signal`
+ * and asks each to end when idle ({@link ServedConnection.endWhenIdle}); what is left
+ * after the timeout is destroyed ({@link ServedConnection.destroy}).
  *
  * Memory per idle connection (issue #8) shapes the code: a connection is one
  * {@link ServedConnection} with prototype methods and no suspended async frame; the
@@ -34,7 +35,7 @@
  * marked input-first (connection-handler.ts: echo, discard, the threads pool) start
  * *dormant*: between the steps "TLS" and "channel" the connection waits with four
  * shared listeners on the transport (raw-socket.ts) and a slot in a per-server
- * {@link DeadlineQueue} (timers.ts)
+ * DeadlineQueue (timers.ts)
  * (the idle timeout), and creates its Socket and Channel only when the peer sends,
  * ends, fails or idles out; the event is handed on, so every outcome is the same as
  * with an eager start. They go back to sleep when idle (#15): every running connection
@@ -48,7 +49,7 @@ import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { Framing } from '../codec/types.js';
 import { diagnosticChannels } from '../diagnostics.js';
-import { ConnectionError, InvalidArgumentError, SwitchboardError } from '../errors.js';
+import { InvalidArgumentError, SwitchboardError } from '../errors.js';
 import { endpointText, formatAddress, type UnixAddress } from '../net/address.js';
 import { Channel, type ChannelOptions, type ChannelStats } from '../net/channel.js';
 import { type Clock, systemClock } from '../net/clock.js';
@@ -56,34 +57,30 @@ import { idleTimeoutError } from '../net/idle-timeout.js';
 import { Socket } from '../net/socket.js';
 import { acceptTls, type TlsAcceptor } from '../net/tls.js';
 import { DEFAULTS } from '../options.js';
-import { type ConnectionBody, type ConnectionInfo, isInputFirst } from './connection-handler.js';
-import { InputBudget } from './input-budget.js';
+import type { ConnectionBody, ConnectionInfo } from './connection-handler.js';
+import type { InputBudget } from './input-budget.js';
+import type { ConnectionLimits } from './limits.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ProxyHeader } from './proxy-protocol.js';
 import {
   type DormantEvent,
   type DormantSleeper,
   listenDormant,
-  type ProxyPreamble,
   prefixedDuplex,
   unlistenDormant,
 } from './raw-socket.js';
 import type { RequestSettings } from './request-handler.js';
-import { DeadlineQueue, SharedTimers } from './timers.js';
+import type { SharedTimers } from './timers.js';
 
 /** Settings shared by every connection of a server. */
 export interface ConnectionSettings {
   readonly serverId: number;
   readonly framing: Framing;
-  readonly idleTimeout: number;
-  readonly frameTimeout: number;
-  readonly writeTimeout: number;
-  readonly maxQueuedOutput: number;
   /**
-   * Input bytes all connections together may hold (see input-budget.ts); in a
-   * `processes` worker, its share. `Infinity` = no budget.
+   * Deadlines and bounds (limits.ts); in a `processes` worker, `maxBufferedInputTotal`
+   * is its share. `Infinity` = no input budget.
    */
-  readonly maxBufferedInputTotal: number;
+  readonly limits: ConnectionLimits;
   /** TLS, handshaken per connection (after any PROXY header), or null for plain TCP. */
   readonly tls: TlsAcceptor | null;
   readonly metrics: ServerMetrics;
@@ -92,6 +89,34 @@ export interface ConnectionSettings {
   readonly clock?: Clock;
   /** sbp: `onRequest`, its deadline and bound, and heartbeats (request-handler.ts). */
   readonly requests?: RequestSettings;
+}
+
+/**
+ * What a {@link ServedConnection} needs from the set that serves it (ConnectionSet,
+ * connection-set.ts): shared settings and clocks, the server-wide queues it takes
+ * a slot in, and the report of its end. One per set, not per connection.
+ */
+export interface ConnectionHost {
+  readonly settings: ConnectionSettings;
+  readonly body: ConnectionBody;
+  /** The body is input-first (markInputFirst, connection-handler.ts): connections start dormant. */
+  readonly inputFirst: boolean;
+  /** True once the set drains: a late `info.signal` read comes back aborted. */
+  readonly draining: boolean;
+  /** Counts a request the Channel answered with an ERROR. */
+  readonly reportRequestError: (error: SwitchboardError) => void;
+  /** The deadline clock of every connection. */
+  readonly timers: SharedTimers;
+  /** The input budget every connection's channel reports to. */
+  readonly inputBudget: InputBudget;
+  /** Queues `connection.onDeadline()` idleTimeout from now; the slot, or -1 when idleTimeout is off. */
+  scheduleDeadline(connection: ServedConnection): number;
+  /** Cancels a slot {@link scheduleDeadline} returned (-1: nothing). */
+  cancelDeadline(slot: number): void;
+  /** Queues `connection.onSleepCheck()`; false when the body is not input-first. */
+  scheduleSleepCheck(connection: ServedConnection): boolean;
+  /** The connection has been accounted for. */
+  ended(connection: ServedConnection): void;
 }
 
 /**
@@ -127,7 +152,7 @@ type Phase = 'starting' | 'dormant' | 'running' | 'suspending' | 'closing' | 'en
  *   (the event is handed on to them) and the body then runs as usual, so limits,
  *   errors, metrics and diagnostics are the same.
  */
-class ServedConnection implements ConnectionInfo, DormantSleeper {
+export class ServedConnection implements ConnectionInfo, DormantSleeper {
   /** A number until read (formatting every id up front costs a string per connection). */
   readonly #id: string | number;
   readonly proxyHeader: ProxyHeader | null;
@@ -157,7 +182,7 @@ class ServedConnection implements ConnectionInfo, DormantSleeper {
    * causes (see markInputFirst, connection-handler.ts): the threads pool's next frame sequence.
    */
   resumeState = 0;
-  readonly #owner: ConnectionSet;
+  readonly #owner: ConnectionHost;
   /** `performance.now()` ms, truncated: a small integer is stored unboxed (a double is a heap number). */
   readonly #started: number;
   #handlerStarted = 0;
@@ -166,7 +191,7 @@ class ServedConnection implements ConnectionInfo, DormantSleeper {
   readonly #endTag: string;
 
   constructor(
-    owner: ConnectionSet,
+    owner: ConnectionHost,
     raw: net.Socket,
     id: string | number,
     proxyHeader: ProxyHeader | null,
@@ -243,7 +268,7 @@ class ServedConnection implements ConnectionInfo, DormantSleeper {
     if (settings.tls !== null) {
       const prefix = remainder ?? new Uint8Array(0);
       acceptTls(this.raw, settings.tls, {
-        timeout: settings.frameTimeout,
+        timeout: settings.limits.frameTimeout,
         clock: settings.clock ?? systemClock,
         ...(prefix.byteLength > 0 ? { underlying: prefixedDuplex(this.raw, prefix) } : {}),
       }).then(
@@ -431,12 +456,13 @@ class ServedConnection implements ConnectionInfo, DormantSleeper {
       transport.emit(replay, argument);
     }
     const requests = settings.requests;
+    const limits = settings.limits;
     const channel = new Channel(socket, {
       framing: settings.framing,
-      idleTimeout: settings.idleTimeout,
-      frameTimeout: settings.frameTimeout,
-      writeTimeout: settings.writeTimeout,
-      maxQueuedOutput: settings.maxQueuedOutput,
+      idleTimeout: limits.idleTimeout,
+      frameTimeout: limits.frameTimeout,
+      writeTimeout: limits.writeTimeout,
+      maxQueuedOutput: limits.maxQueuedOutput,
       clock,
       ...(requests === undefined ? {} : this.#requestOptions(requests)),
     });
@@ -508,7 +534,7 @@ class ServedConnection implements ConnectionInfo, DormantSleeper {
       this.#fail(failure);
       return;
     }
-    channel.destroy(idleTimeoutError(this.#owner.settings.idleTimeout));
+    channel.destroy(idleTimeoutError(this.#owner.settings.limits.idleTimeout));
     this.#runBody();
   }
 
@@ -687,214 +713,6 @@ class ServedConnection implements ConnectionInfo, DormantSleeper {
   }
 }
 
-/** The connections one server (or one process worker) is serving. */
-export class ConnectionSet {
-  /** @internal */
-  readonly settings: ConnectionSettings;
-  /** @internal */
-  readonly body: ConnectionBody;
-  /** @internal The body is input-first (see markInputFirst, connection-handler.ts): connections start dormant. */
-  readonly inputFirst: boolean;
-  /** @internal Counts a request the Channel answered with an ERROR (one closure per server). */
-  readonly reportRequestError: (error: SwitchboardError) => void;
-  /** @internal The deadline clock of every connection (see {@link SharedTimers}). */
-  readonly timers: SharedTimers;
-  /** @internal The input budget every connection's channel reports to. */
-  readonly inputBudget: InputBudget;
-  readonly #live = new Set<ServedConnection>();
-  readonly #idle = new Set<() => void>();
-  /** Idle deadlines of dormant connections (null when idleTimeout is off). */
-  readonly #deadlines: DeadlineQueue<ServedConnection> | null;
-  /** Sleep checks of running connections of an input-first body (see onSleepCheck). */
-  readonly #sleepChecks: DeadlineQueue<ServedConnection> | null;
-  #draining = false;
-
-  constructor(settings: ConnectionSettings, body: ConnectionBody) {
-    this.settings = settings;
-    this.body = body;
-    // A heartbeat pings from the start: a connection that waits for input first would
-    // never detect a silent peer.
-    this.inputFirst = isInputFirst(body) && settings.requests?.heartbeat === undefined;
-    const metrics = settings.metrics;
-    this.reportRequestError = (error) => metrics.recordError(error.code);
-    this.timers = new SharedTimers(settings.clock ?? systemClock);
-    this.inputBudget = new InputBudget(settings.maxBufferedInputTotal);
-    this.#deadlines =
-      this.inputFirst && settings.idleTimeout > 0
-        ? new DeadlineQueue<ServedConnection>(this.timers, settings.idleTimeout, (connection) =>
-            connection.onDeadline(),
-          )
-        : null;
-    this.#sleepChecks = this.inputFirst
-      ? new DeadlineQueue(this.timers, DEFAULTS.sleepCheckInterval, (connection) =>
-          connection.onSleepCheck(),
-        )
-      : null;
-  }
-
-  /** Connections being served. */
-  get size(): number {
-    return this.#live.size;
-  }
-
-  /** Connections dormant now (no Socket or Channel). O(n): for tests and diagnosis. */
-  get dormant(): number {
-    let count = 0;
-    for (const connection of this.#live) {
-      if (connection.dormant) {
-        count += 1;
-      }
-    }
-    return count;
-  }
-
-  /** True once `drain()` has started (late `info.signal` reads come back aborted). */
-  get draining(): boolean {
-    return this.#draining;
-  }
-
-  /** Frames and bytes of live connections (not yet folded into the totals). */
-  liveStats(): {
-    framesIn: number;
-    framesOut: number;
-    bytesIn: number;
-    bytesOut: number;
-    bufferedInput: number;
-  } {
-    const sum = {
-      framesIn: 0,
-      framesOut: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-      bufferedInput: this.inputBudget.total,
-    };
-    for (const connection of this.#live) {
-      const stats = connection.traffic ?? undefined;
-      if (stats !== undefined) {
-        addTraffic(sum, stats);
-      }
-    }
-    return sum;
-  }
-
-  /**
-   * Serves one admitted connection to its end. Never rejects: failures are
-   * counted, published and end the connection only.
-   */
-  serve(raw: net.Socket, id: string | number, proxy: ProxyPreamble | null): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.serveWith(raw, id, proxy, () => resolve(), '');
-    });
-  }
-
-  /**
-   * {@link serve} without a promise: calls `onEnded(tag)` once the connection has
-   * ended and been accounted for. A promise per connection, its resolve function and
-   * the caller's reaction closure cost ~300 bytes per idle connection (#8); a
-   * server-wide `onEnded` and a tag (the admission IP) cost two fields.
-   */
-  serveWith(
-    raw: net.Socket,
-    id: string | number,
-    proxy: ProxyPreamble | null,
-    onEnded: (tag: string) => void,
-    tag: string,
-  ): void {
-    const connection = new ServedConnection(this, raw, id, proxy?.header ?? null, onEnded, tag);
-    this.#live.add(connection);
-    connection.start(proxy?.remainder ?? null);
-  }
-
-  /** @internal */
-  scheduleDeadline(connection: ServedConnection): number {
-    return this.#deadlines === null ? -1 : this.#deadlines.add(connection);
-  }
-
-  /** @internal Queues `connection.onSleepCheck()`; false when the body is not input-first. */
-  scheduleSleepCheck(connection: ServedConnection): boolean {
-    if (this.#sleepChecks === null) {
-      return false;
-    }
-    this.#sleepChecks.add(connection);
-    return true;
-  }
-
-  /** @internal */
-  cancelDeadline(slot: number): void {
-    if (slot >= 0) {
-      this.#deadlines?.cancel(slot);
-    }
-  }
-
-  /** @internal A connection was accounted for. */
-  ended(connection: ServedConnection): void {
-    this.#live.delete(connection);
-    if (this.#live.size === 0) {
-      this.#deadlines?.clear();
-      this.#sleepChecks?.clear();
-      for (const wake of this.#idle) {
-        wake();
-      }
-    }
-  }
-
-  /**
-   * Graceful end: aborts every handler's signal, waits until every connection
-   * ended or `timeout` ms passed (0 = no limit), then destroys the rest.
-   * Resolves with the number destroyed.
-   */
-  async drain(timeout: number): Promise<number> {
-    this.#draining = true;
-    for (const connection of this.#live) {
-      connection.abort?.abort();
-    }
-    // Idle connections end now; busy ones as soon as their frame in progress is done.
-    for (const connection of [...this.#live]) {
-      connection.endWhenIdle();
-    }
-    if (this.#live.size === 0) {
-      return 0;
-    }
-    let wake: () => void = () => undefined;
-    const allDone = new Promise<void>((resolve) => {
-      wake = resolve;
-      this.#idle.add(resolve);
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<'expired'>((resolve) => {
-      if (timeout > 0) {
-        timer = setTimeout(() => resolve('expired'), timeout);
-      }
-    });
-    const outcome = await Promise.race([allDone.then(() => 'done' as const), expired]);
-    clearTimeout(timer);
-    this.#idle.delete(wake);
-    if (outcome === 'done') {
-      return 0;
-    }
-    return this.destroyAll(
-      new ConnectionError(
-        'SB_CONNECTION_CLOSED',
-        `server closed; connection outlived closeTimeout ${timeout} ms`,
-      ),
-    );
-  }
-
-  /** Destroys every live connection at once; resolves with how many there were. */
-  async destroyAll(error: SwitchboardError): Promise<number> {
-    const victims = [...this.#live];
-    for (const connection of victims) {
-      connection.destroy(error);
-    }
-    if (this.#live.size > 0) {
-      await new Promise<void>((resolve) => {
-        this.#idle.add(resolve);
-      });
-    }
-    return victims.length;
-  }
-}
-
 /** Adds counters of a Channel dropped by a sleep to its successor's. */
 function addStats(into: ChannelStats, from: ChannelStats): void {
   into.framesReceived += from.framesReceived;
@@ -904,7 +722,7 @@ function addStats(into: ChannelStats, from: ChannelStats): void {
 }
 
 /** Adds a channel's counters to traffic totals (the server's metrics, or a live sum). */
-function addTraffic(
+export function addTraffic(
   into: { framesIn: number; framesOut: number; bytesIn: number; bytesOut: number },
   stats: ChannelStats,
 ): void {

@@ -1,6 +1,9 @@
 /**
- * Compile-time type of a server's `handler` option when it is a string: a built-in
- * name or the path of a handler module, so that `handler: 'eccho'` is a type error.
+ * The `handler` option as a string: its compile-time type, and the one place that
+ * decides whether it names a built-in or a handler module ({@link chooseHandler}).
+ *
+ * The type is a built-in name or the path of a handler module, so that
+ * `handler: 'eccho'` is a type error.
  *
  * Paths stay possible in the forms people write: relative (`./h.js`, `../h.js`),
  * absolute (`/srv/h.js`), a `file:` URL string (`new URL('./h.js', import.meta.url).href`),
@@ -8,7 +11,17 @@
  * the wide type `string` passes unchecked (as with framing specs), and is checked at
  * run time (`SB_BAD_OPTION`: not a built-in and no such module).
  */
-import type { BuiltinHandlerName } from './handlers.js';
+import { resolveHandlerModule } from './dispatch/entry.js';
+
+/** Names accepted as a built-in `handler`. */
+export type BuiltinHandlerName = 'echo' | 'chat' | 'discard';
+
+/** The built-in names, for validation. */
+export const BUILTIN_HANDLER_NAMES: readonly BuiltinHandlerName[] = Object.freeze([
+  'echo',
+  'chat',
+  'discard',
+]);
 
 /** File extensions of a handler module. */
 export type HandlerModuleExtension = 'js' | 'mjs' | 'cjs' | 'ts' | 'mts' | 'cts';
@@ -28,3 +41,21 @@ export type CheckedHandlerSpec<H extends string> = string extends H
   : H extends HandlerSpec
     ? H
     : HandlerSpec;
+
+/**
+ * A `handler` string, decided: a built-in, or a module's file: URL (checked to exist).
+ * Plain data, so it crosses to worker threads and processes as it is.
+ */
+export type HandlerChoice = { builtin: BuiltinHandlerName } | { module: string };
+
+/**
+ * Decides what a `handler` string names: a built-in name wins; anything else is a module
+ * path, resolved against the working directory.
+ * @throws InvalidArgumentError `SB_BAD_OPTION` when no such module exists.
+ */
+export function chooseHandler(handler: string): HandlerChoice {
+  if ((BUILTIN_HANDLER_NAMES as readonly string[]).includes(handler)) {
+    return { builtin: handler as BuiltinHandlerName };
+  }
+  return { module: resolveHandlerModule(handler) };
+}

@@ -1,9 +1,10 @@
 /**
- * Built-in handlers: `echo`, `chat`, `discard`.
+ * Built-in handlers: `echo`, `chat`, `discard`; and how a {@link HandlerChoice}
+ * becomes the code that serves a connection or a frame.
  *
- * Each exists in two shapes: a connection handler (`(channel, info)`, for the
- * `loop` and `processes` models) and, where it makes sense, a frame handler
- * (`(frame, context)`, run in worker threads by the `threads` model). `chat`
+ * Each exists in two shapes: a connection body (`(channel, info)`, for the `loop` and
+ * `processes` models, and `chat` under `threads`) and, where it makes sense, a frame
+ * handler (`(frame, context)`, run in worker threads by the `threads` model). `chat`
  * has no frame-handler form: relaying to other clients needs their sockets, which
  * live on the main thread, so under `threads` chat is relayed on the main thread
  * (see docs/SERVER.md).
@@ -12,22 +13,144 @@
  * `processes` model each worker has its own room, and a relay (the primary)
  * forwards each frame to the other workers' rooms.
  */
-import type { BuiltinFrameHandlerName, FrameHandler } from './dispatch/frame-handler.js';
+import type { Channel } from '../net/channel.js';
+import {
+  type ConnectionBody,
+  type ConnectionHandler,
+  markInputFirst,
+} from './connection-handler.js';
+import type { BuiltinFrameHandlerName, FrameHandler, PoolHandler } from './dispatch/protocol.js';
+import type { BuiltinHandlerName, HandlerChoice } from './handler-spec.js';
 
-export type { BuiltinFrameHandlerName };
+/**
+ * `echo`: every frame is sent back, in order. Input-first (it does nothing before the
+ * first frame), so its connections start dormant: see markInputFirst.
+ */
+export const echoBody = markInputFirst(async (channel: Channel): Promise<void> => {
+  // One await per batch of queued frames (batches()), not one per frame; and a send is
+  // awaited only when its promise is not one already known to be fulfilled. Why that
+  // is enough: below the socket's high-water mark send() returns one shared settled
+  // promise, so after it was awaited once, the same object needs no await (a settled
+  // promise stays settled); a drain wait or a failure is a new promise, awaited, so
+  // backpressure and errors work as with `await channel.send()` per frame.
+  let fulfilled: Promise<void> | undefined;
+  for await (const frames of channel.batches()) {
+    for (const frame of frames) {
+      const sent = channel.send(frame);
+      if (sent !== fulfilled) {
+        await sent;
+        fulfilled = sent;
+      }
+    }
+  }
+});
 
-/** Names accepted as a built-in `handler`. */
-export type BuiltinHandlerName = 'echo' | 'chat' | 'discard';
+/** `discard`: frames are read and dropped, a batch per await. Input-first, like echo. */
+export const discardBody = markInputFirst(async (channel: Channel): Promise<void> => {
+  for await (const frames of channel.batches()) {
+    // Reading is the point: it keeps the peer's writes flowing and the idle timer fed.
+    frames.length = 0;
+  }
+});
 
-/** The built-in names, for validation. */
-export const BUILTIN_HANDLER_NAMES: readonly BuiltinHandlerName[] = Object.freeze([
-  'echo',
-  'chat',
-  'discard',
-]);
+/**
+ * `chat`: each frame goes to every other member of `room`, in order.
+ *
+ * Fan-out cost (#14, #15): the body takes every frame queued on its channel at once
+ * (one `receive()`, then `tryReceive()`), and the room hands that run to each member
+ * as one chunk of wire bytes, encoded once and shared: one queued chunk per receiver
+ * per run, no promise, closure or observer per message. A member whose queued output
+ * passes `maxQueuedOutput` (a client that does not read) is cut at once with
+ * `SB_OUTPUT_QUEUE_FULL`; the others are unaffected and lose nothing.
+ */
+function chatBody(room: ChatRoom): ConnectionBody {
+  return async (channel: Channel) => {
+    const member: ChatMember = {
+      deliver(frame) {
+        member.deliverRun!(new FrameRun([frame]));
+      },
+      deliverRun(run) {
+        let wire: Uint8Array;
+        try {
+          wire = run.wireFor(channel.framing, (frames) => channel.encodeRun(frames));
+        } catch (error) {
+          // The framing cannot carry one of the frames (not reachable with the built-in
+          // framings, whose encoders write back whatever they decode): end this member
+          // with the error rather than lose the frames silently.
+          channel.destroy(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        // False when the channel failed or closed (its own serve() reports why), or
+        // was just cut for passing maxQueuedOutput.
+        channel.writeEncoded(wire, run.frames.length, run.payloadBytes);
+      },
+    };
+    room.join(member);
+    try {
+      for (;;) {
+        const first = await channel.receive();
+        if (first === null) {
+          return;
+        }
+        const frames = [first];
+        // Only while frames are queued: tryReceive() then never throws, so a failure
+        // that arrives behind them cannot make this run's frames go missing.
+        while (channel.queuedFrames > 0) {
+          frames.push(channel.tryReceive() as Uint8Array);
+        }
+        room.postRun(member, frames);
+      }
+    } finally {
+      room.leave(member);
+    }
+  };
+}
+
+/** The connection body of a built-in handler (`chat` needs the server's room). */
+function builtinBody(name: BuiltinHandlerName, room: ChatRoom): ConnectionBody {
+  switch (name) {
+    case 'echo':
+      return echoBody;
+    case 'discard':
+      return discardBody;
+    case 'chat':
+      return chatBody(room);
+  }
+}
+
+/** Loads a module whose default export is a {@link ConnectionHandler}. */
+async function loadConnectionHandler(moduleUrl: string): Promise<ConnectionHandler> {
+  const loaded = (await import(moduleUrl)) as { default?: unknown };
+  if (typeof loaded.default !== 'function') {
+    throw new TypeError(`handler module ${moduleUrl} has no default export function`);
+  }
+  return loaded.default as ConnectionHandler;
+}
+
+/** The connection body of a handler choice: a built-in's (`chat` joins `room`), or the module's default export. */
+export async function connectionBody(
+  choice: HandlerChoice,
+  room: ChatRoom,
+): Promise<ConnectionBody> {
+  return 'builtin' in choice
+    ? builtinBody(choice.builtin, room)
+    : loadConnectionHandler(choice.module);
+}
+
+/** The frame handler a pool worker runs: a built-in's frame form, or the module's default export. */
+export async function loadFrameHandler(spec: PoolHandler): Promise<FrameHandler> {
+  if ('builtin' in spec) {
+    return BUILTIN_FRAME_HANDLERS[spec.builtin];
+  }
+  const loaded = (await import(spec.module)) as { default?: unknown };
+  if (typeof loaded.default !== 'function') {
+    throw new TypeError(`handler module has no default export function: ${spec.module}`);
+  }
+  return loaded.default as FrameHandler;
+}
 
 /** Frame-handler forms of the built-ins (run in worker threads). */
-export const BUILTIN_FRAME_HANDLERS: Readonly<Record<BuiltinFrameHandlerName, FrameHandler>> =
+const BUILTIN_FRAME_HANDLERS: Readonly<Record<BuiltinFrameHandlerName, FrameHandler>> =
   Object.freeze({
     echo: (frame: Uint8Array) => frame,
     discard: () => undefined,

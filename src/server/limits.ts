@@ -1,6 +1,7 @@
 /**
- * Server limits: the option schema (units, defaults, what 0 means) and the
- * connection admission bookkeeping.
+ * Server limits: the option schema (units, defaults, what 0 means), the
+ * {@link ConnectionLimits} every connection is served with, and the connection
+ * admission bookkeeping.
  *
  * Theory of operation
  * -------------------
@@ -14,7 +15,7 @@
  * it is known ({@link AdmissionControl.rebind}), so one proxy does not count as
  * one client.
  */
-import { DEFAULTS, maxFrameRule, type OptionSchema } from '../options.js';
+import { DEFAULTS, maxFrameRule, type OptionSchema, type ResolvedOptions } from '../options.js';
 import type { RefusalReason } from './metrics.js';
 
 /**
@@ -67,6 +68,36 @@ export const SERVER_LIMITS_SCHEMA = {
   /** Expect a PROXY protocol v1/v2 header on every connection. Default false. */
   proxyProtocol: { kind: 'boolean', default: false },
 } as const satisfies OptionSchema;
+
+/**
+ * The server options every connection is served with. They travel as one object
+ * wherever connections are served (ConnectionSettings, a worker process's config), so
+ * a new per-connection limit is one name here plus its entry in the schema above
+ * (and its public doc in ServerOptions).
+ */
+export const CONNECTION_LIMIT_NAMES = [
+  'idleTimeout',
+  'frameTimeout',
+  'writeTimeout',
+  'maxQueuedOutput',
+  'maxBufferedInputTotal',
+] as const satisfies readonly (keyof typeof SERVER_LIMITS_SCHEMA)[];
+
+/** The per-connection limits, resolved (see {@link CONNECTION_LIMIT_NAMES}). Times in ms, sizes in bytes. */
+export type ConnectionLimits = Readonly<
+  Pick<ResolvedOptions<typeof SERVER_LIMITS_SCHEMA>, (typeof CONNECTION_LIMIT_NAMES)[number]>
+>;
+
+/** The {@link ConnectionLimits} out of the resolved server options. */
+export function connectionLimits(
+  resolved: ResolvedOptions<typeof SERVER_LIMITS_SCHEMA>,
+): ConnectionLimits {
+  const limits: Partial<Record<(typeof CONNECTION_LIMIT_NAMES)[number], number>> = {};
+  for (const name of CONNECTION_LIMIT_NAMES) {
+    limits[name] = resolved[name];
+  }
+  return limits as ConnectionLimits;
+}
 
 /** Counts open connections, in total and per client IP, and decides admission. */
 export class AdmissionControl {

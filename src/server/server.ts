@@ -8,7 +8,7 @@
  *
  *   accept -> admission (maxConnections, maxConnectionsPerIp)
  *          -> PROXY header (when proxyProtocol; per-IP charge moves to the real client)
- *          -> dispatcher.serve(socket)  [loop | threads | processes]
+ *          -> dispatcher.serve(socket)  [loop | threads | processes: dispatch/dispatcher.ts]
  *          -> admission released when serve() resolves
  *
  * Accept-loop states:
@@ -59,32 +59,17 @@ import { HEARTBEAT_SCHEMA } from '../net/heartbeat.js';
 import { buildTlsServerOptions, type TlsServerOptions, tlsAcceptor } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
 import { type BusStatus, ChatBridge, type ChatBus, DEFAULT_CHAT_ROOM } from './bus.js';
-import { ConnectionSet, type ConnectionSettings } from './connection.js';
-import type { ConnectionBody } from './connection-handler.js';
-import { resolveHandlerModule } from './dispatch/entry.js';
-import type { PoolHandler } from './dispatch/frame-handler.js';
-import {
-  builtinBody,
-  type ConnectionHandler,
-  type Dispatcher,
-  type DispatchModel,
-  LocalDispatcher,
-  loadConnectionHandler,
-} from './dispatch/loop.js';
-import { ProcessDispatcher } from './dispatch/processes.js';
-import { poolBody, poolRequestHandler, ThreadPool } from './dispatch/threads.js';
+import type { ConnectionSettings } from './connection.js';
+import type { ConnectionHandler } from './connection-handler.js';
+import { createDispatcher, type Dispatcher, type DispatchModel } from './dispatch/dispatcher.js';
 import type { CheckedHandlerSpec } from './handler-spec.js';
-import { BUILTIN_HANDLER_NAMES, type BuiltinHandlerName, ChatRoom } from './handlers.js';
-import { AdmissionControl, SERVER_LIMITS_SCHEMA } from './limits.js';
+import { ChatRoom } from './handlers.js';
+import { AdmissionControl, connectionLimits, SERVER_LIMITS_SCHEMA } from './limits.js';
 import { type MetricsSnapshot, type RefusalReason, ServerMetrics } from './metrics.js';
 import { connectNatsBus } from './nats-bus.js';
 import { createMetricsRegistries, type MetricsEndpoint, serveMetrics } from './prometheus.js';
 import { type ProxyPreamble, readProxyHeader } from './raw-socket.js';
-import {
-  loadRequestHandler,
-  type RequestSettings,
-  type ServerRequestHandler,
-} from './request-handler.js';
+import type { ServerRequestHandler } from './request-handler.js';
 
 /** TLS settings of a server (mutual TLS with `requestCert` + `ca`). */
 export type ServerTlsOptions = TlsServerOptions;
@@ -337,123 +322,31 @@ export async function createServer<F extends string = string, H extends string =
   const settings: ConnectionSettings = {
     serverId,
     framing,
-    idleTimeout: limits.idleTimeout,
-    frameTimeout: limits.frameTimeout,
-    writeTimeout: limits.writeTimeout,
-    maxQueuedOutput: limits.maxQueuedOutput,
-    maxBufferedInputTotal: limits.maxBufferedInputTotal,
+    limits: connectionLimits(limits),
     tls: tlsOptions === null ? null : tlsAcceptor(tlsOptions),
     metrics,
     ...(listenAddress.kind === 'unix' ? { unixAddress: listenAddress } : {}),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
   };
-  const requestSettings = (onRequest: ServerRequestHandler | undefined): RequestSettings => ({
-    onRequest,
-    requestTimeout: limits.requestTimeout,
-    maxPendingRequests: limits.maxPendingRequests,
-    heartbeat: requestOptions.heartbeat,
+  const dispatcher = await createDispatcher({
+    model: dispatch,
+    handler,
+    workers,
+    settings,
+    requests: requestOptions.used
+      ? {
+          onRequest: requestOptions.onRequest,
+          requestTimeout: limits.requestTimeout,
+          maxPendingRequests: limits.maxPendingRequests,
+          heartbeat: requestOptions.heartbeat,
+        }
+      : null,
+    room,
+    tls: options.tls ?? null,
+    proxyProtocol: limits.proxyProtocol,
+    workerHeartbeatInterval: limits.workerHeartbeatInterval,
+    workerUnresponsiveTimeout: limits.workerUnresponsiveTimeout,
   });
-
-  let dispatcher: Dispatcher;
-  if (dispatch === 'loop') {
-    const body = await loopBody(handler, room);
-    const onRequest = requestOptions.onRequest;
-    const requests = requestOptions.used
-      ? requestSettings(
-          typeof onRequest === 'string'
-            ? await loadRequestHandler(resolveHandlerModule(onRequest))
-            : onRequest,
-        )
-      : undefined;
-    dispatcher = new LocalDispatcher(
-      'loop',
-      new ConnectionSet(requests === undefined ? settings : { ...settings, requests }, body),
-    );
-  } else if (dispatch === 'threads') {
-    if (typeof handler === 'function') {
-      throw badOption(
-        'dispatch "threads" needs a handler module path (functions cannot cross threads), or a built-in',
-      );
-    }
-    let body: ConnectionBody;
-    let release = async (): Promise<void> => undefined;
-    // Requests run in the pool, as frames do (the Channel stays on the main thread).
-    const requestModule =
-      typeof requestOptions.onRequest === 'string'
-        ? resolveHandlerModule(requestOptions.onRequest)
-        : null;
-    let pool: ThreadPool | null = null;
-    if (handler === 'chat') {
-      // Relaying needs every client's socket, which lives on the main thread.
-      body = builtinBody('chat', room);
-      if (requestModule !== null) {
-        pool = await ThreadPool.start(workers, { builtin: 'discard' }, requestModule);
-      }
-    } else {
-      const poolHandler: PoolHandler =
-        handler === 'echo' || handler === 'discard'
-          ? { builtin: handler }
-          : { module: resolveHandlerModule(handler) };
-      pool = await ThreadPool.start(workers, poolHandler, requestModule);
-      body = poolBody(pool, metrics);
-    }
-    if (pool !== null) {
-      const started = pool;
-      release = () => started.close();
-    }
-    const requests = requestOptions.used
-      ? requestSettings(
-          pool === null || requestModule === null ? undefined : poolRequestHandler(pool),
-        )
-      : undefined;
-    dispatcher = new LocalDispatcher(
-      'threads',
-      new ConnectionSet(requests === undefined ? settings : { ...settings, requests }, body),
-      release,
-    );
-  } else {
-    if (typeof handler === 'function') {
-      throw badOption(
-        'dispatch "processes" needs a built-in or a handler module path (functions cannot cross processes)',
-      );
-    }
-    if (options.clock !== undefined) {
-      throw badOption('option "clock" is not supported with dispatch "processes"');
-    }
-    const handlerSpec = isBuiltin(handler)
-      ? { builtin: handler }
-      : { module: resolveHandlerModule(handler) };
-    dispatcher = await ProcessDispatcher.start({
-      workers,
-      handler: handlerSpec,
-      serverId,
-      framing: framing.spec,
-      maxFrame: framing.maxFrame,
-      idleTimeout: limits.idleTimeout,
-      frameTimeout: limits.frameTimeout,
-      writeTimeout: limits.writeTimeout,
-      maxQueuedOutput: limits.maxQueuedOutput,
-      // Each worker enforces its share: connections are spread evenly over workers.
-      maxBufferedInputTotal: Math.max(1, Math.floor(limits.maxBufferedInputTotal / workers)),
-      proxyProtocol: limits.proxyProtocol,
-      unixAddress: listenAddress.kind === 'unix' ? listenAddress : null,
-      tls: options.tls ?? null,
-      requests: requestOptions.used
-        ? {
-            ...requestSettings(undefined),
-            onRequest:
-              typeof requestOptions.onRequest === 'string'
-                ? resolveHandlerModule(requestOptions.onRequest)
-                : null,
-          }
-        : null,
-      heartbeatInterval: limits.workerHeartbeatInterval,
-      unresponsiveTimeout: limits.workerUnresponsiveTimeout,
-      metrics,
-      // Workers join this room; with a bus it is bridged below like the loop model's.
-      chatRoom: room,
-    });
-  }
   metrics.liveTraffic = () => dispatcher.liveTraffic();
   let bus: ServerBus | null;
   try {
@@ -531,28 +424,6 @@ async function attachBus(
     await bus.flush();
   }
   return { bus, bridge, owned };
-}
-
-function isBuiltin(handler: string): handler is BuiltinHandlerName {
-  return (BUILTIN_HANDLER_NAMES as readonly string[]).includes(handler);
-}
-
-async function loopBody(
-  handler: ServerOptions['handler'],
-  room: ChatRoom,
-): Promise<ConnectionBody> {
-  if (typeof handler === 'function') {
-    return handler;
-  }
-  if (typeof handler !== 'string') {
-    throw badOption(
-      'option "handler" must be "echo", "chat", "discard", a function or a module path',
-    );
-  }
-  if (isBuiltin(handler)) {
-    return builtinBody(handler, room);
-  }
-  return loadConnectionHandler(resolveHandlerModule(handler));
 }
 
 /** onRequest and heartbeat, checked against the framing and the dispatch model. */
@@ -703,8 +574,7 @@ class SwitchboardServer implements Server {
   }
 
   get workerPids(): readonly number[] {
-    const dispatcher = this.#parts.dispatcher;
-    return dispatcher instanceof ProcessDispatcher ? dispatcher.pids : [];
+    return this.#parts.dispatcher.workerPids;
   }
 
   get bus(): BusStatus | null {

@@ -11,10 +11,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseFraming } from '../../src/codec/spec.js';
 import { type ConnectionCloseMessage, diagnosticChannels } from '../../src/diagnostics.js';
 import { DEFAULTS } from '../../src/options.js';
-import { ConnectionSet, type ConnectionSettings } from '../../src/server/connection.js';
+import type { ConnectionSettings } from '../../src/server/connection.js';
 import type { ConnectionBody } from '../../src/server/connection-handler.js';
-import { discardBody, echoBody } from '../../src/server/dispatch/loop.js';
+import { ConnectionSet } from '../../src/server/connection-set.js';
 import { poolBody, ThreadPool } from '../../src/server/dispatch/threads.js';
+import { discardBody, echoBody } from '../../src/server/handlers.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
 import { ManualClock, readAll, until } from './helpers.js';
 
@@ -59,11 +60,13 @@ async function rig(
     framing: parseFraming(options.framing ?? 'length:u32be', {
       ...(options.maxFrame === undefined ? {} : { maxFrame: options.maxFrame }),
     }),
-    idleTimeout: options.idleTimeout ?? 0,
-    frameTimeout: 0,
-    writeTimeout: 30_000,
-    maxQueuedOutput: 1 << 20,
-    maxBufferedInputTotal: 1 << 20,
+    limits: {
+      idleTimeout: options.idleTimeout ?? 0,
+      frameTimeout: 0,
+      writeTimeout: 30_000,
+      maxQueuedOutput: 1 << 20,
+      maxBufferedInputTotal: 1 << 20,
+    },
     tls: null,
     metrics,
     clock,
@@ -121,7 +124,7 @@ describe('idle connections go back to sleep (#15)', () => {
     await until(() => received.bytes().length === frame('one').length);
     expect(r.set.dormant).toBe(0);
     await sleepNow(r);
-    expect(r.set.inputBudget.total).toBe(0);
+    expect(r.set.liveStats().bufferedInput).toBe(0);
 
     // Two frames in one chunk wake it; both are echoed.
     r.client.write(Buffer.concat([frame('two'), frame('three')]));
@@ -133,21 +136,21 @@ describe('idle connections go back to sleep (#15)', () => {
     const four = frame('four');
     r.client.write(four.subarray(0, 2));
     await until(() => r.set.dormant === 0);
-    await until(() => r.set.inputBudget.total === 2);
+    await until(() => r.set.liveStats().bufferedInput === 2);
     r.clock.advance(CHECK);
     r.clock.advance(CHECK);
     r.clock.advance(CHECK);
     await new Promise((resolve) => setImmediate(resolve));
     expect(r.set.dormant).toBe(0);
     r.client.write(four.subarray(2, 5));
-    await until(() => r.set.inputBudget.total === 5);
+    await until(() => r.set.liveStats().bufferedInput === 5);
     r.client.write(four.subarray(5));
     await until(() => received.bytes().length === afterTwo + four.length);
     expect(received.bytes()).toEqual(
       Buffer.concat([frame('one'), frame('two'), frame('three'), four]),
     );
     await sleepNow(r);
-    expect(r.set.inputBudget.total).toBe(0);
+    expect(r.set.liveStats().bufferedInput).toBe(0);
     expect(r.set.liveStats()).toMatchObject({
       framesIn: 4,
       framesOut: 4,
@@ -169,7 +172,7 @@ describe('idle connections go back to sleep (#15)', () => {
     expect(r.metrics.framesIn).toBe(4);
     expect(r.metrics.bytesOut).toBe(15);
     expect(r.metrics.connectionsOpen).toBe(0);
-    expect(r.set.inputBudget.total).toBe(0);
+    expect(r.set.liveStats().bufferedInput).toBe(0);
     expect(r.set.size).toBe(0);
   });
 
@@ -199,7 +202,7 @@ describe('idle connections go back to sleep (#15)', () => {
     await until(() => closedMessages.length === 1);
     expect(closedMessages[0]).toMatchObject({ code: 'SB_CONNECTION_RESET', framesIn: 2 });
     expect(r.metrics.errors.get('SB_CONNECTION_RESET')).toBe(1);
-    expect(r.set.inputBudget.total).toBe(0);
+    expect(r.set.liveStats().bufferedInput).toBe(0);
   });
 
   it('bytes then a reset while asleep: the bytes are judged first', async () => {
@@ -298,7 +301,7 @@ describe('idle connections go back to sleep (#15)', () => {
     r.client.write(Buffer.concat([frame('ctx'), frame('ctx')]));
     await until(() => replies().length === 2);
     await sleepNow(r);
-    expect(r.set.inputBudget.total).toBe(0);
+    expect(r.set.liveStats().bufferedInput).toBe(0);
     const split = frame('ctx');
     r.client.write(split.subarray(0, 3));
     await until(() => r.set.dormant === 0);
@@ -309,6 +312,6 @@ describe('idle connections go back to sleep (#15)', () => {
     r.client.end();
     await until(() => closedMessages.length === 1);
     expect(closedMessages[0]).toMatchObject({ code: null, framesIn: 3, framesOut: 3 });
-    expect(r.set.inputBudget.total).toBe(0);
+    expect(r.set.liveStats().bufferedInput).toBe(0);
   });
 });

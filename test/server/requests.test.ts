@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeEnvelope, parseEnvelope, SbpDecoder, SbpType } from '../../src/codec/sbp.js';
 import { NEED_DATA } from '../../src/codec/types.js';
-import type { DispatchModel } from '../../src/server/dispatch/loop.js';
+import type { DispatchModel } from '../../src/server/dispatch/dispatcher.js';
 import { createServer } from '../../src/server/server.js';
 import { ManualClock, Tracker, until } from './helpers.js';
 

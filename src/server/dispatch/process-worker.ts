@@ -1,7 +1,7 @@
 /**
  * Entry of a `processes` dispatch worker: receives its configuration, then
  * connection handles from the primary, and serves each with the `loop` model.
- * See processes.ts for the protocol and the division of work.
+ * See processes.ts for the division of work, protocol.ts for the messages.
  */
 
 import type * as net from 'node:net';
@@ -9,27 +9,24 @@ import { parseFraming } from '../../codec/spec.js';
 import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, type SwitchboardError } from '../../errors.js';
 import { buildTlsServerOptions, tlsAcceptor } from '../../net/tls.js';
-import { ConnectionSet } from '../connection.js';
-import type { ConnectionBody } from '../connection-handler.js';
-import { ChatRoom } from '../handlers.js';
+import { ConnectionSet } from '../connection-set.js';
+import { ChatRoom, connectionBody } from '../handlers.js';
 import { type MetricsDelta, ServerMetrics } from '../metrics.js';
 import { type ProxyPreamble, readProxyHeader } from '../raw-socket.js';
 import { loadRequestHandler } from '../request-handler.js';
 import { WorkerDiagnosticsRelay } from './diagnostics-relay.js';
-import { builtinBody, type LiveTraffic, loadConnectionHandler } from './loop.js';
-import {
-  FrameBatch,
-  type PrimaryMessage,
-  type ProcessWorkerConfig,
-  packFrames,
-  unpackFrames,
-  type WorkerMessage,
-} from './processes.js';
+import { FrameBatch, packFrames, unpackFrames } from './processes.js';
+import type {
+  LiveTraffic,
+  PrimaryMessage,
+  ProcessWorkerConfig,
+  ProcessWorkerMessage,
+} from './protocol.js';
 
 /** How often a worker reports metric deltas and live traffic, ms. */
 const REPORT_INTERVAL_MS = 250;
 
-function sendNow(message: WorkerMessage): void {
+function sendNow(message: ProcessWorkerMessage): void {
   if (process.connected) {
     process.send?.(message);
   }
@@ -48,7 +45,7 @@ function sendChat(frames: Uint8Array[], written: () => void): void {
     return;
   }
   process.send(
-    { type: 'chat', ...packFrames(frames) } satisfies WorkerMessage,
+    { type: 'chat', ...packFrames(frames) } satisfies ProcessWorkerMessage,
     undefined,
     {},
     written,
@@ -56,7 +53,7 @@ function sendChat(frames: Uint8Array[], written: () => void): void {
 }
 
 /** Sends `message` after any batched chat frames: e.g. `drained` must not overtake them. */
-function send(message: WorkerMessage): void {
+function send(message: ProcessWorkerMessage): void {
   chatOut.flush();
   sendNow(message);
 }
@@ -90,12 +87,7 @@ async function init(received: ProcessWorkerConfig): Promise<void> {
   config = received;
   diagnostics.setEnabled(received.relayDiagnostics);
   const framing = parseFraming(received.framing, { maxFrame: received.maxFrame });
-  let body: ConnectionBody;
-  if ('builtin' in received.handler) {
-    body = builtinBody(received.handler.builtin, room);
-  } else {
-    body = await loadConnectionHandler(received.handler.module);
-  }
+  const body = await connectionBody(received.handler, room);
   const requests = received.requests;
   const requestModule = requests?.onRequest ?? null;
   const onRequest = requestModule === null ? undefined : await loadRequestHandler(requestModule);
@@ -104,11 +96,7 @@ async function init(received: ProcessWorkerConfig): Promise<void> {
     {
       serverId: received.serverId,
       framing,
-      idleTimeout: received.idleTimeout,
-      frameTimeout: received.frameTimeout,
-      writeTimeout: received.writeTimeout,
-      maxQueuedOutput: received.maxQueuedOutput,
-      maxBufferedInputTotal: received.maxBufferedInputTotal,
+      limits: received.limits,
       tls: tlsOptions === null ? null : tlsAcceptor(tlsOptions),
       metrics,
       ...(received.unixAddress === null ? {} : { unixAddress: received.unixAddress }),
@@ -139,7 +127,7 @@ async function serveConnection(id: string, socket: net.Socket | undefined): Prom
   let proxy: ProxyPreamble | null = null;
   if (config.proxyProtocol) {
     try {
-      proxy = await readProxyHeader(socket, config.frameTimeout, undefined);
+      proxy = await readProxyHeader(socket, config.limits.frameTimeout, undefined);
     } catch (error) {
       const failure = error as SwitchboardError;
       metrics.recordError(failure.code);

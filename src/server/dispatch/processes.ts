@@ -57,69 +57,20 @@ import type * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
-import type { UnixAddress } from '../../net/address.js';
 import { systemClock } from '../../net/clock.js';
-import type { TlsServerOptions } from '../../net/tls.js';
-import type { BuiltinHandlerName, ChatMember, ChatRoom } from '../handlers.js';
-import type { MetricsDelta, ServerMetrics } from '../metrics.js';
+import type { ChatMember, ChatRoom } from '../handlers.js';
+import type { ServerMetrics } from '../metrics.js';
 import type { ProxyPreamble } from '../raw-socket.js';
-import type { RequestSettings } from '../request-handler.js';
-import { primaryObserves, publishRelayed, type RelayedDiagnostic } from './diagnostics-relay.js';
+import { primaryObserves, publishRelayed } from './diagnostics-relay.js';
 import { needsTypeScriptLoader, tsxLoaderUrl, workerEntryUrl } from './entry.js';
 import { type LivenessHost, WorkerLiveness } from './liveness.js';
-import type { Dispatcher, LiveTraffic } from './loop.js';
-
-/** Everything a worker process needs to serve connections (sent in its `init` message). */
-export interface ProcessWorkerConfig {
-  workerIndex: number;
-  serverId: number;
-  handler: { builtin: BuiltinHandlerName } | { module: string };
-  framing: string;
-  maxFrame: number;
-  idleTimeout: number;
-  frameTimeout: number;
-  writeTimeout: number;
-  maxQueuedOutput: number;
-  /** This worker's share of the server's maxBufferedInputTotal (total / workers). */
-  maxBufferedInputTotal: number;
-  proxyProtocol: boolean;
-  /** The listen address when it is a Unix socket (node reports no Unix peer address). */
-  unixAddress: UnixAddress | null;
-  tls: TlsServerOptions | null;
-  /** Relay this worker's diagnostics to the primary from the start (diagnostics-relay.ts). */
-  relayDiagnostics: boolean;
-  /**
-   * sbp requests and heartbeats (request-handler.ts), with `onRequest` as the module
-   * URL the worker imports (a function cannot cross to a process); null = off.
-   */
-  requests: (Omit<RequestSettings, 'onRequest'> & { onRequest: string | null }) | null;
-}
-
-/** Messages from the primary to a worker. */
-export type PrimaryMessage =
-  | { type: 'init'; config: ProcessWorkerConfig }
-  | { type: 'connection'; id: string }
-  | ({ type: 'chat' } & ChatPacket)
-  | { type: 'drain'; timeout: number }
-  | { type: 'ping'; relayDiagnostics: boolean }
-  | { type: 'exit' };
-
-/** Messages from a worker to the primary. */
-export type WorkerMessage =
-  | { type: 'ready' }
-  | { type: 'load-error'; message: string }
-  | {
-      type: 'closed';
-      id: string;
-      delta: MetricsDelta;
-      live: LiveTraffic;
-      refusedProxyHeader: boolean;
-    }
-  | { type: 'metrics'; delta: MetricsDelta; live: LiveTraffic }
-  | ({ type: 'chat' } & ChatPacket)
-  | { type: 'drained'; destroyed: number }
-  | { type: 'pong' }
-  | { type: 'diagnostic'; relayed: RelayedDiagnostic };
+import type {
+  ChatPacket,
+  LiveTraffic,
+  PrimaryMessage,
+  ProcessWorkerConfig,
+  ProcessWorkerMessage,
+} from './protocol.js';
 
 /**
  * Most payload bytes one chat message over IPC carries (a single larger frame still
@@ -252,12 +203,6 @@ export class FrameBatch implements ChatMember {
   }
 }
 
-/** Chat frames as they cross IPC: their bytes in one buffer and their lengths. */
-export interface ChatPacket {
-  bytes: Uint8Array;
-  lengths: Uint32Array;
-}
-
 /**
  * Packs frames for IPC. Why: node's advanced serialization costs per object, and a
  * message of thousands of small frames spent far longer in it than on the bytes;
@@ -350,7 +295,7 @@ const NO_TRAFFIC: LiveTraffic = Object.freeze({
 const EXIT_GRACE_MS = 5000;
 
 /** The primary side of the `processes` model. */
-export class ProcessDispatcher implements Dispatcher {
+export class ProcessDispatcher {
   readonly model = 'processes' as const;
   readonly #options: ProcessDispatcherOptions;
   readonly #slots: WorkerSlot[] = [];
@@ -386,7 +331,7 @@ export class ProcessDispatcher implements Dispatcher {
   }
 
   /** Process ids of the live workers, in worker order. */
-  get pids(): number[] {
+  get workerPids(): number[] {
     return this.#slots
       .filter((slot) => slot.ready && !slot.exiting)
       .map((slot) => slot.child.pid ?? 0);
@@ -538,7 +483,7 @@ export class ProcessDispatcher implements Dispatcher {
             written,
           );
         },
-        relayQueueLimit(options.maxQueuedOutput),
+        relayQueueLimit(options.limits.maxQueuedOutput),
         () => this.#relayOverflow(slot),
       ),
       liveness: null,
@@ -571,7 +516,7 @@ export class ProcessDispatcher implements Dispatcher {
       relayDiagnostics: primaryObserves(),
     };
     return new Promise<void>((resolve, reject) => {
-      child.on('message', (message: WorkerMessage) =>
+      child.on('message', (message: ProcessWorkerMessage) =>
         this.#onMessage(slot, message, resolve, reject),
       );
       child.on('error', () => {
@@ -594,7 +539,7 @@ export class ProcessDispatcher implements Dispatcher {
 
   #onMessage(
     slot: WorkerSlot,
-    message: WorkerMessage,
+    message: ProcessWorkerMessage,
     ready: () => void,
     failed: (error: Error) => void,
   ): void {
@@ -644,7 +589,7 @@ export class ProcessDispatcher implements Dispatcher {
 
   /** The worker stopped reading its chat relay: cut it (its clients drop) and fork a replacement. */
   #relayOverflow(slot: WorkerSlot): void {
-    const limit = relayQueueLimit(this.#options.maxQueuedOutput);
+    const limit = relayQueueLimit(this.#options.limits.maxQueuedOutput);
     const error = new ConnectionError(
       'SB_OUTPUT_QUEUE_FULL',
       `chat relay to worker process ${slot.index}: more than ${limit} bytes queued; the worker is restarted`,

@@ -2,7 +2,7 @@
  * Entry of a `threads` dispatch worker: loads the frame handler once, then runs
  * the jobs it is sent and posts the replies back with each job's number.
  *
- * The protocol and its message types are in frame-handler.ts.
+ * The protocol and its message types are in protocol.ts.
  *
  * Both directions batch: everything produced in one turn of the event loop
  * travels in one message (flushed with setImmediate), because a message-port
@@ -10,9 +10,15 @@
  * order (async handlers); the parent restores order per connection.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { BUILTIN_FRAME_HANDLERS } from '../handlers.js';
+import { loadFrameHandler } from '../handlers.js';
 import { loadRequestHandler, type ServerRequestHandler } from '../request-handler.js';
-import type { FrameHandler, FrameJob, JobResult, PoolHandler } from './frame-handler.js';
+import type {
+  FrameJob,
+  JobResult,
+  JobsMessage,
+  ThreadWorkerData,
+  ThreadWorkerMessage,
+} from './protocol.js';
 
 const port = parentPort;
 if (port === null) {
@@ -42,7 +48,7 @@ function flush(): void {
   const transfer = [...outboxTransfer];
   outbox = [];
   outboxTransfer = new Set();
-  port!.postMessage({ type: 'results', results }, transfer);
+  port!.postMessage({ type: 'results', results } satisfies ThreadWorkerMessage, transfer);
 }
 
 function post(result: JobResult): void {
@@ -65,17 +71,6 @@ function transferable(replies: Uint8Array[]): Uint8Array[] {
   });
 }
 
-async function loadHandler(spec: PoolHandler): Promise<FrameHandler> {
-  if ('builtin' in spec) {
-    return BUILTIN_FRAME_HANDLERS[spec.builtin];
-  }
-  const loaded = (await import(spec.module)) as { default?: unknown };
-  if (typeof loaded.default !== 'function') {
-    throw new TypeError(`handler module has no default export function: ${spec.module}`);
-  }
-  return loaded.default as FrameHandler;
-}
-
 /** The `onRequest` module's default export, or null (request-handler.ts). */
 async function loadRequest(url: string | null): Promise<ServerRequestHandler | null> {
   return url === null ? null : loadRequestHandler(url);
@@ -92,9 +87,8 @@ function requestReply(reply: unknown): Uint8Array[] {
   throw new TypeError('an onRequest handler must return a Uint8Array or a string');
 }
 
-const data = workerData as { handler: PoolHandler; request: string | null };
-const spec = data.handler;
-Promise.all([loadHandler(spec), loadRequest(data.request ?? null)]).then(
+const data = workerData as ThreadWorkerData;
+Promise.all([loadFrameHandler(data.handler), loadRequest(data.request ?? null)]).then(
   ([frameHandler, requestHandler]) => {
     const run = ({ job, frame, context, request }: FrameJob): void => {
       let pending: unknown;
@@ -121,15 +115,18 @@ Promise.all([loadHandler(spec), loadRequest(data.request ?? null)]).then(
         (error: unknown) => post({ job, error: describe(error) }),
       );
     };
-    port.on('message', (message: { type: 'jobs'; jobs: FrameJob[] }) => {
+    port.on('message', (message: JobsMessage) => {
       for (const job of message.jobs) {
         run(job);
       }
     });
-    port.postMessage({ type: 'ready' });
+    port.postMessage({ type: 'ready' } satisfies ThreadWorkerMessage);
   },
   (error: unknown) => {
-    port.postMessage({ type: 'load-error', message: describe(error) });
+    port.postMessage({
+      type: 'load-error',
+      message: describe(error),
+    } satisfies ThreadWorkerMessage);
     process.exitCode = 1;
     port.close();
   },

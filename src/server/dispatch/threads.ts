@@ -26,7 +26,14 @@ import { type ConnectionBody, markInputFirst, type ResumableInfo } from '../conn
 import type { ServerMetrics } from '../metrics.js';
 import type { ServerRequestHandler } from '../request-handler.js';
 import { inheritableExecArgv, needsTypeScriptLoader, tsxApiUrl, workerEntryUrl } from './entry.js';
-import type { FrameContext, FrameJob, PoolHandler, WorkerMessage } from './frame-handler.js';
+import type {
+  FrameContext,
+  FrameJob,
+  JobsMessage,
+  PoolHandler,
+  ThreadWorkerData,
+  ThreadWorkerMessage,
+} from './protocol.js';
 
 /** Frames of one connection being handled in the pool at once before it stops reading. */
 export const MAX_FRAMES_IN_FLIGHT = 64;
@@ -138,7 +145,10 @@ export class ThreadPool {
     this.#flushScheduled = false;
     for (const entry of this.#workers) {
       if (entry.batch.length > 0) {
-        entry.worker.postMessage({ type: 'jobs', jobs: entry.batch }, entry.transfer);
+        entry.worker.postMessage(
+          { type: 'jobs', jobs: entry.batch } satisfies JobsMessage,
+          entry.transfer,
+        );
         entry.batch = [];
         entry.transfer = [];
       }
@@ -168,7 +178,7 @@ export class ThreadPool {
       needsTypeScriptLoader('module' in this.#handler ? this.#handler.module : null) ||
       needsTypeScriptLoader(this.#requestModule);
     const entry = workerEntryUrl('thread-worker');
-    const workerData = { handler: this.#handler, request: this.#requestModule };
+    const workerData: ThreadWorkerData = { handler: this.#handler, request: this.#requestModule };
     const execArgv = inheritableExecArgv();
     const worker = needsTs
       ? new Worker(
@@ -179,7 +189,7 @@ export class ThreadPool {
     const entryRecord: PoolWorker = { worker, jobs: new Map(), batch: [], transfer: [] };
     return new Promise<void>((resolve, reject) => {
       let ready = false;
-      worker.on('message', (message: WorkerMessage) => {
+      worker.on('message', (message: ThreadWorkerMessage) => {
         switch (message.type) {
           case 'ready':
             ready = true;
