@@ -16,8 +16,15 @@
  * deadline (`requestTimeout`), the bound on running requests (`maxPendingRequests`)
  * and the ERROR answer of a failure are the Channel's, so they are the same in every
  * model. The server counts each failure in `errors{code}` (`onRequestError`).
+ *
+ * {@link resolveServerRequests} checks createServer's request options once, for every
+ * model: sbp framing only, and a function only where it can run (`loop`).
  */
+import type { Framing } from '../codec/types.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { ChannelHeartbeatOptions } from '../net/channel.js';
+import { HEARTBEAT_SCHEMA } from '../net/heartbeat.js';
+import { resolveOptions } from '../options.js';
 
 /** What a request handler learns about the request's connection (plain data, cloneable). */
 export interface RequestContext {
@@ -65,4 +72,81 @@ export async function loadRequestHandler(moduleUrl: string): Promise<ServerReque
     throw new TypeError(`onRequest module ${moduleUrl} has no default export function`);
   }
   return loaded.default as ServerRequestHandler;
+}
+
+/** sbp requests and heartbeats as createServer checked them, `onRequest` still a function or a module path. */
+export type RequestOptions = Omit<RequestSettings, 'onRequest'> & {
+  readonly onRequest: ServerRequestHandler | string | undefined;
+};
+
+/** The createServer options {@link resolveServerRequests} checks. */
+export interface ServerRequestOptions {
+  onRequest?: unknown;
+  heartbeat?: unknown;
+  requestTimeout?: number;
+  maxPendingRequests?: number;
+}
+
+function badOption(message: string): InvalidArgumentError {
+  return new InvalidArgumentError('SB_BAD_OPTION', `createServer: ${message}`);
+}
+
+/**
+ * @internal createServer's `onRequest` and `heartbeat`, checked against the framing
+ * (sbp only) and the dispatch model (a function only for `loop`); null when neither
+ * is on. `limits`: the resolved `requestTimeout` and `maxPendingRequests`.
+ * @throws InvalidArgumentError `SB_BAD_OPTION`.
+ */
+export function resolveServerRequests(
+  options: ServerRequestOptions,
+  framing: Framing,
+  dispatch: string,
+  limits: { requestTimeout: number; maxPendingRequests: number },
+): RequestOptions | null {
+  const onRequest: unknown = options.onRequest;
+  if (onRequest !== undefined) {
+    if (typeof onRequest !== 'function' && (typeof onRequest !== 'string' || onRequest === '')) {
+      throw badOption('option "onRequest" must be a function or a module path');
+    }
+    if (typeof onRequest === 'function' && dispatch !== 'loop') {
+      throw badOption(
+        `option "onRequest" with dispatch "${dispatch}" must be a module path whose default export answers requests: a function cannot cross to a worker ${dispatch === 'threads' ? 'thread' : 'process'}`,
+      );
+    }
+  }
+  const heartbeatOption: unknown = options.heartbeat;
+  let heartbeat: ChannelHeartbeatOptions | undefined;
+  if (heartbeatOption !== undefined && heartbeatOption !== false) {
+    if (
+      heartbeatOption !== true &&
+      (heartbeatOption === null || typeof heartbeatOption !== 'object')
+    ) {
+      throw badOption('option "heartbeat" must be a boolean or { interval, maxOutstanding }');
+    }
+    heartbeat = resolveOptions(
+      'createServer: option "heartbeat"',
+      HEARTBEAT_SCHEMA,
+      heartbeatOption === true ? {} : heartbeatOption,
+    );
+  }
+  const limitsGiven =
+    options.requestTimeout !== undefined || options.maxPendingRequests !== undefined;
+  const used = onRequest !== undefined || heartbeat !== undefined;
+  if ((used || limitsGiven) && framing.spec !== 'sbp') {
+    throw badOption(
+      `options "onRequest", "heartbeat", "requestTimeout" and "maxPendingRequests" need framing "sbp" (REQUEST/RESPONSE and PING/PONG are sbp envelopes, docs/PROTOCOL.md), not "${framing.spec}"`,
+    );
+  }
+  if (limitsGiven && onRequest === undefined) {
+    throw badOption('options "requestTimeout" and "maxPendingRequests" need "onRequest"');
+  }
+  if (!used) {
+    return null;
+  }
+  return {
+    onRequest: onRequest as RequestOptions['onRequest'],
+    requestTimeout: limits.requestTimeout,
+    maxPendingRequests: limits.maxPendingRequests,
+    heartbeat,
+  };
 }

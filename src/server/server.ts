@@ -55,7 +55,6 @@ import {
 } from '../net/address.js';
 import type { ChannelHeartbeatOptions } from '../net/channel.js';
 import type { Clock } from '../net/clock.js';
-import { HEARTBEAT_SCHEMA } from '../net/heartbeat.js';
 import { buildTlsServerOptions, type TlsServerOptions, tlsAcceptor } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
 import { type BusStatus, ChatBridge, type ChatBus, DEFAULT_CHAT_ROOM } from './bus.js';
@@ -69,7 +68,7 @@ import { type MetricsSnapshot, type RefusalReason, ServerMetrics } from './metri
 import { connectNatsBus } from './nats-bus.js';
 import { createMetricsRegistries, type MetricsEndpoint, serveMetrics } from './prometheus.js';
 import { type ProxyPreamble, readProxyHeader } from './raw-socket.js';
-import type { ServerRequestHandler } from './request-handler.js';
+import { resolveServerRequests, type ServerRequestHandler } from './request-handler.js';
 
 /** TLS settings of a server (mutual TLS with `requestCert` + `ca`). */
 export type ServerTlsOptions = TlsServerOptions;
@@ -301,7 +300,7 @@ export async function createServer<F extends string = string, H extends string =
       'option "handler" must be "echo", "chat", "discard", a function or a module path',
     );
   }
-  const requestOptions = resolveRequestOptions(options, framing, dispatch);
+  const requests = resolveServerRequests(options, framing, dispatch, limits);
   const workers = limits.workers === 0 ? availableParallelism() : limits.workers;
   if (options.metrics !== undefined && typeof options.metrics !== 'string') {
     throw badOption('option "metrics" must be an address string such as "127.0.0.1:9464"');
@@ -333,14 +332,7 @@ export async function createServer<F extends string = string, H extends string =
     handler,
     workers,
     settings,
-    requests: requestOptions.used
-      ? {
-          onRequest: requestOptions.onRequest,
-          requestTimeout: limits.requestTimeout,
-          maxPendingRequests: limits.maxPendingRequests,
-          heartbeat: requestOptions.heartbeat,
-        }
-      : null,
+    requests,
     room,
     tls: options.tls ?? null,
     proxyProtocol: limits.proxyProtocol,
@@ -424,59 +416,6 @@ async function attachBus(
     await bus.flush();
   }
   return { bus, bridge, owned };
-}
-
-/** onRequest and heartbeat, checked against the framing and the dispatch model. */
-interface RequestOptions {
-  /** True when connections get request settings (onRequest or heartbeat given). */
-  used: boolean;
-  onRequest: ServerRequestHandler | string | undefined;
-  heartbeat: ChannelHeartbeatOptions | undefined;
-}
-
-function resolveRequestOptions(
-  options: Pick<ServerOptions, 'onRequest' | 'heartbeat' | 'requestTimeout' | 'maxPendingRequests'>,
-  framing: Framing,
-  dispatch: DispatchModel,
-): RequestOptions {
-  const onRequest: unknown = options.onRequest;
-  if (onRequest !== undefined) {
-    if (typeof onRequest !== 'function' && (typeof onRequest !== 'string' || onRequest === '')) {
-      throw badOption('option "onRequest" must be a function or a module path');
-    }
-    if (typeof onRequest === 'function' && dispatch !== 'loop') {
-      throw badOption(
-        `option "onRequest" with dispatch "${dispatch}" must be a module path whose default export answers requests: a function cannot cross to a worker ${dispatch === 'threads' ? 'thread' : 'process'}`,
-      );
-    }
-  }
-  const heartbeatOption: unknown = options.heartbeat;
-  let heartbeat: ChannelHeartbeatOptions | undefined;
-  if (heartbeatOption !== undefined && heartbeatOption !== false) {
-    if (
-      heartbeatOption !== true &&
-      (heartbeatOption === null || typeof heartbeatOption !== 'object')
-    ) {
-      throw badOption('option "heartbeat" must be a boolean or { interval, maxOutstanding }');
-    }
-    heartbeat = resolveOptions(
-      'createServer: option "heartbeat"',
-      HEARTBEAT_SCHEMA,
-      heartbeatOption === true ? {} : heartbeatOption,
-    );
-  }
-  const limitsGiven =
-    options.requestTimeout !== undefined || options.maxPendingRequests !== undefined;
-  const used = onRequest !== undefined || heartbeat !== undefined;
-  if ((used || limitsGiven) && framing.spec !== 'sbp') {
-    throw badOption(
-      `options "onRequest", "heartbeat", "requestTimeout" and "maxPendingRequests" need framing "sbp" (REQUEST/RESPONSE and PING/PONG are sbp envelopes, docs/PROTOCOL.md), not "${framing.spec}"`,
-    );
-  }
-  if (limitsGiven && onRequest === undefined) {
-    throw badOption('options "requestTimeout" and "maxPendingRequests" need "onRequest"');
-  }
-  return { used, onRequest: onRequest as RequestOptions['onRequest'], heartbeat };
 }
 
 function resolveServerFraming(framing: string | Framing, maxFrame: number | undefined): Framing {

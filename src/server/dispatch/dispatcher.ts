@@ -30,7 +30,7 @@ import { type ChatRoom, connectionBody } from '../handlers.js';
 import type { ProxyPreamble } from '../raw-socket.js';
 import {
   loadRequestHandler,
-  type RequestSettings,
+  type RequestOptions,
   type ServerRequestHandler,
 } from '../request-handler.js';
 import { resolveHandlerModule } from './entry.js';
@@ -71,11 +71,6 @@ export interface Dispatcher {
   /** Releases the model's resources (worker threads or processes). */
   close(): Promise<void>;
 }
-
-/** sbp requests and heartbeats as createServer checked them, `onRequest` still a function or a module path. */
-export type RequestOptions = Omit<RequestSettings, 'onRequest'> & {
-  readonly onRequest: ServerRequestHandler | string | undefined;
-};
 
 /** What {@link createDispatcher} needs: the server's checked options. */
 export interface DispatcherOptions {
