@@ -123,10 +123,22 @@ export function readProxyInput(body: unknown): ProxyInput {
   return { name, listen: listen.length === 0 ? '127.0.0.1:0' : listen, upstream, enabled, framing };
 }
 
+/**
+ * The message an API client gets for one of our errors. A framing-spec error names the bad
+ * part of the spec (useful to a local caller), but here the spec came from an HTTP client,
+ * and an error body never echoes a client's bytes: that code gets a fixed message.
+ */
+function clientSafeMessage(error: SwitchboardError): string {
+  if (error.code === 'SB_BAD_FRAMING_SPEC') {
+    return `${ERR_BAD_REQUEST_BODY}: "framing" is not a framing spec (e.g. line, length:u32be, varint)`;
+  }
+  return error.message;
+}
+
 /** Maps a FaultProxy start failure onto Toxiproxy's answer (400 for ours, 500 for listen). */
 function startError(error: unknown): ApiError {
   if (error instanceof SwitchboardError) {
-    return new ApiError(400, error.message);
+    return new ApiError(400, clientSafeMessage(error));
   }
   const code = (error as NodeJS.ErrnoException).code;
   return new ApiError(500, `listen failed: ${code ?? 'error'}`);
@@ -348,7 +360,12 @@ function withInputErrors<T>(run: () => T): T {
       throw new ApiError(400, error.message);
     }
     if (error instanceof SwitchboardError) {
-      throw new ApiError(400, `${ERR_BAD_REQUEST_BODY}: ${error.message}`);
+      throw new ApiError(
+        400,
+        error.code === 'SB_BAD_FRAMING_SPEC'
+          ? clientSafeMessage(error)
+          : `${ERR_BAD_REQUEST_BODY}: ${error.message}`,
+      );
     }
     throw error;
   }

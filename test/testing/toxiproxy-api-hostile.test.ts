@@ -107,4 +107,51 @@ describe('ToxiproxyServer under hostile requests', () => {
     }
     expect((await call(server, 'GET', '/proxies/p')).status).toBe(200);
   });
+
+  it('no error body echoes a byte the client sent (framing, addresses, names, attributes)', async () => {
+    const server = await api();
+    const marker = 'QXECHOXQ';
+    expect(
+      (
+        await call(
+          server,
+          'POST',
+          '/proxies',
+          JSON.stringify({ name: 'fr', upstream: '127.0.0.1:1', framing: 'line' }),
+        )
+      ).status,
+    ).toBe(201);
+    const requests: [string, string, unknown][] = [
+      ['POST', '/proxies', { name: 'a', upstream: '127.0.0.1:1', framing: `length:${marker}` }],
+      ['POST', '/proxies', { name: 'a', upstream: '127.0.0.1:1', framing: marker }],
+      ['POST', '/proxies', { name: 'a', upstream: '127.0.0.1:1', framing: `tagged:${marker}` }],
+      ['POST', '/proxies', { name: 'a', upstream: `${marker}:1` }],
+      ['POST', '/proxies', { name: 'a', upstream: `127.0.0.1:${marker}` }],
+      ['POST', '/proxies', { name: 'a', upstream: '127.0.0.1:1', listen: marker }],
+      ['POST', '/proxies', { name: 'a', upstream: '127.0.0.1:1', listen: `[${marker}]:1` }],
+      ['POST', '/proxies/fr', { listen: marker }],
+      ['POST', '/proxies/fr', { upstream: marker }],
+      ['POST', '/populate', [{ name: 'p', upstream: '127.0.0.1:1', framing: marker }]],
+      ['POST', '/populate', [{ name: 'p', upstream: marker }]],
+      ['POST', '/proxies/fr/toxics', { type: marker }],
+      ['POST', '/proxies/fr/toxics', { type: 'latency', stream: marker }],
+      ['POST', '/proxies/fr/toxics', { type: 'latency', attributes: { latency: marker } }],
+      ['POST', '/proxies/fr/toxics', { type: 'latency', toxicity: marker }],
+      ['GET', `/${marker}`, undefined],
+      ['GET', `/proxies/fr/toxics/${marker}`, undefined],
+    ];
+    for (const [method, path, body] of requests) {
+      const result = await call(
+        server,
+        method,
+        path,
+        body === undefined ? undefined : JSON.stringify(body),
+      );
+      expect(result.status, `${method} ${path} ${JSON.stringify(body)}`).toBeGreaterThanOrEqual(
+        400,
+      );
+      expect(JSON.stringify(result.json), `${method} ${path}`).not.toContain(marker);
+    }
+    expect((await call(server, 'GET', '/version')).status).toBe(200);
+  });
 });
