@@ -398,7 +398,7 @@ function parseV1Port(text: string): number {
   }
   const port = Number(text);
   if (port > 0xffff) {
-    throw invalid(`v1 port ${port} is above 65535`);
+    throw invalid('v1 port is above 65535');
   }
   return port;
 }

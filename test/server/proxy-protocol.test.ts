@@ -428,3 +428,29 @@ describe('encodeProxyHeader', () => {
     expect(() => encodeProxyHeader({ version: 2, family: 'IPv4' })).toThrow(/required/);
   });
 });
+
+describe('PROXY header errors never echo the peer bytes', () => {
+  it('malformed v1 lines: the message names the defect, not the text', () => {
+    const lines = [
+      'PROXY TCP4 127.0.0.1 127.0.0.2 98765 80\r\n',
+      'PROXY TCP4 127.0.0.1 127.0.0.2 80 98765\r\n',
+      'PROXY TCP4 127.0.0.1 127.0.0.2 098765 80\r\n',
+      'PROXY TCP4 127.0.98765.1 127.0.0.2 80 80\r\n',
+      'PROXY TCP9 127.0.0.1 127.0.0.2 80 80\r\n',
+      'PROXY TCP4 98765 127.0.0.2 80 80 98765\r\n',
+      'PROXY TCP6 ::98765:1 ::1 80 80\r\n',
+    ];
+    for (const line of lines) {
+      let message = '';
+      try {
+        parseProxyHeader(ascii(line));
+      } catch (error) {
+        expect(error).toBeInstanceOf(FrameError);
+        message = (error as FrameError).message;
+      }
+      expect(message, line).not.toBe('');
+      expect(message, line).not.toContain('98765');
+      expect(message, line).not.toContain('TCP9');
+    }
+  });
+});
