@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { parseFraming } from '../codec/spec.js';
 import { NEED_DATA } from '../codec/types.js';
 import { connect } from '../index.js';
+import { sleep } from '../net/clock.js';
 import { type CommandSpec, choiceFlag, integerFlag, stringFlag, UsageError } from './args.js';
 import { EXIT, formatFrame, fromHex, OUTPUT_FORMATS, stdout } from './output.js';
 import { encodeRecord } from './records.js';
@@ -139,8 +140,14 @@ export const command: CommandSpec = {
           if (!fast) {
             const due = started + (message.t - first) / speed;
             const wait = due - performance.now();
-            if (wait > 0) {
-              await new Promise<void>((resolve) => setTimeout(resolve, wait));
+            // sleep() waits out gaps past a node timer's 24.8 days in pieces (one
+            // oversized setTimeout runs after 1 ms), and returns early on SIGINT.
+            const slept = await sleep(wait, signal).then(
+              () => true,
+              () => false,
+            );
+            if (!slept) {
+              return EXIT.interrupted;
             }
           }
           // A payload the framing refuses (an edited or foreign file) is a data error

@@ -36,6 +36,45 @@ export function timerDelay(ms: number): number {
   return Math.min(ms, MAX_TIMER_MS);
 }
 
+/**
+ * Resolves after `ms`, however long: a delay past {@link MAX_TIMER_MS} waits in
+ * timer-sized pieces, re-reading `clock.now()` after each, so a recorded gap of 30 days
+ * is 30 days, not the 1 ms node would make of one oversized timer. `Infinity` waits
+ * until the signal aborts; `ms <= 0` (or NaN) resolves at once. Rejects with
+ * {@link abortedError} when `signal` aborts, leaving no timer or listener behind.
+ */
+export function sleep(
+  ms: number,
+  signal: AbortSignal | undefined,
+  clock: Clock = systemClock,
+): Promise<void> {
+  if (signal?.aborted === true) {
+    return Promise.reject(abortedError(signal));
+  }
+  if (!(ms > 0)) {
+    return Promise.resolve();
+  }
+  const due = clock.now() + ms;
+  return new Promise<void>((resolve, reject) => {
+    let timer: unknown;
+    const onAbort = (): void => {
+      clock.clearTimeout(timer);
+      reject(abortedError(signal!));
+    };
+    const arm = (): void => {
+      const left = due - clock.now();
+      if (!(left > 0)) {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+        return;
+      }
+      timer = clock.setTimeout(arm, timerDelay(left));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    arm();
+  });
+}
+
 /** The real clock: the global timers and `Date.now`, looked up at each call. */
 export const systemClock: Clock = Object.freeze({
   setTimeout: (callback: () => void, ms: number): unknown => setTimeout(callback, timerDelay(ms)),
