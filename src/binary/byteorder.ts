@@ -7,6 +7,7 @@
  * big-endian host they return their argument unchanged, like the C functions.
  */
 
+import { checkBytes } from '../arguments.js';
 import { InvalidArgumentError } from '../errors.js';
 import { HOST_IS_LITTLE_ENDIAN } from './format.js';
 
@@ -98,7 +99,7 @@ function requireRange(bytes: Uint8Array, offset: number, width: number, name: st
   if (!Number.isInteger(offset) || offset < 0 || offset + width > bytes.length) {
     throw new InvalidArgumentError(
       'SB_INVALID_ARGUMENT',
-      `${name}: ${width} bytes at offset ${offset} do not fit in a ${bytes.length}-byte buffer`,
+      `${name}: ${width} bytes at offset ${String(offset)} do not fit in a ${bytes.length}-byte buffer`,
     );
   }
 }
@@ -110,7 +111,15 @@ function checkedField(
   bits: number,
   maxBits: number,
   name: string,
+  endianness: Endianness,
 ): number {
+  checkBytes(name, 'bytes', bytes);
+  if (endianness !== 'be' && endianness !== 'le') {
+    throw new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      `${name}: endianness must be 'be' or 'le'`,
+    );
+  }
   const width = requireBits(bits, maxBits, name);
   requireRange(bytes, offset, width, name);
   return width;
@@ -143,7 +152,7 @@ export function readUint(
   bits: UintBits,
   endianness: Endianness,
 ): number {
-  const width = checkedField(bytes, offset, bits, 48, 'readUint');
+  const width = checkedField(bytes, offset, bits, 48, 'readUint', endianness);
   let value = 0;
   for (let index = 0; index < width; index++) {
     const byte = bytes[byteIndex(offset, width, index, endianness)]!;
@@ -165,7 +174,7 @@ export function writeUint(
   bits: UintBits,
   endianness: Endianness,
 ): void {
-  const width = checkedField(bytes, offset, bits, 48, 'writeUint');
+  const width = checkedField(bytes, offset, bits, 48, 'writeUint', endianness);
   requireUnsigned(value, 2 ** bits - 1, 'writeUint');
   let rest = value;
   for (let index = width - 1; index >= 0; index--) {
@@ -185,7 +194,7 @@ export function readBigUint(
   bits: BigUintBits,
   endianness: Endianness,
 ): bigint {
-  const width = checkedField(bytes, offset, bits, 64, 'readBigUint');
+  const width = checkedField(bytes, offset, bits, 64, 'readBigUint', endianness);
   let value = 0n;
   for (let index = 0; index < width; index++) {
     const byte = bytes[byteIndex(offset, width, index, endianness)]!;
@@ -206,7 +215,7 @@ export function writeBigUint(
   bits: BigUintBits,
   endianness: Endianness,
 ): void {
-  const width = checkedField(bytes, offset, bits, 64, 'writeBigUint');
+  const width = checkedField(bytes, offset, bits, 64, 'writeBigUint', endianness);
   if (typeof value !== 'bigint' || value < 0n || value >= 1n << BigInt(bits)) {
     throw new InvalidArgumentError(
       'SB_INVALID_ARGUMENT',

@@ -197,7 +197,9 @@ const formatCache = new Map<string, CompiledStruct>();
 
 // The most recent lookup, checked before the Map: code that packs one format in a loop
 // then pays one string comparison (usually a pointer comparison) per call.
-let lastFormat: string | undefined;
+// Starts as a value no caller can pass (not undefined: `calcsize(undefined)` from plain
+// JS would match it and read the compiled struct that is not there yet).
+let lastFormat: string | symbol = Symbol('no format yet');
 let lastCompiled: CompiledStruct | undefined;
 
 export function cachedFormat(format: string): CompiledStruct {

@@ -11,6 +11,7 @@
  * "Not enough bytes yet" is never an exception: the decoders return
  * `undefined`/`false` so that a streaming caller can wait for more input.
  */
+import { checkBytes, checkIndex } from '../arguments.js';
 import { FrameError, InvalidArgumentError } from '../errors.js';
 
 /** Most bytes a 64-bit unsigned varint may use. */
@@ -116,6 +117,8 @@ export function readVarint(source: ByteSource, offset: number, out: VarintReadin
  * bytes end before the varint does. Throws `FrameError` (`SB_VARINT_OVERLONG`).
  */
 export function decodeVarint(bytes: Uint8Array, offset = 0): VarintReading | undefined {
+  checkBytes('decodeVarint', 'bytes', bytes);
+  checkIndex('decodeVarint', 'offset', offset);
   const out: VarintReading = { value: 0, length: 0 };
   return decodeVarintInto(bytes, offset, out) ? out : undefined;
 }
@@ -129,6 +132,8 @@ export function decodeBigVarint(
   bytes: Uint8Array,
   offset = 0,
 ): { value: bigint; length: number } | undefined {
+  checkBytes('decodeBigVarint', 'bytes', bytes);
+  checkIndex('decodeBigVarint', 'offset', offset);
   let value = 0n;
   for (let index = 0; index < MAX_VARINT_BYTES; index++) {
     if (offset + index >= bytes.length) {
@@ -188,6 +193,8 @@ export function varintLength(value: number | bigint): number {
  */
 export function encodeVarintInto(value: number | bigint, target: Uint8Array, offset = 0): number {
   let rest = checkVarintValue(value);
+  checkBytes('encodeVarintInto', 'target', target);
+  checkIndex('encodeVarintInto', 'offset', offset);
   const length = varintLength(rest);
   if (offset < 0 || offset + length > target.length) {
     throw new InvalidArgumentError(

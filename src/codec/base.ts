@@ -34,6 +34,7 @@
  * or a flag of its own cleared in `onStop()`) and defers to `super.next()` for
  * everything else, errors included.
  */
+import { checkBytes } from '../arguments.js';
 import {
   type ErrorCode,
   FrameError,
@@ -71,6 +72,9 @@ export abstract class BaseDecoder implements Decoder {
 
   /** Appends bytes. Throws the sticky error after a failure, and InvalidArgumentError after `end()`. */
   push(chunk: Uint8Array): void {
+    if (!(chunk instanceof Uint8Array)) {
+      checkBytes('Decoder.push', 'chunk', chunk);
+    }
     if (this.state !== OPEN) {
       if (this.failure !== undefined) {
         throw this.failure;
@@ -234,6 +238,17 @@ export function payloadTooLarge(spec: string, size: number, max: number): Invali
     'SB_PAYLOAD_TOO_LARGE',
     `${spec}: payload of ${size} bytes exceeds maxFrame ${max}`,
   );
+}
+
+/**
+ * Throws `SB_INVALID_ARGUMENT` unless `payload` is bytes: an encoder called from plain
+ * JavaScript with null, a number or a string (the stream helpers convert strings) gets
+ * the library's caller-fault error, not a TypeError from `payload.length`.
+ */
+export function checkPayload(spec: string, payload: unknown): asserts payload is Uint8Array {
+  if (!(payload instanceof Uint8Array)) {
+    checkBytes(`${spec} encode`, 'payload', payload);
+  }
 }
 
 /** The error an encoder throws for a payload whose content the peer would misread. */

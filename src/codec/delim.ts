@@ -16,7 +16,7 @@
 
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, badPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, badPayload, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
 import {
   type Decoder,
   type Encoder,
@@ -201,6 +201,7 @@ export class DelimiterEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
+    checkPayload(this.spec, payload);
     if (payload.length > this.maxFrame) {
       throw payloadTooLarge(this.spec, payload.length, this.maxFrame);
     }

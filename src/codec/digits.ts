@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -70,6 +70,7 @@ export class DigitsEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
+    checkPayload(this.spec, payload);
     if (payload.length > this.maxFrame) {
       throw payloadTooLarge(this.spec, payload.length, this.maxFrame);
     }

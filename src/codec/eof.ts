@@ -8,7 +8,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -46,6 +46,7 @@ export class EofEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
+    checkPayload('eof', payload);
     if (payload.length > this.maxFrame) {
       throw payloadTooLarge('eof', payload.length, this.maxFrame);
     }

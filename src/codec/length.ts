@@ -19,9 +19,10 @@
  * is consumed before the frame is complete, so re-reading the header on each
  * `next()` is O(width) and no state needs resetting.
  */
+import { checkBytes, checkIndex } from '../arguments.js';
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, badPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, badPayload, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -237,6 +238,7 @@ export class LengthEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
+    checkPayload(this.layout.spec, payload);
     const strip = this.layout.strip;
     const header = new Uint8Array(strip);
     this.writeHeader(payload, header, 0);
@@ -248,6 +250,9 @@ export class LengthEncoder implements Encoder {
    * `target` (no header array per frame). Same checks and errors as {@link encode}.
    */
   encodeInto(payload: Uint8Array, target: Uint8Array, offset: number): number {
+    checkPayload(this.layout.spec, payload);
+    checkBytes('encodeInto', 'target', target);
+    checkIndex('encodeInto', 'offset', offset);
     const size = this.layout.strip + payload.length;
     if (offset + size > target.length) {
       return -1;

@@ -32,9 +32,10 @@
  * large one while it arrives: byte-queue.ts "Large frames"). Errors are sticky.
  */
 
+import { checkBytes, checkIndex } from '../arguments.js';
 import { FrameError, InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder } from './base.js';
+import { BaseDecoder, checkPayload } from './base.js';
 import {
   type Decoder,
   type Encoder,
@@ -96,6 +97,8 @@ function checkType(type: number, offset: number): asserts type is SbpTypeCode {
  * @throws FrameError `SB_BAD_ENVELOPE` for an unknown type or a frame too short for its id.
  */
 export function parseEnvelope(frame: Uint8Array, offset = 0): Envelope {
+  checkBytes('parseEnvelope', 'frame', frame);
+  checkIndex('parseEnvelope', 'offset', offset);
   if (frame.length < 1) {
     throw new FrameError('SB_BAD_ENVELOPE', 'sbp: empty envelope (no type byte)', { offset });
   }
@@ -130,8 +133,10 @@ export function encodeEnvelope(
   maxFrame: number = DEFAULTS.maxFrame,
 ): Uint8Array[] {
   if (!Number.isInteger(type) || type < 0 || type > SbpType.ERROR) {
-    throw new InvalidArgumentError('SB_INVALID_ARGUMENT', `sbp: unknown envelope type ${type}`);
+    throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'sbp: unknown envelope type (0..6)');
   }
+  checkBytes('encodeEnvelope', 'body', body);
+  checkIndex('encodeEnvelope', 'maxFrame', maxFrame);
   if (body.length > maxFrame) {
     throw new InvalidArgumentError(
       'SB_PAYLOAD_TOO_LARGE',
@@ -140,7 +145,10 @@ export function encodeEnvelope(
   }
   const withId = hasId(type);
   if (withId && (!Number.isInteger(id) || id < 0 || id > 0xffffffff)) {
-    throw new InvalidArgumentError('SB_INVALID_ARGUMENT', `sbp: id must be a u32, got ${id}`);
+    throw new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      'sbp: id must be a u32 (an integer 0..2^32-1)',
+    );
   }
   const headerLength = LENGTH_BYTES + 1 + (withId ? ID_BYTES : 0);
   const header = new Uint8Array(headerLength);
@@ -276,6 +284,7 @@ export class SbpDataDecoder extends SbpDecoder {
 class SbpDataEncoder implements Encoder {
   constructor(private readonly maxFrame: number) {}
   encode(payload: Uint8Array): Uint8Array[] {
+    checkPayload('sbp', payload);
     return encodeEnvelope(SbpType.DATA, 0, payload, this.maxFrame);
   }
 }

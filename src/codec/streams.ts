@@ -23,6 +23,7 @@
  *   input chunks once written); an encoded frame is emitted as the encoder's chunks
  *   (header, then the payload itself, not copied).
  */
+import { checkIterable } from '../arguments.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { CheckedFramingSpec } from './framing-spec.js';
 import { parseFraming } from './spec.js';
@@ -198,6 +199,7 @@ export function decode<S extends string = string>(
   options?: FramingStreamOptions,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   // Resolved now, not at the first next(): a bad spec is the caller's error at the call.
+  checkIterable('decode', 'source', source);
   const decoder = toFraming('decode', framing, options).createDecoder();
   return decodeFrom(source, decoder);
 }
@@ -242,6 +244,7 @@ export function encode<S extends string = string>(
   framing: FramingArgument<S>,
   options?: FramingStreamOptions,
 ): AsyncGenerator<Uint8Array, void, undefined> {
+  checkIterable('encode', 'source', source);
   const encoder = toFraming('encode', framing, options).createEncoder();
   return encodeFrom(source, encoder);
 }

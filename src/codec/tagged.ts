@@ -12,7 +12,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, badPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, badPayload, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
 import type { LengthFieldWidth } from './length.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
@@ -105,6 +105,7 @@ export class TaggedEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
+    checkPayload(this.spec, payload);
     if (payload.length === 0) {
       throw badPayload(this.spec, 'the payload must start with a type byte');
     }
@@ -139,6 +140,12 @@ export class TaggedEncoder implements Encoder {
 }
 
 function entriesOf(types: TaggedTypes): [number, TaggedBody][] {
+  if (typeof types !== 'object' || types === null) {
+    throw new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      'taggedFraming: types must be an object or a Map of type byte to body',
+    );
+  }
   if (types instanceof Map) {
     return [...types.entries()];
   }
@@ -176,7 +183,7 @@ export function taggedFraming(types: TaggedTypes, options?: FramingOptions): Fra
     if (!Number.isInteger(type) || type < 0 || type > 255) {
       throw new InvalidArgumentError(
         'SB_INVALID_ARGUMENT',
-        `taggedFraming: type ${type} is not a byte (0..255)`,
+        'taggedFraming: a type is not a byte (0..255)',
       );
     }
     if (typeof body === 'number') {
@@ -190,15 +197,17 @@ export function taggedFraming(types: TaggedTypes, options?: FramingOptions): Fra
       parts.push(`${hexByte(type)}=${body}`);
       continue;
     }
-    const width = body.lengthFieldLength;
-    const name = WIDTH_NAMES[width];
+    const width = (
+      typeof body === 'object' && body !== null ? body.lengthFieldLength : 0
+    ) as LengthFieldWidth;
+    const name = Object.hasOwn(WIDTH_NAMES, width) ? WIDTH_NAMES[width] : undefined;
     if (name === undefined) {
       throw new InvalidArgumentError(
         'SB_INVALID_ARGUMENT',
         `taggedFraming: the length field of type 0x${hexByte(type)} must be 1, 2, 3, 4 or 8 bytes`,
       );
     }
-    const littleEndian = body.littleEndian === true;
+    const littleEndian = (body as { littleEndian?: boolean }).littleEndian === true;
     const maxBody = Math.min(maxFrame - 1, 2 ** (8 * width) - 1, Number.MAX_SAFE_INTEGER - 1);
     rules[type] = { fixedSize: -1, width, littleEndian, maxBody };
     parts.push(`${hexByte(type)}=length:${name}${width === 1 ? '' : littleEndian ? 'le' : 'be'}`);

@@ -152,6 +152,7 @@ export function parseAddress(text: string): Address {
  * `tcp://127.0.0.1:7070`, `tls://[::1]:443`, `unix:/tmp/x.sock`, `unix:@name`.
  */
 export function formatAddress(address: Address): string {
+  checkAddressObject(address);
   if (address.kind === 'unix') {
     return address.abstract ? `unix:@${address.path}` : `unix:${address.path}`;
   }
@@ -204,5 +205,36 @@ export function toNodePath(address: UnixAddress): string {
 
 /** Accepts either an address string or an already parsed {@link Address}. */
 export function toAddress(address: string | Address): Address {
-  return typeof address === 'string' ? parseAddress(address) : address;
+  if (typeof address === 'string') {
+    return parseAddress(address);
+  }
+  checkAddressObject(address);
+  return address;
+}
+
+/**
+ * Throws `SB_BAD_ADDRESS` unless `address` is a {@link TcpAddress} or {@link UnixAddress}
+ * in shape (a caller in plain JS may pass null, a number or a half-built object).
+ */
+function checkAddressObject(address: unknown): asserts address is Address {
+  const candidate = address as Record<string, unknown> | null;
+  const ok =
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    ((candidate.kind === 'tcp' &&
+      typeof candidate.host === 'string' &&
+      typeof candidate.port === 'number' &&
+      Number.isInteger(candidate.port) &&
+      candidate.port >= 0 &&
+      candidate.port <= 65535 &&
+      (candidate.tls === undefined || typeof candidate.tls === 'boolean')) ||
+      (candidate.kind === 'unix' &&
+        typeof candidate.path === 'string' &&
+        (candidate.abstract === undefined || typeof candidate.abstract === 'boolean')));
+  if (!ok) {
+    throw new InvalidArgumentError(
+      'SB_BAD_ADDRESS',
+      'an address must be a string or { kind: "tcp", host, port } / { kind: "unix", path }',
+    );
+  }
 }

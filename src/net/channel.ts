@@ -365,6 +365,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    *   onRequest without `sbp` framing is `SB_BAD_OPTION`.
    */
   constructor(socket: Socket, options: ChannelOptions) {
+    if (typeof socket !== 'object' || socket === null || typeof socket.observe !== 'function') {
+      throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'Channel: socket must be a Socket');
+    }
     const resolved = resolveOptions('Channel', CHANNEL_SCHEMA, options, {}, PASS_THROUGH);
     this.socket = socket;
     this.framing = resolveFraming(options?.framing, resolved.maxFrame);

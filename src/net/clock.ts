@@ -48,6 +48,7 @@ export function sleep(
   signal: AbortSignal | undefined,
   clock: Clock = systemClock,
 ): Promise<void> {
+  checkSignal('sleep', signal);
   if (signal?.aborted === true) {
     return Promise.reject(abortedError(signal));
   }
@@ -108,6 +109,28 @@ export function checkTimeout(where: string, timeout: number | undefined): number
 }
 
 /**
+ * Validates a per-call `signal`: undefined, or an AbortSignal (checked by shape, as
+ * signals from another realm fail `instanceof`).
+ */
+export function checkSignal(
+  where: string,
+  signal: unknown,
+): asserts signal is AbortSignal | undefined {
+  if (
+    signal !== undefined &&
+    (typeof signal !== 'object' ||
+      signal === null ||
+      typeof (signal as AbortSignal).aborted !== 'boolean' ||
+      typeof (signal as AbortSignal).addEventListener !== 'function')
+  ) {
+    throw new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      `${where}: signal must be an AbortSignal`,
+    );
+  }
+}
+
+/**
  * The error a call rejects with when its signal aborts: `SB_TIMEOUT` when the reason is
  * a timeout (the DOMException named `TimeoutError` that `AbortSignal.timeout(ms)` and
  * `AbortSignal.any()` over it give: a deadline passed, whoever set it), otherwise
@@ -155,7 +178,18 @@ export function waitUntil(
   if (ready()) {
     return Promise.resolve();
   }
+  if (
+    options !== undefined &&
+    options !== null &&
+    (typeof options !== 'object' || Array.isArray(options))
+  ) {
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      'call options must be an object ({ timeout, signal })',
+    );
+  }
   const signal = options?.signal;
+  checkSignal('wait', signal);
   if (signal?.aborted === true) {
     return Promise.reject(abortedError(signal));
   }

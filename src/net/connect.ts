@@ -8,8 +8,10 @@
  * `noDelay` (message protocols suffer from Nagle's algorithm), and TCP keepalive on
  * (`DEFAULTS.keepAlive`, initial delay `DEFAULTS.keepAliveInitialDelay`).
  */
+
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { checkOptionsObject } from '../arguments.js';
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, toAddress, toNodePath } from './address.js';
 import { Socket } from './socket.js';
@@ -46,7 +48,8 @@ function halfOpen(options: tls.ConnectionOptions): tls.ConnectionOptions {
  * when it is connected; failures surface there, in reads and writes, and in `closed`.
  * @throws InvalidArgumentError `SB_BAD_ADDRESS` / `SB_BAD_OPTION` for bad arguments.
  */
-export function startConnect(address: string | Address, options: ConnectOptions = {}): Socket {
+export function startConnect(address: string | Address, given: ConnectOptions = {}): Socket {
+  const options = checkOptionsObject('connect', given) ?? {};
   const target = toAddress(address);
   const resolved = resolveOptions('connect', CONNECT_SCHEMA, options, {}, [
     'signal',
@@ -108,8 +111,9 @@ export function startConnect(address: string | Address, options: ConnectOptions 
  */
 export async function connect(
   address: string | Address,
-  options: ConnectOptions = {},
+  given: ConnectOptions = {},
 ): Promise<Socket> {
+  const options = checkOptionsObject('connect', given) ?? {};
   const socket = startConnect(address, options);
   const timeout = options.timeout ?? DEFAULTS.connectTimeout;
   try {

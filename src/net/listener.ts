@@ -11,7 +11,9 @@
  * certificate from the wrong CA, or a peer that half-closes mid-handshake) are
  * dropped and counted in `tlsErrors`.
  */
+
 import * as net from 'node:net';
+import { checkOptionsObject } from '../arguments.js';
 import {
   ConnectionError,
   type SwitchboardError,
@@ -269,8 +271,9 @@ export class Listener implements Observable, AsyncDisposable {
  */
 export async function listen(
   address: string | Address,
-  options: ListenOptions = {},
+  given: ListenOptions = {},
 ): Promise<Listener> {
+  const options = checkOptionsObject('listen', given) ?? {};
   const target = toAddress(address);
   const resolved = resolveOptions('listen', LISTEN_SCHEMA, options, {}, ['tls', 'clock']);
   const wantsTls = target.kind === 'tcp' && target.tls;

@@ -13,7 +13,9 @@
  * the input ends inside a frame, `SB_PAYLOAD_TOO_LARGE` for a payload the encoder
  * refuses); they destroy the Transform, and pipeline() rejects with them.
  */
+
 import { Transform, type TransformCallback } from 'node:stream';
+import { checkOptionsObject } from '../arguments.js';
 import {
   chunkBytes,
   drainFrames,
@@ -22,7 +24,7 @@ import {
   payloadBytes,
   toFraming,
 } from '../codec/streams.js';
-import { toSwitchboardError } from '../errors.js';
+import { InvalidArgumentError, toSwitchboardError } from '../errors.js';
 
 /** Options of {@link decodeTransform} and {@link encodeTransform}. */
 export interface FramingTransformOptions extends FramingStreamOptions {
@@ -32,6 +34,19 @@ export interface FramingTransformOptions extends FramingStreamOptions {
 
 function errorOf(error: unknown): Error {
   return error instanceof Error ? error : toSwitchboardError(error);
+}
+
+/** The options of a framing Transform, checked: a bad `frameHighWaterMark` is ours to name. */
+function transformOptions(given: FramingTransformOptions | undefined): FramingTransformOptions {
+  const options = checkOptionsObject('decodeTransform/encodeTransform', given) ?? {};
+  const mark = options.frameHighWaterMark;
+  if (mark !== undefined && (typeof mark !== 'number' || !Number.isSafeInteger(mark) || mark < 0)) {
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      'decodeTransform/encodeTransform: option "frameHighWaterMark" must be an integer >= 0 (frames)',
+    );
+  }
+  return options;
 }
 
 /**
@@ -55,9 +70,9 @@ function errorOf(error: unknown): Error {
  */
 export function decodeTransform<S extends string = string>(
   framing: FramingArgument<S>,
-  options: FramingTransformOptions = {},
+  given: FramingTransformOptions = {},
 ): Transform {
-  const { frameHighWaterMark, ...framingOptions } = options;
+  const { frameHighWaterMark, ...framingOptions } = transformOptions(given);
   const decoder = toFraming('decodeTransform', framing, framingOptions).createDecoder();
   return new Transform({
     readableObjectMode: true,
@@ -101,9 +116,9 @@ export function decodeTransform<S extends string = string>(
  */
 export function encodeTransform<S extends string = string>(
   framing: FramingArgument<S>,
-  options: FramingTransformOptions = {},
+  given: FramingTransformOptions = {},
 ): Transform {
-  const { frameHighWaterMark, ...framingOptions } = options;
+  const { frameHighWaterMark, ...framingOptions } = transformOptions(given);
   const encoder = toFraming('encodeTransform', framing, framingOptions).createEncoder();
   return new Transform({
     writableObjectMode: true,

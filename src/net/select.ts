@@ -68,6 +68,40 @@ function isReadable(item: Selectable): boolean {
   return item.bufferedAmount > 0 || (item.eof && item.error === undefined);
 }
 
+/**
+ * The caller-fault error for arguments from plain JS that are not what select takes
+ * (arrays of Sockets, Listeners and Channels; an options object), else undefined.
+ */
+function checkSelectArguments(
+  readers: unknown,
+  writers: unknown,
+  options: unknown,
+): InvalidArgumentError | undefined {
+  const isItem = (item: unknown, writable: boolean): boolean =>
+    item instanceof Channel ||
+    (!writable && item instanceof Listener) ||
+    (typeof item === 'object' &&
+      item !== null &&
+      typeof (item as Socket).isWritable === 'function' &&
+      typeof (item as Socket).observe === 'function');
+  if (!Array.isArray(readers) || !readers.every((item) => isItem(item, false))) {
+    return new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      'select: readers must be an array of Sockets, Listeners or Channels',
+    );
+  }
+  if (!Array.isArray(writers) || !writers.every((item) => isItem(item, true))) {
+    return new InvalidArgumentError(
+      'SB_INVALID_ARGUMENT',
+      'select: writers must be an array of Sockets or Channels',
+    );
+  }
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    return new InvalidArgumentError('SB_BAD_OPTION', 'select: options must be an object');
+  }
+  return undefined;
+}
+
 function poll<R extends Selectable, W extends WriteSelectable>(
   readers: readonly R[],
   writers: readonly W[],
@@ -126,6 +160,10 @@ export function select<R extends Selectable, W extends WriteSelectable>(
   writers: readonly W[] = [],
   options: SelectOptions = {},
 ): Promise<SelectResult<R, W>> {
+  const misuse = checkSelectArguments(readers, writers, options);
+  if (misuse !== undefined) {
+    return Promise.reject(misuse);
+  }
   const waitForever = options.timeout === undefined;
   const timeout = waitForever ? 0 : checkTimeout('select', options.timeout);
   const signal = options.signal;

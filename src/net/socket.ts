@@ -43,6 +43,7 @@
  * Bytes that arrived before an EOF or an error are always delivered first.
  */
 
+import { checkOptionsObject } from '../arguments.js';
 import {
   ConnectionError,
   FrameError,
@@ -97,7 +98,19 @@ export class Socket implements AsyncDisposable {
   private shutdownPromise: Promise<void> | undefined;
 
   /** @internal Use {@link Socket.from}, {@link connect} or {@link Listener.accept}. */
-  constructor(transport: SocketTransport, options: SocketOptions = {}) {
+  constructor(transport: SocketTransport, given: SocketOptions = {}) {
+    const options = checkOptionsObject('Socket', given) ?? {};
+    if (
+      typeof transport !== 'object' ||
+      transport === null ||
+      typeof transport.on !== 'function' ||
+      typeof transport.write !== 'function'
+    ) {
+      throw new InvalidArgumentError(
+        'SB_INVALID_ARGUMENT',
+        'Socket: transport must be a net.Socket',
+      );
+    }
     const resolved = resolveOptions('Socket', SOCKET_SCHEMA, options, {}, ['clock', 'unixAddress']);
     this.core = new SocketCore(transport, {
       readBufferLimit: resolved.readBufferLimit,
@@ -740,6 +753,12 @@ export class Socket implements AsyncDisposable {
 
   /** Turns TCP keepalive on or off (`initialDelay` in ms). No-op for transports without it. */
   setKeepAlive(enable: boolean, initialDelay: number = DEFAULTS.keepAliveInitialDelay): void {
+    if (typeof enable !== 'boolean' || !Number.isSafeInteger(initialDelay) || initialDelay < 0) {
+      throw new InvalidArgumentError(
+        'SB_INVALID_ARGUMENT',
+        'setKeepAlive: enable must be a boolean, initialDelay an integer of ms >= 0',
+      );
+    }
     if (this.core.unixAddress === undefined) {
       this.core.transport.setKeepAlive?.(enable, initialDelay);
     }

@@ -64,6 +64,12 @@ const NATS_DEFAULTS = Object.freeze({
 });
 /** Parses and validates the `servers` option into a list of `nats://` URLs. */
 export function parseBusServers(servers: string | readonly string[]): string[] {
+  if (
+    typeof servers !== 'string' &&
+    !(Array.isArray(servers) && servers.every((entry) => typeof entry === 'string'))
+  ) {
+    throw badBusOption('servers must be a string or an array of strings (nats://HOST:PORT)');
+  }
   const list = typeof servers === 'string' ? servers.split(',') : [...servers];
   const urls = list.map((entry) => entry.trim()).filter((entry) => entry !== '');
   if (urls.length === 0) {
@@ -105,6 +111,9 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsChatB
   }
   const servers = parseBusServers(options.servers);
   const subjectPrefix = options.subjectPrefix ?? NATS_DEFAULTS.subjectPrefix;
+  if (typeof subjectPrefix !== 'string') {
+    throw badBusOption('subjectPrefix must be a string');
+  }
   if (!subjectPrefix.split('.').every((token) => isSubjectToken(token))) {
     throw badBusOption(`subjectPrefix "${subjectPrefix}" is not a valid NATS subject`);
   }

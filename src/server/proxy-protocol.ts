@@ -34,6 +34,7 @@
  * Reference: HAProxy "The PROXY protocol" versions 1 & 2 (proxy-protocol.txt).
  */
 
+import { checkBytes, checkObject } from '../arguments.js';
 import { NEED_DATA, type NeedData } from '../codec/types.js';
 import { FrameError, InvalidArgumentError } from '../errors.js';
 
@@ -136,6 +137,7 @@ export class ProxyHeaderDecoder {
 
   /** Appends bytes. After the header was returned, pushed bytes go to the remainder. */
   push(chunk: Uint8Array): void {
+    checkBytes('ProxyHeaderDecoder.push', 'chunk', chunk);
     if (this.#state === 'error') {
       throw this.#error;
     }
@@ -630,6 +632,7 @@ export function crc32c(bytes: Uint8Array): number {
 export function parseProxyHeader(
   bytes: Uint8Array,
 ): { header: ProxyHeader; rest: Uint8Array } | NeedData {
+  checkBytes('parseProxyHeader', 'bytes', bytes);
   const decoder = new ProxyHeaderDecoder();
   decoder.push(bytes);
   const header = decoder.next();
@@ -662,6 +665,7 @@ export interface ProxyHeaderInit {
  * speak to a PROXY-enabled server). Throws `InvalidArgumentError` on bad input.
  */
 export function encodeProxyHeader(init: ProxyHeaderInit): Uint8Array {
+  checkProxyInit(init);
   const command = init.command ?? 'proxy';
   const family =
     init.family ??
@@ -670,6 +674,43 @@ export function encodeProxyHeader(init: ProxyHeaderInit): Uint8Array {
     return encodeV1(command, family, init);
   }
   return encodeV2(command, family, init);
+}
+
+/** Checks the shape of an init from plain JS: each field's type and enum, not its text. */
+function checkProxyInit(init: ProxyHeaderInit): void {
+  const bad = (what: string): InvalidArgumentError =>
+    new InvalidArgumentError('SB_INVALID_ARGUMENT', `encodeProxyHeader: ${what}`);
+  checkObject('encodeProxyHeader', 'init', init);
+  const oneOf = (value: unknown, allowed: readonly unknown[]): boolean =>
+    value === undefined || allowed.includes(value);
+  if (init.version !== 1 && init.version !== 2) {
+    throw bad('version must be 1 or 2');
+  }
+  if (
+    !oneOf(init.command, ['proxy', 'local']) ||
+    !oneOf(init.family, ['IPv4', 'IPv6', 'unix', 'unspec']) ||
+    !oneOf(init.transport, ['stream', 'dgram', 'unspec']) ||
+    !oneOf(init.checksum, [true, false])
+  ) {
+    throw bad('command, family, transport or checksum is not one of its documented values');
+  }
+  for (const endpoint of [init.source, init.destination]) {
+    if (
+      endpoint !== undefined &&
+      (typeof endpoint !== 'object' || endpoint === null || typeof endpoint.address !== 'string')
+    ) {
+      throw bad('source and destination must be { address: string, port: number }');
+    }
+  }
+  if (
+    init.tlvs !== undefined &&
+    (!Array.isArray(init.tlvs) ||
+      !init.tlvs.every(
+        (tlv) => typeof tlv === 'object' && tlv !== null && tlv.value instanceof Uint8Array,
+      ))
+  ) {
+    throw bad('tlvs must be an array of { type: number, value: Uint8Array }');
+  }
 }
 
 function requireEndpoints(init: ProxyHeaderInit): [ProxyEndpoint, ProxyEndpoint] {

@@ -26,7 +26,7 @@
 import net from 'node:net';
 import { parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, toSwitchboardError } from '../errors.js';
 import { listeningText } from '../net/address.js';
 import { resolveOptions } from '../options.js';
 import {
@@ -167,9 +167,12 @@ export class FaultProxy {
     // allowHalfOpen: a FIN from the client must not close our side towards it (proxied-connection.ts).
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      // A listen failure (EADDRINUSE, EACCES) is the library's ConnectionError (the
+      // node error is its `cause`), as listen()'s is.
+      const onError = (error: Error): void => reject(toSwitchboardError(error));
+      server.once('error', onError);
       server.listen({ host: listen.host, port: listen.port }, () => {
-        server.off('error', reject);
+        server.off('error', onError);
         resolve();
       });
     });

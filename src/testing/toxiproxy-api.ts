@@ -27,8 +27,10 @@
  * the API). Deliberate differences: the API and every proxy bind loopback only (a
  * non-loopback `listen` or `upstream` is 400), and proxies may carry a `framing`.
  */
+
 import http from 'node:http';
-import { InvalidArgumentError } from '../errors.js';
+import { checkOptionsObject } from '../arguments.js';
+import { InvalidArgumentError, toSwitchboardError } from '../errors.js';
 import { listeningText } from '../net/address.js';
 import type { FaultProxy } from './fault-proxy.js';
 import type { FaultProxyEvent } from './fault-types.js';
@@ -102,8 +104,15 @@ export class ToxiproxyServer {
   }
 
   /** Starts the API. Rejects on a non-loopback listen address or a listen error. */
-  static async start(options: ToxiproxyServerOptions = {}): Promise<ToxiproxyServer> {
+  static async start(given: ToxiproxyServerOptions = {}): Promise<ToxiproxyServer> {
+    const options = checkOptionsObject('ToxiproxyServer', given) ?? {};
     const listen = options.listen ?? '127.0.0.1:8474';
+    if (typeof listen !== 'string') {
+      throw new InvalidArgumentError(
+        'SB_BAD_OPTION',
+        'ToxiproxyServer: "listen" must be a HOST:PORT string',
+      );
+    }
     const seed = options.seed ?? 1;
     if (!Number.isSafeInteger(seed) || seed < 0) {
       throw new InvalidArgumentError(
@@ -117,9 +126,11 @@ export class ToxiproxyServer {
     const port = Number(listen.slice(colon + 1));
     const server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      // A listen failure (EADDRINUSE, EACCES) is the library's ConnectionError, as listen()'s is.
+      const onError = (error: Error): void => reject(toSwitchboardError(error));
+      server.once('error', onError);
       server.listen({ host, port }, () => {
-        server.off('error', reject);
+        server.off('error', onError);
         resolve();
       });
     });

@@ -17,7 +17,7 @@
  *
  * Errors are {@link ApiError}s carrying Toxiproxy's message and status code.
  */
-import { SwitchboardError } from '../errors.js';
+import { ConnectionError, SwitchboardError } from '../errors.js';
 import { FaultProxy } from './fault-proxy.js';
 import type { FaultProxyEvent } from './fault-types.js';
 import { validateProxyAddresses } from './proxy-address.js';
@@ -137,10 +137,11 @@ function clientSafeMessage(error: SwitchboardError): string {
 
 /** Maps a FaultProxy start failure onto Toxiproxy's answer (400 for ours, 500 for listen). */
 function startError(error: unknown): ApiError {
-  if (error instanceof SwitchboardError) {
+  if (error instanceof SwitchboardError && !(error instanceof ConnectionError)) {
     return new ApiError(400, clientSafeMessage(error));
   }
-  const code = (error as NodeJS.ErrnoException).code;
+  const listenError = error instanceof ConnectionError ? error.cause : error;
+  const code = (listenError as NodeJS.ErrnoException | undefined)?.code;
   return new ApiError(500, `listen failed: ${code ?? 'error'}`);
 }
 
