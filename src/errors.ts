@@ -154,7 +154,8 @@ export const ERROR_CODES = {
   },
   SB_ABORTED: {
     class: 'ConnectionError',
-    summary: 'The call was aborted through its AbortSignal (for a reason other than a timeout).',
+    summary:
+      "The call was aborted through its AbortSignal (for a reason other than a timeout), or the channel's `writable` stream was aborted (the reason is `cause`).",
   },
   SB_WORKER_CRASHED: {
     class: 'ConnectionError',

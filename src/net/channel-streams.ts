@@ -13,11 +13,14 @@
  *   queue is below its high-water mark, so a pipe into it waits for a slow peer; the
  *   stream's own queue holds one message (high-water mark 1). `close()` is
  *   `channel.shutdown()` (half-close; in `sbp` mode a CLOSE envelope): the peer sees the
- *   end of input and can still answer. `abort(reason)` destroys the channel.
+ *   end of input and can still answer. `abort(reason)` destroys the channel: its
+ *   calls then fail with `SB_ABORTED`, `reason` as the error's cause.
  *
  * Use either the streams or `receive()`/`send()` on one side of a channel, not both:
  * they share the one inbound queue.
  */
+
+import { ConnectionError } from '../errors.js';
 
 /**
  * What the streams use of a Channel. An interface rather than an import of the class:
@@ -62,7 +65,14 @@ export function channelWritable(channel: StreamableChannel): WritableStream<Uint
         return channel.shutdown();
       },
       abort(reason: unknown) {
-        channel.destroy(reason instanceof Error ? reason : undefined);
+        // The local caller gave up: every pending and later call fails with SB_ABORTED
+        // (the reason as its cause), as an aborted call does. Destroying with the
+        // reason itself made it SB_NETWORK_ERROR, as if the wire had failed.
+        channel.destroy(
+          new ConnectionError('SB_ABORTED', "the channel's writable stream was aborted", {
+            cause: reason,
+          }),
+        );
       },
     },
     { highWaterMark: 1 },

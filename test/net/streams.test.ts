@@ -185,6 +185,27 @@ describe('Channel web streams on loopback', () => {
     await expect(channel.closed).resolves.toBeUndefined();
   });
 
+  // writable.abort() is the local caller giving up: SB_ABORTED (the reason kept as
+  // cause), as an aborted call reports, not SB_NETWORK_ERROR (nothing failed on the wire).
+  for (const reason of [new Error('gave up'), 'gave up', undefined]) {
+    it(`writable.abort(${typeof reason}) fails the channel with SB_ABORTED, the reason as cause`, async () => {
+      const { client, server } = await loop.pair();
+      const channel = loop.track(new Channel(server, { framing: 'line' }));
+      const closed = channel.closed;
+      await channel.writable.abort(reason);
+      const receiving = await channel.receive().catch((error: unknown) => error);
+      expect(receiving).toMatchObject({ code: 'SB_ABORTED' });
+      expect((receiving as Error).cause).toBe(reason);
+      const sending = await channel.send('late').catch((error: unknown) => error);
+      expect(sending).toMatchObject({ code: 'SB_ABORTED' });
+      expect(await closed).toMatchObject({ code: 'SB_ABORTED' });
+      // The peer sees the connection go (destroyed, not half-closed).
+      expect(await client.recv(10, { timeout: 5000 }).catch(() => new Uint8Array(0))).toHaveLength(
+        0,
+      );
+    });
+  }
+
   it('end to end: an unread readable stops the sender at the channel and socket bounds', async () => {
     const { client, server } = await loop.pair();
     const sender = loop.track(new Channel(client, { framing: 'length:u32be' }));
