@@ -164,7 +164,7 @@ export const ERROR_CODES = {
   SB_WORKER_UNRESPONSIVE: {
     class: 'ConnectionError',
     summary:
-      'A `processes` worker missed its heartbeat: it gets no new connections and is replaced after `workerUnresponsiveTimeout`.',
+      'A `processes` worker left its heartbeat ping unanswered for `DEFAULTS.workerHeartbeatMaxMissed` (3) intervals: it gets no new connections and is replaced after `workerUnresponsiveTimeout`.',
   },
   // Binary packing.
   SB_STRUCT_ERROR: {

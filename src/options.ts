@@ -81,10 +81,16 @@ export const DEFAULTS = Object.freeze({
   /** Default listen/connect host. */
   host: '127.0.0.1',
   /**
-   * `processes`: the primary pings each worker this often over IPC; a worker that has
-   * not answered by the next ping is unresponsive and gets no new connections: 1 s.
+   * `processes`: the primary pings each worker this often over IPC; a worker whose
+   * ping stays unanswered for `workerHeartbeatMaxMissed` intervals is unresponsive and
+   * gets no new connections: 1 s.
    */
   workerHeartbeatInterval: 1_000,
+  /**
+   * `processes`: heartbeat ticks in a row that find a worker's ping unanswered before
+   * it is unresponsive; one late answer under load is not a stopped worker: 3.
+   */
+  workerHeartbeatMaxMissed: 3,
   /** `processes`: a worker unresponsive this long is killed and replaced: 10 s. */
   workerUnresponsiveTimeout: 10_000,
   /** Lowest TLS version accepted. */

@@ -4,13 +4,15 @@
  * that an answer brings it back (#14 item 5). No sockets, no real time.
  */
 import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../src/options.js';
 import { type LivenessHost, WorkerLiveness } from '../../src/server/dispatch/liveness.js';
 import { ManualClock } from './helpers.js';
 
 const INTERVAL = 1000;
 const GRACE = 10_000;
 
-function setup(grace = GRACE) {
+/** The state machine with `maxMissed` 1 (one unanswered tick flags) unless given; null = the default. */
+function setup(grace = GRACE, maxMissed: number | null = 1) {
   const clock = new ManualClock();
   const events: string[] = [];
   let pings = 0;
@@ -23,7 +25,10 @@ function setup(grace = GRACE) {
     onGraceExpired: () => events.push(`expired@${clock.now() - start}`),
   };
   const start = clock.now();
-  const liveness = new WorkerLiveness(host, INTERVAL, grace, clock);
+  const liveness =
+    maxMissed === null
+      ? new WorkerLiveness(host, INTERVAL, grace, clock)
+      : new WorkerLiveness(host, INTERVAL, grace, clock, maxMissed);
   return { clock, events, liveness, pings: () => pings };
 }
 
@@ -93,5 +98,51 @@ describe('WorkerLiveness', () => {
     clock.advance(INTERVAL);
     liveness.stop();
     expect(clock.pending).toBe(0);
+  });
+
+  // A worker under load answers a ping late now and then; one missed 1 s ping flagged
+  // it SB_WORKER_UNRESPONSIVE (no new connections) though it was serving. Now it takes
+  // DEFAULTS.workerHeartbeatMaxMissed (3) ticks in a row with the ping unanswered.
+  it('by default a worker is unresponsive only after 3 intervals without an answer', () => {
+    expect(DEFAULTS.workerHeartbeatMaxMissed).toBe(3);
+    const { clock, events, liveness } = setup(GRACE, null);
+    liveness.start(); // ping at 0, unanswered from here on
+    clock.advance(INTERVAL); // 1000: first miss
+    clock.advance(INTERVAL); // 2000: second miss
+    expect(liveness.responsive).toBe(true);
+    clock.advance(INTERVAL - 1);
+    expect(events).toEqual([]);
+    clock.advance(1); // 3000: third miss
+    expect(liveness.responsive).toBe(false);
+    expect(events).toEqual(['unresponsive@3000']);
+    clock.advance(GRACE);
+    expect(events).toEqual(['unresponsive@3000', `expired@${3000 + GRACE}`]);
+  });
+
+  it('a busy worker that answers up to 2 intervals late is never flagged', () => {
+    const { clock, events, liveness, pings } = setup(GRACE, null);
+    liveness.start();
+    for (let round = 0; round < 100; round++) {
+      // Each ping is answered just before the third tick after it.
+      clock.advance(2 * INTERVAL);
+      clock.advance(INTERVAL - 1);
+      liveness.pong();
+      clock.advance(1);
+    }
+    expect(events).toEqual([]);
+    expect(liveness.responsive).toBe(true);
+    expect(pings()).toBe(101); // one outstanding ping at a time
+  });
+
+  it('the missed count restarts after an answer', () => {
+    const { clock, events, liveness } = setup(GRACE, 3);
+    liveness.start();
+    clock.advance(2 * INTERVAL); // two misses
+    liveness.pong(); // answered late
+    clock.advance(INTERVAL); // 3000: a new ping goes out
+    clock.advance(2 * INTERVAL); // two misses of the new ping
+    expect(events).toEqual([]);
+    clock.advance(INTERVAL); // the third
+    expect(events).toEqual(['unresponsive@6000']);
   });
 });

@@ -7,25 +7,31 @@
  * a synchronous loop) never exits, so the crash path never sees it, and new
  * connections handed to it wait forever. The primary therefore pings every
  * worker over IPC every `interval` ms; the worker answers from its event loop.
+ * A busy worker answers late now and then (a long synchronous handler, GC, a loaded
+ * machine), so one late answer is not enough: the worker is unresponsive only after
+ * `maxMissed` ticks in a row found its ping unanswered
+ * (`DEFAULTS.workerHeartbeatMaxMissed`, 3).
  *
  * | state        | on tick                                   | on pong               |
  * |--------------|-------------------------------------------|-----------------------|
- * | responsive   | ping answered: send the next ping         | -                     |
- * |              | ping unanswered: -> unresponsive,         |                       |
+ * | responsive   | ping answered: send the next ping         | missed count reset    |
+ * |              | ping unanswered: count one miss; at       |                       |
+ * |              | `maxMissed` -> unresponsive,              |                       |
  * |              | `onUnresponsive()`, grace timer started   |                       |
  * | unresponsive | (no more pings: one is still outstanding) | -> responsive,        |
  * |              |                                           | `onResponsive()`,     |
  * |              |                                           | grace timer cancelled |
  * | grace over   | `onGraceExpired()` once, then stopped     |                       |
  *
- * A worker stopped at time t is declared unresponsive between t + interval and
- * t + 2 × interval (its last answered ping may have left just before t), and
- * `onGraceExpired` follows `grace` ms later (0 = never). Unresponsive workers get
+ * A worker stopped at time t is declared unresponsive between t + maxMissed ×
+ * interval and t + (maxMissed + 1) × interval (its last answered ping may have left
+ * just before t), and `onGraceExpired` follows `grace` ms later (0 = never). Unresponsive workers get
  * no new connections (processes.ts); at the end of the grace the primary kills and
  * replaces the worker. Timers come from an injected {@link Clock}, so tests drive
  * it without sleeping.
  */
 import type { Clock } from '../../net/clock.js';
+import { DEFAULTS } from '../../options.js';
 
 /** What {@link WorkerLiveness} does to its worker. */
 export interface LivenessHost {
@@ -47,16 +53,28 @@ export class WorkerLiveness {
   readonly #clock: Clock;
   #tickTimer: unknown;
   #graceTimer: unknown;
+  readonly #maxMissed: number;
   #awaitingPong = false;
+  /** Ticks in a row that found the outstanding ping unanswered. */
+  #missed = 0;
   #responsive = true;
   #running = false;
 
   /**
    * @param interval ms between pings (> 0).
    * @param grace ms an unresponsive worker is kept before `onGraceExpired` (0 = kept).
+   * @param maxMissed ticks in a row with the ping unanswered before the worker is
+   *   unresponsive (>= 1).
    */
-  constructor(host: LivenessHost, interval: number, grace: number, clock: Clock) {
+  constructor(
+    host: LivenessHost,
+    interval: number,
+    grace: number,
+    clock: Clock,
+    maxMissed: number = DEFAULTS.workerHeartbeatMaxMissed,
+  ) {
     this.#host = host;
+    this.#maxMissed = Math.max(1, maxMissed);
     this.#interval = interval;
     this.#grace = grace;
     this.#clock = clock;
@@ -90,6 +108,7 @@ export class WorkerLiveness {
   /** The worker answered a ping. */
   pong(): void {
     this.#awaitingPong = false;
+    this.#missed = 0;
     if (!this.#running || this.#responsive) {
       return;
     }
@@ -117,7 +136,8 @@ export class WorkerLiveness {
       this.#ping();
       return;
     }
-    if (this.#responsive) {
+    this.#missed += 1;
+    if (this.#responsive && this.#missed >= this.#maxMissed) {
       this.#responsive = false;
       if (this.#grace > 0) {
         this.#graceTimer = this.#clock.setTimeout(this.#graceOver, this.#grace);

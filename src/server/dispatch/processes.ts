@@ -58,6 +58,7 @@ import { fileURLToPath } from 'node:url';
 import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
 import { systemClock } from '../../net/clock.js';
+import { DEFAULTS } from '../../options.js';
 import type { ChatMember, ChatRoom } from '../handlers.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ProxyPreamble } from '../raw-socket.js';
@@ -619,7 +620,7 @@ export class ProcessDispatcher {
         const grace = this.#options.unresponsiveTimeout;
         const error = new ConnectionError(
           'SB_WORKER_UNRESPONSIVE',
-          `worker process ${slot.index} did not answer its heartbeat within ${this.#options.heartbeatInterval} ms; it gets no new connections${grace > 0 ? ` and is replaced unless it answers within ${grace} ms` : ''}`,
+          `worker process ${slot.index} did not answer its heartbeat within ${DEFAULTS.workerHeartbeatMaxMissed * this.#options.heartbeatInterval} ms (${DEFAULTS.workerHeartbeatMaxMissed} pings ${this.#options.heartbeatInterval} ms apart); it gets no new connections${grace > 0 ? ` and is replaced unless it answers within ${grace} ms` : ''}`,
         );
         this.#options.metrics.recordError(error.code);
         diagnosticChannels.frameError.publish({
