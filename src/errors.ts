@@ -211,7 +211,7 @@ export const ERROR_CODES = {
   SB_TOO_MANY_REQUESTS: {
     class: 'SwitchboardError',
     summary:
-      'A peer had `maxPendingRequests` REQUESTs unanswered; the next one was answered with an sbp ERROR instead of running.',
+      'A peer had `maxPendingRequests` REQUESTs unanswered (or a `threads` pool held `DEFAULTS.threadsMaxRequestsPerWorker` unfinished ones per worker); the next one was answered with an sbp ERROR instead of running.',
   },
   SB_REQUEST_FAILED: {
     class: 'SwitchboardError',

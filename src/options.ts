@@ -70,6 +70,12 @@ export const DEFAULTS = Object.freeze({
   requestTimeout: 30_000,
   /** sbp: REQUESTs of one connection whose handler is still running; one more is refused with an ERROR. */
   maxPendingRequests: 64,
+  /**
+   * `threads`: unfinished `onRequest` jobs the pool holds per worker, timed-out ones
+   * included (nothing can cancel a handler that never settles); one more is refused
+   * with `SB_TOO_MANY_REQUESTS`: 1024.
+   */
+  threadsMaxRequestsPerWorker: 1024,
   /** TCP keepalive on by default. */
   keepAlive: true,
   /** TCP keepalive initial delay. */

@@ -449,6 +449,11 @@ export class SbpSession<Owner extends SbpSessionOwner> {
 
 /** What a throwing or rejecting `onRequest` becomes: `SB_HANDLER_ERROR`, the error as `cause`. */
 function handlerFailure(error: unknown): SwitchboardError {
+  // The threads pool refusing a request (its bound of unfinished ones, threads.ts) is
+  // the server being busy, answered with that code, not a handler failure.
+  if (error instanceof SwitchboardError && error.code === 'SB_TOO_MANY_REQUESTS') {
+    return error;
+  }
   return new SwitchboardError('SB_HANDLER_ERROR', 'onRequest handler failed', { cause: error });
 }
 

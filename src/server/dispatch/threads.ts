@@ -16,12 +16,21 @@
  * that it stops reading until a reply is written, so a fast client cannot queue
  * unbounded work in the pool.
  *
+ * Requests (`onRequest` in the workers): the connection's Channel times each one
+ * out (`requestTimeout`) and frees its `maxPendingRequests` place, but a handler
+ * that never settles keeps its job in the worker, where nothing can cancel it. So
+ * the pool bounds the requests it holds unfinished, timed out or not, at
+ * `maxRequestJobs` (`DEFAULTS.threadsMaxRequestsPerWorker` per worker); past that a
+ * request is answered at once with `SB_TOO_MANY_REQUESTS` instead of queueing
+ * behind hung ones without limit. A finished (or crashed) job frees its place.
+ *
  * Failure: a handler that throws fails its job, and the server closes that
  * connection with `SB_HANDLER_ERROR`. A worker that dies fails its outstanding
  * jobs with `SB_WORKER_CRASHED` (only those connections close) and is replaced.
  */
 import { Worker } from 'node:worker_threads';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
+import { DEFAULTS } from '../../options.js';
 import { type ConnectionBody, markInputFirst, type ResumableInfo } from '../connection-handler.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ServerRequestHandler } from '../request-handler.js';
@@ -41,6 +50,27 @@ export const MAX_FRAMES_IN_FLIGHT = 64;
 interface Job {
   resolve(replies: Uint8Array[]): void;
   reject(error: SwitchboardError): void;
+}
+
+/** A request job's promise callbacks that give its place in the pool's bound back once. */
+function countedJob(job: Job, release: () => void): Job {
+  let released = false;
+  const once = (): void => {
+    if (!released) {
+      released = true;
+      release();
+    }
+  };
+  return {
+    resolve: (replies) => {
+      once();
+      job.resolve(replies);
+    },
+    reject: (error) => {
+      once();
+      job.reject(error);
+    },
+  };
 }
 
 interface PoolWorker {
@@ -67,10 +97,14 @@ export class ThreadPool {
   #closing = false;
   /** Workers that crashed and were replaced. */
   crashes = 0;
+  /** Request jobs given to the pool and not yet finished (timed out ones included). */
+  #requestJobs = 0;
+  readonly #maxRequestJobs: number;
 
-  private constructor(handler: PoolHandler, requestModule: string | null) {
+  private constructor(handler: PoolHandler, requestModule: string | null, maxRequestJobs: number) {
     this.#handler = handler;
     this.#requestModule = requestModule;
+    this.#maxRequestJobs = maxRequestJobs;
   }
 
   /**
@@ -81,8 +115,9 @@ export class ThreadPool {
     size: number,
     handler: PoolHandler,
     requestModule: string | null = null,
+    maxRequestJobs: number = size * DEFAULTS.threadsMaxRequestsPerWorker,
   ): Promise<ThreadPool> {
-    const pool = new ThreadPool(handler, requestModule);
+    const pool = new ThreadPool(handler, requestModule, maxRequestJobs);
     try {
       await Promise.all(Array.from({ length: size }, () => pool.#spawn()));
     } catch (error) {
@@ -95,6 +130,11 @@ export class ThreadPool {
   /** Number of live workers. */
   get size(): number {
     return this.#workers.length;
+  }
+
+  /** Request jobs in the pool, unfinished (a timed-out one counts until its handler settles). */
+  get requestJobs(): number {
+    return this.#requestJobs;
   }
 
   /**
@@ -110,10 +150,25 @@ export class ThreadPool {
         new ConnectionError('SB_WORKER_CRASHED', 'no worker thread is running'),
       );
     }
+    if (request && this.#requestJobs >= this.#maxRequestJobs) {
+      return Promise.reject(
+        new SwitchboardError(
+          'SB_TOO_MANY_REQUESTS',
+          `the thread pool holds ${this.#requestJobs} unfinished requests (its limit)`,
+        ),
+      );
+    }
     // A copy with a buffer of its own (Buffer#slice would be a view), so transferring it detaches nothing else.
     const own = new Uint8Array(frame);
     return new Promise<Uint8Array[]>((resolve, reject) => {
-      this.#waiting.push({ frame: own, context, request, job: { resolve, reject } });
+      let job: Job = { resolve, reject };
+      if (request) {
+        this.#requestJobs += 1;
+        job = countedJob(job, () => {
+          this.#requestJobs -= 1;
+        });
+      }
+      this.#waiting.push({ frame: own, context, request, job });
       this.#dispatchWaiting();
     });
   }
