@@ -5,7 +5,7 @@
  */
 import type net from 'node:net';
 
-/** Thrown when the switchboard side of a comparison cannot run yet; becomes a note row. */
+/** Thrown when the switchboard side of a comparison cannot run (a broken build); becomes a note row. */
 export class NotAvailableError extends Error {}
 
 type NetApi = typeof import('../src/index.js');
@@ -13,7 +13,7 @@ type NetApi = typeof import('../src/index.js');
 async function loadNet(): Promise<NetApi> {
   const api = (await import('../src/index.js')) as Partial<NetApi>;
   if (typeof api.Channel !== 'function' || typeof api.Socket !== 'function') {
-    throw new NotAvailableError('switchboard Channel (src/net) has not landed yet');
+    throw new NotAvailableError('switchboard Channel (src/net) is not exported by src/index.ts');
   }
   return api as NetApi;
 }
@@ -105,12 +105,12 @@ export async function switchboardPingClient(
 
 type ServerApi = typeof import('../src/index.js');
 
-/** Loads the server area; NotAvailableError until `createServer` is exported. */
+/** Loads the server area; NotAvailableError when `createServer` is not exported. */
 async function loadServer(): Promise<ServerApi> {
   const api = (await import('../src/index.js')) as Partial<ServerApi>;
   if (typeof api.createServer !== 'function') {
     throw new NotAvailableError(
-      'switchboard server (createServer in src/server) has not landed yet',
+      'switchboard server (createServer in src/server) is not exported by src/index.ts',
     );
   }
   return api as ServerApi;

@@ -14,7 +14,14 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SbpDataDecoder } from '../codec/sbp.js';
-import { type Decoder, type Framing, InvalidArgumentError, parseFraming } from '../index.js';
+import {
+  DEFAULTS,
+  type Decoder,
+  type Framing,
+  InvalidArgumentError,
+  parseFraming,
+} from '../index.js';
+import { systemCode } from './output.js';
 
 /** One flag of a command, described once for parsing, help and docs. */
 export interface FlagSpec {
@@ -86,13 +93,47 @@ export const FRAMING_FLAG: FlagSpec = {
   description: 'framing, e.g. line, length:u16be, netstring (required)',
 };
 
-/** `--max-frame N`, read with {@link framingFromArgs}. */
-export const MAX_FRAME_FLAG: FlagSpec = {
-  name: 'max-frame',
-  type: 'string',
-  value: 'N',
-  description: 'largest frame in bytes (default 8 MiB; line/delim 64 KiB)',
-};
+/**
+ * A byte count as help text shows it: `8 MiB`, `64 KiB`, `100 bytes`. Help states the
+ * defaults of DEFAULTS through this, so a changed default changes the help.
+ */
+export function sizeText(bytes: number): string {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (bytes >= size && bytes % size === 0) {
+      return `${bytes / size} ${unit}`;
+    }
+  }
+  return `${bytes} bytes`;
+}
+
+/**
+ * `--max-frame N`, read with {@link framingFromArgs}; `what` starts the description
+ * (`largest payload in bytes`). Absent means the framing's own limit: the one
+ * spelling of "default", as `maxFrame` left out is in the library (0 is refused).
+ */
+export function maxFrameFlag(what = 'largest frame in bytes'): FlagSpec {
+  return {
+    name: 'max-frame',
+    type: 'string',
+    value: 'N',
+    description: `${what} (default ${sizeText(DEFAULTS.maxFrame)}; line/delim ${sizeText(DEFAULTS.maxLineFrame)})`,
+  };
+}
+
+/** `-o, --output FORMAT` for a command that prints frames; `what` says what prints. */
+export function outputFlag(what: string): FlagSpec {
+  return {
+    name: 'output',
+    short: 'o',
+    type: 'string',
+    value: 'FORMAT',
+    description: `${what} as text (default), hex, or json ({"len":N,"hex":..,"text":..})`,
+  };
+}
 
 /** A usage error: bad or missing flag, bad positional. Exit code 2. */
 export class UsageError extends InvalidArgumentError {
@@ -283,7 +324,13 @@ export function integerFlag(
   args: ParsedArgs,
   spec: CommandSpec,
   name: string,
-  options: { kind?: 'bytes' | 'ms' | 'count'; min?: number; max?: number } = {},
+  options: {
+    kind?: 'bytes' | 'ms' | 'count';
+    min?: number;
+    max?: number;
+    /** Said after the "must be >= min" error: what to write instead. */
+    belowMin?: string;
+  } = {},
 ): number | undefined {
   const text = stringFlag(args, spec, name);
   if (text === undefined) {
@@ -302,8 +349,9 @@ export function integerFlag(
   const value = Number(match[1]) * multiplier;
   const min = options.min ?? 0;
   if (!Number.isSafeInteger(value) || value < min) {
+    const hint = value < min && options.belowMin !== undefined ? `; ${options.belowMin}` : '';
     throw new UsageError(
-      `${spec.name}: --${name} must be >= ${min}${unit}, got '${printable(text)}'`,
+      `${spec.name}: --${name} must be >= ${min}${unit}, got '${printable(text)}'${hint}`,
     );
   }
   if (options.max !== undefined && value > options.max) {
@@ -317,8 +365,35 @@ export function integerFlag(
 /** Reads `--framing` (required) and `--max-frame` (optional) into a Framing. */
 export function framingFromArgs(args: ParsedArgs, spec: CommandSpec): Framing {
   const text = stringFlag(args, spec, 'framing', true);
-  const maxFrame = integerFlag(args, spec, 'max-frame', { kind: 'bytes', min: 1 });
-  return parseFraming(text, maxFrame === undefined ? {} : { maxFrame });
+  return parseFraming(text, { maxFrame: maxFrameFromArgs(args, spec) });
+}
+
+/**
+ * Reads an optional `--framing` (proxy: framing only for the tap) and `--max-frame`:
+ * undefined without `--framing`, where a `--max-frame` would be ignored, so refused.
+ */
+export function optionalFramingFromArgs(args: ParsedArgs, spec: CommandSpec): Framing | undefined {
+  const text = stringFlag(args, spec, 'framing');
+  const maxFrame = maxFrameFromArgs(args, spec);
+  if (text === undefined) {
+    if (maxFrame !== undefined) {
+      throw new UsageError(`${spec.name}: --max-frame needs --framing SPEC`);
+    }
+    return undefined;
+  }
+  return parseFraming(text, { maxFrame });
+}
+
+/** The bounds of `--max-frame N`: as `maxFrame` in the library, at least 1. */
+export const MAX_FRAME_BOUNDS = {
+  kind: 'bytes',
+  min: 1,
+  belowMin: "leave it out for the framing's default",
+} as const;
+
+/** `--max-frame N`: at least 1; undefined when absent (the framing's own limit). */
+export function maxFrameFromArgs(args: ParsedArgs, spec: CommandSpec): number | undefined {
+  return integerFlag(args, spec, 'max-frame', MAX_FRAME_BOUNDS);
 }
 
 /**
@@ -385,10 +460,8 @@ export function readFileFlag(spec: CommandSpec, flag: string, path: string): str
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    const reason =
-      typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'error';
     throw new UsageError(
-      `${spec.name}: cannot read --${flag} file '${printable(path)}' (${reason})`,
+      `${spec.name}: cannot read --${flag} file '${printable(path)}' (${systemCode(error)})`,
     );
   }
 }

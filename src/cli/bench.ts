@@ -43,6 +43,8 @@ import { EXIT, stdout } from './output.js';
 const REPLY_TIMEOUT_MS = 5000;
 /** How often the progress line on a TTY is refreshed. */
 const PROGRESS_INTERVAL_MS = 500;
+/** What a run does without --connections, --size, --duration, --pipeline (help states them). */
+const RUN_DEFAULTS = Object.freeze({ connections: 1, size: 64, durationSec: 5, pipeline: 1 });
 
 /** Log-linear latency histogram in microseconds. */
 export class LatencyHistogram {
@@ -167,28 +169,28 @@ export const command: CommandSpec = {
       short: 'c',
       type: 'string',
       value: 'N',
-      description: 'concurrent connections (default 1)',
+      description: `concurrent connections (default ${RUN_DEFAULTS.connections})`,
     },
     {
       name: 'size',
       short: 's',
       type: 'string',
       value: 'B',
-      description: 'payload bytes per message (default 64; k/m suffixes allowed)',
+      description: `payload bytes per message (default ${RUN_DEFAULTS.size}; k/m suffixes allowed)`,
     },
     {
       name: 'duration',
       short: 'd',
       type: 'string',
       value: 'S',
-      description: 'seconds to run, decimals allowed (default 5)',
+      description: `seconds to run, decimals allowed (default ${RUN_DEFAULTS.durationSec})`,
     },
     {
       name: 'pipeline',
       short: 'p',
       type: 'string',
       value: 'N',
-      description: 'requests in flight per connection (default 1)',
+      description: `requests in flight per connection (default ${RUN_DEFAULTS.pipeline})`,
     },
     { name: 'json', type: 'boolean', description: 'print the result as one JSON object on stdout' },
   ],
@@ -204,10 +206,13 @@ export const command: CommandSpec = {
       throw new UsageError('bench: give ADDR or --self (exactly one)');
     }
     const framing = framingFromArgs(args, command);
-    const connections = integerFlag(args, command, 'connections', { min: 1, max: 10_000 }) ?? 1;
-    const size = integerFlag(args, command, 'size', { kind: 'bytes' }) ?? 64;
-    const pipeline = integerFlag(args, command, 'pipeline', { min: 1, max: 100_000 }) ?? 1;
-    const durationText = stringFlag(args, command, 'duration') ?? '5';
+    const connections =
+      integerFlag(args, command, 'connections', { min: 1, max: 10_000 }) ??
+      RUN_DEFAULTS.connections;
+    const size = integerFlag(args, command, 'size', { kind: 'bytes' }) ?? RUN_DEFAULTS.size;
+    const pipeline =
+      integerFlag(args, command, 'pipeline', { min: 1, max: 100_000 }) ?? RUN_DEFAULTS.pipeline;
+    const durationText = stringFlag(args, command, 'duration') ?? String(RUN_DEFAULTS.durationSec);
     const duration = Number(durationText);
     if (!/^\d+(\.\d+)?$/.test(durationText) || !(duration > 0)) {
       throw new UsageError(

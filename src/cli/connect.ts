@@ -13,62 +13,32 @@
  * ("EOF on stdin half-closes and waits for the peer to finish"). With the
  * `eof` framing, stdin is one message: its bytes are sent as they come.
  *
- * The helpers exported here are shared with `send`.
+ * The client flags and `--tls-*` reading exported here are shared with `send`.
  */
-import {
-  connect,
-  type Decoder,
-  type Framing,
-  InvalidArgumentError,
-  NEED_DATA,
-  type Socket,
-  type TlsClientOptions,
-} from '../index.js';
+import { connect, type Framing, type Socket, type TlsClientOptions } from '../index.js';
 import {
   type CommandSpec,
   choiceFlag,
   type FlagSpec,
   FRAMING_FLAG,
   framingFromArgs,
-  MAX_FRAME_FLAG,
+  maxFrameFlag,
   messageDecoder,
+  outputFlag,
   type ParsedArgs,
   readFileFlag,
   stringFlag,
   UsageError,
 } from './args.js';
-import {
-  EXIT,
-  formatFrame,
-  OUTPUT_FORMATS,
-  type OutputFormat,
-  readLines,
-  stdout,
-} from './output.js';
-import {
-  encodeRecord,
-  INPUT_FORMATS,
-  type InputFormat,
-  inputFlag,
-  maxLineFor,
-  payloadOf,
-} from './records.js';
+import { framePrinter, receiveFrames, sendPieces, untilAborted } from './frames.js';
+import { EXIT, OUTPUT_FORMATS } from './output.js';
+import { encodedLines, INPUT_FORMATS, type InputFormat, inputFlag } from './records.js';
 
 /** Flags shared by `connect` and `send`. */
 export const CLIENT_FLAGS: readonly FlagSpec[] = [
   FRAMING_FLAG,
-  {
-    name: 'output',
-    short: 'o',
-    type: 'string',
-    value: 'FORMAT',
-    description: 'how received frames print: text (default), hex, or json',
-  },
-  {
-    ...MAX_FRAME_FLAG,
-    description: 'largest frame in bytes, both ways (default 8 MiB; line/delim 64 KiB)',
-  },
-
+  outputFlag('received frames print'),
+  maxFrameFlag('largest frame in bytes, both ways'),
   {
     name: 'tls-ca',
     type: 'string',
@@ -119,70 +89,13 @@ export function tlsFromArgs(args: ParsedArgs, spec: CommandSpec): TlsClientOptio
   return options;
 }
 
-/** Sends one encoded frame's pieces, in one write when small. */
-export async function sendPieces(
-  socket: Socket,
-  pieces: readonly Uint8Array[],
-  timeout?: number,
-): Promise<void> {
-  const total = pieces.reduce((sum, piece) => sum + piece.byteLength, 0);
-  const options = timeout === undefined ? undefined : { timeout };
-  if (pieces.length === 1 || total <= 64 * 1024) {
-    await socket.sendAll(
-      pieces.length === 1 ? (pieces[0] as Uint8Array) : Buffer.concat(pieces, total),
-      options,
-    );
-    return;
-  }
-  for (const piece of pieces) {
-    await socket.sendAll(piece, options);
-  }
-}
-
-/**
- * Reads frames until the peer's EOF, calling `onFrame` for each. `remaining()`
- * gives the time left (ms) for each read, or undefined for no deadline. Throws the
- * decoder's FrameError/UnexpectedEofError or the socket's error.
- */
-export async function receiveFrames(
-  socket: Socket,
-  decoder: Decoder,
-  onFrame: (frame: Uint8Array) => Promise<void> | void,
-  remaining: () => number | undefined = () => undefined,
-): Promise<void> {
-  for (;;) {
-    const timeout = remaining();
-    const chunk = await socket.recv(64 * 1024, timeout === undefined ? undefined : { timeout });
-    if (chunk.byteLength === 0) {
-      decoder.end();
-    } else {
-      decoder.push(chunk);
-    }
-    for (;;) {
-      const frame = decoder.next();
-      if (frame === NEED_DATA) {
-        break;
-      }
-      await onFrame(frame);
-    }
-    if (chunk.byteLength === 0) {
-      return;
-    }
-  }
-}
-
-/** A frame printer for `--output FORMAT`. */
-export function framePrinter(format: OutputFormat): (frame: Uint8Array) => Promise<void> {
-  return (frame) => stdout.line(formatFrame(frame, format));
-}
-
 /** The `connect` command. */
 export const command: CommandSpec = {
   name: 'connect',
   usage:
     'connect ADDR --framing SPEC [--input lines|hex|json] [--output text|hex|json]\n' +
-    '                   [--max-frame N] [--tls-ca F]' +
-    '                   [--tls-cert F --tls-key F] [--tls-servername NAME]',
+    '                   [--max-frame N] [--tls-ca F] [--tls-cert F --tls-key F]\n' +
+    '                   [--tls-servername NAME]',
   description:
     'Connects to ADDR (HOST:PORT, [v6]:PORT, tcp://, tls://, unix:/path). Each line read from\n' +
     'stdin (LF removed; with --input hex, hex; with --input json, a `decode --output json`\n' +
@@ -202,9 +115,7 @@ export const command: CommandSpec = {
     const tls = tlsFromArgs(args, command);
     const inputFormat = choiceFlag(args, command, 'input', INPUT_FORMATS, 'lines');
     const socket = await connect(address, { signal, ...(tls === undefined ? {} : { tls }) });
-    const aborted = (): void => socket.destroy();
-    signal.addEventListener('abort', aborted, { once: true });
-    try {
+    await untilAborted(socket, signal, async () => {
       const reading = receiveFrames(socket, messageDecoder(framing), framePrinter(format));
       const writing = sendStdin(socket, framing, inputFormat);
       // If the peer finishes first, stdin may never end (a terminal): don't wait for it.
@@ -213,10 +124,7 @@ export const command: CommandSpec = {
       if (first === 'write') {
         await reading;
       }
-    } finally {
-      signal.removeEventListener('abort', aborted);
-      socket.destroy();
-    }
+    });
     return EXIT.ok;
   },
 };
@@ -227,20 +135,8 @@ async function sendStdin(socket: Socket, framing: Framing, format: InputFormat):
       await socket.sendAll(chunk as Uint8Array);
     }
   } else {
-    const encoder = framing.createEncoder();
-    const maxLine = maxLineFor(format, framing.maxFrame);
-    const tooLong = (): Error =>
-      new InvalidArgumentError(
-        'SB_PAYLOAD_TOO_LARGE',
-        `a stdin line is longer than ${maxLine} bytes (maxFrame ${framing.maxFrame})`,
-      );
-    let lineNumber = 0;
-    for await (const line of readLines(process.stdin, maxLine, tooLong)) {
-      lineNumber += 1;
-      const payload = payloadOf(line, format, `stdin line ${lineNumber}`);
-      if (payload !== undefined) {
-        await sendPieces(socket, encodeRecord(encoder, payload, `stdin line ${lineNumber}`));
-      }
+    for await (const pieces of encodedLines(process.stdin, format, framing, 'stdin')) {
+      await sendPieces(socket, pieces);
     }
   }
   await socket.shutdown('write');

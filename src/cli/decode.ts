@@ -7,15 +7,17 @@
  * the command exits 1. The byte offset is that of the first byte of the frame
  * that failed, counted from the start of the input (SPEC §2).
  */
-import { isSwitchboardError, NEED_DATA } from '../index.js';
+import { isSwitchboardError } from '../index.js';
 import {
   type CommandSpec,
   choiceFlag,
   FRAMING_FLAG,
   framingFromArgs,
-  MAX_FRAME_FLAG,
+  maxFrameFlag,
   messageDecoder,
+  outputFlag,
 } from './args.js';
+import { decodeChunks } from './frames.js';
 import {
   EXIT,
   exitCodeFor,
@@ -34,17 +36,7 @@ export const command: CommandSpec = {
     'Reads FILE (or stdin when FILE is - or absent), splits it into frames with the framing\n' +
     'SPEC and prints one frame per line. On bad input the frames before it are printed, then\n' +
     'the error with its byte offset goes to stderr and the exit code is 1.',
-  flags: [
-    FRAMING_FLAG,
-    MAX_FRAME_FLAG,
-    {
-      name: 'output',
-      short: 'o',
-      type: 'string',
-      value: 'FORMAT',
-      description: 'text (default), hex, or json ({"len":..,"hex":..,"text":..})',
-    },
-  ],
+  flags: [FRAMING_FLAG, maxFrameFlag(), outputFlag('frames print')],
   positionals: { min: 0, max: 1, name: 'FILE' },
   examples: [
     'decode --framing length:u16be capture.bin',
@@ -54,32 +46,20 @@ export const command: CommandSpec = {
     const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
     const framing = framingFromArgs(args, command);
     const input = await openInput(args.positionals[0]);
-    const decoder = messageDecoder(framing);
     // Offset of the first byte not yet returned as (part of) a frame: the start of
     // the frame being decoded, used when the decoder's error does not carry one.
     let consumed = 0;
-    let pushed = 0;
-    const drain = async (): Promise<void> => {
-      for (;;) {
-        const frame = decoder.next();
-        if (frame === NEED_DATA) {
-          return;
-        }
-        consumed = pushed - decoder.buffered;
-        await stdout.line(formatFrame(frame, format));
-      }
-    };
     try {
-      for await (const chunk of input) {
-        if (signal.aborted) {
-          return EXIT.interrupted;
-        }
-        pushed += chunk.byteLength;
-        decoder.push(chunk);
-        await drain();
-      }
-      decoder.end();
-      await drain();
+      const finished = await decodeChunks(
+        input,
+        messageDecoder(framing),
+        (frame, end) => {
+          consumed = end;
+          return stdout.line(formatFrame(frame, format));
+        },
+        signal,
+      );
+      return finished ? EXIT.ok : EXIT.interrupted;
     } catch (error) {
       if (!isSwitchboardError(error)) {
         throw error;
@@ -89,6 +69,5 @@ export const command: CommandSpec = {
       process.stderr.write(`${formatError(error, error.offset ?? consumed)}\n`);
       return exitCodeFor(error);
     }
-    return EXIT.ok;
   },
 };

@@ -8,16 +8,15 @@
  * - `--input hex` and `--input json`: see records.ts. So
  *   `decode --output json | encode --input json` reproduces the input.
  */
-import { InvalidArgumentError } from '../index.js';
 import {
   type CommandSpec,
   choiceFlag,
   FRAMING_FLAG,
   framingFromArgs,
-  MAX_FRAME_FLAG,
+  maxFrameFlag,
 } from './args.js';
-import { EXIT, openInput, readLines, stdout } from './output.js';
-import { encodeRecord, INPUT_FORMATS, maxLineFor, payloadOf } from './records.js';
+import { EXIT, openInput, stdout } from './output.js';
+import { encodedLines, INPUT_FORMATS, inputFlag } from './records.js';
 
 /** The `encode` command. */
 export const command: CommandSpec = {
@@ -31,17 +30,8 @@ export const command: CommandSpec = {
     'the framing cannot encode is a data error (exit 1).',
   flags: [
     FRAMING_FLAG,
-    {
-      name: 'input',
-      short: 'i',
-      type: 'string',
-      value: 'FORMAT',
-      description: 'lines (default: one payload per LF-terminated line), hex or json',
-    },
-    {
-      ...MAX_FRAME_FLAG,
-      description: 'largest payload in bytes (default 8 MiB; line/delim 64 KiB)',
-    },
+    inputFlag('each line becomes a payload'),
+    maxFrameFlag('largest payload in bytes'),
   ],
   positionals: { min: 0, max: 1, name: 'FILE' },
   examples: [
@@ -49,27 +39,14 @@ export const command: CommandSpec = {
     'decode --framing netstring --output json in.bin | switchboard encode --framing netstring --input json',
   ],
   async run({ args, signal }) {
-    const inputFormat = choiceFlag(args, command, 'input', INPUT_FORMATS, 'lines');
+    const format = choiceFlag(args, command, 'input', INPUT_FORMATS, 'lines');
     const framing = framingFromArgs(args, command);
-    const encoder = framing.createEncoder();
     const input = await openInput(args.positionals[0]);
-    const maxLine = maxLineFor(inputFormat, framing.maxFrame);
-    const tooLong = (): Error =>
-      new InvalidArgumentError(
-        'SB_PAYLOAD_TOO_LARGE',
-        `an input line is longer than ${maxLine} bytes (maxFrame ${framing.maxFrame})`,
-      );
-    let lineNumber = 0;
-    for await (const line of readLines(input, maxLine, tooLong)) {
+    for await (const pieces of encodedLines(input, format, framing, 'input')) {
       if (signal.aborted) {
         return EXIT.interrupted;
       }
-      lineNumber += 1;
-      const payload = payloadOf(line, inputFormat, `input line ${lineNumber}`);
-      if (payload === undefined) {
-        continue;
-      }
-      for (const piece of encodeRecord(encoder, payload, `input line ${lineNumber}`)) {
+      for (const piece of pieces) {
         await stdout.write(piece);
       }
     }

@@ -223,13 +223,18 @@ export async function openInput(path: string | undefined): Promise<AsyncIterable
     const handle = await open(path, 'r');
     return handle.createReadStream();
   } catch (error) {
-    const reason =
-      typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'error';
     throw new InvalidArgumentError(
       'SB_INVALID_ARGUMENT',
-      `cannot read input file '${path}' (${reason})`,
+      `cannot read input file '${path}' (${systemCode(error)})`,
     );
   }
+}
+
+/** The `code` of a failed file or system call (`ENOENT`), for a message naming the file. */
+export function systemCode(error: unknown): string {
+  return typeof error === 'object' && error !== null && 'code' in error
+    ? String(error.code)
+    : 'error';
 }
 
 /**

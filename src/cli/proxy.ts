@@ -9,24 +9,30 @@
  * proxies are created through it; the first line is `api listening on http://HOST:PORT`.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { parseFraming } from '../codec/spec.js';
+import { DEFAULTS } from '../index.js';
 import {
   FaultProxy,
   type FaultProxyEvent,
   type FaultProxyMessage,
   ToxiproxyServer,
 } from '../testing/index.js';
+import { DEFAULT_SEED } from '../testing/seeded-random.js';
 import {
   booleanFlag,
   type CommandSpec,
   choiceFlag,
   integerFlag,
-  MAX_FRAME_FLAG,
+  maxFrameFlag,
+  optionalFramingFromArgs,
+  outputFlag,
   stringFlag,
   UsageError,
 } from './args.js';
 import { EXIT, OUTPUT_FORMATS, stdout } from './output.js';
 import { RecordFormatter, TapFormatter } from './tap.js';
+
+/** Where the proxy listens without --listen: a free loopback port. */
+const DEFAULT_LISTEN = `${DEFAULTS.host}:0`;
 
 /** Output (tap lines, records) buffered before lines are dropped, in bytes. */
 const OUTPUT_BACKLOG_BYTES = 8 * 1024 * 1024;
@@ -59,14 +65,14 @@ export const command: CommandSpec = {
       name: 'seed',
       type: 'string',
       value: 'N',
-      description: 'PRNG seed for jitter, toxicity and probabilities (default 1)',
+      description: `PRNG seed for jitter, toxicity and probabilities (default ${DEFAULT_SEED})`,
     },
     {
       name: 'listen',
       short: 'l',
       type: 'string',
       value: 'ADDR',
-      description: 'where to listen, HOST:PORT (default 127.0.0.1:0, a free port)',
+      description: `where to listen, HOST:PORT (default ${DEFAULT_LISTEN}, a free port)`,
     },
     {
       name: 'target',
@@ -117,19 +123,13 @@ export const command: CommandSpec = {
       value: 'SPEC',
       description: 'decode each direction with this framing (for --tap and --record)',
     },
-    MAX_FRAME_FLAG,
+    maxFrameFlag(),
     {
       name: 'tap',
       type: 'boolean',
       description: 'print every message in each direction: time, #conn, -> or <-, size, payload',
     },
-    {
-      name: 'output',
-      short: 'o',
-      type: 'string',
-      value: 'FORMAT',
-      description: 'tap payloads as text (default), hex, or json (as decode prints them)',
-    },
+    outputFlag('tap payloads print'),
     {
       name: 'record',
       type: 'string',
@@ -161,23 +161,18 @@ export const command: CommandSpec = {
       }
       return EXIT.interrupted;
     }
-    const listen = stringFlag(args, command, 'listen') ?? '127.0.0.1:0';
+    const listen = stringFlag(args, command, 'listen') ?? DEFAULT_LISTEN;
     const target = stringFlag(args, command, 'target', true);
     const latency = integerFlag(args, command, 'latency', { kind: 'ms' });
     const jitter = integerFlag(args, command, 'jitter', { kind: 'ms' });
     const bandwidth = integerFlag(args, command, 'bandwidth', { kind: 'bytes', min: 1 });
     const slice = integerFlag(args, command, 'slice', { kind: 'bytes', min: 1 });
     const resetAfter = integerFlag(args, command, 'reset-after', { kind: 'bytes' });
-    const framing = stringFlag(args, command, 'framing');
-    const maxFrame = integerFlag(args, command, 'max-frame', { kind: 'bytes', min: 1 });
-    const decoding =
-      framing === undefined
-        ? undefined
-        : parseFraming(framing, maxFrame === undefined ? {} : { maxFrame });
+    const decoding = optionalFramingFromArgs(args, command);
     const tap = booleanFlag(args, 'tap');
     const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
     const recordPath = stringFlag(args, command, 'record');
-    if ((tap || recordPath !== undefined) && framing === undefined) {
+    if ((tap || recordPath !== undefined) && decoding === undefined) {
       throw new UsageError('proxy: --tap and --record need --framing SPEC');
     }
     const tapFormatter = tap ? new TapFormatter(format) : undefined;
@@ -242,7 +237,8 @@ export const command: CommandSpec = {
       });
       stream.on('error', () => undefined);
       record = stream;
-      writeRecord(recorder.header(framing ?? '', target));
+      // The spec as given, which replay parses again.
+      writeRecord(recorder.header(stringFlag(args, command, 'framing') ?? '', target));
     }
     const proxy = await FaultProxy.start({
       listen,

@@ -1,6 +1,6 @@
 /**
- * Input records shared by `encode` and `connect`: how one line of input becomes one
- * payload, and how a payload the framing refuses is reported.
+ * Input records shared by `encode`, `connect` and `send`: how one line of input becomes
+ * one payload, and how a payload the framing refuses is reported.
  *
  * - `lines`: the line itself (LF removed) is the payload;
  * - `hex`: the line is the payload in hex (whitespace ignored, optional `0x`);
@@ -12,9 +12,9 @@
  * (a second message for `eof`, a `tagged` payload without its type byte): the input
  * is wrong, not the command line.
  */
-import { type Encoder, FrameError, InvalidArgumentError } from '../index.js';
+import { type Encoder, FrameError, type Framing, InvalidArgumentError } from '../index.js';
 import type { FlagSpec } from './args.js';
-import { fromHex } from './output.js';
+import { fromHex, readLines } from './output.js';
 
 /** The `--input` formats. */
 export const INPUT_FORMATS = ['lines', 'hex', 'json'] as const;
@@ -57,6 +57,37 @@ export function payloadOf(
     return undefined;
   }
   return format === 'hex' ? hexRecord(text, where) : jsonRecord(text, where);
+}
+
+/**
+ * The frames of a stream of input lines, in order: each LF-terminated line read as a
+ * `format` record ({@link payloadOf}) and encoded by one encoder of `framing`, as the
+ * pieces to write. `source` names the lines in errors ("input" → "input line 3"). A
+ * line longer than {@link maxLineFor} allows is `SB_PAYLOAD_TOO_LARGE` as soon as it
+ * passes the limit, so one huge line cannot exhaust memory.
+ */
+export async function* encodedLines(
+  input: AsyncIterable<Uint8Array>,
+  format: InputFormat,
+  framing: Framing,
+  source: string,
+): AsyncGenerator<Uint8Array[]> {
+  const encoder = framing.createEncoder();
+  const maxLine = maxLineFor(format, framing.maxFrame);
+  const tooLong = (): Error =>
+    new InvalidArgumentError(
+      'SB_PAYLOAD_TOO_LARGE',
+      `${source}: a line is longer than ${maxLine} bytes (maxFrame ${framing.maxFrame})`,
+    );
+  let lineNumber = 0;
+  for await (const line of readLines(input, maxLine, tooLong)) {
+    lineNumber += 1;
+    const where = `${source} line ${lineNumber}`;
+    const payload = payloadOf(line, format, where);
+    if (payload !== undefined) {
+      yield encodeRecord(encoder, payload, where);
+    }
+  }
 }
 
 /** Encodes `payload`, turning the encoder's refusal into a data error naming the line. */

@@ -13,11 +13,17 @@
  * for `--timeout` ms. Raw records (bytes after a framing error) are sent as they are.
  */
 import { readFile } from 'node:fs/promises';
-import { parseFraming } from '../codec/spec.js';
-import { NEED_DATA } from '../codec/types.js';
-import { connect } from '../index.js';
+import { connect, parseFraming } from '../index.js';
 import { sleep } from '../net/clock.js';
-import { type CommandSpec, choiceFlag, integerFlag, stringFlag, UsageError } from './args.js';
+import {
+  type CommandSpec,
+  choiceFlag,
+  integerFlag,
+  outputFlag,
+  stringFlag,
+  UsageError,
+} from './args.js';
+import { decodeChunks, sendPieces, socketChunks } from './frames.js';
 import { EXIT, formatFrame, fromHex, OUTPUT_FORMATS, stdout } from './output.js';
 import { encodeRecord } from './records.js';
 
@@ -31,6 +37,10 @@ interface Sent {
 
 /** Largest record file read, in bytes (a recording is a debugging artefact, not a log). */
 const MAX_RECORD_BYTES = 256 * 1024 * 1024;
+/** `--speed`: as fast as recorded. */
+const DEFAULT_SPEED = 1;
+/** `--timeout`: after the last message, stop when no reply came for this long, ms. */
+const QUIET_TIMEOUT_MS = 5_000;
 
 export const command: CommandSpec = {
   name: 'replay',
@@ -58,21 +68,15 @@ export const command: CommandSpec = {
       name: 'speed',
       type: 'string',
       value: 'N',
-      description: 'play N times faster than recorded (default 1)',
+      description: `play N times faster than recorded (default ${DEFAULT_SPEED})`,
     },
     { name: 'fast', type: 'boolean', description: 'send back to back, ignoring recorded gaps' },
-    {
-      name: 'output',
-      short: 'o',
-      type: 'string',
-      value: 'FORMAT',
-      description: 'replies as text (default), hex, or json (as decode prints them)',
-    },
+    outputFlag('replies print'),
     {
       name: 'timeout',
       type: 'string',
       value: 'MS',
-      description: 'after the last message, stop waiting when no reply came for MS (default 5000)',
+      description: `after the last message, stop waiting when no reply came for MS (default ${QUIET_TIMEOUT_MS})`,
     },
   ],
   positionals: { min: 1, max: 1, name: 'FILE' },
@@ -87,11 +91,11 @@ export const command: CommandSpec = {
     const format = choiceFlag(args, command, 'output', OUTPUT_FORMATS, 'text');
     const fast = args.values.fast === true;
     const speedText = stringFlag(args, command, 'speed');
-    const speed = speedText === undefined ? 1 : Number(speedText);
+    const speed = speedText === undefined ? DEFAULT_SPEED : Number(speedText);
     if (!(speed > 0) || !Number.isFinite(speed)) {
       throw new UsageError('replay: --speed must be a number > 0');
     }
-    const timeout = integerFlag(args, command, 'timeout', { kind: 'ms' }) ?? 5_000;
+    const timeout = integerFlag(args, command, 'timeout', { kind: 'ms' }) ?? QUIET_TIMEOUT_MS;
     const { framing: spec, connections } = await readRecording(
       file,
       side === 'client' ? '->' : '<-',
@@ -104,34 +108,13 @@ export const command: CommandSpec = {
       }
       const socket = await connect(target.replace(/^tcp:\/\//, ''), { signal });
       try {
-        const decoder = framing.createDecoder();
         const encoder = framing.createEncoder();
-        const printReplies = async (): Promise<void> => {
-          for (;;) {
-            const chunk = await socket
-              .recv(64 * 1024, { timeout, signal })
-              .catch((error: unknown) => {
-                if ((error as { code?: string }).code === 'SB_TIMEOUT') {
-                  return new Uint8Array(0);
-                }
-                throw error;
-              });
-            if (chunk.length === 0) {
-              decoder.end();
-            } else {
-              decoder.push(chunk);
-            }
-            for (let frame = decoder.next(); frame !== NEED_DATA; frame = decoder.next()) {
-              await stdout.line(
-                `#${conn} ${replyArrow} ${frame.length} ${formatFrame(frame, format)}`,
-              );
-            }
-            if (chunk.length === 0) {
-              return;
-            }
-          }
-        };
-        const reading = printReplies();
+        const reading = decodeChunks(
+          socketChunks(socket, () => ({ timeout, signal }), true),
+          framing.createDecoder(),
+          (frame) =>
+            stdout.line(`#${conn} ${replyArrow} ${frame.length} ${formatFrame(frame, format)}`),
+        );
         // The reader's failure is awaited below; keep it from being unhandled meanwhile.
         reading.catch(() => undefined);
         const started = performance.now();
@@ -152,12 +135,10 @@ export const command: CommandSpec = {
           }
           // A payload the framing refuses (an edited or foreign file) is a data error
           // naming its line, as `encode` reports one, not the encoder's caller fault.
-          const bytes = message.raw
+          const pieces = message.raw
             ? [message.bytes]
             : encodeRecord(encoder, message.bytes, `replay: ${file} line ${message.line}`);
-          for (const piece of bytes) {
-            await socket.sendAll(piece, { signal });
-          }
+          await sendPieces(socket, pieces, { signal });
         }
         await socket.shutdown();
         await reading;

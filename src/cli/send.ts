@@ -8,7 +8,7 @@
  * with `SB_TIMEOUT` (or `SB_CONNECT_TIMEOUT`), exit 3.
  */
 import { readFile } from 'node:fs/promises';
-import { connect, InvalidArgumentError } from '../index.js';
+import { type CallOptions, connect, InvalidArgumentError } from '../index.js';
 import {
   type CommandSpec,
   choiceFlag,
@@ -17,8 +17,9 @@ import {
   messageDecoder,
   stringFlag,
 } from './args.js';
-import { CLIENT_FLAGS, framePrinter, receiveFrames, sendPieces, tlsFromArgs } from './connect.js';
-import { EXIT, OUTPUT_FORMATS } from './output.js';
+import { CLIENT_FLAGS, tlsFromArgs } from './connect.js';
+import { framePrinter, receiveFrames, sendPieces, untilAborted } from './frames.js';
+import { EXIT, OUTPUT_FORMATS, systemCode } from './output.js';
 import { encodeRecord, INPUT_FORMATS, inputFlag, payloadOf } from './records.js';
 
 /** The `send` command. */
@@ -26,8 +27,8 @@ export const command: CommandSpec = {
   name: 'send',
   usage:
     'send ADDR --framing SPEC [MESSAGE...] [--input lines|hex|json] [--file F] [--timeout MS]\n' +
-    '                [--output text|hex|json]' +
-    '                [--max-frame N] [--tls-ca F] [--tls-cert F --tls-key F] [--tls-servername NAME]',
+    '                   [--output text|hex|json] [--max-frame N] [--tls-ca F]\n' +
+    '                   [--tls-cert F --tls-key F] [--tls-servername NAME]',
   description:
     'Connects to ADDR, sends each MESSAGE as one frame, then the contents of --file F (- for\n' +
     'stdin) as one frame, shuts down its write side, and prints every reply frame until the\n' +
@@ -72,18 +73,16 @@ export const command: CommandSpec = {
       payloads.push(await readWhole(file));
     }
     const deadline = timeout > 0 ? Date.now() + timeout : undefined;
-    // Time left for the next call; never 0, which would mean "no deadline".
-    const remaining = (): number | undefined =>
-      deadline === undefined ? undefined : Math.max(1, deadline - Date.now());
+    // The time left for the next call; never 0, which would mean "no deadline".
+    const callOptions = (): CallOptions | undefined =>
+      deadline === undefined ? undefined : { timeout: Math.max(1, deadline - Date.now()) };
     const tls = tlsFromArgs(args, command);
     const socket = await connect(address as string, {
       signal,
       ...(tls === undefined ? {} : { tls }),
-      ...(deadline === undefined ? {} : { timeout: remaining() }),
+      ...callOptions(),
     });
-    const aborted = (): void => socket.destroy();
-    signal.addEventListener('abort', aborted, { once: true });
-    try {
+    await untilAborted(socket, signal, async () => {
       const encoder = framing.createEncoder();
       // Read replies while sending: a peer that answers each message before
       // reading the next must not deadlock against a large batch.
@@ -91,22 +90,16 @@ export const command: CommandSpec = {
         socket,
         messageDecoder(framing),
         framePrinter(format),
-        remaining,
+        callOptions,
       );
       reading.catch(() => {});
       for (const [index, payload] of payloads.entries()) {
-        await sendPieces(
-          socket,
-          encodeRecord(encoder, payload, `message ${index + 1}`),
-          remaining(),
-        );
+        const pieces = encodeRecord(encoder, payload, `message ${index + 1}`);
+        await sendPieces(socket, pieces, callOptions());
       }
       await socket.shutdown('write');
       await reading;
-    } finally {
-      signal.removeEventListener('abort', aborted);
-      socket.destroy();
-    }
+    });
     return EXIT.ok;
   },
 };
@@ -122,11 +115,9 @@ async function readWhole(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (error) {
-    const reason =
-      typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'error';
     throw new InvalidArgumentError(
       'SB_INVALID_ARGUMENT',
-      `cannot read --file '${path}' (${reason})`,
+      `cannot read --file '${path}' (${systemCode(error)})`,
     );
   }
 }

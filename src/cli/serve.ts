@@ -28,11 +28,14 @@ import {
   booleanFlag,
   type CommandSpec,
   choiceFlag,
+  type FlagSpec,
   FRAMING_FLAG,
   integerFlag,
-  MAX_FRAME_FLAG,
+  MAX_FRAME_BOUNDS,
+  maxFrameFlag,
   type ParsedArgs,
   readFileFlag,
+  sizeText,
   stringFlag,
   UsageError,
 } from './args.js';
@@ -50,15 +53,139 @@ const EVENTS = {
 
 type ServerOptions = Parameters<typeof createServer>[0];
 
+/** Where `serve` listens without --listen: the npm start and docs address. */
+const DEFAULT_LISTEN = `${DEFAULTS.host}:7070`;
+
+/**
+ * A numeric `serve` flag: its help row and the createServer option it sets, in one
+ * place, so a flag cannot be listed without being read (or read without a help row).
+ * Each description states its default from DEFAULTS.
+ */
+interface NumericFlag extends FlagSpec {
+  readonly option: keyof ServerOptions & string;
+  readonly kind: 'bytes' | 'ms' | 'count';
+  /** Smallest value accepted (the library's own minimum). */
+  readonly min: number;
+  /** Said after the "must be >= min" error: what to write instead. */
+  readonly belowMin?: string;
+  /** The dispatch models the option applies to; with another the flag is a usage error. */
+  readonly models?: readonly ('threads' | 'processes')[];
+}
+
+function numericFlag(
+  name: string,
+  option: NumericFlag['option'],
+  kind: NumericFlag['kind'],
+  description: string,
+  extra: Partial<Pick<NumericFlag, 'min' | 'belowMin' | 'models'>> = {},
+): NumericFlag {
+  return {
+    ...extra,
+    name,
+    type: 'string',
+    value: kind === 'ms' ? 'MS' : 'N',
+    description,
+    option,
+    kind,
+    min: extra.min ?? 0,
+  };
+}
+
+/** The connection limits and timeouts, in help order. */
+const LIMIT_FLAGS: readonly NumericFlag[] = [
+  numericFlag('max-frame', 'maxFrame', 'bytes', maxFrameFlag().description, MAX_FRAME_BOUNDS),
+  numericFlag(
+    'max-connections',
+    'maxConnections',
+    'count',
+    `connections served at once (default ${DEFAULTS.maxConnections}; 0 = unlimited); extra ones are refused at once`,
+  ),
+  numericFlag(
+    'max-connections-per-ip',
+    'maxConnectionsPerIp',
+    'count',
+    `connections at once from one client IP (default ${DEFAULTS.maxConnectionsPerIp}; 0 = unlimited)`,
+  ),
+  numericFlag(
+    'idle-timeout',
+    'idleTimeout',
+    'ms',
+    `close a connection with no traffic either way for MS ms (default ${DEFAULTS.serverIdleTimeout}; 0 = off)`,
+  ),
+  numericFlag(
+    'frame-timeout',
+    'frameTimeout',
+    'ms',
+    `a started frame must complete within MS ms (default ${DEFAULTS.serverFrameTimeout}; 0 = off)`,
+  ),
+  numericFlag(
+    'write-timeout',
+    'writeTimeout',
+    'ms',
+    `close a connection whose queued output makes no progress for MS ms (default ${DEFAULTS.writeTimeout}; 0 = off)`,
+  ),
+  numericFlag(
+    'max-queued-output',
+    'maxQueuedOutput',
+    'bytes',
+    `output bytes queued for one connection before it is cut (default ${sizeText(DEFAULTS.maxQueuedOutput)})`,
+    { min: 1 },
+  ),
+  numericFlag(
+    'max-buffered-input-total',
+    'maxBufferedInputTotal',
+    'bytes',
+    `input bytes all connections may hold together (default ${sizeText(DEFAULTS.maxBufferedInputTotal)}); past it the largest holder is cut`,
+    { min: 1 },
+  ),
+  numericFlag(
+    'backlog',
+    'backlog',
+    'count',
+    `kernel accept queue length (default ${DEFAULTS.backlog})`,
+    { min: 1 },
+  ),
+  numericFlag(
+    'close-timeout',
+    'closeTimeout',
+    'ms',
+    `on SIGINT/SIGTERM, let busy connections finish for MS ms, then cut them (default ${DEFAULTS.closeTimeout}; 0 = no limit); idle ones close at once`,
+  ),
+];
+
+/** The worker pool of `threads` and `processes`, in help order (after --dispatch). */
+const WORKER_FLAGS: readonly NumericFlag[] = [
+  // Not refused with `loop` (where it does nothing): scripts pass it for every model.
+  numericFlag('workers', 'workers', 'count', 'worker threads or processes (default: one per CPU)', {
+    min: 1,
+  }),
+  numericFlag(
+    'worker-heartbeat-interval',
+    'workerHeartbeatInterval',
+    'ms',
+    `processes: ping each worker every MS ms; one that misses a ping gets no new connections (default ${DEFAULTS.workerHeartbeatInterval}; 0 = off)`,
+    { models: ['processes'] },
+  ),
+  numericFlag(
+    'worker-unresponsive-timeout',
+    'workerUnresponsiveTimeout',
+    'ms',
+    `processes: kill and replace a worker unresponsive for MS ms (default ${DEFAULTS.workerUnresponsiveTimeout}; 0 = never)`,
+    { models: ['processes'] },
+  ),
+];
+
 /** The `serve` command. */
 export const command: CommandSpec = {
   name: 'serve',
   usage:
     'serve --listen ADDR --framing SPEC --mode echo|chat|discard|MODULE [--max-frame N]\n' +
-    '                   [--max-connections N] [--idle-timeout MS] [--frame-timeout MS]\n' +
-    '                   [--max-buffered-input-total N]\n' +
+    '                   [--max-connections N] [--max-connections-per-ip N]\n' +
+    '                   [--idle-timeout MS] [--frame-timeout MS] [--write-timeout MS]\n' +
+    '                   [--max-queued-output N] [--max-buffered-input-total N] [--backlog N]\n' +
     '                   [--close-timeout MS]\n' +
     '                   [--dispatch loop|threads|processes] [--workers N]\n' +
+    '                   [--worker-heartbeat-interval MS] [--worker-unresponsive-timeout MS]\n' +
     '                   [--tls-cert F --tls-key F [--tls-ca F]] [--proxy-protocol]\n' +
     '                   [--metrics ADDR] [--bus nats://HOST:PORT] [--json] [--verbose]',
   description:
@@ -73,7 +200,7 @@ export const command: CommandSpec = {
       short: 'l',
       type: 'string',
       value: 'ADDR',
-      description: 'where to listen (default 127.0.0.1:7070; port 0 = a free port)',
+      description: `where to listen (default ${DEFAULT_LISTEN}; port 0 = a free port)`,
     },
     FRAMING_FLAG,
     {
@@ -83,52 +210,14 @@ export const command: CommandSpec = {
       value: 'MODE',
       description: 'echo (default), chat, discard, or the path of a handler module',
     },
-    MAX_FRAME_FLAG,
-    {
-      name: 'max-connections',
-      type: 'string',
-      value: 'N',
-      description: 'connections served at once (default 10000); extra ones are refused at once',
-    },
-    {
-      name: 'idle-timeout',
-      type: 'string',
-      value: 'MS',
-      description:
-        'close a connection with no traffic either way for MS ms (default 300000; 0 = off)',
-    },
-    {
-      name: 'frame-timeout',
-      type: 'string',
-      value: 'MS',
-      description: 'a started frame must complete within MS ms (default 30000; 0 = off)',
-    },
-    {
-      name: 'max-buffered-input-total',
-      type: 'string',
-      value: 'N',
-      description:
-        'input bytes all connections may hold together (default 256m); past it the largest holder is cut',
-    },
-    {
-      name: 'close-timeout',
-      type: 'string',
-      value: 'MS',
-      description:
-        'on SIGINT/SIGTERM, let busy connections finish for MS ms, then cut them (default 10000; 0 = no limit); idle ones close at once',
-    },
+    ...LIMIT_FLAGS,
     {
       name: 'dispatch',
       type: 'string',
       value: 'MODEL',
       description: 'loop (default), threads or processes',
     },
-    {
-      name: 'workers',
-      type: 'string',
-      value: 'N',
-      description: 'worker threads or processes (default: one per CPU)',
-    },
+    ...WORKER_FLAGS,
     {
       name: 'tls-cert',
       type: 'string',
@@ -280,11 +369,11 @@ function portOf(address: unknown): number | undefined {
   return port === undefined ? undefined : Number(port);
 }
 
-/** Maps the flags onto `createServer` options; throws UsageError for bad values. */
-async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {
+/** Maps the flags onto `createServer` options; throws UsageError for bad values. Exported for tests. */
+export async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {
   const mode = stringFlag(args, command, 'mode') ?? 'echo';
   const options: Record<string, unknown> = {
-    listen: stringFlag(args, command, 'listen') ?? '127.0.0.1:7070',
+    listen: stringFlag(args, command, 'listen') ?? DEFAULT_LISTEN,
     framing: stringFlag(args, command, 'framing', true),
     // echo|chat|discard are built-ins; anything else is a module path createServer resolves.
     handler: mode,
@@ -296,24 +385,18 @@ async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {
       'loop',
     ),
   };
-  const numbers: Array<[string, string, 'bytes' | 'ms' | 'count']> = [
-    ['max-frame', 'maxFrame', 'bytes'],
-    ['max-connections', 'maxConnections', 'count'],
-    ['idle-timeout', 'idleTimeout', 'ms'],
-    ['frame-timeout', 'frameTimeout', 'ms'],
-    ['max-buffered-input-total', 'maxBufferedInputTotal', 'bytes'],
-    ['close-timeout', 'closeTimeout', 'ms'],
-    ['workers', 'workers', 'count'],
-  ];
-  for (const [flag, option, kind] of numbers) {
-    const value = integerFlag(args, command, flag, {
-      kind,
-      min:
-        flag === 'max-frame' || flag === 'workers' || flag === 'max-buffered-input-total' ? 1 : 0,
-    });
-    if (value !== undefined) {
-      options[option] = value;
+  for (const flag of [...LIMIT_FLAGS, ...WORKER_FLAGS]) {
+    const value = integerFlag(args, command, flag.name, flag);
+    if (value === undefined) {
+      continue;
     }
+    const dispatch = options.dispatch as 'loop' | 'threads' | 'processes';
+    if (flag.models !== undefined && !(flag.models as readonly string[]).includes(dispatch)) {
+      throw new UsageError(
+        `serve: --${flag.name} applies to --dispatch ${flag.models.join(' or ')}, not ${dispatch}`,
+      );
+    }
+    options[flag.option] = value;
   }
   if (booleanFlag(args, 'proxy-protocol')) {
     options.proxyProtocol = true;

@@ -3,7 +3,7 @@
  *
  * Every timer in src/net goes through a {@link Clock} so tests can inject a fake
  * one (or use `vi.useFakeTimers()`: {@link systemClock} looks the globals up at
- * call time, so patched globals are honoured). {@link waitForChange} is the one
+ * call time, so patched globals are honoured). {@link waitUntil} is the one
  * place that turns "wake me when something changes" into a promise with a
  * `timeout` (ms) and an `AbortSignal`.
  */

@@ -49,12 +49,13 @@ import {
 } from './fault-types.js';
 import { ProxiedConnection } from './proxied-connection.js';
 import { parseHostPort, type ResolvedTarget, resolveTarget } from './proxy-address.js';
+import { DEFAULT_SEED } from './seeded-random.js';
 
 const DEFAULT_HIGH_WATER_MARK = 256 * 1024;
 
 const OPTION_SCHEMA = {
   listen: { kind: 'string', default: '127.0.0.1:0' },
-  seed: { kind: 'count', default: 1 },
+  seed: { kind: 'count', default: DEFAULT_SEED as number },
   highWaterMark: { kind: 'bytes', default: DEFAULT_HIGH_WATER_MARK, min: 1 },
 } as const;
 

@@ -3,6 +3,10 @@
  * One seed replays a whole run (FaultProxy jitter, the soak, the tests' random sizes).
  * Good enough for test traffic; not for anything security-related.
  */
+
+/** The seed FaultProxy and the Toxiproxy API use when none is given. */
+export const DEFAULT_SEED = 1;
+
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {

@@ -35,6 +35,7 @@ import { listeningText } from '../net/address.js';
 import type { FaultProxy } from './fault-proxy.js';
 import type { FaultProxyEvent } from './fault-types.js';
 import { validateProxyAddresses } from './proxy-address.js';
+import { DEFAULT_SEED } from './seeded-random.js';
 import {
   ApiError,
   ERR_BAD_REQUEST_BODY,
@@ -113,7 +114,7 @@ export class ToxiproxyServer {
         'ToxiproxyServer: "listen" must be a HOST:PORT string',
       );
     }
-    const seed = options.seed ?? 1;
+    const seed = options.seed ?? DEFAULT_SEED;
     if (!Number.isSafeInteger(seed) || seed < 0) {
       throw new InvalidArgumentError(
         'SB_BAD_OPTION',

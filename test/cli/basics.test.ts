@@ -118,6 +118,19 @@ describe('switchboard CLI basics', () => {
       [['decode', '--framing', 'line', 'a', 'b'], /unexpected argument 'b'/],
       [['send', '--framing', 'line'], /send: missing ADDR/],
       [['serve', '--framing', 'line', '--mode', 'echo', '--idle-timeout', '-1'], /--idle-timeout/],
+      [
+        ['decode', '--framing', 'line', '--max-frame', '0'],
+        /--max-frame must be >= 1 .*leave it out for the framing's default/,
+      ],
+      [
+        ['serve', '--framing', 'line', '--max-queued-output', '0'],
+        /--max-queued-output must be >= 1/,
+      ],
+      [
+        ['serve', '--framing', 'line', '--worker-heartbeat-interval', '100'],
+        /--worker-heartbeat-interval applies to --dispatch processes/,
+      ],
+      [['proxy', '--target', '127.0.0.1:1', '--max-frame', '1k'], /--max-frame needs --framing/],
       [['pack'], /pack: missing FORMAT/],
       [['pack', '<h', '--bogus', '1'], /pack: unknown option --bogus/],
       [['unpack'], /unpack: missing FORMAT/],
