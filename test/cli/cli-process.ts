@@ -83,6 +83,8 @@ export interface LiveCli {
   stderr(): string;
   /** Resolves with stdout once `predicate(stdout)` holds; rejects after `timeoutMs`. */
   waitForStdout(predicate: (text: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** Resolves with stderr once `predicate(stderr)` holds; rejects after `timeoutMs`. */
+  waitForStderr(predicate: (text: string) => boolean, timeoutMs?: number): Promise<string>;
   /** Resolves once the child exits; rejects (and kills it) after `timeoutMs`. */
   exited(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -96,58 +98,65 @@ export function startCli(args: readonly string[]): LiveCli {
   const listeners = new Set<() => void>();
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    out += chunk;
+  const notify = (): void => {
     for (const listener of listeners) {
       listener();
     }
+  };
+  child.stdout.on('data', (chunk: string) => {
+    out += chunk;
+    notify();
   });
   child.stderr.on('data', (chunk: string) => {
     err += chunk;
+    notify();
   });
   child.stdin.on('error', () => {});
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('close', (code, signal) => {
       running.delete(child);
       resolve({ code, signal });
-      for (const listener of listeners) {
-        listener();
-      }
+      notify();
     });
   });
+  /** Resolves with the stream's text once `predicate` holds; rejects on exit or after `timeoutMs`. */
+  const waitFor = (
+    name: string,
+    text: () => string,
+    predicate: (text: string) => boolean,
+    timeoutMs = SPAWN_DEADLINE_MS,
+  ): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (predicate(text())) {
+          cleanup();
+          resolve(text());
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          cleanup();
+          reject(new Error(`switchboard ${args.join(' ')} exited; stdout: ${out}; stderr: ${err}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(
+          new Error(
+            `timed out waiting for ${name} of switchboard ${args.join(' ')}; stdout: ${out}; stderr: ${err}`,
+          ),
+        );
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        listeners.delete(check);
+      };
+      listeners.add(check);
+      check();
+    });
   return {
     child,
     stdout: () => out,
     stderr: () => err,
-    waitForStdout(predicate, timeoutMs = SPAWN_DEADLINE_MS) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          if (predicate(out)) {
-            cleanup();
-            resolve(out);
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            cleanup();
-            reject(
-              new Error(`switchboard ${args.join(' ')} exited; stdout: ${out}; stderr: ${err}`),
-            );
-          }
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(
-            new Error(
-              `timed out waiting for stdout of switchboard ${args.join(' ')}; stdout: ${out}; stderr: ${err}`,
-            ),
-          );
-        }, timeoutMs);
-        const cleanup = (): void => {
-          clearTimeout(timer);
-          listeners.delete(check);
-        };
-        listeners.add(check);
-        check();
-      });
-    },
+    waitForStdout: (predicate, timeoutMs) => waitFor('stdout', () => out, predicate, timeoutMs),
+    waitForStderr: (predicate, timeoutMs) => waitFor('stderr', () => err, predicate, timeoutMs),
     exited(timeoutMs = SPAWN_DEADLINE_MS) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -179,6 +188,43 @@ export async function startServe(
     throw new Error(`unexpected first line from serve: ${firstLine}`);
   }
   return { cli, address: `${match[1]}:${match[2]}`, port: Number(match[2]), firstLine };
+}
+
+/**
+ * `switchboard serve --listen 127.0.0.1:0 --framing FRAMING --mode MODE ...extra`: the
+ * server most tests talk to. See {@link startServe}.
+ */
+export function startLocalServe(
+  framing: string,
+  mode: string,
+  extra: readonly string[] = [],
+): ReturnType<typeof startServe> {
+  return startServe(['--listen', '127.0.0.1:0', '--framing', framing, '--mode', mode, ...extra]);
+}
+
+/**
+ * Starts `switchboard proxy --listen 127.0.0.1:0 ...args` and resolves with the child and
+ * the `host:port` it listens on (its first stdout line, `listening on tcp://HOST:PORT`).
+ */
+export async function startProxy(
+  args: readonly string[],
+): Promise<{ cli: LiveCli; address: string }> {
+  const cli = startCli(['proxy', '--listen', '127.0.0.1:0', ...args]);
+  const out = await cli.waitForStdout((text) => text.includes('\n'));
+  const match = /^listening on tcp:\/\/(127\.0\.0\.1:\d+)\n/.exec(out);
+  if (match === null) {
+    throw new Error(`unexpected first line from proxy: ${out}`);
+  }
+  return { cli, address: match[1]! };
+}
+
+/** The `--json` events a serve child printed on stderr, one object per line. */
+export function jsonEvents(cli: LiveCli): Array<Record<string, unknown> & { event: string }> {
+  return cli
+    .stderr()
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown> & { event: string });
 }
 
 /** Kills every child still running (call in afterEach). */

@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { requireTool } from '../helpers/interop.js';
-import { until } from '../server/helpers.js';
 import {
   CLI,
   CLI_TEST_TIMEOUT_MS,
@@ -15,7 +14,8 @@ import {
   runCli,
   SPAWN_DEADLINE_MS,
   startCli,
-  startServe,
+  startLocalServe,
+  startProxy,
 } from './cli-process.js';
 
 // Spawning under load can take many seconds; cli-process.ts deadlines catch hangs.
@@ -53,14 +53,7 @@ async function silentServer(): Promise<number> {
 
 describe('switchboard connect', () => {
   it('stdin lines become frames; EOF half-closes and waits for the peer to finish', async () => {
-    const { address } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'length:u16be',
-      '--mode',
-      'echo',
-    ]);
+    const { address } = await startLocalServe('length:u16be', 'echo');
     const result = await runCli(
       ['connect', address, '--framing', 'length:u16be', '--output', 'json'],
       {
@@ -75,19 +68,11 @@ describe('switchboard connect', () => {
   });
 
   it('prints what other chat clients say, one frame per line', async () => {
-    const { address, cli: serve } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'line',
-      '--mode',
-      'chat',
-      '--json',
-    ]);
+    const { address, cli: serve } = await startLocalServe('line', 'chat', ['--json']);
     const listener = startCli(['connect', address, '--framing', 'line']);
     // A second connect speaks once the first is in the room: chat members join when
     // accepted, which serve --json reports (no sleep: a loaded machine takes seconds).
-    await until(() => serve.stderr().includes('"event":"connection:open"'), SPAWN_DEADLINE_MS);
+    await serve.waitForStderr((text) => text.includes('"event":"connection:open"'));
     const speaker = await runCli(['connect', address, '--framing', 'line'], {
       input: 'hello room\n',
     });
@@ -112,14 +97,7 @@ describe('switchboard connect', () => {
 
 describe('switchboard send', () => {
   it('half-closes after the message and prints the reply of serve --mode echo --framing eof', async () => {
-    const { address } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'eof',
-      '--mode',
-      'echo',
-    ]);
+    const { address } = await startLocalServe('eof', 'echo');
     const result = await runCli([
       'send',
       address,
@@ -135,14 +113,7 @@ describe('switchboard send', () => {
   });
 
   it('sends MESSAGEs and --file, prints every reply until EOF', async () => {
-    const { address } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'netstring',
-      '--mode',
-      'echo',
-    ]);
+    const { address } = await startLocalServe('netstring', 'echo');
     const result = await runCli(
       ['send', address, '--framing', 'netstring', 'one', '', 'three', '--file', '-'],
       {
@@ -193,31 +164,11 @@ describe('switchboard send', () => {
 
 describe('switchboard proxy', () => {
   it('forwards through injected faults (1-byte slices, latency) without changing the bytes', async () => {
-    const { address } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'line',
-      '--mode',
-      'echo',
-    ]);
-    const proxy = startCli([
-      'proxy',
-      '--listen',
-      '127.0.0.1:0',
-      '--target',
-      address,
-      '--slice',
-      '1',
-      '--latency',
-      '5',
-    ]);
-    const out = await proxy.waitForStdout((text) => text.includes('\n'));
-    const match = /^listening on tcp:\/\/(127\.0\.0\.1:\d+)\n/.exec(out);
-    expect(match).not.toBeNull();
+    const { address } = await startLocalServe('line', 'echo');
+    const proxy = await startProxy(['--target', address, '--slice', '1', '--latency', '5']);
     const result = await runCli([
       'send',
-      match?.[1] as string,
+      proxy.address,
       '--framing',
       'line',
       'through',
@@ -225,21 +176,14 @@ describe('switchboard proxy', () => {
     ]);
     expect(result.stderr).toBe('');
     expect(result.stdout.toString()).toBe('through\nthe proxy\n');
-    proxy.child.kill('SIGINT');
-    expect((await proxy.exited()).code).toBe(130);
+    proxy.cli.child.kill('SIGINT');
+    expect((await proxy.cli.exited()).code).toBe(130);
   });
 });
 
 describe('switchboard bench', () => {
   it('--json against serve gives sane numbers for the --duration asked', async () => {
-    const { address } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'length',
-      '--mode',
-      'echo',
-    ]);
+    const { address } = await startLocalServe('length', 'echo');
     const result = await runCli(
       [
         'bench',

@@ -7,7 +7,13 @@
  */
 import * as net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CLI_TEST_TIMEOUT_MS, killAll, runCli, startServe } from './cli-process.js';
+import {
+  CLI_TEST_TIMEOUT_MS,
+  killAll,
+  runCli,
+  startLocalServe,
+  startServe,
+} from './cli-process.js';
 
 vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
 
@@ -103,14 +109,7 @@ describe('switchboard CLI papercuts (#17)', () => {
   });
 
   it('connect --input hex and send --input hex|json send binary frames', async () => {
-    const { address } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'length:u16be',
-      '--mode',
-      'echo',
-    ]);
+    const { address } = await startLocalServe('length:u16be', 'echo');
     const connected = await runCli(
       ['connect', address, '--framing', 'length:u16be', '--input', 'hex', '--output', 'hex'],
       { input: '00ff01\n\nde ad\n' },

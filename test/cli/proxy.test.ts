@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Toxiproxy } from 'toxiproxy-node-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CLI_TEST_TIMEOUT_MS, killAll, runCli, startCli, startServe } from './cli-process.js';
+import {
+  CLI_TEST_TIMEOUT_MS,
+  killAll,
+  runCli,
+  startCli,
+  startLocalServe,
+  startProxy,
+} from './cli-process.js';
 
 vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS });
 
@@ -18,14 +25,7 @@ afterEach(() => {
 
 describe('switchboard proxy --api', () => {
   it('serves the Toxiproxy API: a client creates a proxy and a toxic, traffic goes through', async () => {
-    const { address } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'line',
-      '--mode',
-      'echo',
-    ]);
+    const { address } = await startLocalServe('line', 'echo');
     const api = startCli(['proxy', '--api', '127.0.0.1:0']);
     const out = await api.waitForStdout((text) => text.includes('\n'));
     const match = /^api listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(out);
@@ -72,18 +72,6 @@ function tapLines(out: string): string[] {
     .map((line) => line.slice(13));
 }
 
-async function startTap(
-  args: string[],
-): Promise<{ cli: ReturnType<typeof startCli>; address: string }> {
-  const cli = startCli(['proxy', '--listen', '127.0.0.1:0', ...args]);
-  const out = await cli.waitForStdout((text) => text.includes('\n'));
-  const match = /^listening on tcp:\/\/(127\.0\.0\.1:\d+)\n/.exec(out);
-  if (match === null) {
-    throw new Error(`unexpected first line from proxy: ${out}`);
-  }
-  return { cli, address: match[1]! };
-}
-
 async function waitForTap(cli: ReturnType<typeof startCli>, count: number): Promise<string[]> {
   await cli.waitForStdout((text) => tapLines(text).length >= count);
   return tapLines(cli.stdout());
@@ -91,15 +79,8 @@ async function waitForTap(cli: ReturnType<typeof startCli>, count: number): Prom
 
 describe('switchboard proxy --framing --tap / --record, and replay', () => {
   it('a line session through the tap shows each line once per direction, in order', async () => {
-    const { address } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'line',
-      '--mode',
-      'echo',
-    ]);
-    const tap = await startTap(['--target', address, '--framing', 'line', '--tap']);
+    const { address } = await startLocalServe('line', 'echo');
+    const tap = await startProxy(['--target', address, '--framing', 'line', '--tap']);
     const result = await runCli([
       'send',
       tap.address,
@@ -126,15 +107,8 @@ describe('switchboard proxy --framing --tap / --record, and replay', () => {
   });
 
   it('1-byte slicing in front of the tap does not change what it prints (hex output)', async () => {
-    const { address } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'line',
-      '--mode',
-      'echo',
-    ]);
-    const plain = await startTap([
+    const { address } = await startLocalServe('line', 'echo');
+    const plain = await startProxy([
       '--target',
       address,
       '--framing',
@@ -143,7 +117,7 @@ describe('switchboard proxy --framing --tap / --record, and replay', () => {
       '--output',
       'hex',
     ]);
-    const sliced = await startTap([
+    const sliced = await startProxy([
       '--target',
       address,
       '--framing',
@@ -152,7 +126,7 @@ describe('switchboard proxy --framing --tap / --record, and replay', () => {
       '--output',
       'hex',
     ]);
-    const slicer = await startTap(['--target', sliced.address, '--slice', '1']);
+    const slicer = await startProxy(['--target', sliced.address, '--slice', '1']);
     const words = ['alpha', 'beta', 'gamma delta'];
     await runCli(['send', plain.address, '--framing', 'line', ...words]);
     await runCli(['send', slicer.address, '--framing', 'line', ...words]);
@@ -176,7 +150,7 @@ describe('switchboard proxy --framing --tap / --record, and replay', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const port = (server.address() as net.AddressInfo).port;
-      const tap = await startTap([
+      const tap = await startProxy([
         '--target',
         `127.0.0.1:${port}`,
         '--framing',
@@ -218,18 +192,18 @@ describe('switchboard proxy --framing --tap / --record, and replay', () => {
   });
 
   it('a recorded session replayed against an echo server gives the same replies', async () => {
-    const { address } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'netstring',
-      '--mode',
-      'echo',
-    ]);
+    const { address } = await startLocalServe('netstring', 'echo');
     const dir = mkdtempSync(join(tmpdir(), 'sb-record-'));
     try {
       const file = join(dir, 'session.jsonl');
-      const tap = await startTap(['--target', address, '--framing', 'netstring', '--record', file]);
+      const tap = await startProxy([
+        '--target',
+        address,
+        '--framing',
+        'netstring',
+        '--record',
+        file,
+      ]);
       await runCli(['send', tap.address, '--framing', 'netstring', 'first', 'second', 'third']);
       await runCli(['send', tap.address, '--framing', 'netstring', 'again']);
       tap.cli.child.kill('SIGINT');

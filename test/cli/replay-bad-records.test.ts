@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI_TEST_TIMEOUT_MS, killAll, runCli, startServe } from './cli-process.js';
+import { CLI_TEST_TIMEOUT_MS, killAll, runCli, startLocalServe } from './cli-process.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -34,14 +34,7 @@ describe('replay of a payload its framing refuses', () => {
   it(
     'is SB_BAD_INPUT_RECORD naming the line, exit 1',
     async () => {
-      const { address } = await startServe([
-        '--listen',
-        '127.0.0.1:0',
-        '--framing',
-        'line',
-        '--mode',
-        'echo',
-      ]);
+      const { address } = await startLocalServe('line', 'echo');
       // Line 3 holds "a\nb": the line framing cannot write a payload with its delimiter.
       const file = recording('line', ['6f6b', '610a62']);
       const result = await runCli(['replay', file, '--target', address, '--fast']);

@@ -4,7 +4,7 @@
  * `send`/`connect` talk to `serve --framing sbp` through them.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CLI_TEST_TIMEOUT_MS, killAll, runCli, startServe } from './cli-process.js';
+import { CLI_TEST_TIMEOUT_MS, killAll, runCli, startLocalServe } from './cli-process.js';
 
 // Spawning under load can take many seconds; cli-process.ts deadlines catch hangs.
 vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
@@ -57,14 +57,7 @@ describe('--framing sbp', () => {
   });
 
   it('send and connect talk to serve --framing sbp --mode echo', async () => {
-    const { address } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'sbp',
-      '--mode',
-      'echo',
-    ]);
+    const { address } = await startLocalServe('sbp', 'echo');
     const sent = await runCli(['send', address, '--framing', 'sbp', 'hello', 'world']);
     expect(sent.stderr).toBe('');
     expect(sent.code).toBe(0);

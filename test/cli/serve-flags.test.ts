@@ -11,10 +11,8 @@ import { createServer } from '../../src/server/server.js';
 
 const BASE = ['--listen', '127.0.0.1:0', '--framing', 'line', '--mode', 'echo'];
 
-function optionsFor(extra: string[]): Promise<Record<string, unknown>> {
-  return serverOptions(parseCommandArgs(command, [...BASE, ...extra])) as Promise<
-    Record<string, unknown>
-  >;
+async function optionsFor(extra: string[]): Promise<Record<string, unknown>> {
+  return { ...(await serverOptions(parseCommandArgs(command, [...BASE, ...extra]))) };
 }
 
 describe('serve numeric flags', () => {

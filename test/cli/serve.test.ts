@@ -12,7 +12,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NEED_DATA, parseFraming } from '../../src/index.js';
 import { requireTool } from '../helpers/interop.js';
-import { CLI_TEST_TIMEOUT_MS, killAll, startServe } from './cli-process.js';
+import {
+  CLI_TEST_TIMEOUT_MS,
+  jsonEvents,
+  killAll,
+  startLocalServe,
+  startServe,
+} from './cli-process.js';
 
 // Spawning under load can take many seconds; cli-process.ts deadlines catch hangs.
 vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
@@ -107,30 +113,40 @@ class Client {
   }
 }
 
+/**
+ * A `serve --json` session on `length:u8`: `clients` clients each get one echo and
+ * leave, then one leaves inside a frame (SB_UNEXPECTED_EOF); SIGINT, exit 0; the events.
+ */
+async function jsonSession(
+  served: Awaited<ReturnType<typeof startLocalServe>>,
+  clients: number,
+): Promise<ReturnType<typeof jsonEvents>> {
+  for (let index = 0; index < clients; index++) {
+    const client = await Client.connect(served.port, 'length:u8');
+    client.send('x');
+    await client.until(() => client.frames.length === 1);
+    client.socket.end();
+    await client.until(() => client.ended);
+  }
+  const bad = await Client.connect(served.port, 'line');
+  bad.socket.write(Buffer.from([5, 1]));
+  bad.socket.end();
+  await bad.until(() => bad.ended);
+  served.cli.child.kill('SIGINT');
+  expect(await served.cli.exited()).toEqual({ code: 0, signal: null });
+  return jsonEvents(served.cli);
+}
+
 describe('switchboard serve', () => {
   it('prints exactly "listening on tcp://127.0.0.1:<real port>" first, for :0', async () => {
-    const { firstLine, port } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'line',
-      '--mode',
-      'echo',
-    ]);
+    const { firstLine, port } = await startLocalServe('line', 'echo');
     expect(firstLine).toMatch(/^listening on tcp:\/\/127\.0\.0\.1:\d+$/);
     expect(port).toBeGreaterThan(0);
   });
 
   const echoFramings = ['line', 'length:u16be', 'netstring', 'varint', 'content-length'];
   it.each(echoFramings)('echo mode sends each frame back (%s)', async (framing) => {
-    const { port } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      framing,
-      '--mode',
-      'echo',
-    ]);
+    const { port } = await startLocalServe(framing, 'echo');
     const client = await Client.connect(port, framing);
     client.send('one', '', 'three');
     await client.until(() => client.frames.length === 3);
@@ -140,14 +156,7 @@ describe('switchboard serve', () => {
   it.each(['line', 'length'])(
     'chat mode delivers each frame to the other clients only (%s)',
     async (framing) => {
-      const { port } = await startServe([
-        '--listen',
-        '127.0.0.1:0',
-        '--framing',
-        framing,
-        '--mode',
-        'chat',
-      ]);
+      const { port } = await startLocalServe(framing, 'chat');
       const [alice, bob, carol] = await Promise.all(
         [0, 1, 2].map(() => Client.connect(port, framing)),
       );
@@ -173,14 +182,7 @@ describe('switchboard serve', () => {
   );
 
   it('discard mode reads frames and answers nothing; the server stays up', async () => {
-    const { port } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'line',
-      '--mode',
-      'discard',
-    ]);
+    const { port } = await startLocalServe('line', 'discard');
     const client = await Client.connect(port, 'line');
     client.send('a', 'b');
     client.socket.end();
@@ -217,8 +219,8 @@ export default async function reverse(channel: Channel): Promise<void> {
 `,
     );
     const [js, ts] = await Promise.all([
-      startServe(['--listen', '127.0.0.1:0', '--framing', 'line', '--mode', jsHandler]),
-      startServe(['--listen', '127.0.0.1:0', '--framing', 'line', '--mode', tsHandler]),
+      startLocalServe('line', jsHandler),
+      startLocalServe('line', tsHandler),
     ]);
     const [jsClient, tsClient] = await Promise.all([
       Client.connect(js.port, 'line'),
@@ -233,31 +235,8 @@ export default async function reverse(channel: Channel): Promise<void> {
   });
 
   it('--json prints one JSON event per line on stderr', async () => {
-    const { cli, port } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'length:u8',
-      '--mode',
-      'echo',
-      '--json',
-    ]);
-    const client = await Client.connect(port, 'length:u8');
-    client.send('x');
-    await client.until(() => client.frames.length === 1);
-    client.socket.end();
-    await client.until(() => client.ended);
-    const bad = await Client.connect(port, 'line');
-    bad.socket.write(Buffer.from([5, 1]));
-    bad.socket.end();
-    await bad.until(() => bad.ended);
-    cli.child.kill('SIGINT');
-    expect(await cli.exited()).toEqual({ code: 0, signal: null });
-    const events = cli
-      .stderr()
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as { event: string; code?: string | null });
+    const served = await startLocalServe('length:u8', 'echo', ['--json']);
+    const events = await jsonSession(served, 1);
     const names = events.map((event) => event.event);
     expect(names).toContain('connection:open');
     expect(names).toContain('connection:close');
@@ -266,13 +245,7 @@ export default async function reverse(channel: Channel): Promise<void> {
   });
 
   it("--json --dispatch processes: the workers' connection and error events reach stderr (#14)", async () => {
-    const { cli, port } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'length:u8',
-      '--mode',
-      'echo',
+    const served = await startLocalServe('length:u8', 'echo', [
       '--dispatch',
       'processes',
       '--workers',
@@ -280,47 +253,20 @@ export default async function reverse(channel: Channel): Promise<void> {
       '--json',
     ]);
     const clients = 4;
-    for (let index = 0; index < clients; index++) {
-      const client = await Client.connect(port, 'length:u8');
-      client.send('x');
-      await client.until(() => client.frames.length === 1);
-      client.socket.end();
-      await client.until(() => client.ended);
-    }
-    const bad = await Client.connect(port, 'line');
-    bad.socket.write(Buffer.from([5, 1]));
-    bad.socket.end();
-    await bad.until(() => bad.ended);
-    cli.child.kill('SIGINT');
-    expect(await cli.exited()).toEqual({ code: 0, signal: null });
-    const events = cli
-      .stderr()
-      .trim()
-      .split('\n')
-      .map(
-        (line) =>
-          JSON.parse(line) as { event: string; code?: string | null; connectionId?: string },
-      );
+    const events = await jsonSession(served, clients);
     const opens = events.filter((event) => event.event === 'connection:open');
     const closes = events.filter((event) => event.event === 'connection:close');
     expect(opens).toHaveLength(clients + 1);
     expect(closes).toHaveLength(clients + 1);
     // Connection ids name the worker (w<index>-<n>): the events came from the workers.
-    expect(opens.every((event) => /^w[01]-\d+$/.test(event.connectionId ?? ''))).toBe(true);
+    expect(opens.every((event) => /^w[01]-\d+$/.test(String(event.connectionId)))).toBe(true);
     expect(
       events.some((event) => event.event === 'frame:error' && event.code === 'SB_UNEXPECTED_EOF'),
     ).toBe(true);
   });
 
   it('SIGINT during traffic: graceful close, exit 0, every frame sent is echoed', async () => {
-    const { cli, port } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'length',
-      '--mode',
-      'echo',
-    ]);
+    const { cli, port } = await startLocalServe('length', 'echo');
     const client = await Client.connect(port, 'length');
     const count = 2000;
     const messages = Array.from({ length: count }, (_, index) => `message ${index}`);
@@ -340,13 +286,7 @@ export default async function reverse(channel: Channel): Promise<void> {
   });
 
   it('SIGINT: idle clients are closed at once; serve says on stderr what it waits for (--close-timeout) (#14)', async () => {
-    const { cli, port } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'length:u8',
-      '--mode',
-      'echo',
+    const { cli, port } = await startLocalServe('length:u8', 'echo', [
       '--close-timeout',
       '3600000',
     ]);
@@ -361,9 +301,7 @@ export default async function reverse(channel: Channel): Promise<void> {
     // The idle client is let go without the hour-long close timeout...
     await idle.until(() => idle.ended, 10_000);
     // ...while the busy one is waited for, and serve says so.
-    for (let poll = 0; poll < 1000 && !cli.stderr().includes('closing:'); poll++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await cli.waitForStderr((text) => text.includes('closing:'), 10_000);
     // 1 (the busy one); on a loaded machine the idle one may not be gone yet.
     expect(cli.stderr()).toMatch(/closing: waiting for [12] connections?, up to 3600 s/);
     busy.socket.write(Buffer.from([0x62, 0x63]));
@@ -374,14 +312,7 @@ export default async function reverse(channel: Channel): Promise<void> {
 
   it('npm start (serve --listen 127.0.0.1:7070 --framing line --mode chat) is a chat nc can use', async () => {
     // Same flags as package.json "start", on a free port so tests never collide.
-    const { port } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'line',
-      '--mode',
-      'chat',
-    ]);
+    const { port } = await startLocalServe('line', 'chat');
     const [one, two] = await Promise.all([
       Client.connect(port, 'line'),
       Client.connect(port, 'line'),
@@ -401,14 +332,7 @@ const hasSocat = requireTool('socat', ['socat', '-V']);
 
 describe.skipIf(!hasSocat)('switchboard serve with socat', () => {
   it('socat exchanges lines with serve --mode echo', async () => {
-    const { port } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'line',
-      '--mode',
-      'echo',
-    ]);
+    const { port } = await startLocalServe('line', 'echo');
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn('socat', ['-t', '5', '-', `TCP:127.0.0.1:${port}`], {
         stdio: ['pipe', 'pipe', 'pipe'],

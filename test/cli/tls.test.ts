@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeCerts, type TestCerts } from '../helpers/certs.js';
 import { requireTool } from '../helpers/interop.js';
-import { CLI_TEST_TIMEOUT_MS, killAll, runCli, startServe } from './cli-process.js';
+import { CLI_TEST_TIMEOUT_MS, killAll, runCli, startLocalServe } from './cli-process.js';
 
 // Spawning under load can take many seconds; cli-process.ts deadlines catch hangs.
 vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
@@ -40,13 +40,7 @@ describe.skipIf(!hasOpenssl)('switchboard serve/send over TLS', () => {
   afterEach(killAll);
 
   it('mutual TLS: a client with a certificate from the CA is served; others are refused', async () => {
-    const { firstLine, port } = await startServe([
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'line',
-      '--mode',
-      'echo',
+    const { firstLine, port } = await startLocalServe('line', 'echo', [
       '--tls-cert',
       files.serverCert as string,
       '--tls-key',
@@ -57,36 +51,26 @@ describe.skipIf(!hasOpenssl)('switchboard serve/send over TLS', () => {
     expect(firstLine).toBe(`listening on tls://127.0.0.1:${port}`);
     const address = `tls://127.0.0.1:${port}`;
     const ca = files.ca as string;
+    // Sends "secret" over mutual TLS with the client certificate `name` (a file pair).
+    const sendAs = (name: 'client' | 'rogue', ...extra: string[]) =>
+      runCli([
+        'send',
+        address,
+        '--framing',
+        'line',
+        '--tls-ca',
+        ca,
+        '--tls-cert',
+        files[`${name}Cert`] as string,
+        '--tls-key',
+        files[`${name}Key`] as string,
+        'secret',
+        ...extra,
+      ]);
     const [good, noClientCert, rogue, untrusted] = await Promise.all([
-      runCli([
-        'send',
-        address,
-        '--framing',
-        'line',
-        '--tls-ca',
-        ca,
-        '--tls-cert',
-        files.clientCert as string,
-        '--tls-key',
-        files.clientKey as string,
-        'secret',
-      ]),
+      sendAs('client'),
       runCli(['send', address, '--framing', 'line', '--tls-ca', ca, 'secret', '--timeout', '5000']),
-      runCli([
-        'send',
-        address,
-        '--framing',
-        'line',
-        '--tls-ca',
-        ca,
-        '--tls-cert',
-        files.rogueCert as string,
-        '--tls-key',
-        files.rogueKey as string,
-        'secret',
-        '--timeout',
-        '5000',
-      ]),
+      sendAs('rogue', '--timeout', '5000'),
       runCli(['send', address, '--framing', 'line', 'secret']),
     ]);
     expect(good.stderr).toBe('');

@@ -32,7 +32,7 @@ import type { ErrorCode } from '../../src/errors.js';
 import { encodeProxyHeader } from '../../src/server/proxy-protocol.js';
 import { createServer, type Server } from '../../src/server/server.js';
 import { hasOpenssl, makeCerts, type TestCerts } from '../helpers/certs.js';
-import { hostPort, ManualClock } from '../server/helpers.js';
+import { hostPort, ManualClock, until } from '../server/helpers.js';
 import { BAD_INPUT_CASES, type BadInputCase, type Peer } from './bad-inputs.cases.js';
 
 /** Peak growth of heapUsed + arrayBuffers while a case runs. */
@@ -55,15 +55,8 @@ const memoryNow = (): number => {
 };
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(condition: () => boolean, what: string, limitMs = 8000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > limitMs) {
-      throw new Error(`not within ${limitMs} ms: ${what}`);
-    }
-    await sleep(5);
-  }
-}
+/** How long a case's observation may take before it fails, ms. */
+const OBSERVE_MS = 8000;
 
 // ---- server-side observations -------------------------------------------------------
 const frameErrors: FrameErrorMessage[] = [];
@@ -188,7 +181,7 @@ class GoodClient {
   /** Resolves after `count` more echoes (throws when the client failed). */
   async more(count: number, what: string): Promise<void> {
     const target = this.echoes + count;
-    await until(() => this.echoes >= target || this.failure !== null, what);
+    await until(() => this.echoes >= target || this.failure !== null, OBSERVE_MS, what);
     if (this.failure !== null) {
       throw this.failure;
     }
@@ -352,9 +345,9 @@ for (const [key, cases] of groups) {
         const record = received.get(socket)!;
         return { data: Buffer.concat(record.chunks), closed: record.closed };
       },
-      async closed(socket, limitMs = 8000) {
+      async closed(socket, limitMs = OBSERVE_MS) {
         const record = received.get(socket)!;
-        await until(() => record.closed, 'the connection is closed', limitMs);
+        await until(() => record.closed, limitMs, 'the connection is closed');
       },
     };
 
@@ -404,6 +397,7 @@ for (const [key, cases] of groups) {
               const expected = Buffer.from(entry.expectedReply ?? new Uint8Array());
               await until(
                 () => peer.seen(socket).data.length >= expected.length,
+                OBSERVE_MS,
                 'the valid input is echoed',
               );
               expect(peer.seen(socket).data.equals(expected)).toBe(true);
@@ -414,6 +408,7 @@ for (const [key, cases] of groups) {
             if (entry.observedVia !== 'metrics') {
               await until(
                 () => reportedCode(localPort, mark) !== undefined,
+                OBSERVE_MS,
                 `the server reports the connection on port ${localPort}`,
               );
               observed.push(reportedCode(localPort, mark));
@@ -423,6 +418,7 @@ for (const [key, cases] of groups) {
             await until(
               () =>
                 (server.metrics.errors[entry.expectedCode!] ?? 0) - errorsBefore >= victims.length,
+              OBSERVE_MS,
               `metrics.errors.${entry.expectedCode} grows by ${victims.length}`,
             );
           }
@@ -439,7 +435,7 @@ for (const [key, cases] of groups) {
           await good.more(3, 'the good client echoes after the case');
           expect(good.failure).toBeNull();
           // No connection leaks: only the good client is left being served.
-          await until(() => server.connections === 1, 'only the good client remains');
+          await until(() => server.connections === 1, OBSERVE_MS, 'only the good client remains');
 
           clearInterval(sampler);
           victims.length = 0;

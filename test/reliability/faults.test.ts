@@ -46,6 +46,7 @@ import { type ErrorCode, SwitchboardError } from '../../src/errors.js';
 import { type Channel, type OpenChannelOptions, openChannel } from '../../src/net/channel.js';
 import { createServer, type Server } from '../../src/server/server.js';
 import { type Fault, FaultProxy } from '../../src/testing/index.js';
+import { until } from '../helpers/until.js';
 import { seededRandom } from '../server/helpers.js';
 import {
   BANDWIDTH,
@@ -182,17 +183,6 @@ afterEach(async () => {
   await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
 });
 
-/** Resolves once `condition` holds; fails after HANG_GUARD_MS (bounded polling). */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const started = performance.now();
-  while (!condition()) {
-    if (performance.now() - started > HANG_GUARD_MS) {
-      throw new Error(`hang: ${what} not within ${HANG_GUARD_MS} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 /** The row's echo server. */
 function startServer(row: MatrixRow): Promise<Server> {
   return createServer({
@@ -220,7 +210,11 @@ interface Cell {
 
 async function startCell(row: MatrixRow, server: Server, seed: number): Promise<Cell> {
   // Earlier cells' connections are gone (their counts merged, even from worker processes).
-  await until(() => server.connections === 0, 'the earlier cells’ connections close');
+  await until(
+    () => server.connections === 0,
+    HANG_GUARD_MS,
+    'hang: the earlier cells’ connections close',
+  );
   const proxy = await FaultProxy.start({ target: server.address.replace(/^tcp:\/\//, ''), seed });
   proxies.push(proxy);
   const payloads = makePayloads(row.framing, seed);
@@ -257,7 +251,7 @@ async function expectEverythingEchoed(cell: Cell, client: SequencedClient): Prom
   // Worker processes report their counts now and then: wait for all of them, then
   // check for extras. Before close(): in sbp mode the CLOSE envelope is a frame too.
   const framesIn = (): number => cell.server.metrics.framesIn - cell.framesBefore;
-  await until(() => framesIn() >= MESSAGES, 'the server counts every frame');
+  await until(() => framesIn() >= MESSAGES, HANG_GUARD_MS, 'hang: the server counts every frame');
   expect(framesIn()).toBe(MESSAGES);
   await guarded(client.channel.close(), 'close');
 }

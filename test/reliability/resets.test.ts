@@ -13,29 +13,19 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DispatchModel } from '../../src/index.js';
-import { hostPort, Tracker } from '../server/helpers.js';
+import { hostPort, Tracker, until } from '../server/helpers.js';
 
 const CLIENTS = 200;
 const WAVE = 4;
 const LINES = Buffer.from('x\n'.repeat(50));
-/** Bound on each condition wait (polls at 5 ms): a hang turns into a failure, nothing is timed. */
-const MAX_POLLS = 2000;
+/** Bound on each condition wait: a hang turns into a failure, nothing is timed. */
+const WAIT_MS = 10_000;
 
 const tracker = new Tracker();
 afterEach(() => tracker.cleanup());
 
 function refusals(byReason: Readonly<Record<string, number>>): number {
   return Object.values(byReason).reduce((sum, count) => sum + count, 0);
-}
-
-async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let poll = 0; poll < MAX_POLLS; poll++) {
-    if (condition()) {
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 /** One client: connect, send 50 lines, reset (after the first echo when `waitForEcho`). */
@@ -74,7 +64,11 @@ describe.each<DispatchModel>(['loop', 'threads', 'processes'])(
           wave.push(resettingClient(server.address, index % 2 === 1));
         }
         await Promise.all(wave);
-        await until('connections_open to return to 0', () => server.metrics.connectionsOpen === 0);
+        await until(
+          () => server.metrics.connectionsOpen === 0,
+          WAIT_MS,
+          'connections_open to return to 0',
+        );
       }
       const metrics = server.metrics;
       expect(metrics.connectionsOpen).toBe(0);

@@ -9,6 +9,7 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from '../../src/server/server.js';
+import { until } from '../helpers/until.js';
 
 const LINE = 1000;
 /** 8 MB: more than a non-reader's kernel buffers (<= 4 MiB send + 128 KiB receive here) + maxQueuedOutput. */
@@ -31,14 +32,9 @@ afterEach(async () => {
 /** State printed when a wait times out, so that a failure says where it stopped. */
 let describeState: () => string = () => '';
 
-async function waitUntil(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + DEADLINE_MS;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what} (${describeState()})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** The suite's bounded poll, with this file's deadline and its state in the failure. */
+function waitUntil(condition: () => boolean, what: string): Promise<void> {
+  return until(condition, DEADLINE_MS, () => `${what} (${describeState()})`);
 }
 
 function connect(address: string): Promise<net.Socket> {

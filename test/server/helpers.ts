@@ -198,13 +198,5 @@ function expectSame(reply: Uint8Array | null, expected: Uint8Array, index: numbe
   }
 }
 
-/** Resolves once `condition()` is true, polling every few ms, at most `limitMs` (real time). */
-export async function until(condition: () => boolean, limitMs = 5000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > limitMs) {
-      throw new Error(`condition not met within ${limitMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** The suite's one bounded poll (test/helpers/until.ts), here for the server tests. */
+export { until } from '../helpers/until.js';

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Channel, connect, listen } from '../../src/index.js';
 import { FaultProxy, ToxiproxyServer } from '../../src/testing/index.js';
 import { startRecordingEcho } from '../helpers/recording-echo.js';
+import { until } from '../helpers/until.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -114,7 +115,7 @@ describe('message toxics', () => {
     ];
     const expected = Buffer.concat([messages[0]!, messages[1]!, messages[3]!, messages[4]!]);
     raw.write(Buffer.concat(messages));
-    await waitUntil(() => echo.received().length >= expected.length);
+    await until(() => echo.received().length >= expected.length);
     expect(echo.received()).toEqual(expected);
   });
 
@@ -247,14 +248,14 @@ describe('message toxics', () => {
       Buffer.from('not that long'),
     ]);
     raw.write(lying);
-    await waitUntil(() => echo.received().length >= lying.length);
+    await until(() => echo.received().length >= lying.length);
     expect(echo.received()).toEqual(lying);
     // The echo sends the same lie back: each direction falls back on its own.
-    await waitUntil(() => events.length >= 2);
+    await until(() => events.length >= 2);
     expect(events.sort()).toEqual(['downstream SB_FRAME_TOO_LARGE', 'upstream SB_FRAME_TOO_LARGE']);
     expect(proxy.stats.framingErrors).toBe(2);
     raw.write('more');
-    await waitUntil(() => echo.received().length >= lying.length + 4);
+    await until(() => echo.received().length >= lying.length + 4);
     expect(echo.received().subarray(lying.length).toString()).toBe('more');
   });
 
@@ -268,10 +269,10 @@ describe('message toxics', () => {
       raw.destroy();
     });
     raw.write('whole\npart');
-    await waitUntil(() => echo.received().length >= 6);
+    await until(() => echo.received().length >= 6);
     expect(echo.received().toString()).toBe('whole\n');
     proxy.removeFault(id);
-    await waitUntil(() => echo.received().length >= 10);
+    await until(() => echo.received().length >= 10);
     expect(echo.received().toString()).toBe('whole\npart');
   });
 
@@ -284,13 +285,3 @@ describe('message toxics', () => {
     );
   });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) {
-      throw new Error('condition not met in time');
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
