@@ -12,7 +12,7 @@
  * given only to `loop`; every model takes a module path whose default export is the
  * handler, loaded once per thread or process (as handler modules are).
  *
- * The Channel of each connection runs the handler (net/channel.ts `onRequest`): the
+ * The Channel of each connection runs the handler (`onRequest`, net/sbp-session.ts): the
  * deadline (`requestTimeout`), the bound on running requests (`maxPendingRequests`)
  * and the ERROR answer of a failure are the Channel's, so they are the same in every
  * model. The server counts each failure in `errors{code}` (`onRequestError`).

@@ -342,7 +342,7 @@ export class ThreadPool {
 /**
  * The `onRequest` of a `threads` server: each REQUEST body runs in the pool (the
  * workers' `onRequest` module) and its one reply is the RESPONSE. The Channel on the
- * main thread bounds and times the request (net/channel.ts); a late reply is dropped.
+ * main thread bounds and times the request (net/sbp-session.ts); a late reply is dropped.
  */
 export function poolRequestHandler(pool: ThreadPool): ServerRequestHandler {
   return (body, context) =>

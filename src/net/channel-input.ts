@@ -1,0 +1,405 @@
+/**
+ * ChannelInput: a Channel's way in: the read loop ("pump") that moves bytes from the
+ * socket through the decoder into the inbound queue (net/frame-queue.ts), and the
+ * channel's share of a server's input budget.
+ *
+ * Theory of operation
+ * -------------------
+ * The pump runs whenever the socket reports a change, not when the user calls
+ * `receive()`, so that control traffic (PING/PONG, RESPONSE, CLOSE in `sbp` mode) and
+ * the idle/frame deadlines work even while the application is busy. It stops when the
+ * queue holds `maxQueuedInput` bytes; the socket then fills its own bounded buffer and
+ * pauses the kernel socket, so a fast peer meets TCP flow control instead of our
+ * memory. A take that drains the queue to half the limit runs the pump again.
+ *
+ * Pump state table (one pass; repeated until it blocks):
+ *
+ * | state                              | action                                        | next              |
+ * | ---------------------------------- | --------------------------------------------- | ----------------- |
+ * | failed or input done               | nothing                                       | stop              |
+ * | queue >= maxQueuedInput            | pause; a take resumes at half the limit       | stop              |
+ * | decoder has a frame                | queue it (sbp: dispatch control envelopes)    | loop              |
+ * | decoder needs data, socket has a   | push chunk, note activity (idle timer)        | loop              |
+ * |   chunk                            |                                               |                   |
+ * | decoder needs data, socket empty   | note whether a frame is started (frame timer) | stop (wait)       |
+ * | socket at EOF                      | decoder.end(): leftover frames are queued;    | input done        |
+ * |                                    |   a partial frame is SB_UNEXPECTED_EOF        |                   |
+ * | decoder throws FrameError, socket  | fail: destroy the socket with that error      | failed            |
+ * |   throws (reset), a deadline fires |                                               |                   |
+ *
+ * After every pass the input account (if any) learns how many input bytes the channel
+ * holds, and the owner wakes its waiters.
+ */
+import { type Decoder, NEED_DATA } from '../codec/types.js';
+import { ConnectionError, type SwitchboardError, toSwitchboardError } from '../errors.js';
+import type { ChannelDeadlines } from './channel-deadlines.js';
+import type { Clock } from './clock.js';
+import type { FrameQueue } from './frame-queue.js';
+import type { Socket } from './socket.js';
+
+/**
+ * @internal A share of a server-wide input budget (implemented by
+ * server/input-budget.ts; declared in net/ so that net/ does not import server/).
+ */
+export interface InputAccount {
+  /** The channel now holds `held` input bytes. */
+  update(held: number): void;
+  /** The channel reads no more; its bytes leave the budget. Idempotent. */
+  close(): void;
+}
+
+/** What the read loop needs from its channel. */
+export interface InputOwner {
+  /** The channel's sticky error: a failed channel reads no more. */
+  readonly error: SwitchboardError | undefined;
+  /** True once close() or destroy() began: the socket ending under us is not a failure. */
+  readonly isClosing: boolean;
+  /** Fails the channel (a broken frame or envelope, a reset). */
+  destroy(error: Error): void;
+  /** A pass of the read loop ended: frames may be queued, the input may have ended. */
+  inputChanged(): void;
+  /** True when select() or a wait with a deadline observes the channel (a reader waits). */
+  readonly observed: boolean;
+  /** Output bytes not yet handed to the socket. */
+  readonly unflushedOutput: number;
+}
+
+/** What the read loop uses of the sbp session (net/sbp-session.ts). */
+interface InputSession {
+  /** The message in `frame` (DATA), undefined (control traffic it handled), or null (CLOSE). */
+  receive(frame: Uint8Array): Uint8Array | null | undefined;
+  rejectPending(error: Error): void;
+}
+
+/** Received-message counters (the channel's stats). */
+interface ReceiveCounters {
+  framesReceived: number;
+  bytesReceived: number;
+}
+
+/** One channel's read loop and input account. */
+export class ChannelInput {
+  private readonly owner: InputOwner;
+  private readonly socket: Socket;
+  private readonly decoder: Decoder;
+  private readonly queue: FrameQueue;
+  private readonly deadlines: ChannelDeadlines;
+  private readonly session: InputSession | undefined;
+  private readonly stats: ReceiveCounters;
+  private readonly clock: Clock;
+  private inputDone = false;
+  private pumping = false;
+  private repump = false;
+  /**
+   * Where the server's input budget learns how many input bytes this channel holds
+   * (server/input-budget.ts); undefined for a channel outside a server.
+   */
+  private account: InputAccount | undefined;
+  /** Input bytes received by this channel that its owner still holds elsewhere (see hold). */
+  private heldElsewhere = 0;
+  /** endWhenIdle() was called: input ends at the next idle moment (see there). */
+  private endsAtIdle = false;
+  /** Its quiet period (ms), the last traffic seen since (clock ms), and its timer. */
+  private idleQuiet = 0;
+  private quietSince = 0;
+  private quietTimer: unknown;
+
+  constructor(
+    owner: InputOwner,
+    socket: Socket,
+    decoder: Decoder,
+    queue: FrameQueue,
+    deadlines: ChannelDeadlines,
+    session: InputSession | undefined,
+    stats: ReceiveCounters,
+    clock: Clock,
+  ) {
+    this.owner = owner;
+    this.socket = socket;
+    this.decoder = decoder;
+    this.queue = queue;
+    this.deadlines = deadlines;
+    this.session = session;
+    this.stats = stats;
+    this.clock = clock;
+  }
+
+  /** True once the input ended: EOF, the peer's CLOSE, our own close, or endInput(). */
+  get done(): boolean {
+    return this.inputDone;
+  }
+
+  /** True while the read loop runs (its end wakes the channel's waiters anyway). */
+  get running(): boolean {
+    return this.pumping;
+  }
+
+  /** Bytes of received frames the channel's owner still holds (see {@link hold}). */
+  get held(): number {
+    return this.heldElsewhere;
+  }
+
+  /** Runs the read loop until it blocks (re-entrant calls run it once more). */
+  pump(): void {
+    if (this.pumping) {
+      this.repump = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.repump = false;
+        this.pumpOnce();
+      } while (this.repump);
+    } finally {
+      this.pumping = false;
+    }
+    if (this.account !== undefined) {
+      this.reportInput();
+    }
+    if (this.endsAtIdle) {
+      this.checkEndWhenIdle();
+    }
+    this.owner.inputChanged();
+  }
+
+  private pumpOnce(): void {
+    const decoder = this.decoder;
+    const queue = this.queue;
+    if (queue.paused) {
+      return;
+    }
+    while (this.owner.error === undefined && !this.inputDone) {
+      if (queue.pauseIfFull()) {
+        break;
+      }
+      let frame: Uint8Array | typeof NEED_DATA;
+      try {
+        frame = decoder.next();
+      } catch (error) {
+        this.owner.destroy(toSwitchboardError(error));
+        return;
+      }
+      if (frame !== NEED_DATA) {
+        this.deadlines.frameDone();
+        this.deliver(frame);
+        continue;
+      }
+      let chunk: Uint8Array | null;
+      try {
+        chunk = this.socket.readChunk();
+      } catch (error) {
+        const wrapped = toSwitchboardError(error);
+        if (this.owner.isClosing && wrapped.code === 'SB_CONNECTION_CLOSED') {
+          // Our own close()/destroy() ended the socket: not a failure.
+          this.inputDone = true;
+          this.deadlines.endInput();
+          return;
+        }
+        this.owner.destroy(wrapped);
+        return;
+      }
+      if (chunk === null) {
+        break;
+      }
+      if (chunk.length === 0) {
+        this.finishInput();
+        return;
+      }
+      this.deadlines.noteInput();
+      if (this.endsAtIdle) {
+        this.quietSince = this.clock.now();
+      }
+      decoder.push(chunk);
+    }
+    if (this.owner.error === undefined && !this.inputDone) {
+      this.deadlines.watchFrame();
+    }
+  }
+
+  /** EOF from the socket: leftover complete frames are delivered, a partial one is an error. */
+  private finishInput(): void {
+    try {
+      this.decoder.end();
+      for (;;) {
+        const frame = this.decoder.next();
+        if (frame === NEED_DATA) {
+          break;
+        }
+        this.deliver(frame);
+        if (this.owner.error !== undefined || this.inputDone) {
+          return;
+        }
+      }
+    } catch (error) {
+      this.owner.destroy(toSwitchboardError(error));
+      return;
+    }
+    this.endInput();
+  }
+
+  /** Ends the input as at a clean EOF: nothing more is read, pending requests fail. */
+  endInput(): void {
+    this.inputDone = true;
+    this.deadlines.endInput();
+    if (this.session !== undefined) {
+      this.session.rejectPending(
+        new ConnectionError(
+          'SB_CONNECTION_CLOSED',
+          'the peer closed the channel before responding',
+        ),
+      );
+    }
+  }
+
+  private deliver(frame: Uint8Array): void {
+    const session = this.session;
+    if (session === undefined) {
+      this.countReceived(frame);
+      this.queue.push(frame);
+      return;
+    }
+    let message: Uint8Array | null | undefined;
+    try {
+      message = session.receive(frame);
+    } catch (error) {
+      this.owner.destroy(toSwitchboardError(error));
+      return;
+    }
+    if (message === null) {
+      this.endInput(); // the peer's CLOSE
+    } else if (message !== undefined) {
+      this.countReceived(message);
+      this.queue.push(message);
+    }
+  }
+
+  /**
+   * Stats count messages, not wire frames: in `sbp` mode DATA, REQUEST and RESPONSE
+   * envelopes and their bodies (PING, PONG and CLOSE are the channel's own traffic),
+   * matching what `send`, `request` and `respond` count on the way out.
+   */
+  private countReceived(body: Uint8Array): void {
+    this.stats.framesReceived += 1;
+    this.stats.bytesReceived += body.length;
+  }
+
+  /** True once {@link endWhenIdle} was called. */
+  get endsWhenIdle(): boolean {
+    return this.endsAtIdle;
+  }
+
+  /**
+   * Ends input at the first idle moment (see Channel.endInputWhenIdle): no message
+   * partly received or queued, no output queued, a reader waiting, and no traffic
+   * either way for `quiet` ms (counted from this call).
+   */
+  endWhenIdle(quiet: number): void {
+    if (this.endsAtIdle) {
+      return;
+    }
+    this.endsAtIdle = true;
+    this.idleQuiet = quiet;
+    this.quietSince = this.clock.now();
+    this.checkEndWhenIdle();
+  }
+
+  /** A reader started waiting: the moment endWhenIdle waits for may have come. */
+  readerWaits(): void {
+    if (this.endsAtIdle) {
+      this.checkEndWhenIdle();
+    }
+  }
+
+  stopQuietTimer(): void {
+    if (this.quietTimer !== undefined) {
+      this.clock.clearTimeout(this.quietTimer);
+      this.quietTimer = undefined;
+    }
+  }
+
+  private checkEndWhenIdle(): void {
+    this.stopQuietTimer();
+    if (this.inputDone || this.owner.isClosing || this.owner.error !== undefined) {
+      return;
+    }
+    const socket = this.socket;
+    if (this.queue.size > 0 || this.decoder.inFrame || socket.isClosed) {
+      return; // a message is queued or in progress: busy (or the socket reports its end)
+    }
+    const readerWaits =
+      this.queue.hasParkedReader || this.queue.hasSignalWaiters || this.owner.observed;
+    if (!readerWaits) {
+      return; // the handler is busy with the last message; checked when it reads again
+    }
+    // Queued output is traffic still going on: a write's completion notifies nobody, so
+    // the timer below checks again (the write timeout covers a peer that stopped reading).
+    const outputQueued = this.owner.unflushedOutput > 0 || socket.writableLength > 0;
+    const lastTraffic = Math.max(this.quietSince, socket.lastWriteDoneAt);
+    const quietFor = outputQueued ? 0 : this.clock.now() - lastTraffic;
+    if (quietFor < this.idleQuiet) {
+      // Checked again after the poll phase that follows the timer (setImmediate): bytes
+      // already waiting in the kernel when the timer fires (a busy event loop) are read
+      // first, and count as traffic, instead of being cut off.
+      this.quietTimer = this.clock.setTimeout(() => {
+        this.quietTimer = undefined;
+        setImmediate(() => this.checkEndWhenIdle());
+      }, this.idleQuiet - quietFor);
+      return;
+    }
+    this.endInput();
+    if (!this.pumping) {
+      this.owner.inputChanged();
+    }
+  }
+
+  /** Reports to `account` from now on (see Channel.setInputAccount). */
+  setAccount(account: InputAccount): void {
+    this.account = account;
+    this.queue.reportsTakes = true;
+    this.reportInput();
+  }
+
+  /** Counts `bytes` (negative: releases them) held by the owner (see Channel.holdInput). */
+  hold(bytes: number): void {
+    this.heldElsewhere += bytes;
+    if (this.account !== undefined) {
+      this.reportInput();
+    }
+  }
+
+  /** The account closes (the connection closed, or the channel let go of it). */
+  closeAccount(): void {
+    this.account?.close();
+  }
+
+  /** Closes the account and reports to none from now on (detach). */
+  dropAccount(): void {
+    this.account?.close();
+    this.account = undefined;
+    this.queue.reportsTakes = false;
+  }
+
+  /**
+   * Tells the input account how many input bytes this channel holds: unread in the
+   * socket, in the decoder (the unfinished frame, and the room reserved for it),
+   * decoded but not yet received, and held by its owner. O(1). Only with an account.
+   */
+  reportInput(): void {
+    const account = this.account!;
+    if (this.socket.isClosed) {
+      // Nothing more is read; what is left goes with the channel (cleanup closes the account).
+      account.close();
+      return;
+    }
+    // `reserved`: the unfilled part of a large frame's buffer (codec/byte-queue.ts) is
+    // memory too, at most as much again as the frame's bytes received.
+    account.update(
+      this.socket.bufferedAmount +
+        this.decoder.buffered +
+        (this.decoder.reserved ?? 0) +
+        this.queue.bytes +
+        this.heldElsewhere,
+    );
+  }
+}
