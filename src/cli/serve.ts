@@ -163,7 +163,7 @@ const WORKER_FLAGS: readonly NumericFlag[] = [
     'worker-heartbeat-interval',
     'workerHeartbeatInterval',
     'ms',
-    `processes: ping each worker every MS ms; one that misses a ping gets no new connections (default ${DEFAULTS.workerHeartbeatInterval}; 0 = off)`,
+    `processes: ping each worker every MS ms; one that leaves ${DEFAULTS.workerHeartbeatMaxMissed} in a row unanswered gets no new connections (default ${DEFAULTS.workerHeartbeatInterval}; 0 = off)`,
     { models: ['processes'] },
   ),
   numericFlag(

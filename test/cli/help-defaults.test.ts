@@ -22,6 +22,7 @@ const CHANGED = {
   backlog: 77,
   closeTimeout: 4567,
   workerHeartbeatInterval: 1234,
+  workerHeartbeatMaxMissed: 9,
   workerUnresponsiveTimeout: 5678,
   host: '127.0.0.9',
 };
@@ -67,6 +68,7 @@ describe('help text defaults come from DEFAULTS', () => {
       ['max-buffered-input-total', 'default 99 MiB'],
       ['backlog', 'default 77'],
       ['close-timeout', 'default 4567'],
+      ['worker-heartbeat-interval', 'leaves 9 in a row unanswered'],
       ['worker-heartbeat-interval', 'default 1234'],
       ['worker-unresponsive-timeout', 'default 5678'],
     ];
