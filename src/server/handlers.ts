@@ -57,9 +57,9 @@ export const discardBody = markInputFirst(async (channel: Channel): Promise<void
  * `chat`: each frame goes to every other member of `room`, in order.
  *
  * Fan-out cost (#14, #15): the body takes every frame queued on its channel at once
- * (one `receive()`, then `tryReceive()`), and the room hands that run to each member
- * as one chunk of wire bytes, encoded once and shared: one queued chunk per receiver
- * per run, no promise, closure or observer per message. A member whose queued output
+ * (`batches()`), and the room hands that run to each member as one chunk of wire
+ * bytes, encoded once and shared: one queued chunk per receiver per run, no promise,
+ * closure or observer per message. A member whose queued output
  * passes `maxQueuedOutput` (a client that does not read) is cut at once with
  * `SB_OUTPUT_QUEUE_FULL`; the others are unaffected and lose nothing.
  */
@@ -87,17 +87,9 @@ function chatBody(room: ChatRoom): ConnectionBody {
     };
     room.join(member);
     try {
-      for (;;) {
-        const first = await channel.receive();
-        if (first === null) {
-          return;
-        }
-        const frames = [first];
-        // Only while frames are queued: tryReceive() then never throws, so a failure
-        // that arrives behind them cannot make this run's frames go missing.
-        while (channel.queuedFrames > 0) {
-          frames.push(channel.tryReceive() as Uint8Array);
-        }
+      // Every frame queued at once (batches(): one take, one input-budget report per run,
+      // not one per frame); a failure behind them is thrown by the next step only.
+      for await (const frames of channel.batches()) {
         room.postRun(member, frames);
       }
     } finally {
