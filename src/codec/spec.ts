@@ -218,3 +218,47 @@ export function parseFraming(spec: string, options?: FramingOptions): Framing {
       throw badSpec(spec, name, 'is not a known framing');
   }
 }
+
+/**
+ * Refuses a `maxFrame` option given beside a ready Framing unless it is the Framing's
+ * own: the option applies to spec strings, and ignoring it would leave a limit the
+ * caller did not ask for. createServer, Channel/openChannel and the stream adapters
+ * all check it here.
+ * @throws InvalidArgumentError `SB_BAD_OPTION`, naming `where`.
+ */
+export function checkMaxFrameForFraming(
+  where: string,
+  framing: Framing,
+  maxFrame: number | undefined,
+): void {
+  if (maxFrame !== undefined && maxFrame !== framing.maxFrame) {
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      `${where}: option "maxFrame" applies to framing spec strings; build the Framing with its own maxFrame`,
+    );
+  }
+}
+
+/**
+ * Checks option "framing" when it is not a spec string (createServer, Channel,
+ * openChannel): it must be a Framing, and a `maxFrame` beside it its own.
+ * @throws InvalidArgumentError `SB_BAD_OPTION`, naming `where`.
+ */
+export function checkFramingOption(
+  where: string,
+  framing: unknown,
+  maxFrame: number | undefined,
+): asserts framing is Framing {
+  if (
+    framing === null ||
+    typeof framing !== 'object' ||
+    typeof (framing as Framing).createDecoder !== 'function' ||
+    typeof (framing as Framing).createEncoder !== 'function'
+  ) {
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      `${where}: option "framing" must be a spec string or a Framing`,
+    );
+  }
+  checkMaxFrameForFraming(where, framing as Framing, maxFrame);
+}

@@ -26,7 +26,7 @@
 import { checkIterable } from '../arguments.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { CheckedFramingSpec } from './framing-spec.js';
-import { parseFraming } from './spec.js';
+import { checkMaxFrameForFraming, parseFraming } from './spec.js';
 import { type Decoder, type Framing, type FramingOptions, NEED_DATA } from './types.js';
 
 /** A framing argument: a spec string (`'line'`, `'length:u16be'`, ...) or a {@link Framing}. */
@@ -58,12 +58,7 @@ export function toFraming(
       `${where}: framing must be a spec string or a Framing`,
     );
   }
-  if (options?.maxFrame !== undefined && options.maxFrame !== framing.maxFrame) {
-    throw new InvalidArgumentError(
-      'SB_BAD_OPTION',
-      `${where}: option "maxFrame" applies to framing spec strings; build the Framing with its own maxFrame`,
-    );
-  }
+  checkMaxFrameForFraming(where, framing, options?.maxFrame);
   return framing;
 }
 

@@ -9,10 +9,10 @@
  * public types with `Owner = Channel`.
  */
 import type { CheckedFramingSpec, FramingSpec } from '../codec/framing-spec.js';
-import { parseFraming } from '../codec/spec.js';
+import { checkFramingOption, parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { InvalidArgumentError, type SwitchboardError } from '../errors.js';
-import { DEFAULTS, resolveOptions } from '../options.js';
+import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { type Clock, systemClock } from './clock.js';
 import type { ConnectOptions } from './connect.js';
 import type { SbpRequestHandler, SbpSessionSettings } from './sbp-session.js';
@@ -36,7 +36,10 @@ export interface ChannelOptionsFor<Owner, F extends string = string> {
    * ({@link FramingSpec}); a computed `string` is checked at run time.
    */
   framing: CheckedFramingSpec<F> | Framing;
-  /** Largest frame, when `framing` is a string. Default: the framing's own (8 MiB; line/delim 64 KiB). */
+  /**
+   * Largest frame, when `framing` is a string. Default: the framing's own (8 MiB; line/delim
+   * 64 KiB). Beside a Framing object it must be that Framing's own (else `SB_BAD_OPTION`).
+   */
   maxFrame?: number;
   /** No inbound bytes for this long -> `SB_IDLE_TIMEOUT`. Default `DEFAULTS.clientIdleTimeout` (0 = off). */
   idleTimeout?: number;
@@ -82,8 +85,11 @@ export interface ChannelOptionsFor<Owner, F extends string = string> {
   clock?: Clock;
 }
 
+/** The framing's limit; the framing's own default applies when absent (resolveFraming). */
+const MAX_FRAME_SCHEMA = { maxFrame: maxFrameRule(undefined as number | undefined) } as const;
+
 const CHANNEL_SCHEMA = {
-  maxFrame: { kind: 'bytes', default: undefined as number | undefined },
+  ...MAX_FRAME_SCHEMA,
   idleTimeout: { kind: 'ms', default: DEFAULTS.clientIdleTimeout as number },
   frameTimeout: { kind: 'ms', default: DEFAULTS.clientFrameTimeout as number },
   writeTimeout: { kind: 'ms', default: DEFAULTS.writeTimeout as number },
@@ -114,24 +120,31 @@ export interface ResolvedChannelOptions<Owner> {
 }
 
 /**
- * The Framing that `framing` names (a Framing is used as it is).
- * @throws InvalidArgumentError `SB_BAD_OPTION` without one, `SB_BAD_FRAMING_SPEC` for a bad spec.
+ * The Framing that `framing` names (a Framing is used as it is). `maxFrame` is
+ * validated here, not only by the Channel's schema, because openChannel calls this
+ * before connecting; `where` names the caller in errors.
+ * @throws InvalidArgumentError `SB_BAD_OPTION` without a framing, for one neither a spec
+ *   string nor a Framing, for a bad maxFrame, or for a maxFrame that differs from a
+ *   Framing's own (it applies to spec strings, as for createServer and the stream
+ *   adapters); `SB_BAD_FRAMING_SPEC` for a bad spec.
  */
 export function resolveFraming(
   framing: string | Framing | undefined,
   maxFrame: number | undefined,
+  where: 'Channel' | 'openChannel' = 'Channel',
 ): Framing {
   if (framing === undefined) {
     throw new InvalidArgumentError(
       'SB_BAD_OPTION',
-      'Channel: option "framing" is required (e.g. "line", "length:u32be", "sbp")',
+      `${where}: option "framing" is required (e.g. "line", "length:u32be", "sbp")`,
     );
   }
+  const limit = resolveOptions(where, MAX_FRAME_SCHEMA, { maxFrame }).maxFrame;
   if (typeof framing !== 'string') {
+    checkFramingOption(where, framing, limit);
     return framing;
   }
-  const options = maxFrame === undefined ? {} : { maxFrame };
-  return parseFraming(framing, options);
+  return parseFraming(framing, limit === undefined ? {} : { maxFrame: limit });
 }
 
 /**

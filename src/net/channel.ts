@@ -854,7 +854,7 @@ export async function openChannel<F extends string = string>(
   options: OpenChannelOptions<F>,
 ): Promise<Channel> {
   // Validate the framing before opening a connection.
-  resolveFraming(options?.framing, options?.maxFrame);
+  resolveFraming(options?.framing, options?.maxFrame, 'openChannel');
   const split = splitOpenChannelOptions<Channel>(options);
   const socket = await connect(address, split.connect);
   try {

@@ -36,7 +36,7 @@
 import * as net from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { CheckedFramingSpec, FramingSpec } from '../codec/framing-spec.js';
-import { parseFraming } from '../codec/spec.js';
+import { checkFramingOption, parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { diagnosticChannels } from '../diagnostics.js';
 import {
@@ -422,18 +422,7 @@ function resolveServerFraming(framing: string | Framing, maxFrame: number | unde
   if (typeof framing === 'string') {
     return parseFraming(framing, { maxFrame });
   }
-  if (
-    framing === null ||
-    typeof framing !== 'object' ||
-    typeof framing.createDecoder !== 'function'
-  ) {
-    throw badOption('option "framing" must be a spec string or a Framing');
-  }
-  if (maxFrame !== undefined && maxFrame !== framing.maxFrame) {
-    throw badOption(
-      'option "maxFrame" applies to framing spec strings; build the Framing with its own maxFrame',
-    );
-  }
+  checkFramingOption('createServer', framing, maxFrame);
   return framing;
 }
 
