@@ -109,7 +109,7 @@ describe('one rule for Channel, createServer and the stream adapters', () => {
     };
     collect(() => newChannel({ framing, maxFrame: 50 }));
     collect(() => decodeStream(framing as Framing, { maxFrame: 50 }));
-    await createServer({ listen: '127.0.0.1:0', framing, maxFrame: 50 }).then(
+    await createServer({ listen: '127.0.0.1:0', handler: 'echo', framing, maxFrame: 50 }).then(
       (server) => server.close(),
       (error: Error) => messages.push(error.message.replace(/^\w+: /, '')),
     );
