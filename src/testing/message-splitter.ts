@@ -24,6 +24,7 @@
  * chunks is concatenated once.
  */
 
+import { drainFrames } from '../codec/streams.js';
 import { type Decoder, type Framing, NEED_DATA } from '../codec/types.js';
 import { SwitchboardError } from '../errors.js';
 
@@ -111,13 +112,7 @@ export class MessageSplitter {
     const frames: Uint8Array[] = [];
     try {
       this.decoder.end();
-      for (;;) {
-        const frame = this.decoder.next();
-        if (frame === NEED_DATA) {
-          break;
-        }
-        frames.push(frame);
-      }
+      drainFrames(this.decoder, (frame) => frames.push(frame));
     } catch (error) {
       this.failure = describe(error);
       return { segments, frames, failure: this.failure };
