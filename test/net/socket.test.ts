@@ -394,3 +394,23 @@ describe('Socket shutdown / close / destroy', () => {
     socket.destroy();
   });
 });
+
+describe('Socket.release', () => {
+  const events = ['data', 'end', 'error', 'close', 'drain', 'connect', 'secureConnect'];
+  const counts = (transport: ScriptedTransport) =>
+    Object.fromEntries(events.map((event) => [event, transport.listenerCount(event)]));
+
+  it.each([false, true])('removes every listener it added (tls %s)', (tls) => {
+    const transport = new ScriptedTransport([]);
+    const before = counts(transport);
+    const socket = Socket.from(transport, { trackLeaks: false, tls });
+    const added = counts(transport);
+    expect(added.connect).toBe(tls ? 0 : 1);
+    expect(added.secureConnect).toBe(tls ? 1 : 0);
+    expect(['data', 'end', 'error', 'close', 'drain'].map((event) => added[event])).toEqual([
+      1, 1, 1, 1, 1,
+    ]);
+    socket.release();
+    expect(counts(transport)).toEqual(before);
+  });
+});
