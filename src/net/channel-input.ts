@@ -398,7 +398,7 @@ export class ChannelInput {
       this.socket.bufferedAmount +
         this.decoder.buffered +
         (this.decoder.reserved ?? 0) +
-        this.queue.bytes +
+        this.queue.heldBytes +
         this.heldElsewhere,
     );
   }

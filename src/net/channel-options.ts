@@ -49,7 +49,11 @@ export interface ChannelOptionsFor<Owner, F extends string = string> {
   writeTimeout?: number;
   /** Bytes of output queued before `SB_OUTPUT_QUEUE_FULL`. Default `DEFAULTS.maxQueuedOutput` (16 MiB). */
   maxQueuedOutput?: number;
-  /** Bytes of decoded frames held for `receive()` before reading pauses. Default `DEFAULTS.readBufferLimit` (1 MiB). */
+  /**
+   * Bytes of decoded frames held for `receive()` before reading pauses. Default
+   * `DEFAULTS.readBufferLimit` (1 MiB). Reading also pauses at `maxQueuedInput / 64`
+   * frames (at least 1024): a zero-byte frame still costs memory.
+   */
   maxQueuedInput?: number;
   /** TCP keepalive on the socket (when given). Connect-time default: `DEFAULTS.keepAlive`. */
   keepAlive?: boolean;

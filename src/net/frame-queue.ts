@@ -10,7 +10,11 @@
  * exchange allocates no storage per message. The queue is bounded by the channel's
  * `maxQueuedInput`: the read loop asks {@link FrameQueue.pauseIfFull} before each frame
  * and stops at the limit; a take that brings the queue down to half the limit
- * (hysteresis) calls the owner's `resumeReading()`.
+ * (hysteresis) calls the owner's `resumeReading()`. A frame costs memory beyond its
+ * payload (its view object and slot, ~{@link FRAME_OVERHEAD_BYTES}), and a zero-byte
+ * frame costs nothing against a byte limit: 1 MiB of varint 0x00 was 1,048,576 queued
+ * frames (~58 MB). So the queue also stops at `maxQueuedInput / FRAME_OVERHEAD_BYTES`
+ * frames (at least 1024), and {@link FrameQueue.heldBytes} counts the overhead.
  *
  * Readers, cheapest first:
  * | queue state             | reader                | gets                                        |
@@ -48,6 +52,14 @@ const READ_ITERATOR = 1;
 const READ_BATCH = 2;
 type ReaderMode = typeof READ_FRAME | typeof READ_ITERATOR | typeof READ_BATCH;
 
+/**
+ * What one queued frame costs beyond its payload bytes (a Uint8Array view and its
+ * slot): the unit of the frame-count bound and of the input budget's count.
+ */
+export const FRAME_OVERHEAD_BYTES = 64;
+/** The frame-count bound is at least this, so a small byte limit still batches. */
+const MIN_FRAME_LIMIT = 1024;
+
 /** An emptied queue keeps its array up to this many slots. */
 const MAX_KEPT_SLOTS = 64;
 const EMPTY = new Uint8Array(0);
@@ -62,6 +74,8 @@ export class FrameQueue {
   private readonly owner: FrameQueueOwner;
   private readonly clock: Clock;
   private readonly limit: number;
+  /** Frames queued at most (see the module comment). */
+  private readonly frameLimit: number;
   /** `frames[head..tail)`, oldest first; slots from `tail` on are EMPTY. */
   private frames: Uint8Array[] = [];
   private head = 0;
@@ -84,6 +98,7 @@ export class FrameQueue {
     this.owner = owner;
     this.clock = clock;
     this.limit = limit;
+    this.frameLimit = Math.max(MIN_FRAME_LIMIT, Math.ceil(limit / FRAME_OVERHEAD_BYTES));
   }
 
   /** Messages queued. */
@@ -94,6 +109,11 @@ export class FrameQueue {
   /** Payload bytes queued. */
   get bytes(): number {
     return this.queuedBytes;
+  }
+
+  /** Memory the queued frames hold: payload bytes plus each frame's overhead. */
+  get heldBytes(): number {
+    return this.queuedBytes + (this.tail - this.head) * FRAME_OVERHEAD_BYTES;
   }
 
   /** True while reading is paused at the limit (until a take drains to half). */
@@ -113,7 +133,7 @@ export class FrameQueue {
 
   /** True (and reading is paused from now on) when the queue holds its limit. */
   pauseIfFull(): boolean {
-    if (this.queuedBytes >= this.limit) {
+    if (this.queuedBytes >= this.limit || this.tail - this.head >= this.frameLimit) {
       this.readingPaused = true;
       return true;
     }
@@ -319,7 +339,11 @@ export class FrameQueue {
     }
     this.queuedBytes -= frame.length;
     // Hysteresis: restart reading at half the limit, not at the first frame taken.
-    if (this.readingPaused && this.queuedBytes * 2 <= this.limit) {
+    if (
+      this.readingPaused &&
+      this.queuedBytes * 2 <= this.limit &&
+      (this.tail - this.head) * 2 <= this.frameLimit
+    ) {
       this.readingPaused = false;
       this.owner.resumeReading();
     } else if (this.reportsTakes) {

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeEnvelope, SbpType } from '../../src/codec/sbp.js';
 import { Channel, type ChannelOptions, type InputAccount } from '../../src/net/channel.js';
+import { FRAME_OVERHEAD_BYTES } from '../../src/net/frame-queue.js';
 import { Socket } from '../../src/net/socket.js';
 import { Loopback } from '../helpers/loopback.js';
 import {
@@ -161,7 +162,8 @@ describe('Channel.batches()', () => {
     };
     await settle();
     channel.setInputAccount(account);
-    expect(reported.at(-1)).toBe(3);
+    // Three 1-byte frames queued: their bytes plus each frame's overhead.
+    expect(reported.at(-1)).toBe(3 + 3 * FRAME_OVERHEAD_BYTES);
     const iterator = channel.batches()[Symbol.asyncIterator]();
     expect(((await iterator.next()).value as Uint8Array[]).length).toBe(3);
     expect(reported.at(-1)).toBe(0);
