@@ -20,7 +20,7 @@ import {
   SOCKET_TUNING_SCHEMA,
   type SocketTuningOptions,
 } from './socket-options.js';
-import { buildTlsClientOptions, type TlsClientOptions } from './tls.js';
+import { buildTlsClientOptions, type TlsClientOptions, withTlsMaterial } from './tls.js';
 
 /** Options of {@link connect} and {@link startConnect}. Times in ms. */
 export interface ConnectOptions extends SocketTuningOptions {
@@ -61,15 +61,19 @@ export function startConnect(address: string | Address, given: ConnectOptions = 
   if (target.kind === 'unix') {
     const path = toNodePath(target);
     transport = useTls
-      ? tls.connect(halfOpen({ ...buildTlsClientOptions('localhost', options.tls), path }))
+      ? withTlsMaterial(() =>
+          tls.connect(halfOpen({ ...buildTlsClientOptions('localhost', options.tls), path })),
+        )
       : net.connect({ path, allowHalfOpen: true });
   } else if (useTls) {
-    transport = tls.connect(
-      halfOpen({
-        ...buildTlsClientOptions(target.host, options.tls),
-        host: target.host,
-        port: target.port,
-      }),
+    transport = withTlsMaterial(() =>
+      tls.connect(
+        halfOpen({
+          ...buildTlsClientOptions(target.host, options.tls),
+          host: target.host,
+          port: target.port,
+        }),
+      ),
     );
   } else {
     transport = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });

@@ -164,9 +164,31 @@ export interface TlsAcceptor {
 }
 
 /** A {@link TlsAcceptor} from {@link buildTlsServerOptions}' result. */
+/**
+ * @internal Runs `load` (createSecureContext, tls.connect) and turns OpenSSL's "no start
+ * line", "key values mismatch", ... into `SB_BAD_OPTION`: the caller's certificate, key
+ * or CA is wrong (a caller fault, exit 2 in the CLI), not an internal error. The
+ * message names no file content.
+ */
+export function withTlsMaterial<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) {
+      throw error;
+    }
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      'tls: the certificate, key or CA cannot be used (not PEM, or the key does not match the certificate)',
+      { cause: error },
+    );
+  }
+}
+
 export function tlsAcceptor(options: TlsOptions): TlsAcceptor {
+  const secureContext = withTlsMaterial(() => createSecureContext(options));
   return {
-    secureContext: createSecureContext(options),
+    secureContext,
     requestCert: options.requestCert === true,
     rejectUnauthorized: options.rejectUnauthorized !== false,
     ...(options.ALPNProtocols === undefined
