@@ -28,9 +28,12 @@ export const command: CommandSpec = {
     const bytes = await hexArgument(hex);
     // calcsize first: a bad format fails before any output.
     calcsize(format);
-    const kinds = expandRuns(structValueRuns(format));
+    // The value kinds are expanded once a record has been unpacked: a repeat count
+    // (`999999999999I`) is then bounded by the input, not allocated from the format.
+    let kinds: ReturnType<typeof expandRuns> | undefined;
     const lines: string[] = [];
     for (const values of iterUnpack(format, bytes)) {
+      kinds ??= expandRuns(structValueRuns(format));
       lines.push(valuesLine(values, kinds));
     }
     for (const line of lines) {

@@ -1,0 +1,69 @@
+/**
+ * CLI commands with arguments found by the hostile campaign to escape as SB_INTERNAL
+ * (an uncaught exception with a stack trace) instead of a coded error:
+ * - `iter-unpack 999999999999I` expanded the format's repeat count into an array
+ *   before checking the input (RangeError: Invalid array length);
+ * - `serve`/`send` with a --tls-cert/--tls-key that is not PEM (OpenSSL's error).
+ * Black-box against dist/ (run `npm run build` first).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CLI_TEST_TIMEOUT_MS, killAll, runCli } from './cli-process.js';
+
+vi.setConfig({ testTimeout: CLI_TEST_TIMEOUT_MS, hookTimeout: CLI_TEST_TIMEOUT_MS });
+
+const dirs: string[] = [];
+afterEach(() => {
+  killAll();
+  for (const dir of dirs.splice(0)) {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function notPem(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-hostile-'));
+  dirs.push(dir);
+  const file = join(dir, 'garbage.pem');
+  writeFileSync(file, 'not a PEM block\n');
+  return file;
+}
+
+describe('CLI arguments that once escaped as SB_INTERNAL', () => {
+  it('iter-unpack with a huge repeat count is SB_STRUCT_ERROR (exit 1)', async () => {
+    const result = await runCli(['iter-unpack', '999999999999I', '00']);
+    expect(result.stderr).toContain('SB_STRUCT_ERROR');
+    expect(result.stderr).not.toContain('SB_INTERNAL');
+    expect(result.code).toBe(1);
+  });
+
+  it('serve with a certificate that is not PEM is SB_BAD_OPTION (exit 2)', async () => {
+    const file = notPem();
+    const result = await runCli([
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--framing',
+      'line',
+      '--tls-cert',
+      file,
+      '--tls-key',
+      file,
+    ]);
+    expect(result.stderr).toContain('SB_BAD_OPTION');
+    expect(result.stderr).not.toContain('SB_INTERNAL');
+    expect(result.code).toBe(2);
+  });
+
+  it('send with a client certificate that is not PEM is SB_BAD_OPTION (exit 2)', async () => {
+    const file = notPem();
+    const result = await runCli(
+      ['send', 'tls://127.0.0.1:1', '--framing', 'line', '--tls-cert', file, '--tls-key', file],
+      { input: 'hi\n' },
+    );
+    expect(result.stderr).toContain('SB_BAD_OPTION');
+    expect(result.stderr).not.toContain('SB_INTERNAL');
+    expect(result.code).toBe(2);
+  });
+});
