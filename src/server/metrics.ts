@@ -8,12 +8,15 @@
  * {@link ServerMetrics} object: no allocation, no library call, no labels. The
  * Prometheus side lives in prometheus.ts and is loaded only when the server was
  * given a `metrics` address, so this module depends on nothing outside Node.
+ * {@link reportConnectionError} pairs the error count with the frameError
+ * diagnostics message, as every place that ends or refuses a connection does both.
  *
  * In the `processes` dispatch model, workers keep their own `ServerMetrics` and
  * send deltas to the primary ({@link MetricsDelta}), which merges them, so one
  * scrape of the primary covers every worker.
  */
-import type { ErrorCode } from '../errors.js';
+import { diagnosticChannels } from '../diagnostics.js';
+import type { ErrorCode, SwitchboardError } from '../errors.js';
 
 /** Why a connection was refused before it was served. */
 export type RefusalReason =
@@ -212,4 +215,25 @@ export class ServerMetrics {
     }
     return delta;
   }
+}
+
+/**
+ * What the server does with an error that ended or refused a connection: counts it
+ * (`switchboard_errors_total`) and publishes it on the frameError diagnostics channel.
+ * `connectionId` is null for a connection refused before it got one (or an error of a
+ * worker rather than of one connection); `remoteAddress` is '' where it is not known.
+ */
+export function reportConnectionError(
+  metrics: ServerMetrics,
+  where: { serverId: number; connectionId: string | null; remoteAddress: string },
+  error: SwitchboardError,
+): void {
+  metrics.recordError(error.code);
+  diagnosticChannels.frameError.publish({
+    serverId: where.serverId,
+    connectionId: where.connectionId,
+    remoteAddress: where.remoteAddress,
+    code: error.code,
+    error,
+  });
 }

@@ -64,7 +64,12 @@ import { createDispatcher, type Dispatcher, type DispatchModel } from './dispatc
 import type { CheckedHandlerSpec } from './handler-spec.js';
 import { ChatRoom } from './handlers.js';
 import { AdmissionControl, connectionLimits, SERVER_LIMITS_SCHEMA } from './limits.js';
-import { type MetricsSnapshot, type RefusalReason, ServerMetrics } from './metrics.js';
+import {
+  type MetricsSnapshot,
+  type RefusalReason,
+  reportConnectionError,
+  ServerMetrics,
+} from './metrics.js';
 import { connectNatsBus } from './nats-bus.js';
 import { createMetricsRegistries, type MetricsEndpoint, serveMetrics } from './prometheus.js';
 import { type ProxyPreamble, readProxyHeader } from './raw-socket.js';
@@ -628,14 +633,11 @@ class SwitchboardServer implements Server {
   /** Counts and publishes the error of a connection refused before it was served (no id yet). */
   #reportRefused(socket: net.Socket, error: SwitchboardError): void {
     const parts = this.#parts;
-    parts.metrics.recordError(error.code);
-    diagnosticChannels.frameError.publish({
-      serverId: parts.serverId,
-      connectionId: null,
-      remoteAddress: socketText(socket),
-      code: error.code,
+    reportConnectionError(
+      parts.metrics,
+      { serverId: parts.serverId, connectionId: null, remoteAddress: socketText(socket) },
       error,
-    });
+    );
   }
 
   /**

@@ -6,16 +6,15 @@
 
 import type * as net from 'node:net';
 import { parseFraming } from '../../codec/spec.js';
-import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, type SwitchboardError } from '../../errors.js';
 import { buildTlsServerOptions, tlsAcceptor } from '../../net/tls.js';
 import { ConnectionSet } from '../connection-set.js';
 import { ChatRoom, connectionBody } from '../handlers.js';
-import { type MetricsDelta, ServerMetrics } from '../metrics.js';
+import { type MetricsDelta, reportConnectionError, ServerMetrics } from '../metrics.js';
 import { type ProxyPreamble, readProxyHeader } from '../raw-socket.js';
 import { loadRequestHandler } from '../request-handler.js';
 import { WorkerDiagnosticsRelay } from './diagnostics-relay.js';
-import { FrameBatch, packFrames, unpackFrames } from './processes.js';
+import { FrameBatch, sendChatBatch, unpackFrames } from './processes.js';
 import type {
   LiveTraffic,
   PrimaryMessage,
@@ -37,20 +36,11 @@ function sendNow(message: ProcessWorkerMessage): void {
  * here: the primary reads for every worker, and cutting this worker's clients
  * would not make it read faster (docs/SCALING.md §6).
  */
-const chatOut = new FrameBatch(sendChat, Number.POSITIVE_INFINITY, () => undefined);
-
-function sendChat(frames: Uint8Array[], written: () => void): void {
-  if (!process.connected || process.send === undefined) {
-    written();
-    return;
-  }
-  process.send(
-    { type: 'chat', ...packFrames(frames) } satisfies ProcessWorkerMessage,
-    undefined,
-    {},
-    written,
-  );
-}
+const chatOut = new FrameBatch(
+  (frames, written) => sendChatBatch(process, frames, written),
+  Number.POSITIVE_INFINITY,
+  () => undefined,
+);
 
 /** Sends `message` after any batched chat frames: e.g. `drained` must not overtake them. */
 function send(message: ProcessWorkerMessage): void {
@@ -129,15 +119,11 @@ async function serveConnection(id: string, socket: net.Socket | undefined): Prom
     try {
       proxy = await readProxyHeader(socket, config.limits.frameTimeout, undefined);
     } catch (error) {
-      const failure = error as SwitchboardError;
-      metrics.recordError(failure.code);
-      diagnosticChannels.frameError.publish({
-        serverId: config.serverId,
-        connectionId: id,
-        remoteAddress: '',
-        code: failure.code,
-        error: failure,
-      });
+      reportConnectionError(
+        metrics,
+        { serverId: config.serverId, connectionId: id, remoteAddress: '' },
+        error as SwitchboardError,
+      );
       socket.destroy();
       send({ type: 'closed', id, ...report(), refusedProxyHeader: true });
       return;

@@ -55,17 +55,17 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { diagnosticChannels } from '../../diagnostics.js';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
 import { systemClock } from '../../net/clock.js';
 import { DEFAULTS } from '../../options.js';
 import type { ChatMember, ChatRoom } from '../handlers.js';
-import type { ServerMetrics } from '../metrics.js';
+import { reportConnectionError, type ServerMetrics } from '../metrics.js';
 import type { ProxyPreamble } from '../raw-socket.js';
 import { primaryObserves, publishRelayed } from './diagnostics-relay.js';
 import { needsTypeScriptLoader, tsxLoaderUrl, workerEntryUrl } from './entry.js';
 import { type LivenessHost, WorkerLiveness } from './liveness.js';
 import type {
+  ChatMessage,
   ChatPacket,
   LiveTraffic,
   PrimaryMessage,
@@ -224,6 +224,30 @@ export function packFrames(frames: readonly Uint8Array[]): ChatPacket {
     offset += frame.byteLength;
   }
   return { bytes, lengths };
+}
+
+/** One end of a process's IPC channel: the primary's ChildProcess, or a worker's `process`. */
+interface IpcEnd {
+  readonly connected: boolean;
+  /** Absent on a `process` that was not forked with an IPC channel. */
+  send?(message: ChatMessage, handle: undefined, options: object, callback: () => void): boolean;
+}
+
+/**
+ * Sends one batch of chat frames over `to`'s IPC channel (a {@link FrameBatch}'s sender,
+ * on either side); `written` runs once node has written it, or at once when the channel
+ * is gone (the frames go with the process that would have read them).
+ */
+export function sendChatBatch(
+  to: IpcEnd,
+  frames: readonly Uint8Array[],
+  written: () => void,
+): void {
+  if (!to.connected || to.send === undefined) {
+    written();
+    return;
+  }
+  to.send({ type: 'chat', ...packFrames(frames) }, undefined, {}, written);
 }
 
 /** The frames of a {@link ChatPacket}, as views of its buffer (a malformed packet yields what fits). */
@@ -472,18 +496,7 @@ export class ProcessDispatcher {
       live: NO_TRAFFIC,
       drained: null,
       member: new FrameBatch(
-        (frames, written) => {
-          if (!child.connected) {
-            written();
-            return;
-          }
-          child.send(
-            { type: 'chat', ...packFrames(frames) } satisfies PrimaryMessage,
-            undefined,
-            {},
-            written,
-          );
-        },
+        (frames, written) => sendChatBatch(child, frames, written),
         relayQueueLimit(options.limits.maxQueuedOutput),
         () => this.#relayOverflow(slot),
       ),
@@ -588,6 +601,15 @@ export class ProcessDispatcher {
     }
   }
 
+  /**
+   * Counts and publishes an error of worker `connectionId`'s connection, or (null) of a
+   * worker itself. The primary does not know the remote address of a handed-over socket.
+   */
+  #reportError(error: SwitchboardError, connectionId: string | null): void {
+    const where = { serverId: this.#options.serverId, connectionId, remoteAddress: '' };
+    reportConnectionError(this.#options.metrics, where, error);
+  }
+
   /** The worker stopped reading its chat relay: cut it (its clients drop) and fork a replacement. */
   #relayOverflow(slot: WorkerSlot): void {
     const limit = relayQueueLimit(this.#options.limits.maxQueuedOutput);
@@ -595,14 +617,7 @@ export class ProcessDispatcher {
       'SB_OUTPUT_QUEUE_FULL',
       `chat relay to worker process ${slot.index}: more than ${limit} bytes queued; the worker is restarted`,
     );
-    this.#options.metrics.recordError(error.code);
-    diagnosticChannels.frameError.publish({
-      serverId: this.#options.serverId,
-      connectionId: null,
-      remoteAddress: '',
-      code: error.code,
-      error,
-    });
+    this.#reportError(error, null);
     slot.child.kill('SIGKILL');
   }
 
@@ -622,14 +637,7 @@ export class ProcessDispatcher {
           'SB_WORKER_UNRESPONSIVE',
           `worker process ${slot.index} did not answer its heartbeat within ${DEFAULTS.workerHeartbeatMaxMissed * this.#options.heartbeatInterval} ms (${DEFAULTS.workerHeartbeatMaxMissed} pings ${this.#options.heartbeatInterval} ms apart); it gets no new connections${grace > 0 ? ` and is replaced unless it answers within ${grace} ms` : ''}`,
         );
-        this.#options.metrics.recordError(error.code);
-        diagnosticChannels.frameError.publish({
-          serverId: this.#options.serverId,
-          connectionId: null,
-          remoteAddress: '',
-          code: error.code,
-          error,
-        });
+        this.#reportError(error, null);
       },
       onResponsive: () => {
         // It gets connections again (serve() reads liveness.responsive).
@@ -644,7 +652,6 @@ export class ProcessDispatcher {
 
   #onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
     slot.liveness?.stop();
-    const metrics = this.#options.metrics;
     this.#options.chatRoom.leave(slot.member);
     slot.live = NO_TRAFFIC;
     slot.drained?.(slot.connections.size);
@@ -660,14 +667,7 @@ export class ProcessDispatcher {
         'SB_WORKER_CRASHED',
         `worker process ${slot.index} exited (${signal ?? code})`,
       );
-      metrics.recordError(error.code);
-      diagnosticChannels.frameError.publish({
-        serverId: this.#options.serverId,
-        connectionId: id,
-        remoteAddress: '',
-        code: error.code,
-        error,
-      });
+      this.#reportError(error, id);
       this.#settle(slot, id);
     }
     if (!this.#closing && !slot.exiting && slot.ready) {

@@ -131,11 +131,14 @@ export interface ChatPacket {
   lengths: Uint32Array;
 }
 
+/** A batch of chat frames, from the primary to a worker or back (processes.ts sendChatBatch). */
+export type ChatMessage = { type: 'chat' } & ChatPacket;
+
 /** Messages from the primary to a worker process. */
 export type PrimaryMessage =
   | { type: 'init'; config: ProcessWorkerConfig }
   | { type: 'connection'; id: string }
-  | ({ type: 'chat' } & ChatPacket)
+  | ChatMessage
   | { type: 'drain'; timeout: number }
   | { type: 'ping'; relayDiagnostics: boolean }
   | { type: 'exit' };
@@ -152,7 +155,7 @@ export type ProcessWorkerMessage =
       refusedProxyHeader: boolean;
     }
   | { type: 'metrics'; delta: MetricsDelta; live: LiveTraffic }
-  | ({ type: 'chat' } & ChatPacket)
+  | ChatMessage
   | { type: 'drained'; destroyed: number }
   | { type: 'pong' }
   | { type: 'diagnostic'; relayed: RelayedDiagnostic };
