@@ -103,8 +103,11 @@ export async function createMetricsRegistries(
   });
 }
 
-function registerServerMetrics(prom: PromClient, registry: AnyRegistry, metrics: ServerMetrics) {
-  const registers = [registry];
+/**
+ * Counter makers for `registers` whose values are read at scrape time: `counter` sets
+ * one value, `labelledCounter` one value per label value (e.g. errors by code).
+ */
+function scrapedCounters(prom: PromClient, registers: AnyRegistry[]) {
   const counter = (name: string, help: string, read: () => number): void => {
     new prom.Counter({
       name,
@@ -116,6 +119,31 @@ function registerServerMetrics(prom: PromClient, registry: AnyRegistry, metrics:
       },
     });
   };
+  const labelledCounter = (
+    name: string,
+    help: string,
+    label: string,
+    read: () => Iterable<readonly [string, number]>,
+  ): void => {
+    new prom.Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        this.reset();
+        for (const [value, count] of read()) {
+          this.inc({ [label]: value }, count);
+        }
+      },
+    });
+  };
+  return { counter, labelledCounter };
+}
+
+function registerServerMetrics(prom: PromClient, registry: AnyRegistry, metrics: ServerMetrics) {
+  const registers = [registry];
+  const { counter, labelledCounter } = scrapedCounters(prom, registers);
   new prom.Gauge({
     name: 'switchboard_connections_open',
     help: 'Connections being served now.',
@@ -129,18 +157,12 @@ function registerServerMetrics(prom: PromClient, registry: AnyRegistry, metrics:
     'Connections accepted and served.',
     () => metrics.connectionsAccepted,
   );
-  new prom.Counter({
-    name: 'switchboard_connections_refused_total',
-    help: 'Connections refused before being served, by reason.',
-    labelNames: ['reason'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, count] of Object.entries(metrics.connectionsRefused)) {
-        this.inc({ reason }, count);
-      }
-    },
-  });
+  labelledCounter(
+    'switchboard_connections_refused_total',
+    'Connections refused before being served, by reason.',
+    'reason',
+    () => Object.entries(metrics.connectionsRefused),
+  );
   new prom.Gauge({
     name: 'switchboard_buffered_input_bytes',
     help: 'Input bytes held by open connections (unread, unfinished frames, undelivered frames).',
@@ -169,18 +191,12 @@ function registerServerMetrics(prom: PromClient, registry: AnyRegistry, metrics:
     'Payload bytes sent in frames.',
     () => metrics.snapshot().bytesOut,
   );
-  new prom.Counter({
-    name: 'switchboard_errors_total',
-    help: 'Errors that ended or refused a connection, by code.',
-    labelNames: ['code'] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [code, count] of metrics.errors) {
-        this.inc({ code }, count);
-      }
-    },
-  });
+  labelledCounter(
+    'switchboard_errors_total',
+    'Errors that ended or refused a connection, by code.',
+    'code',
+    () => metrics.errors,
+  );
   registry.registerMetric(latencyCollector(metrics));
 }
 
@@ -261,34 +277,34 @@ function registerBusMetrics(
       this.set(source.bus.status.pendingBytes);
     },
   });
-  new prom.Counter({
-    name: 'switchboard_bus_reconnects_total',
-    help: 'Reconnects to the chat bus.',
-    registers,
-    collect() {
-      this.reset();
-      this.inc(source.bus.status.reconnects);
-    },
-  });
-  new prom.Counter({
-    name: 'switchboard_bus_messages_total',
-    help: 'Chat bus messages by outcome.',
-    labelNames: ['outcome'] as const,
-    registers,
-    collect() {
-      this.reset();
+  const { counter, labelledCounter } = scrapedCounters(prom, registers);
+  counter(
+    'switchboard_bus_reconnects_total',
+    'Reconnects to the chat bus.',
+    () => source.bus.status.reconnects,
+  );
+  labelledCounter(
+    'switchboard_bus_messages_total',
+    'Chat bus messages by outcome.',
+    'outcome',
+    () => {
       const status = source.bus.status;
-      this.inc({ outcome: 'published' }, status.published);
-      this.inc({ outcome: 'received' }, status.received);
-      this.inc({ outcome: 'dropped' }, status.dropped);
+      const outcomes: [string, number][] = [
+        ['published', status.published],
+        ['received', status.received],
+        ['dropped', status.dropped],
+      ];
       const stats = source.bridge?.stats;
       if (stats !== undefined) {
-        this.inc({ outcome: 'delivered' }, stats.delivered);
-        this.inc({ outcome: 'duplicate' }, stats.duplicates);
-        this.inc({ outcome: 'gap' }, stats.gaps);
+        outcomes.push(
+          ['delivered', stats.delivered],
+          ['duplicate', stats.duplicates],
+          ['gap', stats.gaps],
+        );
       }
+      return outcomes;
     },
-  });
+  );
 }
 
 /**
