@@ -251,6 +251,21 @@ export function checkPayload(spec: string, payload: unknown): asserts payload is
   }
 }
 
+/**
+ * {@link checkPayload}, and throws `SB_PAYLOAD_TOO_LARGE` when `payload` is longer than
+ * `maxFrame`: the first lines of every encoder whose limit is the payload's length.
+ */
+export function checkPayloadFits(
+  spec: string,
+  payload: unknown,
+  maxFrame: number,
+): asserts payload is Uint8Array {
+  checkPayload(spec, payload);
+  if (payload.length > maxFrame) {
+    throw payloadTooLarge(spec, payload.length, maxFrame);
+  }
+}
+
 /** The error an encoder throws for a payload whose content the peer would misread. */
 export function badPayload(spec: string, reason: string): InvalidArgumentError {
   return new InvalidArgumentError('SB_INVALID_ARGUMENT', `${spec}: ${reason}`);

@@ -24,7 +24,7 @@
  * maxFrame is `SB_FRAME_TOO_LARGE` as soon as its line is complete.
  */
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, checkPayloadFits, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -185,10 +185,7 @@ export class ContentLengthEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
-    checkPayload('content-length', payload);
-    if (payload.length > this.maxFrame) {
-      throw payloadTooLarge('content-length', payload.length, this.maxFrame);
-    }
+    checkPayloadFits('content-length', payload, this.maxFrame);
     const text = `Content-Length: ${payload.length}\r\n\r\n`;
     const header = new Uint8Array(text.length);
     for (let index = 0; index < text.length; index++) {

@@ -16,7 +16,7 @@
 
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, badPayload, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, badPayload, checkPayloadFits, tooLargeMessage } from './base.js';
 import {
   type Decoder,
   type Encoder,
@@ -201,10 +201,7 @@ export class DelimiterEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
-    checkPayload(this.spec, payload);
-    if (payload.length > this.maxFrame) {
-      throw payloadTooLarge(this.spec, payload.length, this.maxFrame);
-    }
+    checkPayloadFits(this.spec, payload, this.maxFrame);
     if (firstDelimiterIn(payload, this.delimiter) !== payload.length) {
       throw badPayload(this.spec, 'the payload contains the delimiter');
     }

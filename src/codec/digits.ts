@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, checkPayloadFits, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -70,10 +70,7 @@ export class DigitsEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
-    checkPayload(this.spec, payload);
-    if (payload.length > this.maxFrame) {
-      throw payloadTooLarge(this.spec, payload.length, this.maxFrame);
-    }
+    checkPayloadFits(this.spec, payload, this.maxFrame);
     const header = new Uint8Array(this.digits);
     let rest = payload.length;
     for (let index = this.digits - 1; index >= 0; index--) {

@@ -8,7 +8,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, checkPayloadFits, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -46,10 +46,7 @@ export class EofEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
-    checkPayload('eof', payload);
-    if (payload.length > this.maxFrame) {
-      throw payloadTooLarge('eof', payload.length, this.maxFrame);
-    }
+    checkPayloadFits('eof', payload, this.maxFrame);
     if (this.used) {
       throw new InvalidArgumentError(
         'SB_INVALID_ARGUMENT',

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, badPayload, checkPayload, payloadTooLarge } from './base.js';
+import { BaseDecoder, badPayload, checkPayloadFits } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -36,10 +36,7 @@ export class FixedEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
-    checkPayload(this.spec, payload);
-    if (payload.length > this.size) {
-      throw payloadTooLarge(this.spec, payload.length, this.size);
-    }
+    checkPayloadFits(this.spec, payload, this.size);
     if (payload.length !== this.size) {
       throw badPayload(this.spec, `a ${payload.length}-byte payload is not ${this.size} bytes`);
     }

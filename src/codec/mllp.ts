@@ -8,7 +8,7 @@
  * HL7 bodies never contain `0x1c`, so the encoder refuses payloads that do.
  */
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, badPayload, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, badPayload, checkPayloadFits, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -75,10 +75,7 @@ export class MllpEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
-    checkPayload('mllp', payload);
-    if (payload.length > this.maxFrame) {
-      throw payloadTooLarge('mllp', payload.length, this.maxFrame);
-    }
+    checkPayloadFits('mllp', payload, this.maxFrame);
     if (payload.indexOf(END_BYTE) >= 0) {
       throw badPayload('mllp', 'the payload contains the end byte 0x1c');
     }

@@ -12,7 +12,7 @@
  * is `SB_FRAME_TOO_LARGE`.
  */
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, checkPayloadFits, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -82,10 +82,7 @@ export class NetstringEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
-    checkPayload('netstring', payload);
-    if (payload.length > this.maxFrame) {
-      throw payloadTooLarge('netstring', payload.length, this.maxFrame);
-    }
+    checkPayloadFits('netstring', payload, this.maxFrame);
     const digits = String(payload.length);
     const header = new Uint8Array(digits.length + 1);
     for (let index = 0; index < digits.length; index++) {

@@ -13,7 +13,7 @@ import {
 } from '../binary/varint.js';
 import { FrameError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import { BaseDecoder, checkPayloadFits, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -94,10 +94,7 @@ export class VarintEncoder implements Encoder {
   }
 
   encode(payload: Uint8Array): Uint8Array[] {
-    checkPayload('varint', payload);
-    if (payload.length > this.maxFrame) {
-      throw payloadTooLarge('varint', payload.length, this.maxFrame);
-    }
+    checkPayloadFits('varint', payload, this.maxFrame);
     const header = new Uint8Array(varintLength(payload.length));
     encodeVarintInto(payload.length, header, 0);
     return [header, payload];
