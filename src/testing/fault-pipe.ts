@@ -96,28 +96,18 @@ const BANDWIDTH_PIECE_MS = 50;
  */
 const RESET_AFTER_FLUSH_MS = 15;
 
-/** Resolves when the socket can take more writes, or when it closes (whichever first). */
-function waitForDrain(socket: net.Socket): Promise<void> {
+/**
+ * Resolves at the socket's first `event` ('drain': it takes more writes; 'connect': it
+ * connected) or its close, whichever comes first; both listeners go either way.
+ */
+function untilEventOrClose(socket: net.Socket, event: 'drain' | 'connect'): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
-      socket.off('drain', done);
+      socket.off(event, done);
       socket.off('close', done);
       resolve();
     };
-    socket.on('drain', done);
-    socket.on('close', done);
-  });
-}
-
-/** Resolves when a connecting socket connects, or closes. */
-function waitForConnect(socket: net.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      socket.off('connect', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.on('connect', done);
+    socket.on(event, done);
     socket.on('close', done);
   });
 }
@@ -613,7 +603,7 @@ export class Pipe {
     if (this.sink.connecting) {
       // Writes queued before connect are flushed together (one writev): wait, so that
       // slices stay separate writes and pacing starts when bytes can actually flow.
-      await waitForConnect(this.sink);
+      await untilEventOrClose(this.sink, 'connect');
     }
     for (let offset = 0; offset < chunk.length && !this.done; offset += pieceSize) {
       if (faults.sliceVariation > 0 && faults.sliceBytes > 0) {
@@ -642,7 +632,7 @@ export class Pipe {
         // or Node would coalesce queued pieces into one writev.
         await writeAndFlush(this.sink, piece);
       } else if (!this.sink.write(piece)) {
-        await waitForDrain(this.sink);
+        await untilEventOrClose(this.sink, 'drain');
       }
       if (faults.sliceBytes > 0 && !lastPiece) {
         // Let the event loop run so each piece leaves as its own write (and segment).

@@ -84,36 +84,35 @@ function asObject(body: unknown): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
-function optionalString(body: Record<string, unknown>, name: string): string | undefined {
-  const value = body[name];
-  if (value === undefined || value === null) {
-    return undefined;
-  }
-  if (typeof value !== 'string') {
-    throw badBody(`"${name}" must be a string`);
-  }
-  return value;
+interface FieldTypes {
+  string: string;
+  boolean: boolean;
 }
 
-function optionalBoolean(body: Record<string, unknown>, name: string): boolean | undefined {
+/** `body[name]` when it is of `type`; undefined when absent or null; else a bad-body error. */
+function optionalField<T extends keyof FieldTypes>(
+  body: Record<string, unknown>,
+  name: string,
+  type: T,
+): FieldTypes[T] | undefined {
   const value = body[name];
   if (value === undefined || value === null) {
     return undefined;
   }
-  if (typeof value !== 'boolean') {
-    throw badBody(`"${name}" must be a boolean`);
+  if (typeof value !== type) {
+    throw badBody(`"${name}" must be a ${type}`);
   }
-  return value;
+  return value as FieldTypes[T];
 }
 
 /** Reads a proxy create body (Toxiproxy's checks, in its order). */
 export function readProxyInput(body: unknown): ProxyInput {
   const object = asObject(body);
-  const name = optionalString(object, 'name') ?? '';
-  const upstream = optionalString(object, 'upstream') ?? '';
-  const listen = optionalString(object, 'listen') ?? '';
-  const enabled = optionalBoolean(object, 'enabled') ?? true;
-  const framing = optionalString(object, 'framing');
+  const name = optionalField(object, 'name', 'string') ?? '';
+  const upstream = optionalField(object, 'upstream', 'string') ?? '';
+  const listen = optionalField(object, 'listen', 'string') ?? '';
+  const enabled = optionalField(object, 'enabled', 'boolean') ?? true;
+  const framing = optionalField(object, 'framing', 'string');
   if (name.length === 0) {
     throw new ApiError(400, 'missing required field: name');
   }
@@ -217,9 +216,9 @@ export class ManagedProxy {
   /** Applies an update body: listen/upstream changes restart, `enabled` toggles. */
   async update(body: unknown): Promise<void> {
     const object = asObject(body);
-    const listen = optionalString(object, 'listen') ?? this.listen;
-    const upstream = optionalString(object, 'upstream') ?? this.upstream;
-    const enabled = optionalBoolean(object, 'enabled') ?? this.enabled;
+    const listen = optionalField(object, 'listen', 'string') ?? this.listen;
+    const upstream = optionalField(object, 'upstream', 'string') ?? this.upstream;
+    const enabled = optionalField(object, 'enabled', 'boolean') ?? this.enabled;
     if (listen !== this.listen || upstream !== this.upstream) {
       try {
         validateProxyAddresses(listen, upstream, this.framing);
@@ -269,7 +268,7 @@ export class ManagedProxy {
       throw ERR_INVALID_STREAM();
     }
     const type = object.type;
-    const givenName = optionalString(object, 'name');
+    const givenName = optionalField(object, 'name', 'string');
     if (!isToxicType(type)) {
       throw ERR_INVALID_TOXIC_TYPE();
     }
