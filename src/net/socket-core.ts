@@ -93,9 +93,12 @@ export class SocketCore implements Observable {
     // Shared module-level listeners find the core through a symbol slot on the
     // transport: no closures per connection (see CORE_SLOT).
     (transport as unknown as CoreSlot)[CORE_SLOT] = this;
-    for (const [event, listener] of transportListeners(options.tls)) {
-      transport.on(event, listener);
-    }
+    transport.on('data', onTransportData);
+    transport.on('end', onTransportEnd);
+    transport.on('error', onTransportError);
+    transport.on('close', onTransportClose);
+    transport.on('drain', onTransportDrain);
+    transport.on(options.tls ? 'secureConnect' : 'connect', onTransportConnect);
     if (this.connected) {
       this.captureEndpoints();
     }
@@ -302,9 +305,12 @@ export class SocketCore implements Observable {
    */
   release(): void {
     const transport = this.transport;
-    for (const [event, listener] of transportListeners(this.isTls)) {
-      transport.removeListener(event, listener);
-    }
+    transport.removeListener('data', onTransportData);
+    transport.removeListener('end', onTransportEnd);
+    transport.removeListener('error', onTransportError);
+    transport.removeListener('close', onTransportClose);
+    transport.removeListener('drain', onTransportDrain);
+    transport.removeListener(this.isTls ? 'secureConnect' : 'connect', onTransportConnect);
     (transport as unknown as { [CORE_SLOT]: SocketCore | undefined })[CORE_SLOT] = undefined;
     leakRegistry.unregister(this);
     this.firstObserver = undefined;
@@ -364,33 +370,6 @@ function onTransportDrain(this: CoreSlot): void {
 
 function onTransportConnect(this: CoreSlot): void {
   this[CORE_SLOT].onConnect();
-}
-
-type TransportListeners = readonly (readonly [
-  event: string,
-  listener: (this: CoreSlot, value: never) => void,
-])[];
-
-const STATE_LISTENERS: TransportListeners = [
-  ['data', onTransportData],
-  ['end', onTransportEnd],
-  ['error', onTransportError],
-  ['close', onTransportClose],
-  ['drain', onTransportDrain],
-];
-const TCP_LISTENERS: TransportListeners = [...STATE_LISTENERS, ['connect', onTransportConnect]];
-// A TLS socket's 'connect' comes before the handshake; it is usable at 'secureConnect'.
-const TLS_LISTENERS: TransportListeners = [
-  ...STATE_LISTENERS,
-  ['secureConnect', onTransportConnect],
-];
-
-/**
- * The six events the core listens to, with their shared listeners: one list, so that
- * release() removes exactly what the constructor added.
- */
-function transportListeners(tls: boolean): TransportListeners {
-  return tls ? TLS_LISTENERS : TCP_LISTENERS;
 }
 
 export const leakRegistry = new FinalizationRegistry<SocketCore>((core) => {
