@@ -117,6 +117,8 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   private readonly clock: Clock;
   /** Decoded messages not yet received, and the readers waiting for them. */
   private readonly inbound: FrameQueue;
+  /** A refill of the inbound queue is scheduled (resumeReading after a frame-count pause). */
+  private resumeScheduled = false;
   /** Encoded frames on their way to the socket. */
   private readonly output: ChannelOutput;
   private readonly deadlines: ChannelDeadlines;
@@ -359,7 +361,24 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 
   /** @internal The inbound queue drained to half its limit: read again (FrameQueueOwner). */
   resumeReading(): void {
-    this.input.pump();
+    // A queue that paused on its frame count (thousands of tiny frames) is refilled from
+    // setImmediate, not at once: the take that drained it is one of a run of thousands
+    // in one microtask chain (a handler reading queued frames back to back), and reading
+    // on from inside it let one peer's stream of empty frames (1 MiB: a million) keep
+    // the event loop from every other connection, timer and accept for ~0.5 s. A byte
+    // pause (large frames) resumes at once: a hop per frame would cost throughput.
+    if (!this.inbound.pausedOnCount) {
+      this.input.pump();
+      return;
+    }
+    if (this.resumeScheduled) {
+      return;
+    }
+    this.resumeScheduled = true;
+    setImmediate(() => {
+      this.resumeScheduled = false;
+      this.input.pump();
+    });
   }
 
   /** @internal Frames were taken: tell the input account (FrameQueueOwner). */

@@ -82,6 +82,7 @@ export class FrameQueue {
   private tail = 0;
   private queuedBytes = 0;
   private readingPaused = false;
+  private countPause = false;
   /**
    * The one reader parked without a deadline, settled by wake(): its promise's resolve
    * and reject, and what it wants. Fields rather than an object: one allocation less
@@ -131,9 +132,15 @@ export class FrameQueue {
     return this.resolveReadable !== undefined;
   }
 
+  /** True when the last pause was at the frame-count bound rather than the byte limit. */
+  get pausedOnCount(): boolean {
+    return this.countPause;
+  }
+
   /** True (and reading is paused from now on) when the queue holds its limit. */
   pauseIfFull(): boolean {
     if (this.queuedBytes >= this.limit || this.tail - this.head >= this.frameLimit) {
+      this.countPause = this.queuedBytes < this.limit;
       this.readingPaused = true;
       return true;
     }

@@ -9,10 +9,12 @@
  * Loopback, event-driven: the waits are bounded loops of event-loop turns, no sleeps.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { openChannel } from '../../src/net/channel.js';
+import { Channel, openChannel } from '../../src/net/channel.js';
 import { FRAME_OVERHEAD_BYTES } from '../../src/net/frame-queue.js';
+import { Socket } from '../../src/net/socket.js';
 import { DEFAULTS } from '../../src/options.js';
 import { Loopback } from '../helpers/loopback.js';
+import { data, eof, ScriptedTransport } from '../helpers/scripted-socket.js';
 
 const loop = new Loopback();
 afterEach(async () => {
@@ -63,4 +65,31 @@ describe('a peer sending only zero-byte frames', () => {
       expect(nonEmpty).toBe(0);
     });
   }
+
+  // A reader taking queued frames back to back runs in one microtask chain; the queue
+  // refilled from inside it, so a peer's 256 Ki empty frames were decoded and handled
+  // without the event loop getting a turn (~0.5 s per MiB: every other connection,
+  // timer and accept waited). A queue paused on its frame count now refills from
+  // setImmediate.
+  it('a reader draining a stream of empty frames lets the event loop turn in between', async () => {
+    const transport = new ScriptedTransport([data(new Uint8Array(INPUT)), eof()]);
+    const socket = Socket.from(transport, { trackLeaks: false, readBufferLimit: 2 * INPUT });
+    const channel = new Channel(socket, { framing: 'varint' });
+    let takenWhenTurned = -1;
+    let taken = 0;
+    setImmediate(() => {
+      takenWhenTurned = taken;
+    });
+    for (;;) {
+      const frame = channel.tryReceive() ?? (await channel.receive());
+      if (frame === null) {
+        break;
+      }
+      taken += 1;
+    }
+    expect(taken).toBe(INPUT);
+    expect(takenWhenTurned).toBeGreaterThanOrEqual(0);
+    expect(takenWhenTurned).toBeLessThan(INPUT);
+    channel.destroy();
+  });
 });
