@@ -165,13 +165,8 @@ export class SbpSession<Owner extends SbpSessionOwner> {
         return undefined;
       case SbpType.RESPONSE: {
         this.countReceived(envelope.body);
-        const pending = this.pendingRequests?.get(envelope.id);
-        if (pending !== undefined) {
-          this.pendingRequests!.delete(envelope.id);
-          pending.cleanup();
-          pending.resolve(envelope.body);
-        }
         // A RESPONSE for an unknown id answers a request that already timed out.
+        this.takePending(envelope.id)?.resolve(envelope.body);
         return undefined;
       }
       case SbpType.REQUEST:
@@ -180,12 +175,7 @@ export class SbpSession<Owner extends SbpSessionOwner> {
         return undefined;
       case SbpType.ERROR: {
         this.countReceived(envelope.body);
-        const pending = this.pendingRequests?.get(envelope.id);
-        if (pending !== undefined) {
-          this.pendingRequests!.delete(envelope.id);
-          pending.cleanup();
-          pending.reject(remoteRequestFailure(envelope.body));
-        }
+        this.takePending(envelope.id)?.reject(remoteRequestFailure(envelope.body));
         return undefined;
       }
       case SbpType.CLOSE:
@@ -349,9 +339,7 @@ export class SbpSession<Owner extends SbpSessionOwner> {
       let timer: unknown;
       const pendingRequests = this.pendingRequests!;
       const onAbort = (): void => {
-        pendingRequests.delete(id);
-        cleanup();
-        reject(abortedError(signal!));
+        this.takePending(id)?.reject(abortedError(signal!));
       };
       const cleanup = (): void => {
         if (timer !== undefined) {
@@ -363,9 +351,7 @@ export class SbpSession<Owner extends SbpSessionOwner> {
       const timeout = options.timeout ?? 0;
       if (timeout > 0) {
         timer = this.clock.setTimeout(() => {
-          pendingRequests.delete(id);
-          cleanup();
-          reject(
+          this.takePending(id)?.reject(
             new TimeoutError('SB_TIMEOUT', `no response to request ${id} within ${timeout} ms`),
           );
         }, timeout);
@@ -376,11 +362,23 @@ export class SbpSession<Owner extends SbpSessionOwner> {
         this.owner.stats.framesSent += 1;
         this.owner.stats.bytesSent += payload.length;
       } catch (error) {
-        pendingRequests.delete(id);
-        cleanup();
-        reject(error);
+        this.takePending(id)?.reject(error as Error);
       }
     });
+  }
+
+  /**
+   * Ends request `id` if it is still pending: forgets it and clears its timer and abort
+   * listener, then returns it to be resolved or rejected. Undefined when it has ended
+   * already (a RESPONSE after its timeout).
+   */
+  private takePending(id: number): PendingRequest | undefined {
+    const pending = this.pendingRequests?.get(id);
+    if (pending !== undefined) {
+      this.pendingRequests!.delete(id);
+      pending.cleanup();
+    }
+    return pending;
   }
 
   private allocateRequestId(): number {
