@@ -38,8 +38,10 @@ import type { FrameQueue } from './frame-queue.js';
 import type { Socket } from './socket.js';
 
 /**
- * @internal A share of a server-wide input budget (implemented by
- * server/input-budget.ts; declared in net/ so that net/ does not import server/).
+ * A share of a server-wide input budget (implemented by server/input-budget.ts;
+ * declared in net/ so that net/ does not import server/). Not exported from the
+ * package, yet kept in the emitted `.d.ts`, because those of ChannelInput and
+ * Channel name it (stripping it left them pointing at nothing).
  */
 export interface InputAccount {
   /** The channel now holds `held` input bytes. */
