@@ -175,17 +175,28 @@ export class ChannelInput {
       if (queue.pauseIfFull()) {
         break;
       }
-      let frame: Uint8Array | typeof NEED_DATA;
-      try {
-        frame = decoder.next();
-      } catch (error) {
-        this.owner.destroy(toSwitchboardError(error));
-        return;
-      }
-      if (frame !== NEED_DATA) {
-        this.deadlines.frameDone();
-        this.deliver(frame);
-        continue;
+      if (this.session === undefined) {
+        // Every frame is a message: decode them straight into the queue, counted once
+        // per run rather than once per frame (see FrameQueue.fill).
+        if (this.fill()) {
+          continue;
+        }
+        if (this.owner.error !== undefined) {
+          return;
+        }
+      } else {
+        let frame: Uint8Array | typeof NEED_DATA;
+        try {
+          frame = decoder.next();
+        } catch (error) {
+          this.owner.destroy(toSwitchboardError(error));
+          return;
+        }
+        if (frame !== NEED_DATA) {
+          this.deadlines.frameDone();
+          this.deliver(frame);
+          continue;
+        }
       }
       let chunk: Uint8Array | null;
       try {
@@ -217,6 +228,33 @@ export class ChannelInput {
     if (this.owner.error === undefined && !this.inputDone) {
       this.deadlines.watchFrame();
     }
+  }
+
+  /**
+   * Moves the frames the decoder has into the queue, up to its limit; true when it
+   * moved any. A decoder error fails the channel (the frames before it stay queued).
+   */
+  private fill(): boolean {
+    const queue = this.queue;
+    const sizeBefore = queue.size;
+    const bytesBefore = queue.bytes;
+    let failure: unknown;
+    try {
+      queue.fill(this.decoder);
+    } catch (error) {
+      failure = error;
+    }
+    const frames = queue.size - sizeBefore;
+    if (frames > 0) {
+      this.stats.framesReceived += frames;
+      this.stats.bytesReceived += queue.bytes - bytesBefore;
+      this.deadlines.frameDone();
+    }
+    if (failure !== undefined) {
+      this.owner.destroy(toSwitchboardError(failure));
+      return false;
+    }
+    return frames > 0;
   }
 
   /** EOF from the socket: leftover complete frames are delivered, a partial one is an error. */

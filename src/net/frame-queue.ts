@@ -29,6 +29,7 @@
  * ended) is the owner's state, asked only when the queue is empty. The owner calls
  * {@link FrameQueue.wake} whenever its state may have changed.
  */
+import { NEED_DATA, type NeedData } from '../codec/types.js';
 import { TimeoutError } from '../errors.js';
 import { type CallOptions, type Clock, type Observable, waitUntil } from './clock.js';
 
@@ -44,6 +45,11 @@ export interface FrameQueueOwner extends Observable {
   reportInput(): void;
   /** A reader now waits without a deadline (only while {@link FrameQueue.watchesReaders}). */
   readerWaits(): void;
+}
+
+/** Where {@link FrameQueue.fill} takes frames from (a Decoder). */
+export interface FrameSource {
+  next(): Uint8Array | NeedData;
 }
 
 /** What a waiting reader wants: receive()'s frame, for await's IteratorResult, or a batches() array. */
@@ -151,6 +157,35 @@ export class FrameQueue {
     this.frames[this.tail] = frame;
     this.tail += 1;
     this.queuedBytes += frame.length;
+  }
+
+  /**
+   * Appends every frame `source` has, until it needs data or the queue holds its limit
+   * in bytes or frames (checked before each frame, as pauseIfFull is: at most one frame
+   * past the byte limit). One tight loop over locals: this is the receive hot path.
+   * @throws what `source.next()` throws; the frames appended before it stay queued.
+   */
+  fill(source: FrameSource): void {
+    const limit = this.limit;
+    const frames = this.frames;
+    let tail = this.tail;
+    let bytes = this.queuedBytes;
+    // The frame-count bound of pauseIfFull, as a last slot index.
+    const tailLimit = this.head + this.frameLimit;
+    try {
+      while (bytes < limit && tail < tailLimit) {
+        const frame = source.next();
+        if (frame === NEED_DATA) {
+          break;
+        }
+        frames[tail] = frame;
+        tail += 1;
+        bytes += frame.length;
+      }
+    } finally {
+      this.tail = tail;
+      this.queuedBytes = bytes;
+    }
   }
 
   /** Drops every queued message (destroy()). */
