@@ -9,7 +9,8 @@
  *    first live chunk. (Exception: tiny chunks trickling in, see "Coalescing".)
  * 2. Taking a frame that lies inside one chunk returns a `subarray` view (or the
  *    chunk itself when the frame is exactly the chunk). A frame spanning chunks
- *    is copied exactly once, into one new array of the frame's size.
+ *    is copied exactly once: into a view of the queue's slab when small (see
+ *    "Small spanning frames"), else into one new array of the frame's size.
  * 3. Every operation is amortized O(bytes touched): no operation walks the
  *    chunk list from the start again and again. Searches resume where the
  *    previous one stopped (the caller remembers how far it searched), and a
@@ -66,6 +67,16 @@
  * once, half of them while they arrive (cache-hot) and the other half at the switch.
  * Small frames are unaffected: a frame inside one chunk is still a view, and one that
  * spans chunks below the threshold is still copied once when complete.
+ *
+ * Small spanning frames. A frame of up to SLAB_FRAME bytes that spans chunks is copied
+ * into a view of a zero-filled SLAB_SIZE slab the queue owns, cut one after the other
+ * (8-byte aligned), rather than into an array of its own. Why: an ArrayBuffer per frame
+ * is a zeroing malloc plus external-memory bookkeeping for the garbage collector, and
+ * with 1 KiB frames (one spans every chunk) it cost more than everything else the
+ * decoder does for the other frames of the chunk together. What the slab may share a
+ * `.buffer` with: earlier frames of the same queue, zeros, never anything else (a
+ * chunk view shares its chunk the same way). Like the spare, the slab goes when the
+ * queue empties, so an idle connection holds none.
  */
 
 /** A shared empty array: zero-length frames need no allocation. */
@@ -94,6 +105,13 @@ function allocateFrame(length: number): Uint8Array {
   }
   return new Uint8Array(length);
 }
+
+/**
+ * Spanning frames up to SLAB_FRAME bytes are cut from a SLAB_SIZE slab the queue owns
+ * (see "Small spanning frames").
+ */
+const SLAB_SIZE = 16 * 1024;
+const SLAB_FRAME = 4 * 1024;
 
 /** Frames at least this large (wire bytes) are assembled as they arrive (see "Large frames"). */
 const ASSEMBLE_THRESHOLD = 64 * 1024;
@@ -165,6 +183,9 @@ export class ByteQueue {
    */
   private assembly: Uint8Array = EMPTY;
   private assemblyFill = 0;
+  /** Slab for small spanning frames (EMPTY when none), and how much of it is cut. */
+  private slab: Uint8Array = EMPTY;
+  private slabUsed = 0;
   /**
    * Bytes examined by {@link ByteQueue.indexOfByte} since the queue was created.
    * Exposed so tests can check that delimiter searches are linear without timing
@@ -565,12 +586,23 @@ export class ByteQueue {
     if (length <= available) {
       return this.take(length);
     }
-    const frame = allocateFrame(length);
+    const frame = length <= SLAB_FRAME ? this.cutFromSlab(length) : allocateFrame(length);
     this.bytesAllocated += length;
     this.bytesCopied += length;
     this.copyTo(frame, 0, 0, length);
     this.skip(length);
     return frame;
+  }
+
+  /** A zeroed view of `length` bytes for a small spanning frame (see "Small spanning frames"). */
+  private cutFromSlab(length: number): Uint8Array {
+    let used = this.slabUsed;
+    if (this.slab.length - used < length) {
+      this.slab = new Uint8Array(SLAB_SIZE);
+      used = 0;
+    }
+    this.slabUsed = used + ((length + 7) & ~7);
+    return this.slab.subarray(used, used + length);
   }
 
   /** Drops the (fully consumed) head chunk. */
@@ -592,6 +624,8 @@ export class ByteQueue {
       this.spare = EMPTY;
       this.spareFill = 0;
       this.spareEntryStart = -1;
+      this.slab = EMPTY;
+      this.slabUsed = 0;
       // (An assembly is consumed only once complete, when it is already cleared; this
       // keeps the queue consistent should a caller consume a frame early.)
       this.assembly = EMPTY;

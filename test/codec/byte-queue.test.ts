@@ -28,13 +28,31 @@ describe('ByteQueue', () => {
     expect(queue.length).toBe(0);
   });
 
-  it('take across chunks copies once into an exact-size array', () => {
-    const queue = queueOf('0102', '03', '0405');
-    const frame = queue.take(4, 1);
-    expect(hex(frame)).toBe('02030405');
-    expect(frame.buffer.byteLength).toBe(4);
-    expect(queue.length).toBe(0);
-    expect(queue.consumed).toBe(5);
+  it('take across chunks copies once; a small frame is cut from a zeroed slab of its own queue', () => {
+    // Chunks above 128 bytes, so that none is coalesced into the spare.
+    const queue = queueOf('11'.repeat(200), '22'.repeat(200), '33'.repeat(200));
+    const frame = queue.take(300);
+    expect(hex(frame)).toBe('11'.repeat(200) + '22'.repeat(100));
+    expect(queue.bytesCopied).toBe(300);
+    // The slab holds this frame, then zeros: nothing that was not this queue's input.
+    const slab = new Uint8Array(frame.buffer);
+    const end = frame.byteOffset + frame.length;
+    expect(
+      slab.every((byte, index) => byte === 0 || (index >= frame.byteOffset && index < end)),
+    ).toBe(true);
+    const next = queue.take(150);
+    expect(hex(next)).toBe('22'.repeat(100) + '33'.repeat(50));
+    expect(next.buffer).toBe(frame.buffer); // one slab, not an ArrayBuffer per frame
+    expect(hex(frame)).toBe('11'.repeat(200) + '22'.repeat(100)); // earlier frames stay intact
+    expect(queue.length).toBe(150);
+    expect(queue.consumed).toBe(450);
+  });
+
+  it('take across chunks copies a frame above the slab limit into an exact-size array', () => {
+    const big = 'ab'.repeat(3000);
+    const queue = queueOf(big, big);
+    const frame = queue.take(6000);
+    expect(frame.buffer.byteLength).toBe(6000);
   });
 
   it('reads integers and bytes across chunk boundaries', () => {
