@@ -24,14 +24,14 @@
 import { createRequire } from 'node:module';
 import type { Transform } from 'node:stream';
 import { decode as itLengthPrefixedDecode } from 'it-length-prefixed';
-import {
-  type Decoder,
-  lengthFraming,
-  NEED_DATA,
-  parseFraming,
-  varintFraming,
-} from '../src/index.js';
+import type { Decoder, NEED_DATA as NeedData } from '../src/index.js';
+import { loadLibrary } from './library.js';
 import type { BenchContext, BenchRow, Measurement, Scenario } from './types.js';
+
+const library = await loadLibrary();
+const { lengthFraming, parseFraming, varintFraming } = library;
+/** dist's symbol (src's would be another one), typed as the unique symbol it is. */
+const NEED_DATA: typeof NeedData = library.NEED_DATA;
 
 // length-prefixed-stream is CommonJS without type declarations.
 const require = createRequire(import.meta.url);

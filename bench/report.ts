@@ -239,6 +239,7 @@ export function renderMarkdown(report: RunReport): string {
     'All traffic is over loopback. Every ratio compares figures from this one run; each row',
     'names its reference (1.00×). Sender and receiver (or client and server) run in separate',
     'processes. Absolute figures depend on the machine; the ratios are what the targets check.',
+    'switchboard is measured as built (`dist/`, what users run), not from `src/` through tsx.',
     '',
     'Regenerate with `npm run bench` (`-- --quick` for short measurements; `-- --only NAME` prints',
     'one scenario without rewriting this file; `-- --check` exits 1 when a target is missed;',

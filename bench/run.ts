@@ -28,7 +28,7 @@ import {
 import type { BenchContext, Scenario } from './types.js';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
-const NOT_SCENARIOS = new Set(['run.ts', 'types.ts', 'report.ts', 'proc.ts']);
+const NOT_SCENARIOS = new Set(['run.ts', 'types.ts', 'report.ts', 'proc.ts', 'library.ts']);
 
 interface Flags {
   quick: boolean;

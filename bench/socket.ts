@@ -15,9 +15,11 @@
  * machine do not inflate.
  */
 import { EventEmitter } from 'node:events';
-import { Socket } from '../src/net/socket.js';
-import type { SocketTransport } from '../src/net/socket-options.js';
+import type { SocketTransport } from '../src/index.js';
+import { loadLibrary } from './library.js';
 import type { BenchContext, BenchRow, Measurement, Scenario } from './types.js';
+
+const { Socket } = await loadLibrary();
 
 const KiB = 1024;
 

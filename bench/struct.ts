@@ -21,8 +21,11 @@
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { pack, Struct, type StructValue, unpack } from '../src/index.js';
+import type { Struct as CompiledStruct, StructValue } from '../src/index.js';
+import { loadLibrary } from './library.js';
 import type { BenchContext, BenchRow, Measurement, Scenario } from './types.js';
+
+const { pack, Struct, unpack } = await loadLibrary();
 
 /** The part of python-struct's API used here (it ships no types). */
 interface PythonStruct {
@@ -161,7 +164,7 @@ interface HeaderCase {
   /** The bytes every subject must produce, checked before timing. */
   expectedHex: string;
   /** Pack loops, written with literal arguments as application code would call them. */
-  packCompiled(compiled: Struct, iterations: number): number;
+  packCompiled(compiled: CompiledStruct, iterations: number): number;
   packFree(iterations: number): number;
   packPeer(iterations: number): number;
 }

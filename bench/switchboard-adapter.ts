@@ -5,13 +5,14 @@
  */
 import type net from 'node:net';
 
-/** Thrown when the switchboard side of a comparison cannot run (a broken build); becomes a note row. */
-export class NotAvailableError extends Error {}
+import { type Library, loadLibrary, NotAvailableError } from './library.js';
 
-type NetApi = typeof import('../src/index.js');
+export { NotAvailableError };
+
+type NetApi = Library;
 
 async function loadNet(): Promise<NetApi> {
-  const api = (await import('../src/index.js')) as Partial<NetApi>;
+  const api: Partial<NetApi> = await loadLibrary();
   if (typeof api.Channel !== 'function' || typeof api.Socket !== 'function') {
     throw new NotAvailableError('switchboard Channel (src/net) is not exported by src/index.ts');
   }
@@ -103,11 +104,11 @@ export async function switchboardPingClient(
   };
 }
 
-type ServerApi = typeof import('../src/index.js');
+type ServerApi = Library;
 
 /** Loads the server area; NotAvailableError when `createServer` is not exported. */
 async function loadServer(): Promise<ServerApi> {
-  const api = (await import('../src/index.js')) as Partial<ServerApi>;
+  const api: Partial<ServerApi> = await loadLibrary();
   if (typeof api.createServer !== 'function') {
     throw new NotAvailableError(
       'switchboard server (createServer in src/server) is not exported by src/index.ts',

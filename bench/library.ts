@@ -1,0 +1,27 @@
+/**
+ * The switchboard the benchmarks measure: the built package (`dist/`), the JavaScript
+ * users run, not `src/` compiled on the fly by tsx's loader (which measured 8–19 full
+ * GCs per 2 s 1 MiB run where the same receiver from dist/ had about one). Every
+ * switchboard subject loads through here; the raw baselines and the harness itself
+ * still run under tsx, which costs them nothing measured. `npm run bench` builds first
+ * (the `prebench` script); `npx tsx bench/run.ts` alone measures whatever dist/ holds.
+ */
+import { existsSync } from 'node:fs';
+
+/** The public API, typed from the sources it is built from. */
+export type Library = typeof import('../src/index.js');
+
+const DIST_INDEX = new URL('../dist/index.js', import.meta.url);
+
+/** Thrown when the switchboard side of a comparison cannot run (no build); becomes a note row. */
+export class NotAvailableError extends Error {}
+
+/** Imports dist/index.js; NotAvailableError when it has not been built. */
+export async function loadLibrary(): Promise<Library> {
+  if (!existsSync(DIST_INDEX)) {
+    throw new NotAvailableError(
+      'dist/ is missing: run `npm run build` (`npm run bench` builds first)',
+    );
+  }
+  return (await import(DIST_INDEX.href)) as Library;
+}
