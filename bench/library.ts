@@ -3,8 +3,8 @@
  * users run, not `src/` compiled on the fly by tsx's loader (which measured 8–19 full
  * GCs per 2 s 1 MiB run where the same receiver from dist/ had about one). Every
  * switchboard subject loads through here; the raw baselines and the harness itself
- * still run under tsx, which costs them nothing measured. `npm run bench` builds first
- * (the `prebench` script); `npx tsx bench/run.ts` alone measures whatever dist/ holds.
+ * still run under tsx, which costs them nothing measured. bench/run.ts builds dist/
+ * before every run; a scenario file run alone measures whatever dist/ holds.
  */
 import { existsSync } from 'node:fs';
 
@@ -20,7 +20,7 @@ export class NotAvailableError extends Error {}
 export async function loadLibrary(): Promise<Library> {
   if (!existsSync(DIST_INDEX)) {
     throw new NotAvailableError(
-      'dist/ is missing: run `npm run build` (`npm run bench` builds first)',
+      'dist/ is missing: run `npm run build` (bench/run.ts builds first)',
     );
   }
   return (await import(DIST_INDEX.href)) as Library;

@@ -9,11 +9,14 @@
  *   --json         print the whole report as JSON on stdout
  *   --budget MS    time per measurement (default 2000, quick 400)
  *
+ * Every run builds dist/ first (`npm run build`): switchboard is measured as built.
+ *
  * A scenario file is any bench/*.ts that exports `scenario` (see bench/types.ts), other
  * than this runner, its helpers (report.ts, proc.ts, types.ts), the raw baselines
  * (raw-*.ts) and child-process entry points (*-child.ts). A scenario that throws becomes
  * a note row; the run goes on.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -123,8 +126,23 @@ function isScenario(value: unknown): value is Scenario {
   );
 }
 
+/**
+ * Builds dist/ first: the switchboard subjects load the built package (bench/library.ts),
+ * so a run never measures a stale build of other sources.
+ */
+function build(): void {
+  const result = spawnSync('npm', ['run', '--silent', 'build'], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (result.status !== 0) {
+    usage('npm run build failed; the benchmarks measure the built package');
+  }
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2));
+  build();
   const loadAtStart = os.loadavg()[0] ?? 0;
   const budgetMs = flags.budgetMs ?? (flags.quick ? 400 : 2000);
   const log = (line: string): void => {
