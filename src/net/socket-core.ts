@@ -98,7 +98,12 @@ export class SocketCore implements Observable {
     transport.on('error', onTransportError);
     transport.on('close', onTransportClose);
     transport.on('drain', onTransportDrain);
-    transport.on(options.tls ? 'secureConnect' : 'connect', onTransportConnect);
+    if (!this.connected || options.tls) {
+      // Not for a plain socket already connected (every accepted one): it never emits
+      // 'connect', and one more event name spills the transport's `_events` object
+      // into a property array that outlives the Socket (memory per idle connection, #15).
+      transport.on(options.tls ? 'secureConnect' : 'connect', onTransportConnect);
+    }
     if (this.connected) {
       this.captureEndpoints();
     }

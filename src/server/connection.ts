@@ -170,7 +170,6 @@ export class ServedConnection implements ConnectionInfo, DormantSleeper {
    * last traffic + idleTimeout, not in the order the queue above needs.
    */
   #idleTimer: unknown = undefined;
-  #onIdleTimer: (() => void) | undefined = undefined;
   /** The traffic counters of the Channel dropped when the connection went back to sleep. */
   #carried: ChannelStats | null = null;
   /** In the set's sleep-check queue. */
@@ -185,7 +184,11 @@ export class ServedConnection implements ConnectionInfo, DormantSleeper {
   readonly #owner: ConnectionHost;
   /** `performance.now()` ms, truncated: a small integer is stored unboxed (a double is a heap number). */
   readonly #started: number;
-  #handlerStarted = 0;
+  /**
+   * When the handler first ran, `performance.now()` ms truncated like `#started` (an
+   * unboxed small integer; the latency it gives is at most 1 ms long), or -1.
+   */
+  #handlerStarted = -1;
   /** Told once the connection has been accounted for, with `#endTag`. */
   readonly #onEnded: (tag: string) => void;
   readonly #endTag: string;
@@ -335,14 +338,9 @@ export class ServedConnection implements ConnectionInfo, DormantSleeper {
     if (idleDue < 0) {
       this.#deadlineSlot = this.#owner.scheduleDeadline(this);
     } else if (idleDue > 0) {
+      // The connection itself is the timer's target (onTimer): no closure per connection.
       const timers = this.#owner.timers;
-      if (this.#onIdleTimer === undefined) {
-        this.#onIdleTimer = () => {
-          this.#idleTimer = undefined;
-          this.onDeadline();
-        };
-      }
-      this.#idleTimer = timers.setTimeout(this.#onIdleTimer, idleDue - timers.now());
+      this.#idleTimer = timers.schedule(this, idleDue - timers.now());
     }
     transport.resume();
   }
@@ -521,6 +519,12 @@ export class ServedConnection implements ConnectionInfo, DormantSleeper {
     this.#runBody();
   }
 
+  /** @internal The idle deadline of a connection dormant after use passed (SharedTimers). */
+  onTimer(): void {
+    this.#idleTimer = undefined;
+    this.onDeadline();
+  }
+
   /** The idle deadline of a dormant connection passed: fail as the Channel's idle timer would. */
   onDeadline(): void {
     if (this.#phase !== 'dormant') {
@@ -582,9 +586,9 @@ export class ServedConnection implements ConnectionInfo, DormantSleeper {
 
   #runBody(): void {
     const channel = this.channel!;
-    if (this.#handlerStarted === 0) {
+    if (this.#handlerStarted < 0) {
       // The first run: a body run again after a sleep is the same handler going on.
-      this.#handlerStarted = performance.now();
+      this.#handlerStarted = Math.trunc(performance.now());
     }
     let result: Promise<void> | void;
     try {
