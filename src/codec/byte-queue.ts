@@ -231,11 +231,14 @@ export class ByteQueue {
   }
 
   /**
-   * Bytes allocated for the frame being assembled beyond those received: memory held
-   * on top of {@link ByteQueue.length}, never more than it (see "Large frames").
+   * Memory held on top of {@link ByteQueue.length} that no frame uses yet: the part of
+   * a large frame's buffer not yet received (never more than the bytes received, see
+   * "Large frames") and the uncut rest of the small-frame slab (at most SLAB_SIZE, see
+   * "Small spanning frames"). The server's input budget counts it, so a peer that keeps
+   * a byte queued cannot pin a slab per connection outside the budget.
    */
   get reserved(): number {
-    return this.assembly.length - this.assemblyFill;
+    return this.assembly.length - this.assemblyFill + (this.slab.length - this.slabUsed);
   }
 
   /**

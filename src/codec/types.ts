@@ -36,9 +36,11 @@ export interface Decoder {
   /** Bytes pushed but not yet returned as frames (including a partial frame). */
   readonly buffered: number;
   /**
-   * Optional: bytes allocated for the frame being received beyond {@link Decoder.buffered}
-   * (the built-in decoders assemble a large frame in one buffer once half of it has
-   * arrived; at most `buffered`). Memory accounting counts `buffered + reserved`.
+   * Optional: bytes the decoder has allocated beyond {@link Decoder.buffered} (the
+   * built-in decoders assemble a large frame in one buffer once half of it has arrived,
+   * the unreceived rest at most `buffered`; and cut small frames that span chunks from
+   * a 16 KiB slab, whose uncut rest counts here). Memory accounting counts
+   * `buffered + reserved`.
    */
   readonly reserved?: number;
   /** True once a started frame is partly buffered (used for frame timeouts). */

@@ -48,6 +48,21 @@ describe('ByteQueue', () => {
     expect(queue.consumed).toBe(450);
   });
 
+  it('counts the uncut rest of the slab as reserved, and holds none once empty', () => {
+    // A peer that keeps one byte queued must not pin a slab outside the input budget.
+    const queue = queueOf('11'.repeat(200), '22'.repeat(200));
+    expect(queue.reserved).toBe(0);
+    const frame = queue.take(300); // spans both chunks: cut from a new slab
+    const slabSize = frame.buffer.byteLength;
+    expect(queue.reserved).toBe(slabSize - 304); // 300 rounded up to 8-byte alignment
+    queue.take(99);
+    expect(queue.length).toBe(1);
+    expect(queue.reserved).toBe(slabSize - 304); // a view of one chunk: nothing cut
+    queue.take(1);
+    expect(queue.length).toBe(0);
+    expect(queue.reserved).toBe(0); // the slab goes with the queue's last byte
+  });
+
   it('take across chunks copies a frame above the slab limit into an exact-size array', () => {
     const big = 'ab'.repeat(3000);
     const queue = queueOf(big, big);
