@@ -60,7 +60,7 @@ import { DEFAULTS } from '../options.js';
 import type { ConnectionBody, ConnectionInfo } from './connection-handler.js';
 import type { InputBudget } from './input-budget.js';
 import type { ConnectionLimits } from './limits.js';
-import type { ServerMetrics } from './metrics.js';
+import { reportConnectionError, type ServerMetrics } from './metrics.js';
 import type { ProxyHeader } from './proxy-protocol.js';
 import {
   type DormantEvent,
@@ -691,14 +691,11 @@ export class ServedConnection implements ConnectionInfo, DormantSleeper {
       addTraffic(metrics, stats);
     }
     if (failure !== null) {
-      metrics.recordError(failure.code);
-      diagnosticChannels.frameError.publish({
-        serverId: settings.serverId,
-        connectionId: this.id,
-        remoteAddress,
-        code: failure.code,
-        error: failure,
-      });
+      reportConnectionError(
+        metrics,
+        { serverId: settings.serverId, connectionId: this.id, remoteAddress },
+        failure,
+      );
     }
     diagnosticChannels.connectionClose.publish({
       serverId: settings.serverId,
