@@ -1,7 +1,10 @@
 /**
  * Memory per idle connection at 10,000 connections: heap and RSS of a server process,
- * measured before and after the connections arrive (full GCs with --expose-gc), divided
- * by the number of connections. The clients live in another process. Two cases: the
+ * measured before and after the connections arrive, divided by the number of
+ * connections. The server (bench/idle-server.mjs) runs under plain node, not tsx, and
+ * samples once it has settled (full GCs until the young generation is back to its
+ * starting size and RSS has stopped falling): see that file for why both matter. The
+ * same for every subject. The clients (bench/idle-child.ts) live in another process. Two cases: the
  * connections never send anything, and the connections each exchange one message (a
  * 64 B frame and its echo) and then go idle, which is what a server mostly holds.
  *
@@ -10,7 +13,7 @@
  * connection awaiting its first message.
  */
 import { execFileSync } from 'node:child_process';
-import { withChildren } from './proc.js';
+import { benchFile, withChildren } from './proc.js';
 import type { BenchRow, Measurement, Scenario } from './types.js';
 
 const RAW = 'raw node:net server';
@@ -25,6 +28,10 @@ interface IdleResult {
   heapPerConnection: number;
   rssPerConnection: number;
   externalPerConnection: number;
+  /** How long the baseline and the final sample waited to settle (ms). */
+  settleMs: [number, number];
+  /** False when a sample gave up settling (SETTLE_MAX_MS in idle-server.mjs). */
+  settled: boolean;
 }
 
 /** The descriptor limit children get: raise it when allowed, report what we got. */
@@ -44,8 +51,7 @@ type Use = 'never-used' | 'used';
 
 async function measure(subject: string, count: number, use: Use): Promise<IdleResult> {
   return withChildren(async (start) => {
-    const server = start('idle-child.ts', ['server', subject, String(count)], {
-      nodeArgs: ['--expose-gc'],
+    const server = start(process.execPath, ['--expose-gc', benchFile('idle-server.mjs'), subject], {
       fileLimit: 65536,
     });
     const port = await server.line('READY', 30_000);
@@ -92,6 +98,9 @@ export const scenario: Scenario = {
           const result = await measure(subject, count, use);
           if (result.connections < count) {
             notes.push(`${label}: only ${result.connections} of ${count} connections arrived`);
+          }
+          if (!result.settled) {
+            notes.push(`${label}: memory had not settled when sampled`);
           }
           heap.push({
             subject: label,

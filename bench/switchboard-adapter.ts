@@ -125,53 +125,6 @@ function portOf(address: string): number {
   return port;
 }
 
-/**
- * An idle-connection server for bench/idle-child.ts:
- * - `channel`: listen() + accept() + one Channel per connection, each awaiting receive();
- * - `server`: createServer() with a handler awaiting the first message.
- */
-export async function switchboardIdleServer(
-  subject: string,
-): Promise<{ port: number; connections: () => number }> {
-  if (subject === 'channel') {
-    const { Channel, listen } = await loadNet();
-    const listener = await listen('127.0.0.1:0', { backlog: 4096, acceptQueueLimit: 4096 });
-    let open = 0;
-    void (async () => {
-      for (;;) {
-        const socket = await listener.accept();
-        const channel = new Channel(socket, FRAMING);
-        open += 1;
-        void (async () => {
-          try {
-            for await (const message of channel) {
-              await channel.send(message);
-            }
-          } catch {
-            // A client that goes away is not news here.
-          }
-          open -= 1;
-        })();
-      }
-    })();
-    const address = listener.address;
-    return { port: address.kind === 'tcp' ? address.port : 0, connections: () => open };
-  }
-  if (subject === 'server') {
-    const { createServer } = await loadServer();
-    const server = await createServer({
-      listen: '127.0.0.1:0',
-      framing: 'length:u32be',
-      handler: 'echo',
-      dispatch: 'loop',
-      backlog: 4096,
-      maxConnections: 0,
-    });
-    return { port: portOf(server.address), connections: () => server.connections };
-  }
-  throw new Error(`unknown idle subject ${subject}`);
-}
-
 /** Starts a switchboard echo server with the given dispatch model; resolves with its port. */
 export async function switchboardDispatchServer(mode: string): Promise<number> {
   const { createServer } = await loadServer();
