@@ -65,6 +65,7 @@ import type { ProxyHeader } from './proxy-protocol.js';
 import {
   type DormantEvent,
   type DormantSleeper,
+  forgetLocalAddress,
   listenDormant,
   prefixedDuplex,
   unlistenDormant,
@@ -419,6 +420,9 @@ export class ServedConnection implements ConnectionInfo, DormantSleeper {
     this.#carried = { ...channel.stats };
     channel.detach();
     this.channel = null;
+    if (this.#owner.settings.tls === null && this.#owner.settings.unixAddress === undefined) {
+      forgetLocalAddress(this.transport);
+    }
     this.#sleep(idleDue);
   }
 

@@ -172,6 +172,49 @@ function onDormantEnd(this: net.Socket & DormantSlot): void {
   this[DORMANT_SLOT]?.wake('end', null);
 }
 
+/**
+ * node's own 'end' listener, the one every net.Socket is born with (net.js
+ * `onReadableStreamEnd`: it cuts writes after the peer's FIN unless allowHalfOpen),
+ * learned from the first transport seen with it as its only 'end' listener.
+ */
+let nodeEndListener: ((this: net.Socket) => void) | undefined;
+
+/**
+ * Stands in for {@link nodeEndListener} while dormant, calling it first as the slot's
+ * array would have: a second 'end' listener turns the transport's slot for it into an
+ * array (~64 bytes per dormant connection, #15).
+ */
+function onDormantEndForNode(this: net.Socket & DormantSlot): void {
+  nodeEndListener?.call(this);
+  this[DORMANT_SLOT]?.wake('end', null);
+}
+
+/** Listens for 'end' while dormant, in place of node's own listener when that is the only one. */
+function listenDormantEnd(transport: net.Socket): void {
+  if (transport.listenerCount('end') === 1) {
+    const only = transport.rawListeners('end')[0] as (this: net.Socket) => void;
+    if (nodeEndListener === undefined && only.name === 'onReadableStreamEnd') {
+      nodeEndListener = only;
+    }
+    if (only === nodeEndListener) {
+      transport.removeListener('end', only);
+      transport.on('end', onDormantEndForNode);
+      return;
+    }
+  }
+  transport.on('end', onDormantEnd);
+}
+
+/** Undoes {@link listenDormantEnd}: node's listener is back in its place, first in line. */
+function unlistenDormantEnd(transport: net.Socket): void {
+  if (nodeEndListener !== undefined && transport.listenerCount('end', onDormantEndForNode) > 0) {
+    transport.removeListener('end', onDormantEndForNode);
+    transport.on('end', nodeEndListener);
+    return;
+  }
+  transport.removeListener('end', onDormantEnd);
+}
+
 function onDormantError(this: net.Socket & DormantSlot, error: Error): void {
   this[DORMANT_SLOT]?.wake('error', error);
 }
@@ -182,15 +225,16 @@ function onDormantClose(this: net.Socket & DormantSlot): void {
 }
 
 /**
- * Installs the dormant listeners, which wake `sleeper` on the first event. No 'error' listener when the transport has one
- * already (the accept paths install a no-op): an error is always followed by 'close',
- * which finds it in `transport.errored`, and a second 'error' listener would turn the
- * transport's listener slot into an array (memory per idle connection).
+ * Installs the dormant listeners, which wake `sleeper` on the first event. No 'error'
+ * listener when the transport has one already (the accept paths install a no-op): an
+ * error is always followed by 'close', which finds it in `transport.errored`, and a
+ * second 'error' listener would turn the transport's listener slot into an array
+ * (memory per idle connection); for 'end', see {@link listenDormantEnd}.
  */
 export function listenDormant(transport: net.Socket, sleeper: DormantSleeper): void {
   (transport as net.Socket & DormantSlot)[DORMANT_SLOT] = sleeper;
   transport.on('data', onDormantData);
-  transport.on('end', onDormantEnd);
+  listenDormantEnd(transport);
   if (transport.listenerCount('error') === 0) {
     transport.on('error', onDormantError);
   }
@@ -200,8 +244,22 @@ export function listenDormant(transport: net.Socket, sleeper: DormantSleeper): v
 /** Removes the dormant listeners and the sleeper (the Socket takes over). */
 export function unlistenDormant(transport: net.Socket): void {
   transport.removeListener('data', onDormantData);
-  transport.removeListener('end', onDormantEnd);
+  unlistenDormantEnd(transport);
   transport.removeListener('error', onDormantError);
   transport.removeListener('close', onDormantClose);
   (transport as net.Socket & DormantSlot)[DORMANT_SLOT] = undefined;
+}
+
+/**
+ * Drops node's cached local address of a plain TCP transport going back to sleep
+ * (#15). The Socket read it when the connection woke (SocketCore captures both
+ * endpoints), which left node's `_sockname` object and its host string, ~90 bytes
+ * allocated among the wake's garbage, for the connection's life. node reads it from the
+ * handle again when asked (and drops it itself on destroy).
+ */
+export function forgetLocalAddress(transport: net.Socket): void {
+  const cached = transport as unknown as { _sockname?: unknown };
+  if (cached._sockname != null) {
+    cached._sockname = null;
+  }
 }
