@@ -179,6 +179,13 @@ export interface ChatBridgeStats {
 
 /** Per-sender sequence numbers remembered (oldest forgotten first). */
 const MAX_TRACKED_SENDERS = 65_536;
+/**
+ * Longest `origin/sender` key remembered. A NATS header may be as long as the
+ * server's max_payload (1 MiB by default), and any NATS client can publish: 65,536
+ * such keys would hold gigabytes. Switchboard's own keys are far shorter (12 hex
+ * digits, a counter); a longer one is delivered without deduplication.
+ */
+const MAX_SENDER_KEY_LENGTH = 256;
 
 /**
  * Joins a {@link ChatRoom} to a {@link ChatBus} room (see the module comment).
@@ -261,7 +268,7 @@ export class ChatBridge {
       this.#ownSkipped += 1;
       return;
     }
-    if (message.seq > 0) {
+    if (message.seq > 0 && message.origin.length + message.sender.length < MAX_SENDER_KEY_LENGTH) {
       const key = `${message.origin}/${message.sender}`;
       const last = this.#lastSeq.get(key);
       if (last !== undefined && message.seq <= last) {

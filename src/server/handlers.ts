@@ -65,6 +65,20 @@ export const discardBody = markInputFirst(async (channel: Channel): Promise<void
  */
 function chatBody(room: ChatRoom): ConnectionBody {
   return async (channel: Channel) => {
+    /** The frames of a run one by one, without those this framing cannot carry. */
+    const deliverEach = (frames: readonly Uint8Array[]): void => {
+      for (const frame of frames) {
+        let wire: Uint8Array;
+        try {
+          wire = channel.encodeRun([frame]);
+        } catch {
+          continue;
+        }
+        if (!channel.writeEncoded(wire, 1, frame.length)) {
+          return;
+        }
+      }
+    };
     const member: ChatMember = {
       deliver(frame) {
         member.deliverRun!(new FrameRun([frame]));
@@ -73,11 +87,13 @@ function chatBody(room: ChatRoom): ConnectionBody {
         let wire: Uint8Array;
         try {
           wire = run.wireFor(channel.framing, (frames) => channel.encodeRun(frames));
-        } catch (error) {
-          // The framing cannot carry one of the frames (not reachable with the built-in
-          // framings, whose encoders write back whatever they decode): end this member
-          // with the error rather than lose the frames silently.
-          channel.destroy(error instanceof Error ? error : new Error(String(error)));
+        } catch {
+          // The framing cannot carry one of the frames. A local member's frames always
+          // re-encode (the built-in encoders write back whatever they decode), so it came
+          // from the bus, where any NATS client may publish (a LF inside a line, a frame
+          // over maxFrame): skip that frame, not this member (remote input must not close
+          // every local connection), and keep the others in order.
+          deliverEach(run.frames);
           return;
         }
         // False when the channel failed or closed (its own serve() reports why), or

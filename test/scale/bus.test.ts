@@ -162,6 +162,64 @@ describe('ChatBridge (in-memory bus)', () => {
       await server.close({ timeout: 1 });
     }
   });
+
+  it('a bus frame the framing cannot carry is skipped, not fatal to every local client', async () => {
+    // Any NATS client can publish on the subject: a LF inside a line, or a frame over the
+    // line framing's 64 KiB, used to make every chat member's encode throw and close
+    // every local connection with SB_HANDLER_ERROR.
+    const network = new Map();
+    const remote = new MemoryBus('remote', network);
+    const server = await createServer({ handler: 'chat', bus: new MemoryBus('local', network) });
+    try {
+      const clients = [
+        await LineClient.connect(server.address),
+        await LineClient.connect(server.address),
+      ];
+      await waitUntil(() => server.metrics.connectionsOpen === 2, 'both clients joined');
+      const hostile = (seq: number, payload: Uint8Array): void =>
+        remote.publish('lobby', { origin: 'remote', sender: '1', seq, payload });
+      hostile(1, bytes('two\nlines'));
+      hostile(2, new Uint8Array(70_000).fill(0x61));
+      hostile(3, bytes('after'));
+      for (const client of clients) {
+        expect(await client.waitForLines(1)).toEqual(['after']);
+        expect(client.closed).toBe(false);
+      }
+      expect(server.metrics.errors).toEqual({});
+      for (const client of clients) {
+        client.destroy();
+      }
+    } finally {
+      await server.close({ timeout: 1 });
+    }
+  });
+
+  it('a sender key longer than any switchboard instance sends is not remembered', () => {
+    // The dedupe map holds 65,536 senders; keys as long as a NATS header allows (about
+    // 1 MiB) would make that gigabytes. Such a message is delivered, not deduplicated.
+    const network = new Map();
+    const bus = new MemoryBus('B', network);
+    const remote = new MemoryBus('A', network);
+    const room = new ChatRoom();
+    const inbox: string[] = [];
+    room.join(member('b1', inbox));
+    const bridge = new ChatBridge(room, bus);
+    bridge.start();
+    const origin = 'o'.repeat(100_000);
+    remote.publish('lobby', { origin, sender: '1', seq: 5, payload: bytes('long1') });
+    remote.publish('lobby', { origin, sender: '1', seq: 5, payload: bytes('long2') });
+    remote.publish('lobby', {
+      origin: 'A',
+      sender: 's'.repeat(100_000),
+      seq: 5,
+      payload: bytes('long3'),
+    });
+    remote.publish('lobby', { origin: 'A', sender: '1', seq: 5, payload: bytes('short') });
+    remote.publish('lobby', { origin: 'A', sender: '1', seq: 5, payload: bytes('short again') });
+    expect(inbox).toEqual(['b1:long1', 'b1:long2', 'b1:long3', 'b1:short']);
+    expect(bridge.stats).toMatchObject({ delivered: 4, duplicates: 1 });
+    bridge.stop();
+  });
 });
 
 const hasNats = natsServerAvailable();
