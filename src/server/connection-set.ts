@@ -93,6 +93,11 @@ export class ConnectionSet {
     };
   }
 
+  /** The input budget every connection of this set counts in (a PROXY header being read, too). */
+  get inputBudget(): InputBudget {
+    return this.#inputBudget;
+  }
+
   /** Connections being served. */
   get size(): number {
     return this.#live.size;

@@ -24,6 +24,7 @@ import { Duplex } from 'node:stream';
 import { NEED_DATA } from '../codec/types.js';
 import { FrameError, TimeoutError, toSwitchboardError } from '../errors.js';
 import { type Clock, systemClock } from '../net/clock.js';
+import type { InputBudget } from './input-budget.js';
 import { type ProxyHeader, ProxyHeaderDecoder } from './proxy-protocol.js';
 
 /** A PROXY header read from a connection, and the bytes that followed it. */
@@ -37,12 +38,14 @@ export interface ProxyPreamble {
  * success the socket is paused, with the bytes after the header left to the
  * caller (`remainder`). Rejects with `SB_PROXY_HEADER_INVALID` (garbage, EOF
  * before the header) or `SB_FRAME_TIMEOUT` (header not complete within
- * `timeout` ms; 0 = no limit).
+ * `timeout` ms; 0 = no limit). While the header is read its bytes count in `budget`
+ * (when given); a cut there rejects with `SB_MEMORY_BUDGET`.
  */
 export function readProxyHeader(
   raw: net.Socket,
   timeout: number,
   clock: Clock | undefined,
+  budget: InputBudget | null = null,
 ): Promise<ProxyPreamble> {
   const decoder = new ProxyHeaderDecoder();
   // systemClock clamps the deadline to what a node timer holds (a frameTimeout of 3e9
@@ -50,18 +53,37 @@ export function readProxyHeader(
   const timers = clock ?? systemClock;
   return new Promise<ProxyPreamble>((resolve, reject) => {
     let timer: unknown;
+    let finished = false;
     const finish = (): void => {
+      finished = true;
       raw.off('data', onData);
       raw.off('end', onEnd);
       raw.off('error', onError);
       raw.off('close', onEnd);
+      account?.close();
       if (timer !== undefined) {
         timers.clearTimeout(timer);
       }
     };
+    // A v2 header may be 64 KiB: without an account, 10,000 peers each holding most of
+    // one would hold 640 MiB outside maxBufferedInputTotal (the budget's own cut, which
+    // may pick this connection when another one grows, ends the read here).
+    const account =
+      budget?.open({
+        destroy: (error) => {
+          if (!finished) {
+            finish();
+            reject(error);
+          }
+        },
+      }) ?? null;
     const onData = (chunk: Buffer): void => {
       try {
         decoder.push(chunk);
+        account?.update(decoder.buffered);
+        if (finished) {
+          return; // cut for the budget just now
+        }
         const header = decoder.next();
         if (header === NEED_DATA) {
           return;

@@ -577,7 +577,12 @@ class SwitchboardServer implements Server {
     // Until its header is read, the connection belongs to no dispatcher: track it so
     // that close() can destroy it.
     this.#preface.add(socket);
-    readProxyHeader(socket, parts.limits.frameTimeout, parts.clock).then(
+    readProxyHeader(
+      socket,
+      parts.limits.frameTimeout,
+      parts.clock,
+      parts.dispatcher.inputBudget,
+    ).then(
       (proxy: ProxyPreamble) => {
         this.#preface.delete(socket);
         let chargedIp = socketIp;

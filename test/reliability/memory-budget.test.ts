@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseFraming } from '../../src/codec/spec.js';
 import type { Decoder } from '../../src/codec/types.js';
 import { isSwitchboardError } from '../../src/errors.js';
+import { encodeProxyHeader, PROXY_V2_SIGNATURE } from '../../src/server/proxy-protocol.js';
 import type { Server } from '../../src/server/server.js';
 import { Tracker, until } from '../server/helpers.js';
 
@@ -133,6 +134,72 @@ describe.each(['loop', 'threads', 'processes'] as const)('input budget, %s', (di
     canary.destroy();
     await until(() => server.connections === 0, WAIT_MS);
     expect(server.metrics.bufferedInput).toBe(0);
+  });
+});
+
+/** A PROXY v2 header's first 16 bytes: PROXY, TCP over IPv4, claiming `length` bytes after them. */
+function proxyV2Fixed(length: number): Buffer {
+  const fixed = Buffer.alloc(16);
+  fixed.set(PROXY_V2_SIGNATURE);
+  fixed[12] = 0x21;
+  fixed[13] = 0x11;
+  fixed.writeUInt16BE(length, 14);
+  return fixed;
+}
+
+describe.each(['loop', 'processes'] as const)('input budget, PROXY headers, %s', (dispatch) => {
+  it('a header still being read counts, and the largest is cut with SB_MEMORY_BUDGET', async () => {
+    // Before, a header's bytes were outside the budget: 10,000 peers each holding most
+    // of a 64 KiB v2 header held 640 MiB past a 256 MiB maxBufferedInputTotal.
+    const budget = 160 * KiB;
+    const server = await tracker.server({
+      handler: 'echo',
+      framing: 'line',
+      dispatch,
+      workers: 1,
+      proxyProtocol: true,
+      maxBufferedInputTotal: budget,
+    });
+    const canary = await tracker.socket(server.address);
+    const canaryState = watch(canary);
+    canary.write(encodeProxyHeader({ version: 2, command: 'local' }));
+    canary.write('still here\n');
+    await until(() => canaryState.received === 'still here\n'.length, WAIT_MS);
+
+    const sizes = [60 * KiB, 40 * KiB, 50 * KiB];
+    const holders: net.Socket[] = [];
+    let expected = 0;
+    for (const size of sizes) {
+      const socket = await tracker.socket(server.address);
+      socket.write(proxyV2Fixed(0xffff));
+      socket.write(Buffer.alloc(size, 0x70));
+      holders.push(socket);
+      expected += 16 + size;
+      await until(() => server.metrics.bufferedInput === expected, WAIT_MS).catch(() => {
+        throw new Error(`bufferedInput ${server.metrics.bufferedInput}, expected ${expected}`);
+      });
+    }
+    const states = holders.map(watch);
+    // A fourth passes the budget: the largest header (the first) is cut, the rest stay.
+    const pusher = await tracker.socket(server.address);
+    const pusherState = watch(pusher);
+    pusher.write(proxyV2Fixed(0xffff));
+    pusher.write(Buffer.alloc(30 * KiB, 0x70));
+    await until(() => states[0]!.closed, WAIT_MS);
+    await until(() => server.metrics.errors.SB_MEMORY_BUDGET === 1, WAIT_MS);
+    expected = expected - (16 + sizes[0]!) + 16 + 30 * KiB;
+    await until(() => server.metrics.bufferedInput === expected, WAIT_MS).catch(() => {
+      throw new Error(`bufferedInput ${server.metrics.bufferedInput}, expected ${expected}`);
+    });
+    expect(states.slice(1).every((state) => !state.closed)).toBe(true);
+    expect(pusherState.closed).toBe(false);
+    canary.write('again\n');
+    await until(() => canaryState.received === 'still here\nagain\n'.length, WAIT_MS);
+
+    for (const socket of [...holders, pusher]) {
+      socket.destroy();
+    }
+    await until(() => server.metrics.bufferedInput === 0, WAIT_MS);
   });
 });
 

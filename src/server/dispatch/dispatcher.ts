@@ -27,6 +27,7 @@ import type { ConnectionHandler } from '../connection-handler.js';
 import { ConnectionSet } from '../connection-set.js';
 import { chooseHandler, type HandlerChoice } from '../handler-spec.js';
 import { type ChatRoom, connectionBody } from '../handlers.js';
+import type { InputBudget } from '../input-budget.js';
 import type { ProxyPreamble } from '../raw-socket.js';
 import {
   loadRequestHandler,
@@ -61,6 +62,12 @@ export interface Dispatcher {
     onEnded: (tag: string) => void,
     tag: string,
   ): void;
+  /**
+   * The input budget of the connections served in this process (`loop`, `threads`), which
+   * a PROXY header counts in while the server reads it; null for `processes` (each worker
+   * reads the header and counts it in its own budget).
+   */
+  readonly inputBudget: InputBudget | null;
   /** Frames and bytes of connections still open. */
   liveTraffic(): LiveTraffic;
   /**

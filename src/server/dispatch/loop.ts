@@ -10,6 +10,7 @@
  */
 import type * as net from 'node:net';
 import type { ConnectionSet } from '../connection-set.js';
+import type { InputBudget } from '../input-budget.js';
 import type { ProxyPreamble } from '../raw-socket.js';
 import type { LiveTraffic } from './protocol.js';
 
@@ -33,6 +34,10 @@ export class LocalDispatcher {
 
   get connections(): number {
     return this.#connections.size;
+  }
+
+  get inputBudget(): InputBudget {
+    return this.#connections.inputBudget;
   }
 
   serve(raw: net.Socket, proxy: ProxyPreamble | null): Promise<void> {

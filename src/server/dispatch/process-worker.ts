@@ -117,7 +117,12 @@ async function serveConnection(id: string, socket: net.Socket | undefined): Prom
   let proxy: ProxyPreamble | null = null;
   if (config.proxyProtocol) {
     try {
-      proxy = await readProxyHeader(socket, config.limits.frameTimeout, undefined);
+      proxy = await readProxyHeader(
+        socket,
+        config.limits.frameTimeout,
+        undefined,
+        connections.inputBudget,
+      );
     } catch (error) {
       reportConnectionError(
         metrics,

@@ -322,6 +322,8 @@ const EXIT_GRACE_MS = 5000;
 /** The primary side of the `processes` model. */
 export class ProcessDispatcher {
   readonly model = 'processes' as const;
+  /** Each worker reads the PROXY header and counts it in its own budget. */
+  readonly inputBudget = null;
   readonly #options: ProcessDispatcherOptions;
   readonly #slots: WorkerSlot[] = [];
   #nextId = 0;
