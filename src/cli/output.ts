@@ -2,9 +2,9 @@
  * Output and error reporting shared by every command.
  *
  * Frames print one per line in one of three formats (SPEC §6):
- * - `text`: the payload as UTF-8 for humans. Control characters (other than tab)
- *   are escaped as `\xNN` so that one frame is always one line; use `hex` or
- *   `json` for exact bytes.
+ * - `text`: the payload as UTF-8 for humans. Control characters (other than tab;
+ *   C1 included) are escaped as `\xNN`, U+2028/U+2029 as `\uNNNN`, so that one frame
+ *   is always one line; use `hex` or `json` for exact bytes.
  * - `hex`: the payload as lowercase hex (an empty frame is an empty line).
  * - `json`: `{"len":N,"hex":"...","text":"..."}`; `text` is the payload decoded
  *   as UTF-8, or `null` when the payload is not valid UTF-8. `encode --input json`
@@ -82,9 +82,12 @@ export function formatFrame(payload: Uint8Array, format: OutputFormat): string {
 }
 
 function escapeControls(text: string): string {
+  // C1 too (U+0080..U+009F): a terminal that takes 8-bit controls reads U+009B as CSI, so a
+  // peer's frame could drive it; U+0085, U+2028 and U+2029 end a line for many readers.
   // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
-  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, (char) => {
-    return `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g, (char) => {
+    const code = char.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`;
   });
 }
 

@@ -80,6 +80,16 @@ describe('switchboard decode', () => {
     expect(result.stdout.toString()).toBe('a\\x0ab\tc\n');
   });
 
+  it('--output text escapes C1 controls and line separators too (a peer cannot drive the terminal)', async () => {
+    // U+009B is CSI and U+009D OSC for a terminal that takes 8-bit controls; U+0085 (NEL),
+    // U+2028 and U+2029 end a line for many line readers. All came through unescaped.
+    const input = lengthFrame('a\u009b2Jb\u0085c\u2028d\u2029e\u009d52;c;eA==\u009cf\u00a0g');
+    const result = await runCli(['decode', '--framing', 'length'], { input });
+    expect(result.stdout.toString()).toBe(
+      'a\\x9b2Jb\\x85c\\u2028d\\u2029e\\x9d52;c;eA==\\x9cf\u00a0g\n',
+    );
+  });
+
   it('reads a FILE argument as well as stdin', async () => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
