@@ -104,7 +104,10 @@ export interface BusStatus {
   readonly published: number;
   /** Messages received from NATS (before the bridge's filtering). */
   readonly received: number;
-  /** Messages dropped: pending buffer full, bus closed, or larger than the server's max_payload. */
+  /**
+   * Messages dropped: pending buffer full, bus closed, or larger than the server's
+   * max_payload; and received ones whose NATS headers do not parse.
+   */
   readonly dropped: number;
   /** Messages waiting for a reconnect, and their bytes. */
   readonly pendingMessages: number;

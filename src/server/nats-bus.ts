@@ -305,14 +305,25 @@ class NatsBus implements NatsChatBus {
           return; // a subscription error (permissions) also ends the subscription; state shows it
         }
         this.#received += 1;
-        const headers = msg.headers;
-        const seq = Number(headers?.get(BUS_HEADERS.seq) ?? '0');
-        onMessage({
-          origin: headers?.get(BUS_HEADERS.origin) ?? '',
-          sender: headers?.get(BUS_HEADERS.sender) ?? '',
-          seq: Number.isSafeInteger(seq) && seq > 0 ? seq : 0,
-          payload: msg.data,
-        });
+        // Any NATS client can publish here, and a throw from this callback ends nats.js's
+        // reader loop (the bus would hear nothing more until a ping timeout reconnects):
+        // `msg.headers` parses on first use and throws for a malformed block (a header
+        // name with a space), so such a message is dropped and counted instead.
+        let message: BusMessage;
+        try {
+          const headers = msg.headers;
+          const seq = Number(headers?.get(BUS_HEADERS.seq) ?? '0');
+          message = {
+            origin: headers?.get(BUS_HEADERS.origin) ?? '',
+            sender: headers?.get(BUS_HEADERS.sender) ?? '',
+            seq: Number.isSafeInteger(seq) && seq > 0 ? seq : 0,
+            payload: msg.data,
+          };
+        } catch {
+          this.#dropped += 1;
+          return;
+        }
+        onMessage(message);
       },
     });
     this.#subscriptions.add(subscription);

@@ -2,6 +2,7 @@
  * Chat across instances over NATS (issue #10): the ChatBridge rules against an
  * in-memory bus, then real nats-server with two in-process switchboard servers.
  */
+import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChildSet, startNats } from '../../deploy/stack.js';
 import { type BusStatusMessage, diagnosticChannels } from '../../src/diagnostics.js';
@@ -261,6 +262,33 @@ describe.skipIf(!hasNats)('chat across instances over nats-server', () => {
   async function joined(server: Server, count: number): Promise<void> {
     await waitUntil(() => server.connections === count, `${count} connections`);
   }
+
+  it('a message with a header nats.js cannot parse is skipped; the bus keeps receiving', async () => {
+    // Any NATS client can publish on the subject. nats.js parses headers lazily and
+    // throws for a header name with a space; thrown inside the subscription callback,
+    // that ended the connection's reader loop, so this instance heard nothing more from
+    // the bus (until a ping timeout forced a reconnect).
+    const nats = await startNats(children);
+    const server = await chatServer(nats.url);
+    const member = await client(server);
+    await joined(server, 1);
+    const raw = net.connect(nats.port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+    const header = 'NATS/1.0\r\nBad Name: 1\r\n\r\n';
+    const hpub = (payload: string): string =>
+      `HPUB switchboard.chat.lobby ${header.length} ${header.length + payload.length}\r\n${header}${payload}\r\n`;
+    raw.write(
+      `CONNECT {"verbose":false,"headers":true}\r\n${hpub('bad')}PUB switchboard.chat.lobby 5\r\nafter\r\nPING\r\n`,
+    );
+    try {
+      expect(await member.waitForLines(1)).toEqual(['after']);
+      expect(server.bus?.state).toBe('connected');
+      expect(server.bus?.dropped).toBe(1);
+    } finally {
+      raw.destroy();
+    }
+  });
 
   it('a client on A and a client on B chat: every line once, per-sender order kept, no echo', async () => {
     const nats = await startNats(children);
