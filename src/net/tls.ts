@@ -92,6 +92,16 @@ function pem(value: PemInput | undefined): string | Buffer | Array<string | Buff
   return typeof value === 'string' ? value : Buffer.from(value);
 }
 
+function isEmptyPem(value: PemInput | undefined): boolean {
+  if (value === undefined || value === null) {
+    return true;
+  }
+  if (Array.isArray(value)) {
+    return value.every((item) => isEmptyPem(item));
+  }
+  return typeof value === 'string' ? value.trim() === '' : value.length === 0;
+}
+
 /**
  * Builds `tls.connect` options for `host`: min TLS 1.2, verification on, SNI.
  * @throws InvalidArgumentError `SB_BAD_OPTION` for a `minVersion` below TLS 1.2.
@@ -131,10 +141,12 @@ export function buildTlsClientOptions(
  * @throws InvalidArgumentError `SB_BAD_OPTION` when `cert`/`key` are missing or `minVersion` is below TLS 1.2.
  */
 export function buildTlsServerOptions(options: TlsServerOptions): TlsOptions {
-  if (options === undefined || options.cert === undefined || options.key === undefined) {
+  // An empty cert or key (an empty file) counts as missing: node skips it, and the
+  // server would listen and fail every handshake.
+  if (options === undefined || isEmptyPem(options.cert) || isEmptyPem(options.key)) {
     throw new InvalidArgumentError(
       'SB_BAD_OPTION',
-      'tls server: options "cert" and "key" are required',
+      'tls server: options "cert" and "key" are required (and not empty)',
     );
   }
   const requestCert = options.requestCert ?? false;

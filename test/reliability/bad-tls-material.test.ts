@@ -36,6 +36,19 @@ describe('unusable TLS material is SB_BAD_OPTION', () => {
         }),
     ],
     ['listen', () => listen('127.0.0.1:0', { tls: { cert: NOT_PEM, key: NOT_PEM } })],
+    // Empty files (`serve --tls-cert /dev/null --tls-key /dev/null`): node skips an empty
+    // cert/key, so the server listened and failed every handshake.
+    [
+      'createServer, empty cert and key',
+      () =>
+        createServer({
+          framing: 'line',
+          handler: 'echo',
+          listen: '127.0.0.1:0',
+          tls: { cert: '', key: '' },
+        }),
+    ],
+    ['listen, empty cert and key', () => listen('127.0.0.1:0', { tls: { cert: '', key: [] } })],
     [
       'connect (client cert)',
       () => connect('tls://127.0.0.1:1', { tls: { cert: NOT_PEM, key: NOT_PEM } }),
