@@ -7,6 +7,7 @@
  *                               window, print RESULT
  */
 import net from 'node:net';
+import { loadLibraryForEveryone } from './library.js';
 import { exitWithParent, reportReady, reportResult } from './proc.js';
 import { switchboardChatServer } from './switchboard-adapter.js';
 
@@ -129,6 +130,8 @@ async function load(
 }
 
 exitWithParent();
+// Every subject in a process of the same heap (see loadLibraryForEveryone).
+await loadLibraryForEveryone();
 
 const [role, ...rest] = process.argv.slice(2);
 try {

@@ -9,6 +9,7 @@
  * Frames are u32be length-prefixed. One round = one frame each way, strictly in turn.
  */
 import net from 'node:net';
+import { loadLibraryForEveryone } from './library.js';
 import { exitWithParent, percentile, reportReady, reportResult } from './proc.js';
 import { RawLengthPrefixDecoder } from './raw-length-prefix.js';
 import { switchboardEchoServer, switchboardPingClient } from './switchboard-adapter.js';
@@ -90,6 +91,8 @@ async function runClient(
 }
 
 exitWithParent();
+// Every subject in a process of the same heap (see loadLibraryForEveryone).
+await loadLibraryForEveryone();
 
 const [role, subject, ...rest] = process.argv.slice(2);
 try {

@@ -159,3 +159,47 @@ export class RawFrameWriter {
     return this.socket.write(out);
   }
 }
+
+/**
+ * The least a `for await` receiver can cost: the hand decoder's frames pushed into an
+ * array, read through a hand-written async iterator (a pre-resolved promise per queued
+ * frame, one parked resolver when the array is empty). No limit, no error or end
+ * handling beyond what the benchmark needs: it is the ceiling of any library whose
+ * users write `for await (const frame of source)`, because the language awaits once
+ * per iteration however cheap the iterator is.
+ */
+export class RawFrameIterator implements AsyncIterableIterator<Uint8Array> {
+  private frames: Uint8Array[] = [];
+  private head = 0;
+  private parked: ((result: IteratorResult<Uint8Array>) => void) | undefined;
+
+  /** The decoder's sink: queue `frame`, or hand it straight to a parked reader. */
+  readonly push = (frame: Uint8Array): void => {
+    const parked = this.parked;
+    if (parked !== undefined) {
+      this.parked = undefined;
+      parked({ value: frame, done: false });
+      return;
+    }
+    this.frames.push(frame);
+  };
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.head < this.frames.length) {
+      const frame = this.frames[this.head]!;
+      this.head += 1;
+      if (this.head === this.frames.length) {
+        this.frames = [];
+        this.head = 0;
+      }
+      return Promise.resolve({ value: frame, done: false });
+    }
+    return new Promise((resolve) => {
+      this.parked = resolve;
+    });
+  }
+}

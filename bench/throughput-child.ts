@@ -11,10 +11,12 @@
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { Transform } from 'node:stream';
+import { loadLibraryForEveryone } from './library.js';
 import { exitWithParent, reportReady, reportResult } from './proc.js';
 import {
   encodeFramesU32,
   encodeFramesVarint,
+  RawFrameIterator,
   RawFrameWriter,
   RawLengthPrefixDecoder,
 } from './raw-length-prefix.js';
@@ -50,6 +52,14 @@ const RECEIVERS: Record<string, Receiver> = {
       64 * 1024 * 1024,
     );
     socket.on('data', (chunk: Buffer) => decoder.push(chunk));
+  },
+  'raw-for-await': async (socket) => {
+    const frames = new RawFrameIterator();
+    const decoder = new RawLengthPrefixDecoder(frames.push, 64 * 1024 * 1024);
+    socket.on('data', (chunk: Buffer) => decoder.push(chunk));
+    for await (const frame of frames) {
+      countFrame(frame.length);
+    }
   },
   'raw-bulk': (socket, size) => {
     // Bulk TCP has no frames: count bytes, and "frames" as bytes / size for comparison.
@@ -174,9 +184,15 @@ async function receive(
         startFrames = frames;
         startBytes = bytes;
         startedAt = performance.now();
+        const cpuAtStart = process.cpuUsage();
         setTimeout(() => {
           const ms = performance.now() - startedAt;
-          reportResult({ frames: frames - startFrames, bytes: bytes - startBytes, ms });
+          // The receiver's own CPU time (user + system): shows whether it was the
+          // bottleneck (≈ ms) and what a frame costs it, which other load on the
+          // machine disturbs far less than the rate does.
+          const cpu = process.cpuUsage(cpuAtStart);
+          const cpuMs = (cpu.user + cpu.system) / 1000;
+          reportResult({ frames: frames - startFrames, bytes: bytes - startBytes, ms, cpuMs });
           process.exit(0);
         }, durationMs);
       }, warmupMs);
@@ -211,6 +227,8 @@ async function send(mode: string, size: number, port: number): Promise<void> {
 }
 
 exitWithParent();
+// Every subject in a process of the same heap (see loadLibraryForEveryone).
+await loadLibraryForEveryone();
 
 const [role, name, sizeText, ...rest] = process.argv.slice(2);
 const size = Number(sizeText);
