@@ -7,9 +7,10 @@
  * `acceptQueueLimit` (default `DEFAULTS.backlog`): beyond it, new connections are
  * destroyed immediately rather than left to pile up. For TLS, a connection is queued
  * only after its handshake succeeded ({@link acceptTls}, bounded by
- * `DEFAULTS.serverFrameTimeout`); failed handshakes (e.g. a mutual-TLS client with a
+ * `DEFAULTS.serverFrameTimeout`), and handshakes in progress count toward
+ * `acceptQueueLimit` with the queue; failed handshakes (e.g. a mutual-TLS client with a
  * certificate from the wrong CA, or a peer that half-closes mid-handshake) are
- * dropped and counted in `tlsErrors`.
+ * dropped and counted in `tlsErrors`. `close()` ends the handshakes in progress.
  */
 
 import * as net from 'node:net';
@@ -41,7 +42,10 @@ import {
 export interface ListenOptions extends SocketTuningOptions {
   /** Kernel accept backlog. Default `DEFAULTS.backlog`. */
   backlog?: number;
-  /** Accepted connections waiting for `accept()` before new ones are dropped. Default `DEFAULTS.backlog`. */
+  /**
+   * Accepted connections waiting for `accept()` (TLS: and those still handshaking) before
+   * new ones are dropped. Default `DEFAULTS.backlog`.
+   */
   acceptQueueLimit?: number;
   /**
    * TLS server options (turns TLS on even for a `tcp://` address; required for `tls://`).
@@ -69,6 +73,12 @@ export class Listener implements Observable, AsyncDisposable {
   /** TLS handshakes that failed (client refused). */
   tlsErrors = 0;
   private readonly queue: Socket[] = [];
+  /**
+   * TLS connections whose handshake is in progress. They count toward
+   * `acceptQueueLimit` with the queue: otherwise peers that connect and send nothing
+   * would each hold a TLS socket for the handshake deadline, without bound.
+   */
+  private readonly handshaking = new Set<net.Socket>();
   private readonly observers = new Set<() => void>();
   private readonly options: ResolvedListen;
   private readonly clock: Clock;
@@ -126,7 +136,10 @@ export class Listener implements Observable, AsyncDisposable {
   }
 
   private readonly onConnection = (transport: net.Socket): void => {
-    if (this.closing || this.queue.length >= this.options.acceptQueueLimit) {
+    if (
+      this.closing ||
+      this.queue.length + this.handshaking.size >= this.options.acceptQueueLimit
+    ) {
       this.droppedConnections += 1;
       transport.destroy();
       return;
@@ -139,13 +152,20 @@ export class Listener implements Observable, AsyncDisposable {
       return;
     }
     // The handshake is bounded like a server's connection preface (serverFrameTimeout).
+    this.handshaking.add(transport);
     acceptTls(transport, this.acceptor, {
       timeout: DEFAULTS.serverFrameTimeout,
       clock: this.clock,
     }).then(
-      (secure) => this.enqueue(secure),
+      (secure) => {
+        this.handshaking.delete(transport);
+        this.enqueue(secure);
+      },
       () => {
-        this.tlsErrors += 1;
+        this.handshaking.delete(transport);
+        if (!this.closing) {
+          this.tlsErrors += 1; // not the handshakes close() ended
+        }
       },
     );
   };
@@ -226,6 +246,9 @@ export class Listener implements Observable, AsyncDisposable {
       this.closing = true;
       for (const socket of this.queue.splice(0)) {
         socket.destroy();
+      }
+      for (const transport of this.handshaking) {
+        transport.destroy();
       }
       this.closePromise = new Promise<void>((resolve) => {
         // server.close() calls back only when every connection has ended; we do not

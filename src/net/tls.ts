@@ -244,6 +244,7 @@ export function acceptTls(
       secure.off('secure', onSecure);
       secure.off('error', onError);
       secure.off('end', onEnd);
+      secure.off('close', onEnd);
     };
     const onError = (error: Error): void => {
       settle();
@@ -285,6 +286,8 @@ export function acceptTls(
     secure.once('secure', onSecure);
     secure.once('error', onError);
     secure.once('end', onEnd);
+    // Destroyed here without an error (a listener closing): settle now, not at the deadline.
+    secure.once('close', onEnd);
     if (timeout > 0) {
       timer = clock.setTimeout(
         () =>

@@ -180,6 +180,30 @@ describe.skipIf(!available)('TLS on loopback', () => {
     expect(listener.pending).toBe(0);
   });
 
+  it('handshakes in progress count toward acceptQueueLimit, and close() ends them', async () => {
+    // Before, only handshaken sockets counted: peers that connect and send nothing each
+    // held a TLS socket for the whole handshake deadline (30 s), without bound, and
+    // close() left them running.
+    const listener = await loop.listen('tls://127.0.0.1:0', {
+      tls: certs.server,
+      trackLeaks: false,
+      acceptQueueLimit: 2,
+    });
+    const { port } = listener.address as { port: number };
+    const closes: Promise<void>[] = [];
+    for (let index = 0; index < 5; index++) {
+      const raw = connectRaw(port, '127.0.0.1');
+      raw.on('error', () => undefined);
+      closes.push(new Promise<void>((resolve) => raw.once('close', () => resolve())));
+      await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+    }
+    await Promise.all(closes.slice(2));
+    expect(listener.droppedConnections).toBe(3);
+    await listener.close();
+    await Promise.all(closes.slice(0, 2));
+    expect(listener.tlsErrors).toBe(0);
+  });
+
   it('refuses a server asked to accept TLS 1.1', async () => {
     await expect(
       loop.listen('tls://127.0.0.1:0', {
