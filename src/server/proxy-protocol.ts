@@ -77,7 +77,10 @@ export type ProxyFamily = 'IPv4' | 'IPv6' | 'unix' | 'unspec';
 /** Transport of a PROXY header (v1 is always `stream`, or `unspec` for UNKNOWN). */
 export type ProxyTransport = 'stream' | 'dgram' | 'unspec';
 
-/** One endpoint. For `unix`, `address` is the path (abstract names start with `@`) and `port` is 0. */
+/**
+ * One endpoint. For `unix`, `address` is the path (abstract names start with `@`;
+ * control characters and `\` are written `\xNN`) and `port` is 0.
+ */
 export interface ProxyEndpoint {
   readonly address: string;
   readonly port: number;
@@ -597,10 +600,23 @@ function formatUnixPath(field: Uint8Array): string {
     while (end > 1 && field[end - 1] === 0) {
       end--;
     }
-    return end <= 1 ? '' : `@${new TextDecoder().decode(field.subarray(1, end))}`;
+    return end <= 1 ? '' : `@${pathText(field.subarray(1, end))}`;
   }
   const nul = field.indexOf(0);
-  return new TextDecoder().decode(field.subarray(0, nul === -1 ? field.byteLength : nul));
+  return pathText(field.subarray(0, nul === -1 ? field.byteLength : nul));
+}
+
+/**
+ * A unix path as text, with control characters (C0, DEL, C1) and `\` written `\xNN`:
+ * the path is the peer's bytes and becomes the connection's remoteAddress, which logs
+ * print (`serve --verbose`); raw, an ESC or a LF in it would drive the reader's
+ * terminal or forge log lines. Legitimate paths have none, so they read as they are.
+ */
+function pathText(bytes: Uint8Array): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
+  return new TextDecoder().decode(bytes).replace(/[\u0000-\u001f\u007f-\u009f\\]/g, (char) => {
+    return `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
 }
 
 let crc32cTable: Uint32Array | null = null;

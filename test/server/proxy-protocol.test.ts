@@ -202,6 +202,22 @@ describe('PROXY v2 golden vectors (HAProxy spec section 2.2)', () => {
     expect(header.source?.address).toBe('@sb');
   });
 
+  it('UNIX paths: control characters and backslashes come out escaped, never raw', () => {
+    // The path is the peer's bytes and becomes remoteAddress, which `serve --verbose`
+    // prints: ESC, BEL or a LF in it drove the operator's terminal or forged log lines.
+    // C1 controls too (U+009B is CSI for a terminal that takes 8-bit controls); other
+    // UTF-8 text stays as it is.
+    const field = (bytes: Buffer): string =>
+      bytes.toString('hex') + '00'.repeat(108 - bytes.length);
+    const header = decodeThreeWays(
+      hex(
+        `${SIG} 21 31 00d8 ${field(Buffer.from('/t\x1b]2;x\x07\nfake\\\u009b2J/é'))} ${field(Buffer.from('\x00a\x7fb'))}`,
+      ),
+    );
+    expect(header.source?.address).toBe('/t\\x1b]2;x\\x07\\x0afake\\x5c\\x9b2J/é');
+    expect(header.destination?.address).toBe('@a\\x7fb');
+  });
+
   it('LOCAL (health check), with and without an ignored address block', () => {
     expect(decodeThreeWays(hex(`${SIG} 20 00 0000`))).toEqual({
       version: 2,
