@@ -45,7 +45,9 @@
  * descriptors, starving the main port, nor lock a scraper out. Each connection
  * must send a request and have it answered within
  * `DEFAULTS.metricsRequestTimeout` ms of connecting or of its previous
- * response, else it is destroyed (slowloris). Keep-alive idles end after 1 s.
+ * response, else it is destroyed (slowloris). Keep-alive idles end after 1 s. A
+ * request sent before the previous one on its connection was answered
+ * (pipelining) closes the connection.
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -399,6 +401,13 @@ export async function serveMetrics(
   };
   const server = http.createServer((request, response) => {
     const socket = request.socket;
+    if (busy.has(socket)) {
+      // Pipelining: node parses a whole burst at once, and each request would start its
+      // own collection (one 1.7 MiB write of GETs held 330 MiB while the client read
+      // nothing). Scrapers send one request at a time, so the connection is closed.
+      socket.destroy();
+      return;
+    }
     busy.add(socket);
     response.once('close', () => {
       busy.delete(socket);

@@ -174,6 +174,50 @@ describe('Prometheus endpoint', () => {
     expect(sampleValue(parsePrometheusText(text2), 'switchboard_sent_frames_total')).toBe(2);
   });
 
+  it('a pipelined request closes the connection instead of being collected', async () => {
+    // One 1.7 MiB write of 50,000 pipelined GETs made node parse them all at once, and
+    // each started its own collection: the process grew from 60 to 390 MiB, per
+    // connection, while the client read nothing. Scrapers never pipeline.
+    let collections = 0;
+    let answer: (text: string) => void = () => undefined;
+    const registry = {
+      contentType: 'text/plain; version=0.0.4; charset=utf-8',
+      metrics: () => {
+        collections += 1;
+        return new Promise<string>((resolve) => {
+          answer = resolve;
+        });
+      },
+    };
+    const registries = { prometheus: registry, openmetrics: registry } as unknown as Parameters<
+      typeof serveMetrics
+    >[0];
+    const endpoint = await serveMetrics(registries, '127.0.0.1', 0);
+    endpoints.push(endpoint);
+    const socket = await idleConnection(endpoint.url);
+    const closed = closedPromise(socket);
+    let isClosed = false;
+    void closed.then(() => {
+      isClosed = true;
+    });
+    socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(50));
+    await until(() => isClosed || collections >= 50, 5000);
+    expect(isClosed).toBe(true);
+    expect(collections).toBe(1);
+    answer('late\n');
+    // A scraper's requests one after another on one keep-alive connection still work.
+    answer = (text) => text;
+    let served = 0;
+    registry.metrics = async () => {
+      served += 1;
+      return 'ok\n';
+    };
+    for (let index = 0; index < 3; index++) {
+      expect((await fetch(endpoint.url)).status).toBe(200);
+    }
+    expect(served).toBe(3);
+  });
+
   it('answers 404 elsewhere and 405 for other methods', async () => {
     const endpoint = await serveMetrics(
       await createMetricsRegistries(new ServerMetrics()),
