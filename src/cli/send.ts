@@ -7,7 +7,7 @@
  * whole exchange (connect, send, replies); when it passes the command fails
  * with `SB_TIMEOUT` (or `SB_CONNECT_TIMEOUT`), exit 3.
  */
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { type CallOptions, connect, InvalidArgumentError } from '../index.js';
 import {
   type CommandSpec,
@@ -70,7 +70,7 @@ export const command: CommandSpec = {
       }
     }
     if (file !== undefined) {
-      payloads.push(await readWhole(file));
+      payloads.push(await readWhole(file, framing.maxFrame));
     }
     const deadline = timeout > 0 ? Date.now() + timeout : undefined;
     // The time left for the next call; never 0, which would mean "no deadline".
@@ -104,20 +104,34 @@ export const command: CommandSpec = {
   },
 };
 
-async function readWhole(path: string): Promise<Uint8Array> {
-  if (path === '-') {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) {
+/**
+ * The bytes of `path` (`-`: stdin), read as a stream and refused with
+ * `SB_PAYLOAD_TOO_LARGE` as soon as they pass `maxFrame`, so a huge or endless file
+ * (`/dev/zero`) cannot exhaust memory: the framing would refuse the message anyway.
+ */
+async function readWhole(path: string, maxFrame: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const source = path === '-' ? process.stdin : createReadStream(path);
+  try {
+    for await (const chunk of source) {
+      total += (chunk as Buffer).length;
+      if (total > maxFrame) {
+        throw new InvalidArgumentError(
+          'SB_PAYLOAD_TOO_LARGE',
+          `--file: more than ${maxFrame} bytes (maxFrame ${maxFrame})`,
+        );
+      }
       chunks.push(chunk as Buffer);
     }
-    return Buffer.concat(chunks);
-  }
-  try {
-    return await readFile(path);
   } catch (error) {
+    if (error instanceof InvalidArgumentError || path === '-') {
+      throw error;
+    }
     throw new InvalidArgumentError(
       'SB_INVALID_ARGUMENT',
       `cannot read --file '${path}' (${systemCode(error)})`,
     );
   }
+  return Buffer.concat(chunks);
 }

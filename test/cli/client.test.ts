@@ -124,6 +124,22 @@ describe('switchboard send', () => {
     expect(result.stdout.toString()).toBe('one\n\nthree\nfrom stdin\\x0a\n');
   });
 
+  it('--file past maxFrame is SB_PAYLOAD_TOO_LARGE as soon as it passes, before connecting', async () => {
+    // The whole file was read first (readFile): --file /dev/zero grew past 13 GB.
+    const stdin = await runCli(['send', '127.0.0.1:1', '--framing', 'line', '--file', '-'], {
+      input: Buffer.alloc(200_000, 0x61),
+    });
+    expect(stdin.stderr).toContain('SB_PAYLOAD_TOO_LARGE');
+    expect(stdin.code).toBe(1);
+    const endless = await runCli(
+      ['send', '127.0.0.1:1', '--framing', 'length', '--max-frame', '1000', '--file', '/dev/zero'],
+      { timeoutMs: 20_000 },
+    );
+    expect(endless.stderr).toContain('SB_PAYLOAD_TOO_LARGE');
+    expect(endless.stderr).toContain('maxFrame 1000');
+    expect(endless.code).toBe(1);
+  });
+
   it('--timeout bounds the exchange: SB_TIMEOUT, exit 3', async () => {
     const port = await silentServer();
     const result = await runCli([
