@@ -12,7 +12,6 @@
  * last message it half-closes and reads until the server closes, or until no reply came
  * for `--timeout` ms. Raw records (bytes after a framing error) are sent as they are.
  */
-import { readFile } from 'node:fs/promises';
 import { connect, parseFraming } from '../index.js';
 import { sleep } from '../net/clock.js';
 import {
@@ -20,6 +19,7 @@ import {
   choiceFlag,
   integerFlag,
   outputFlag,
+  readFileUpTo,
   stringFlag,
   UsageError,
 } from './args.js';
@@ -158,8 +158,9 @@ async function readRecording(
 ): Promise<{ framing: string; connections: Map<number, Sent[]> }> {
   let text: string;
   try {
-    const data = await readFile(file);
-    if (data.length > MAX_RECORD_BYTES) {
+    // Stopped at the cap, not read whole first (a recording named /dev/zero is endless).
+    const data = readFileUpTo(file, MAX_RECORD_BYTES);
+    if (data === null) {
       throw new UsageError(`replay: ${file} is larger than ${MAX_RECORD_BYTES} bytes`);
     }
     text = data.toString('utf8');

@@ -56,6 +56,33 @@ describe('CLI arguments that once escaped as SB_INTERNAL', () => {
     expect(result.code).toBe(2);
   });
 
+  it('a PEM or recording file past its size cap is a usage error, found without reading it all', async () => {
+    // Both were read whole first: serve --tls-cert /dev/zero grew to 16 GB in a
+    // synchronous read that not even SIGTERM could stop.
+    const dir = mkdtempSync(join(tmpdir(), 'sb-hostile-'));
+    dirs.push(dir);
+    const big = join(dir, 'big.pem');
+    writeFileSync(big, Buffer.alloc(4 * 1024 * 1024 + 1, 0x41));
+    for (const file of [big, '/dev/zero']) {
+      const result = await runCli([
+        'serve',
+        '--listen',
+        '127.0.0.1:0',
+        '--framing',
+        'line',
+        '--tls-cert',
+        file,
+        '--tls-key',
+        file,
+      ]);
+      expect(result.stderr).toContain('is larger than 4194304 bytes');
+      expect(result.code).toBe(2);
+    }
+    const replay = await runCli(['replay', '/dev/zero', '--target', '127.0.0.1:1']);
+    expect(replay.stderr).toContain('is larger than');
+    expect(replay.code).toBe(2);
+  });
+
   it('send with a client certificate that is not PEM is SB_BAD_OPTION (exit 2)', async () => {
     const file = notPem();
     const result = await runCli(
