@@ -244,7 +244,9 @@ describe('Prometheus naming, default collectors and formats', () => {
     expect(sampleValue(samples, 'switchboard_received_frames_total')).toBe(3);
     expect(sampleValue(samples, 'switchboard_sent_frames_total')).toBe(4);
     expect(text).not.toMatch(/switchboard_bytes_received|switchboard_frames_received/);
-    expect(sampleValue(samples, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    // prom-client counts CPU from when its collectors were registered, just above: a
+    // scrape at once can read 0 (seen under load), so presence is what is checked.
+    expect(sampleValue(samples, 'process_cpu_user_seconds_total')).toBeGreaterThanOrEqual(0);
     expect(sampleValue(samples, 'process_start_time_seconds')).toBeGreaterThan(0);
     expect(sampleValue(samples, 'nodejs_heap_size_total_bytes')).toBeGreaterThan(0);
     expect(samples.some((sample) => sample.name === 'nodejs_version_info')).toBe(true);
