@@ -499,11 +499,11 @@ export class Socket implements AsyncDisposable {
     this.checkWritable('write');
     const transport = this.core.transport;
     if (this.corked || transport.cork === undefined) {
-      return transport.write(bytes, this.onWriteDone);
+      return this.writeToTransport(bytes);
     }
     // The first write of a tick goes out at once (latency); later ones in the same tick
     // are corked and leave together when the microtask queue drains (throughput).
-    const accepted = transport.write(bytes, this.onWriteDone);
+    const accepted = this.writeToTransport(bytes);
     this.corked = true;
     transport.cork();
     // A reaction on a settled promise rather than queueMicrotask: node's queueMicrotask
@@ -521,7 +521,7 @@ export class Socket implements AsyncDisposable {
    */
   writeBatch(bytes: Uint8Array): boolean {
     this.checkWritable('write');
-    return this.core.transport.write(bytes, this.onWriteDone);
+    return this.writeToTransport(bytes);
   }
 
   /**
@@ -538,7 +538,7 @@ export class Socket implements AsyncDisposable {
     }
     let accepted = true;
     for (const chunk of chunks) {
-      accepted = transport.write(chunk, this.onWriteDone);
+      accepted = this.writeToTransport(chunk);
     }
     if (cork) {
       transport.uncork?.();
@@ -560,8 +560,31 @@ export class Socket implements AsyncDisposable {
     return this.uncorkCallback;
   }
 
-  /** @internal Time (clock ms) the last write reached the kernel; used for write timeouts. */
+  /**
+   * @internal Time (clock ms) the last write reached the kernel; used for write timeouts
+   * and the idle deadline.
+   */
   lastWriteDoneAt = 0;
+
+  /**
+   * Hands `bytes` to the transport and keeps {@link lastWriteDoneAt}. With nothing queued
+   * ahead of them, node gives the bytes to the kernel within this call, so the time is
+   * stamped now and the write takes no completion callback. Why: a callback makes node
+   * schedule a tick per write to call it (`afterWriteTick`), a share of a small
+   * request/reply round trip. Behind a backlog the bytes go later: only then does the
+   * write carry the callback that stamps the time. (A write the kernel took only part
+   * of is stamped when it began; the next write, queued behind it, carries the
+   * callback.)
+   */
+  private writeToTransport(bytes: Uint8Array): boolean {
+    const transport = this.core.transport;
+    if (transport.writableLength === 0) {
+      const accepted = transport.write(bytes);
+      this.lastWriteDoneAt = this.core.clock.now();
+      return accepted;
+    }
+    return transport.write(bytes, this.onWriteDone);
+  }
   /** Created on first write, like {@link uncorkCallback}. */
   private writeDoneCallback: (() => void) | undefined;
 

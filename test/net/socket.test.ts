@@ -409,3 +409,48 @@ describe('Socket.release', () => {
     expect(counts(transport)).toEqual(before);
   });
 });
+
+describe('Socket write completion time (lastWriteDoneAt)', () => {
+  /** A clock that only moves when told to; no timers are armed by these writes. */
+  function manualClock(start: number) {
+    let now = start;
+    return {
+      clock: { now: () => now, setTimeout: () => 0, clearTimeout: () => {} },
+      advance(ms: number) {
+        now += ms;
+      },
+    };
+  }
+
+  it('stamps a write with nothing queued ahead at once, without a completion callback', () => {
+    const { clock, advance } = manualClock(1_000);
+    const transport = new ScriptedTransport([]);
+    const callbacks: unknown[] = [];
+    const write = transport.write.bind(transport);
+    transport.write = (chunk, callback) => {
+      callbacks.push(callback);
+      return write(chunk, callback);
+    };
+    const socket = Socket.from(transport, { trackLeaks: false, clock });
+    advance(5);
+    socket.writeBatch(Uint8Array.of(1));
+    expect(socket.lastWriteDoneAt).toBe(1_005);
+    expect(callbacks).toEqual([undefined]);
+    socket.destroy();
+  });
+
+  it('times a write queued behind a backlog by its completion', () => {
+    const { clock, advance } = manualClock(1_000);
+    const transport = new ScriptedTransport([], { stallWrites: true });
+    const socket = Socket.from(transport, { trackLeaks: false, clock });
+    socket.writeBatch(Uint8Array.of(1)); // nothing queued ahead: stamped when it began
+    expect(socket.lastWriteDoneAt).toBe(1_000);
+    advance(10);
+    socket.writeBatch(Uint8Array.of(2)); // behind the first: stamped when it completes
+    expect(socket.lastWriteDoneAt).toBe(1_000);
+    advance(20);
+    transport.flushWrites();
+    expect(socket.lastWriteDoneAt).toBe(1_030);
+    socket.destroy();
+  });
+});
