@@ -100,7 +100,20 @@ describe('threads dispatch', () => {
       expect(text(await other.receive())).toBe('FINE');
       await until(() => errors.length === 1);
       expect(errors[0]!.code).toBe('SB_HANDLER_ERROR');
-      expect(errors[0]!.error.message).toMatch(/frame handler bug/);
+      // The handler's own error is the cause, as with loop (its message may quote the frame).
+      expect(errors[0]!.error.message).not.toMatch(/frame handler bug/);
+      expect((errors[0]!.error.cause as Error).message).toMatch(/frame handler bug/);
+
+      // A handler that parses the frame as JSON: V8's SyntaxError quotes the peer's bytes,
+      // which the SB_HANDLER_ERROR message repeated (and `serve --verbose` printed raw).
+      const parsing = await tracker.socket(server.address);
+      const parsed = readAll(parsing);
+      parsing.write('json:\x1b]2;PEERBYTES\x07\n');
+      await parsed;
+      await until(() => errors.length === 2);
+      expect(errors[1]!.code).toBe('SB_HANDLER_ERROR');
+      expect(errors[1]!.error.message).not.toContain('PEERBYTES');
+      expect((errors[1]!.error.cause as Error).message).toContain('PEERBYTES');
     } finally {
       unsubscribe();
     }

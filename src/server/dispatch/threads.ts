@@ -268,8 +268,12 @@ export class ThreadPool {
               if ('replies' in result) {
                 job?.resolve(result.replies);
               } else {
+                // The handler's error goes in `cause`, as in the loop model: its message
+                // may quote the frame (V8's JSON.parse error does), and ours never echo peer bytes.
                 job?.reject(
-                  new SwitchboardError('SB_HANDLER_ERROR', `frame handler threw: ${result.error}`),
+                  new SwitchboardError('SB_HANDLER_ERROR', 'the frame handler threw', {
+                    cause: new Error(result.error),
+                  }),
                 );
               }
             }
