@@ -181,9 +181,9 @@ describe('the packed package in a fresh project', () => {
     }
   });
 
-  function run(script: string): string {
-    writeFileSync(join(project, 'main.js'), script);
-    return execFileSync(process.execPath, ['main.js'], {
+  function run(script: string, file = 'main.js'): string {
+    writeFileSync(join(project, file), script);
+    return execFileSync(process.execPath, [file], {
       cwd: project,
       encoding: 'utf8',
       timeout: 30_000,
@@ -233,6 +233,30 @@ describe('the packed package in a fresh project', () => {
         `import { FaultProxy } from 'switchboard/testing'; console.log(typeof FaultProxy.start);`,
       ),
     ).toBe('function');
+  });
+
+  it('require()s from CommonJS where Node can load ES modules so, and says why where it cannot', () => {
+    // The package is ES modules only. Node >= 20.19 require()s them (require(esm));
+    // the exports map must let it (without a "default" condition, require() met
+    // ERR_PACKAGE_PATH_NOT_EXPORTED, which reads as a broken package), and it
+    // must be the same module instance an import() gets (no dual-package hazard).
+    const output = run(
+      `
+      let outcome;
+      try {
+        const main = require('switchboard');
+        const testing = require('switchboard/testing');
+        outcome = import('switchboard').then((esm) =>
+          [typeof main.createServer, typeof testing.FaultProxy.start, esm.SwitchboardError === main.SwitchboardError].join(' '));
+      } catch (error) {
+        outcome = Promise.resolve(error.code);
+      }
+      outcome.then(console.log);
+    `,
+      'main.cjs',
+    );
+    const requireEsm = (process.features as { require_module?: boolean }).require_module === true;
+    expect(output).toBe(requireEsm ? 'function function true' : 'ERR_REQUIRE_ESM');
   });
 
   it('ships the bin, the docs, no tests, no sources and no source maps pointing at them', () => {
