@@ -99,7 +99,7 @@ export interface ServerOptions<F extends string = string, H extends string = str
   handler: ConnectionHandler | CheckedHandlerSpec<H>;
   /** `'loop'` (default), `'threads'` or `'processes'`. */
   dispatch?: DispatchModel;
-  /** Worker threads/processes. Default 0 = one per CPU (`os.availableParallelism()`). */
+  /** Worker threads/processes. Default 0 = one per CPU (`os.availableParallelism()`). At most 256 (or the CPU count, if higher). */
   workers?: number;
   /** Concurrent connections served. Default 10000. 0 = unlimited. */
   maxConnections?: number;
@@ -307,6 +307,12 @@ export async function createServer<F extends string = string, H extends string =
   }
   const requests = resolveServerRequests(options, framing, dispatch, limits);
   const workers = limits.workers === 0 ? availableParallelism() : limits.workers;
+  // A typo's extra zeros must not start workers until the process dies of OOM (threads)
+  // or the kernel kills it (processes): more than this is never useful.
+  const maxWorkers = Math.max(MAX_WORKERS, availableParallelism());
+  if (workers > maxWorkers) {
+    throw badOption(`option "workers" must be at most ${maxWorkers} (got ${workers})`);
+  }
   if (options.metrics !== undefined && typeof options.metrics !== 'string') {
     throw badOption('option "metrics" must be an address string such as "127.0.0.1:9464"');
   }
@@ -382,6 +388,9 @@ export async function createServer<F extends string = string, H extends string =
   });
   return server;
 }
+
+/** Most worker threads or processes (or one per CPU, when there are more CPUs). */
+const MAX_WORKERS = 256;
 
 /** A server's chat bus: the bus, the bridge to its room (chat only), and whether the server closes the bus. */
 interface ServerBus {

@@ -229,3 +229,15 @@ describe('timeouts (injected clock)', () => {
     await ended;
   });
 });
+
+describe('workers', () => {
+  it('a worker count past any machine is SB_BAD_OPTION, before a single worker starts', async () => {
+    // `--workers 1000000000 --dispatch threads` started threads until V8 died of OOM
+    // (`--workers 100000 --dispatch processes`: forked until the kernel killed it).
+    for (const dispatch of ['threads', 'processes'] as const) {
+      await expect(
+        tracker.server({ handler: 'echo', framing: 'line', dispatch, workers: 1_000_000_000 }),
+      ).rejects.toMatchObject({ code: 'SB_BAD_OPTION', message: expect.stringMatching(/workers/) });
+    }
+  });
+});
