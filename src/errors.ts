@@ -253,6 +253,16 @@ export class SwitchboardError extends Error {
   override get name(): string {
     return this.constructor.name;
   }
+
+  /**
+   * What `JSON.stringify` writes. An Error's `message` is not enumerable, so a
+   * logger's `JSON.stringify({ error })` kept only the code. The cause stays out:
+   * it may be another library's error quoting the peer's bytes.
+   */
+  toJSON(): { name: string; code: ErrorCode; message: string; offset?: number } {
+    const json = { name: this.name, code: this.code, message: this.message };
+    return this.offset === undefined ? json : { ...json, offset: this.offset };
+  }
 }
 
 /** The peer sent bytes that violate the framing. Sticky: the decoder rethrows it. */

@@ -68,6 +68,22 @@ describe('error classes', () => {
     expect(new InvalidArgumentError('SB_BAD_OPTION', 'x')).toBeInstanceOf(SwitchboardError);
   });
 
+  it('JSON.stringify gives name, code, message and offset, never the cause', () => {
+    // An Error's message is not enumerable: without toJSON a logger's
+    // JSON.stringify({ error }) kept only the code. The cause stays out, as it may
+    // be another library's error quoting the peer's bytes.
+    const cause = new SyntaxError("Unexpected token '\x1b' in JSON");
+    const error = new FrameError('SB_FRAME_TOO_LARGE', 'too big', { offset: 7, cause });
+    expect(JSON.parse(JSON.stringify({ error }))).toEqual({
+      error: { name: 'FrameError', code: 'SB_FRAME_TOO_LARGE', message: 'too big', offset: 7 },
+    });
+    expect(JSON.parse(JSON.stringify(new StructError('bad')))).toEqual({
+      name: 'StructError',
+      code: 'SB_STRUCT_ERROR',
+      message: 'bad',
+    });
+  });
+
   it('maps system errors to stable codes', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     expect(toSwitchboardError(refused).code).toBe('SB_CONNECTION_REFUSED');
