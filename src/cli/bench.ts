@@ -220,6 +220,13 @@ export const command: CommandSpec = {
       );
     }
     const json = booleanFlag(args, 'json');
+    if (size > framing.maxFrame) {
+      // Checked before allocating: a size of 99999999999 is no typed array (RangeError),
+      // and 2000000000 would allocate 2 GB only for the framing to refuse it.
+      throw new UsageError(
+        `bench: --size ${size} does not fit the framing: larger than maxFrame ${framing.maxFrame}`,
+      );
+    }
     const payload = new Uint8Array(size).fill(0x78);
     let frame: Uint8Array;
     try {

@@ -83,6 +83,17 @@ describe('CLI arguments that once escaped as SB_INTERNAL', () => {
     expect(replay.code).toBe(2);
   });
 
+  it('bench --size past maxFrame is a usage error before the payload is allocated', async () => {
+    // 99999999999 escaped as SB_INTERNAL (RangeError: Invalid typed array length);
+    // 2000000000 allocated 2 GB before the framing refused it.
+    for (const size of ['99999999999', '2000000000']) {
+      const result = await runCli(['bench', '--self', '--framing', 'line', '--size', size]);
+      expect(result.stderr).toContain('does not fit the framing');
+      expect(result.stderr).not.toContain('SB_INTERNAL');
+      expect(result.code).toBe(2);
+    }
+  });
+
   it('send with a client certificate that is not PEM is SB_BAD_OPTION (exit 2)', async () => {
     const file = notPem();
     const result = await runCli(
