@@ -18,7 +18,7 @@
  * (`SB_STRUCT_ERROR`, exit 1), as CPython raises `struct.error`.
  */
 import { type StructValueKind, type StructValueRun, structValueRuns } from '../binary/format.js';
-import { pack, StructError, type StructValue } from '../index.js';
+import { calcsize, pack, StructError, type StructValue } from '../index.js';
 import { type CommandSpec, printable, UsageError } from './args.js';
 import { EXIT, fromHex, stdout, toHex } from './output.js';
 
@@ -109,6 +109,9 @@ export function rawPositionals(name: string, argv: readonly string[]): string[] 
   return positionals;
 }
 
+/** Most bytes `pack` prints (as hex: twice as many characters, what `unpack` reads at most). */
+const MAX_PACKED_BYTES = 64 * 1024 * 1024;
+
 /** The `pack` command. */
 export const command: CommandSpec = {
   name: 'pack',
@@ -131,6 +134,14 @@ export const command: CommandSpec = {
     const expected = countValues(runs);
     if (expected !== words.length) {
       throw new StructError(`pack expected ${expected} items for packing (got ${words.length})`);
+    }
+    // Checked before packing: past this the hex line could not even be a string
+    // (SB_INTERNAL after allocating the bytes); unpack reads at most as much hex.
+    const size = calcsize(format);
+    if (size > MAX_PACKED_BYTES) {
+      throw new StructError(
+        `pack: the format packs ${size} bytes, more than the ${MAX_PACKED_BYTES} this command prints`,
+      );
     }
     const kinds = expandRuns(runs);
     const values = words.map((word, index) => parseValue(word, kinds[index] ?? 'int', index + 1));

@@ -38,6 +38,15 @@ describe('CLI arguments that once escaped as SB_INTERNAL', () => {
     expect(result.code).toBe(1);
   });
 
+  it('pack of a format past 64 MiB is SB_STRUCT_ERROR (exit 1), before packing', async () => {
+    // Its hex is longer than a string can be: SB_INTERNAL ("Cannot create a string longer
+    // than 0x1fffffe8 characters"), after allocating the bytes.
+    const result = await runCli(['pack', '@1000000000x']);
+    expect(result.stderr).toContain('SB_STRUCT_ERROR');
+    expect(result.stderr).not.toContain('SB_INTERNAL');
+    expect(result.code).toBe(1);
+  });
+
   it('serve with a certificate that is not PEM is SB_BAD_OPTION (exit 2)', async () => {
     const file = notPem();
     const result = await runCli([
