@@ -215,22 +215,34 @@ export function reportError(error: unknown): number {
 
 /**
  * The bytes of `path` (`-` or undefined = stdin), as a stream of chunks. A file
- * that cannot be opened is a usage error naming the file.
+ * that cannot be opened or read is a usage error naming the file.
  */
 export async function openInput(path: string | undefined): Promise<AsyncIterable<Uint8Array>> {
   if (path === undefined || path === '-') {
     return process.stdin;
   }
   const { open } = await import('node:fs/promises');
-  try {
-    const handle = await open(path, 'r');
-    return handle.createReadStream();
-  } catch (error) {
-    throw new InvalidArgumentError(
+  const cannotRead = (error: unknown): InvalidArgumentError =>
+    new InvalidArgumentError(
       'SB_INVALID_ARGUMENT',
       `cannot read input file '${path}' (${systemCode(error)})`,
     );
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw cannotRead(error);
   }
+  const stream = handle.createReadStream();
+  // A directory opens but its first read fails (EISDIR): that is the file's
+  // fault too, not the network's (a bare system error would exit 3).
+  return (async function* () {
+    try {
+      yield* stream;
+    } catch (error) {
+      throw cannotRead(error);
+    }
+  })();
 }
 
 /** The `code` of a failed file or system call (`ENOENT`), for a message naming the file. */

@@ -152,6 +152,21 @@ describe('switchboard CLI basics', () => {
     expect(result.stderr).toMatch(/cannot read input file '\/nonexistent\/input.bin' \(ENOENT\)/);
   });
 
+  it('an input file that opens but cannot be read (a directory) is a usage error too', async () => {
+    // open() of a directory succeeds; the first read fails with EISDIR, which was
+    // reported as SB_NETWORK_ERROR, exit 3.
+    const directory = new URL('.', import.meta.url).pathname;
+    const results = await Promise.all(
+      ['decode', 'encode'].map((command) => runCli([command, '--framing', 'line', directory])),
+    );
+    const line = `switchboard: SB_INVALID_ARGUMENT: cannot read input file '${directory}' (EISDIR)`;
+    // decode names the offset where input stopped, as for any error while decoding.
+    expect(results.map((result) => [result.code, result.stderr])).toEqual([
+      [2, `${line} (at byte 0)\n`],
+      [2, `${line}\n`],
+    ]);
+  });
+
   it('SIGINT exits 130, promptly, even while waiting on stdin', async () => {
     const cli = startCli(['decode', '--framing', 'line']);
     cli.child.stdin?.write('first\n');
