@@ -65,40 +65,19 @@ export const discardBody = markInputFirst(async (channel: Channel): Promise<void
  */
 function chatBody(room: ChatRoom): ConnectionBody {
   return async (channel: Channel) => {
-    /** The frames of a run one by one, without those this framing cannot carry. */
-    const deliverEach = (frames: readonly Uint8Array[]): void => {
-      for (const frame of frames) {
-        let wire: Uint8Array;
-        try {
-          wire = channel.encodeRun([frame]);
-        } catch {
-          continue;
-        }
-        if (!channel.writeEncoded(wire, 1, frame.length)) {
-          return;
-        }
-      }
-    };
     const member: ChatMember = {
       deliver(frame) {
         member.deliverRun!(new FrameRun([frame]));
       },
       deliverRun(run) {
-        let wire: Uint8Array;
-        try {
-          wire = run.wireFor(channel.framing, (frames) => channel.encodeRun(frames));
-        } catch {
-          // The framing cannot carry one of the frames. A local member's frames always
-          // re-encode (the built-in encoders write back whatever they decode), so it came
-          // from the bus, where any NATS client may publish (a LF inside a line, a frame
-          // over maxFrame): skip that frame, not this member (remote input must not close
-          // every local connection), and keep the others in order.
-          deliverEach(run.frames);
-          return;
+        // Without the frames this framing cannot carry (FrameRun.wireFor): remote input
+        // must not close every local connection.
+        const carried = run.wireFor(channel.framing, (frames) => channel.encodeRun(frames));
+        if (carried.frames > 0) {
+          // False when the channel failed or closed (its own serve() reports why), or
+          // was just cut for passing maxQueuedOutput.
+          channel.writeEncoded(carried.wire, carried.frames, carried.payloadBytes);
         }
-        // False when the channel failed or closed (its own serve() reports why), or
-        // was just cut for passing maxQueuedOutput.
-        channel.writeEncoded(wire, run.frames.length, run.payloadBytes);
       },
     };
     room.join(member);
@@ -175,7 +154,7 @@ export class FrameRun {
   readonly frames: readonly Uint8Array[];
   #payloadBytes = -1;
   #framing: object | undefined;
-  #wire: Uint8Array | undefined;
+  #carried: CarriedRun | undefined;
 
   constructor(frames: readonly Uint8Array[]) {
     this.frames = frames;
@@ -196,19 +175,58 @@ export class FrameRun {
   /**
    * The run's wire bytes in `framing`: `encode(frames)` on first use, and the same
    * bytes for every later caller with that framing (the members of one server share
-   * one Framing object). Throws what `encode` throws.
+   * one Framing object). When `encode` throws, the framing cannot carry one of the
+   * frames: a local member's frames always re-encode (the built-in encoders write back
+   * whatever they decode), so it came from the bus, where any NATS client may publish
+   * (a LF inside a line, a frame over maxFrame). The frames are then encoded one by one
+   * and those that throw are left out, once for every caller with that framing, not
+   * once per member (a hostile message must not cost one failed encode per client).
    */
-  wireFor(framing: object, encode: (frames: readonly Uint8Array[]) => Uint8Array): Uint8Array {
+  wireFor(framing: object, encode: (frames: readonly Uint8Array[]) => Uint8Array): CarriedRun {
     if (this.#framing === framing) {
-      return this.#wire!;
+      return this.#carried!;
     }
-    const wire = encode(this.frames);
+    let carried: CarriedRun;
+    try {
+      carried = {
+        wire: encode(this.frames),
+        frames: this.frames.length,
+        payloadBytes: this.payloadBytes,
+      };
+    } catch {
+      carried = carriable(this.frames, encode);
+    }
     if (this.#framing === undefined) {
       this.#framing = framing;
-      this.#wire = wire;
+      this.#carried = carried;
     }
-    return wire;
+    return carried;
   }
+}
+
+/** What {@link FrameRun.wireFor} gives a receiver: wire bytes, and the frames and payload bytes in them. */
+export interface CarriedRun {
+  readonly wire: Uint8Array;
+  readonly frames: number;
+  readonly payloadBytes: number;
+}
+
+/** The frames `encode` accepts one by one, in order, as one buffer. */
+function carriable(
+  frames: readonly Uint8Array[],
+  encode: (frames: readonly Uint8Array[]) => Uint8Array,
+): CarriedRun {
+  const wires: Uint8Array[] = [];
+  let payloadBytes = 0;
+  for (const frame of frames) {
+    try {
+      wires.push(encode([frame]));
+    } catch {
+      continue;
+    }
+    payloadBytes += frame.length;
+  }
+  return { wire: Buffer.concat(wires), frames: wires.length, payloadBytes };
 }
 
 /** One member of a chat room: something frames can be delivered to. */
