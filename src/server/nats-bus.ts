@@ -41,7 +41,7 @@ import { importOptional } from './optional-dependency.js';
 export interface NatsBusOptions {
   /** NATS server URL(s): `nats://HOST:PORT`, several separated by commas. */
   servers: string | readonly string[];
-  /** The envelope's origin. Default: 12 random hex digits. */
+  /** The envelope's origin, at most 128 characters. Default: 12 random hex digits. */
   instanceId?: string;
   /** Subject prefix. Default `switchboard.chat`. */
   subjectPrefix?: string;
@@ -62,6 +62,9 @@ const NATS_DEFAULTS = Object.freeze({
   maxPendingBytes: 8 * 1024 * 1024,
   pingInterval: 5000,
 });
+/** Longest `instanceId` (the envelope's origin). */
+const MAX_INSTANCE_ID_LENGTH = 128;
+
 /** Parses and validates the `servers` option into a list of `nats://` URLs. */
 export function parseBusServers(servers: string | readonly string[]): string[] {
   if (
@@ -118,8 +121,17 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsChatB
     throw badBusOption(`subjectPrefix "${subjectPrefix}" is not a valid NATS subject`);
   }
   const instanceId = options.instanceId ?? randomBytes(6).toString('hex');
-  if (typeof instanceId !== 'string' || instanceId === '' || /[\r\n]/.test(instanceId)) {
-    throw badBusOption('instanceId must be a non-empty single-line string');
+  // At most 128 characters: receivers deduplicate origin/sender keys of up to 256 only
+  // (bus.ts), so a longer id would silently turn deduplication off for this instance.
+  if (
+    typeof instanceId !== 'string' ||
+    instanceId === '' ||
+    instanceId.length > MAX_INSTANCE_ID_LENGTH ||
+    /[\r\n]/.test(instanceId)
+  ) {
+    throw badBusOption(
+      `instanceId must be a non-empty single-line string of at most ${MAX_INSTANCE_ID_LENGTH} characters`,
+    );
   }
   const reconnectTimeWait = nonNegative(
     'reconnectTimeWait',

@@ -145,6 +145,14 @@ describe('ChatBridge (in-memory bus)', () => {
     );
   });
 
+  it('refuses an instanceId too long for the receivers to deduplicate, before connecting', async () => {
+    // Receivers remember origin/sender keys of up to 256 characters (a NATS header may
+    // be 1 MiB); a longer id would silently turn deduplication off for this instance.
+    await expect(
+      connectNatsBus({ servers: 'nats://127.0.0.1:1', instanceId: 'i'.repeat(129) }),
+    ).rejects.toMatchObject({ code: 'SB_BAD_OPTION', message: expect.stringMatching(/128/) });
+  });
+
   it('a server with a caller-owned bus relays chat through it', async () => {
     const network = new Map();
     const remote = new MemoryBus('remote', network);
