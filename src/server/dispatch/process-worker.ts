@@ -27,9 +27,14 @@ const REPORT_INTERVAL_MS = 250;
 
 function sendNow(message: ProcessWorkerMessage): void {
   if (process.connected) {
-    process.send?.(message);
+    // With a callback, a send that fails because the primary just died (EPIPE) is
+    // reported to it rather than thrown as the process's uncaught 'error'; the
+    // 'disconnect' that follows ends this worker the clean way.
+    process.send?.(message, ignoreSendError);
   }
 }
+
+function ignoreSendError(): void {}
 
 /**
  * Chat frames of this worker's clients, on their way to the primary. Not bounded
