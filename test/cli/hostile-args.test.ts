@@ -30,6 +30,21 @@ function notPem(): string {
   return file;
 }
 
+/** `serve` on a free loopback port with `file` as both the TLS certificate and key. */
+function serveWithTls(file: string) {
+  return runCli([
+    'serve',
+    '--listen',
+    '127.0.0.1:0',
+    '--framing',
+    'line',
+    '--tls-cert',
+    file,
+    '--tls-key',
+    file,
+  ]);
+}
+
 describe('CLI arguments that once escaped as SB_INTERNAL', () => {
   it('iter-unpack with a huge repeat count is SB_STRUCT_ERROR (exit 1)', async () => {
     const result = await runCli(['iter-unpack', '999999999999I', '00']);
@@ -49,17 +64,7 @@ describe('CLI arguments that once escaped as SB_INTERNAL', () => {
 
   it('serve with a certificate that is not PEM is SB_BAD_OPTION (exit 2)', async () => {
     const file = notPem();
-    const result = await runCli([
-      'serve',
-      '--listen',
-      '127.0.0.1:0',
-      '--framing',
-      'line',
-      '--tls-cert',
-      file,
-      '--tls-key',
-      file,
-    ]);
+    const result = await serveWithTls(file);
     expect(result.stderr).toContain('SB_BAD_OPTION');
     expect(result.stderr).not.toContain('SB_INTERNAL');
     expect(result.code).toBe(2);
@@ -73,17 +78,7 @@ describe('CLI arguments that once escaped as SB_INTERNAL', () => {
     const big = join(dir, 'big.pem');
     writeFileSync(big, Buffer.alloc(4 * 1024 * 1024 + 1, 0x41));
     for (const file of [big, '/dev/zero']) {
-      const result = await runCli([
-        'serve',
-        '--listen',
-        '127.0.0.1:0',
-        '--framing',
-        'line',
-        '--tls-cert',
-        file,
-        '--tls-key',
-        file,
-      ]);
+      const result = await serveWithTls(file);
       expect(result.stderr).toContain('is larger than 4194304 bytes');
       expect(result.code).toBe(2);
     }

@@ -68,6 +68,19 @@ function member(name: string, inbox: string[]): ChatMember {
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
+/** Instance B's room with one member (b1), bridged to a bus that instance A publishes on. */
+function bridgedMember() {
+  const network = new Map();
+  const bus = new MemoryBus('B', network);
+  const remote = new MemoryBus('A', network);
+  const room = new ChatRoom();
+  const inbox: string[] = [];
+  room.join(member('b1', inbox));
+  const bridge = new ChatBridge(room, bus);
+  bridge.start();
+  return { remote, room, inbox, bridge };
+}
+
 describe('ChatBridge (in-memory bus)', () => {
   it('delivers remote frames once, skips its own, and numbers each sender from 1', () => {
     const network = new Map();
@@ -112,14 +125,7 @@ describe('ChatBridge (in-memory bus)', () => {
   });
 
   it('drops a repeated sequence number and counts a hole as a gap', () => {
-    const network = new Map();
-    const bus = new MemoryBus('B', network);
-    const remote = new MemoryBus('A', network);
-    const room = new ChatRoom();
-    const inbox: string[] = [];
-    room.join(member('b1', inbox));
-    const bridge = new ChatBridge(room, bus);
-    bridge.start();
+    const { remote, room, inbox, bridge } = bridgedMember();
     const send = (seq: number, text: string): void =>
       remote.publish('lobby', { origin: 'A', sender: '7', seq, payload: bytes(text) });
     send(1, 'x1');
@@ -235,14 +241,7 @@ describe('ChatBridge (in-memory bus)', () => {
   it('a sender key longer than any switchboard instance sends is not remembered', () => {
     // The dedupe map holds 65,536 senders; keys as long as a NATS header allows (about
     // 1 MiB) would make that gigabytes. Such a message is delivered, not deduplicated.
-    const network = new Map();
-    const bus = new MemoryBus('B', network);
-    const remote = new MemoryBus('A', network);
-    const room = new ChatRoom();
-    const inbox: string[] = [];
-    room.join(member('b1', inbox));
-    const bridge = new ChatBridge(room, bus);
-    bridge.start();
+    const { remote, inbox, bridge } = bridgedMember();
     const origin = 'o'.repeat(100_000);
     remote.publish('lobby', { origin, sender: '1', seq: 5, payload: bytes('long1') });
     remote.publish('lobby', { origin, sender: '1', seq: 5, payload: bytes('long2') });
