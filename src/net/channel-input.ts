@@ -18,10 +18,13 @@
  * | ---------------------------------- | --------------------------------------------- | ----------------- |
  * | failed or input done               | nothing                                       | stop              |
  * | queue >= maxQueuedInput            | pause; a take resumes at half the limit       | stop              |
+ * | FRAMES_PER_TURN frames taken since | continue from setImmediate (see below)        | stop (yielded)    |
+ * |   the loop last blocked            |                                               |                   |
  * | decoder has a frame                | queue it (sbp: dispatch control envelopes)    | loop              |
  * | decoder needs data, socket has a   | push chunk, note activity (idle timer)        | loop              |
  * |   chunk                            |                                               |                   |
- * | decoder needs data, socket empty   | note whether a frame is started (frame timer) | stop (wait)       |
+ * | decoder needs data, socket empty   | note whether a frame is started (frame timer);| stop (wait)       |
+ * |                                    |   the turn budget starts again                |                   |
  * | socket at EOF                      | decoder.end(): leftover frames are queued;    | input done        |
  * |                                    |   a partial frame is SB_UNEXPECTED_EOF        |                   |
  * | decoder throws FrameError, socket  | fail: destroy the socket with that error      | failed            |
@@ -29,6 +32,18 @@
  *
  * After every pass the input account (if any) learns how many input bytes the channel
  * holds, and the owner wakes its waiters.
+ *
+ * Fairness: a turn's work is bounded in frames, not only bytes. A 64 KiB read of empty
+ * frames (a 4-byte length header of 0, a bare LF) is 16-64 Ki frames, and each costs
+ * a decode, a queue slot and the handler's work; done all at once per read, a few
+ * hundred such peers kept every other connection, timer and a `processes` worker's
+ * heartbeat answer waiting for over a second. So after {@link FRAMES_PER_TURN} frames
+ * without the loop having blocked on an empty socket, the loop stops and continues
+ * from setImmediate (tokio's per-task budget, Netty's maxMessagesPerRead): the handler
+ * gets those frames now, and every other callback of this event-loop turn runs before
+ * the rest. Bytes that arrive meanwhile wait in the socket's bounded buffer. A peer
+ * that sends less than the budget per read never meets it (the loop blocks, and the
+ * budget starts again), so ordinary traffic pays nothing.
  */
 import { type Decoder, NEED_DATA } from '../codec/types.js';
 import { ConnectionError, type SwitchboardError, toSwitchboardError } from '../errors.js';
@@ -36,6 +51,18 @@ import type { ChannelDeadlines } from './channel-deadlines.js';
 import type { Clock } from './clock.js';
 import type { FrameQueue } from './frame-queue.js';
 import type { Socket } from './socket.js';
+
+/**
+ * Frames the read loop takes in one go before it lets the event loop turn (see the
+ * module comment). 1024: a 64 KiB read of 64-byte frames (~960) fits in one go, so a
+ * normal stream never yields; an empty-frame flood yields every 4 KiB to 64 KiB read.
+ */
+export const FRAMES_PER_TURN = 1024;
+
+/** The setImmediate continuation of a read loop that used up its turn (no closure per yield). */
+function continueTurn(input: ChannelInput): void {
+  input.continueTurn();
+}
 
 /**
  * A share of a server-wide input budget (implemented by server/input-budget.ts;
@@ -92,6 +119,10 @@ export class ChannelInput {
   private inputDone = false;
   private pumping = false;
   private repump = false;
+  /** Frames the loop may still take before it yields (see FRAMES_PER_TURN). */
+  private budget = FRAMES_PER_TURN;
+  /** The loop used up its budget and continues from setImmediate. */
+  private yielded = false;
   /**
    * Where the server's input budget learns how many input bytes this channel holds
    * (server/input-budget.ts); undefined for a channel outside a server.
@@ -136,25 +167,39 @@ export class ChannelInput {
     return this.pumping;
   }
 
+  /**
+   * True while the loop has used up its turn and waits for its setImmediate
+   * continuation: input is waiting to be decoded, so the channel is not idle.
+   */
+  get yielding(): boolean {
+    return this.yielded;
+  }
+
   /** Bytes of received frames the channel's owner still holds (see {@link hold}). */
   get held(): number {
     return this.heldElsewhere;
   }
 
-  /** Runs the read loop until it blocks (re-entrant calls run it once more). */
+  /**
+   * Runs the read loop until it blocks or uses up its turn (re-entrant calls run it
+   * once more). While it waits for its continuation, a call only reports and wakes:
+   * the socket may have changed for the writer's sake (a drain).
+   */
   pump(): void {
     if (this.pumping) {
       this.repump = true;
       return;
     }
-    this.pumping = true;
-    try {
-      do {
-        this.repump = false;
-        this.pumpOnce();
-      } while (this.repump);
-    } finally {
-      this.pumping = false;
+    if (!this.yielded) {
+      this.pumping = true;
+      try {
+        do {
+          this.repump = false;
+          this.pumpOnce();
+        } while (this.repump && !this.yielded);
+      } finally {
+        this.pumping = false;
+      }
     }
     if (this.account !== undefined) {
       this.reportInput();
@@ -175,6 +220,10 @@ export class ChannelInput {
       if (queue.pauseIfFull()) {
         break;
       }
+      if (this.budget <= 0) {
+        this.yieldTurn();
+        break;
+      }
       if (this.session === undefined) {
         // Every frame is a message: decode them straight into the queue, counted once
         // per run rather than once per frame (see FrameQueue.fill).
@@ -193,6 +242,7 @@ export class ChannelInput {
           return;
         }
         if (frame !== NEED_DATA) {
+          this.budget -= 1;
           this.deadlines.frameDone();
           this.deliver(frame);
           continue;
@@ -213,6 +263,8 @@ export class ChannelInput {
         return;
       }
       if (chunk === null) {
+        // Blocked: everything received is taken, so the next read starts a new turn.
+        this.budget = FRAMES_PER_TURN;
         break;
       }
       if (chunk.length === 0) {
@@ -230,9 +282,23 @@ export class ChannelInput {
     }
   }
 
+  /** Stops the loop for this turn; it continues from setImmediate with a new budget. */
+  private yieldTurn(): void {
+    this.yielded = true;
+    setImmediate(continueTurn, this);
+  }
+
+  /** @internal The setImmediate after {@link yieldTurn}: a new turn, a new budget. */
+  continueTurn(): void {
+    this.yielded = false;
+    this.budget = FRAMES_PER_TURN;
+    this.pump();
+  }
+
   /**
-   * Moves the frames the decoder has into the queue, up to its limit; true when it
-   * moved any. A decoder error fails the channel (the frames before it stay queued).
+   * Moves the frames the decoder has into the queue, up to its limit and the turn's
+   * budget; true when it moved any. A decoder error fails the channel (the frames
+   * before it stay queued).
    */
   private fill(): boolean {
     const queue = this.queue;
@@ -240,11 +306,12 @@ export class ChannelInput {
     const bytesBefore = queue.bytes;
     let failure: unknown;
     try {
-      queue.fill(this.decoder);
+      queue.fill(this.decoder, this.budget);
     } catch (error) {
       failure = error;
     }
     const frames = queue.size - sizeBefore;
+    this.budget -= frames;
     if (frames > 0) {
       this.stats.framesReceived += frames;
       this.stats.bytesReceived += queue.bytes - bytesBefore;

@@ -785,6 +785,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.writableStream === undefined &&
       (this.session === undefined || this.session.isQuiet()) &&
       this.input.held === 0 &&
+      !this.input.yielding &&
       !this.inbound.paused &&
       this.decoder.buffered === 0 &&
       !this.decoder.inFrame &&

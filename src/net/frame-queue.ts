@@ -160,18 +160,20 @@ export class FrameQueue {
   }
 
   /**
-   * Appends every frame `source` has, until it needs data or the queue holds its limit
+   * Appends the frames `source` has, until it needs data, `maxFrames` were appended
+   * (the read loop's per-turn budget, channel-input.ts), or the queue holds its limit
    * in bytes or frames (checked before each frame, as pauseIfFull is: at most one frame
    * past the byte limit). One tight loop over locals: this is the receive hot path.
    * @throws what `source.next()` throws; the frames appended before it stay queued.
    */
-  fill(source: FrameSource): void {
+  fill(source: FrameSource, maxFrames: number): void {
     const limit = this.limit;
     const frames = this.frames;
     let tail = this.tail;
     let bytes = this.queuedBytes;
-    // The frame-count bound of pauseIfFull, as a last slot index.
-    const tailLimit = this.head + this.frameLimit;
+    // The frame-count bound of pauseIfFull and the budget, as one last slot index: the
+    // budget costs no extra test per frame.
+    const tailLimit = Math.min(this.head + this.frameLimit, tail + maxFrames);
     try {
       while (bytes < limit && tail < tailLimit) {
         const frame = source.next();
