@@ -6,21 +6,37 @@
  * lagged ~0.4 s, a well-behaved client waited seconds for one echo, and a `processes`
  * worker missed its heartbeats and was killed with every good connection on it. The
  * read loop now yields to the event loop after FRAMES_PER_TURN frames
- * (net/channel-input.ts).
+ * (net/channel-input.ts). Under `threads` the wait was in the pool too (each flooder
+ * kept 64 frames ahead of a good client's); busy connections now share
+ * POOL_FRAMES_PER_WORKER (dispatch/threads.ts).
  *
  * Count-based, no timing: how many flood frames are handled between two event-loop
  * turns (a setImmediate probe, in the process that handles them), and how many were
- * handled between the flooder's first answer and a good client's. Every wait is an
- * event or a bounded loop; loopback on port 0.
+ * handled between the flooder's first answer and a good client's, and how many
+ * frames the pool holds at once. Every wait is an event or a bounded loop; loopback
+ * on port 0.
  */
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseFraming } from '../../src/codec/spec.js';
 import { FRAMES_PER_TURN } from '../../src/net/channel-input.js';
+import { ConnectionSet } from '../../src/server/connection-set.js';
+import {
+  MAX_FRAMES_IN_FLIGHT,
+  POOL_FRAMES_PER_WORKER,
+  poolBody,
+  ThreadPool,
+} from '../../src/server/dispatch/threads.js';
+import { ServerMetrics } from '../../src/server/metrics.js';
 import { Tracker } from '../server/helpers.js';
 
 const tracker = new Tracker();
+const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   await tracker.cleanup();
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    await cleanup();
+  }
 });
 
 const HANDLER = new URL('./fixtures/turn-counting-handler.ts', import.meta.url).pathname;
@@ -143,5 +159,92 @@ describe('a flood of empty frames', () => {
     // Before: a read's 16 Ki frames in one turn.
     expect(maxPerTurn).toBeGreaterThan(0);
     expect(maxPerTurn).toBeLessThanOrEqual(4 * FRAMES_PER_TURN);
+  });
+
+  it('threads: the pool holds a share of POOL_FRAMES_PER_WORKER per flooder, not 64 each', async () => {
+    // A worker takes its jobs in order: every frame in the pool is one a newcomer's
+    // frame waits behind. Before, each of 32 flooders kept MAX_FRAMES_IN_FLIGHT (64)
+    // there: 2,048 at once. Now each busy connection may add frames only up to its share
+    // (POOL_FRAMES_PER_WORKER / busy connections). What it took under a larger share it
+    // keeps, so the pool may hold more than 256, but at most the sum below: sort the
+    // connections holding frames by their last submission; the k-th one was submitted
+    // while the k - 1 before it were busy already, under a share of at most 256 / k.
+    // For 32 connections that is 751.
+    const flooders = 32;
+    const perFlooder = 4 * 1024;
+    const pool = await ThreadPool.start(1, { module: FRAME_HANDLER });
+    cleanups.push(() => pool.close());
+    const metrics = new ServerMetrics();
+    const set = new ConnectionSet(
+      {
+        serverId: 1,
+        framing: parseFraming('length:u32'),
+        limits: {
+          idleTimeout: 0,
+          frameTimeout: 0,
+          writeTimeout: 30_000,
+          maxQueuedOutput: 1 << 20,
+          maxBufferedInputTotal: Number.POSITIVE_INFINITY,
+        },
+        tls: null,
+        metrics,
+      },
+      poolBody(pool, metrics),
+    );
+    let nextId = 0;
+    const listener = net.createServer((raw) => {
+      raw.on('error', () => undefined);
+      nextId += 1;
+      set.serveWith(raw, nextId, null, () => undefined, '');
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      await set.destroyAll(new Error('test over') as never);
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+    });
+    const { port } = listener.address() as net.AddressInfo;
+    const sockets = await Promise.all(
+      Array.from({ length: flooders }, () => tracker.socket(`tcp://127.0.0.1:${port}`)),
+    );
+    for (const socket of sockets) {
+      socket.write(Buffer.alloc(4 * perFlooder));
+    }
+    let maxPending = 0;
+    let maxBusy = 0;
+    const total = flooders * perFlooder;
+    for (let turn = 0; turn < 10_000_000; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      maxPending = Math.max(maxPending, pool.pending);
+      maxBusy = Math.max(maxBusy, pool.busyConnections);
+      if (set.liveStats().framesIn === total && pool.pending === 0) {
+        break;
+      }
+    }
+    expect(set.liveStats().framesIn).toBe(total);
+    expect(pool.busyConnections).toBe(0);
+    // The flood did overlap (else the bound below would say nothing).
+    expect(maxBusy).toBeGreaterThan(POOL_FRAMES_PER_WORKER / MAX_FRAMES_IN_FLIGHT);
+    let bound = 0;
+    for (let k = 1; k <= flooders; k++) {
+      bound += Math.min(MAX_FRAMES_IN_FLIGHT, Math.floor(POOL_FRAMES_PER_WORKER / k));
+    }
+    expect(maxPending).toBeGreaterThan(0);
+    expect(maxPending).toBeLessThanOrEqual(bound);
+  });
+
+  it('threads: the share is 64 for up to 4 busy connections per worker, then 256 / busy, at least 1', async () => {
+    const pool = await ThreadPool.start(2, { builtin: 'discard' });
+    cleanups.push(() => pool.close());
+    const limits: number[] = [];
+    for (const busy of [0, 1, 8, 9, 100, 600]) {
+      while (pool.busyConnections < busy) {
+        pool.connectionBusy(1);
+      }
+      limits.push(pool.frameLimit());
+    }
+    expect(limits).toEqual([64, 64, 64, 56, 5, 1]);
+    while (pool.busyConnections > 0) {
+      pool.connectionBusy(-1);
+    }
   });
 });

@@ -12,9 +12,12 @@
  * workers, async handlers), so each connection numbers its frames and writes the
  * replies strictly in that order ({@link OrderedReplies}).
  *
- * Backpressure: a connection has at most `maxInFlight` jobs outstanding; past
- * that it stops reading until a reply is written, so a fast client cannot queue
- * unbounded work in the pool.
+ * Backpressure: a connection has at most {@link MAX_FRAMES_IN_FLIGHT} jobs
+ * outstanding, fewer when many connections are busy (each gets a share of
+ * {@link POOL_FRAMES_PER_WORKER} per worker, see ThreadPool.frameLimit); past that it
+ * stops reading until a reply is written, so a fast client cannot queue unbounded work
+ * in the pool, and a flood of tiny frames from many clients does not put thousands of
+ * jobs ahead of a good client's one.
  *
  * Requests (`onRequest` in the workers): the connection's Channel times each one
  * out (`requestTimeout`) and frees its `maxPendingRequests` place, but a handler
@@ -46,6 +49,18 @@ import type {
 
 /** Frames of one connection being handled in the pool at once before it stops reading. */
 export const MAX_FRAMES_IN_FLIGHT = 64;
+
+/**
+ * Frames per worker the pool aims to hold at once, shared among the connections that
+ * have one in it: past 4 busy connections per worker, each gets fewer than
+ * {@link MAX_FRAMES_IN_FLIGHT} (at least 1). Why: a worker takes its jobs in order, so
+ * a frame waits behind every frame already given to it; with each of 100 flooding
+ * connections holding 64, a good client's one frame waited behind 6,400. Now it waits
+ * behind about this many per worker, whatever the number of connections, and a batch
+ * to a worker still carries hundreds of frames (the message round trip stays
+ * amortized). A connection whose frames never finish holds only its own share.
+ */
+export const POOL_FRAMES_PER_WORKER = 256;
 
 interface Job {
   resolve(replies: Uint8Array[]): void;
@@ -99,9 +114,18 @@ export class ThreadPool {
   crashes = 0;
   /** Request jobs given to the pool and not yet finished (timed out ones included). */
   #requestJobs = 0;
+  /** Connections with at least one frame in the pool (see {@link frameLimit}). */
+  #busyConnections = 0;
+  readonly #size: number;
   readonly #maxRequestJobs: number;
 
-  private constructor(handler: PoolHandler, requestModule: string | null, maxRequestJobs: number) {
+  private constructor(
+    size: number,
+    handler: PoolHandler,
+    requestModule: string | null,
+    maxRequestJobs: number,
+  ) {
+    this.#size = size;
     this.#handler = handler;
     this.#requestModule = requestModule;
     this.#maxRequestJobs = maxRequestJobs;
@@ -117,7 +141,7 @@ export class ThreadPool {
     requestModule: string | null = null,
     maxRequestJobs: number = size * DEFAULTS.threadsMaxRequestsPerWorker,
   ): Promise<ThreadPool> {
-    const pool = new ThreadPool(handler, requestModule, maxRequestJobs);
+    const pool = new ThreadPool(size, handler, requestModule, maxRequestJobs);
     try {
       await Promise.all(Array.from({ length: size }, () => pool.#spawn()));
     } catch (error) {
@@ -130,6 +154,34 @@ export class ThreadPool {
   /** Number of live workers. */
   get size(): number {
     return this.#workers.length;
+  }
+
+  /**
+   * Frames one connection may have in the pool now: {@link POOL_FRAMES_PER_WORKER} per
+   * worker shared among the busy connections, between 1 and {@link MAX_FRAMES_IN_FLIGHT}.
+   */
+  frameLimit(): number {
+    const share = Math.floor((POOL_FRAMES_PER_WORKER * this.#size) / (this.#busyConnections || 1));
+    return Math.max(1, Math.min(MAX_FRAMES_IN_FLIGHT, share));
+  }
+
+  /** A connection's first frame entered the pool (+1), or its last one left it (-1). */
+  connectionBusy(delta: 1 | -1): void {
+    this.#busyConnections += delta;
+  }
+
+  /** Connections with at least one frame in the pool. */
+  get busyConnections(): number {
+    return this.#busyConnections;
+  }
+
+  /** Jobs given to the pool and not yet answered (waiting for a worker or in one). */
+  get pending(): number {
+    let jobs = this.#waiting.length;
+    for (const entry of this.#workers) {
+      jobs += entry.jobs.size;
+    }
+    return jobs;
   }
 
   /** Request jobs in the pool, unfinished (a timed-out one counts until its handler settles). */
@@ -393,7 +445,7 @@ export class OrderedReplies {
 /**
  * The connection body of the `threads` model: reads frames on the main thread,
  * runs each in the pool, writes replies in frame order. At most
- * {@link MAX_FRAMES_IN_FLIGHT} frames per connection are in the pool at once, and
+ * {@link ThreadPool.frameLimit} frames per connection are in the pool at once, and
  * reading also waits while the socket's output is above its high-water mark.
  */
 export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBody {
@@ -424,6 +476,9 @@ export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBo
     }, sequence);
     const settle = (): void => {
       inFlight -= 1;
+      if (inFlight === 0) {
+        pool.connectionBusy(-1);
+      }
       const waiter = wake;
       wake = null;
       waiter?.();
@@ -435,7 +490,10 @@ export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBo
       proxied: info.proxied,
     };
     for (;;) {
-      while (inFlight >= MAX_FRAMES_IN_FLIGHT && failure === null) {
+      // The limit is the pool's share for each busy connection (frameLimit), at most
+      // MAX_FRAMES_IN_FLIGHT; it may fall while this one waits, and its own next reply
+      // wakes it (it waits only with a frame in the pool).
+      while (inFlight >= pool.frameLimit() && failure === null) {
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
@@ -461,6 +519,9 @@ export function poolBody(pool: ThreadPool, metrics: ServerMetrics): ConnectionBo
       sequence += 1;
       resumable.resumeState = sequence;
       inFlight += 1;
+      if (inFlight === 1) {
+        pool.connectionBusy(1);
+      }
       const started = performance.now();
       // The pool's copy of the frame counts in the server's input budget until answered.
       const held = frame.length;
