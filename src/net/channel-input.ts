@@ -50,6 +50,7 @@ import { ConnectionError, type SwitchboardError, toSwitchboardError } from '../e
 import type { ChannelDeadlines } from './channel-deadlines.js';
 import type { Clock } from './clock.js';
 import type { FrameQueue } from './frame-queue.js';
+import { afterIo } from './schedule.js';
 import type { Socket } from './socket.js';
 
 /**
@@ -285,7 +286,7 @@ export class ChannelInput {
   /** Stops the loop for this turn; it continues from setImmediate with a new budget. */
   private yieldTurn(): void {
     this.yielded = true;
-    setImmediate(continueTurn, this);
+    afterIo(continueTurn, this);
   }
 
   /** @internal The setImmediate after {@link yieldTurn}: a new turn, a new budget. */
@@ -450,7 +451,7 @@ export class ChannelInput {
       // first, and count as traffic, instead of being cut off.
       this.quietTimer = this.clock.setTimeout(() => {
         this.quietTimer = undefined;
-        setImmediate(() => this.checkEndWhenIdle());
+        afterIo(() => this.checkEndWhenIdle());
       }, this.idleQuiet - quietFor);
       return;
     }

@@ -34,6 +34,7 @@ import {
 } from '../errors.js';
 import { batchArena } from './batch-arena.js';
 import { type CallOptions, type Clock, waitUntil } from './clock.js';
+import { afterMicrotasks } from './schedule.js';
 import type { Socket } from './socket.js';
 
 /** Frames up to this size (bytes) are copied into a batch buffer before writing. */
@@ -206,7 +207,7 @@ export class ChannelOutput {
   private scheduleFlush(): void {
     if (!this.tickFlushPending) {
       this.tickFlushPending = true;
-      process.nextTick(flushScheduledOutput, this);
+      afterMicrotasks(flushScheduledOutput, this);
     }
   }
 

@@ -52,6 +52,7 @@ import type { CallOptions, Clock, Observable } from './clock.js';
 import { type ConnectOptions, connect } from './connect.js';
 import { ChannelBatches, ChannelIterator, FrameQueue } from './frame-queue.js';
 import { type SbpRequestHandler, SbpSession } from './sbp-session.js';
+import { afterIo } from './schedule.js';
 import type { Socket } from './socket.js';
 
 export type { InputAccount } from './channel-input.js';
@@ -375,7 +376,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       return;
     }
     this.resumeScheduled = true;
-    setImmediate(() => {
+    afterIo(() => {
       this.resumeScheduled = false;
       this.input.pump();
     });

@@ -24,6 +24,7 @@ import {
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, formatAddress, toAddress, toNodePath } from './address.js';
 import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
+import { afterIo } from './schedule.js';
 import { Socket } from './socket.js';
 import {
   applyTcpTuning,
@@ -254,7 +255,7 @@ export class Listener implements Observable, AsyncDisposable {
         // server.close() calls back only when every connection has ended; we do not
         // own accepted connections, so resolve as soon as the listening handle is gone.
         this.server.close();
-        setImmediate(resolve);
+        afterIo(resolve);
       });
       this.notify();
     }

@@ -7,6 +7,7 @@
 import type * as net from 'node:net';
 import { parseFraming } from '../../codec/spec.js';
 import { ConnectionError, type SwitchboardError } from '../../errors.js';
+import { afterIo } from '../../net/schedule.js';
 import { buildTlsServerOptions, tlsAcceptor } from '../../net/tls.js';
 import { ConnectionSet } from '../connection-set.js';
 import { ChatRoom, connectionBody } from '../handlers.js';
@@ -184,7 +185,7 @@ process.on('message', (message: PrimaryMessage, handle: unknown) => {
       // Not synchronously: when 'exit' is among the messages node replays to the
       // first 'message' listener (a replacement told to exit as it starts), a
       // disconnect inside that replay makes node throw (channel gone mid-loop).
-      setImmediate(() => {
+      afterIo(() => {
         if (process.connected) {
           process.disconnect();
         }

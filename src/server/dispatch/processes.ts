@@ -57,6 +57,7 @@ import type * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
 import { systemClock } from '../../net/clock.js';
+import { afterIo } from '../../net/schedule.js';
 import { DEFAULTS } from '../../options.js';
 import type { ChatMember, ChatRoom } from '../handlers.js';
 import { reportConnectionError, type ServerMetrics } from '../metrics.js';
@@ -194,7 +195,7 @@ export class FrameBatch implements ChatMember {
   #schedule(): void {
     if (!this.#scheduled && this.#inFlight === 0 && this.#head < this.#frames.length) {
       this.#scheduled = true;
-      setImmediate(() => {
+      afterIo(() => {
         this.#scheduled = false;
         if (this.#inFlight === 0 && this.#head < this.#frames.length) {
           this.#sendOne();

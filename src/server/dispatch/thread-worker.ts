@@ -10,6 +10,7 @@
  * order (async handlers); the parent restores order per connection.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { afterIo } from '../../net/schedule.js';
 import { loadFrameHandler } from '../handlers.js';
 import { loadRequestHandler, type ServerRequestHandler } from '../request-handler.js';
 import type {
@@ -55,7 +56,7 @@ function post(result: JobResult): void {
   outbox.push(result);
   if (!flushScheduled) {
     flushScheduled = true;
-    setImmediate(flush);
+    afterIo(flush);
   }
 }
 

@@ -33,6 +33,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
+import { afterIo } from '../../net/schedule.js';
 import { DEFAULTS } from '../../options.js';
 import { type ConnectionBody, markInputFirst, type ResumableInfo } from '../connection-handler.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -242,7 +243,7 @@ export class ThreadPool {
       target.transfer.push(frame.buffer as ArrayBuffer);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
-        setImmediate(this.#flush);
+        afterIo(this.#flush);
       }
     }
   }
