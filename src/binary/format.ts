@@ -434,8 +434,23 @@ function makeOp(
     count,
     size,
     littleEndian,
-    intRule: INTEGER_CODES.includes(code) ? intRule(code, mode, littleEndian) : undefined,
+    intRule: INTEGER_CODES.includes(code) ? sharedIntRule(code, mode, littleEndian) : undefined,
   };
+}
+
+// An IntRule holds six bigints and two messages (about 400 bytes), and there are only
+// 13 codes x 3 modes x 2 byte orders of them: one per item would make a long format
+// such as 'i' * 1_000_000 cost 450 MB, so items share one rule per combination.
+const intRules = new Map<string, IntRule>();
+
+function sharedIntRule(code: string, mode: Mode, littleEndian: boolean): IntRule {
+  const key = `${code}${mode}${littleEndian ? '<' : '>'}`;
+  let rule = intRules.get(key);
+  if (rule === undefined) {
+    rule = intRule(code, mode, littleEndian);
+    intRules.set(key, rule);
+  }
+  return rule;
 }
 
 /**

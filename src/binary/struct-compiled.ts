@@ -10,6 +10,7 @@
  *   ({@link generatedFormat}); the free functions ({@link cachedFormat}) start a new
  *   format on a counting interpreter and switch the cache entry to generated code after
  *   {@link GENERATE_AFTER_USES} uses, so one-off formats never pay for generation.
+ *   Formats longer than {@link FORMAT_CACHE_MAX_LENGTH} characters are not cached.
  */
 
 import { InvalidArgumentError } from '../errors.js';
@@ -225,8 +226,22 @@ function lookUpFormat(format: string): CompiledStruct {
   return compiled;
 }
 
+/**
+ * Longest format string the cache keeps. A compiled format costs about 80 bytes per
+ * item, and a format may come from a peer: 100 cached 1 MiB formats would hold 8 GB.
+ * Longer formats are compiled on every call (a 4 KiB one in well under a millisecond).
+ */
+const FORMAT_CACHE_MAX_LENGTH = 4096;
+
 /** Caches `compiled` for `format`, replacing an entry or evicting the oldest one. */
 function remember(format: string, compiled: CompiledStruct): void {
+  if (format.length > FORMAT_CACHE_MAX_LENGTH) {
+    // Still the one-entry fast path below, which holds a single format at most.
+    if (lastFormat === format) {
+      lastCompiled = compiled;
+    }
+    return;
+  }
   if (!formatCache.has(format) && formatCache.size >= FORMAT_CACHE_LIMIT) {
     // Evict the oldest entry (Map iterates in insertion order).
     formatCache.delete(formatCache.keys().next().value!);
