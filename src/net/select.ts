@@ -25,7 +25,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { Channel } from './channel.js';
-import { abortedError, type Clock, checkTimeout, systemClock } from './clock.js';
+import { abortedError, type Clock, checkSignal, checkTimeout, systemClock } from './clock.js';
 import { Listener } from './listener.js';
 import type { Socket } from './socket.js';
 
@@ -99,6 +99,13 @@ function checkSelectArguments(
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     return new InvalidArgumentError('SB_BAD_OPTION', 'select: options must be an object');
   }
+  // Before any observer is added: a signal without addEventListener failed only after
+  // them, so the next wake-up threw its TypeError from the socket's data event.
+  try {
+    checkSignal('select', (options as SelectOptions).signal);
+  } catch (error) {
+    return error as InvalidArgumentError;
+  }
   return undefined;
 }
 
@@ -153,7 +160,7 @@ function anything(result: SelectResult<Selectable, WriteSelectable>): boolean {
  * }
  * ```
  * @throws ConnectionError `SB_ABORTED` if `signal` aborts (TimeoutError `SB_TIMEOUT` if it
- *   was `AbortSignal.timeout()`); InvalidArgumentError for a bad timeout.
+ *   was `AbortSignal.timeout()`); InvalidArgumentError for a bad timeout or signal.
  */
 export function select<R extends Selectable, W extends WriteSelectable>(
   readers: readonly R[],

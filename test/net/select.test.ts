@@ -92,6 +92,20 @@ describe('select with scripted sockets', () => {
     await expect(waiting).rejects.toMatchObject({ code: 'SB_ABORTED' });
   });
 
+  it('a signal that is not an AbortSignal is SB_INVALID_ARGUMENT, and nothing is left observing', async () => {
+    // It failed only after select observed the socket: the rejection was a bare
+    // TypeError, and the socket's next data threw another from its data event.
+    const late = fake([pending(), data('now')]);
+    for (const signal of [{}, 'abort', { aborted: false }, null]) {
+      await expect(
+        select([late.socket], [late.socket], { signal: signal as unknown as AbortSignal }),
+      ).rejects.toMatchObject({ code: 'SB_INVALID_ARGUMENT' });
+    }
+    late.transport.release();
+    await settle();
+    expect((await select([late.socket], [], { timeout: 0 })).readable).toEqual([late.socket]);
+  });
+
   it('refuses to wait forever on nothing', async () => {
     await expect(select([], [])).rejects.toMatchObject({ code: 'SB_INVALID_ARGUMENT' });
     expect(await select([], [], { timeout: 0 })).toEqual({
