@@ -4,6 +4,10 @@
  * project's strict compiler options) and run to completion within a deadline, exiting
  * 0 with nothing on stderr. The main entry points must each carry one.
  *
+ * The same holds for the ```ts blocks of README.md and docs/*.md that import the
+ * package (complete programs, not fragments): each type-checks, and README's run, since
+ * a newcomer pastes those first (docs' may need a peer such as nats-server).
+ *
  * The examples are written to test/.tsdoc-examples/ (git-ignored) so that the
  * package's own name resolves there as it does for a user: tsconfig `paths` for the
  * type-check and tsx, the package's self-reference otherwise.
@@ -83,7 +87,32 @@ function examplesIn(path: string): TsdocExample[] {
   return found;
 }
 
-const EXAMPLES = sourceFiles(join(ROOT, 'src')).flatMap(examplesIn);
+/** The ```ts blocks of a Markdown file that import the package: complete programs. */
+function markdownExamplesIn(file: string): TsdocExample[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const found: TsdocExample[] = [];
+  for (const block of text.matchAll(/```(?:ts|typescript)\n([\s\S]*?)```/g)) {
+    const code = block[1] ?? '';
+    if (/from 'switchboard(\/testing)?'/.test(code)) {
+      const line = text.slice(0, block.index).split('\n').length;
+      found.push({ id: `${file}:${line}`, file, code });
+    }
+  }
+  return found;
+}
+
+const MARKDOWN_FILES = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
+const MARKDOWN_EXAMPLES = MARKDOWN_FILES.flatMap(markdownExamplesIn);
+const EXAMPLES = [...sourceFiles(join(ROOT, 'src')).flatMap(examplesIn), ...MARKDOWN_EXAMPLES];
+/** What runs: every TSDoc example, and README's (docs' examples are type-checked only). */
+const RUN = EXAMPLES.filter(
+  (example) => !MARKDOWN_EXAMPLES.includes(example) || example.file === 'README.md',
+);
 
 function fileNameOf(example: TsdocExample): string {
   return `${example.id.replace(/[^a-zA-Z0-9]+/g, '-')}.ts`;
@@ -102,6 +131,12 @@ describe('TSDoc @examples', () => {
       return doc === undefined || !/@example\b[\s\S]*```ts/.test(doc);
     });
     expect(missing).toEqual([]);
+  });
+
+  it('README.md and docs/ show complete programs, found here', () => {
+    expect(
+      MARKDOWN_EXAMPLES.filter((example) => example.file === 'README.md').length,
+    ).toBeGreaterThan(0);
   });
 
   it('every example imports the public API by its package name', () => {
@@ -138,7 +173,7 @@ describe('TSDoc @examples', () => {
     expect(problems).toEqual([]);
   }, 120_000);
 
-  for (const example of EXAMPLES) {
+  for (const example of RUN) {
     it(`runs: ${example.id}`, async () => {
       mkdirSync(OUT, { recursive: true });
       const path = join(OUT, fileNameOf(example));
