@@ -14,6 +14,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SbpDataDecoder } from '../codec/sbp.js';
+import { didYouMean } from '../did-you-mean.js';
 import {
   DEFAULTS,
   type Decoder,
@@ -188,6 +189,26 @@ export function parseCommandArgs(spec: CommandSpec, argv: readonly string[]): Pa
   return { values, positionals: parsed.positionals };
 }
 
+/**
+ * The one message for an unknown option, for every command and the top level, so they
+ * all read alike: `unknown option '<word>' (did you mean '<flag>'?)`, or
+ * `(see switchboard <command> --help)` when no flag is close; a command's caller
+ * prefixes `<command>: ` as for its other usage errors. The word is quoted (and
+ * made printable) as every other CLI message quotes what the user typed.
+ * @param command The command's name, or undefined for the top level (`switchboard -x`).
+ * @param known Every flag the command takes, spelled as typed (`--listen`).
+ */
+export function unknownOption(
+  command: string | undefined,
+  word: string,
+  known: readonly string[],
+): string {
+  const guess = didYouMean(word.split('=')[0] ?? word, known);
+  const help = command === undefined ? 'switchboard --help' : `switchboard ${command} --help`;
+  const hint = guess === undefined ? `see ${help}` : `did you mean '${guess}'?`;
+  return `unknown option '${printable(word)}' (${hint})`;
+}
+
 /** Turns a `parseArgs` error into a message that names the flag. */
 function describeParseError(error: unknown, spec: CommandSpec, argv: readonly string[]): string {
   const code =
@@ -198,8 +219,7 @@ function describeParseError(error: unknown, spec: CommandSpec, argv: readonly st
   switch (code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
       const names = [...spec.flags, HELP_FLAG].map((known) => `--${known.name}`);
-      const guess = flag === undefined ? undefined : didYouMean(flag.split('=')[0] ?? flag, names);
-      return `unknown option ${flag ?? message}${guess === undefined ? '' : ` (did you mean ${guess}?)`}`;
+      return unknownOption(spec.name, flag ?? message, names);
     }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       const name = flag ?? '';
@@ -219,50 +239,6 @@ function describeParseError(error: unknown, spec: CommandSpec, argv: readonly st
     default:
       return message;
   }
-}
-
-/**
- * The candidate closest to `word` by edit distance, when it is close enough to be
- * a likely typo (at most 2 edits, and fewer than half the word's length).
- */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.min(3, Math.ceil(word.length / 2));
-  for (const candidate of candidates) {
-    const distance = editDistance(word, candidate, bestDistance);
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-/** Levenshtein distance, giving up (returning `limit`) once it must reach `limit`. */
-function editDistance(a: string, b: string, limit: number): number {
-  if (Math.abs(a.length - b.length) >= limit) {
-    return limit;
-  }
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let row = 1; row <= a.length; row++) {
-    const current = [row];
-    let rowMin = row;
-    for (let column = 1; column <= b.length; column++) {
-      const cost = a[row - 1] === b[column - 1] ? 0 : 1;
-      const value = Math.min(
-        previous[column]! + 1,
-        current[column - 1]! + 1,
-        previous[column - 1]! + cost,
-      );
-      current.push(value);
-      rowMin = Math.min(rowMin, value);
-    }
-    if (rowMin >= limit) {
-      return limit;
-    }
-    previous = current;
-  }
-  return Math.min(previous[b.length]!, limit);
 }
 
 /** Reads a string flag; throws when `required` and absent. */

@@ -22,14 +22,15 @@
  * with 130 at once.
  */
 import { readFileSync } from 'node:fs';
+import { didYouMean } from '../did-you-mean.js';
 import {
   type CommandSpec,
-  didYouMean,
   formatHelp,
   type ParsedArgs,
   parseCommandArgs,
   printable,
   UsageError,
+  unknownOption,
 } from './args.js';
 import { EXIT, reportError, stdout } from './output.js';
 
@@ -124,7 +125,7 @@ function topLevelHelp(): string {
 /** The message for a first word that names no command, with a guess when one is close. */
 function unknownCommand(word: string): string {
   if (word.startsWith('-')) {
-    return `unknown option '${printable(word)}' (see switchboard --help)`;
+    return unknownOption(undefined, word, ['--help', '--version']);
   }
   const guess = didYouMean(word, Object.keys(COMMANDS));
   const hint = guess === undefined ? 'see switchboard --help' : `did you mean '${guess}'?`;

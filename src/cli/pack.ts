@@ -19,7 +19,7 @@
  */
 import { type StructValueKind, type StructValueRun, structValueRuns } from '../binary/format.js';
 import { calcsize, pack, StructError, type StructValue } from '../index.js';
-import { type CommandSpec, printable, UsageError } from './args.js';
+import { type CommandSpec, printable, UsageError, unknownOption } from './args.js';
 import { EXIT, fromHex, stdout, toHex } from './output.js';
 
 /** One value kind per value of a format, from the library's {@link structValueRuns}. */
@@ -102,7 +102,7 @@ export function rawPositionals(name: string, argv: readonly string[]): string[] 
       continue;
     }
     if (!afterSeparator && word.startsWith('--')) {
-      throw new UsageError(`${name}: unknown option ${printable(word)}`);
+      throw new UsageError(`${name}: ${unknownOption(name, word, ['--help'])}`);
     }
     positionals.push(word);
   }

@@ -103,7 +103,7 @@ describe('switchboard CLI basics', () => {
   it('usage errors exit 2 and name the flag or the command', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['frobnicate'], /unknown command 'frobnicate'/],
-      [['decode', '--framing', 'line', '--bogus'], /decode: unknown option --bogus/],
+      [['decode', '--framing', 'line', '--bogus'], /decode: unknown option '--bogus'/],
       [['decode'], /decode: --framing is required/],
       [['decode', '--framing'], /decode: option --framing needs a value/],
       [
@@ -132,7 +132,7 @@ describe('switchboard CLI basics', () => {
       ],
       [['proxy', '--target', '127.0.0.1:1', '--max-frame', '1k'], /--max-frame needs --framing/],
       [['pack'], /pack: missing FORMAT/],
-      [['pack', '<h', '--bogus', '1'], /pack: unknown option --bogus/],
+      [['pack', '<h', '--bogus', '1'], /pack: unknown option '--bogus'/],
       [['unpack'], /unpack: missing FORMAT/],
       [['bench', '--framing', 'line'], /bench: give ADDR or --self/],
     ];

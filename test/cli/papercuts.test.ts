@@ -43,9 +43,39 @@ describe('switchboard CLI papercuts (#17)', () => {
     expect(command.code).toBe(2);
     expect(command.stderr).toContain("unknown command 'sevre' (did you mean 'serve'?)");
     expect(flag.code).toBe(2);
-    expect(flag.stderr).toContain('serve: unknown option --lisen (did you mean --listen?)');
+    expect(flag.stderr).toContain("serve: unknown option '--lisen' (did you mean '--listen'?)");
     expect(far.stderr).toContain("unknown command 'frobnicate' (see switchboard --help)");
-    expect(farFlag.stderr).toMatch(/decode: unknown option --bogus\n/);
+    expect(farFlag.stderr).toContain(
+      "decode: unknown option '--bogus' (see switchboard decode --help)\n",
+    );
+  });
+
+  it('every command words an unknown option the same way (one quoting, one hint)', async () => {
+    // Each path reaches the message differently: parseArgs (serve, send, proxy), the
+    // hand-split argv of pack/unpack, and the top level before any command.
+    const cases: Array<[string[], string]> = [
+      [
+        ['serve', '--framng', 'line'],
+        "serve: unknown option '--framng' (did you mean '--framing'?)",
+      ],
+      [['send', '-z', '127.0.0.1:1'], "send: unknown option '-z' (see switchboard send --help)"],
+      [
+        ['proxy', '--taget', '127.0.0.1:1'],
+        "proxy: unknown option '--taget' (did you mean '--target'?)",
+      ],
+      [['pack', '<h', '--hlep'], "pack: unknown option '--hlep' (did you mean '--help'?)"],
+      [
+        ['unpack', '<h', '--bogus'],
+        "unpack: unknown option '--bogus' (see switchboard unpack --help)",
+      ],
+      [['--verison'], "unknown option '--verison' (did you mean '--version'?)"],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(args)));
+    results.forEach((result, index) => {
+      const [args, message] = cases[index]!;
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toContain(`${message}\n`);
+    });
   });
 
   it('unpack reads hex from stdin (pack | unpack), ignores spaces, and names a bad digit', async () => {
