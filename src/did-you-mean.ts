@@ -22,28 +22,33 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   return best;
 }
 
-/** Levenshtein distance, giving up (returning `limit`) once it must reach `limit`. */
+/**
+ * Edit distance counting a swap of two neighbouring letters as one edit (optimal string
+ * alignment), since that is the commonest typo: `ecoh` is one edit from `echo`, not two.
+ * Returns `limit` when the distance is `limit` or more. Words whose lengths differ by
+ * `limit` or more return at once, so a long word costs nothing; the rest are short names.
+ */
 function editDistance(a: string, b: string, limit: number): number {
   if (Math.abs(a.length - b.length) >= limit) {
     return limit;
   }
+  let before: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
   for (let row = 1; row <= a.length; row++) {
     const current = [row];
-    let rowMin = row;
     for (let column = 1; column <= b.length; column++) {
       const cost = a[row - 1] === b[column - 1] ? 0 : 1;
-      const value = Math.min(
+      let value = Math.min(
         previous[column]! + 1,
         current[column - 1]! + 1,
         previous[column - 1]! + cost,
       );
+      if (row > 1 && column > 1 && a[row - 1] === b[column - 2] && a[row - 2] === b[column - 1]) {
+        value = Math.min(value, before[column - 2]! + 1);
+      }
       current.push(value);
-      rowMin = Math.min(rowMin, value);
     }
-    if (rowMin >= limit) {
-      return limit;
-    }
+    before = previous;
     previous = current;
   }
   return Math.min(previous[b.length]!, limit);

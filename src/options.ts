@@ -7,6 +7,7 @@
  * the offending option in its error, rejects unknown and renamed options, and
  * never mutates the caller's object.
  */
+import { didYouMean } from './did-you-mean.js';
 import { InvalidArgumentError } from './errors.js';
 
 const KiB = 1024;
@@ -200,7 +201,13 @@ export function resolveOptions<S extends OptionSchema>(
     const rule = schema[name];
     if (rule === undefined) {
       const replacement = renamed[name];
-      const hint = replacement === undefined ? '' : `; use "${replacement}" instead`;
+      const guess = replacement === undefined ? didYouMean(name, Object.keys(schema)) : undefined;
+      const hint =
+        replacement !== undefined
+          ? `; use "${replacement}" instead`
+          : guess !== undefined
+            ? ` (did you mean "${guess}"?)`
+            : '';
       throw new InvalidArgumentError('SB_BAD_OPTION', `${where}: unknown option "${name}"${hint}`);
     }
     if (value === undefined) {

@@ -27,7 +27,10 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions('conn', schema, { maxFrame: 1.5 })).toThrow(/integer/);
     expect(() => resolveOptions('conn', schema, { keepAlive: 'yes' })).toThrow(/boolean/);
     expect(() => resolveOptions('conn', schema, { idleTimout: 1 })).toThrow(
-      /unknown option "idleTimout"/,
+      /unknown option "idleTimout" \(did you mean "idleTimeout"\?\)/,
+    );
+    expect(() => resolveOptions('conn', schema, { frobnicate: 1 })).toThrow(
+      /unknown option "frobnicate"$/,
     );
     expect(() =>
       resolveOptions('conn', schema, { timeout: 1 }, { timeout: 'idleTimeout' }),

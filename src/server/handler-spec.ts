@@ -11,6 +11,8 @@
  * the wide type `string` passes unchecked (as with framing specs), and is checked at
  * run time (`SB_BAD_OPTION`: not a built-in and no such module).
  */
+import { didYouMean } from '../did-you-mean.js';
+import { InvalidArgumentError } from '../errors.js';
 import { resolveHandlerModule } from './dispatch/entry.js';
 
 /** Names accepted as a built-in `handler`. */
@@ -51,11 +53,25 @@ export type HandlerChoice = { builtin: BuiltinHandlerName } | { module: string }
 /**
  * Decides what a `handler` string names: a built-in name wins; anything else is a module
  * path, resolved against the working directory.
- * @throws InvalidArgumentError `SB_BAD_OPTION` when no such module exists.
+ * @throws InvalidArgumentError `SB_BAD_OPTION` when no such module exists (with a guess
+ *   when the string is a typo of a built-in name).
  */
 export function chooseHandler(handler: string): HandlerChoice {
   if ((BUILTIN_HANDLER_NAMES as readonly string[]).includes(handler)) {
     return { builtin: handler as BuiltinHandlerName };
   }
-  return { module: resolveHandlerModule(handler) };
+  try {
+    return { module: resolveHandlerModule(handler) };
+  } catch (error) {
+    // `handler: 'ecoh'` (a computed string escapes the type check) reads as a missing
+    // module; name the built-in it was most likely meant to be.
+    const guess = didYouMean(handler, BUILTIN_HANDLER_NAMES);
+    if (guess === undefined) {
+      throw error;
+    }
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      `handler: ${JSON.stringify(handler)} is neither a built-in handler nor an existing module (did you mean '${guess}'?)`,
+    );
+  }
 }

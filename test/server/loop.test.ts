@@ -275,6 +275,15 @@ describe('options', () => {
     await expect(createServer({ handler: './does-not-exist.ts' })).rejects.toThrow(
       /does not exist/,
     );
+    // A typo of a built-in (a computed string escapes the HandlerSpec type) gets a guess.
+    const typo: string = 'ecoh';
+    await expect(createServer({ handler: typo })).rejects.toMatchObject({
+      code: 'SB_BAD_OPTION',
+      message: expect.stringContaining(`did you mean 'echo'?`),
+    });
+    await expect(createServer({ handler: 'echo', maxConections: 5 } as never)).rejects.toThrow(
+      /unknown option "maxConections" \(did you mean "maxConnections"\?\)/,
+    );
     await expect(
       createServer({ handler: async () => undefined, dispatch: 'threads' }),
     ).rejects.toThrow(/module path/);
