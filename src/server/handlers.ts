@@ -20,6 +20,7 @@ import {
   markInputFirst,
 } from './connection-handler.js';
 import type { BuiltinFrameHandlerName, FrameHandler, PoolHandler } from './dispatch/protocol.js';
+import { EXPECTED_CONNECTION_HANDLER, importHandlerModule } from './handler-module.js';
 import type { BuiltinHandlerName, HandlerChoice } from './handler-spec.js';
 
 /**
@@ -107,11 +108,11 @@ function builtinBody(name: BuiltinHandlerName, room: ChatRoom): ConnectionBody {
 
 /** Loads a module whose default export is a {@link ConnectionHandler}. */
 async function loadConnectionHandler(moduleUrl: string): Promise<ConnectionHandler> {
-  const loaded = (await import(moduleUrl)) as { default?: unknown };
-  if (typeof loaded.default !== 'function') {
-    throw new TypeError(`handler module ${moduleUrl} has no default export function`);
-  }
-  return loaded.default as ConnectionHandler;
+  return (await importHandlerModule(
+    'handler',
+    moduleUrl,
+    EXPECTED_CONNECTION_HANDLER,
+  )) as ConnectionHandler;
 }
 
 /** The connection body of a handler choice: a built-in's (`chat` joins `room`), or the module's default export. */
@@ -129,11 +130,11 @@ export async function loadFrameHandler(spec: PoolHandler): Promise<FrameHandler>
   if ('builtin' in spec) {
     return BUILTIN_FRAME_HANDLERS[spec.builtin];
   }
-  const loaded = (await import(spec.module)) as { default?: unknown };
-  if (typeof loaded.default !== 'function') {
-    throw new TypeError(`handler module has no default export function: ${spec.module}`);
-  }
-  return loaded.default as FrameHandler;
+  return (await importHandlerModule(
+    'handler',
+    spec.module,
+    'a function (frame, context) returning the replies, for dispatch "threads"',
+  )) as FrameHandler;
 }
 
 /** Frame-handler forms of the built-ins (run in worker threads). */

@@ -25,6 +25,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { ChannelHeartbeatOptions } from '../net/channel.js';
 import { HEARTBEAT_SCHEMA } from '../net/heartbeat.js';
 import { resolveOptions } from '../options.js';
+import { importHandlerModule } from './handler-module.js';
 
 /** What a request handler learns about the request's connection (plain data, cloneable). */
 export interface RequestContext {
@@ -64,14 +65,15 @@ export interface RequestSettings {
 /**
  * @internal Imports a request handler module (an absolute file URL, as
  * resolveHandlerModule gives) and returns its default export.
- * @throws TypeError when the default export is not a function.
+ * @throws InvalidArgumentError `SB_BAD_OPTION` when the default export is not a function
+ *   (see importHandlerModule).
  */
 export async function loadRequestHandler(moduleUrl: string): Promise<ServerRequestHandler> {
-  const loaded = (await import(moduleUrl)) as { default?: unknown };
-  if (typeof loaded.default !== 'function') {
-    throw new TypeError(`onRequest module ${moduleUrl} has no default export function`);
-  }
-  return loaded.default as ServerRequestHandler;
+  return (await importHandlerModule(
+    'onRequest',
+    moduleUrl,
+    'an async function (body, context) returning the reply',
+  )) as ServerRequestHandler;
 }
 
 /** sbp requests and heartbeats as createServer checked them, `onRequest` still a function or a module path. */

@@ -151,13 +151,17 @@ describe('threads dispatch', () => {
     expect(text(await bob!.receive())).toBe('hi bob');
   });
 
-  it('a module without a default export fails createServer', async () => {
+  it('a module without a default export fails createServer with an option error', async () => {
+    // SB_BAD_OPTION as under loop: the option names the wrong thing; the code crosses the thread.
     await expect(
       createServer({
         handler: new URL('./fixtures/broken-module.ts', import.meta.url).pathname,
         dispatch: 'threads',
         workers: 1,
       }),
-    ).rejects.toMatchObject({ code: 'SB_HANDLER_ERROR' });
+    ).rejects.toMatchObject({
+      code: 'SB_BAD_OPTION',
+      message: expect.stringMatching(/has no default export \(it exports notAHandler\)/),
+    });
   });
 });

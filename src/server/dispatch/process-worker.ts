@@ -10,6 +10,7 @@ import { ConnectionError, type SwitchboardError } from '../../errors.js';
 import { afterIo } from '../../net/schedule.js';
 import { buildTlsServerOptions, tlsAcceptor } from '../../net/tls.js';
 import { ConnectionSet } from '../connection-set.js';
+import { loadFailure } from '../handler-module.js';
 import { ChatRoom, connectionBody } from '../handlers.js';
 import { type MetricsDelta, reportConnectionError, ServerMetrics } from '../metrics.js';
 import { type ProxyPreamble, readProxyHeader } from '../raw-socket.js';
@@ -151,12 +152,13 @@ process.on('message', (message: PrimaryMessage, handle: unknown) => {
       init(message.config).then(
         () => send({ type: 'ready' }),
         (error: unknown) => {
-          send({
-            type: 'load-error',
-            message: error instanceof Error ? error.message : String(error),
-          });
+          send({ type: 'load-error', ...loadFailure(error) });
           process.exitCode = 1;
-          process.disconnect();
+          // The primary may have disconnected first (it saw the report, or another
+          // worker's): a second disconnect() would be this process's uncaught 'error'.
+          if (process.connected) {
+            process.disconnect();
+          }
         },
       );
       return;

@@ -59,6 +59,7 @@ import { ConnectionError, SwitchboardError } from '../../errors.js';
 import { systemClock } from '../../net/clock.js';
 import { afterIo } from '../../net/schedule.js';
 import { DEFAULTS } from '../../options.js';
+import { loadFailureError } from '../handler-module.js';
 import type { ChatMember, ChatRoom } from '../handlers.js';
 import { reportConnectionError, type ServerMetrics } from '../metrics.js';
 import type { ProxyPreamble } from '../raw-socket.js';
@@ -575,12 +576,7 @@ export class ProcessDispatcher {
         publishRelayed(message.relayed);
         return;
       case 'load-error':
-        failed(
-          new SwitchboardError(
-            'SB_HANDLER_ERROR',
-            `handler failed to load in a worker process: ${message.message}`,
-          ),
-        );
+        failed(loadFailureError(message, 'handler failed to load in a worker process'));
         return;
       case 'closed':
         metrics.mergeDelta(message.delta);

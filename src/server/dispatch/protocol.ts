@@ -12,7 +12,7 @@
  * Threads (parent <-> worker, over the worker's message port):
  * - parent -> worker, once: `workerData` ({@link ThreadWorkerData}).
  * - worker -> parent `{ type: 'ready' }` once the handler module is loaded, or
- *   `{ type: 'load-error', message }` (the worker then exits).
+ *   `{ type: 'load-error', message, code }` (the worker then exits).
  * - parent -> worker {@link JobsMessage}; each `frame` owns its buffer
  *   (transferred, not copied).
  * - worker -> parent `{ type: 'results', results: JobResult[] }`.
@@ -22,6 +22,7 @@
  */
 import type { UnixAddress } from '../../net/address.js';
 import type { TlsServerOptions } from '../../net/tls.js';
+import type { LoadFailure } from '../handler-module.js';
 import type { HandlerChoice } from '../handler-spec.js';
 import type { ConnectionLimits } from '../limits.js';
 import type { MetricsDelta } from '../metrics.js';
@@ -90,7 +91,7 @@ export interface JobsMessage {
 /** A message from a worker thread to the pool. */
 export type ThreadWorkerMessage =
   | { type: 'ready' }
-  | { type: 'load-error'; message: string }
+  | ({ type: 'load-error' } & LoadFailure)
   | { type: 'results'; results: JobResult[] };
 
 /** Traffic of connections still open (a dispatcher's, or one worker process's). */
@@ -146,7 +147,7 @@ export type PrimaryMessage =
 /** Messages from a worker process to the primary. */
 export type ProcessWorkerMessage =
   | { type: 'ready' }
-  | { type: 'load-error'; message: string }
+  | ({ type: 'load-error' } & LoadFailure)
   | {
       type: 'closed';
       id: string;

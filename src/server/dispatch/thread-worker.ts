@@ -11,6 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { afterIo } from '../../net/schedule.js';
+import { loadFailure } from '../handler-module.js';
 import { loadFrameHandler } from '../handlers.js';
 import { loadRequestHandler, type ServerRequestHandler } from '../request-handler.js';
 import type {
@@ -124,10 +125,7 @@ Promise.all([loadFrameHandler(data.handler), loadRequest(data.request ?? null)])
     port.postMessage({ type: 'ready' } satisfies ThreadWorkerMessage);
   },
   (error: unknown) => {
-    port.postMessage({
-      type: 'load-error',
-      message: describe(error),
-    } satisfies ThreadWorkerMessage);
+    port.postMessage({ type: 'load-error', ...loadFailure(error) } satisfies ThreadWorkerMessage);
     process.exitCode = 1;
     port.close();
   },

@@ -36,6 +36,7 @@ import { ConnectionError, SwitchboardError } from '../../errors.js';
 import { afterIo } from '../../net/schedule.js';
 import { DEFAULTS } from '../../options.js';
 import { type ConnectionBody, markInputFirst, type ResumableInfo } from '../connection-handler.js';
+import { loadFailureError } from '../handler-module.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ServerRequestHandler } from '../request-handler.js';
 import { inheritableExecArgv, needsTypeScriptLoader, tsxApiUrl, workerEntryUrl } from './entry.js';
@@ -307,12 +308,7 @@ export class ThreadPool {
             this.#dispatchWaiting();
             return;
           case 'load-error':
-            reject(
-              new SwitchboardError(
-                'SB_HANDLER_ERROR',
-                `handler module failed to load: ${message.message}`,
-              ),
-            );
+            reject(loadFailureError(message, 'handler module failed to load'));
             return;
           case 'results':
             for (const result of message.results) {
