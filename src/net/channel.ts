@@ -29,6 +29,8 @@
  * ERROR, incoming REQUESTs for `onRequest`, the heartbeat, CLOSE as an orderly end of
  * input) is the {@link SbpSession}, which only sbp channels have.
  */
+
+import type { InspectOptionsStylized } from 'node:util';
 import type { Decoder, Encoder, Framing } from '../codec/types.js';
 import {
   ConnectionError,
@@ -51,6 +53,7 @@ import { channelReadable, channelWritable } from './channel-streams.js';
 import type { CallOptions, Clock, Observable } from './clock.js';
 import { type ConnectOptions, connect } from './connect.js';
 import { ChannelBatches, ChannelIterator, FrameQueue } from './frame-queue.js';
+import { INSPECT, inspectSummary, type NodeInspectFunction } from './inspect.js';
 import { type SbpRequestHandler, SbpSession } from './sbp-session.js';
 import { afterIo } from './schedule.js';
 import type { Socket } from './socket.js';
@@ -264,6 +267,38 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   /** Frames received and not yet taken by {@link receive}. */
   get queuedFrames(): number {
     return this.inbound.size;
+  }
+
+  /**
+   * What `util.inspect(channel)` / `console.log(channel)` show: state, addresses,
+   * framing, queued frames and bytes each way, the counters; not the internals.
+   */
+  [INSPECT](depth: number, options: InspectOptionsStylized, inspect: NodeInspectFunction): string {
+    const socket = this.socket;
+    const state =
+      this.failure !== undefined
+        ? 'failed'
+        : socket.isClosed
+          ? 'closed'
+          : this.closing
+            ? 'closing'
+            : socket.connecting
+              ? 'connecting'
+              : 'open';
+    const summary: Record<string, unknown> = {
+      state,
+      framing: this.framing.spec,
+      local: socket.localAddress,
+      remote: socket.remoteAddress,
+      queuedFrames: this.inbound.size,
+      queuedInputBytes: this.inbound.bytes + socket.bufferedAmount,
+      queuedOutputBytes: this.output.unflushed + socket.writableLength,
+      stats: { ...this.stats },
+    };
+    if (this.failure !== undefined) {
+      summary.error = this.failure.code;
+    }
+    return inspectSummary('Channel', summary, depth, options, inspect);
   }
 
   /**

@@ -43,6 +43,7 @@
  * Bytes that arrived before an EOF or an error are always delivered first.
  */
 
+import type { InspectOptionsStylized } from 'node:util';
 import { checkOptionsObject } from '../arguments.js';
 import {
   ConnectionError,
@@ -57,6 +58,7 @@ import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, formatAddress } from './address.js';
 import { toBytes } from './bytes.js';
 import { type CallOptions, systemClock, waitUntil } from './clock.js';
+import { INSPECT, inspectSummary, type NodeInspectFunction } from './inspect.js';
 import { EMPTY, leakRegistry, SocketCore } from './socket-core.js';
 import {
   type CloseOptions,
@@ -172,6 +174,36 @@ export class Socket implements AsyncDisposable {
   /** True once the connection is closed (by either side) or destroyed. */
   get isClosed(): boolean {
     return this.core.closed || this.core.closedLocally;
+  }
+
+  /**
+   * What `util.inspect(socket)` / `console.log(socket)` show: state, addresses and the
+   * bytes buffered each way; not the internals.
+   */
+  [INSPECT](depth: number, options: InspectOptionsStylized, inspect: NodeInspectFunction): string {
+    const core = this.core;
+    const state =
+      core.error !== undefined
+        ? 'failed'
+        : this.isClosed
+          ? 'closed'
+          : this.connecting
+            ? 'connecting'
+            : core.eof
+              ? 'peer ended'
+              : 'open';
+    const summary: Record<string, unknown> = {
+      state,
+      local: this.localAddress,
+      remote: this.remoteAddress,
+      tls: core.isTls,
+      bufferedAmount: core.buffered,
+      writableLength: core.transport.writableLength,
+    };
+    if (core.error !== undefined) {
+      summary.error = core.error.code;
+    }
+    return inspectSummary('Socket', summary, depth, options, inspect);
   }
 
   /** The peer's address, structured. Undefined before connecting or for unknown peers. */

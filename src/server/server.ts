@@ -35,6 +35,7 @@
  */
 import * as net from 'node:net';
 import { availableParallelism } from 'node:os';
+import type { InspectOptionsStylized } from 'node:util';
 import type { CheckedFramingSpec, FramingSpec } from '../codec/framing-spec.js';
 import { checkFramingOption, parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
@@ -55,6 +56,7 @@ import {
 } from '../net/address.js';
 import type { ChannelHeartbeatOptions } from '../net/channel.js';
 import type { Clock } from '../net/clock.js';
+import { INSPECT, inspectSummary, type NodeInspectFunction } from '../net/inspect.js';
 import { buildTlsServerOptions, type TlsServerOptions, tlsAcceptor } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
 import { type BusStatus, ChatBridge, type ChatBus, DEFAULT_CHAT_ROOM } from './bus.js';
@@ -526,6 +528,24 @@ class SwitchboardServer implements Server {
 
   get bus(): BusStatus | null {
     return this.#parts.bus?.bus.status ?? null;
+  }
+
+  /** What `util.inspect(server)` / `console.log(server)` show: a summary, not the internals. */
+  [INSPECT](depth: number, options: InspectOptionsStylized, inspect: NodeInspectFunction): string {
+    const summary: Record<string, unknown> = {
+      state: this.#state,
+      address: this.#address,
+      framing: this.#parts.framing.spec,
+      dispatch: this.#parts.dispatcher.model,
+      connections: this.#parts.dispatcher.connections,
+    };
+    if (this.#parts.dispatcher.model !== 'loop') {
+      summary.workerPids = this.#parts.dispatcher.workerPids;
+    }
+    if (this.#metricsEndpoint !== null) {
+      summary.metricsUrl = this.#metricsEndpoint.url;
+    }
+    return inspectSummary('Server', summary, depth, options, inspect);
   }
 
   async listen(backlog: number): Promise<void> {
