@@ -8,6 +8,8 @@
  * - compile a strict TypeScript program against its declarations
  *   (`strict`, `exactOptionalPropertyTypes`, `skipLibCheck: false`, NodeNext),
  *   which fails if a public `.d.ts` leaks a dependency's types, and run it;
+ * - type-check both entry points under moduleResolution node10 (through
+ *   typesVersions, as node10 ignores `exports`), node16 and bundler;
  * - use `metrics`/`bus` without the optional peers installed: SB_MISSING_DEPENDENCY
  *   naming the package; then with `prom-client` linked in: /metrics serves.
  *
@@ -324,6 +326,48 @@ describe('the packed package in a fresh project', () => {
       maxFrame: 8 * 1024 * 1024,
       missing: expect.stringContaining('"prom-client"'),
     });
+  }, 180_000);
+
+  it('both entry points type-check under moduleResolution node10 (typesVersions), node16 and bundler', () => {
+    // node10 ("moduleResolution": "node") ignores "exports": without typesVersions,
+    // 'switchboard/testing' was TS2307 there. The strict config makes an unresolved
+    // module an error rather than `any`, and the typed uses check what was found.
+    writeFileSync(
+      join(project, 'resolution.ts'),
+      `import { createServer, type Channel, type ServerOptions } from 'switchboard';
+import { FaultProxy, type FaultProxyOptions } from 'switchboard/testing';
+const options: ServerOptions = { handler: 'echo', framing: 'line' };
+const proxyOptions: FaultProxyOptions = { target: '127.0.0.1:1' };
+export const used = [createServer, FaultProxy.start, options, proxyOptions] as const;
+export type Used = Channel;
+`,
+    );
+    const compile = (moduleResolution: string): string => {
+      const module = moduleResolution === 'node16' ? 'node16' : 'esnext';
+      const config = {
+        compilerOptions: {
+          ...CONSUMER_TSCONFIG.compilerOptions,
+          module,
+          moduleResolution,
+          noEmit: true,
+        },
+        include: ['resolution.ts'],
+      };
+      writeFileSync(join(project, `tsconfig.${moduleResolution}.json`), JSON.stringify(config));
+      const result = spawnSync(
+        process.execPath,
+        [
+          join(project, 'node_modules/typescript/bin/tsc'),
+          '-p',
+          `tsconfig.${moduleResolution}.json`,
+        ],
+        { cwd: project, encoding: 'utf8', timeout: 120_000 },
+      );
+      return `${result.status}${result.stdout}${result.stderr}`.trim();
+    };
+    for (const moduleResolution of ['node10', 'node16', 'bundler']) {
+      expect(compile(moduleResolution), moduleResolution).toBe('0');
+    }
   }, 180_000);
 
   it('without the optional peers: SB_MISSING_DEPENDENCY names the package; npm start needs neither', () => {
