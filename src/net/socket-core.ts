@@ -51,8 +51,17 @@ export class SocketCore implements Observable {
    * connection that never received a byte does not pay for one (memory per connection).
    */
   input: ByteQueue | undefined;
-  /** Bytes the current reader needs; raises the pause threshold above readBufferLimit. */
+  /**
+   * Bytes the waiting readers need (the largest); raises the pause threshold above
+   * readBufferLimit. Set only through {@link addDemand} and {@link removeDemand}.
+   */
   demand = 0;
+  /**
+   * Each waiting reader's need, made by the first one. Not one number: with two
+   * readers waiting (`recvExactly` twice), the first to finish reset it to 0 and the
+   * other, needing more than readBufferLimit, then waited forever on a paused socket.
+   */
+  demands: number[] | undefined;
   paused = false;
   /** Peer shut down its write side. */
   eof = false;
@@ -221,6 +230,33 @@ export class SocketCore implements Observable {
     }
   }
 
+  /** A reader now waits for `n` bytes to be buffered (0: for nothing beyond the limit). */
+  addDemand(n: number): void {
+    if (this.demands === undefined) {
+      this.demands = [];
+    }
+    this.demands.push(n);
+    if (n > this.demand) {
+      this.demand = n;
+    }
+    this.maybeResume();
+  }
+
+  /** The reader that waited for `n` bytes is done (a no-op after {@link clearInput}). */
+  removeDemand(n: number): void {
+    const demands = this.demands;
+    const index = demands === undefined ? -1 : demands.indexOf(n);
+    if (index < 0) {
+      return;
+    }
+    demands!.splice(index, 1);
+    let largest = 0;
+    for (const demand of demands!) {
+      largest = Math.max(largest, demand);
+    }
+    this.demand = largest;
+  }
+
   pauseThreshold(): number {
     return Math.max(this.demand, this.readBufferLimit);
   }
@@ -296,6 +332,7 @@ export class SocketCore implements Observable {
   /** Drops all buffered input (used by close()). */
   clearInput(): void {
     this.input?.skip(this.input.length);
+    this.demands = undefined;
     this.demand = 0;
   }
 

@@ -348,8 +348,7 @@ export class Socket implements AsyncDisposable {
       throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'recvExactly: n must be finite');
     }
     const core = this.core;
-    core.demand = n;
-    core.maybeResume();
+    core.addDemand(n);
     try {
       for (;;) {
         if (core.buffered >= n) {
@@ -364,7 +363,7 @@ export class Socket implements AsyncDisposable {
         await this.waitReadable(options, () => core.buffered >= n);
       }
     } finally {
-      core.demand = 0;
+      core.removeDemand(n);
     }
   }
 
@@ -391,8 +390,8 @@ export class Socket implements AsyncDisposable {
     checkCount('recvUntil', 'max', max, 0);
     const core = this.core;
     const overlap = needle.length - 1;
-    core.demand = max === Number.POSITIVE_INFINITY ? 0 : max + needle.length;
-    core.maybeResume();
+    const demand = max === Number.POSITIVE_INFINITY ? 0 : max + needle.length;
+    core.addDemand(demand);
     let searchFrom = 0;
     try {
       for (;;) {
@@ -433,7 +432,7 @@ export class Socket implements AsyncDisposable {
         await this.waitReadable(options, () => core.buffered > seen);
       }
     } finally {
-      core.demand = 0;
+      core.removeDemand(demand);
     }
   }
 

@@ -116,6 +116,28 @@ describe('Socket.recvExactly', () => {
     expect(text(await socket.recvExactly(12))).toBe('aaaabbbbcccc');
   });
 
+  it('two concurrent reads each keep the buffer growing to what they need', async () => {
+    // The second read to start, finishing first, reset the one shared need to 0: the
+    // transport then paused at readBufferLimit and the first read waited forever.
+    const transport = new ScriptedTransport([
+      data('aaaa'),
+      data('bbbb'),
+      data('cccc'),
+      data('dddd'),
+    ]);
+    const socket = Socket.from(transport, { readBufferLimit: 4, trackLeaks: false });
+    const large = socket.recvExactly(12);
+    const small = socket.recvExactly(2);
+    expect(text(await small)).toBe('aa');
+    expect(text(await large)).toBe('aabbbbccccdd');
+    // And recvUntil alongside, which raises the limit to its max the same way.
+    const line = new ScriptedTransport([data('xxxx'), data('yyyy'), data('zz\n'), data('w')]);
+    const lineSocket = Socket.from(line, { readBufferLimit: 4, trackLeaks: false });
+    const untilNewline = lineSocket.recvUntil('\n', { max: 64 });
+    expect(text(await lineSocket.recvExactly(1))).toBe('x');
+    expect(text(await untilNewline)).toBe('xxxyyyyzz');
+  });
+
   it('times out with SB_TIMEOUT leaving the partial bytes buffered', async () => {
     vi.useFakeTimers();
     const { socket, transport } = scripted([data('ab'), pending(), data('cd')]);
