@@ -204,18 +204,27 @@ export class Listener implements Observable, AsyncDisposable {
    * @throws ConnectionError `SB_ABORTED` on abort; `SB_CONNECTION_CLOSED` once the listener is closed.
    */
   async accept(options?: CallOptions): Promise<Socket> {
-    await waitUntil(
-      this,
-      () => this.queue.length > 0 || this.closing || this.closeError !== undefined,
-      options,
-      this.clock,
-      () => new TimeoutError('SB_TIMEOUT', `no connection within ${options?.timeout} ms`),
-    );
-    const socket = this.queue.shift();
-    if (socket !== undefined) {
-      return socket;
+    for (;;) {
+      await waitUntil(
+        this,
+        () => this.queue.length > 0 || this.closing || this.closeError !== undefined,
+        options,
+        this.clock,
+        () => new TimeoutError('SB_TIMEOUT', `no connection within ${options?.timeout} ms`),
+      );
+      const socket = this.queue.shift();
+      if (socket !== undefined) {
+        return socket;
+      }
+      if (this.closing || this.closeError !== undefined) {
+        throw (
+          this.closeError ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the listener is closed')
+        );
+      }
+      // Another accept() waiting at the same time took the connection that woke both
+      // (one wake-up per arrival): wait for the next, as recv() does, instead of
+      // reporting an open listener as closed.
     }
-    throw this.closeError ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the listener is closed');
   }
 
   /** `for await (const socket of listener)`: accepts until the listener is closed. */

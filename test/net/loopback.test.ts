@@ -83,6 +83,24 @@ describe('transports', () => {
     await iterating;
     expect(seen).toHaveLength(1);
   });
+
+  it('listener: concurrent accept() calls each wait for their own connection', async () => {
+    // Both woke on the first arrival; the one that found the queue empty threw
+    // SB_CONNECTION_CLOSED ("the listener is closed") on an open listener.
+    const listener = await loop.listen('127.0.0.1:0');
+    const accepts = [listener.accept(), listener.accept(), listener.accept()];
+    await loop.connect(listener.url);
+    const first = loop.track(await Promise.race(accepts));
+    expect(first.remoteAddress).toMatch(/127\.0\.0\.1:/);
+    await loop.connect(listener.url);
+    await loop.connect(listener.url);
+    const accepted = await Promise.all(accepts);
+    for (const socket of accepted) {
+      loop.track(socket);
+    }
+    expect(new Set(accepted).size).toBe(3);
+    expect(listener.pending).toBe(0);
+  });
 });
 
 describe('the HOWTO half-close exchange', () => {
