@@ -152,6 +152,11 @@ export const ERROR_CODES = {
     summary:
       'The server held more than maxBufferedInputTotal bytes of input; this connection held the most and was cut.',
   },
+  SB_OUTPUT_BUDGET: {
+    class: 'ConnectionError',
+    summary:
+      'The server held more than maxBufferedOutputTotal bytes of output for its peers; this connection held the most and was cut.',
+  },
   SB_ABORTED: {
     class: 'ConnectionError',
     summary:

@@ -29,7 +29,7 @@ export const DEFAULTS = Object.freeze({
   serverFrameTimeout: 30_000,
   /** Client frame timeout: 0 = off. */
   clientFrameTimeout: 0,
-  /** Queued output must drain within this: 30 s. */
+  /** Queued output must progress within this, and be taken by the peer within 2 x this: 30 s. */
   writeTimeout: 30_000,
   /** Connection establishment deadline: 30 s. */
   connectTimeout: 30_000,
@@ -43,6 +43,16 @@ export const DEFAULTS = Object.freeze({
    * holding the most is cut with `SB_MEMORY_BUDGET`.
    */
   maxBufferedInputTotal: 256 * MiB,
+  /**
+   * Server-wide budget for output held for all connections together (switchboard's
+   * queues plus node's writable buffers): 256 MiB, as for input, so the two budgets
+   * bound a server's buffered bytes at 512 MiB whatever its peers do. A peer that
+   * reads drains its queue within a round trip, so only peers that stopped (or
+   * nearly stopped) reading hold output for long: 10,000 healthy chat clients hold
+   * far less than this. Past it, the connection holding the most is cut with
+   * `SB_OUTPUT_BUDGET`.
+   */
+  maxBufferedOutputTotal: 256 * MiB,
   /** Concurrent connections a server accepts. */
   maxConnections: 10_000,
   /** Concurrent connections per client IP: 0 = unlimited. */

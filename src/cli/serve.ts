@@ -122,7 +122,7 @@ const LIMIT_FLAGS: readonly NumericFlag[] = [
     'write-timeout',
     'writeTimeout',
     'ms',
-    `close a connection whose queued output makes no progress for MS ms (default ${DEFAULTS.writeTimeout}; 0 = off)`,
+    `close a connection whose queued output makes no progress for MS ms, or is not taken within 2 x MS (default ${DEFAULTS.writeTimeout}; 0 = off)`,
   ),
   numericFlag(
     'max-queued-output',
@@ -136,6 +136,13 @@ const LIMIT_FLAGS: readonly NumericFlag[] = [
     'maxBufferedInputTotal',
     'bytes',
     `input bytes all connections may hold together (default ${sizeText(DEFAULTS.maxBufferedInputTotal)}); past it the largest holder is cut`,
+    { min: 1 },
+  ),
+  numericFlag(
+    'max-buffered-output-total',
+    'maxBufferedOutputTotal',
+    'bytes',
+    `output bytes all connections may hold together (default ${sizeText(DEFAULTS.maxBufferedOutputTotal)}); past it the largest holder is cut`,
     { min: 1 },
   ),
   numericFlag(

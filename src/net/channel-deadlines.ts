@@ -14,8 +14,17 @@
  * - `frameTimeout`: a frame started (decoder.inFrame) must complete within N ms ->
  *   `SB_FRAME_TIMEOUT` (slowloris). The read loop calls {@link watchFrame} when it
  *   stops and {@link frameDone} for every frame.
- * - `writeTimeout`: queued output made no progress to the kernel for N ms ->
- *   `SB_WRITE_TIMEOUT` (a peer that stopped reading). Armed by {@link watchWrite}.
+ * - `writeTimeout` -> `SB_WRITE_TIMEOUT`, armed by {@link watchWrite}, for either of:
+ *   (a) held output (our batch or node's writable buffer) made no progress to the
+ *   kernel for N ms (a peer that stopped reading); (b) output queued N ms ago or more
+ *   is still held (a peer that takes a byte now and then: it makes progress forever
+ *   while holding its whole queue). For (b) the timer keeps a mark, `queuedTotal` (bytes
+ *   ever queued) at a time: once `queuedTotal - held` (bytes the kernel took) passes it,
+ *   the mark moves to the current total at the check; while it has not, the oldest byte
+ *   held was queued by the mark's time. So each byte is delivered within 2 x N ms of
+ *   being queued (N when the check falls right), O(1) per check and nothing per write.
+ *   A fast bulk transfer, whose queue is never empty but always moving, passes each
+ *   mark in time.
  * A deadline that passes destroys the channel through its owner (the sticky error).
  * The idle and frame watches end with the input ({@link endInput}).
  */
@@ -37,6 +46,14 @@ export interface DeadlineOwner {
 export interface ReadState {
   /** True while reading waits for the channel's own reader (a full inbound queue). */
   readonly paused: boolean;
+}
+
+/** The channel's output as the write deadline sees it (ChannelOutput). */
+export interface WriteState {
+  /** Bytes ever queued. */
+  readonly queuedTotal: number;
+  /** Bytes queued and not yet taken by the kernel (so `queuedTotal - held` were). */
+  readonly held: number;
 }
 
 /** The deadline settings of a channel, ms (0 = off). */
@@ -63,6 +80,7 @@ export class ChannelDeadlines {
   private readonly socket: Socket;
   private readonly decoder: Decoder;
   private readonly input: ReadState;
+  private readonly output: WriteState;
   private readonly clock: Clock;
   /** [checkIdle, checkFrame, checkWrite] as timer callbacks; each created when its deadline is first armed. */
   private timerCallbacks: ((() => void) | undefined)[] = NO_TIMER_CALLBACKS;
@@ -72,6 +90,9 @@ export class ChannelDeadlines {
   private frameStartedAt = 0;
   private writeTimer: unknown;
   private writeWatchStartedAt = 0;
+  /** `queuedTotal` at {@link writeMarkAt}: the bytes up to it must reach the kernel within writeTimeout. */
+  private writeMark = 0;
+  private writeMarkAt = 0;
   /** The input ended: idle and frame timers that fire do nothing more. */
   private inputDone = false;
 
@@ -80,6 +101,7 @@ export class ChannelDeadlines {
     socket: Socket,
     decoder: Decoder,
     input: ReadState,
+    output: WriteState,
     clock: Clock,
     settings: DeadlineSettings,
   ) {
@@ -87,6 +109,7 @@ export class ChannelDeadlines {
     this.socket = socket;
     this.decoder = decoder;
     this.input = input;
+    this.output = output;
     this.clock = clock;
     this.idleTimeout = settings.idleTimeout;
     this.frameTimeout = settings.frameTimeout;
@@ -130,10 +153,12 @@ export class ChannelDeadlines {
     }
   }
 
-  /** Arms the write-progress timer (lazily: one timer while output is pending). */
+  /** Arms the write timer (lazily: one timer while output is held). */
   watchWrite(): void {
     if (this.writeTimeout > 0 && this.writeTimer === undefined) {
       this.writeWatchStartedAt = this.clock.now();
+      this.writeMark = this.output.queuedTotal;
+      this.writeMarkAt = this.writeWatchStartedAt;
       this.writeTimer = this.clock.setTimeout(this.timerCallback(CHECK_WRITE), this.writeTimeout);
     }
   }
@@ -258,24 +283,40 @@ export class ChannelDeadlines {
   private checkWrite(): void {
     this.writeTimer = undefined;
     const socket = this.socket;
-    if (this.owner.error !== undefined || socket.isClosed || socket.writableLength === 0) {
+    const held = this.output.held;
+    if (this.owner.error !== undefined || socket.isClosed || held === 0) {
       return;
     }
     const now = this.clock.now();
-    const progressAt = Math.max(this.writeWatchStartedAt, socket.lastWriteDoneAt);
-    const stalledFor = now - progressAt;
+    const queuedTotal = this.output.queuedTotal;
+    if (queuedTotal - held >= this.writeMark) {
+      // Everything queued by the mark's time has reached the kernel: a new mark.
+      this.writeMark = queuedTotal;
+      this.writeMarkAt = now;
+    }
+    const stalledFor = now - Math.max(this.writeWatchStartedAt, socket.lastWriteDoneAt);
+    const heldFor = now - this.writeMarkAt;
     if (stalledFor >= this.writeTimeout) {
       this.owner.destroy(
         new TimeoutError(
           'SB_WRITE_TIMEOUT',
-          `${socket.writableLength} queued bytes made no progress for writeTimeout ${this.writeTimeout} ms`,
+          `${held} queued bytes made no progress for writeTimeout ${this.writeTimeout} ms`,
+        ),
+      );
+      return;
+    }
+    if (heldFor >= this.writeTimeout) {
+      this.owner.destroy(
+        new TimeoutError(
+          'SB_WRITE_TIMEOUT',
+          `output queued ${heldFor} ms ago is still not taken by the peer (writeTimeout ${this.writeTimeout} ms, ${held} bytes queued)`,
         ),
       );
       return;
     }
     this.writeTimer = this.clock.setTimeout(
       this.timerCallback(CHECK_WRITE),
-      this.writeTimeout - stalledFor,
+      this.writeTimeout - Math.max(stalledFor, heldFor),
     );
   }
 }

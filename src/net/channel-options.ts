@@ -45,7 +45,10 @@ export interface ChannelOptionsFor<Owner, F extends string = string> {
   idleTimeout?: number;
   /** A started frame must complete within this -> `SB_FRAME_TIMEOUT`. Default `DEFAULTS.clientFrameTimeout` (0 = off). */
   frameTimeout?: number;
-  /** Queued output must make progress within this -> `SB_WRITE_TIMEOUT`. Default `DEFAULTS.writeTimeout` (30 s). */
+  /**
+   * Queued output must make progress within this, and be taken by the peer within 2 x
+   * this of being queued -> `SB_WRITE_TIMEOUT`. Default `DEFAULTS.writeTimeout` (30 s).
+   */
   writeTimeout?: number;
   /** Bytes of output queued before `SB_OUTPUT_QUEUE_FULL`. Default `DEFAULTS.maxQueuedOutput` (16 MiB). */
   maxQueuedOutput?: number;

@@ -20,6 +20,13 @@
  * | queued + frame > maxQueuedOutput       | fail the channel: SB_OUTPUT_QUEUE_FULL   |
  * | socket failed before its 'close'       | fail the channel with the socket's error |
  *
+ * Accounting: `held` is what the channel really holds for the peer, the batch plus the
+ * socket's `writableLength` (node's buffer for the kernel); `queuedTotal` counts every
+ * byte ever queued, so `queuedTotal - held` is what the peer's TCP has taken (the write
+ * deadline compares the two, channel-deadlines.ts). With an {@link OutputAccount} (the
+ * server's `maxBufferedOutputTotal`) `held` is reported after every queue and flush, on
+ * every socket event and when a write queued behind a backlog completes: O(1) each.
+ *
  * Every failure goes to the owner's `destroy(error)`: the channel's sticky error, and
  * nothing is thrown from a nextTick callback. The drain wait: one promise shared by
  * every caller without a deadline, settled by {@link ChannelOutput.settleDrain} (the
@@ -50,8 +57,22 @@ export interface OutputOwner {
   destroy(error: Error): void;
 }
 
+/**
+ * A share of a server-wide output budget (implemented by server/output-budget.ts;
+ * declared in net/ so that net/ does not import server/), as InputAccount is.
+ */
+export interface OutputAccount {
+  /** The channel now holds `held` output bytes. */
+  update(held: number): void;
+  /** The connection ended; its bytes leave the budget. Idempotent. */
+  close(): void;
+}
+
 /** One channel's output batch and drain wait. */
 export class ChannelOutput {
+  /** Bytes ever queued (accepted by the queue* methods): see the module comment. */
+  queuedTotal = 0;
+  private account: OutputAccount | undefined;
   private readonly owner: OutputOwner;
   private readonly socket: Socket;
   private readonly maxQueuedOutput: number;
@@ -85,6 +106,36 @@ export class ChannelOutput {
     return this.batchLength;
   }
 
+  /** Output bytes held for the peer: the batch plus node's writable buffer. */
+  get held(): number {
+    return this.batchLength + this.socket.writableLength;
+  }
+
+  /** Reports `held` to `account` from now on (see Channel.setOutputAccount). */
+  setAccount(account: OutputAccount): void {
+    this.account = account;
+    this.socket.writeObserver = this;
+    this.report();
+  }
+
+  /** The account closes (the connection closed, or the channel let go of it). */
+  closeAccount(): void {
+    if (this.account !== undefined) {
+      this.account.close();
+      this.account = undefined;
+      this.socket.writeObserver = undefined;
+    }
+  }
+
+  /** @internal A write queued behind a backlog completed (Socket.writeObserver). */
+  written(): void {
+    this.report();
+  }
+
+  private report(): void {
+    this.account?.update(this.batchLength + this.socket.writableLength);
+  }
+
   /**
    * Queues one frame's encoded chunks.
    * @throws ConnectionError `SB_OUTPUT_QUEUE_FULL` (the channel has failed with it).
@@ -95,6 +146,7 @@ export class ChannelOutput {
       size += chunk.length;
     }
     this.checkQueue(size);
+    this.queuedTotal += size;
     if (size <= COALESCE_LIMIT) {
       // Small frames are copied into one batch buffer, written once per tick: one
       // system call for many frames instead of one (or a writev) per frame.
@@ -113,6 +165,7 @@ export class ChannelOutput {
       this.flush();
       this.socket.writeChunks(chunks);
     }
+    this.report();
   }
 
   /**
@@ -137,8 +190,10 @@ export class ChannelOutput {
     // Checked after encoding, which is when the size is known; the bytes written past
     // batchLength count only once batchLength moves.
     this.checkQueue(size);
+    this.queuedTotal += size;
     this.batchLength += size;
     this.scheduleFlush();
+    this.report();
     return true;
   }
 
@@ -153,6 +208,7 @@ export class ChannelOutput {
     } catch {
       return false; // checkQueue failed the channel
     }
+    this.queuedTotal += size;
     if (size <= COALESCE_LIMIT) {
       let batch = this.batch;
       if (batch === undefined || this.batchLength + size > batch.length) {
@@ -161,7 +217,8 @@ export class ChannelOutput {
       batch.set(wire, this.batchLength);
       this.batchLength += size;
       this.scheduleFlush();
-      return true;
+      this.report();
+      return this.owner.error === undefined; // the report may have cut it (output budget)
     }
     this.flush();
     if (this.owner.error !== undefined) {
@@ -174,7 +231,8 @@ export class ChannelOutput {
       this.owner.destroy(toSwitchboardError(error));
       return false;
     }
-    return true;
+    this.report();
+    return this.owner.error === undefined; // the report may have cut it (output budget)
   }
 
   /** Fails the channel with SB_OUTPUT_QUEUE_FULL if `size` more bytes would pass maxQueuedOutput. */
@@ -256,6 +314,7 @@ export class ChannelOutput {
         this.owner.destroy(toSwitchboardError(error));
       }
     }
+    this.report();
   }
 
   /** Gives an unwritten batch's memory back (the channel lets go of its connection). */
@@ -271,6 +330,15 @@ export class ChannelOutput {
    * its high-water mark (no wait), else the drain wait.
    */
   drain(options: CallOptions | undefined, clock: Clock): Promise<void> | undefined {
+    const error = this.owner.error;
+    if (error !== undefined) {
+      // Failed while queuing (the server's output budget cut this very connection): a
+      // drain wait made now would never settle. Rejected, and handled as the shared
+      // wait is, for callers that do not await.
+      const failed = Promise.reject(error);
+      failed.catch(ignoreRejection);
+      return failed;
+    }
     const socket = this.socket;
     if (socket.writableLength < socket.writableHighWaterMark) {
       return undefined;
@@ -295,8 +363,12 @@ export class ChannelOutput {
     return this.drainSignal;
   }
 
-  /** Settles the shared drain wait if the socket is below its high-water mark or dead. */
+  /**
+   * Settles the shared drain wait if the socket is below its high-water mark or dead.
+   * Called on every socket event ('drain' among them): the output account hears of it too.
+   */
   settleDrain(): void {
+    this.report();
     if (this.resolveDrain === undefined) {
       return;
     }

@@ -48,7 +48,7 @@ import {
   resolveFraming,
   splitOpenChannelOptions,
 } from './channel-options.js';
-import { ChannelOutput, COALESCE_LIMIT, encodeRun } from './channel-output.js';
+import { ChannelOutput, COALESCE_LIMIT, encodeRun, type OutputAccount } from './channel-output.js';
 import { channelReadable, channelWritable } from './channel-streams.js';
 import type { CallOptions, Clock, Observable } from './clock.js';
 import { type ConnectOptions, connect } from './connect.js';
@@ -60,6 +60,7 @@ import type { Socket } from './socket.js';
 
 export type { InputAccount } from './channel-input.js';
 export type { ChannelHeartbeatOptions } from './channel-options.js';
+export type { OutputAccount } from './channel-output.js';
 
 /** Handles a REQUEST in sbp mode; its result is sent back as the RESPONSE body. */
 export type RequestHandler = SbpRequestHandler<Channel>;
@@ -170,6 +171,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       socket,
       this.decoder,
       this.inbound,
+      this.output,
       this.clock,
       resolved,
     );
@@ -329,6 +331,21 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    */
   setInputAccount(account: InputAccount): void {
     this.input.setAccount(account);
+  }
+
+  /**
+   * @internal Reports the output this channel holds for its peer (its batch plus the
+   * socket's writable buffer) to `account` from now on: after every frame queued and
+   * batch flushed, and on every socket event (the server's `maxBufferedOutputTotal`;
+   * a cut arrives as `destroy(SB_OUTPUT_BUDGET)`).
+   */
+  setOutputAccount(account: OutputAccount): void {
+    this.output.setAccount(account);
+  }
+
+  /** @internal Output bytes held for the peer now: the batch plus node's writable buffer. */
+  get heldOutput(): number {
+    return this.output.held;
   }
 
   /**
@@ -698,6 +715,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     this.deadlines.stop();
     if (this.socket.isClosed) {
       this.input.closeAccount();
+      this.output.closeAccount();
       this.unobserveSocket();
       this.session?.rejectPending(
         this.failure ?? new ConnectionError('SB_CONNECTION_CLOSED', 'the channel closed'),
@@ -886,6 +904,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
     this.deadlines.stop();
     this.input.stopQuietTimer();
     this.input.dropAccount();
+    this.output.closeAccount();
     this.output.discard();
     this.unobserveSocket();
     this.socket.release();

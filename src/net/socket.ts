@@ -598,6 +598,12 @@ export class Socket implements AsyncDisposable {
   lastWriteDoneAt = 0;
 
   /**
+   * @internal Told when a write queued behind a backlog completed, i.e. node's writable
+   * buffer shrank (a Channel reporting its output to the server's output budget).
+   */
+  writeObserver: { written(): void } | undefined = undefined;
+
+  /**
    * Hands `bytes` to the transport and keeps {@link lastWriteDoneAt}. With nothing queued
    * ahead of them, node gives the bytes to the kernel within this call, so the time is
    * stamped now and the write takes no completion callback. Why: a callback makes node
@@ -623,6 +629,7 @@ export class Socket implements AsyncDisposable {
     if (this.writeDoneCallback === undefined) {
       this.writeDoneCallback = () => {
         this.lastWriteDoneAt = this.core.clock.now();
+        this.writeObserver?.written();
       };
     }
     return this.writeDoneCallback;

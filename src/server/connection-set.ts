@@ -8,7 +8,7 @@
  * One set per server (per worker process with `processes`). It owns what would cost
  * memory per connection if each held its own: the deadline clock ({@link SharedTimers}),
  * the idle deadlines of dormant connections and the sleep checks of running ones (two
- * {@link DeadlineQueue}s, input-first bodies only), and the input budget. Connections
+ * {@link DeadlineQueue}s, input-first bodies only), and the input and output budgets. Connections
  * reach them only through the narrow {@link ConnectionHost} the set gives them.
  *
  * Shutdown: `drain(timeout)` aborts every connection's `info.signal` (handlers that
@@ -28,6 +28,7 @@ import {
 import { type ConnectionBody, isInputFirst } from './connection-handler.js';
 import type { LiveTraffic } from './dispatch/protocol.js';
 import { InputBudget } from './input-budget.js';
+import { OutputBudget } from './output-budget.js';
 import type { ProxyPreamble } from './raw-socket.js';
 import { DeadlineQueue, SharedTimers } from './timers.js';
 
@@ -36,6 +37,7 @@ export class ConnectionSet {
   /** What every connection of this set reaches it through (one object per set). */
   readonly #host: ConnectionHost;
   readonly #inputBudget: InputBudget;
+  readonly #outputBudget: OutputBudget;
   readonly #live = new Set<ServedConnection>();
   readonly #idle = new Set<() => void>();
   /** Idle deadlines of dormant connections (null when idleTimeout is off). */
@@ -52,6 +54,7 @@ export class ConnectionSet {
     const timers = new SharedTimers(settings.clock ?? systemClock);
     const idleTimeout = settings.limits.idleTimeout;
     this.#inputBudget = new InputBudget(settings.limits.maxBufferedInputTotal);
+    this.#outputBudget = new OutputBudget(settings.limits.maxBufferedOutputTotal);
     const deadlines =
       inputFirst && idleTimeout > 0
         ? new DeadlineQueue<ServedConnection>(timers, idleTimeout, (connection) =>
@@ -76,6 +79,7 @@ export class ConnectionSet {
       reportRequestError: (error: SwitchboardError) => metrics.recordError(error.code),
       timers,
       inputBudget: this.#inputBudget,
+      outputBudget: this.#outputBudget,
       scheduleDeadline: (connection) => (deadlines === null ? -1 : deadlines.add(connection)),
       cancelDeadline: (slot) => {
         if (slot >= 0) {
@@ -96,6 +100,11 @@ export class ConnectionSet {
   /** The input budget every connection of this set counts in (a PROXY header being read, too). */
   get inputBudget(): InputBudget {
     return this.#inputBudget;
+  }
+
+  /** The output budget every connection's channel counts in. */
+  get outputBudget(): OutputBudget {
+    return this.#outputBudget;
   }
 
   /** Connections being served. */
@@ -127,6 +136,7 @@ export class ConnectionSet {
       bytesIn: 0,
       bytesOut: 0,
       bufferedInput: this.#inputBudget.total,
+      bufferedOutput: this.#outputBudget.total,
     };
     for (const connection of this.#live) {
       const stats = connection.traffic ?? undefined;

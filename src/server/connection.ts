@@ -61,6 +61,7 @@ import type { ConnectionBody, ConnectionInfo } from './connection-handler.js';
 import type { InputBudget } from './input-budget.js';
 import type { ConnectionLimits } from './limits.js';
 import { reportConnectionError, type ServerMetrics } from './metrics.js';
+import type { OutputBudget } from './output-budget.js';
 import type { ProxyHeader } from './proxy-protocol.js';
 import {
   type DormantEvent,
@@ -79,7 +80,7 @@ export interface ConnectionSettings {
   readonly framing: Framing;
   /**
    * Deadlines and bounds (limits.ts); in a `processes` worker, `maxBufferedInputTotal`
-   * is its share. `Infinity` = no input budget.
+   * and `maxBufferedOutputTotal` are its shares. `Infinity` = no such budget.
    */
   readonly limits: ConnectionLimits;
   /** TLS, handshaken per connection (after any PROXY header), or null for plain TCP. */
@@ -110,6 +111,8 @@ export interface ConnectionHost {
   readonly timers: SharedTimers;
   /** The input budget every connection's channel reports to. */
   readonly inputBudget: InputBudget;
+  /** The output budget every connection's channel reports to. */
+  readonly outputBudget: OutputBudget;
   /** Queues `connection.onDeadline()` idleTimeout from now; the slot, or -1 when idleTimeout is off. */
   scheduleDeadline(connection: ServedConnection): number;
   /** Cancels a slot {@link scheduleDeadline} returned (-1: nothing). */
@@ -477,6 +480,8 @@ export class ServedConnection implements ConnectionInfo, DormantSleeper {
     }
     // May cut this very connection when the server is over its input budget.
     channel.setInputAccount(this.#owner.inputBudget.open(channel));
+    // And over its output budget (it holds nothing yet: a cut can come with a write).
+    channel.setOutputAccount(this.#owner.outputBudget.open(channel));
     this.#phase = 'running';
     if (this.#owner.inputFirst) {
       this.#sleepMark = -1;

@@ -33,7 +33,7 @@ export const SERVER_LIMITS_SCHEMA = {
   idleTimeout: { kind: 'ms', default: DEFAULTS.serverIdleTimeout as number },
   /** A started frame (and the PROXY header) must complete within this, ms. Default 30000. 0 = off. */
   frameTimeout: { kind: 'ms', default: DEFAULTS.serverFrameTimeout as number },
-  /** Queued output must be taken by the peer within this, ms. Default 30000. 0 = off. */
+  /** Queued output must progress within this and be taken by the peer within 2 x this, ms. Default 30000. 0 = off. */
   writeTimeout: { kind: 'ms', default: DEFAULTS.writeTimeout as number },
   /** Bytes queued for a slow reader before the connection is cut, bytes. Default 16 MiB. */
   maxQueuedOutput: { kind: 'bytes', default: DEFAULTS.maxQueuedOutput as number, min: 1 },
@@ -46,6 +46,17 @@ export const SERVER_LIMITS_SCHEMA = {
   maxBufferedInputTotal: {
     kind: 'bytes',
     default: DEFAULTS.maxBufferedInputTotal as number,
+    min: 1,
+  },
+  /**
+   * Output bytes all connections together may hold (queued by switchboard plus node's
+   * writable buffers), bytes. Default 256 MiB. Past it the connection holding the most
+   * is cut (`SB_OUTPUT_BUDGET`). `processes`: each worker gets total / workers.
+   * `Infinity` = no budget (trusted peers only).
+   */
+  maxBufferedOutputTotal: {
+    kind: 'bytes',
+    default: DEFAULTS.maxBufferedOutputTotal as number,
     min: 1,
   },
   /** sbp `onRequest`: a handler must answer within this, ms, or the client gets an ERROR. Default 30000. 0 = off. */
@@ -81,6 +92,7 @@ export const CONNECTION_LIMIT_NAMES = [
   'writeTimeout',
   'maxQueuedOutput',
   'maxBufferedInputTotal',
+  'maxBufferedOutputTotal',
 ] as const satisfies readonly (keyof typeof SERVER_LIMITS_SCHEMA)[];
 
 /** The per-connection limits, resolved (see {@link CONNECTION_LIMIT_NAMES}). Times in ms, sizes in bytes. */

@@ -80,13 +80,19 @@ export interface MetricsSnapshot {
   errors: Partial<Record<ErrorCode, number>>;
   /** Input bytes held by open connections now (gauge; bounded by maxBufferedInputTotal). */
   bufferedInput: number;
+  /** Output bytes held for open connections now (gauge; bounded by maxBufferedOutputTotal). */
+  bufferedOutput: number;
   handlerLatency: Record<LatencyKind, { counts: number[]; sum: number; count: number }>;
 }
 
 /** What a process worker sends the primary: counter increments since its last report. */
 export type MetricsDelta = Omit<
   MetricsSnapshot,
-  'connectionsOpen' | 'connectionsAccepted' | 'connectionsRefused' | 'bufferedInput'
+  | 'connectionsOpen'
+  | 'connectionsAccepted'
+  | 'connectionsRefused'
+  | 'bufferedInput'
+  | 'bufferedOutput'
 >;
 
 /**
@@ -132,6 +138,7 @@ export class ServerMetrics {
         bytesIn: number;
         bytesOut: number;
         bufferedInput: number;
+        bufferedOutput: number;
       })
     | null = null;
 
@@ -171,6 +178,7 @@ export class ServerMetrics {
       bytesIn: 0,
       bytesOut: 0,
       bufferedInput: 0,
+      bufferedOutput: 0,
     };
     return {
       connectionsOpen: this.connectionsOpen,
@@ -182,6 +190,7 @@ export class ServerMetrics {
       bytesOut: this.bytesOut + live.bytesOut,
       errors: Object.fromEntries(this.errors),
       bufferedInput: live.bufferedInput,
+      bufferedOutput: live.bufferedOutput,
       handlerLatency: {
         frame: latency(this.handlerLatency.frame),
         connection: latency(this.handlerLatency.connection),
@@ -194,8 +203,14 @@ export class ServerMetrics {
    * counters (used by process workers, whose primary owns the totals).
    */
   takeDelta(): MetricsDelta {
-    const { connectionsOpen, connectionsAccepted, connectionsRefused, bufferedInput, ...snapshot } =
-      this.snapshot();
+    const {
+      connectionsOpen,
+      connectionsAccepted,
+      connectionsRefused,
+      bufferedInput,
+      bufferedOutput,
+      ...snapshot
+    } = this.snapshot();
     const delta: MetricsDelta = {
       ...snapshot,
       framesIn: this.framesIn,

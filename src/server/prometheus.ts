@@ -173,6 +173,14 @@ function registerServerMetrics(prom: PromClient, registry: AnyRegistry, metrics:
       this.set(metrics.snapshot().bufferedInput);
     },
   });
+  new prom.Gauge({
+    name: 'switchboard_buffered_output_bytes',
+    help: 'Output bytes held for open connections (queued by switchboard and in node socket buffers).',
+    registers,
+    collect() {
+      this.set(metrics.snapshot().bufferedOutput);
+    },
+  });
   counter(
     'switchboard_received_frames_total',
     'Frames decoded from clients.',

@@ -113,7 +113,11 @@ export interface ServerOptions<F extends string = string, H extends string = str
   idleTimeout?: number;
   /** A started frame, the PROXY header and the TLS handshake must complete within this (`SB_FRAME_TIMEOUT`), ms. Default 30000. 0 = off. */
   frameTimeout?: number;
-  /** Queued output must make progress within this (`SB_WRITE_TIMEOUT`), ms. Default 30000. 0 = off. */
+  /**
+   * Queued output must make progress within this, and be taken by the peer within 2 x
+   * this of being queued (`SB_WRITE_TIMEOUT`: a reader that stopped, or takes a byte now
+   * and then), ms. Default 30000. 0 = off.
+   */
   writeTimeout?: number;
   /** Output bytes queued for one connection before it is cut (`SB_OUTPUT_QUEUE_FULL`). Default 16 MiB. */
   maxQueuedOutput?: number;
@@ -125,6 +129,14 @@ export interface ServerOptions<F extends string = string, H extends string = str
    * Default 256 MiB (`DEFAULTS.maxBufferedInputTotal`). `Infinity` = no budget.
    */
   maxBufferedInputTotal?: number;
+  /**
+   * Output bytes all connections together may hold: what switchboard queued for them
+   * plus node's writable buffers (peers that do not read). Past it, the connection
+   * holding the most is cut with `SB_OUTPUT_BUDGET`; the others keep being served.
+   * With `processes`, each worker gets `floor(total / workers)`. Default 256 MiB
+   * (`DEFAULTS.maxBufferedOutputTotal`). `Infinity` = no budget.
+   */
+  maxBufferedOutputTotal?: number;
   /** Kernel accept backlog. Default 511. */
   backlog?: number;
   /** TLS (and mutual TLS). Default: plain TCP. */

@@ -182,6 +182,24 @@ export class ScriptedTransport extends EventEmitter implements SocketTransport {
     return this.writableLength < this.writableHighWaterMark;
   }
 
+  /**
+   * Completes the oldest held write only (the peer read a little: a slow reader's
+   * writes do progress); emits 'drain' if that emptied a full queue. False when none is held.
+   */
+  completeWrite(): boolean {
+    const write = this.stalled.shift();
+    if (write === undefined) {
+      return false;
+    }
+    const wasFull = this.writableLength >= this.writableHighWaterMark;
+    this.writableLength -= write.bytes;
+    write.callback?.(null);
+    if (wasFull && this.writableLength === 0) {
+      this.emit('drain');
+    }
+    return true;
+  }
+
   /** Completes held writes (the peer read them); emits 'drain' if the queue was full. */
   flushWrites(): void {
     const wasFull = this.writableLength >= this.writableHighWaterMark;

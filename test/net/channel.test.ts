@@ -7,7 +7,7 @@ import {
   type SbpTypeCode,
 } from '../../src/codec/sbp.js';
 import { NEED_DATA } from '../../src/codec/types.js';
-import { TimeoutError, UnexpectedEofError } from '../../src/errors.js';
+import { ConnectionError, TimeoutError, UnexpectedEofError } from '../../src/errors.js';
 import { Channel, type ChannelOptions } from '../../src/net/channel.js';
 import { Socket } from '../../src/net/socket.js';
 import {
@@ -303,6 +303,97 @@ describe('Channel send', () => {
       transport.flushWrites();
     }
     await vi.advanceTimersByTimeAsync(5000);
+    expect(transport.destroyed).toBe(false);
+    channel.destroy();
+  });
+
+  it('an output account hears every change of what is held, and a cut while queuing rejects that send', async () => {
+    const { channel, transport } = channelOver(
+      [pending()],
+      { framing: 'line' },
+      { stallWrites: true, highWaterMark: 64 },
+    );
+    const reports: number[] = [];
+    let closed = 0;
+    channel.setOutputAccount({
+      update: (held) => {
+        reports.push(held);
+        if (held > 100) {
+          channel.destroy(new ConnectionError('SB_OUTPUT_BUDGET', 'cut for the test'));
+        }
+      },
+      close: () => {
+        closed += 1;
+      },
+    });
+    await channel.send('a'.repeat(9)); // 10 bytes in the batch
+    expect(reports.at(-1)).toBe(10);
+    await new Promise((resolve) => setImmediate(resolve)); // flushed: now in the socket
+    expect(transport.writableLength).toBe(10);
+    await channel.send('c'.repeat(19)); // queued behind the first: a write with a callback
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reports.at(-1)).toBe(30);
+    expect(channel.heldOutput).toBe(30);
+    transport.flushWrites(); // taken: the second write's callback reports it
+    expect(reports.at(-1)).toBe(0);
+    // Over the account's limit while queuing: this very send rejects (no drain wait
+    // that would never settle), and the account closes with the connection.
+    await expect(channel.send('b'.repeat(200))).rejects.toMatchObject({
+      code: 'SB_OUTPUT_BUDGET',
+    });
+    expect(transport.destroyed).toBe(true);
+    expect(closed).toBe(1);
+  });
+
+  it('writeTimeout: a slow reader whose writes keep completing one by one is still cut', async () => {
+    // The peer takes a little every 400 ms, so one queued write completes each time
+    // ("progress"), yet what was queued first stays held: before, that kept the queue
+    // forever (each completion pushed the deadline back).
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver(
+      [pending()],
+      { framing: 'line', writeTimeout: 1000 },
+      { stallWrites: true, highWaterMark: 1 << 20 },
+    );
+    for (let index = 0; index < 40; index++) {
+      await channel.send(`line ${index}`);
+      await vi.advanceTimersByTimeAsync(0); // each its own tick: its own write
+    }
+    expect(transport.writes).toHaveLength(40);
+    let steps = 0;
+    // Bounded: cut within 2 x writeTimeout (5 steps of 400 ms); 40 writes would last 16 s.
+    while (!transport.destroyed && steps < 10) {
+      await vi.advanceTimersByTimeAsync(400);
+      expect(transport.destroyed || transport.completeWrite()).toBe(true);
+      steps += 1;
+    }
+    expect(transport.destroyed).toBe(true);
+    expect(steps).toBeGreaterThan(2); // not before writeTimeout
+    expect(steps).toBeLessThanOrEqual(5);
+    await expect(channel.receive()).rejects.toMatchObject({
+      code: 'SB_WRITE_TIMEOUT',
+      message: expect.stringContaining('still not taken by the peer'),
+    });
+  });
+
+  it('writeTimeout: a queue that is never empty but keeps moving is not cut', async () => {
+    // A bulk sender to a fast reader: one write always in flight, each taken well
+    // within writeTimeout.
+    vi.useFakeTimers();
+    const { channel, transport } = channelOver(
+      [pending()],
+      { framing: 'line', writeTimeout: 1000 },
+      { stallWrites: true, highWaterMark: 1 << 20 },
+    );
+    await channel.send('first');
+    await vi.advanceTimersByTimeAsync(0);
+    for (let step = 0; step < 30; step++) {
+      await channel.send(`more ${step}`);
+      await vi.advanceTimersByTimeAsync(300);
+      expect(transport.completeWrite()).toBe(true); // the older one; the newest stays held
+      expect(transport.writableLength).toBeGreaterThan(0);
+    }
+    await vi.advanceTimersByTimeAsync(0);
     expect(transport.destroyed).toBe(false);
     channel.destroy();
   });

@@ -185,6 +185,7 @@ describe('a flood of empty frames', () => {
           writeTimeout: 30_000,
           maxQueuedOutput: 1 << 20,
           maxBufferedInputTotal: Number.POSITIVE_INFINITY,
+          maxBufferedOutputTotal: Number.POSITIVE_INFINITY,
         },
         tls: null,
         metrics,

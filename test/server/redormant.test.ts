@@ -66,6 +66,7 @@ async function rig(
       writeTimeout: 30_000,
       maxQueuedOutput: 1 << 20,
       maxBufferedInputTotal: 1 << 20,
+      maxBufferedOutputTotal: 1 << 20,
     },
     tls: null,
     metrics,

@@ -215,6 +215,7 @@ async function processesDispatcher(options: DispatcherOptions): Promise<Dispatch
       ...limits,
       // Each worker enforces its share: connections are spread evenly over workers.
       maxBufferedInputTotal: Math.max(1, Math.floor(limits.maxBufferedInputTotal / workers)),
+      maxBufferedOutputTotal: Math.max(1, Math.floor(limits.maxBufferedOutputTotal / workers)),
     },
     proxyProtocol: options.proxyProtocol,
     unixAddress: settings.unixAddress ?? null,

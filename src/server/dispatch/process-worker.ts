@@ -76,6 +76,7 @@ function report(): { delta: MetricsDelta; live: LiveTraffic } {
       bytesIn: 0,
       bytesOut: 0,
       bufferedInput: 0,
+      bufferedOutput: 0,
     },
   };
 }

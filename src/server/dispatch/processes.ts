@@ -317,6 +317,7 @@ const NO_TRAFFIC: LiveTraffic = Object.freeze({
   bytesIn: 0,
   bytesOut: 0,
   bufferedInput: 0,
+  bufferedOutput: 0,
 });
 /** How long workers get to exit after `close()` before they are killed, ms. */
 const EXIT_GRACE_MS = 5000;
@@ -424,13 +425,21 @@ export class ProcessDispatcher {
   }
 
   liveTraffic(): LiveTraffic {
-    const sum = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, bufferedInput: 0 };
+    const sum = {
+      framesIn: 0,
+      framesOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      bufferedInput: 0,
+      bufferedOutput: 0,
+    };
     for (const slot of this.#slots) {
       sum.framesIn += slot.live.framesIn;
       sum.framesOut += slot.live.framesOut;
       sum.bytesIn += slot.live.bytesIn;
       sum.bytesOut += slot.live.bytesOut;
       sum.bufferedInput += slot.live.bufferedInput;
+      sum.bufferedOutput += slot.live.bufferedOutput;
     }
     return sum;
   }

@@ -102,6 +102,8 @@ export interface LiveTraffic {
   bytesOut: number;
   /** Input bytes the connections hold now (the input budget's total). */
   bufferedInput: number;
+  /** Output bytes held for the connections now (the output budget's total). */
+  bufferedOutput: number;
 }
 
 /** Everything a worker process needs to serve connections (sent in its `init` message). */
@@ -111,7 +113,7 @@ export interface ProcessWorkerConfig {
   handler: HandlerChoice;
   framing: string;
   maxFrame: number;
-  /** The server's connection limits; `maxBufferedInputTotal` is this worker's share (total / workers). */
+  /** The server's connection limits; `maxBufferedInputTotal` and `maxBufferedOutputTotal` are this worker's shares (total / workers). */
   limits: ConnectionLimits;
   proxyProtocol: boolean;
   /** The listen address when it is a Unix socket (node reports no Unix peer address). */
