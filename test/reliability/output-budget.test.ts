@@ -189,3 +189,105 @@ describe('output budget', () => {
     expect(server.metrics.errors.SB_OUTPUT_BUDGET ?? 0).toBe(0);
   });
 });
+
+/** Counts the numbered lines `<seq padded to 10> x...` a chat reader gets; probes apart. */
+class LineReader {
+  next = 0;
+  probes = 0;
+  outOfOrder = 0;
+  private carry = '';
+  constructor(socket: net.Socket) {
+    socket.setEncoding('latin1');
+    socket.on('data', (text: string) => {
+      const lines = (this.carry + text).split('\n');
+      this.carry = lines.pop()!;
+      for (const line of lines) {
+        if (line.startsWith('probe')) {
+          this.probes += 1;
+        } else {
+          this.outOfOrder += Number.parseInt(line.slice(0, 10), 10) === this.next ? 0 : 1;
+          this.next += 1;
+        }
+      }
+    });
+  }
+}
+
+describe.each(['loop', 'threads', 'processes'] as const)(
+  'output budget, chat broadcast nobody reads, %s',
+  (dispatch) => {
+    it('non-readers under maxQueuedOutput are cut with SB_OUTPUT_BUDGET; readers get every line once, in order', async () => {
+      const LINES = 8_000; // 8 MB: more than a non-reader's kernel buffers take
+      const WINDOW = 256; // lines the flooder may be ahead of the slowest reader
+      const budget = 4 * MiB;
+      const server = await tracker.server({
+        handler: 'chat',
+        framing: 'line',
+        dispatch,
+        workers: 2, // processes: 2 MiB each
+        maxFrame: 4096,
+        maxQueuedOutput: 16 * MiB, // no non-reader gets near it: only the budget cuts
+        maxBufferedOutputTotal: budget,
+        closeTimeout: 1000,
+      });
+      // Non-readers first: in processes each worker seats its connections in order.
+      for (let index = 0; index < 4; index += 1) {
+        const socket = await tracker.socket(server.address);
+        socket.pause();
+        socket.on('error', () => undefined);
+      }
+      const readers = [
+        new LineReader(await tracker.socket(server.address)),
+        new LineReader(await tracker.socket(server.address)),
+      ];
+      const flooder = await tracker.socket(server.address);
+      flooder.on('data', () => undefined);
+      await until(() => {
+        if (readers.every((reader) => reader.probes > 0)) {
+          return true;
+        }
+        flooder.write('probe\n');
+        return false;
+      }, WAIT_MS);
+      const padding = 'x'.repeat(1000 - 11);
+      let seq = 0;
+      let peak = 0;
+      await new Promise<void>((resolve) => {
+        const writeSome = (): void => {
+          peak = Math.max(peak, server.metrics.bufferedOutput);
+          while (seq < LINES) {
+            // Readers share this machine's CPU: keep them at most WINDOW lines behind, so
+            // only the non-readers hold output for long.
+            if (seq - Math.min(...readers.map((reader) => reader.next)) > WINDOW) {
+              setTimeout(writeSome, 2);
+              return;
+            }
+            let text = '';
+            for (const end = Math.min(LINES, seq + 64); seq < end; seq += 1) {
+              text += `${String(seq).padStart(10, '0')}${padding}\n`;
+            }
+            if (!flooder.write(text, 'latin1')) {
+              flooder.once('drain', writeSome);
+              return;
+            }
+          }
+          resolve();
+        };
+        writeSome();
+      });
+      await until(() => readers.every((reader) => reader.next >= LINES), 60_000);
+      for (const reader of readers) {
+        expect(reader.next).toBe(LINES);
+        expect(reader.outOfOrder).toBe(0);
+      }
+      await until(() => (server.metrics.errors.SB_OUTPUT_BUDGET ?? 0) >= 1, WAIT_MS);
+      expect(server.metrics.errors.SB_OUTPUT_QUEUE_FULL ?? 0).toBe(0);
+      expect(peak).toBeLessThanOrEqual(budget);
+      expect(server.metrics.bufferedOutput).toBeLessThanOrEqual(budget);
+      // The readers and the flooder are still served.
+      expect(server.connections).toBeGreaterThanOrEqual(3);
+      flooder.write('probe\n');
+      await until(() => readers.every((reader) => reader.probes > 1), WAIT_MS);
+    }, 120_000);
+  },
+);
