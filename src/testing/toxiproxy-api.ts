@@ -32,6 +32,7 @@ import http from 'node:http';
 import { checkOptionsObject } from '../arguments.js';
 import { InvalidArgumentError, toSwitchboardError } from '../errors.js';
 import { listeningText } from '../net/address.js';
+import { resolveOptions } from '../options.js';
 import type { FaultProxy } from './fault-proxy.js';
 import type { FaultProxyEvent } from './fault-types.js';
 import { validateProxyAddresses } from './proxy-address.js';
@@ -51,12 +52,36 @@ const MAX_BODY_BYTES = 1024 * 1024;
 /** A request must arrive whole within this (Toxiproxy's read timeout is 15 s). */
 const REQUEST_TIMEOUT_MS = 15_000;
 
+/**
+ * The server's own defaults table (as FaultProxy keeps its own): Toxiproxy has no such
+ * caps, but without them a client can POST proxies or toxics until memory (or file
+ * descriptors: a proxy is a listening socket) runs out.
+ */
+const OPTION_SCHEMA = {
+  listen: { kind: 'string', default: '127.0.0.1:8474' },
+  seed: { kind: 'count', default: DEFAULT_SEED as number },
+  /** Proxies the collection holds; one more is refused with 507. */
+  maxProxies: { kind: 'count', default: 256 as number, min: 1 },
+  /** Toxics one proxy holds; one more is refused with 507. */
+  maxToxicsPerProxy: { kind: 'count', default: 64 as number, min: 1 },
+} as const;
+
 /** Options of {@link ToxiproxyServer.start}. */
 export interface ToxiproxyServerOptions {
   /** Where the API listens, `HOST:PORT` on a loopback host. Default `127.0.0.1:8474`. */
   listen?: string;
   /** PRNG seed of every proxy (jitter, toxicity, message probabilities). Default 1. */
   seed?: number;
+  /**
+   * Proxies the server holds at once (default 256); creating one more is answered 507
+   * `{"error": "too many proxies", "status": 507}`.
+   */
+  maxProxies?: number;
+  /**
+   * Toxics one proxy holds at once (default 64); adding one more is answered 507
+   * `{"error": "too many toxics", "status": 507}`.
+   */
+  maxToxicsPerProxy?: number;
   /** Called for each proxy's events, with the proxy's name. Must not throw. */
   onEvent?: (proxy: string, event: FaultProxyEvent) => void;
 }
@@ -107,18 +132,18 @@ export class ToxiproxyServer {
   /** Starts the API. Rejects on a non-loopback listen address or a listen error. */
   static async start(given: ToxiproxyServerOptions = {}): Promise<ToxiproxyServer> {
     const options = checkOptionsObject('ToxiproxyServer', given) ?? {};
-    const listen = options.listen ?? '127.0.0.1:8474';
-    if (typeof listen !== 'string') {
+    if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
       throw new InvalidArgumentError(
         'SB_BAD_OPTION',
-        'ToxiproxyServer: "listen" must be a HOST:PORT string',
+        'ToxiproxyServer: option "onEvent" must be a function',
       );
     }
-    const seed = options.seed ?? DEFAULT_SEED;
-    if (!Number.isSafeInteger(seed) || seed < 0) {
+    const resolved = resolveOptions('ToxiproxyServer', OPTION_SCHEMA, options, {}, ['onEvent']);
+    const { listen, seed } = resolved;
+    if (!Number.isSafeInteger(seed)) {
       throw new InvalidArgumentError(
         'SB_BAD_OPTION',
-        'ToxiproxyServer: "seed" must be an integer >= 0',
+        'ToxiproxyServer: option "seed" must be a safe integer >= 0',
       );
     }
     validateProxyAddresses(listen, '127.0.0.1:1');
@@ -135,7 +160,11 @@ export class ToxiproxyServer {
         resolve();
       });
     });
-    return new ToxiproxyServer(server, new ProxyCollection(seed, options.onEvent));
+    const limits = {
+      maxProxies: resolved.maxProxies,
+      maxToxicsPerProxy: resolved.maxToxicsPerProxy,
+    };
+    return new ToxiproxyServer(server, new ProxyCollection(seed, options.onEvent, limits));
   }
 
   /** The listening address as `HOST:PORT`. */

@@ -46,6 +46,19 @@ const ERR_PROXY_EXISTS = (): ApiError => new ApiError(409, 'proxy already exists
 const ERR_TOXIC_EXISTS = (): ApiError => new ApiError(409, 'toxic already exists');
 const ERR_TOXIC_NOT_FOUND = (): ApiError => new ApiError(404, 'toxic not found');
 const ERR_INVALID_TOXIC_TYPE = (): ApiError => new ApiError(400, 'invalid toxic type');
+/**
+ * Toxiproxy has no cap, so no error of its own to follow. 507 (Insufficient Storage: the
+ * server cannot store what the request asks for) keeps it apart from 409, which clients
+ * read as "already exists" (toxiproxy-ruby raises ProxyExists on it), and from 400, which
+ * says the request itself was wrong.
+ */
+const ERR_TOO_MANY_PROXIES = (): ApiError => new ApiError(507, 'too many proxies');
+const ERR_TOO_MANY_TOXICS = (): ApiError => new ApiError(507, 'too many toxics');
+/**
+ * Longest proxy or toxic name, in UTF-16 units. Toxiproxy has no limit; without one a
+ * name is a request body's worth (1 MiB) of memory held per proxy and per toxic.
+ */
+export const MAX_NAME_LENGTH = 256;
 const ERR_INVALID_STREAM = (): ApiError =>
   new ApiError(400, 'stream was invalid, can be either upstream or downstream');
 
@@ -57,6 +70,12 @@ export interface ProxyJson {
   enabled: boolean;
   framing?: string;
   toxics: ToxicJson[];
+}
+
+/** The collection's caps (ToxiproxyServer options). */
+export interface CollectionLimits {
+  maxProxies: number;
+  maxToxicsPerProxy: number;
 }
 
 /** What a create or populate request asks for. */
@@ -116,10 +135,17 @@ export function readProxyInput(body: unknown): ProxyInput {
   if (name.length === 0) {
     throw new ApiError(400, 'missing required field: name');
   }
+  checkNameLength(name);
   if (upstream.length === 0) {
     throw new ApiError(400, 'missing required field: upstream');
   }
   return { name, listen: listen.length === 0 ? '127.0.0.1:0' : listen, upstream, enabled, framing };
+}
+
+function checkNameLength(name: string): void {
+  if (name.length > MAX_NAME_LENGTH) {
+    throw badBody(`"name" is longer than ${MAX_NAME_LENGTH} characters`);
+  }
 }
 
 /**
@@ -159,6 +185,7 @@ export class ManagedProxy {
     input: ProxyInput,
     private readonly seed: number,
     private readonly onEvent: ((name: string, event: FaultProxyEvent) => void) | undefined,
+    private readonly maxToxics: number,
   ) {
     this.name = input.name;
     this.listen = input.listen;
@@ -273,8 +300,12 @@ export class ManagedProxy {
       throw ERR_INVALID_TOXIC_TYPE();
     }
     const name = givenName === undefined || givenName === '' ? `${type}_${stream}` : givenName;
+    checkNameLength(name);
     if (this.toxics.has(name)) {
       throw ERR_TOXIC_EXISTS();
+    }
+    if (this.toxics.size >= this.maxToxics) {
+      throw ERR_TOO_MANY_TOXICS();
     }
     if (isMessageToxic(type) && this.framing === undefined) {
       throw new ApiError(400, `toxic type "${type}" needs a proxy created with a "framing"`);
@@ -378,6 +409,7 @@ export class ProxyCollection {
   constructor(
     private readonly seed: number,
     private readonly onEvent: ((name: string, event: FaultProxyEvent) => void) | undefined,
+    private readonly limits: CollectionLimits,
   ) {}
 
   get(name: string): ManagedProxy {
@@ -396,7 +428,10 @@ export class ProxyCollection {
     if (this.proxies.has(input.name)) {
       throw ERR_PROXY_EXISTS();
     }
-    const proxy = new ManagedProxy(input, this.seed, this.onEvent);
+    if (this.proxies.size >= this.limits.maxProxies) {
+      throw ERR_TOO_MANY_PROXIES();
+    }
+    const proxy = new ManagedProxy(input, this.seed, this.onEvent, this.limits.maxToxicsPerProxy);
     if (input.enabled) {
       await proxy.start();
     }

@@ -155,3 +155,87 @@ describe('ToxiproxyServer under hostile requests', () => {
     expect((await call(server, 'GET', '/version')).status).toBe(200);
   });
 });
+
+describe('ToxiproxyServer caps', () => {
+  it('refuses a proxy past maxProxies with 507 (also from /populate); a delete makes room', async () => {
+    const server = await ToxiproxyServer.start({ listen: '127.0.0.1:0', maxProxies: 2 });
+    servers.push(server);
+    const create = (name: string) =>
+      call(server, 'POST', '/proxies', JSON.stringify({ name, upstream: '127.0.0.1:1' }));
+    expect((await create('a')).status).toBe(201);
+    expect((await create('b')).status).toBe(201);
+    expect(await create('c')).toEqual({
+      status: 507,
+      json: { error: 'too many proxies', status: 507 },
+    });
+    const populated = await call(
+      server,
+      'POST',
+      '/populate',
+      JSON.stringify([
+        { name: 'a', upstream: '127.0.0.1:1' },
+        { name: 'd', upstream: '127.0.0.1:1' },
+      ]),
+    );
+    expect(populated.status).toBe(507);
+    expect(populated.json).toMatchObject({ error: 'too many proxies', status: 507 });
+    expect(server.proxies().map((p) => p.name)).toEqual(['b', 'a']);
+    expect((await call(server, 'DELETE', '/proxies/a')).status).toBe(204);
+    expect((await create('c')).status).toBe(201);
+  });
+
+  it('refuses a toxic past maxToxicsPerProxy with 507; a delete makes room', async () => {
+    const server = await ToxiproxyServer.start({ listen: '127.0.0.1:0', maxToxicsPerProxy: 2 });
+    servers.push(server);
+    const body = JSON.stringify({ name: 'p', upstream: '127.0.0.1:1' });
+    expect((await call(server, 'POST', '/proxies', body)).status).toBe(201);
+    const add = (name: string) =>
+      call(server, 'POST', '/proxies/p/toxics', JSON.stringify({ name, type: 'latency' }));
+    expect((await add('t1')).status).toBe(200);
+    expect((await add('t2')).status).toBe(200);
+    expect(await add('t3')).toEqual({ status: 507, json: { error: 'too many toxics', status: 507 } });
+    // A duplicate name still says so first, as it would below the cap.
+    expect((await add('t1')).status).toBe(409);
+    expect((await call(server, 'DELETE', '/proxies/p/toxics/t1')).status).toBe(204);
+    expect((await add('t3')).status).toBe(200);
+  });
+
+  it('refuses proxy and toxic names over 256 characters with 400', async () => {
+    const server = await api();
+    const long = 'n'.repeat(257);
+    const refused = await call(
+      server,
+      'POST',
+      '/proxies',
+      JSON.stringify({ name: long, upstream: '127.0.0.1:1' }),
+    );
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(refused.json)).not.toContain(long);
+    const ok = JSON.stringify({ name: 'n'.repeat(256), upstream: '127.0.0.1:1' });
+    expect((await call(server, 'POST', '/proxies', ok)).status).toBe(201);
+    const toxic = await call(
+      server,
+      'POST',
+      `/proxies/${'n'.repeat(256)}/toxics`,
+      JSON.stringify({ name: long, type: 'latency' }),
+    );
+    expect(toxic.status).toBe(400);
+  });
+
+  it('validates the cap options loudly (SB_BAD_OPTION)', async () => {
+    for (const bad of [
+      { maxProxies: 0 },
+      { maxProxies: -1 },
+      { maxProxies: 1.5 },
+      { maxToxicsPerProxy: '3' },
+      { maxToxicsPerProxy: 0 },
+      { seed: Number.POSITIVE_INFINITY },
+      { maxproxies: 3 },
+    ]) {
+      await expect(
+        ToxiproxyServer.start({ listen: '127.0.0.1:0', ...(bad as object) }),
+        JSON.stringify(bad),
+      ).rejects.toMatchObject({ code: 'SB_BAD_OPTION' });
+    }
+  });
+});
