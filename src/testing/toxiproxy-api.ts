@@ -47,10 +47,32 @@ import {
 
 /** The version `/version` reports: the Toxiproxy API version this server follows. */
 export const TOXIPROXY_API_VERSION = '2.12.0';
-/** Largest request body read, in bytes. */
-const MAX_BODY_BYTES = 1024 * 1024;
+/** Largest request body read, in bytes; a larger one is 413 and the connection closes. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Request bodies held at once by all connections together (read so far, or read and
+ * waiting for their turn), in bytes. One more byte is 413 for the request that brings it,
+ * and its connection closes: connections times body size would otherwise be the bound.
+ */
+export const MAX_BODIES_TOTAL_BYTES = 16 * MAX_BODY_BYTES;
 /** A request must arrive whole within this (Toxiproxy's read timeout is 15 s). */
 const REQUEST_TIMEOUT_MS = 15_000;
+/**
+ * Node checks requestTimeout and headersTimeout on this interval (default 30 s, which
+ * would let a slow request live 45 s): 1 s keeps the deadline near 15 s.
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/** Largest request head (request line and headers): past it node answers 431 and closes. */
+export const MAX_HEADER_BYTES = 8 * 1024;
+/** Connections the API keeps open at once; node closes one more as it is accepted. */
+export const MAX_API_CONNECTIONS = 64;
+/**
+ * Requests of one connection whose answer has not finished. Node parses pipelined
+ * requests as fast as they arrive and only queues their answers, so without this a client
+ * that never reads could queue requests (and their handlers) without bound; past it the
+ * connection is closed. No Toxiproxy client pipelines at all.
+ */
+export const MAX_PIPELINED_REQUESTS = 16;
 
 /**
  * The server's own defaults table (as FaultProxy keeps its own): Toxiproxy has no such
@@ -120,6 +142,10 @@ export class ToxiproxyServer {
   private readonly collection: ProxyCollection;
   private readonly routes: Route[];
   private queue: Promise<unknown> = Promise.resolve();
+  /** Body bytes held by all requests together (see MAX_BODIES_TOTAL_BYTES). */
+  private bodyBytes = 0;
+  /** Per connection: requests whose answer has not finished (see MAX_PIPELINED_REQUESTS). */
+  private readonly inFlight = new WeakMap<object, number>();
   private closing: Promise<void> | undefined;
 
   private constructor(server: http.Server, collection: ProxyCollection) {
@@ -150,7 +176,16 @@ export class ToxiproxyServer {
     const colon = listen.lastIndexOf(':');
     const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
     const port = Number(listen.slice(colon + 1));
-    const server = http.createServer({ requestTimeout: REQUEST_TIMEOUT_MS });
+    const server = http.createServer({
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+      maxHeaderSize: MAX_HEADER_BYTES,
+    });
+    server.maxConnections = MAX_API_CONNECTIONS;
+    // A connection silent this long (none of the request deadlines cover a connection
+    // that never starts a request) is destroyed: node's default for an unheard 'timeout'.
+    server.timeout = REQUEST_TIMEOUT_MS;
     await new Promise<void>((resolve, reject) => {
       // A listen failure (EADDRINUSE, EACCES) is the library's ConnectionError, as listen()'s is.
       const onError = (error: Error): void => reject(toSwitchboardError(error));
@@ -278,7 +313,33 @@ export class ToxiproxyServer {
     return [200, proxy.toJSON()];
   }
 
+  /** The node server, for tests of its limits. @internal */
+  get httpServer(): http.Server {
+    return this.server;
+  }
+
   private handle(request: http.IncomingMessage, response: http.ServerResponse): void {
+    const socket = request.socket;
+    const inFlight = (this.inFlight.get(socket) ?? 0) + 1;
+    this.inFlight.set(socket, inFlight);
+    let held = 0;
+    response.once('close', () => {
+      this.inFlight.set(socket, (this.inFlight.get(socket) ?? 1) - 1);
+      this.bodyBytes -= held;
+      held = 0;
+    });
+    if (inFlight > MAX_PIPELINED_REQUESTS) {
+      socket.destroy();
+      return;
+    }
+    const hold = (bytes: number): boolean => {
+      if (this.bodyBytes + bytes > MAX_BODIES_TOTAL_BYTES) {
+        return false;
+      }
+      this.bodyBytes += bytes;
+      held += bytes;
+      return true;
+    };
     const run = async (): Promise<[number, unknown]> => {
       if ((request.headers['user-agent'] ?? '').startsWith('Mozilla/')) {
         throw new ApiError(403, 'User agent not allowed');
@@ -295,7 +356,7 @@ export class ToxiproxyServer {
           throw new ApiError(405, 'method not allowed');
         }
         const params = match.slice(1).map(decodePathPart);
-        const body = await readJsonBody(request);
+        const body = await readJsonBody(request, hold);
         // One request at a time over the collection (see the module header).
         const result = this.queue.then(() => handler(params, body));
         this.queue = result.catch(() => undefined);
@@ -307,6 +368,10 @@ export class ToxiproxyServer {
       ([status, body]) => send(response, status, body),
       (error: unknown) => {
         const apiError = error instanceof ApiError ? error : new ApiError(500, 'internal error');
+        if (apiError.status === 413) {
+          // The rest of the body is not read: the connection cannot carry another request.
+          response.shouldKeepAlive = false;
+        }
         send(response, apiError.status, { error: apiError.message, status: apiError.status });
       },
     );
@@ -322,14 +387,31 @@ function decodePathPart(part: string): string {
   }
 }
 
-/** Reads and parses the body; an empty body is `undefined` (a POST /reset has none). */
-async function readJsonBody(request: http.IncomingMessage): Promise<unknown> {
+const bodyTooLarge = (): ApiError =>
+  new ApiError(413, `${ERR_BAD_REQUEST_BODY}: larger than ${MAX_BODY_BYTES} bytes`);
+
+/**
+ * Reads and parses the body; an empty body is `undefined` (a POST /reset has none).
+ * `hold(bytes)` charges the server-wide budget and says whether it had room. A body
+ * over MAX_BODY_BYTES is refused on its Content-Length, before a byte of it is read.
+ */
+async function readJsonBody(
+  request: http.IncomingMessage,
+  hold: (bytes: number) => boolean,
+): Promise<unknown> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) {
+    throw bodyTooLarge();
+  }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_BODY_BYTES) {
-      throw new ApiError(400, `${ERR_BAD_REQUEST_BODY}: larger than ${MAX_BODY_BYTES} bytes`);
+      throw bodyTooLarge();
+    }
+    if (!hold(chunk.length)) {
+      throw new ApiError(413, `${ERR_BAD_REQUEST_BODY}: the server holds too many request bodies`);
     }
     chunks.push(chunk);
   }

@@ -53,17 +53,136 @@ async function rawStatusLine(server: ToxiproxyServer, request: Buffer): Promise<
   return text.slice(0, text.indexOf('\r\n'));
 }
 
+function hostPort(server: ToxiproxyServer): { host: string; port: number } {
+  const colon = server.address.lastIndexOf(':');
+  return { host: server.address.slice(0, colon), port: Number(server.address.slice(colon + 1)) };
+}
+
+async function connected(server: ToxiproxyServer): Promise<net.Socket> {
+  const { host, port } = hostPort(server);
+  const socket = net.connect(port, host);
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  return socket;
+}
+
+/** Sends `request` without ending, and reads whatever comes back until the server closes. */
+async function rawAnswer(server: ToxiproxyServer, request: Buffer): Promise<string> {
+  const socket = await connected(server);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(request);
+  await closed;
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+function heldBodyBytes(server: ToxiproxyServer): number {
+  return (server as unknown as { bodyBytes: number }).bodyBytes;
+}
+
+function connectionCount(server: ToxiproxyServer): Promise<number> {
+  return new Promise((resolve) =>
+    server.httpServer.getConnections((_error, count) => resolve(count)),
+  );
+}
+
 describe('ToxiproxyServer under hostile requests', () => {
-  it('a body over 1 MiB is 400 (sent whole, read to the end)', async () => {
+  it('a body over 1 MiB is 413 (sent whole, chunked or only announced)', async () => {
     const server = await api();
     const body = Buffer.alloc(2 * 1024 * 1024, 0x20);
     const head = Buffer.from(
       `POST /proxies HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n`,
     );
     expect(await rawStatusLine(server, Buffer.concat([head, body]))).toBe(
-      'HTTP/1.1 400 Bad Request',
+      'HTTP/1.1 413 Payload Too Large',
     );
+    const chunkedHead = Buffer.from(
+      'POST /proxies HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n',
+    );
+    const chunk = Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body]);
+    expect(await rawStatusLine(server, Buffer.concat([chunkedHead, chunk]))).toBe(
+      'HTTP/1.1 413 Payload Too Large',
+    );
+    // Only the head, announcing 2 MiB that never come: answered at once, then closed.
+    expect(await rawAnswer(server, head)).toMatch(/^HTTP\/1\.1 413 /);
     expect((await call(server, 'GET', '/version')).status).toBe(200);
+  });
+
+  it('pipelined requests past 16 in flight on one connection close it', async () => {
+    const server = await api();
+    const one = 'GET /version HTTP/1.1\r\nHost: x\r\n\r\n';
+    const answer = await rawAnswer(server, Buffer.from(one.repeat(200)));
+    const answered = answer.split('HTTP/1.1 200 OK').length - 1;
+    expect(answered).toBeLessThanOrEqual(16);
+    expect((await call(server, 'GET', '/version')).status).toBe(200);
+  });
+
+  it('a request head over 8 KiB is 431 and closed, not waited for', async () => {
+    const server = await api();
+    const head = `GET /version HTTP/1.1\r\nHost: x\r\nX-Pad: ${'p'.repeat(10 * 1024)}`;
+    expect(await rawAnswer(server, Buffer.from(head))).toMatch(/^HTTP\/1\.1 431 /);
+  });
+
+  it('bodies held by all connections together stay under 16 MiB: the one past it is 413', async () => {
+    const server = await api();
+    const size = 1024 * 1024 - 16;
+    const head = `POST /proxies HTTP/1.1\r\nHost: x\r\nContent-Length: ${size + 1}\r\n\r\n`;
+    // 16 bodies of just under 1 MiB, each one byte short of complete, are all held...
+    const open: net.Socket[] = [];
+    try {
+      for (let index = 0; index < 16; index += 1) {
+        const socket = await connected(server);
+        open.push(socket);
+        socket.write(head);
+        socket.write(Buffer.alloc(size, 0x20));
+      }
+      // ...(the API still answers a small request)...
+      await expect.poll(() => heldBodyBytes(server), { timeout: 10_000 }).toBe(16 * size);
+      expect((await call(server, 'GET', '/version')).status).toBe(200);
+      // ...and a 17th body is refused once it would pass the budget.
+      const answer = await rawAnswer(
+        server,
+        Buffer.concat([Buffer.from(head), Buffer.alloc(size + 1, 0x20)]),
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(answer).toContain('too many request bodies');
+    } finally {
+      for (const socket of open) {
+        socket.destroy();
+      }
+    }
+    await expect.poll(() => heldBodyBytes(server), { timeout: 10_000 }).toBe(0);
+  });
+
+  it('sets the node server limits: timeouts, head size, connections', async () => {
+    const server = await api();
+    const http = server.httpServer;
+    expect(http.requestTimeout).toBe(15_000);
+    expect(http.headersTimeout).toBe(15_000);
+    expect(http.timeout).toBe(15_000);
+    expect(http.maxConnections).toBe(64);
+    expect(http.maxHeaderSize ?? 0).toBeLessThanOrEqual(8 * 1024);
+  });
+
+  it('closes a connection past 64 at once', async () => {
+    const server = await api();
+    const open: net.Socket[] = [];
+    try {
+      for (let index = 0; index < 64; index += 1) {
+        open.push(await connected(server));
+      }
+      await expect.poll(() => connectionCount(server), { timeout: 10_000 }).toBe(64);
+      const answer = await rawAnswer(
+        server,
+        Buffer.from('GET /version HTTP/1.1\r\nHost: x\r\n\r\n'),
+      );
+      expect(answer).toBe('');
+    } finally {
+      for (const socket of open) {
+        socket.destroy();
+      }
+    }
   });
 
   it('a bad percent escape in a route parameter is 400, not 500', async () => {
@@ -193,7 +312,10 @@ describe('ToxiproxyServer caps', () => {
       call(server, 'POST', '/proxies/p/toxics', JSON.stringify({ name, type: 'latency' }));
     expect((await add('t1')).status).toBe(200);
     expect((await add('t2')).status).toBe(200);
-    expect(await add('t3')).toEqual({ status: 507, json: { error: 'too many toxics', status: 507 } });
+    expect(await add('t3')).toEqual({
+      status: 507,
+      json: { error: 'too many toxics', status: 507 },
+    });
     // A duplicate name still says so first, as it would below the cap.
     expect((await add('t1')).status).toBe(409);
     expect((await call(server, 'DELETE', '/proxies/p/toxics/t1')).status).toBe(204);
