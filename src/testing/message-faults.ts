@@ -6,6 +6,7 @@
  */
 import { type Framing, NEED_DATA } from '../codec/types.js';
 import { InvalidArgumentError } from '../errors.js';
+import { LinearRegex, UnsupportedPatternError } from './linear-regex.js';
 
 /** What a message fault does to each message it selects. */
 export type MessageAction = 'drop' | 'delay' | 'duplicate' | 'corrupt' | 'truncate';
@@ -14,8 +15,8 @@ export type MessageAction = 'drop' | 'delay' | 'duplicate' | 'corrupt' | 'trunca
  * A fault aimed at whole messages; needs a proxy started with a `framing`.
  *
  * A message is selected when it matches (`matchHexPrefix`: its payload starts with these
- * bytes, given as hex; `matchText`: a regular expression found in its payload read as
- * UTF-8; neither: every message) and then, counting matching messages per connection and
+ * bytes, given as hex; `matchText`: a regular expression found in the first
+ * {@link MAX_MATCH_INPUT_BYTES} of its payload read as UTF-8; neither: every message) and then, counting matching messages per connection and
  * direction from 1, when it is the `nth` (0 = every matching message) and the seeded
  * `probability` roll (default 1) says so. Actions:
  *
@@ -38,6 +39,39 @@ export interface MessageFault {
 }
 
 const ACTIONS = new Set(['drop', 'delay', 'duplicate', 'corrupt', 'truncate']);
+
+/** Longest `matchText`, in UTF-16 units. */
+export const MAX_MATCH_TEXT_LENGTH = 256;
+/**
+ * `matchText` is searched in this many leading bytes of a payload: the matcher is linear
+ * in its input (linear-regex.ts), and a frame may be 8 MiB.
+ */
+export const MAX_MATCH_INPUT_BYTES = 16 * 1024;
+
+/**
+ * Compiles a `matchText` for the linear-time matcher, or says why it cannot run: an
+ * invalid regular expression, one over MAX_MATCH_TEXT_LENGTH, or one outside the regular
+ * part of the syntax (backreferences, lookaround, `\b`). V8's own RegExp is never run on
+ * a payload: a pattern such as `(a+)+$` would hang the proxy's thread.
+ */
+export function compileMatchText(text: string): LinearRegex | string {
+  if (text.length > MAX_MATCH_TEXT_LENGTH) {
+    return `is longer than ${MAX_MATCH_TEXT_LENGTH} characters`;
+  }
+  try {
+    new RegExp(text, 'u');
+  } catch {
+    return 'is not a valid regular expression';
+  }
+  try {
+    return new LinearRegex(text);
+  } catch (error) {
+    if (error instanceof UnsupportedPatternError) {
+      return 'uses a construct that is not supported (backreferences, lookaround, \\b, \\p; or too large)';
+    }
+    throw error;
+  }
+}
 
 function invalid(message: string): InvalidArgumentError {
   return new InvalidArgumentError('SB_INVALID_ARGUMENT', `FaultProxy: ${message}`);
@@ -73,16 +107,16 @@ export function validateMessageFault(fault: MessageFault): void {
     if (typeof fault.matchText !== 'string') {
       throw invalid('message fault "matchText" must be a regular expression string');
     }
-    try {
-      new RegExp(fault.matchText, 'u');
-    } catch {
-      throw invalid('message fault "matchText" is not a valid regular expression');
+    const compiled = compileMatchText(fault.matchText);
+    if (typeof compiled === 'string') {
+      throw invalid(`message fault "matchText" ${compiled}`);
     }
+    regexCache.set(fault, compiled);
   }
 }
 
 const textDecoder = new TextDecoder();
-const regexCache = new WeakMap<MessageFault, RegExp>();
+const regexCache = new WeakMap<MessageFault, LinearRegex>();
 
 /** Whether `payload` matches the fault's `match` (no match = every message). */
 export function messageMatches(fault: MessageFault, payload: Uint8Array): boolean {
@@ -100,10 +134,15 @@ export function messageMatches(fault: MessageFault, payload: Uint8Array): boolea
   if (fault.matchText !== undefined) {
     let pattern = regexCache.get(fault);
     if (pattern === undefined) {
-      pattern = new RegExp(fault.matchText, 'u');
+      const compiled = compileMatchText(fault.matchText);
+      if (typeof compiled === 'string') {
+        return false; // validateMessageFault refused it already; never reached
+      }
+      pattern = compiled;
       regexCache.set(fault, pattern);
     }
-    if (!pattern.test(textDecoder.decode(payload))) {
+    const input = payload.subarray(0, MAX_MATCH_INPUT_BYTES);
+    if (!pattern.test(textDecoder.decode(input))) {
       return false;
     }
   }

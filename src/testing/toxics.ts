@@ -27,6 +27,7 @@
  * answers with 400 as Toxiproxy answers a bad request body.
  */
 import type { Fault, FaultDirection } from './fault-types.js';
+import { compileMatchText } from './message-faults.js';
 
 /** A toxic as the Toxiproxy API shows it. */
 export interface ToxicJson {
@@ -186,10 +187,9 @@ function checkMatch(value: unknown): { hex_prefix?: string; text?: string } | nu
     if (typeof text !== 'string') {
       throw new ToxicInputError('bad request body: "match.text" must be a string');
     }
-    try {
-      new RegExp(text, 'u');
-    } catch {
-      throw new ToxicInputError('bad request body: "match.text" is not a valid regular expression');
+    const compiled = compileMatchText(text);
+    if (typeof compiled === 'string') {
+      throw new ToxicInputError(`bad request body: "match.text" ${compiled}`);
     }
     result.text = text;
   }
