@@ -72,6 +72,8 @@ export interface PipeConnection {
   pipeFinished(): void;
   stopPipes(): void;
   reset(direction: FaultDirection): void;
+  /** A fault has decided to end the connection (a reset delay, a `timeout` hold). */
+  condemn(): void;
   closeGracefully(direction: FaultDirection): void;
   destroy(reason?: unknown): void;
 }
@@ -331,6 +333,7 @@ export class Pipe {
             : undefined;
         timer?.unref();
         this.timeouts.set(entry.id, timer);
+        this.connection.condemn();
       }
     }
     let released = false;
@@ -497,6 +500,7 @@ export class Pipe {
         // Nothing more crosses in either direction; the reset follows a short grace so
         // that it reaches the peer as a reset, not as EOF (see RESET_AFTER_FLUSH_MS).
         this.connection.stopPipes();
+        this.connection.condemn();
         await sleep(Math.max(RESET_AFTER_FLUSH_MS, cut.delayMs), undefined, { signal });
         this.connection.reset(this.direction);
       } else {

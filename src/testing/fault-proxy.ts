@@ -57,6 +57,7 @@ const OPTION_SCHEMA = {
   listen: { kind: 'string', default: '127.0.0.1:0' },
   seed: { kind: 'count', default: DEFAULT_SEED as number },
   highWaterMark: { kind: 'bytes', default: DEFAULT_HIGH_WATER_MARK, min: 1 },
+  maxCondemnedConnections: { kind: 'count', default: 256 as number, min: 1 },
 } as const;
 
 /**
@@ -92,6 +93,9 @@ export class FaultProxy {
   private readonly onEvent: ((event: FaultProxyEvent) => void) | undefined;
   private readonly faults = new FaultTable();
   private readonly connections = new Set<ProxiedConnection>();
+  /** Condemned connections, oldest first (a Set keeps insertion order). */
+  private readonly condemned = new Set<ProxiedConnection>();
+  private readonly maxCondemned: number;
   private nextConnectionId = 1;
   private closing: Promise<void> | undefined;
   private readonly counters: FaultProxyStats = {
@@ -111,6 +115,7 @@ export class FaultProxy {
     target: ResolvedTarget,
     seed: number,
     highWaterMark: number,
+    maxCondemned: number,
     onEvent: ((event: FaultProxyEvent) => void) | undefined,
     messages: {
       framing: Framing | undefined;
@@ -123,6 +128,7 @@ export class FaultProxy {
     this.target = target;
     this.seed = seed;
     this.highWaterMark = highWaterMark;
+    this.maxCondemned = maxCondemned;
     this.onEvent = onEvent;
     server.on('connection', (client) => this.accept(client));
     // An accept failure (EMFILE, ENFILE) must not crash the test process that uses us:
@@ -177,10 +183,15 @@ export class FaultProxy {
         resolve();
       });
     });
-    return new FaultProxy(server, target, resolved.seed, resolved.highWaterMark, options.onEvent, {
-      framing,
-      onMessage: options.onMessage,
-    });
+    return new FaultProxy(
+      server,
+      target,
+      resolved.seed,
+      resolved.highWaterMark,
+      resolved.maxCondemnedConnections,
+      options.onEvent,
+      { framing, onMessage: options.onMessage },
+    );
   }
 
   /** The listening port. */
@@ -326,8 +337,26 @@ export class FaultProxy {
     this.counters.gracefulCloses += 1;
   }
 
+  /**
+   * @internal A fault has condemned `connection` (see maxCondemnedConnections); past the
+   * cap the oldest condemned connection is reset now.
+   */
+  condemn(connection: ProxiedConnection): void {
+    if (this.condemned.has(connection) || !this.connections.has(connection)) {
+      return;
+    }
+    this.condemned.add(connection);
+    if (this.condemned.size > this.maxCondemned) {
+      const oldest = this.condemned.values().next().value as ProxiedConnection;
+      this.condemned.delete(oldest);
+      this.emit({ type: 'evict', connection: oldest.id });
+      oldest.evict();
+    }
+  }
+
   /** @internal */
   connectionClosed(connection: ProxiedConnection): void {
+    this.condemned.delete(connection);
     if (this.connections.delete(connection)) {
       this.emit({ type: 'close', connection: connection.id });
     }

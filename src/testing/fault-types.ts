@@ -95,6 +95,14 @@ export interface FaultProxyOptions {
    * With latency `L` ms, a direction's throughput is capped near `highWaterMark / L`.
    */
   highWaterMark?: number;
+  /**
+   * Condemned connections the proxy holds at once: those a fault has decided to end but
+   * that still hold both sockets (a `resetAfter` waiting out its `delayMs`, a `timeout`
+   * fault holding them, a `closeAfter` FIN waiting for the peer's). Past it the oldest is
+   * reset at once (event `evict`), so a client that reconnects in a loop into a
+   * `timeout` or `reset_peer` toxic cannot pile up sockets. Default 256.
+   */
+  maxCondemnedConnections?: number;
   /** Called synchronously for each notable event (see {@link FaultProxyEvent}). Must not throw. */
   onEvent?: (event: FaultProxyEvent) => void;
 }
@@ -122,6 +130,8 @@ export type FaultProxyEvent =
   | { type: 'drop'; connection: number; direction: FaultDirection; bytes: number }
   | { type: 'reset'; connection: number; direction: FaultDirection }
   | { type: 'closeAfter'; connection: number; direction: FaultDirection }
+  /** A condemned connection reset early: more than `maxCondemnedConnections` were held. */
+  | { type: 'evict'; connection: number }
   | {
       type: 'framingError';
       connection: number;

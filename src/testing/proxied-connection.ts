@@ -20,6 +20,7 @@ import type { FaultDirection } from './fault-types.js';
 
 /** What a connection needs from its proxy, beyond what its pipes need. */
 export interface ConnectionProxy extends PipeProxy {
+  condemn(connection: ProxiedConnection): void;
   countReset(): void;
   countGracefulClose(): void;
   connectionClosed(connection: ProxiedConnection): void;
@@ -117,6 +118,21 @@ export class ProxiedConnection {
     this.downstreamPipe.stop();
   }
 
+  /** A fault has decided to end this connection; the proxy caps how many wait (condemn). */
+  condemn(): void {
+    if (!this.tornDown) {
+      this.proxy.condemn(this);
+    }
+  }
+
+  /** Reset now: the proxy holds too many condemned connections and this is the oldest. */
+  evict(): void {
+    this.proxy.countReset();
+    destroyWithReset(this.client);
+    destroyWithReset(this.upstream);
+    this.destroy();
+  }
+
   reset(direction: FaultDirection): void {
     this.proxy.countReset();
     this.proxy.emit({ type: 'reset', connection: this.id, direction });
@@ -131,6 +147,7 @@ export class ProxiedConnection {
     }
     this.proxy.countGracefulClose();
     this.proxy.emit({ type: 'closeAfter', connection: this.id, direction });
+    this.condemn();
     this.upstreamPipe.stop();
     this.downstreamPipe.stop();
     this.client.end();

@@ -416,3 +416,60 @@ describe('FaultProxy', () => {
     expect(proxy.removeFault(12345)).toBe(false);
   });
 });
+
+describe('FaultProxy condemned connections', () => {
+  it('holds at most maxCondemnedConnections held by a timeout fault: the oldest is reset', async () => {
+    const echo = await startEcho();
+    const events: FaultProxyEvent[] = [];
+    const proxy = await startProxy({
+      target: `127.0.0.1:${echo.port}`,
+      maxCondemnedConnections: 2,
+      onEvent: (event) => events.push(event),
+    });
+    proxy.addFault('both', { type: 'timeout', ms: 0 });
+    const clients: Client[] = [];
+    for (let index = 0; index < 5; index += 1) {
+      clients.push(await connectClient(proxy.port));
+    }
+    // Connections 1-3 were evicted as 3-5 came: each ends at the client.
+    for (const client of clients.slice(0, 3)) {
+      await client.ended;
+    }
+    expect(
+      events.filter((event) => event.type === 'evict').map((event) => event.connection),
+    ).toEqual([1, 2, 3]);
+    await expect.poll(() => proxy.stats.activeConnections, { timeout: 5_000 }).toBe(2);
+    expect(clients[3]!.socket.destroyed).toBe(false);
+    expect(clients[4]!.socket.destroyed).toBe(false);
+  });
+
+  it('counts a resetAfter waiting out its delay as condemned', async () => {
+    const echo = await startEcho();
+    const events: FaultProxyEvent[] = [];
+    const proxy = await startProxy({
+      target: `127.0.0.1:${echo.port}`,
+      maxCondemnedConnections: 1,
+      onEvent: (event) => events.push(event),
+    });
+    // reset_peer with a long timeout: the reset waits 10 minutes after the first byte.
+    proxy.addFault('upstream', { type: 'resetAfter', bytes: 0, delayMs: 600_000 });
+    const first = await connectClient(proxy.port);
+    first.socket.write('x');
+    await expect.poll(() => proxy.stats.bytesDropped, { timeout: 5_000 }).toBe(1);
+    const second = await connectClient(proxy.port);
+    second.socket.write('y');
+    await first.ended;
+    expect(
+      events.filter((event) => event.type === 'evict').map((event) => event.connection),
+    ).toEqual([1]);
+    expect(second.socket.destroyed).toBe(false);
+  });
+
+  it('refuses a bad maxCondemnedConnections (SB_BAD_OPTION)', async () => {
+    for (const bad of [0, -1, 1.5, '2']) {
+      await expect(
+        FaultProxy.start({ target: '127.0.0.1:1', maxCondemnedConnections: bad as number }),
+      ).rejects.toMatchObject({ code: 'SB_BAD_OPTION' });
+    }
+  });
+});
