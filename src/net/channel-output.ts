@@ -335,9 +335,7 @@ export class ChannelOutput {
       // Failed while queuing (the server's output budget cut this very connection): a
       // drain wait made now would never settle. Rejected, and handled as the shared
       // wait is, for callers that do not await.
-      const failed = Promise.reject(error);
-      failed.catch(ignoreRejection);
-      return failed;
+      return handledRejection(error);
     }
     const socket = this.socket;
     if (socket.writableLength < socket.writableHighWaterMark) {
@@ -346,7 +344,11 @@ export class ChannelOutput {
     if (options === undefined || ((options.timeout ?? 0) === 0 && options.signal === undefined)) {
       return this.sharedDrain();
     }
-    return this.waitDrain(options, clock);
+    const waiting = this.waitDrain(options, clock);
+    // Handled like the shared wait: a send() nobody awaits must not be an unhandled
+    // rejection (the failure is the channel's, reported by every later call).
+    waiting.catch(ignoreRejection);
+    return waiting;
   }
 
   /** The drain wait shared by sends without a deadline (see {@link drainSignal}). */
@@ -457,4 +459,18 @@ function flushScheduledOutput(output: ChannelOutput): void {
 
 function ignoreRejection(): void {
   // See ChannelOutput.sharedDrain.
+}
+
+/**
+ * A promise rejected with `error` that does not count as unhandled: what `send()`
+ * returns for a failure. Why: `void channel.send(x)` is a documented way to queue
+ * below the high-water mark, and the failure a peer causes (a reset, a queue it never
+ * reads) would otherwise be an unhandled rejection, which ends a node process by
+ * default. Nothing is lost: a caller that awaits still gets the error, and the channel
+ * keeps it (every later call throws it).
+ */
+export function handledRejection(error: unknown): Promise<never> {
+  const rejected = Promise.reject(error);
+  rejected.catch(ignoreRejection);
+  return rejected;
 }

@@ -48,7 +48,13 @@ import {
   resolveFraming,
   splitOpenChannelOptions,
 } from './channel-options.js';
-import { ChannelOutput, COALESCE_LIMIT, encodeRun, type OutputAccount } from './channel-output.js';
+import {
+  ChannelOutput,
+  COALESCE_LIMIT,
+  encodeRun,
+  handledRejection,
+  type OutputAccount,
+} from './channel-output.js';
 import { channelReadable, channelWritable } from './channel-streams.js';
 import type { CallOptions, Clock, Observable } from './clock.js';
 import { type ConnectOptions, connect } from './connect.js';
@@ -588,6 +594,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    * Sends one message (a string is UTF-8). Resolves once it is queued and the socket's
    * queue is below its high-water mark (backpressure: otherwise waits for drain).
    * The payload is not copied: do not mutate it until the promise settles.
+   * `void channel.send(x)` is safe: a rejection nobody awaits is not reported as
+   * unhandled (it cannot end the process); the channel keeps the failure, and every
+   * later call (receive, send, close) reports it.
    * @throws InvalidArgumentError `SB_PAYLOAD_TOO_LARGE` if the framing cannot carry it (e.g. > maxFrame).
    * @throws ConnectionError `SB_OUTPUT_QUEUE_FULL` (channel failed), `SB_CONNECTION_CLOSED`, or the channel's error.
    * @throws TimeoutError `SB_WRITE_TIMEOUT` if the drain wait passes `timeout` (the channel is destroyed:
@@ -610,7 +619,7 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
       this.stats.framesSent += 1;
       this.stats.bytesSent += payload.length;
     } catch (error) {
-      return Promise.reject(error);
+      return handledRejection(error);
     }
     return this.output.drain(options, this.clock) ?? RESOLVED;
   }
