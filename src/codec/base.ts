@@ -45,6 +45,25 @@ import {
 import { ByteQueue } from './byte-queue.js';
 import { type Decoder, NEED_DATA, type NeedData } from './types.js';
 
+/**
+ * The largest buffer every supported Node can allocate (`buffer.constants.MAX_LENGTH`
+ * on Node 20: 4 GiB). A frame is assembled in one buffer, so with `maxFrame` above
+ * it (or `Infinity`) a peer's larger frame failed in the allocation, with node's
+ * RangeError instead of `SB_FRAME_TOO_LARGE`.
+ */
+export const MAX_FRAME_BUFFER = 2 ** 32;
+
+/**
+ * The largest frame a decoder returns whatever its `maxFrame`: {@link MAX_FRAME_BUFFER}
+ * less 64 KiB for what the frame is taken with (its header or delimiter).
+ */
+export const MAX_DECODED_FRAME = MAX_FRAME_BUFFER - 2 ** 16;
+
+/** `maxFrame` as a decoder enforces it: at most {@link MAX_DECODED_FRAME}. */
+export function decoderLimit(maxFrame: number): number {
+  return Math.min(maxFrame, MAX_DECODED_FRAME);
+}
+
 /** Placeholder for drained frames already handed out (so they can be collected). */
 const EMPTY_FRAME = new Uint8Array(0);
 
@@ -166,6 +185,13 @@ export abstract class BaseDecoder implements Decoder {
    * lets the queue assemble a large frame as it arrives (ByteQueue.expectFrame).
    */
   protected awaitFrame(wireLength: number): NeedData {
+    if (wireLength > MAX_FRAME_BUFFER) {
+      // Only reached with a maxFrame near 4 GiB: decoders check maxFrame first.
+      throw this.fail(
+        'SB_FRAME_TOO_LARGE',
+        `frame of ${wireLength} bytes with its header exceeds the largest buffer, ${MAX_FRAME_BUFFER} bytes`,
+      );
+    }
     this.queue.expectFrame(wireLength);
     return NEED_DATA;
   }

@@ -24,7 +24,7 @@
  * maxFrame is `SB_FRAME_TOO_LARGE` as soon as its line is complete.
  */
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, checkPayloadFits, tooLargeMessage } from './base.js';
+import { BaseDecoder, checkPayloadFits, decoderLimit, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -58,7 +58,7 @@ export class ContentLengthDecoder extends BaseDecoder {
 
   constructor(maxFrame: number, maxHeaderBlock: number) {
     super();
-    this.maxFrame = Math.min(maxFrame, Number.MAX_SAFE_INTEGER);
+    this.maxFrame = decoderLimit(maxFrame);
     this.maxHeaderBlock = maxHeaderBlock;
   }
 

@@ -16,7 +16,13 @@
 
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, badPayload, checkPayloadFits, tooLargeMessage } from './base.js';
+import {
+  BaseDecoder,
+  badPayload,
+  checkPayloadFits,
+  decoderLimit,
+  tooLargeMessage,
+} from './base.js';
 import {
   type Decoder,
   type Encoder,
@@ -54,9 +60,9 @@ export class DelimiterDecoder extends BaseDecoder {
     this.spec = spec;
     this.delimiter = delimiter;
     this.firstByte = delimiter[0]!;
-    this.maxFrame = maxFrame;
+    this.maxFrame = decoderLimit(maxFrame);
     this.stripCr = stripCr;
-    this.lastDelimiterStart = stripCr ? maxFrame + 1 : maxFrame;
+    this.lastDelimiterStart = stripCr ? this.maxFrame + 1 : this.maxFrame;
   }
 
   protected decodeFrame(): Uint8Array | NeedData {

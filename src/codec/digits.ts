@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, checkPayloadFits, tooLargeMessage } from './base.js';
+import { BaseDecoder, checkPayloadFits, decoderLimit, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -25,7 +25,7 @@ export class DigitsDecoder extends BaseDecoder {
     super();
     this.spec = spec;
     this.digits = digits;
-    this.maxFrame = maxFrame;
+    this.maxFrame = decoderLimit(maxFrame);
   }
 
   protected decodeFrame(): Uint8Array | NeedData {

@@ -22,7 +22,14 @@
 import { checkBytes, checkIndex } from '../arguments.js';
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, badPayload, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import {
+  BaseDecoder,
+  badPayload,
+  checkPayload,
+  decoderLimit,
+  payloadTooLarge,
+  tooLargeMessage,
+} from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -162,7 +169,7 @@ export class LengthDecoder extends BaseDecoder {
     this.strip = layout.strip;
     // With `maxFrame: Infinity`, a u64 field near 2^64 must still fail rather than
     // wait forever for bytes no array could hold.
-    this.maxFrame = Math.min(layout.maxFrame, Number.MAX_SAFE_INTEGER);
+    this.maxFrame = decoderLimit(layout.maxFrame);
   }
 
   /**

@@ -8,7 +8,13 @@
  * HL7 bodies never contain `0x1c`, so the encoder refuses payloads that do.
  */
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, badPayload, checkPayloadFits, tooLargeMessage } from './base.js';
+import {
+  BaseDecoder,
+  badPayload,
+  checkPayloadFits,
+  decoderLimit,
+  tooLargeMessage,
+} from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -26,7 +32,7 @@ export class MllpDecoder extends BaseDecoder {
 
   constructor(maxFrame: number) {
     super();
-    this.maxFrame = maxFrame;
+    this.maxFrame = decoderLimit(maxFrame);
   }
 
   protected decodeFrame(): Uint8Array | NeedData {

@@ -12,7 +12,7 @@
  * is `SB_FRAME_TOO_LARGE`.
  */
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, checkPayloadFits, tooLargeMessage } from './base.js';
+import { BaseDecoder, checkPayloadFits, decoderLimit, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -27,7 +27,7 @@ export class NetstringDecoder extends BaseDecoder {
 
   constructor(maxFrame: number) {
     super();
-    this.maxFrame = Math.min(maxFrame, Number.MAX_SAFE_INTEGER);
+    this.maxFrame = decoderLimit(maxFrame);
   }
 
   protected decodeFrame(): Uint8Array | NeedData {

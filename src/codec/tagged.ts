@@ -12,7 +12,14 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, badPayload, checkPayload, payloadTooLarge, tooLargeMessage } from './base.js';
+import {
+  BaseDecoder,
+  badPayload,
+  checkPayload,
+  decoderLimit,
+  payloadTooLarge,
+  tooLargeMessage,
+} from './base.js';
 import type { LengthFieldWidth } from './length.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
@@ -208,7 +215,7 @@ export function taggedFraming(types: TaggedTypes, options?: FramingOptions): Fra
       );
     }
     const littleEndian = (body as { littleEndian?: boolean }).littleEndian === true;
-    const maxBody = Math.min(maxFrame - 1, 2 ** (8 * width) - 1, Number.MAX_SAFE_INTEGER - 1);
+    const maxBody = Math.min(decoderLimit(maxFrame) - 1, 2 ** (8 * width) - 1);
     rules[type] = { fixedSize: -1, width, littleEndian, maxBody };
     parts.push(`${hexByte(type)}=length:${name}${width === 1 ? '' : littleEndian ? 'le' : 'be'}`);
   }

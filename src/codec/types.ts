@@ -85,6 +85,8 @@ export interface FramingOptions {
    * out (or `undefined`) for the framing's default: 8 MiB (64 KiB for `line` and
    * `delim`); `0` is refused (`SB_BAD_OPTION`). `Infinity` disables the limit: a peer
    * can then make the process buffer without bound; only use it with trusted peers.
+   * Decoders never accept a frame over 4 GiB less 64 KiB, the largest buffer node
+   * allocates less room for its header, whatever `maxFrame` says.
    */
   maxFrame?: number;
 }

@@ -13,7 +13,7 @@ import {
 } from '../binary/varint.js';
 import { FrameError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { BaseDecoder, checkPayloadFits, tooLargeMessage } from './base.js';
+import { BaseDecoder, checkPayloadFits, decoderLimit, tooLargeMessage } from './base.js';
 import type { Decoder, Encoder, Framing, FramingOptions, NeedData } from './types.js';
 import { NEED_DATA } from './types.js';
 
@@ -25,7 +25,7 @@ export class VarintDecoder extends BaseDecoder {
 
   constructor(maxFrame: number) {
     super();
-    this.maxFrame = Math.min(maxFrame, Number.MAX_SAFE_INTEGER);
+    this.maxFrame = decoderLimit(maxFrame);
   }
 
   /**

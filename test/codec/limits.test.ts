@@ -138,6 +138,44 @@ describe('huge claims fail at the header, with only the header buffered', () => 
     });
   }
 
+  // A frame is assembled in one buffer, and node allocates at most 4 GiB: a larger
+  // claim under maxFrame: Infinity was accepted at the header, and the frame then
+  // failed in the allocation with node's RangeError (a Channel: SB_NETWORK_ERROR).
+  const pastFourGiB: [spec: string, header: string][] = [
+    ['length:u64', '0000000100000000'],
+    ['length', 'ffffffff'],
+    ['sbp', 'ffffffff'],
+    ['varint', '8080808010'],
+    ['netstring', hex(ascii('4294967296'))],
+    ['digits:12', hex(ascii('004294967296'))],
+    ['content-length', hex(ascii('Content-Length: 4294967296\r\n\r\n'))],
+    ['tagged:07=length:u64', '070000000100000000'],
+  ];
+  for (const [spec, header] of pastFourGiB) {
+    it(`even with maxFrame: Infinity, ${spec} claiming 4 GiB fails at the header`, () => {
+      const framing = parseFraming(spec, { maxFrame: Number.POSITIVE_INFINITY });
+      const headerBytes = fromHex(header);
+      const result = feed(() => framing.createDecoder(), headerBytes, { end: false });
+      expect([result.error?.code, result.error?.offset]).toEqual(['SB_FRAME_TOO_LARGE', 0]);
+    });
+  }
+
+  it('even with maxFrame: Infinity, eof input past 4 GiB fails before it is joined', () => {
+    const decoder = parseFraming('eof', { maxFrame: Number.POSITIVE_INFINITY }).createDecoder();
+    // One 64 MiB chunk pushed 65 times: the queue keeps chunks by reference.
+    const chunk = new Uint8Array(64 * 1024 * 1024);
+    let error: unknown;
+    for (let pushes = 0; pushes < 65 && error === undefined; pushes++) {
+      decoder.push(chunk);
+      try {
+        decoder.next();
+      } catch (thrown) {
+        error = thrown;
+      }
+    }
+    expect(error).toMatchObject({ code: 'SB_FRAME_TOO_LARGE' });
+  });
+
   it('even with maxFrame: Infinity, a u64 claim beyond 2^53 fails', () => {
     const framing = parseFraming('length:u64', { maxFrame: Number.POSITIVE_INFINITY });
     const result = feed(() => framing.createDecoder(), fromHex('ffffffffffffffff'), { end: false });
