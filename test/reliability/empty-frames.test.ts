@@ -10,6 +10,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Channel, openChannel } from '../../src/net/channel.js';
+import { FRAMES_PER_TURN } from '../../src/net/channel-input.js';
 import { FRAME_OVERHEAD_BYTES } from '../../src/net/frame-queue.js';
 import { Socket } from '../../src/net/socket.js';
 import { DEFAULTS } from '../../src/options.js';
@@ -90,6 +91,22 @@ describe('a peer sending only zero-byte frames', () => {
     expect(taken).toBe(INPUT);
     expect(takenWhenTurned).toBeGreaterThanOrEqual(0);
     expect(takenWhenTurned).toBeLessThan(INPUT);
+    channel.destroy();
+  });
+
+  // One read of 4 Ki + 5 empty frames was decoded whole in one go, before any other
+  // callback of that event-loop turn (flood-fairness.test.ts has the server's view).
+  it('the read loop takes at most FRAMES_PER_TURN of them per event-loop turn', async () => {
+    const total = 4 * FRAMES_PER_TURN + 5;
+    const transport = new ScriptedTransport([data(new Uint8Array(total))]);
+    const socket = Socket.from(transport, { trackLeaks: false });
+    const channel = new Channel(socket, { framing: 'varint' });
+    const queued: number[] = [];
+    for (let index = 0; index < 20 && queued.at(-1) !== total; index++) {
+      await turn();
+      queued.push(channel.queuedFrames);
+    }
+    expect(queued).toEqual([1, 2, 3, 4].map((n) => n * FRAMES_PER_TURN).concat(total));
     channel.destroy();
   });
 });
