@@ -13,7 +13,7 @@ import { checkFramingOption, parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { InvalidArgumentError, type SwitchboardError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, clockOption } from './clock.js';
 import type { ConnectOptions } from './connect.js';
 import type { SbpRequestHandler, SbpSessionSettings } from './sbp-session.js';
 
@@ -188,7 +188,7 @@ export function resolveChannelOptions<Owner>(
       `Channel: options "heartbeat" and "onRequest" need framing "sbp", not "${framing.spec}"`,
     );
   }
-  const clock = options.clock ?? systemClock;
+  const clock = clockOption('Channel', options.clock);
   return {
     framing,
     idleTimeout: resolved.idleTimeout,

@@ -109,6 +109,31 @@ export function checkTimeout(where: string, timeout: number | undefined): number
 }
 
 /**
+ * The `clock` option: the global timers when absent, else a {@link Clock} checked by
+ * shape, so that a wrong value is `SB_BAD_OPTION` where it is given, not a TypeError
+ * from the first timer (or `now()`) the connection, server or select sets.
+ */
+export function clockOption(where: string, clock: unknown): Clock {
+  if (clock === undefined) {
+    return systemClock;
+  }
+  const candidate = clock as Partial<Clock> | null;
+  if (
+    typeof clock !== 'object' ||
+    candidate === null ||
+    typeof candidate.setTimeout !== 'function' ||
+    typeof candidate.clearTimeout !== 'function' ||
+    typeof candidate.now !== 'function'
+  ) {
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      `${where}: option "clock" must have setTimeout, clearTimeout and now`,
+    );
+  }
+  return clock as Clock;
+}
+
+/**
  * Validates a per-call `signal`: undefined, or an AbortSignal (checked by shape, as
  * signals from another realm fail `instanceof`).
  */

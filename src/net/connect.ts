@@ -14,6 +14,7 @@ import * as tls from 'node:tls';
 import { checkOptionsObject } from '../arguments.js';
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, toAddress, toNodePath } from './address.js';
+import { clockOption } from './clock.js';
 import { Socket } from './socket.js';
 import {
   applyTcpTuning,
@@ -56,6 +57,7 @@ export function startConnect(address: string | Address, given: ConnectOptions = 
     'tls',
     'clock',
   ]);
+  clockOption('connect', options.clock);
   const useTls = options.tls !== undefined || (target.kind === 'tcp' && target.tls);
   let transport: net.Socket;
   if (target.kind === 'unix') {

@@ -14,7 +14,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, resolveOptions } from '../options.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, clockOption } from './clock.js';
 
 /** What a {@link Heartbeat} needs from its connection. */
 export interface HeartbeatHost {
@@ -69,7 +69,7 @@ export class Heartbeat {
     this.interval = resolved.interval;
     this.maxOutstanding = resolved.maxOutstanding;
     this.host = host;
-    this.clock = options.clock ?? systemClock;
+    this.clock = clockOption('heartbeat', options.clock);
   }
 
   /** Pings sent and not yet answered. */

@@ -23,7 +23,7 @@ import {
 } from '../errors.js';
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, formatAddress, toAddress, toNodePath } from './address.js';
-import { type CallOptions, type Clock, type Observable, systemClock, waitUntil } from './clock.js';
+import { type CallOptions, type Clock, clockOption, type Observable, waitUntil } from './clock.js';
 import { afterIo } from './schedule.js';
 import { Socket } from './socket.js';
 import {
@@ -309,6 +309,7 @@ export async function listen(
   const options = checkOptionsObject('listen', given) ?? {};
   const target = toAddress(address);
   const resolved = resolveOptions('listen', LISTEN_SCHEMA, options, {}, ['tls', 'clock']);
+  const clock = clockOption('listen', options.clock);
   const wantsTls = target.kind === 'tcp' && target.tls;
   if (wantsTls && options.tls === undefined) {
     // buildTlsServerOptions names the missing cert/key.
@@ -340,5 +341,5 @@ export async function listen(
   if (target.kind === 'tcp' && info !== null && typeof info === 'object') {
     bound = { kind: 'tcp', host: info.address, port: info.port, tls: useTls };
   }
-  return new Listener(server, bound, resolved, options.clock ?? systemClock, acceptor);
+  return new Listener(server, bound, resolved, clock, acceptor);
 }

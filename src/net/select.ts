@@ -25,7 +25,14 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { Channel } from './channel.js';
-import { abortedError, type Clock, checkSignal, checkTimeout, systemClock } from './clock.js';
+import {
+  abortedError,
+  type Clock,
+  checkSignal,
+  checkTimeout,
+  clockOption,
+  systemClock,
+} from './clock.js';
 import { Listener } from './listener.js';
 import type { Socket } from './socket.js';
 
@@ -103,6 +110,7 @@ function checkSelectArguments(
   // them, so the next wake-up threw its TypeError from the socket's data event.
   try {
     checkSignal('select', (options as SelectOptions).signal);
+    clockOption('select', (options as SelectOptions).clock);
   } catch (error) {
     return error as InvalidArgumentError;
   }

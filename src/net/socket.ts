@@ -57,7 +57,7 @@ import {
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, formatAddress } from './address.js';
 import { toBytes } from './bytes.js';
-import { type CallOptions, systemClock, waitUntil } from './clock.js';
+import { type CallOptions, clockOption, waitUntil } from './clock.js';
 import { INSPECT, inspectSummary, type NodeInspectFunction } from './inspect.js';
 import { EMPTY, leakRegistry, SocketCore } from './socket-core.js';
 import {
@@ -116,7 +116,7 @@ export class Socket implements AsyncDisposable {
     const resolved = resolveOptions('Socket', SOCKET_SCHEMA, options, {}, ['clock', 'unixAddress']);
     this.core = new SocketCore(transport, {
       readBufferLimit: resolved.readBufferLimit,
-      clock: options.clock ?? systemClock,
+      clock: clockOption('Socket', options.clock),
       tls: resolved.tls,
       unixAddress: options.unixAddress,
     });

@@ -143,7 +143,12 @@ export function buildTlsClientOptions(
 export function buildTlsServerOptions(options: TlsServerOptions): TlsOptions {
   // An empty cert or key (an empty file) counts as missing: node skips it, and the
   // server would listen and fail every handshake.
-  if (options === undefined || isEmptyPem(options.cert) || isEmptyPem(options.key)) {
+  if (
+    typeof options !== 'object' ||
+    options === null ||
+    isEmptyPem(options.cert) ||
+    isEmptyPem(options.key)
+  ) {
     throw new InvalidArgumentError(
       'SB_BAD_OPTION',
       'tls server: options "cert" and "key" are required (and not empty)',

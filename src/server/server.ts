@@ -55,7 +55,7 @@ import {
   toNodePath,
 } from '../net/address.js';
 import type { ChannelHeartbeatOptions } from '../net/channel.js';
-import type { Clock } from '../net/clock.js';
+import { type Clock, clockOption } from '../net/clock.js';
 import { INSPECT, inspectSummary, type NodeInspectFunction } from '../net/inspect.js';
 import { buildTlsServerOptions, type TlsServerOptions, tlsAcceptor } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
@@ -303,6 +303,7 @@ export async function createServer<F extends string = string, H extends string =
     RENAMED_OPTIONS,
     PASS_THROUGH,
   );
+  clockOption('createServer', options.clock);
   const dispatch = options.dispatch ?? 'loop';
   if (!DISPATCH_MODELS.includes(dispatch)) {
     throw badOption(`option "dispatch" must be one of ${DISPATCH_MODELS.join(', ')}`);
@@ -722,9 +723,10 @@ class SwitchboardServer implements Server {
     socket.end();
   }
 
-  close(options: ServerCloseOptions = {}): Promise<void> {
+  close(options?: ServerCloseOptions): Promise<void> {
     if (this.#closing === null) {
-      const timeout = options.timeout ?? this.#parts.limits.closeTimeout;
+      // `?.`: null (plain JS) means no options, as for every call's options.
+      const timeout = options?.timeout ?? this.#parts.limits.closeTimeout;
       if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
         return Promise.reject(
           new InvalidArgumentError(

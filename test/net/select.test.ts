@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Clock } from '../../src/net/clock.js';
 import { startConnect } from '../../src/net/connect.js';
+import { listen } from '../../src/net/listener.js';
 import { select } from '../../src/net/select.js';
 import { Socket } from '../../src/net/socket.js';
+import { createServer, type ServerTlsOptions } from '../../src/server/server.js';
 import { Loopback } from '../helpers/loopback.js';
 import {
   data,
@@ -167,5 +170,39 @@ describe('select on loopback', () => {
     expect(final.writable).toEqual([good]);
     expect(final.errored).toEqual([refused]);
     expect(refused.error?.code).toBe('SB_CONNECTION_REFUSED');
+  });
+});
+
+/**
+ * A `clock` that is not a Clock, a `tls: null` and `close(null)` from plain JS were
+ * TypeErrors ("base.now is not a function", "reading 'cert'"), not SB_BAD_OPTION.
+ */
+describe('caller misuse of clock, tls and close options', () => {
+  it('is SB_BAD_OPTION where the option is given', async () => {
+    const notClocks = [5, 'x', {}, null, { setTimeout() {}, clearTimeout() {} }];
+    for (const clock of notClocks) {
+      const options = { clock: clock as unknown as Clock };
+      await expect(
+        createServer({ listen: '127.0.0.1:0', handler: 'echo', ...options }),
+      ).rejects.toMatchObject({ code: 'SB_BAD_OPTION' });
+      await expect(listen('127.0.0.1:0', options)).rejects.toMatchObject({
+        code: 'SB_BAD_OPTION',
+      });
+      expect(() => startConnect('127.0.0.1:1', options)).toThrow(
+        expect.objectContaining({ code: 'SB_BAD_OPTION' }),
+      );
+      await expect(select([], [], { timeout: 0, ...options })).rejects.toMatchObject({
+        code: 'SB_BAD_OPTION',
+      });
+    }
+    await expect(
+      createServer({
+        listen: 'tls://127.0.0.1:0',
+        handler: 'echo',
+        tls: null as unknown as ServerTlsOptions,
+      }),
+    ).rejects.toMatchObject({ code: 'SB_BAD_OPTION' });
+    const server = await createServer({ listen: '127.0.0.1:0', handler: 'echo' });
+    await server.close(null as unknown as undefined);
   });
 });
