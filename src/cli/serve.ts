@@ -189,7 +189,8 @@ export const command: CommandSpec = {
     'serve --listen ADDR --framing SPEC --mode echo|chat|discard|MODULE [--max-frame N]\n' +
     '                   [--max-connections N] [--max-connections-per-ip N]\n' +
     '                   [--idle-timeout MS] [--frame-timeout MS] [--write-timeout MS]\n' +
-    '                   [--max-queued-output N] [--max-buffered-input-total N] [--backlog N]\n' +
+    '                   [--max-queued-output N] [--max-buffered-input-total N]\n' +
+    '                   [--max-buffered-output-total N] [--backlog N]\n' +
     '                   [--close-timeout MS]\n' +
     '                   [--dispatch loop|threads|processes] [--workers N]\n' +
     '                   [--worker-heartbeat-interval MS] [--worker-unresponsive-timeout MS]\n' +
