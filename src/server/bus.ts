@@ -19,7 +19,16 @@
  *   message from the bus is delivered to every local client, unless it is this
  *   instance's own (no echo back: the NATS connection is opened with `noEcho`,
  *   and the bridge also drops its own origin) or a sequence number it has
- *   already seen from that sender (at most once per client).
+ *   already seen from that sender (at most once per client). "Already seen" is
+ *   a bounded window per sender (seq-window.ts): the last 64 numbers below the
+ *   highest, so a forged huge `Sb-Seq` cannot silence a real sender, and a
+ *   sender whose numbers start again (a restart) is heard again.
+ *
+ * Trust: the bus believes every publisher on its subject. Anyone who can publish
+ * there can post chat lines under any origin and sender (docs/SCALING.md "Trust
+ * boundary"); the dedupe window only keeps such a publisher from silencing
+ * others (each forged message can cost a real sender at most the one message
+ * that carries its number). Keeping publishers out is NATS authorization's job.
  *
  * Ordering: NATS preserves the order of messages from one publisher connection
  * to one subscriber, and each instance publishes on one connection, so every
@@ -56,6 +65,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { ChatMember, ChatRoom } from './handlers.js';
+import { type SeqCounters, SeqWindow } from './seq-window.js';
 
 /** The room every built-in `chat` server joins. */
 export const DEFAULT_CHAT_ROOM = 'lobby';
@@ -174,13 +184,21 @@ export interface ChatBridgeStats {
   readonly delivered: number;
   /** Own messages received back and skipped. */
   readonly ownSkipped: number;
-  /** Messages skipped because their sequence number was already seen. */
+  /** Messages skipped because their sequence number was already seen (within the window). */
   readonly duplicates: number;
-  /** Sequence numbers missing from a sender (messages lost on the bus). */
+  /**
+   * Sequence numbers a sender skipped (messages lost on the bus), counted when its
+   * window slides past them; one that turns up later is still delivered (not uncounted).
+   */
   readonly gaps: number;
+  /**
+   * Numbers far outside a sender's window (a restart, a hole over 2^20, or a forgery):
+   * delivered, not counted as gaps.
+   */
+  readonly resyncs: number;
 }
 
-/** Per-sender sequence numbers remembered (oldest forgotten first). */
+/** Senders whose dedupe window is kept (oldest forgotten first): ~150 bytes each with its key, 10 MB in all. */
 const MAX_TRACKED_SENDERS = 65_536;
 /**
  * Longest `origin/sender` key remembered. A NATS header may be as long as the
@@ -201,14 +219,14 @@ export class ChatBridge {
   /** Sender id and next sequence number of each local member. */
   readonly #senders = new WeakMap<ChatMember, { id: string; seq: number }>();
   #nextSender = 0;
-  /** Last sequence number seen per remote `origin/sender`. */
-  readonly #lastSeq = new Map<string, number>();
+  /** Dedupe window per remote `origin/sender` (insertion order: oldest evicted first). */
+  readonly #windows = new Map<string, SeqWindow>();
+  /** The windows' counters, shared: duplicates, gaps, resyncs. */
+  readonly #seqCounters: SeqCounters = { duplicates: 0, gaps: 0, resyncs: 0 };
   #unsubscribe: (() => void) | null = null;
   #published = 0;
   #delivered = 0;
   #ownSkipped = 0;
-  #duplicates = 0;
-  #gaps = 0;
 
   constructor(room: ChatRoom, bus: ChatBus, roomName: string = DEFAULT_CHAT_ROOM) {
     checkRoom(roomName);
@@ -223,8 +241,9 @@ export class ChatBridge {
       published: this.#published,
       delivered: this.#delivered,
       ownSkipped: this.#ownSkipped,
-      duplicates: this.#duplicates,
-      gaps: this.#gaps,
+      duplicates: this.#seqCounters.duplicates,
+      gaps: this.#seqCounters.gaps,
+      resyncs: this.#seqCounters.resyncs,
     };
   }
 
@@ -273,21 +292,20 @@ export class ChatBridge {
     }
     if (message.seq > 0 && message.origin.length + message.sender.length < MAX_SENDER_KEY_LENGTH) {
       const key = `${message.origin}/${message.sender}`;
-      const last = this.#lastSeq.get(key);
-      if (last !== undefined && message.seq <= last) {
-        this.#duplicates += 1;
+      const seqWindow = this.#windows.get(key);
+      if (seqWindow === undefined) {
+        // A flood of made-up senders evicts real ones; an evicted sender's next
+        // message just starts a new window (deduplication lapses, nobody is silenced).
+        if (this.#windows.size >= MAX_TRACKED_SENDERS) {
+          const oldest = this.#windows.keys().next();
+          if (oldest.done !== true) {
+            this.#windows.delete(oldest.value);
+          }
+        }
+        this.#windows.set(key, new SeqWindow(message.seq));
+      } else if (!seqWindow.accept(message.seq, this.#seqCounters)) {
         return;
       }
-      if (last !== undefined && message.seq > last + 1) {
-        this.#gaps += message.seq - last - 1;
-      }
-      if (last === undefined && this.#lastSeq.size >= MAX_TRACKED_SENDERS) {
-        const oldest = this.#lastSeq.keys().next();
-        if (oldest.done !== true) {
-          this.#lastSeq.delete(oldest.value);
-        }
-      }
-      this.#lastSeq.set(key, message.seq);
     }
     this.#delivered += 1;
     this.#room.deliverFromRelay(message.payload);

@@ -259,7 +259,7 @@ function latencyCollector(metrics: ServerMetrics): Metric {
 /**
  * The bus metrics: `switchboard_bus_state{state}` (1 for the current state, 0
  * for the others), `switchboard_bus_pending_bytes`, `switchboard_bus_reconnects_total`,
- * `switchboard_bus_messages_total{outcome="published|received|dropped|delivered|duplicate|gap"}`.
+ * `switchboard_bus_messages_total{outcome="published|received|dropped|delivered|duplicate|gap|resync"}`.
  */
 function registerBusMetrics(
   prom: PromClient,
@@ -310,6 +310,7 @@ function registerBusMetrics(
           ['delivered', stats.delivered],
           ['duplicate', stats.duplicates],
           ['gap', stats.gaps],
+          ['resync', stats.resyncs],
         );
       }
       return outcomes;

@@ -124,7 +124,7 @@ describe('ChatBridge (in-memory bus)', () => {
     expect(bridgeB.stats).toMatchObject({ published: 1, delivered: 3, ownSkipped: 1 });
   });
 
-  it('drops a repeated sequence number and counts a hole as a gap', () => {
+  it('drops a repeated sequence number, counts a hole as a gap, delivers a late number once', () => {
     const { remote, room, inbox, bridge } = bridgedMember();
     const send = (seq: number, text: string): void =>
       remote.publish('lobby', { origin: 'A', sender: '7', seq, payload: bytes(text) });
@@ -132,14 +132,78 @@ describe('ChatBridge (in-memory bus)', () => {
     send(1, 'x1 again');
     send(2, 'x2');
     send(5, 'x5');
-    send(4, 'x4 late');
+    send(4, 'x4 late'); // not seen before: delivered (its gap stays counted)
+    send(4, 'x4 again');
     remote.publish('lobby', { origin: '', sender: '', seq: 0, payload: bytes('plain nats pub') });
-    expect(inbox).toEqual(['b1:x1', 'b1:x2', 'b1:x5', 'b1:plain nats pub']);
-    expect(bridge.stats).toMatchObject({ delivered: 4, duplicates: 2, gaps: 2 });
+    expect(inbox).toEqual(['b1:x1', 'b1:x2', 'b1:x5', 'b1:x4 late', 'b1:plain nats pub']);
+    expect(bridge.stats).toMatchObject({ delivered: 5, duplicates: 2, gaps: 2, resyncs: 0 });
     bridge.stop();
     send(6, 'after stop');
-    expect(inbox).toHaveLength(4);
+    expect(inbox).toHaveLength(5);
     expect(room.relay).toBeNull();
+  });
+
+  it("one forged Sb-Seq of 2^53-1 in a real sender's name does not silence that sender", () => {
+    // Anyone who can publish on the subject can use any origin/sender. With "drop every
+    // seq <= the last", this one message made every later real message a "duplicate".
+    const { remote, inbox, bridge } = bridgedMember();
+    const send = (seq: number, text: string): void =>
+      remote.publish('lobby', { origin: 'A', sender: '7', seq, payload: bytes(text) });
+    send(1, 'real 1');
+    send(Number.MAX_SAFE_INTEGER, 'forged');
+    send(2, 'real 2');
+    send(3, 'real 3');
+    send(3, 'real 3 again');
+    expect(inbox).toEqual(['b1:real 1', 'b1:forged', 'b1:real 2', 'b1:real 3']);
+    expect(bridge.stats).toMatchObject({ delivered: 4, duplicates: 1, gaps: 0, resyncs: 1 });
+  });
+
+  it('a sender whose numbers start again at 1 (a restart reusing its origin) is delivered', () => {
+    const { remote, inbox, bridge } = bridgedMember();
+    const send = (seq: number, text: string): void =>
+      remote.publish('lobby', { origin: 'A', sender: '1', seq, payload: bytes(text) });
+    for (let seq = 1; seq <= 100; seq += 1) {
+      send(seq, `old ${seq}`);
+    }
+    send(1, 'new 1');
+    send(1, 'new 1 again');
+    send(2, 'new 2');
+    send(3, 'new 3');
+    expect(inbox.slice(100)).toEqual(['b1:new 1', 'b1:new 2', 'b1:new 3']);
+    expect(bridge.stats).toMatchObject({ delivered: 103, duplicates: 1, gaps: 0, resyncs: 1 });
+  });
+
+  it('a forged number a little ahead costs the real sender only the message with that number', () => {
+    const { remote, inbox } = bridgedMember();
+    const send = (seq: number, text: string): void =>
+      remote.publish('lobby', { origin: 'A', sender: '7', seq, payload: bytes(text) });
+    send(1, 'real 1');
+    send(4, 'forged 4');
+    for (let seq = 2; seq <= 6; seq += 1) {
+      send(seq, `real ${seq}`);
+    }
+    expect(inbox).toEqual([
+      'b1:real 1',
+      'b1:forged 4',
+      'b1:real 2',
+      'b1:real 3',
+      'b1:real 5',
+      'b1:real 6',
+    ]);
+  });
+
+  it('repeats over a second path lagging up to 63 messages behind are dropped', () => {
+    const { remote, inbox, bridge } = bridgedMember();
+    const send = (seq: number): void =>
+      remote.publish('lobby', { origin: 'A', sender: '7', seq, payload: bytes(`m${seq}`) });
+    for (let seq = 1; seq <= 200; seq += 1) {
+      send(seq);
+      if (seq > 63) {
+        send(seq - 63);
+      }
+    }
+    expect(inbox).toEqual(Array.from({ length: 200 }, (_, index) => `b1:m${index + 1}`));
+    expect(bridge.stats).toMatchObject({ delivered: 200, duplicates: 137, resyncs: 0 });
   });
 
   it('rejects bad bus URLs and room names by name', () => {
