@@ -1,8 +1,8 @@
 /**
  * The published package, as a new user meets it (the fresh-app check, #17):
  * `npm pack` the built package, `npm install` the tarball into an empty
- * project (offline: the package has no runtime dependencies, so nothing is
- * fetched) with no warning, then
+ * project (offline: its one runtime dependency, re2js, is in npm's cache from
+ * this checkout's install) with no warning, then
  *
  * - import it by name ("switchboard", "switchboard/testing") and run its bin;
  * - compile a strict TypeScript program against its declarations
@@ -192,13 +192,15 @@ describe('the packed package in a fresh project', () => {
     }).trim();
   }
 
-  it('installs with no warning, no install-time script and no runtime dependency', () => {
+  it('installs with no warning, no install-time script and re2js its only runtime dependency', () => {
     expect(installOutput).not.toMatch(/warn|deprecated|ERR/i);
     expect(MANIFEST.scripts.prepare).toBeUndefined();
     expect(MANIFEST.scripts.prepack).toBe('npm run build');
     expect(MANIFEST.scripts.install).toBeUndefined();
     expect(MANIFEST.scripts.postinstall).toBeUndefined();
-    expect(MANIFEST.dependencies ?? {}).toEqual({});
+    // re2js (pure JavaScript, no dependencies of its own) runs matchText in linear time.
+    expect(Object.keys(MANIFEST.dependencies ?? {})).toEqual(['re2js']);
+    expect(existsSync(join(project, 'node_modules/re2js/package.json'))).toBe(true);
     const installed = JSON.parse(
       readFileSync(join(project, 'node_modules/switchboard/package.json'), 'utf8'),
     ) as { scripts?: Record<string, string> };
@@ -229,12 +231,19 @@ describe('the packed package in a fresh project', () => {
     expect(output).toBe('000100000002 hi true');
   });
 
-  it('imports "switchboard/testing"', () => {
+  it('imports "switchboard/testing", and a matchText fault compiles (re2js resolves)', () => {
     expect(
-      run(
-        `import { FaultProxy } from 'switchboard/testing'; console.log(typeof FaultProxy.start);`,
-      ),
-    ).toBe('function');
+      run(`
+        import { FaultProxy } from 'switchboard/testing';
+        const proxy = await FaultProxy.start({ target: '127.0.0.1:1', framing: 'line' });
+        proxy.addFault('upstream', { type: 'message', action: 'drop', matchText: '(a+)+$' });
+        let refused = '';
+        try { proxy.addFault('upstream', { type: 'message', action: 'drop', matchText: '(a)\\\\1' }); }
+        catch (error) { refused = error.code; }
+        await proxy.close();
+        console.log(typeof FaultProxy.start, refused);
+      `),
+    ).toBe('function SB_INVALID_ARGUMENT');
   });
 
   it('require()s from CommonJS where Node can load ES modules so, and says why where it cannot', () => {
@@ -285,7 +294,7 @@ describe('the packed package in a fresh project', () => {
       'grep',
       [
         '-rlE',
-        `from ['"](prom-client|nats|@nats-io/[^'"]+)['"]|@internal`,
+        `from ['"](prom-client|nats|@nats-io/[^'"]+|re2js)['"]|@internal`,
         '--include=*.d.ts',
         '.',
       ],

@@ -4,9 +4,10 @@
  * a direction (fault-pipe.ts) counts `nth` and rolls `probability` per connection, and
  * applies the actions in a fixed order: delay, truncate, drop, corrupt, duplicate.
  */
+
+import { RE2JS, RE2JSSyntaxException } from 're2js';
 import { type Framing, NEED_DATA } from '../codec/types.js';
 import { InvalidArgumentError } from '../errors.js';
-import { LinearRegex, UnsupportedPatternError } from './linear-regex.js';
 
 /** What a message fault does to each message it selects. */
 export type MessageAction = 'drop' | 'delay' | 'duplicate' | 'corrupt' | 'truncate';
@@ -44,17 +45,62 @@ const ACTIONS = new Set(['drop', 'delay', 'duplicate', 'corrupt', 'truncate']);
 export const MAX_MATCH_TEXT_LENGTH = 256;
 /**
  * `matchText` is searched in this many leading bytes of a payload: the matcher is linear
- * in its input (linear-regex.ts), and a frame may be 8 MiB.
+ * in its input, and a frame may be 8 MiB.
  */
 export const MAX_MATCH_INPUT_BYTES = 16 * 1024;
+/**
+ * Largest compiled `matchText`, in RE2 instructions (a `{n,m}` repeat is expanded). RE2's
+ * lazy DFA falls back to its NFA when the DFA's state cache fills (`a[ab]{1000}c` on
+ * random a/b text does), and the NFA costs (input length) x (program size) per payload:
+ * this keeps that at about 16 M steps, some hundreds of ms for a 16 KiB payload, where a
+ * typical pattern takes microseconds.
+ */
+export const MAX_MATCH_PROGRAM_SIZE = 1024;
+
+/** A compiled `matchText`: whether it is found anywhere in a string. */
+export interface TextMatcher {
+  test(text: string): boolean;
+}
 
 /**
- * Compiles a `matchText` for the linear-time matcher, or says why it cannot run: an
- * invalid regular expression, one over MAX_MATCH_TEXT_LENGTH, or one outside the regular
- * part of the syntax (backreferences, lookaround, `\b`). V8's own RegExp is never run on
- * a payload: a pattern such as `(a+)+$` would hang the proxy's thread.
+ * JavaScript syntax that RE2's translation (`RE2JS.translateRegExp`) would misread rather
+ * than refuse: a backreference `\k<name>` or `\8`/`\9` becomes a literal letter or digit.
+ * `\\` is skipped as a pair, so an escaped backslash before `k` is not one.
  */
-export function compileMatchText(text: string): LinearRegex | string {
+const MISREAD_ESCAPE = /\\([k89])|\\[\s\S]/gu;
+
+/**
+ * Rewrites the JavaScript forms RE2 spells differently before translateRegExp: a
+ * surrogate pair written as two `\u` escapes (one code point in a u-flag pattern,
+ * two lone surrogates to RE2), and `\p{Script=X}` / `\p{sc=X}` (RE2: `\p{X}`).
+ */
+function toRe2Spelling(text: string): string {
+  return text.replace(
+    /(\\[pP]\{)(?:Script|sc)=|\\u([Dd][89ABab][0-9A-Fa-f]{2})\\u([Dd][C-Fc-f][0-9A-Fa-f]{2})|\\[\s\S]/gu,
+    (whole, property?: string, high?: string, low?: string) => {
+      if (property !== undefined) {
+        return property;
+      }
+      if (high === undefined || low === undefined) {
+        return whole;
+      }
+      const codePoint =
+        0x10000 +
+        ((Number.parseInt(high, 16) - 0xd800) << 10) +
+        (Number.parseInt(low, 16) - 0xdc00);
+      return `\\u{${codePoint.toString(16)}}`;
+    },
+  );
+}
+
+/**
+ * Compiles a `matchText` for RE2 (re2js, linear time), or says why it cannot run: one
+ * over MAX_MATCH_TEXT_LENGTH, an invalid JavaScript regular expression (`u` flag), or one
+ * RE2 refuses (backreferences, lookaround, a repeat over 1000, a program over
+ * MAX_MATCH_PROGRAM_SIZE). V8's own RegExp only checks the syntax and is never run on a
+ * payload: a pattern such as `(a+)+$` would hang the proxy's thread.
+ */
+export function compileMatchText(text: string): TextMatcher | string {
   if (text.length > MAX_MATCH_TEXT_LENGTH) {
     return `is longer than ${MAX_MATCH_TEXT_LENGTH} characters`;
   }
@@ -63,14 +109,28 @@ export function compileMatchText(text: string): LinearRegex | string {
   } catch {
     return 'is not a valid regular expression';
   }
+  const unsupported =
+    'uses a construct that is not supported (backreferences, lookaround, a repeat over 1000; or too large)';
+  for (const [, misread] of text.matchAll(MISREAD_ESCAPE)) {
+    if (misread !== undefined) {
+      return unsupported;
+    }
+  }
+  let compiled: RE2JS;
   try {
-    return new LinearRegex(text);
+    compiled = RE2JS.compile(RE2JS.translateRegExp(toRe2Spelling(text)));
   } catch (error) {
-    if (error instanceof UnsupportedPatternError) {
-      return 'uses a construct that is not supported (backreferences, lookaround, \\b, \\p; or too large)';
+    // RE2's parser refused it. Its message quotes the pattern, which may come from an
+    // API client, so it is not passed on.
+    if (error instanceof RE2JSSyntaxException) {
+      return unsupported;
     }
     throw error;
   }
+  if (compiled.programSize() > MAX_MATCH_PROGRAM_SIZE) {
+    return unsupported;
+  }
+  return compiled;
 }
 
 function invalid(message: string): InvalidArgumentError {
@@ -116,7 +176,7 @@ export function validateMessageFault(fault: MessageFault): void {
 }
 
 const textDecoder = new TextDecoder();
-const regexCache = new WeakMap<MessageFault, LinearRegex>();
+const regexCache = new WeakMap<MessageFault, TextMatcher>();
 
 /** Whether `payload` matches the fault's `match` (no match = every message). */
 export function messageMatches(fault: MessageFault, payload: Uint8Array): boolean {

@@ -96,6 +96,29 @@ describe('message toxics', () => {
     expect(replies).toEqual(['SUB a', 'PING', 'xPUBLISH']);
   });
 
+  it('a text match of (a+)+$ on 16 KiB of "a" and a "!" returns (linear time) and selects right', async () => {
+    const echo = await startEcho();
+    const { proxy } = await framedProxy('line', echo.port);
+    await proxy.addToxic(toxic('message_drop', 'upstream', { match: { text: '(a+)+$' } }));
+    const hostile = `${'a'.repeat(16 * 1024 - 1)}!`; // 16 KiB: all of it is read
+    const socket = await connect(proxy.listen);
+    const channel = new Channel(socket, { framing: 'line' });
+    cleanups.push(() => channel.destroy());
+    for (const line of [hostile, 'aaaa', 'b']) {
+      await channel.send(line);
+    }
+    await channel.shutdown();
+    const replies: string[] = [];
+    for (let count = 0; count < 10; count += 1) {
+      const reply = await channel.receive({ timeout: 5_000 });
+      if (reply === null) {
+        break;
+      }
+      replies.push(Buffer.from(reply).toString());
+    }
+    expect(replies).toEqual([hostile, 'b']);
+  });
+
   it('a hex_prefix match on tagged framing counts only type 0x02 messages towards nth', async () => {
     const echo = await startEcho();
     const { proxy } = await framedProxy('tagged:01=4,02=length:u8', echo.port);

@@ -373,7 +373,13 @@ describe('ToxiproxyServer match.text', () => {
         '/proxies/fr/toxics',
         JSON.stringify({ name, type: 'message_drop', attributes: { match: { text } } }),
       );
-    for (const text of ['(QXECHOXQ)\\1', '(?=QXECHOXQ)', '\\bQXECHOXQ', `${'Q'.repeat(257)}`]) {
+    for (const text of [
+      '(QXECHOXQ)\\1',
+      '(?=QXECHOXQ)',
+      '(?<QXECHOXQ>a)\\k<QXECHOXQ>',
+      '[\\b]QXECHOXQ',
+      `${'Q'.repeat(257)}`,
+    ]) {
       const refused = await add('bad', text);
       expect(refused.status, text).toBe(400);
       expect(JSON.stringify(refused.json)).not.toContain('QXECHOXQ');
