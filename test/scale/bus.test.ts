@@ -390,6 +390,103 @@ describe.skipIf(!hasNats)('chat across instances over nats-server', () => {
     }
   });
 
+  /** A raw NATS client (not nats.js) that can publish anything with any envelope. */
+  async function rawPublisher(port: number): Promise<{
+    publish(headers: Record<string, string>, payload: string): void;
+    close(): void;
+  }> {
+    const raw = net.connect(port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+    raw.write('CONNECT {"verbose":false,"headers":true}\r\n');
+    return {
+      publish(headers, payload) {
+        const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+        const block = `NATS/1.0\r\n${lines.join('')}\r\n`;
+        const total = block.length + payload.length;
+        raw.write(`HPUB switchboard.chat.lobby ${block.length} ${total}\r\n${block}${payload}\r\n`);
+      },
+      close: () => raw.destroy(),
+    };
+  }
+
+  it("a forged Sb-Seq of 2^53-1 under a real instance's origin and sender does not silence it", async () => {
+    const nats = await startNats(children);
+    const serverA = await chatServer(nats.url);
+    const serverB = await chatServer(nats.url);
+    const a1 = await client(serverA);
+    const b1 = await client(serverB);
+    await joined(serverA, 1);
+    await joined(serverB, 1);
+    a1.send('real-1');
+    await waitUntil(() => b1.lines.includes('real-1'), 'real-1 across instances');
+    const forger = await rawPublisher(nats.port);
+    try {
+      // a1 is the first (and only) sender on A: Sb-Sender 1.
+      forger.publish(
+        {
+          'Sb-Origin': serverA.bus?.instanceId ?? '',
+          'Sb-Sender': '1',
+          'Sb-Seq': '9007199254740991',
+        },
+        'forged',
+      );
+      await waitUntil(
+        () => b1.lines.includes('forged'),
+        'the forged line (any publisher is trusted)',
+      );
+      a1.send('real-2');
+      a1.send('real-3');
+      await waitUntil(() => b1.lines.includes('real-3'), 'real lines after the forged one');
+      expect(b1.lines).toEqual(['real-1', 'forged', 'real-2', 'real-3']);
+    } finally {
+      forger.close();
+    }
+  });
+
+  it('an instance restarted with the same instanceId is heard again from its first line', async () => {
+    const nats = await startNats(children);
+    const serverB = await chatServer(nats.url);
+    const b1 = await client(serverB);
+    await joined(serverB, 1);
+    const instance = async (): Promise<{ server: Server; close(): Promise<void> }> => {
+      const bus = await connectNatsBus({ servers: nats.url, instanceId: 'fixed-id' });
+      const server = await createServer({ handler: 'chat', bus, closeTimeout: 1000 });
+      return {
+        server,
+        async close() {
+          await server.close({ timeout: 1 });
+          await bus.close();
+        },
+      };
+    };
+    const first = await instance();
+    try {
+      const a1 = await client(first.server);
+      await joined(first.server, 1);
+      for (let i = 1; i <= 100; i += 1) {
+        a1.send(`old-${i}`);
+      }
+      await waitUntil(() => b1.lines.includes('old-100'), 'the first life across instances');
+      a1.destroy();
+    } finally {
+      await first.close();
+    }
+    const second = await instance();
+    try {
+      const a1 = await client(second.server);
+      await joined(second.server, 1);
+      // Sender 1 of origin fixed-id again, numbered from 1.
+      a1.send('new-1');
+      a1.send('new-2');
+      await waitUntil(() => b1.lines.includes('new-2'), 'the restarted instance across instances');
+      expect(linesFrom(b1.lines, 'new-')).toEqual(['new-1', 'new-2']);
+      expect(linesFrom(b1.lines, 'old-')).toHaveLength(100);
+    } finally {
+      await second.close();
+    }
+  });
+
   it('a client on A and a client on B chat: every line once, per-sender order kept, no echo', async () => {
     const nats = await startNats(children);
     const serverA = await chatServer(nats.url, { metrics: '127.0.0.1:0' });
