@@ -14,9 +14,15 @@
  * module namespace keeps the values it was created with). Deadlines and timeouts still
  * go through clock.ts, which reads the globals at call time, so faking time still
  * drives them.
+ *
+ * The fault proxy (src/testing) stands for the network and the peer, not for the code
+ * under test: like Toxiproxy in its own process, it keeps real time whatever the test
+ * fakes. Its timers and its clock are the real ones below, taken the same way
+ * (vitest fakes `performance` too, so `performance.now()` would stand still).
  */
+import { performance } from 'node:perf_hooks';
 import { nextTick } from 'node:process';
-import { setImmediate } from 'node:timers';
+import { clearTimeout, setImmediate, setTimeout } from 'node:timers';
 
 /**
  * Runs `callback(...args)` after the I/O callbacks of this event-loop turn: the real
@@ -27,3 +33,12 @@ export const afterIo: typeof setImmediate = setImmediate;
 
 /** Runs `callback(...args)` once this tick's microtasks are done: the real process.nextTick. */
 export const afterMicrotasks: typeof nextTick = nextTick;
+
+/** The real setTimeout (see the header: for the fault proxy, which keeps real time). */
+export const realSetTimeout: typeof setTimeout = setTimeout;
+
+/** The real clearTimeout, for a timer from {@link realSetTimeout}. */
+export const realClearTimeout: typeof clearTimeout = clearTimeout;
+
+/** Real monotonic ms (`performance.now()` of node:perf_hooks, bound once here). */
+export const realNow: () => number = performance.now.bind(performance);

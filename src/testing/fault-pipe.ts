@@ -40,6 +40,7 @@ import type net from 'node:net';
 import { setTimeout as timerSleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Framing } from '../codec/types.js';
 import { timerDelay } from '../net/clock.js';
+import { realClearTimeout, realNow, realSetTimeout } from '../net/schedule.js';
 import type { EffectiveFaults, FaultEntry } from './fault-table.js';
 import type { Fault, FaultDirection, FaultProxyEvent, FaultProxyMessage } from './fault-types.js';
 import { corruptOneBit, type MessageFault, messageMatches } from './message-faults.js';
@@ -188,7 +189,7 @@ export class Pipe {
       this.connection.proxy.countDropped(chunk.length);
       return;
     }
-    const arrivedAt = performance.now();
+    const arrivedAt = realNow();
     if (this.splitter === undefined) {
       this.enqueue({ chunk, arrivedAt });
     } else {
@@ -266,7 +267,7 @@ export class Pipe {
       const { segments, frames } = this.splitter.end();
       // Pending bytes go through as they are, whatever the decoder says of them.
       for (const segment of segments) {
-        this.enqueue({ chunk: segment.bytes, arrivedAt: performance.now() });
+        this.enqueue({ chunk: segment.bytes, arrivedAt: realNow() });
       }
       for (const frame of frames) {
         this.report({ bytes: Buffer.alloc(0) }, frame);
@@ -303,7 +304,7 @@ export class Pipe {
   faultsChanged(): void {
     if (this.splitter !== undefined && !this.done && !this.hasFault('message')) {
       for (const segment of this.splitter.release()) {
-        this.enqueue({ chunk: segment.bytes, arrivedAt: performance.now() });
+        this.enqueue({ chunk: segment.bytes, arrivedAt: realNow() });
       }
     }
     this.syncTimeouts();
@@ -329,7 +330,7 @@ export class Pipe {
         const ms = entry.fault.ms;
         const timer =
           ms > 0
-            ? setTimeout(() => this.connection.closeGracefully(this.direction), timerDelay(ms))
+            ? realSetTimeout(() => this.connection.closeGracefully(this.direction), timerDelay(ms))
             : undefined;
         timer?.unref();
         this.timeouts.set(entry.id, timer);
@@ -339,7 +340,7 @@ export class Pipe {
     let released = false;
     for (const [id, timer] of this.timeouts) {
       if (!present.has(id)) {
-        clearTimeout(timer);
+        realClearTimeout(timer);
         this.timeouts.delete(id);
         released = true;
       }
@@ -353,7 +354,7 @@ export class Pipe {
   stop(): void {
     this.done = true;
     for (const timer of this.timeouts.values()) {
-      clearTimeout(timer);
+      realClearTimeout(timer);
     }
     this.timeouts.clear();
     this.queue.length = 0;
@@ -471,7 +472,7 @@ export class Pipe {
         direction: this.direction,
         ms: Math.round(delay * 1000) / 1000,
       });
-      const wait = deliverAt - performance.now();
+      const wait = deliverAt - realNow();
       if (wait > 0) {
         await sleep(wait, undefined, { signal });
       }
@@ -616,7 +617,7 @@ export class Pipe {
       }
       const piece = chunk.subarray(offset, offset + pieceSize);
       if (faults.bytesPerSecond > 0) {
-        const now = performance.now();
+        const now = realNow();
         if (this.nextBandwidthSlot > now) {
           await sleep(this.nextBandwidthSlot - now, undefined, { signal });
         }

@@ -15,6 +15,7 @@
  * have closed.
  */
 import type net from 'node:net';
+import { realClearTimeout, realSetTimeout } from '../net/schedule.js';
 import { Pipe, type PipeProxy } from './fault-pipe.js';
 import type { FaultDirection } from './fault-types.js';
 
@@ -153,7 +154,7 @@ export class ProxiedConnection {
     this.client.end();
     this.upstream.end();
     // A peer that never answers our FIN would keep the socket forever: bound it.
-    this.graceTimer = setTimeout(() => this.destroy(), GRACEFUL_CLOSE_GRACE_MS);
+    this.graceTimer = realSetTimeout(() => this.destroy(), GRACEFUL_CLOSE_GRACE_MS);
     this.graceTimer.unref();
   }
 
@@ -172,7 +173,7 @@ export class ProxiedConnection {
 
   private finish(): void {
     if (this.graceTimer !== undefined) {
-      clearTimeout(this.graceTimer);
+      realClearTimeout(this.graceTimer);
     }
     this.tornDown = true;
     this.abort.abort();
