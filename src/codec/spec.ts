@@ -4,6 +4,7 @@
  * constructor; the parser only translates the string and names the bad part of
  * a spec it cannot read.
  */
+import { didYouMean } from '../did-you-mean.js';
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
 import { contentLengthFraming } from './content-length.js';
@@ -27,6 +28,39 @@ export function badSpec(spec: string, part: string, reason: string): InvalidArgu
     'SB_BAD_FRAMING_SPEC',
     `bad framing spec "${spec}": "${part}" ${reason}`,
   );
+}
+
+/** Every framing name, as `parseFraming` spells it, for the guess on an unknown one. */
+const FRAMING_NAMES = [
+  'line',
+  'delim',
+  'fixed',
+  'length',
+  'digits',
+  'tagged',
+  'varint',
+  'netstring',
+  'eof',
+  'mllp',
+  'content-length',
+  'sbp',
+] as const;
+
+/** The spec syntax of every framing, said when an unknown name is not close to any. */
+const FRAMING_SYNTAX =
+  'line, line:crlf, delim:HEX, fixed:N, length[:u8|u16|u24|u32|u64][be|le], digits:N, ' +
+  'varint, netstring, tagged:T=N,..., eof, mllp, content-length, sbp';
+
+/**
+ * Why an unknown framing name is wrong, with what to write instead: the close name
+ * (`lines` -> `line`, `lenght` -> `length`) or, when none is close, every spec's syntax,
+ * so that a first guess at a spec is followed by a right one without a trip to the docs.
+ */
+function unknownFramingReason(name: string): string {
+  const guess = didYouMean(name, FRAMING_NAMES);
+  return guess === undefined
+    ? `is not a known framing (known: ${FRAMING_SYNTAX})`
+    : `is not a known framing (did you mean "${guess}"?)`;
 }
 
 const LENGTH_WIDTHS: Record<string, LengthFieldWidth> = { u8: 1, u16: 2, u24: 3, u32: 4, u64: 8 };
@@ -215,7 +249,7 @@ export function parseFraming(spec: string, options?: FramingOptions): Framing {
     case 'sbp':
       return noArgument(() => sbpFraming(common));
     default:
-      throw badSpec(spec, name, 'is not a known framing');
+      throw badSpec(spec, name, unknownFramingReason(name));
   }
 }
 

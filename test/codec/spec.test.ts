@@ -94,6 +94,27 @@ describe('parseFraming', () => {
     });
   }
 
+  // A newcomer's first spec is often a near miss or a guess: the message says what to
+  // write instead, a close name or the syntax of every framing.
+  const guesses: [spec: string, hint: string][] = [
+    ['lines', '(did you mean "line"?)'],
+    ['lenght:u32be', '(did you mean "length"?)'],
+    ['netstrings', '(did you mean "netstring"?)'],
+    ['content_length', '(did you mean "content-length"?)'],
+    ['u32be', '(known: line, line:crlf, delim:HEX, fixed:N, length[:u8|u16|u24|u32|u64][be|le],'],
+    ['json', 'digits:N, varint, netstring, tagged:T=N,..., eof, mllp, content-length, sbp)'],
+  ];
+  for (const [spec, hint] of guesses) {
+    it(`an unknown framing "${spec}" says what to write: ${hint}`, () => {
+      expect(() => parseFraming(spec)).toThrow(
+        expect.objectContaining({
+          code: 'SB_BAD_FRAMING_SPEC',
+          message: expect.stringContaining(hint),
+        }),
+      );
+    });
+  }
+
   it('applies maxFrame and validates options', () => {
     expect(parseFraming('line', { maxFrame: 5 }).maxFrame).toBe(5);
     expect(parseFraming('fixed:99999999', { maxFrame: 100_000_000 }).maxFrame).toBe(99_999_999);
