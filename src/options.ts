@@ -211,7 +211,12 @@ export function resolveOptions<S extends OptionSchema>(
     const rule = schema[name];
     if (rule === undefined) {
       const replacement = renamed[name];
-      const guess = replacement === undefined ? didYouMean(name, Object.keys(schema)) : undefined;
+      // The pass-through names are options too (createServer's `framing`, `handler`):
+      // `framming` is as much a typo of one of them as `idleTimout` is of a limit.
+      const guess =
+        replacement === undefined
+          ? didYouMean(name, [...Object.keys(schema), ...passThrough])
+          : undefined;
       const hint =
         replacement !== undefined
           ? `; use "${replacement}" instead`

@@ -37,6 +37,35 @@ describe('resolveOptions', () => {
     ).toThrow(/use "idleTimeout" instead/);
   });
 
+  it('guesses the options it passes through too: createServer({ framming })', async () => {
+    expect(() => resolveOptions('conn', schema, { framming: 'line' }, {}, ['framing'])).toThrow(
+      /unknown option "framming" \(did you mean "framing"\?\)/,
+    );
+    const { createServer } = await import('../src/server/server.js');
+    const { openChannel } = await import('../src/net/channel.js');
+    await expect(
+      createServer({ framming: 'line', handler: 'echo' } as unknown as Parameters<
+        typeof createServer
+      >[0]),
+    ).rejects.toThrow(/createServer: unknown option "framming" \(did you mean "framing"\?\)/);
+    await expect(
+      openChannel('127.0.0.1:1', { framing: 'line', hartbeat: {} } as unknown as Parameters<
+        typeof openChannel
+      >[1]),
+    ).rejects.toThrow(/openChannel: unknown option "hartbeat" \(did you mean "heartbeat"\?\)/);
+    // A Channel option's typo, and a connect option's, each named as openChannel's.
+    await expect(
+      openChannel('127.0.0.1:1', { framing: 'line', idleTimout: 5 } as unknown as Parameters<
+        typeof openChannel
+      >[1]),
+    ).rejects.toThrow(/openChannel: unknown option "idleTimout" \(did you mean "idleTimeout"\?\)/);
+    await expect(
+      openChannel('127.0.0.1:1', { framing: 'line', keepalive: true } as unknown as Parameters<
+        typeof openChannel
+      >[1]),
+    ).rejects.toThrow(/openChannel: unknown option "keepalive" \(did you mean "keepAlive"\?\)/);
+  });
+
   it('accepts Infinity as an explicit "unbounded"', () => {
     expect(resolveOptions('x', schema, { maxFrame: Number.POSITIVE_INFINITY }).maxFrame).toBe(
       Number.POSITIVE_INFINITY,

@@ -245,7 +245,8 @@ const OPEN_CHANNEL_ROUTES = {
   onRequestError: TO_CHANNEL,
   clock: TO_BOTH,
 } as const satisfies Record<keyof ChannelOptionsFor<unknown>, Route>;
-const CHANNEL_OPTION_NAMES = Object.keys(
+/** @internal Every Channel option name, as openChannel routes them. */
+export const CHANNEL_OPTION_NAMES = Object.keys(
   OPEN_CHANNEL_ROUTES,
 ) as (keyof ChannelOptionsFor<unknown>)[];
 

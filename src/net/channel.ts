@@ -32,6 +32,7 @@
 
 import type { InspectOptionsStylized } from 'node:util';
 import type { Decoder, Encoder, Framing } from '../codec/types.js';
+import { didYouMean } from '../did-you-mean.js';
 import {
   ConnectionError,
   InvalidArgumentError,
@@ -43,6 +44,7 @@ import { toBytes } from './bytes.js';
 import { ChannelDeadlines } from './channel-deadlines.js';
 import { ChannelInput, type InputAccount } from './channel-input.js';
 import {
+  CHANNEL_OPTION_NAMES,
   type ChannelOptionsFor,
   resolveChannelOptions,
   resolveFraming,
@@ -57,7 +59,7 @@ import {
 } from './channel-output.js';
 import { channelReadable, channelWritable } from './channel-streams.js';
 import type { CallOptions, Clock, Observable } from './clock.js';
-import { type ConnectOptions, connect } from './connect.js';
+import { CONNECT_OPTION_NAMES, type ConnectOptions, connect } from './connect.js';
 import { ChannelBatches, ChannelIterator, FrameQueue } from './frame-queue.js';
 import { INSPECT, inspectSummary, type NodeInspectFunction } from './inspect.js';
 import { type SbpRequestHandler, SbpSession } from './sbp-session.js';
@@ -928,6 +930,25 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
 }
 
 /**
+ * Refuses an option openChannel does not take, naming openChannel and guessing among
+ * the Channel's and connect()'s options alike: an unknown name used to reach connect(),
+ * which said `connect: unknown option "idleTimout"` with no guess, since connect() knows
+ * only its own names and the caller never called connect.
+ */
+function checkOpenChannelOptionNames(options: object): void {
+  const known: readonly string[] = [...CHANNEL_OPTION_NAMES, ...CONNECT_OPTION_NAMES];
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) {
+      const guess = didYouMean(name, known);
+      throw new InvalidArgumentError(
+        'SB_BAD_OPTION',
+        `openChannel: unknown option "${name}"${guess === undefined ? '' : ` (did you mean "${guess}"?)`}`,
+      );
+    }
+  }
+}
+
+/**
  * Connects and wraps the socket in a {@link Channel}: `connect(address, options)` then
  * `new Channel(socket, options)`.
  * @throws as {@link connect} (e.g. `SB_CONNECTION_REFUSED`, `SB_CONNECT_TIMEOUT`, `SB_TLS_ERROR`) and
@@ -939,6 +960,7 @@ export async function openChannel<F extends string = string>(
 ): Promise<Channel> {
   // Validate the framing before opening a connection.
   resolveFraming(options?.framing, options?.maxFrame, 'openChannel');
+  checkOpenChannelOptionNames(options);
   const split = splitOpenChannelOptions<Channel>(options);
   const socket = await connect(address, split.connect);
   try {

@@ -37,6 +37,13 @@ const CONNECT_SCHEMA = {
   timeout: { kind: 'ms', default: DEFAULTS.connectTimeout as number },
   ...SOCKET_TUNING_SCHEMA,
 } as const;
+/** connect()'s options that resolveOptions passes through unchecked (checked below). */
+const CONNECT_PASS_THROUGH = ['signal', 'tls', 'clock'];
+/** @internal Every option name connect() takes, for openChannel's unknown-option guess. */
+export const CONNECT_OPTION_NAMES: readonly string[] = [
+  ...Object.keys(CONNECT_SCHEMA),
+  ...CONNECT_PASS_THROUGH,
+];
 
 /** tls.connect passes `allowHalfOpen` on to the TLSSocket, but its typings omit it. */
 function halfOpen(options: tls.ConnectionOptions): tls.ConnectionOptions {
@@ -52,11 +59,7 @@ function halfOpen(options: tls.ConnectionOptions): tls.ConnectionOptions {
 export function startConnect(address: string | Address, given: ConnectOptions = {}): Socket {
   const options = checkOptionsObject('connect', given) ?? {};
   const target = toAddress(address);
-  const resolved = resolveOptions('connect', CONNECT_SCHEMA, options, {}, [
-    'signal',
-    'tls',
-    'clock',
-  ]);
+  const resolved = resolveOptions('connect', CONNECT_SCHEMA, options, {}, CONNECT_PASS_THROUGH);
   clockOption('connect', options.clock);
   const useTls = options.tls !== undefined || (target.kind === 'tcp' && target.tls);
   let transport: net.Socket;
