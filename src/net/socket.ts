@@ -69,6 +69,10 @@ import {
 } from './socket-options.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
+
+function ignoreRejection(): void {
+  // sendAll's caller gets the rejection; the copy this handles is only for `void sendAll(x)`.
+}
 const DEFAULT_RECV_MAX = 64 * 1024;
 
 function checkCount(where: string, name: string, value: number, min: number): void {
@@ -664,8 +668,19 @@ export class Socket implements AsyncDisposable {
    *   ConnectionError `SB_ABORTED` on abort: in both cases part of `bytes` may have been
    *   sent, so the socket is destroyed (the stream's framing is unknown).
    * @throws ConnectionError `SB_CONNECTION_CLOSED` after shutdown/close, `SB_CONNECTION_RESET` if the peer reset.
+   *
+   * `void socket.sendAll(x)` is safe, as `void channel.send(x)` is: a rejection nobody
+   * awaits is not reported as unhandled (a peer's reset cannot end the process); the
+   * socket keeps the failure (a reset) or is destroyed (a timeout, an abort), so the
+   * next call reports it.
    */
-  async sendAll(bytes: Uint8Array | string, options?: CallOptions): Promise<void> {
+  sendAll(bytes: Uint8Array | string, options?: CallOptions): Promise<void> {
+    const sending = this.sendEverything(bytes, options);
+    sending.catch(ignoreRejection);
+    return sending;
+  }
+
+  private async sendEverything(bytes: Uint8Array | string, options?: CallOptions): Promise<void> {
     const data = toBytes('sendAll', bytes);
     this.checkWritable('sendAll');
     const core = this.core;
