@@ -313,6 +313,36 @@ const SYSTEM_ERROR_CODES: Record<string, ErrorCode> = {
 };
 
 /**
+ * What to do about a failed connect, said after node's message (`connect ECONNREFUSED
+ * 127.0.0.1:7070`), which names the errno but not its meaning: the one error every
+ * newcomer meets first, by starting the client before the server or typing the port
+ * wrong. The address is the caller's own target (node's `address` and `port`), never
+ * anything a peer sent.
+ */
+function nextStep(error: unknown): string {
+  if (typeof error !== 'object' || error === null) {
+    return '';
+  }
+  const { code, syscall, address, port } = error as {
+    code?: unknown;
+    syscall?: unknown;
+    address?: unknown;
+    port?: unknown;
+  };
+  if (syscall !== 'connect' || typeof address !== 'string') {
+    return '';
+  }
+  if (code === 'ECONNREFUSED') {
+    const where = typeof port === 'number' ? `${address}:${port}` : address;
+    return ` (nothing is listening at ${where}: start the server first, or check the address)`;
+  }
+  if (code === 'ENOENT') {
+    return ` (no socket file at ${address}: start the server first, or check the path)`;
+  }
+  return '';
+}
+
+/**
  * Wraps an operating-system or Node error (ECONNREFUSED, ECONNRESET, TLS errors, ...)
  * in a {@link ConnectionError} with a stable code; SwitchboardErrors pass through.
  */
@@ -329,7 +359,7 @@ export function toSwitchboardError(error: unknown): SwitchboardError {
   ) {
     code = 'SB_TLS_ERROR';
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = (error instanceof Error ? error.message : String(error)) + nextStep(error);
   if (code === 'SB_CONNECT_TIMEOUT') {
     return new TimeoutError(code, message, { cause: error });
   }

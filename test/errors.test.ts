@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   ERROR_CODES,
@@ -92,5 +94,26 @@ describe('error classes', () => {
     expect(toSwitchboardError(new Error('odd')).code).toBe('SB_NETWORK_ERROR');
     const tls = Object.assign(new Error('bad cert'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
     expect(toSwitchboardError(tls).code).toBe('SB_TLS_ERROR');
+  });
+
+  it('a refused connect says what to do next, naming the address it tried', async () => {
+    const { connect } = await import('../src/net/connect.js');
+    const { listen } = await import('../src/net/listener.js');
+    // A port that was just free: listened on, then closed.
+    const listener = await listen('127.0.0.1:0');
+    const port = listener.address.kind === 'tcp' ? listener.address.port : 0;
+    await listener.close();
+    await expect(connect(`127.0.0.1:${port}`)).rejects.toMatchObject({
+      code: 'SB_CONNECTION_REFUSED',
+      message: `connect ECONNREFUSED 127.0.0.1:${port} (nothing is listening at 127.0.0.1:${port}: start the server first, or check the address)`,
+    });
+    const path = join(tmpdir(), `sb-no-such-${process.pid}.sock`);
+    await expect(connect(`unix:${path}`)).rejects.toMatchObject({
+      code: 'SB_CONNECTION_REFUSED',
+      message: `connect ENOENT ${path} (no socket file at ${path}: start the server first, or check the path)`,
+    });
+    // Without node's syscall and address nothing is added: no guess at what happened.
+    const bare = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(toSwitchboardError(bare).message).toBe('connect ECONNREFUSED');
   });
 });
