@@ -227,7 +227,9 @@ function describeParseError(error: unknown, spec: CommandSpec, argv: readonly st
         // `--idle-timeout -5`: parseArgs will not take a value that starts with a dash.
         const value = argv[argv.indexOf(name) + 1] ?? '';
         if (/^-\d/.test(value)) {
-          return `option ${name} must be >= 0, got '${printable(value)}'`;
+          // Not ">= 0": some flags start at 1 (--max-frame, --connections), and the
+          // command's own range check, which knows, runs only on a parsed value.
+          return `option ${name} cannot be negative, got '${printable(value)}'`;
         }
         return `option ${name} needs a value (write ${name}=${printable(value)} for a value that starts with '-')`;
       }
@@ -317,13 +319,16 @@ export function integerFlag(
   const suffix = match?.[2]?.toLowerCase() ?? '';
   const multiplier = kind === 'bytes' ? SIZE_SUFFIXES[suffix] : suffix === '' ? 1 : undefined;
   const unit = kind === 'bytes' ? ' (bytes; k/m/g suffixes allowed)' : kind === 'ms' ? ' (ms)' : '';
+  const min = options.min ?? 0;
   if (match === null || multiplier === undefined) {
+    // Say the range the flag really takes: "non-negative" for --max-frame, which
+    // refuses 0, sent the next try to another usage error.
+    const range = min === 0 ? 'a non-negative integer' : `an integer >= ${min}`;
     throw new UsageError(
-      `${spec.name}: --${name} must be a non-negative integer${unit}, got '${printable(text)}'`,
+      `${spec.name}: --${name} must be ${range}${unit}, got '${printable(text)}'`,
     );
   }
   const value = Number(match[1]) * multiplier;
-  const min = options.min ?? 0;
   if (!Number.isSafeInteger(value) || value < min) {
     const hint = value < min && options.belowMin !== undefined ? `; ${options.belowMin}` : '';
     throw new UsageError(
@@ -338,9 +343,24 @@ export function integerFlag(
   return value;
 }
 
+/**
+ * Reads `--framing`, required, or says what to write: the flag a newcomer forgets
+ * first (`nc` needs none), so the message names the spec `nc`'s lines need and where
+ * the others are, not only that the flag is missing.
+ */
+export function framingText(args: ParsedArgs, spec: CommandSpec): string {
+  const text = stringFlag(args, spec, 'framing');
+  if (text === undefined) {
+    throw new UsageError(
+      `${spec.name}: --framing is required: how messages are cut from the byte stream, the same on both ends (e.g. --framing line for what nc types, or --framing length:u32be; every spec: switchboard ${spec.name} --help)`,
+    );
+  }
+  return text;
+}
+
 /** Reads `--framing` (required) and `--max-frame` (optional) into a Framing. */
 export function framingFromArgs(args: ParsedArgs, spec: CommandSpec): Framing {
-  const text = stringFlag(args, spec, 'framing', true);
+  const text = framingText(args, spec);
   return parseFraming(text, { maxFrame: maxFrameFromArgs(args, spec) });
 }
 

@@ -30,6 +30,7 @@ import {
   choiceFlag,
   type FlagSpec,
   FRAMING_FLAG,
+  framingText,
   integerFlag,
   MAX_FRAME_BOUNDS,
   maxFrameFlag,
@@ -382,7 +383,7 @@ export async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {
   const mode = stringFlag(args, command, 'mode') ?? 'echo';
   const options: Record<string, unknown> = {
     listen: stringFlag(args, command, 'listen') ?? DEFAULT_LISTEN,
-    framing: stringFlag(args, command, 'framing', true),
+    framing: framingText(args, command),
     // echo|chat|discard are built-ins; anything else is a module path createServer resolves.
     handler: mode,
     dispatch: choiceFlag(

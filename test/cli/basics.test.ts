@@ -104,7 +104,12 @@ describe('switchboard CLI basics', () => {
     const cases: Array<[string[], RegExp]> = [
       [['frobnicate'], /unknown command 'frobnicate'/],
       [['decode', '--framing', 'line', '--bogus'], /decode: unknown option '--bogus'/],
-      [['decode'], /decode: --framing is required/],
+      [
+        ['decode'],
+        /decode: --framing is required: .*\(e\.g\. --framing line for what nc types, or --framing length:u32be; every spec: switchboard decode --help\)/,
+      ],
+      [['connect', '127.0.0.1:1'], /connect: --framing is required: .*--framing line/],
+      [['serve', '--mode', 'chat'], /serve: --framing is required: .*switchboard serve --help/],
       [['decode', '--framing'], /decode: option --framing needs a value/],
       [
         ['decode', '--framing', 'line', '--output', 'xml'],
@@ -112,7 +117,12 @@ describe('switchboard CLI basics', () => {
       ],
       [
         ['decode', '--framing', 'line', '--max-frame', 'lots'],
-        /--max-frame must be a non-negative integer/,
+        // --max-frame takes 1 and up: "non-negative" would send the next try to 0.
+        /--max-frame must be an integer >= 1 \(bytes; k\/m\/g suffixes allowed\), got 'lots'/,
+      ],
+      [
+        ['decode', '--framing', 'line', '--max-frame', '-1'],
+        /decode: option --max-frame cannot be negative, got '-1'/,
       ],
       [['decode', '--framing', 'nonsense'], /SB_BAD_FRAMING_SPEC/],
       [['decode', '--framing', 'line', 'a', 'b'], /unexpected argument 'b'/],

@@ -23,7 +23,7 @@ describe('switchboard CLI papercuts (#17)', () => {
   it('a negative value is a range error, written either way', async () => {
     const spaced = await runCli(['serve', '--framing', 'line', '--idle-timeout', '-5']);
     expect(spaced.code).toBe(2);
-    expect(spaced.stderr).toContain("serve: option --idle-timeout must be >= 0, got '-5'");
+    expect(spaced.stderr).toContain("serve: option --idle-timeout cannot be negative, got '-5'");
     expect(spaced.stderr).not.toContain('does not take a value');
     const joined = await runCli(['serve', '--framing', 'line', '--idle-timeout=-5']);
     expect(joined.code).toBe(2);
