@@ -246,6 +246,49 @@ describe('the packed package in a fresh project', () => {
     ).toBe('function SB_INVALID_ARGUMENT');
   });
 
+  it('in a `node --test` file, everything closed leaves no handle and the process exits by itself', () => {
+    // What docs/TESTING.md "In another project's test suite" promises: once close()
+    // resolves, no timer or socket of switchboard's is left, so the runner's child exits
+    // (execFileSync's timeout bounds it).
+    writeFileSync(
+      join(project, 'lifecycle.test.mjs'),
+      `
+      import { test, after } from 'node:test';
+      import assert from 'node:assert/strict';
+      import { createServer, openChannel } from 'switchboard';
+      import { FaultProxy, ToxiproxyServer } from 'switchboard/testing';
+      const baseline = new Set(process.getActiveResourcesInfo());
+      test('servers on port 0 in parallel, proxied, closed', async () => {
+        const servers = await Promise.all(Array.from({ length: 8 }, () =>
+          createServer({ handler: 'echo', framing: 'line', listen: '127.0.0.1:0', idleTimeout: 60_000 })));
+        assert.equal(new Set(servers.map((s) => s.address)).size, 8);
+        const proxies = await Promise.all(servers.map((s) =>
+          FaultProxy.start({ target: s.address, framing: 'line' })));
+        proxies[0].addFault('upstream', { type: 'latency', ms: 5 });
+        proxies[0].addFault('upstream', { type: 'message', action: 'delay', delayMs: 5, matchText: 'x' });
+        const api = await ToxiproxyServer.start({ listen: '127.0.0.1:0' });
+        const channel = await openChannel(proxies[0].address, { framing: 'line' });
+        await channel.send('x');
+        assert.equal(Buffer.from(await channel.receive({ timeout: 5000 })).toString(), 'x');
+        await channel[Symbol.asyncDispose]();
+        await api[Symbol.asyncDispose]();
+        await Promise.all([...proxies, ...servers].map((x) => x[Symbol.asyncDispose]()));
+      });
+      after(() => {
+        const left = process.getActiveResourcesInfo().filter((kind) => !baseline.has(kind));
+        console.log('LEFT ' + JSON.stringify(left));
+      });
+      `,
+    );
+    const output = execFileSync(process.execPath, ['--test', 'lifecycle.test.mjs'], {
+      cwd: project,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(output).toMatch(/^# pass 1$/m);
+    expect(output).toMatch(/LEFT \[\]/);
+  });
+
   it('require()s from CommonJS where Node can load ES modules so, and says why where it cannot', () => {
     // The package is ES modules only. Node >= 20.19 require()s them (require(esm));
     // the exports map must let it (without a "default" condition, require() met

@@ -24,7 +24,7 @@ import {
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, formatAddress, toAddress, toNodePath } from './address.js';
 import { type CallOptions, type Clock, clockOption, type Observable, waitUntil } from './clock.js';
-import { afterIo } from './schedule.js';
+import { afterHandlesClosed } from './schedule.js';
 import { Socket } from './socket.js';
 import {
   applyTcpTuning,
@@ -264,7 +264,7 @@ export class Listener implements Observable, AsyncDisposable {
         // server.close() calls back only when every connection has ended; we do not
         // own accepted connections, so resolve as soon as the listening handle is gone.
         this.server.close();
-        afterIo(resolve);
+        void afterHandlesClosed().then(resolve);
       });
       this.notify();
     }

@@ -34,6 +34,19 @@ export const afterIo: typeof setImmediate = setImmediate;
 /** Runs `callback(...args)` once this tick's microtasks are done: the real process.nextTick. */
 export const afterMicrotasks: typeof nextTick = nextTick;
 
+/**
+ * Resolves once node has freed the handles closed before the call. A net.Server emits
+ * 'close' (on nextTick) before libuv has run the handle's close callback, which happens
+ * in the loop's close phase: until then `process.getActiveResourcesInfo()` still lists
+ * the listening socket. Two setImmediate hops pass one close phase whichever phase this
+ * is called from (from the timers or poll phase the first hop lands in the same turn's
+ * check phase, before its close phase), so a `close()` that awaits this leaves nothing
+ * behind for a leak check that runs right after it.
+ */
+export function afterHandlesClosed(): Promise<void> {
+  return new Promise((resolve) => afterIo(() => afterIo(resolve)));
+}
+
 /** The real setTimeout (see the header: for the fault proxy, which keeps real time). */
 export const realSetTimeout: typeof setTimeout = setTimeout;
 

@@ -57,6 +57,7 @@ import {
 import type { ChannelHeartbeatOptions } from '../net/channel.js';
 import { type Clock, clockOption } from '../net/clock.js';
 import { INSPECT, inspectSummary, type NodeInspectFunction } from '../net/inspect.js';
+import { afterHandlesClosed } from '../net/schedule.js';
 import { buildTlsServerOptions, type TlsServerOptions, tlsAcceptor } from '../net/tls.js';
 import { resolveOptions } from '../options.js';
 import { type BusStatus, ChatBridge, type ChatBus, DEFAULT_CHAT_ROOM } from './bus.js';
@@ -765,6 +766,7 @@ class SwitchboardServer implements Server {
     }
     await listenerClosed;
     await this.#metricsEndpoint?.close();
+    await afterHandlesClosed(); // so no handle of ours is listed once close() resolves
     this.#state = 'closed';
     diagnosticChannels.serverClose.publish({
       serverId: parts.serverId,

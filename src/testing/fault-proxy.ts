@@ -28,6 +28,7 @@ import { parseFraming } from '../codec/spec.js';
 import type { Framing } from '../codec/types.js';
 import { InvalidArgumentError, toSwitchboardError } from '../errors.js';
 import { listeningText } from '../net/address.js';
+import { afterHandlesClosed } from '../net/schedule.js';
 import { resolveOptions } from '../options.js';
 import {
   type EffectiveFaults,
@@ -269,7 +270,9 @@ export class FaultProxy {
   close(): Promise<void> {
     if (this.closing === undefined) {
       this.closing = new Promise<void>((resolve) => {
-        this.server.close(() => resolve());
+        // The proxied sockets are destroyed below; afterHandlesClosed lets node free
+        // their handles and the listener's before close() resolves.
+        this.server.close(() => void afterHandlesClosed().then(resolve));
         for (const connection of this.connections) {
           connection.destroy();
         }

@@ -32,6 +32,7 @@ import http from 'node:http';
 import { checkOptionsObject } from '../arguments.js';
 import { InvalidArgumentError, toSwitchboardError } from '../errors.js';
 import { listeningText } from '../net/address.js';
+import { afterHandlesClosed } from '../net/schedule.js';
 import { resolveOptions } from '../options.js';
 import type { FaultProxy } from './fault-proxy.js';
 import type { FaultProxyEvent } from './fault-types.js';
@@ -226,6 +227,7 @@ export class ToxiproxyServer {
         await this.queue.catch(() => undefined);
         await this.collection.closeAll();
         await closed;
+        await afterHandlesClosed();
       })();
     }
     return this.closing;
