@@ -12,8 +12,12 @@
  *    jitter`, raised to the previous chunk's delivery time so jitter never reorders.
  *    Queued chunks therefore wait in parallel, not one latency after another.
  * 3. Memory is bounded. When the queue holds more than `highWaterMark` bytes the source
- *    socket is paused; it resumes below half of that. When `sink.write()` returns false
- *    the pump waits for 'drain'. A slow reader therefore slows the sender, as TCP would.
+ *    socket is paused; it resumes below half of that. Each queued entry counts
+ *    QUEUED_ENTRY_BYTES on top of its bytes (a framed proxy queues one entry per message,
+ *    and a 1-byte message costs hundreds of bytes of objects). When `sink.write()` returns
+ *    false the pump waits for 'drain'. A slow reader therefore slows the sender, as TCP
+ *    would. The queue is a FIFO with a head index ({@link ChunkFifo}): O(1) per entry,
+ *    however many are queued.
  * 4. Faults are read from the proxy's fault table (fault-table.ts, which gives their
  *    order) once per chunk, so faults can be added and removed while traffic flows.
  *    resetAfter/closeAfter budgets count bytes forwarded per connection and direction
@@ -129,6 +133,72 @@ function writeAndFlush(socket: net.Socket, data: Uint8Array): Promise<void> {
 
 const END_OF_INPUT = Symbol('end of input');
 
+/**
+ * What a queued entry costs beyond its bytes, for flow control (rule 3): the entry, its
+ * Buffer view and, framed, the message's payload view. Without it a framed proxy with a
+ * highWaterMark of 256 KiB would queue 256 Ki one-byte messages (~130 MiB) before
+ * pausing its source.
+ */
+export const QUEUED_ENTRY_BYTES = 256;
+
+/**
+ * Compaction threshold of {@link ChunkFifo}: taken entries are dropped from the front of
+ * its array once there are at least this many and they are at least half of it.
+ */
+const FIFO_COMPACT_AT = 1024;
+
+/**
+ * A FIFO over an array and a head index. Why not `push` + `shift`: V8's
+ * `Array.prototype.shift` moves every remaining element once the array is large (its
+ * backing store in large-object space cannot be trimmed in place), so draining n queued
+ * entries cost O(n^2): 128 Ki one-byte messages queued behind a latency fault stalled
+ * the proxy's event loop for 19 s, 256 Ki for 80 s. Here taking is O(1) and the front is
+ * compacted when it is at least half the array (amortized O(1) per entry).
+ */
+export class ChunkFifo<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+  /** Entries moved by compactions so far (a time-free check that taking stays linear). */
+  moved = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  /** The oldest entry, or undefined when empty. */
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+
+  /** Removes and returns the oldest entry, or undefined when empty. */
+  shift(): T | undefined {
+    if (this.head >= this.items.length) {
+      return undefined;
+    }
+    const item = this.items[this.head];
+    this.items[this.head] = undefined; // no reference kept to what was taken
+    this.head += 1;
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head >= FIFO_COMPACT_AT && this.head * 2 >= this.items.length) {
+      this.moved += this.items.length - this.head;
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}
+
 interface QueuedChunk {
   chunk: Buffer;
   arrivedAt: number;
@@ -138,7 +208,8 @@ interface QueuedChunk {
 
 /** One direction of one connection: a queue and the pump that applies faults (rules 1-4). */
 export class Pipe {
-  private readonly queue: (QueuedChunk | typeof END_OF_INPUT)[] = [];
+  /** @internal Exposed for tests (ChunkFifo.moved). */
+  readonly queue = new ChunkFifo<QueuedChunk | typeof END_OF_INPUT>();
   private queuedBytes = 0;
   private pausedBySelf = false;
   private wake: (() => void) | undefined;
@@ -221,7 +292,7 @@ export class Pipe {
 
   private enqueue(item: QueuedChunk): void {
     this.queue.push(item);
-    this.queuedBytes += item.chunk.length;
+    this.queuedBytes += item.chunk.length + QUEUED_ENTRY_BYTES;
   }
 
   /** Hands a message (or, after a framing error, a raw chunk) to the proxy's onMessage. */
@@ -357,7 +428,7 @@ export class Pipe {
       realClearTimeout(timer);
     }
     this.timeouts.clear();
-    this.queue.length = 0;
+    this.queue.clear();
     this.queuedBytes = 0;
     this.notify();
     // Keep draining the source so its peer is not blocked by a pipe that forwards nothing.
@@ -405,7 +476,7 @@ export class Pipe {
     const signal = this.connection.abort.signal;
     try {
       while (!this.done) {
-        const head = this.queue[0];
+        const head = this.queue.peek();
         if (head === undefined || this.hasFault('halfOpen')) {
           await this.waitForWork();
           continue;
@@ -415,7 +486,7 @@ export class Pipe {
           await this.deliverEnd(signal);
           return;
         }
-        this.queuedBytes -= head.chunk.length;
+        this.queuedBytes -= head.chunk.length + QUEUED_ENTRY_BYTES;
         this.updateFlow();
         await this.deliver(head, signal);
       }
