@@ -1,31 +1,29 @@
 /**
- * Writes docs/ERRORS.md from the code table in src/errors.ts.
+ * Rewrites the code table of docs/ERRORS.md from the one in src/errors.ts.
  * Run: `npx tsx scripts/errors-doc.ts`. test/errors.test.ts fails when they disagree.
+ *
+ * Only the table is generated: the prose around it (what a code means to a caller,
+ * which promises may go unawaited, the warnings) is written by hand in ERRORS.md and
+ * kept as it is. The script used to write the whole file from a copy of that prose,
+ * so running it dropped every paragraph added to ERRORS.md since.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ERROR_CODES } from '../src/errors.js';
 
+const HEADER = '| code | class | meaning |\n| --- | --- | --- |\n';
+const path = new URL('../docs/ERRORS.md', import.meta.url);
+const doc = readFileSync(path, 'utf8');
+const start = doc.indexOf(HEADER);
+if (start === -1) {
+  throw new Error(`docs/ERRORS.md has no table starting with ${JSON.stringify(HEADER)}`);
+}
+// The table runs from its header to the first line that is not a table row.
+let end = start + HEADER.length;
+while (doc.startsWith('|', end)) {
+  const next = doc.indexOf('\n', end);
+  end = next === -1 ? doc.length : next + 1;
+}
 const rows = Object.entries(ERROR_CODES).map(
-  ([code, entry]) => `| \`${code}\` | ${entry.class} | ${entry.summary.replaceAll('|', '\\|')} |`,
+  ([code, entry]) => `| \`${code}\` | ${entry.class} | ${entry.summary.replaceAll('|', '\\|')} |\n`,
 );
-const text = `# Error codes
-
-Every error switchboard throws is a \`SwitchboardError\` with a stable \`code\`.
-Match on the code, never on the message. Messages name the limit and the size
-involved and never contain bytes received from a peer. Decode errors also carry
-\`offset\`: the byte offset, from the start of the input, of the first byte of the
-frame that failed.
-
-Classes by who is at fault: \`FrameError\` and \`UnexpectedEofError\` (the peer),
-\`TimeoutError\` (a deadline), \`ConnectionError\` (the network or connection
-state), \`StructError\` (\`pack\`/\`unpack\` input CPython would reject),
-\`InvalidArgumentError\` (the caller). Any other exception escaping a decoder is a bug.
-
-The CLI prints errors as \`switchboard: <code>: <message>\` and exits 1 for data
-and protocol errors, 2 for usage errors, 3 for network errors.
-
-| code | class | meaning |
-| --- | --- | --- |
-${rows.join('\n')}
-`;
-writeFileSync(new URL('../docs/ERRORS.md', import.meta.url), text);
+writeFileSync(path, `${doc.slice(0, start)}${HEADER}${rows.join('')}${doc.slice(end)}`);

@@ -566,7 +566,9 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
   /**
    * `for await (const message of channel)`: every message until a clean end of input;
    * throws as {@link receive} does. Hand-written rather than an async generator: one
-   * promise per message, no generator machinery in the hot path.
+   * promise per message, no generator machinery in the hot path. That one `await` per
+   * message is the language's cost: to read many small messages fast, take every queued
+   * one per `await` with {@link batches}, or drain with {@link tryReceive} between awaits.
    */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return new ChannelIterator(this.inbound);
