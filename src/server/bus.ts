@@ -198,7 +198,10 @@ export interface ChatBridgeStats {
   readonly resyncs: number;
 }
 
-/** Senders whose dedupe window is kept (oldest forgotten first): ~150 bytes each with its key, 10 MB in all. */
+/**
+ * Senders whose dedupe window is kept (the least recently heard forgotten first):
+ * ~150 bytes each with its key, 10 MB in all.
+ */
 const MAX_TRACKED_SENDERS = 65_536;
 /**
  * Longest `origin/sender` key remembered. A NATS header may be as long as the
@@ -219,7 +222,11 @@ export class ChatBridge {
   /** Sender id and next sequence number of each local member. */
   readonly #senders = new WeakMap<ChatMember, { id: string; seq: number }>();
   #nextSender = 0;
-  /** Dedupe window per remote `origin/sender` (insertion order: oldest evicted first). */
+  /**
+   * Dedupe window per remote `origin/sender`, least recently heard first: each message
+   * moves its sender to the end (a Map delete + set, O(1)), so a flood of made-up
+   * senders evicts the quiet ones, never a sender that keeps talking.
+   */
   readonly #windows = new Map<string, SeqWindow>();
   /** The windows' counters, shared: duplicates, gaps, resyncs. */
   readonly #seqCounters: SeqCounters = { duplicates: 0, gaps: 0, resyncs: 0 };
@@ -297,14 +304,18 @@ export class ChatBridge {
         // A flood of made-up senders evicts real ones; an evicted sender's next
         // message just starts a new window (deduplication lapses, nobody is silenced).
         if (this.#windows.size >= MAX_TRACKED_SENDERS) {
-          const oldest = this.#windows.keys().next();
-          if (oldest.done !== true) {
-            this.#windows.delete(oldest.value);
+          const leastRecent = this.#windows.keys().next();
+          if (leastRecent.done !== true) {
+            this.#windows.delete(leastRecent.value);
           }
         }
         this.#windows.set(key, new SeqWindow(message.seq));
-      } else if (!seqWindow.accept(message.seq, this.#seqCounters)) {
-        return;
+      } else {
+        this.#windows.delete(key);
+        this.#windows.set(key, seqWindow);
+        if (!seqWindow.accept(message.seq, this.#seqCounters)) {
+          return;
+        }
       }
     }
     this.#delivered += 1;

@@ -230,6 +230,18 @@ export async function openNatsBus(settings: NatsBusSettings): Promise<NatsChatBu
   return new NatsBus(connection, () => nats.headers(), settings);
 }
 
+/**
+ * An `Sb-Seq` value: a plain decimal of 1 to 16 digits (what {@link NatsBus.publish}
+ * writes), else 0 (not deduplicated). Number() would also take "0x10", "1e3", " 5 ".
+ */
+export function parseSeq(text: string): number {
+  if (!/^[0-9]{1,16}$/.test(text)) {
+    return 0;
+  }
+  const seq = Number(text);
+  return Number.isSafeInteger(seq) && seq > 0 ? seq : 0;
+}
+
 /** A {@link NatsChatBus} over one NATS connection. Built by {@link openNatsBus}. */
 class NatsBus implements NatsChatBus {
   readonly instanceId: string;
@@ -324,11 +336,10 @@ class NatsBus implements NatsChatBus {
         let message: BusMessage;
         try {
           const headers = msg.headers;
-          const seq = Number(headers?.get(BUS_HEADERS.seq) ?? '0');
           message = {
             origin: headers?.get(BUS_HEADERS.origin) ?? '',
             sender: headers?.get(BUS_HEADERS.sender) ?? '',
-            seq: Number.isSafeInteger(seq) && seq > 0 ? seq : 0,
+            seq: parseSeq(headers?.get(BUS_HEADERS.seq) ?? ''),
             payload: msg.data,
           };
         } catch {

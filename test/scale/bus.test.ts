@@ -206,6 +206,23 @@ describe('ChatBridge (in-memory bus)', () => {
     expect(bridge.stats).toMatchObject({ delivered: 200, duplicates: 137, resyncs: 0 });
   });
 
+  it('a flood of new senders evicts the least recently heard one, not a sender that keeps talking', () => {
+    // 65,536 windows are kept. The oldest-added sender was evicted even while it kept
+    // talking, so its repeats were delivered again after a flood of made-up senders.
+    const { remote, inbox } = bridgedMember();
+    const send = (sender: string, seq: number, text: string): void =>
+      remote.publish('lobby', { origin: 'A', sender, seq, payload: bytes(text) });
+    send('talker', 1, 'first');
+    for (let index = 0; index < 65_535; index += 1) {
+      send(`flood-${index}`, 1, 'f');
+    }
+    send('talker', 2, 'second'); // the talker is now the most recently heard
+    send('new-1', 1, 'n'); // the cap is full: flood-0 goes, not the talker
+    send('talker', 2, 'second again');
+    send('flood-0', 1, 'flood-0 again'); // forgotten: delivered again (nobody is silenced)
+    expect(inbox.slice(-3)).toEqual(['b1:second', 'b1:n', 'b1:flood-0 again']);
+  });
+
   it('rejects bad bus URLs and room names by name', () => {
     expect(() => parseBusServers('')).toThrow(/no NATS server/);
     expect(() => parseBusServers('http://127.0.0.1:4222')).toThrow(/nats:\/\/HOST:PORT/);
@@ -441,6 +458,36 @@ describe.skipIf(!hasNats)('chat across instances over nats-server', () => {
       expect(b1.lines).toEqual(['real-1', 'forged', 'real-2', 'real-3']);
     } finally {
       forger.close();
+    }
+  });
+
+  it('an Sb-Seq that is not a plain decimal is no sequence number: such lines are not deduplicated', async () => {
+    // Number() read "0x10" as 16, "1e3" as 1000, " 5 " as 5: each of these lines twice
+    // was taken for a repeat and the second dropped.
+    const nats = await startNats(children);
+    const server = await chatServer(nats.url);
+    const member = await client(server);
+    await joined(server, 1);
+    const publisher = await rawPublisher(nats.port);
+    try {
+      const sent: string[] = [];
+      for (const seq of ['0x10', '1e3', '+7', '5.0', '00000000000000001']) {
+        for (const copy of [1, 2]) {
+          publisher.publish(
+            { 'Sb-Origin': 'raw', 'Sb-Sender': '1', 'Sb-Seq': seq },
+            `${seq}#${copy}`,
+          );
+          sent.push(`${seq}#${copy}`);
+        }
+      }
+      // A plain decimal still deduplicates: the repeat of 3 is dropped.
+      publisher.publish({ 'Sb-Origin': 'raw', 'Sb-Sender': '2', 'Sb-Seq': '3' }, 'three');
+      publisher.publish({ 'Sb-Origin': 'raw', 'Sb-Sender': '2', 'Sb-Seq': '3' }, 'three again');
+      publisher.publish({ 'Sb-Origin': 'raw', 'Sb-Sender': '2', 'Sb-Seq': '4' }, 'end');
+      await waitUntil(() => member.lines.includes('end'), 'the last line');
+      expect(member.lines).toEqual([...sent, 'three', 'end']);
+    } finally {
+      publisher.close();
     }
   });
 
