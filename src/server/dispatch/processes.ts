@@ -31,7 +31,12 @@
  * Crashes: when a worker exits unexpectedly, only its own connections drop (the
  * kernel closes their sockets with the process); the primary counts them as
  * `SB_WORKER_CRASHED`, releases their slots and forks a replacement, which
- * serves new connections once it has loaded the handler.
+ * serves new connections once it has loaded the handler. A connection accepted
+ * while no worker is ready (the only worker is being replaced) waits in the
+ * primary, unread, for the first worker that becomes ready ({@link
+ * ProcessDispatcher.serve}); it is closed with `SB_WORKER_CRASHED` (counted and
+ * published) only when no worker is starting any more, or after `frameTimeout` ms.
+ * The wait is bounded by admission: each waiting connection holds its slot.
  *
  * Stopped workers: a worker that is alive but not running (SIGSTOP, stuck in a
  * synchronous loop) never exits. The primary pings each ready worker every
@@ -56,7 +61,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import type * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
-import { systemClock } from '../../net/clock.js';
+import { systemClock, timerDelay } from '../../net/clock.js';
 import { afterIo } from '../../net/schedule.js';
 import { DEFAULTS } from '../../options.js';
 import { loadFailureError } from '../handler-module.js';
@@ -331,6 +336,11 @@ export class ProcessDispatcher {
   readonly #slots: WorkerSlot[] = [];
   #nextId = 0;
   #closing = false;
+  /**
+   * Connections accepted while no worker was ready, oldest first, each with its
+   * deadline timer (see the module comment, "Crashes").
+   */
+  readonly #waiting = new Map<net.Socket, { resolve: () => void; timer: NodeJS.Timeout | null }>();
   /** Workers that crashed and were replaced. */
   crashes = 0;
 
@@ -388,14 +398,85 @@ export class ProcessDispatcher {
         targetResponsive = responsive;
       }
     }
-    if (target === undefined || this.#closing) {
-      metrics.recordError('SB_WORKER_CRASHED');
+    if (this.#closing) {
+      metrics.recordRefusal('closing');
       raw.destroy();
       return Promise.resolve();
     }
+    if (target === undefined) {
+      if (!this.#starting()) {
+        this.#refuseNoWorker(raw);
+        return Promise.resolve();
+      }
+      return this.#wait(raw);
+    }
+    return this.#handOver(raw, target);
+  }
+
+  /** True while a worker is forked and loading its handler (it will be ready, or exit). */
+  #starting(): boolean {
+    return this.#slots.some(
+      (slot) =>
+        !slot.ready &&
+        !slot.exiting &&
+        slot.child.exitCode === null &&
+        slot.child.signalCode === null,
+    );
+  }
+
+  /** Closes a connection no worker can take, with `SB_WORKER_CRASHED` counted and published. */
+  #refuseNoWorker(raw: net.Socket): void {
+    raw.destroy();
+    this.#reportError(
+      new ConnectionError('SB_WORKER_CRASHED', 'no worker process is ready; connection closed'),
+      null,
+    );
+  }
+
+  /** Keeps `raw` (paused, unread) until a worker is ready; see the module comment. */
+  #wait(raw: net.Socket): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timeout = this.#options.limits.frameTimeout;
+      const timer =
+        timeout > 0
+          ? setTimeout(() => {
+              if (this.#waiting.delete(raw)) {
+                this.#refuseNoWorker(raw);
+                resolve();
+              }
+            }, timerDelay(timeout))
+          : null;
+      timer?.unref();
+      this.#waiting.set(raw, { resolve, timer });
+      // A client that leaves while waiting frees its slot at once.
+      raw.once('close', () => {
+        const entry = this.#waiting.get(raw);
+        if (entry !== undefined) {
+          this.#waiting.delete(raw);
+          clearTimeout(entry.timer ?? undefined);
+          resolve();
+        }
+      });
+    });
+  }
+
+  /**
+   * Hands the waiting connections to the workers now ready, or closes them when none
+   * is ready and none is starting (the replacement failed to load) or the server closes.
+   */
+  #flushWaiting(): void {
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const [raw, { resolve, timer }] of waiting) {
+      clearTimeout(timer ?? undefined);
+      this.serve(raw, null).then(resolve, resolve);
+    }
+  }
+
+  #handOver(raw: net.Socket, slot: WorkerSlot): Promise<void> {
+    const metrics = this.#options.metrics;
     this.#nextId += 1;
-    const id = `w${target.index}-${this.#nextId}`;
-    const slot = target;
+    const id = `w${slot.index}-${this.#nextId}`;
     metrics.connectionsOpen += 1;
     metrics.connectionsAccepted += 1;
     return new Promise<void>((resolve) => {
@@ -408,8 +489,16 @@ export class ProcessDispatcher {
       });
       const message: PrimaryMessage = { type: 'connection', id };
       slot.child.send(message, raw, { keepOpen: false }, (error) => {
-        if (error !== null && error !== undefined) {
+        if (error !== null && error !== undefined && slot.connections.has(id)) {
+          // The worker went away before the handle left (its exit may come later).
           raw.destroy();
+          this.#reportError(
+            new ConnectionError(
+              'SB_WORKER_CRASHED',
+              `worker process ${slot.index} exited before taking the connection`,
+            ),
+            id,
+          );
           this.#settle(slot, id);
         }
       });
@@ -446,6 +535,7 @@ export class ProcessDispatcher {
 
   async drain(timeout: number): Promise<number> {
     this.#closing = true;
+    this.#flushWaiting(); // closed now, as 'closing' refusals: they were never served
     const answers = this.#slots
       .filter((slot) => slot.child.connected && slot.ready)
       .map(
@@ -462,6 +552,7 @@ export class ProcessDispatcher {
 
   async close(): Promise<void> {
     this.#closing = true;
+    this.#flushWaiting();
     await Promise.all(
       this.#slots.map(
         (slot) =>
@@ -577,6 +668,7 @@ export class ProcessDispatcher {
         this.#options.chatRoom.join(slot.member);
         slot.liveness?.start();
         ready();
+        this.#flushWaiting();
         return;
       case 'pong':
         slot.liveness?.pong();
@@ -683,6 +775,9 @@ export class ProcessDispatcher {
       this.#fork(slot.index).catch(() => {
         // A replacement that cannot load the handler leaves one worker fewer; the others keep serving.
       });
+    } else if (this.#waiting.size > 0 && !this.#starting()) {
+      // The last worker that could have taken the waiting connections failed to start.
+      this.#flushWaiting();
     }
   }
 }
