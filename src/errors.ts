@@ -188,11 +188,12 @@ export const ERROR_CODES = {
   SB_BAD_FRAMING_SPEC: {
     class: 'InvalidArgumentError',
     summary:
-      'A framing spec string (e.g. `length:u16be`) cannot be parsed; the message names the bad part.',
+      'A framing spec string (e.g. `length:u16be`) cannot be parsed; the message names the bad part (quoted as a JSON string, control and bidirectional characters escaped, cut after 80 characters).',
   },
   SB_BAD_ADDRESS: {
     class: 'InvalidArgumentError',
-    summary: 'An address string (HOST:PORT, [v6]:PORT, unix:/path, ...) cannot be parsed.',
+    summary:
+      'An address string (HOST:PORT, [v6]:PORT, unix:/path, ...) cannot be parsed; quoted as for `SB_BAD_FRAMING_SPEC`.',
   },
   SB_PAYLOAD_TOO_LARGE: {
     class: 'InvalidArgumentError',

@@ -291,7 +291,20 @@ export function formatError(
   offset: number | undefined = error.offset,
 ): string {
   const where = offset === undefined ? '' : ` (at byte ${offset})`;
-  return `switchboard: ${error.code}: ${error.message}${where}`;
+  return `switchboard: ${error.code}: ${escapeMessage(error.message)}${where}`;
+}
+
+/**
+ * A message with its control characters (but tab) escaped as `\xNN` / `\uNNNN`, as
+ * text frames print: a message may quote a file name or a flag's value, and stderr is
+ * a terminal. Messages are short, so a regular expression does.
+ */
+function escapeMessage(message: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
+  return message.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g, (char) => {
+    const code = char.charCodeAt(0);
+    return code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
 }
 
 function isSystemError(error: unknown): error is NodeJS.ErrnoException {

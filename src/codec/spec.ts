@@ -7,6 +7,7 @@
 import { didYouMean } from '../did-you-mean.js';
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS, maxFrameRule, resolveOptions } from '../options.js';
+import { quote } from '../quote.js';
 import { contentLengthFraming } from './content-length.js';
 import { delimFraming, parseHexBytes } from './delim.js';
 import { digitsFraming, MAX_DIGITS } from './digits.js';
@@ -22,11 +23,15 @@ import { type TaggedBody, taggedFraming } from './tagged.js';
 import type { Framing, FramingOptions } from './types.js';
 import { varintFraming } from './varint.js';
 
-/** Throws the SB_BAD_FRAMING_SPEC error for `spec`, naming `part` and why it is wrong. */
+/**
+ * Throws the SB_BAD_FRAMING_SPEC error for `spec`, naming `part` and why it is wrong. Both
+ * are quoted escaped and cut short ({@link quote}): a spec can come from a file (a
+ * recording's header) and its message reach a terminal.
+ */
 export function badSpec(spec: string, part: string, reason: string): InvalidArgumentError {
   return new InvalidArgumentError(
     'SB_BAD_FRAMING_SPEC',
-    `bad framing spec "${spec}": "${part}" ${reason}`,
+    `bad framing spec ${quote(spec)}: ${quote(part)} ${reason}`,
   );
 }
 

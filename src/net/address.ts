@@ -19,6 +19,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULTS } from '../options.js';
+import { quote } from '../quote.js';
 
 /** A TCP (optionally TLS) endpoint. */
 export interface TcpAddress {
@@ -45,7 +46,7 @@ export type Address = TcpAddress | UnixAddress;
 
 function badAddress(text: string, why: string): InvalidArgumentError {
   // Addresses come from the caller, not the peer, so echoing them is safe and useful.
-  return new InvalidArgumentError('SB_BAD_ADDRESS', `bad address ${JSON.stringify(text)}: ${why}`);
+  return new InvalidArgumentError('SB_BAD_ADDRESS', `bad address ${quote(text)}: ${why}`);
 }
 
 function parsePort(text: string, portText: string): number {
@@ -53,7 +54,7 @@ function parsePort(text: string, portText: string): number {
     throw badAddress(text, 'missing port');
   }
   if (!/^[0-9]{1,5}$/.test(portText)) {
-    throw badAddress(text, `port ${JSON.stringify(portText)} is not a decimal number`);
+    throw badAddress(text, `port ${quote(portText)} is not a decimal number`);
   }
   const port = Number(portText);
   if (port > 65535) {
@@ -75,7 +76,7 @@ function parseHostPort(text: string, rest: string, tls: boolean): TcpAddress {
     }
     host = rest.slice(1, close);
     if (host === '' || !IPV6.test(host) || !host.includes(':')) {
-      throw badAddress(text, `host ${JSON.stringify(host)} is not an IPv6 address`);
+      throw badAddress(text, `host ${quote(host)} is not an IPv6 address`);
     }
     const after = rest.slice(close + 1);
     if (!after.startsWith(':')) {
@@ -95,7 +96,7 @@ function parseHostPort(text: string, rest: string, tls: boolean): TcpAddress {
     if (host === '') {
       host = DEFAULTS.host;
     } else if (!HOST_NAME.test(host)) {
-      throw badAddress(text, `host ${JSON.stringify(host)} is not a valid host name or IP`);
+      throw badAddress(text, `host ${quote(host)} is not a valid host name or IP`);
     }
   }
   if (portText.includes('/')) {
