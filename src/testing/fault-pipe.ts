@@ -39,6 +39,9 @@
  *    fault can act on it whole. Message faults act at delivery, before the byte faults,
  *    in a fixed order: delay, truncate, drop, corrupt, duplicate. A framing error turns
  *    the direction into plain bytes for the rest of the connection (event, counter).
+ * 9. Real time. Every wait and every reading of the clock here is real (node:timers,
+ *    node:timers/promises, node:perf_hooks via net/schedule.ts), whatever a test fakes:
+ *    the proxy stands for the network, as Toxiproxy in its own process would.
  */
 import type net from 'node:net';
 import { setTimeout as timerSleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
