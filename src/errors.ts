@@ -313,8 +313,37 @@ const SYSTEM_ERROR_CODES: Record<string, ErrorCode> = {
   ERR_STREAM_WRITE_AFTER_END: 'SB_CONNECTION_CLOSED',
 };
 
+/** Node's codes for a server certificate that no CA the client trusts has signed. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
 /**
- * What to do about a failed connect, said after node's message (`connect ECONNREFUSED
+ * The message for a node error whose own message quotes what the peer sent, or
+ * undefined. Node's ERR_TLS_CERT_ALTNAME_INVALID lists the names in the server's
+ * certificate ("... is not in the cert's altnames: DNS:evil.example"), text the server
+ * chose, which may hold terminal escapes the CLI would print; switchboard's messages
+ * never carry peer bytes, so this names only the host the caller asked for (node's
+ * `host`). The original stays the `cause` (never serialized, see toJSON).
+ */
+function peerFreeMessage(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) {
+    return undefined;
+  }
+  const { code, host } = error as { code?: unknown; host?: unknown };
+  if (code !== 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return undefined;
+  }
+  const name = typeof host === 'string' ? host : 'the host connected to';
+  return `the server's certificate is not valid for ${name} (connect by a name the certificate lists, or set tls.servername; CLI: --tls-servername)`;
+}
+
+/**
+ * What to do about a failed connect (or an untrusted TLS certificate), said after node's message (`connect ECONNREFUSED
  * 127.0.0.1:7070`), which names the errno but not its meaning: the one error every
  * newcomer meets first, by starting the client before the server or typing the port
  * wrong. The address is the caller's own target (node's `address` and `port`), never
@@ -330,6 +359,9 @@ function nextStep(error: unknown): string {
     address?: unknown;
     port?: unknown;
   };
+  if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.has(code)) {
+    return " (no CA this client trusts signed the server's certificate: pass that CA as tls.ca; CLI: --tls-ca)";
+  }
   if (syscall !== 'connect' || typeof address !== 'string') {
     return '';
   }
@@ -360,7 +392,9 @@ export function toSwitchboardError(error: unknown): SwitchboardError {
   ) {
     code = 'SB_TLS_ERROR';
   }
-  const message = (error instanceof Error ? error.message : String(error)) + nextStep(error);
+  const message =
+    peerFreeMessage(error) ??
+    (error instanceof Error ? error.message : String(error)) + nextStep(error);
   if (code === 'SB_CONNECT_TIMEOUT') {
     return new TimeoutError(code, message, { cause: error });
   }
