@@ -26,7 +26,7 @@ import {
   TimeoutError,
   toSwitchboardError,
 } from '../errors.js';
-import { DEFAULTS } from '../options.js';
+import { DEFAULTS, resolveOptions } from '../options.js';
 import type { Clock } from './clock.js';
 
 /** PEM text or bytes, or a list of them. */
@@ -102,14 +102,77 @@ function isEmptyPem(value: PemInput | undefined): boolean {
   return typeof value === 'string' ? value.trim() === '' : value.length === 0;
 }
 
+/** The scalar TLS options of clients, checked by type; the rest is checked below. */
+const TLS_CLIENT_SCHEMA = {
+  servername: { kind: 'string', default: undefined as string | undefined },
+  rejectUnauthorized: { kind: 'boolean', default: undefined as boolean | undefined },
+  minVersion: { kind: 'string', default: undefined as string | undefined },
+} as const;
+/** The scalar TLS options of servers. */
+const TLS_SERVER_SCHEMA = {
+  requestCert: { kind: 'boolean', default: undefined as boolean | undefined },
+  rejectUnauthorized: { kind: 'boolean', default: undefined as boolean | undefined },
+  minVersion: { kind: 'string', default: undefined as string | undefined },
+} as const;
+const PEM_OPTIONS = ['ca', 'cert', 'key'] as const;
+const TLS_PASS_THROUGH = [...PEM_OPTIONS, 'ALPNProtocols'];
+
+/**
+ * Checks a `tls` option's shape: an object whose options are all known and of their
+ * documented type. Why: without it `tls: 5` or `tls: 'yes'` turned TLS on with
+ * defaults, a typo (`requestcert: true`) left mutual TLS silently off, and
+ * `rejectUnauthorized: 'false'` was taken as verifying; every one is `SB_BAD_OPTION`
+ * naming the option, with a did-you-mean for a near-miss name.
+ */
+function checkTlsOptions(where: string, options: unknown, server: boolean): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      `${where}: option "tls" must be an object of TLS options`,
+    );
+  }
+  resolveOptions(
+    `${where}: tls`,
+    server ? TLS_SERVER_SCHEMA : TLS_CLIENT_SCHEMA,
+    options,
+    {},
+    TLS_PASS_THROUGH,
+  );
+  const given = options as Record<string, unknown>;
+  for (const name of PEM_OPTIONS) {
+    const value = given[name];
+    const isPem = (item: unknown): boolean =>
+      typeof item === 'string' || item instanceof Uint8Array;
+    if (value !== undefined && !isPem(value) && !(Array.isArray(value) && value.every(isPem))) {
+      throw new InvalidArgumentError(
+        'SB_BAD_OPTION',
+        `${where}: tls: option "${name}" must be PEM text or bytes, or a list of them`,
+      );
+    }
+  }
+  const alpn = given.ALPNProtocols;
+  if (
+    alpn !== undefined &&
+    !(Array.isArray(alpn) && alpn.every((protocol) => typeof protocol === 'string'))
+  ) {
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      `${where}: tls: option "ALPNProtocols" must be an array of strings`,
+    );
+  }
+}
+
 /**
  * Builds `tls.connect` options for `host`: min TLS 1.2, verification on, SNI.
- * @throws InvalidArgumentError `SB_BAD_OPTION` for a `minVersion` below TLS 1.2.
+ * @throws InvalidArgumentError `SB_BAD_OPTION` for options that are not an object of
+ *   known TLS options of their types, or a `minVersion` below TLS 1.2.
  */
 export function buildTlsClientOptions(
   host: string,
   options: TlsClientOptions = {},
+  where = 'connect',
 ): ConnectionOptions {
+  checkTlsOptions(where, options, false);
   const result: ConnectionOptions = {
     minVersion: checkMinVersion('tls client', options.minVersion),
     rejectUnauthorized: options.rejectUnauthorized ?? true,
@@ -154,6 +217,7 @@ export function buildTlsServerOptions(options: TlsServerOptions): TlsOptions {
       'tls server: options "cert" and "key" are required (and not empty)',
     );
   }
+  checkTlsOptions('tls server', options, true);
   const requestCert = options.requestCert ?? false;
   const result: TlsOptions = {
     minVersion: checkMinVersion('tls server', options.minVersion),
