@@ -83,7 +83,7 @@ describe('serve numeric flags', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--max-frame', '0'], /--max-frame must be >= 1 .*leave it out for the framing's default/],
       [['--max-queued-output', '0'], /--max-queued-output must be >= 1/],
-      [['--max-queued-output', 'lots'], /--max-queued-output must be a non-negative integer/],
+      [['--max-queued-output', 'lots'], /--max-queued-output must be an integer >= 1 \(bytes/],
       [['--write-timeout', '1.5'], /--write-timeout must be a non-negative integer \(ms\)/],
       [['--backlog', '0'], /--backlog must be >= 1/],
       [['--max-connections-per-ip', '2k'], /--max-connections-per-ip must be a non-negative/],
