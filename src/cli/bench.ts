@@ -197,7 +197,7 @@ export const command: CommandSpec = {
   positionals: { min: 0, max: 1, name: 'ADDR' },
   examples: [
     'bench --self --framing length --size 64 --duration 3',
-    'bench 127.0.0.1:7070 --framing line --connections 8 --pipeline 16 --json',
+    'bench 127.0.0.1:7000 --framing line --connections 8 --pipeline 16 --json',
   ],
   async run({ args, signal }) {
     const self = booleanFlag(args, 'self');
