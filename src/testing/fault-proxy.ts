@@ -22,6 +22,8 @@
  *   InvalidArgumentError.
  * - `close()` stops listening and destroys every connection; a connection accepted while
  *   closing is destroyed at once.
+ * - At most `maxConnections` connections are open at once (until both of a connection's
+ *   sockets closed); one more is destroyed as it is accepted (an `error` event says so).
  */
 import net from 'node:net';
 import { parseFraming } from '../codec/spec.js';
@@ -59,6 +61,7 @@ const OPTION_SCHEMA = {
   seed: { kind: 'count', default: DEFAULT_SEED as number },
   highWaterMark: { kind: 'bytes', default: DEFAULT_HIGH_WATER_MARK, min: 1 },
   maxCondemnedConnections: { kind: 'count', default: 256 as number, min: 1 },
+  maxConnections: { kind: 'count', default: 1024 as number, min: 1 },
 } as const;
 
 /**
@@ -97,6 +100,7 @@ export class FaultProxy {
   /** Condemned connections, oldest first (a Set keeps insertion order). */
   private readonly condemned = new Set<ProxiedConnection>();
   private readonly maxCondemned: number;
+  private readonly maxConnections: number;
   private nextConnectionId = 1;
   private closing: Promise<void> | undefined;
   private readonly counters: FaultProxyStats = {
@@ -116,7 +120,7 @@ export class FaultProxy {
     target: ResolvedTarget,
     seed: number,
     highWaterMark: number,
-    maxCondemned: number,
+    limits: { maxCondemned: number; maxConnections: number },
     onEvent: ((event: FaultProxyEvent) => void) | undefined,
     messages: {
       framing: Framing | undefined;
@@ -129,7 +133,8 @@ export class FaultProxy {
     this.target = target;
     this.seed = seed;
     this.highWaterMark = highWaterMark;
-    this.maxCondemned = maxCondemned;
+    this.maxCondemned = limits.maxCondemned;
+    this.maxConnections = limits.maxConnections;
     this.onEvent = onEvent;
     server.on('connection', (client) => this.accept(client));
     // An accept failure (EMFILE, ENFILE) must not crash the test process that uses us:
@@ -189,7 +194,10 @@ export class FaultProxy {
       target,
       resolved.seed,
       resolved.highWaterMark,
-      resolved.maxCondemnedConnections,
+      {
+        maxCondemned: resolved.maxCondemnedConnections,
+        maxConnections: resolved.maxConnections,
+      },
       options.onEvent,
       { framing, onMessage: options.onMessage },
     );
@@ -374,6 +382,16 @@ export class FaultProxy {
   private accept(client: net.Socket): void {
     if (this.closing !== undefined) {
       client.destroy();
+      return;
+    }
+    if (this.connections.size >= this.maxConnections) {
+      // Each connection holds two sockets, two pipes and their queues: without a cap a
+      // client that opens connections in a loop exhausts memory or file descriptors.
+      client.destroy();
+      this.emit({
+        type: 'error',
+        message: `connection refused: maxConnections ${this.maxConnections} are open`,
+      });
       return;
     }
     const id = this.nextConnectionId;

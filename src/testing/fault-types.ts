@@ -103,6 +103,12 @@ export interface FaultProxyOptions {
    * `timeout` or `reset_peer` toxic cannot pile up sockets. Default 256.
    */
   maxCondemnedConnections?: number;
+  /**
+   * Proxied connections open at once. One more is destroyed as it is accepted (event
+   * `error`), so a client that connects in a loop cannot exhaust the test process's
+   * memory or file descriptors. Default 1024.
+   */
+  maxConnections?: number;
   /** Called synchronously for each notable event (see {@link FaultProxyEvent}). Must not throw. */
   onEvent?: (event: FaultProxyEvent) => void;
 }

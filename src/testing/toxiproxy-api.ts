@@ -29,6 +29,7 @@
  */
 
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import { checkOptionsObject } from '../arguments.js';
 import { InvalidArgumentError, toSwitchboardError } from '../errors.js';
 import { listeningText } from '../net/address.js';
@@ -65,7 +66,12 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 /** Largest request head (request line and headers): past it node answers 431 and closes. */
 export const MAX_HEADER_BYTES = 8 * 1024;
-/** Connections the API keeps open at once; node closes one more as it is accepted. */
+/**
+ * Connections the API keeps open at once. One more closes the oldest connection with no
+ * request in flight (silent, idle keep-alive, or still sending its head), or itself when
+ * every connection has one: 64 silent sockets cannot lock clients out for the 15 s
+ * until node's timeouts close them.
+ */
 export const MAX_API_CONNECTIONS = 64;
 /**
  * Requests of one connection whose answer has not finished. Node parses pipelined
@@ -87,6 +93,10 @@ const OPTION_SCHEMA = {
   maxProxies: { kind: 'count', default: 256 as number, min: 1 },
   /** Toxics one proxy holds; one more is refused with 507. */
   maxToxicsPerProxy: { kind: 'count', default: 64 as number, min: 1 },
+  /** Each proxy's FaultProxy `maxConnections`. */
+  maxConnectionsPerProxy: { kind: 'count', default: 1024 as number, min: 1 },
+  /** Each proxy's FaultProxy `maxCondemnedConnections`. */
+  maxCondemnedConnections: { kind: 'count', default: 256 as number, min: 1 },
 } as const;
 
 /** Options of {@link ToxiproxyServer.start}. */
@@ -105,6 +115,13 @@ export interface ToxiproxyServerOptions {
    * `{"error": "too many toxics", "status": 507}`.
    */
   maxToxicsPerProxy?: number;
+  /**
+   * Connections each proxy holds open at once (its FaultProxy's `maxConnections`, default
+   * 1024); one more is closed as it is accepted.
+   */
+  maxConnectionsPerProxy?: number;
+  /** Each proxy's FaultProxy `maxCondemnedConnections` (default 256). */
+  maxCondemnedConnections?: number;
   /** Called for each proxy's events, with the proxy's name. Must not throw. */
   onEvent?: (proxy: string, event: FaultProxyEvent) => void;
 }
@@ -147,6 +164,8 @@ export class ToxiproxyServer {
   private bodyBytes = 0;
   /** Per connection: requests whose answer has not finished (see MAX_PIPELINED_REQUESTS). */
   private readonly inFlight = new WeakMap<object, number>();
+  /** Open connections, oldest first (see MAX_API_CONNECTIONS). */
+  private readonly sockets = new Set<Socket>();
   private closing: Promise<void> | undefined;
 
   private constructor(server: http.Server, collection: ProxyCollection) {
@@ -154,6 +173,28 @@ export class ToxiproxyServer {
     this.collection = collection;
     this.routes = this.buildRoutes();
     server.on('request', (request, response) => this.handle(request, response));
+    server.on('connection', (socket: Socket) => this.admit(socket));
+  }
+
+  /** Keeps at most MAX_API_CONNECTIONS open: the oldest one without a request makes room. */
+  private admit(socket: Socket): void {
+    if (this.sockets.size >= MAX_API_CONNECTIONS) {
+      let idle: Socket | undefined;
+      for (const open of this.sockets) {
+        if ((this.inFlight.get(open) ?? 0) === 0) {
+          idle = open;
+          break;
+        }
+      }
+      if (idle === undefined) {
+        socket.destroy();
+        return;
+      }
+      this.sockets.delete(idle);
+      idle.destroy();
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
   }
 
   /** Starts the API. Rejects on a non-loopback listen address or a listen error. */
@@ -183,7 +224,6 @@ export class ToxiproxyServer {
       connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
       maxHeaderSize: MAX_HEADER_BYTES,
     });
-    server.maxConnections = MAX_API_CONNECTIONS;
     // A connection silent this long (none of the request deadlines cover a connection
     // that never starts a request) is destroyed: node's default for an unheard 'timeout'.
     server.timeout = REQUEST_TIMEOUT_MS;
@@ -199,6 +239,8 @@ export class ToxiproxyServer {
     const limits = {
       maxProxies: resolved.maxProxies,
       maxToxicsPerProxy: resolved.maxToxicsPerProxy,
+      maxConnectionsPerProxy: resolved.maxConnectionsPerProxy,
+      maxCondemnedConnections: resolved.maxCondemnedConnections,
     };
     return new ToxiproxyServer(server, new ProxyCollection(seed, options.onEvent, limits));
   }

@@ -76,6 +76,9 @@ export interface ProxyJson {
 export interface CollectionLimits {
   maxProxies: number;
   maxToxicsPerProxy: number;
+  /** Passed to each FaultProxy. */
+  maxConnectionsPerProxy: number;
+  maxCondemnedConnections: number;
 }
 
 /** What a create or populate request asks for. */
@@ -185,7 +188,7 @@ export class ManagedProxy {
     input: ProxyInput,
     private readonly seed: number,
     private readonly onEvent: ((name: string, event: FaultProxyEvent) => void) | undefined,
-    private readonly maxToxics: number,
+    private readonly limits: CollectionLimits,
   ) {
     this.name = input.name;
     this.listen = input.listen;
@@ -213,6 +216,8 @@ export class ManagedProxy {
         listen: this.listen,
         target: this.upstream,
         seed: this.seed,
+        maxConnections: this.limits.maxConnectionsPerProxy,
+        maxCondemnedConnections: this.limits.maxCondemnedConnections,
         ...(this.framing !== undefined ? { framing: this.framing } : {}),
         ...(this.onEvent !== undefined
           ? { onEvent: (event: FaultProxyEvent) => this.onEvent?.(this.name, event) }
@@ -304,7 +309,7 @@ export class ManagedProxy {
     if (this.toxics.has(name)) {
       throw ERR_TOXIC_EXISTS();
     }
-    if (this.toxics.size >= this.maxToxics) {
+    if (this.toxics.size >= this.limits.maxToxicsPerProxy) {
       throw ERR_TOO_MANY_TOXICS();
     }
     if (isMessageToxic(type) && this.framing === undefined) {
@@ -431,7 +436,7 @@ export class ProxyCollection {
     if (this.proxies.size >= this.limits.maxProxies) {
       throw ERR_TOO_MANY_PROXIES();
     }
-    const proxy = new ManagedProxy(input, this.seed, this.onEvent, this.limits.maxToxicsPerProxy);
+    const proxy = new ManagedProxy(input, this.seed, this.onEvent, this.limits);
     if (input.enabled) {
       await proxy.start();
     }

@@ -465,6 +465,34 @@ describe('FaultProxy condemned connections', () => {
     expect(second.socket.destroyed).toBe(false);
   });
 
+  it('holds at most maxConnections open: one more is closed as it is accepted, with an error event', async () => {
+    const echo = await startEcho();
+    const events: FaultProxyEvent[] = [];
+    const proxy = await startProxy({
+      target: `127.0.0.1:${echo.port}`,
+      maxConnections: 2,
+      onEvent: (event) => events.push(event),
+    });
+    const first = await connectClient(proxy.port);
+    const second = await connectClient(proxy.port);
+    await expect.poll(() => proxy.stats.activeConnections, { timeout: 5_000 }).toBe(2);
+    // Before: no cap; a client connecting in a loop piled up connections without bound.
+    const third = await connectClient(proxy.port);
+    await third.ended;
+    expect(events).toContainEqual({
+      type: 'error',
+      message: 'connection refused: maxConnections 2 are open',
+    });
+    first.socket.write('still served\n');
+    expect((await first.waitFor(13)).toString()).toBe('still served\n');
+    // A slot freed is a slot for the next client.
+    second.socket.destroy();
+    await expect.poll(() => proxy.stats.activeConnections, { timeout: 5_000 }).toBe(1);
+    const fourth = await connectClient(proxy.port);
+    fourth.socket.write('next\n');
+    expect((await fourth.waitFor(5)).toString()).toBe('next\n');
+  });
+
   it('refuses a bad maxCondemnedConnections (SB_BAD_OPTION)', async () => {
     for (const bad of [0, -1, 1.5, '2']) {
       await expect(

@@ -81,6 +81,16 @@ function heldBodyBytes(server: ToxiproxyServer): number {
   return (server as unknown as { bodyBytes: number }).bodyBytes;
 }
 
+/** How many of the server's connections have a request in flight. */
+function inFlightCount(server: ToxiproxyServer): number {
+  const internal = server as unknown as { sockets: Set<object>; inFlight: WeakMap<object, number> };
+  let count = 0;
+  for (const socket of internal.sockets) {
+    count += (internal.inFlight.get(socket) ?? 0) > 0 ? 1 : 0;
+  }
+  return count;
+}
+
 function connectionCount(server: ToxiproxyServer): Promise<number> {
   return new Promise((resolve) =>
     server.httpServer.getConnections((_error, count) => resolve(count)),
@@ -161,10 +171,9 @@ describe('ToxiproxyServer under hostile requests', () => {
     expect(http.requestTimeout).toBe(15_000);
     expect(http.headersTimeout).toBe(15_000);
     expect(http.timeout).toBe(15_000);
-    expect(http.maxConnections).toBe(64);
   });
 
-  it('closes a connection past 64 at once', async () => {
+  it('64 silent connections do not lock clients out: the 65th closes the oldest silent one', async () => {
     const server = await api();
     const open: net.Socket[] = [];
     try {
@@ -172,16 +181,68 @@ describe('ToxiproxyServer under hostile requests', () => {
         open.push(await connected(server));
       }
       await expect.poll(() => connectionCount(server), { timeout: 10_000 }).toBe(64);
+      const oldestClosed = new Promise<void>((resolve) => open[0]!.once('close', () => resolve()));
+      // Before: node's maxConnections closed this one unanswered, and every client after
+      // it, until the silent ones timed out (15 s).
       const answer = await rawAnswer(
         server,
-        Buffer.from('GET /version HTTP/1.1\r\nHost: x\r\n\r\n'),
+        Buffer.from('GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
       );
-      expect(answer).toBe('');
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+      await oldestClosed;
+      expect(open.slice(1).every((socket) => !socket.destroyed)).toBe(true);
     } finally {
       for (const socket of open) {
         socket.destroy();
       }
     }
+  });
+
+  it('closes a connection past 64 at once when all 64 have a request in flight', async () => {
+    const server = await api();
+    const open: net.Socket[] = [];
+    try {
+      for (let index = 0; index < 64; index += 1) {
+        const socket = await connected(server);
+        // A head whose body never completes: the request stays in flight.
+        socket.write('POST /proxies HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{');
+        open.push(socket);
+      }
+      await expect.poll(() => inFlightCount(server), { timeout: 10_000 }).toBe(64);
+      const answer = await rawAnswer(
+        server,
+        Buffer.from('GET /version HTTP/1.1\r\nHost: x\r\n\r\n'),
+      );
+      expect(answer).toBe('');
+      expect(open.every((socket) => !socket.destroyed)).toBe(true);
+    } finally {
+      for (const socket of open) {
+        socket.destroy();
+      }
+    }
+  });
+
+  it('passes maxConnectionsPerProxy and maxCondemnedConnections to every proxy', async () => {
+    const server = await ToxiproxyServer.start({
+      listen: '127.0.0.1:0',
+      maxConnectionsPerProxy: 3,
+      maxCondemnedConnections: 2,
+    });
+    servers.push(server);
+    const created = await call(
+      server,
+      'POST',
+      '/proxies',
+      JSON.stringify({ name: 'capped', upstream: '127.0.0.1:1' }),
+    );
+    expect(created.status).toBe(201);
+    const fault = server.proxies()[0]!.faultProxy as unknown as {
+      maxConnections: number;
+      maxCondemned: number;
+    };
+    // Before: the options were refused (SB_BAD_OPTION) and every proxy had the defaults.
+    expect(fault.maxConnections).toBe(3);
+    expect(fault.maxCondemned).toBe(2);
   });
 
   it('a bad percent escape in a route parameter is 400, not 500', async () => {
