@@ -178,7 +178,20 @@ export function resolveChannelOptions<Owner>(
     );
   }
   const envelope = framing.spec === 'sbp';
-  const heartbeat = options.heartbeat;
+  // null reads as absent (off), as for an options argument; anything else but a boolean
+  // or an object of heartbeat settings is refused here: spread into the settings, 5
+  // gave the defaults and 'yes' an unknown option "0".
+  const heartbeat = options.heartbeat ?? undefined;
+  if (
+    heartbeat !== undefined &&
+    typeof heartbeat !== 'boolean' &&
+    (typeof heartbeat !== 'object' || Array.isArray(heartbeat))
+  ) {
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      'Channel: option "heartbeat" must be true, false or { interval, maxOutstanding }',
+    );
+  }
   if (
     !envelope &&
     (options.onRequest !== undefined || (heartbeat !== undefined && heartbeat !== false))

@@ -31,6 +31,7 @@
  */
 
 import type { InspectOptionsStylized } from 'node:util';
+import { checkOptionsObject } from '../arguments.js';
 import type { Decoder, Encoder, Framing } from '../codec/types.js';
 import { didYouMean } from '../did-you-mean.js';
 import {
@@ -58,7 +59,7 @@ import {
   type OutputAccount,
 } from './channel-output.js';
 import { channelReadable, channelWritable } from './channel-streams.js';
-import type { CallOptions, Clock, Observable } from './clock.js';
+import { type CallOptions, type Clock, checkTimeout, type Observable } from './clock.js';
 import { CONNECT_OPTION_NAMES, type ConnectOptions, connect } from './connect.js';
 import { ChannelBatches, ChannelIterator, FrameQueue } from './frame-queue.js';
 import { INSPECT, inspectSummary, type NodeInspectFunction } from './inspect.js';
@@ -758,7 +759,10 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
    * Nothing more is read: `receive()` returns the messages already queued, then `null`.
    * Never rejects.
    */
-  close(options: { timeout?: number } = {}): Promise<void> {
+  close(given: { timeout?: number } = {}): Promise<void> {
+    // Checked before the channel starts closing, so a bad option changes nothing.
+    const options = checkOptionsObject('close', given) ?? {};
+    checkTimeout('close', options.timeout);
     if (this.closePromise === undefined) {
       if (this.shutdownPromise === undefined) {
         this.session?.sendClose(); // (shutdown() sent it already otherwise)

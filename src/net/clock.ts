@@ -109,6 +109,34 @@ export function checkTimeout(where: string, timeout: number | undefined): number
 }
 
 /**
+ * Validates a blocking call's `{ timeout, signal }` where the call starts, before it
+ * does anything: undefined or null (no options), else an object with a valid timeout
+ * and signal. Why here and not only in {@link waitUntil}: that checks only when the
+ * call has to wait, so `recvUntil('\n', null)` was a TypeError, and a bad timeout
+ * passed unseen whenever the data happened to be there already (or, for `sendAll`,
+ * surfaced after the bytes were written).
+ * @throws InvalidArgumentError `SB_BAD_OPTION` for options that are not an object;
+ *   `SB_INVALID_ARGUMENT` for a bad timeout or signal.
+ */
+export function checkCallOptions<T extends CallOptions>(
+  where: string,
+  options: T | null | undefined,
+): T | undefined {
+  if (options === undefined || options === null) {
+    return undefined;
+  }
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new InvalidArgumentError(
+      'SB_BAD_OPTION',
+      `${where}: call options must be an object ({ timeout, signal })`,
+    );
+  }
+  checkSignal(where, options.signal);
+  checkTimeout(where, options.timeout);
+  return options;
+}
+
+/**
  * The `clock` option: the global timers when absent, else a {@link Clock} checked by
  * shape, so that a wrong value is `SB_BAD_OPTION` where it is given, not a TypeError
  * from the first timer (or `now()`) the connection, server or select sets.

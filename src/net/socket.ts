@@ -57,7 +57,13 @@ import {
 import { DEFAULTS, resolveOptions } from '../options.js';
 import { type Address, formatAddress } from './address.js';
 import { toBytes } from './bytes.js';
-import { type CallOptions, clockOption, waitUntil } from './clock.js';
+import {
+  type CallOptions,
+  checkCallOptions,
+  checkTimeout,
+  clockOption,
+  waitUntil,
+} from './clock.js';
 import { INSPECT, inspectSummary, type NodeInspectFunction } from './inspect.js';
 import { EMPTY, leakRegistry, SocketCore } from './socket-core.js';
 import {
@@ -280,7 +286,8 @@ export class Socket implements AsyncDisposable {
    * @throws ConnectionError `SB_CONNECTION_REFUSED`, `SB_HOST_UNREACHABLE`, `SB_TLS_ERROR`, ... if it failed.
    * @throws ConnectionError `SB_ABORTED` if `signal` aborted.
    */
-  async ready(options?: CallOptions): Promise<void> {
+  async ready(given?: CallOptions): Promise<void> {
+    const options = checkCallOptions('ready', given);
     const core = this.core;
     await waitUntil(
       core,
@@ -329,8 +336,9 @@ export class Socket implements AsyncDisposable {
    * @throws ConnectionError `SB_ABORTED` on abort (socket usable); `SB_CONNECTION_RESET` etc. if the connection broke;
    *   `SB_CONNECTION_CLOSED` after close()/destroy().
    */
-  async recv(max: number = DEFAULT_RECV_MAX, options?: CallOptions): Promise<Uint8Array> {
+  async recv(max: number = DEFAULT_RECV_MAX, given?: CallOptions): Promise<Uint8Array> {
     checkCount('recv', 'max', max, 1);
+    const options = checkCallOptions('recv', given);
     for (;;) {
       const result = this.recvNow(max);
       if (result !== null) {
@@ -346,8 +354,9 @@ export class Socket implements AsyncDisposable {
    * @throws UnexpectedEofError `SB_UNEXPECTED_EOF` if the peer shut down first (the partial bytes stay buffered).
    * @throws TimeoutError `SB_TIMEOUT` (nothing consumed; the socket stays usable); ConnectionError as for {@link recv}.
    */
-  async recvExactly(n: number, options?: CallOptions): Promise<Uint8Array> {
+  async recvExactly(n: number, given?: CallOptions): Promise<Uint8Array> {
     checkCount('recvExactly', 'n', n, 0);
+    const options = checkCallOptions('recvExactly', given);
     if (n === Number.POSITIVE_INFINITY) {
       throw new InvalidArgumentError('SB_INVALID_ARGUMENT', 'recvExactly: n must be finite');
     }
@@ -381,8 +390,15 @@ export class Socket implements AsyncDisposable {
    */
   async recvUntil(
     delimiter: Uint8Array | string,
-    options: RecvUntilOptions = {},
+    given: RecvUntilOptions = {},
   ): Promise<Uint8Array | null> {
+    const options: RecvUntilOptions = checkCallOptions('recvUntil', given) ?? {};
+    if (options.includeDelimiter !== undefined && typeof options.includeDelimiter !== 'boolean') {
+      throw new InvalidArgumentError(
+        'SB_INVALID_ARGUMENT',
+        'recvUntil: includeDelimiter must be a boolean',
+      );
+    }
     const needle = toBytes('recvUntil', delimiter);
     if (needle.length === 0) {
       throw new InvalidArgumentError(
@@ -680,7 +696,8 @@ export class Socket implements AsyncDisposable {
     return sending;
   }
 
-  private async sendEverything(bytes: Uint8Array | string, options?: CallOptions): Promise<void> {
+  private async sendEverything(bytes: Uint8Array | string, given?: CallOptions): Promise<void> {
+    const options = checkCallOptions('sendAll', given);
     const data = toBytes('sendAll', bytes);
     this.checkWritable('sendAll');
     const core = this.core;
@@ -781,10 +798,15 @@ export class Socket implements AsyncDisposable {
    * flushes queued output, sends FIN, and waits for the peer to close its side (so
    * that our last bytes are not lost to a reset), at most `timeout` ms (default
    * `DEFAULTS.closeTimeout`), then destroys. Never rejects.
+   * @throws InvalidArgumentError (at once, not as a rejection) `SB_BAD_OPTION` for options
+   *   that are not an object, `SB_INVALID_ARGUMENT` for a bad timeout.
    */
-  close(options: CloseOptions = {}): Promise<void> {
+  close(given: CloseOptions = {}): Promise<void> {
+    const options = checkOptionsObject('close', given) ?? {};
+    const timeout = options.timeout === undefined ? DEFAULTS.closeTimeout : options.timeout;
+    checkTimeout('close', timeout);
     if (this.closePromise === undefined) {
-      this.closePromise = this.closeGracefully(options.timeout ?? DEFAULTS.closeTimeout);
+      this.closePromise = this.closeGracefully(timeout);
     }
     return this.closePromise;
   }
