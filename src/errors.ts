@@ -343,7 +343,7 @@ function peerFreeMessage(error: unknown): string | undefined {
 }
 
 /**
- * What to do about a failed connect (or an untrusted TLS certificate), said after node's message (`connect ECONNREFUSED
+ * What to do about a failed connect or listen (or an untrusted TLS certificate), said after node's message (`connect ECONNREFUSED
  * 127.0.0.1:7070`), which names the errno but not its meaning: the one error every
  * newcomer meets first, by starting the client before the server or typing the port
  * wrong. The address is the caller's own target (node's `address` and `port`), never
@@ -361,6 +361,13 @@ function nextStep(error: unknown): string {
   };
   if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.has(code)) {
     return " (no CA this client trusts signed the server's certificate: pass that CA as tls.ca; CLI: --tls-ca)";
+  }
+  if (syscall === 'listen' && code === 'EADDRINUSE') {
+    return ' (another process is listening there: pick another port, or port 0 for a free one)';
+  }
+  if (syscall === 'listen' && code === 'EACCES') {
+    // The HOWTO binds port 80; an unprivileged process cannot.
+    return ' (ports below 1024 need privileges: use a high port, or port 0 for a free one)';
   }
   if (syscall !== 'connect' || typeof address !== 'string') {
     return '';

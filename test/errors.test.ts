@@ -112,6 +112,24 @@ describe('error classes', () => {
       code: 'SB_CONNECTION_REFUSED',
       message: `connect ENOENT ${path} (no socket file at ${path}: start the server first, or check the path)`,
     });
+    // A busy port: the second listen says how to get another.
+    const first = await listen('127.0.0.1:0');
+    const taken = first.address.kind === 'tcp' ? first.address.port : 0;
+    await expect(listen(`127.0.0.1:${taken}`)).rejects.toMatchObject({
+      code: 'SB_NETWORK_ERROR',
+      message: expect.stringMatching(
+        /^listen EADDRINUSE: .* \(another process is listening there: pick another port, or port 0 for a free one\)$/,
+      ),
+    });
+    await first.close();
+    // The HOWTO's port 80 without privileges (root may bind it, so node's error is made here).
+    const denied = Object.assign(new Error('listen EACCES: permission denied 0.0.0.0:80'), {
+      code: 'EACCES',
+      syscall: 'listen',
+    });
+    expect(toSwitchboardError(denied).message).toBe(
+      'listen EACCES: permission denied 0.0.0.0:80 (ports below 1024 need privileges: use a high port, or port 0 for a free one)',
+    );
     // Without node's syscall and address nothing is added: no guess at what happened.
     const bare = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     expect(toSwitchboardError(bare).message).toBe('connect ECONNREFUSED');

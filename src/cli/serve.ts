@@ -327,9 +327,12 @@ async function createServerOrExplain(options: ServerOptions): Promise<Server> {
           : 'listen';
       const port = portOf(flag === 'metrics' ? options.metrics : options.listen);
       const next = port === undefined ? '127.0.0.1:7071' : `127.0.0.1:${port + 1}`;
+      // Node's own words (the library's message adds a hint of its own, for callers
+      // of createServer: this one names the flag instead).
+      const words = cause instanceof Error ? cause.message : error.message;
       throw new ConnectionError(
         error.code,
-        `${error.message} (another process is listening there: pick another address with --${flag} ${next}; with npm start: npm start -- --${flag} ${next})`,
+        `${words} (another process is listening there: pick another address with --${flag} ${next}; with npm start: npm start -- --${flag} ${next})`,
         { cause },
       );
     }
