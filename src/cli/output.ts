@@ -98,7 +98,7 @@ export function formatFrame(payload: Uint8Array, format: OutputFormat): string {
 }
 
 /** Node's and V8's ways of saying a string would pass the longest a string can be. */
-function isStringTooLong(error: unknown): boolean {
+export function isStringTooLong(error: unknown): boolean {
   return (
     error instanceof RangeError ||
     (error instanceof Error && (error as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG')

@@ -13,10 +13,14 @@
  * `{"t":MS,"conn":N,"dir":"->","len":N,"hex":HEX,"text":TEXT|null}` per message (`t` in ms
  * since the proxy started, 3 decimals), `{"t","conn","event":"open"|"close"}`,
  * `{"t","conn","dir","event":"framing-error","code"}` and `{"t","conn","dir","raw":true,
- * "len","hex"}` for bytes after a framing error. `switchboard replay` reads it back.
+ * "len","hex"}` for bytes after a framing error. A message too large for one line is
+ * written with `"text":null`, or past that as `{"t","conn","dir","event":"too-large","len"}`
+ * (which replay cannot send). `switchboard replay` reads it back.
  */
+
+import { FrameError } from '../index.js';
 import type { FaultDirection, FaultProxyEvent, FaultProxyMessage } from '../testing/index.js';
-import { formatFrame, type OutputFormat, toHex, utf8OrNull } from './output.js';
+import { formatFrame, isStringTooLong, type OutputFormat, toHex, utf8OrNull } from './output.js';
 
 /** `->` for client to target, `<-` for target to client. */
 export function arrow(direction: FaultDirection): '->' | '<-' {
@@ -36,7 +40,16 @@ export class TapFormatter {
     if (message.raw) {
       return `${head} ${message.payload.length} bytes`;
     }
-    return `${head} ${message.payload.length} ${formatFrame(message.payload, this.format)}`;
+    try {
+      return `${head} ${message.payload.length} ${formatFrame(message.payload, this.format)}`;
+    } catch (error) {
+      // A message too large for one line (under a raised --max-frame) is the peer's
+      // doing: it must not end the proxy, which is called from its socket's data event.
+      if (error instanceof FrameError && error.code === 'SB_FRAME_TOO_LARGE') {
+        return `${head} ${message.payload.length} (too large to print as one ${this.format} line)`;
+      }
+      throw error;
+    }
   }
 
   /** A line for the events the tap shows, or undefined for the others. */
@@ -59,7 +72,8 @@ export type RecordLine =
   | { t: number; conn: number; dir: '->' | '<-'; len: number; hex: string; text: string | null }
   | { t: number; conn: number; event: 'open' | 'close' }
   | { t: number; conn: number; dir: '->' | '<-'; event: 'framing-error'; code: string }
-  | { t: number; conn: number; dir: '->' | '<-'; raw: true; len: number; hex: string };
+  | { t: number; conn: number; dir: '->' | '<-'; raw: true; len: number; hex: string }
+  | { t: number; conn: number; dir: '->' | '<-'; event: 'too-large'; len: number };
 
 /** Formats record lines, with times relative to its creation. */
 export class RecordFormatter {
@@ -74,7 +88,38 @@ export class RecordFormatter {
     return Math.round((performance.now() - this.started) * 1000) / 1000;
   }
 
+  /**
+   * The record of `message`. One whose line would pass the longest string (a frame of
+   * ~67 MB of control bytes, or ~268 MB of any, under a raised --max-frame) is written
+   * with `text: null` when its hex still fits, else as a `too-large` event with its
+   * length: a RangeError here, inside the proxy's data event, ended the proxy.
+   */
   message(message: FaultProxyMessage): string {
+    try {
+      return this.fullMessage(message, true);
+    } catch (first) {
+      if (!isStringTooLong(first)) {
+        throw first;
+      }
+    }
+    try {
+      return this.fullMessage(message, false);
+    } catch (second) {
+      if (!isStringTooLong(second)) {
+        throw second;
+      }
+    }
+    const line: RecordLine = {
+      t: this.t(),
+      conn: message.connection,
+      dir: arrow(message.direction),
+      event: 'too-large',
+      len: message.payload.length,
+    };
+    return JSON.stringify(line);
+  }
+
+  private fullMessage(message: FaultProxyMessage, withText: boolean): string {
     const dir = arrow(message.direction);
     const line: RecordLine = message.raw
       ? {
@@ -91,7 +136,7 @@ export class RecordFormatter {
           dir,
           len: message.payload.length,
           hex: toHex(message.payload),
-          text: utf8OrNull(message.payload),
+          text: withText ? utf8OrNull(message.payload) : null,
         };
     return JSON.stringify(line);
   }
