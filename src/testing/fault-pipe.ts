@@ -17,7 +17,9 @@
  *    and a 1-byte message costs hundreds of bytes of objects). When `sink.write()` returns
  *    false the pump waits for 'drain'. A slow reader therefore slows the sender, as TCP
  *    would. The queue is a FIFO with a head index ({@link ChunkFifo}): O(1) per entry,
- *    however many are queued.
+ *    however many are queued. A framed pipe takes a chunk's messages from its splitter
+ *    SPLIT_STEP at a time while the queue has room, so one 64 KiB read of one-byte
+ *    messages is not 64 Ki entries at once; the source stays paused while some wait.
  * 4. Faults are read from the proxy's fault table (fault-table.ts, which gives their
  *    order) once per chunk, so faults can be added and removed while traffic flows.
  *    resetAfter/closeAfter budgets count bytes forwarded per connection and direction
@@ -136,6 +138,9 @@ function writeAndFlush(socket: net.Socket, data: Uint8Array): Promise<void> {
 
 const END_OF_INPUT = Symbol('end of input');
 
+/** Messages a framed pipe takes from its splitter at a time (see Pipe.splitMore). */
+const SPLIT_STEP = 256;
+
 /**
  * What a queued entry costs beyond its bytes, for flow control (rule 3): the entry, its
  * Buffer view and, framed, the message's payload view. Without it a framed proxy with a
@@ -232,6 +237,10 @@ export class Pipe {
   /** Per message fault id: matching messages seen on this pipe. */
   private readonly messageCounts = new Map<number, number>();
   private readonly messageRandom: () => number;
+  /** When the chunk the splitter is splitting arrived (the arrival of its messages). */
+  private splitArrivedAt = 0;
+  /** The source ended while messages were still in the splitter. */
+  private endDeferred = false;
   /** True once this pipe forwards nothing more (END delivered, sink gone or torn down). */
   done = false;
 
@@ -267,30 +276,57 @@ export class Pipe {
     if (this.splitter === undefined) {
       this.enqueue({ chunk, arrivedAt });
     } else {
+      this.splitArrivedAt = arrivedAt;
       const failedBefore = this.splitter.failure !== undefined;
       const hold = this.hasFault('message');
-      const segments = this.splitter.push(chunk, hold);
-      let failedNow = !failedBefore && this.splitter.failure !== undefined;
-      for (const segment of segments) {
-        // The messages decoded before a framing error come first, then the error, then
-        // the bytes after it (raw segments are last in a push).
-        if (failedNow && segment.message === undefined) {
-          this.framingFailed();
-          failedNow = false;
-        }
-        this.report(segment);
-        this.enqueue({
-          chunk: segment.bytes,
-          arrivedAt,
-          ...(segment.message === undefined ? {} : { message: segment.message }),
-        });
-      }
-      if (failedNow) {
-        this.framingFailed();
-      }
+      this.queueSegments(this.splitter.push(chunk, hold, SPLIT_STEP), failedBefore);
+      this.splitMore();
     }
     this.updateFlow();
     this.notify();
+  }
+
+  /** Queues what the splitter gave, reporting each message and a framing error in order. */
+  private queueSegments(segments: Segment[], failedBefore: boolean): void {
+    let failedNow = !failedBefore && this.splitter?.failure !== undefined;
+    for (const segment of segments) {
+      // The messages decoded before a framing error come first, then the error, then
+      // the bytes after it (raw segments are last in a push).
+      if (failedNow && segment.message === undefined) {
+        this.framingFailed();
+        failedNow = false;
+      }
+      this.report(segment);
+      this.enqueue({
+        chunk: segment.bytes,
+        arrivedAt: this.splitArrivedAt,
+        ...(segment.message === undefined ? {} : { message: segment.message }),
+      });
+    }
+    if (failedNow) {
+      this.framingFailed();
+    }
+  }
+
+  /**
+   * Splits more of what the source sent, SPLIT_STEP messages at a time, while the queue
+   * has room (rule 3): the messages of a chunk become queue entries as they fit, not all
+   * at once, and the source stays paused while some wait in the splitter.
+   */
+  private splitMore(): void {
+    const splitter = this.splitter;
+    if (splitter === undefined) {
+      return;
+    }
+    const limit = this.connection.proxy.highWaterMark;
+    while (splitter.more && !this.done && this.queuedBytes <= limit) {
+      const failedBefore = splitter.failure !== undefined;
+      this.queueSegments(splitter.resume(this.hasFault('message'), SPLIT_STEP), failedBefore);
+    }
+    if (!splitter.more && this.endDeferred && !this.done) {
+      this.endDeferred = false;
+      this.endInput();
+    }
   }
 
   private enqueue(item: QueuedChunk): void {
@@ -336,6 +372,14 @@ export class Pipe {
   }
 
   private onEnd(): void {
+    if (this.splitter?.more === true && !this.done) {
+      this.endDeferred = true; // after the messages still in the splitter (splitMore)
+      return;
+    }
+    this.endInput();
+  }
+
+  private endInput(): void {
     if (this.splitter !== undefined && !this.done) {
       const failedBefore = this.splitter.failure !== undefined;
       const { segments, frames } = this.splitter.end();
@@ -453,7 +497,7 @@ export class Pipe {
     const halfOpen = this.hasFault('halfOpen');
     const limit = this.connection.proxy.highWaterMark;
     let shouldPause: boolean;
-    if (halfOpen) {
+    if (halfOpen || this.splitter?.more === true) {
       shouldPause = true;
     } else if (this.pausedBySelf) {
       shouldPause = this.queuedBytes > limit / 2;
@@ -490,6 +534,12 @@ export class Pipe {
           return;
         }
         this.queuedBytes -= head.chunk.length + QUEUED_ENTRY_BYTES;
+        if (
+          this.splitter?.more === true &&
+          this.queuedBytes <= this.connection.proxy.highWaterMark / 2
+        ) {
+          this.splitMore();
+        }
         this.updateFlow();
         await this.deliver(head, signal);
       }

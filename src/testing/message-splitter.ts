@@ -55,17 +55,49 @@ export class MessageSplitter {
     this.decoder = framing.createDecoder();
   }
 
-  /** Splits `chunk` into segments (see the module header for `hold`). */
-  push(chunk: Buffer, hold: boolean): Segment[] {
+  /**
+   * True when the last push or {@link resume} stopped at its `limit` with whole frames
+   * still undecoded: call {@link resume} for them (and for the raw tail after them).
+   */
+  more = false;
+
+  /**
+   * Splits `chunk` into segments (see the module header for `hold`), at most `limit`
+   * messages: a 64 KiB chunk of one-byte messages is 64 Ki segments, hundreds of bytes
+   * of objects each, so the caller takes them as its queue has room ({@link more}).
+   */
+  push(chunk: Buffer, hold: boolean, limit = Number.POSITIVE_INFINITY): Segment[] {
     if (this.failure !== undefined) {
       return [{ bytes: chunk }];
     }
     this.pending.push(chunk);
     this.pushed += chunk.length;
-    const segments: Segment[] = [];
     try {
       this.decoder.push(chunk);
+    } catch (error) {
+      this.failure = describe(error);
+      return [{ bytes: this.take(this.pushed) }].filter((segment) => segment.bytes.length > 0);
+    }
+    return this.split(hold, limit);
+  }
+
+  /** Goes on splitting what the last push left undecoded ({@link more}), at most `limit` messages. */
+  resume(hold: boolean, limit = Number.POSITIVE_INFINITY): Segment[] {
+    if (this.failure !== undefined || !this.more) {
+      return [];
+    }
+    return this.split(hold, limit);
+  }
+
+  private split(hold: boolean, limit: number): Segment[] {
+    this.more = false;
+    const segments: Segment[] = [];
+    try {
       for (;;) {
+        if (segments.length >= limit) {
+          this.more = true;
+          return segments;
+        }
         const frame = this.decoder.next();
         if (frame === NEED_DATA) {
           break;
@@ -91,7 +123,7 @@ export class MessageSplitter {
    * (the last message fault was removed), so bytes never wait for a fault that is gone.
    */
   release(): Segment[] {
-    if (this.failure !== undefined || this.emitted >= this.pushed) {
+    if (this.failure !== undefined || this.more || this.emitted >= this.pushed) {
       return [];
     }
     return [{ bytes: this.take(this.pushed) }];
@@ -102,6 +134,7 @@ export class MessageSplitter {
    * the frames only EOF completes (the `eof` framing), reported with `whole: false`.
    */
   end(): { segments: Segment[]; frames: Uint8Array[]; failure?: SplitterFailure } {
+    this.more = false;
     const segments: Segment[] = [];
     if (this.emitted < this.pushed) {
       segments.push({ bytes: this.take(this.pushed) });

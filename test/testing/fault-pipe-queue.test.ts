@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChunkFifo } from '../../src/testing/fault-pipe.js';
+import { ChunkFifo, QUEUED_ENTRY_BYTES } from '../../src/testing/fault-pipe.js';
 import { FaultProxy } from '../../src/testing/index.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -78,6 +78,39 @@ describe('FaultProxy pipe queue', () => {
     // took one event-loop turn of several seconds (19 s for these 128 Ki messages when
     // the queue held them all). Now well under a second; 2 s leaves room for a slow CI.
     expect(longestGap).toBeLessThan(2000);
+  }, 60_000);
+
+  it('a 64 KiB chunk of one-byte messages is queued as the queue has room, not as 64 Ki entries at once', async () => {
+    const total = 128 * 1024;
+    const target = await countingTarget(total);
+    const proxy = await FaultProxy.start({ target: `127.0.0.1:${target.port}`, framing: 'line' });
+    cleanups.push(() => proxy.close());
+    proxy.addFault('upstream', { type: 'message', action: 'delay', nth: 1, delayMs: 100 });
+    // The upstream pipe's queue, sampled on every entry pushed.
+    let longest = 0;
+    const client = net.connect({ host: '127.0.0.1', port: proxy.port });
+    client.on('error', () => undefined);
+    cleanups.push(() => {
+      client.destroy();
+    });
+    await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+    await expect.poll(() => proxy.stats.activeConnections).toBe(1);
+    const internal = proxy as unknown as {
+      connections: Set<{ upstreamPipe: { queue: ChunkFifo<unknown> } }>;
+    };
+    const queue = [...internal.connections][0]!.upstreamPipe.queue;
+    const push = queue.push.bind(queue);
+    queue.push = (item) => {
+      push(item);
+      longest = Math.max(longest, queue.length);
+    };
+    client.write(Buffer.alloc(total, 0x0a));
+    await target.done;
+    expect(proxy.stats.bytesUpstream).toBe(total);
+    // Before: every message of a read became an entry at once (a 64 KiB read held 64 Ki
+    // entries, ~60 MB of objects); now about highWaterMark / QUEUED_ENTRY_BYTES (1 Ki)
+    // plus one step of the splitter.
+    expect(longest).toBeLessThanOrEqual(Math.ceil((256 * 1024) / QUEUED_ENTRY_BYTES) + 2 * 256 + 2);
   }, 60_000);
 
   it('ChunkFifo takes in O(1) per entry: entries moved by compaction stay below the entries pushed', () => {
