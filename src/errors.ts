@@ -132,6 +132,11 @@ export const ERROR_CODES = {
     class: 'ConnectionError',
     summary: 'Another operating-system network error; `cause` holds the original.',
   },
+  SB_AUTH_FAILED: {
+    class: 'ConnectionError',
+    summary:
+      'The server refused our credentials (the NATS bus: wrong or missing user/password, token or .creds file).',
+  },
   SB_TLS_ERROR: {
     class: 'ConnectionError',
     summary:

@@ -190,7 +190,7 @@ export type {
 } from './server/handler-spec.js';
 
 export type { LatencyKind, MetricsSnapshot, RefusalReason } from './server/metrics.js';
-export { connectNatsBus, type NatsBusOptions } from './server/nats-bus.js';
+export { connectNatsBus, type NatsBusOptions, type NatsBusTlsOptions } from './server/nats-bus.js';
 // The PROXY protocol codec, for users' own proxies and tests (docs/SERVER.md).
 export {
   encodeProxyHeader,

@@ -22,6 +22,7 @@ import {
   createServer,
   DEFAULTS,
   InvalidArgumentError,
+  type NatsBusOptions,
   type Server,
 } from '../index.js';
 import {
@@ -196,7 +197,10 @@ export const command: CommandSpec = {
     '                   [--dispatch loop|threads|processes] [--workers N]\n' +
     '                   [--worker-heartbeat-interval MS] [--worker-unresponsive-timeout MS]\n' +
     '                   [--tls-cert F --tls-key F [--tls-ca F]] [--proxy-protocol]\n' +
-    '                   [--metrics ADDR] [--bus nats://HOST:PORT] [--json] [--verbose]',
+    '                   [--metrics ADDR] [--bus nats://HOST:PORT] [--bus-creds F]\n' +
+    '                   [--bus-token-file F] [--bus-user NAME --bus-password-file F]\n' +
+    '                   [--bus-tls-ca F] [--bus-tls-cert F --bus-tls-key F]\n' +
+    '                   [--json] [--verbose]',
   description:
     'Runs a server. The first stdout line is exactly `listening on <scheme>://<addr>` (with\n' +
     'the real port when :0 was asked). Modes: echo (send each frame back), chat (each frame\n' +
@@ -255,7 +259,51 @@ export const command: CommandSpec = {
       name: 'bus',
       type: 'string',
       value: 'URL',
-      description: 'NATS bus (nats://HOST:PORT) so chat rooms span server processes',
+      description:
+        'NATS bus (nats://HOST:PORT, tls://HOST:PORT for TLS) so chat rooms span server processes',
+    },
+    {
+      name: 'bus-creds',
+      type: 'string',
+      value: 'F',
+      description: 'NATS .creds file (user JWT and NKey seed) for --bus',
+    },
+    {
+      name: 'bus-token-file',
+      type: 'string',
+      value: 'F',
+      description: 'file holding the NATS token for --bus (a token flag would show in ps)',
+    },
+    {
+      name: 'bus-user',
+      type: 'string',
+      value: 'NAME',
+      description: 'NATS user for --bus (needs --bus-password-file)',
+    },
+    {
+      name: 'bus-password-file',
+      type: 'string',
+      value: 'F',
+      description: 'file holding the password of --bus-user',
+    },
+    {
+      name: 'bus-tls-ca',
+      type: 'string',
+      value: 'F',
+      description: 'PEM CA bundle the NATS server certificate must chain to (TLS for --bus)',
+    },
+    {
+      name: 'bus-tls-cert',
+      type: 'string',
+      value: 'F',
+      description:
+        'PEM client certificate for a NATS server that verifies clients (needs --bus-tls-key)',
+    },
+    {
+      name: 'bus-tls-key',
+      type: 'string',
+      value: 'F',
+      description: 'PEM private key for --bus-tls-cert',
     },
     {
       name: 'json',
@@ -417,9 +465,8 @@ export async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {
   if (metrics !== undefined) {
     options.metrics = metrics;
   }
-  const bus = stringFlag(args, command, 'bus');
+  const bus = busOption(args);
   if (bus !== undefined) {
-    // Passed through as is: a server without bus support rejects the option by name.
     options.bus = bus;
   }
   const cert = stringFlag(args, command, 'tls-cert');
@@ -444,6 +491,83 @@ export async function serverOptions(args: ParsedArgs): Promise<ServerOptions> {
     options.handler = await loadTypeScriptHandler(mode);
   }
   return options as unknown as ServerOptions;
+}
+
+/** The `--bus*` flags that need `--bus`. */
+const BUS_FLAGS = [
+  'bus-creds',
+  'bus-token-file',
+  'bus-user',
+  'bus-password-file',
+  'bus-tls-ca',
+  'bus-tls-cert',
+  'bus-tls-key',
+];
+
+/** The secret in `file` for `--flag`: one line, the newline an editor or `echo` leaves dropped. */
+function secretFile(flag: string, file: string): string {
+  const secret = readFileFlag(command, flag, file).replace(/\r?\n$/, '');
+  if (secret.trim() === '') {
+    throw new UsageError(`serve: --${flag} file '${file}' is empty`);
+  }
+  return secret;
+}
+
+/**
+ * `--bus` and its credential/TLS flags as the `bus` option: the URL alone, or
+ * connectNatsBus options. The creds, CA, certificate and key are passed as paths
+ * (the library reads and checks them, naming the option); the token and password
+ * files are read here: a secret on the command line would show in `ps`.
+ */
+function busOption(args: ParsedArgs): ServerOptions['bus'] {
+  const url = stringFlag(args, command, 'bus');
+  const given = BUS_FLAGS.filter((name) => stringFlag(args, command, name) !== undefined);
+  if (url === undefined) {
+    if (given.length > 0) {
+      throw new UsageError(`serve: --${given[0]} needs --bus`);
+    }
+    return undefined;
+  }
+  if (given.length === 0) {
+    return url;
+  }
+  const creds = stringFlag(args, command, 'bus-creds');
+  const tokenFile = stringFlag(args, command, 'bus-token-file');
+  const ca = stringFlag(args, command, 'bus-tls-ca');
+  const cert = stringFlag(args, command, 'bus-tls-cert');
+  const key = stringFlag(args, command, 'bus-tls-key');
+  const user = stringFlag(args, command, 'bus-user');
+  const passwordFile = stringFlag(args, command, 'bus-password-file');
+  if ((user === undefined) !== (passwordFile === undefined)) {
+    throw new UsageError('serve: --bus-user and --bus-password-file go together');
+  }
+  const kinds = [creds, tokenFile, user].filter((value) => value !== undefined).length;
+  if (kinds > 1) {
+    throw new UsageError(
+      'serve: --bus-creds, --bus-token-file and --bus-user are kinds of credentials; pick one',
+    );
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError('serve: --bus-tls-cert and --bus-tls-key go together');
+  }
+  const options: NatsBusOptions = { servers: url };
+  if (creds !== undefined) {
+    options.credsFile = creds;
+  }
+  if (tokenFile !== undefined) {
+    options.token = secretFile('bus-token-file', tokenFile);
+  }
+  if (user !== undefined && passwordFile !== undefined) {
+    options.user = user;
+    options.pass = secretFile('bus-password-file', passwordFile);
+  }
+  if (ca !== undefined || cert !== undefined) {
+    options.tls = {
+      ...(ca === undefined ? {} : { caFile: ca }),
+      ...(cert === undefined || key === undefined ? {} : { certFile: cert, keyFile: key }),
+    };
+  }
+  return options;
 }
 
 const TYPESCRIPT_PATH = /\.(c|m)?tsx?$/;

@@ -13,6 +13,19 @@
  * Room `R` is the NATS subject `PREFIX.R`; the envelope travels in NATS headers
  * (`Sb-Origin`, `Sb-Sender`, `Sb-Seq`) and the payload is the frame, unchanged.
  *
+ * Credentials and TLS. nats.js 3.x takes `user`/`pass`, `token`, an authenticator
+ * and `tls` as options, but ignores credentials in a server URL: `nats://u:p@h:4222`
+ * reaches the server without them (and with a numeric password, nats.js reads the
+ * password as the port). So {@link parseBusUrls} takes `user:pass@` (user/pass) or
+ * `token@` (a token) out of the URLs, as the Go client and nats-server's own tools
+ * read them, and hands nats.js bare URLs plus options. Files (a `.creds` file, CA,
+ * client certificate and key) are read when the bus is created, so a wrong path or
+ * unusable PEM is `SB_BAD_OPTION` at once, not a failure at every reconnect. TLS is
+ * TLS 1.2 at least (as everywhere in switchboard) and verifies the server. Secrets
+ * stay in the closure that hands them to nats.js: no error message, status event or
+ * inspected object shows them, and a URL we print has its password masked
+ * ({@link redactBusUrl}).
+ *
  * Why our own pending buffer: nats.js (2.x, and 3.x still: `resetOutbound()` at
  * every connect attempt), unlike the Go client with its `ReconnectBufSize`,
  * discards its outbound buffer at every reconnect attempt and does not bound it
@@ -21,9 +34,21 @@
  * so re-sent subscriptions are in place), and drops and counts what does not fit.
  */
 import { randomBytes } from 'node:crypto';
-import type { MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
+import type {
+  Authenticator,
+  ConnectionOptions,
+  MsgHdrs,
+  NatsConnection,
+  Subscription,
+  TlsOptions,
+} from '@nats-io/transport-node';
 import { type BusStatusMessage, diagnosticChannels } from '../diagnostics.js';
 import { ConnectionError, TimeoutError } from '../errors.js';
+import { withTlsMaterial } from '../net/tls.js';
+import { DEFAULTS } from '../options.js';
 import {
   BUS_HEADERS,
   type BusMessage,
@@ -37,10 +62,34 @@ import {
 } from './bus.js';
 import { importOptional } from './optional-dependency.js';
 
+/** TLS to the NATS server (files are PEM, read when the bus is created). */
+export interface NatsBusTlsOptions {
+  /** CA bundle the server's certificate must chain to. Default: Node's built-in root store. */
+  caFile?: string;
+  /** Client certificate chain, for a server that verifies clients (`verify: true`). Needs `keyFile`. */
+  certFile?: string;
+  /** Private key of `certFile`. */
+  keyFile?: string;
+}
+
 /** Options of {@link connectNatsBus}. Times in ms, sizes in bytes. */
 export interface NatsBusOptions {
-  /** NATS server URL(s): `nats://HOST:PORT`, several separated by commas. */
+  /**
+   * NATS server URL(s): `nats://HOST:PORT` or `tls://HOST:PORT` (TLS required),
+   * several separated by commas. `nats://USER:PASS@HOST:PORT` and
+   * `nats://TOKEN@HOST:PORT` carry credentials (percent-encoded), like the options below.
+   */
   servers: string | readonly string[];
+  /** User name (nats-server `authorization { user, password }`). Needs `pass`. */
+  user?: string;
+  /** Password of `user`. */
+  pass?: string;
+  /** Token (nats-server `authorization { token }`). Not with `user`/`pass` or `credsFile`. */
+  token?: string;
+  /** A NATS `.creds` file (user JWT and NKey seed, as `nsc` writes it): decentralized auth. */
+  credsFile?: string;
+  /** TLS: `true` (verify against Node's root store) or files. Default: on for `tls://` URLs. */
+  tls?: boolean | NatsBusTlsOptions;
   /** The envelope's origin, at most 128 characters. Default: 12 random hex digits. */
   instanceId?: string;
   /** Subject prefix. Default `switchboard.chat`. */
@@ -65,8 +114,49 @@ const NATS_DEFAULTS = Object.freeze({
 /** Longest `instanceId` (the envelope's origin). */
 const MAX_INSTANCE_ID_LENGTH = 128;
 
-/** Parses and validates the `servers` option into a list of `nats://` URLs. */
-export function parseBusServers(servers: string | readonly string[]): string[] {
+/** Credentials of a bus (one kind at most). Internal: never printed or exposed. */
+type BusAuth =
+  | { readonly kind: 'user'; readonly user: string; readonly pass: string }
+  | { readonly kind: 'token'; readonly token: string }
+  | { readonly kind: 'creds'; readonly creds: Uint8Array; readonly file: string };
+
+/** The `servers` option, parsed: bare URLs, and what their user-info and schemes said. */
+export interface BusUrls {
+  /** The URLs without credentials (what nats.js gets, and what messages show). */
+  readonly urls: string[];
+  /** True when one of them is `tls://`. */
+  readonly tls: boolean;
+  /** Credentials from the URLs' user-info, or null. */
+  readonly auth: { user: string; pass: string } | { token: string } | null;
+}
+
+/**
+ * `url` with its user-info masked: `nats://u:***@h`, `nats://***@h` (a token). Works
+ * on text that does not parse as a URL too, so an error message can quote it.
+ */
+export function redactBusUrl(url: string): string {
+  return url.replace(
+    /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)@/,
+    (_match, scheme: string, info: string) => {
+      const colon = info.indexOf(':');
+      return colon === -1 ? `${scheme}***@` : `${scheme}${info.slice(0, colon)}:***@`;
+    },
+  );
+}
+
+function decodeUserInfo(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw badBusOption('a server URL has credentials that are not valid percent-encoding');
+  }
+}
+
+/**
+ * Parses and validates the `servers` option: `nats://` or `tls://` URLs, credentials
+ * (`user:pass@`, `token@`) taken out. Every URL that has credentials must have the same.
+ */
+export function parseBusUrls(servers: string | readonly string[]): BusUrls {
   if (
     typeof servers !== 'string' &&
     !(Array.isArray(servers) && servers.every((entry) => typeof entry === 'string'))
@@ -74,22 +164,203 @@ export function parseBusServers(servers: string | readonly string[]): string[] {
     throw badBusOption('servers must be a string or an array of strings (nats://HOST:PORT)');
   }
   const list = typeof servers === 'string' ? servers.split(',') : [...servers];
-  const urls = list.map((entry) => entry.trim()).filter((entry) => entry !== '');
-  if (urls.length === 0) {
+  const entries = list.map((entry) => entry.trim()).filter((entry) => entry !== '');
+  if (entries.length === 0) {
     throw badBusOption('no NATS server given (expected nats://HOST:PORT)');
   }
-  for (const url of urls) {
+  const urls: string[] = [];
+  let tls = false;
+  let info: string | null = null;
+  for (const entry of entries) {
     let parsed: URL;
     try {
-      parsed = new URL(url);
+      parsed = new URL(entry);
     } catch {
-      throw badBusOption(`"${url}" is not a URL (expected nats://HOST:PORT)`);
+      throw badBusOption(`"${redactBusUrl(entry)}" is not a URL (expected nats://HOST:PORT)`);
     }
-    if (parsed.protocol !== 'nats:' || parsed.hostname === '') {
-      throw badBusOption(`"${url}" is not a nats://HOST:PORT URL`);
+    if ((parsed.protocol !== 'nats:' && parsed.protocol !== 'tls:') || parsed.hostname === '') {
+      throw badBusOption(
+        `"${redactBusUrl(entry)}" is not a nats://HOST:PORT or tls://HOST:PORT URL`,
+      );
+    }
+    tls ||= parsed.protocol === 'tls:';
+    if (parsed.username !== '' || parsed.password !== '') {
+      const entryInfo = `${parsed.username}:${parsed.password}`;
+      if (info !== null && info !== entryInfo) {
+        throw badBusOption(
+          'the server URLs carry different credentials (give them once, as options)',
+        );
+      }
+      info = entryInfo;
+      parsed.username = '';
+      parsed.password = '';
+    }
+    // Host and port only: nats.js reads nothing else of the URL.
+    urls.push(`${parsed.protocol}//${parsed.host}`);
+  }
+  let auth: BusUrls['auth'] = null;
+  if (info !== null) {
+    const colon = info.indexOf(':');
+    const user = decodeUserInfo(info.slice(0, colon));
+    const pass = decodeUserInfo(info.slice(colon + 1));
+    // `token@host` has no password (and `:token@host` no user): a token, as the Go client reads it.
+    auth = user !== '' && pass !== '' ? { user, pass } : { token: user === '' ? pass : user };
+  }
+  return { urls, tls, auth };
+}
+
+/** The bare URLs of the `servers` option (see {@link parseBusUrls}). */
+export function parseBusServers(servers: string | readonly string[]): string[] {
+  return parseBusUrls(servers).urls;
+}
+
+/** Reads `file` for option `name`; a bad path is `SB_BAD_OPTION` naming both (never the content). */
+function readOptionFile(name: string, file: unknown): Buffer {
+  if (typeof file !== 'string' || file === '') {
+    throw badBusOption(`option "${name}" must be a file path`);
+  }
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw badBusOption(`option "${name}": cannot read ${file} (${String(code ?? 'error')})`);
+  }
+  if (data.toString('utf8').trim() === '') {
+    throw badBusOption(`option "${name}": ${file} is empty`);
+  }
+  return data;
+}
+
+function secretString(name: string, value: unknown): string {
+  // A control character (a file's trailing newline, pasted along) is a mistake that
+  // would never match the server's secret: said here rather than as "refused".
+  const hasControl = (text: string): boolean => {
+    for (let index = 0; index < text.length; index += 1) {
+      const unit = text.charCodeAt(index);
+      if (unit < 0x20 || unit === 0x7f) {
+        return true;
+      }
+    }
+    return false;
+  };
+  if (typeof value !== 'string' || value === '' || hasControl(value)) {
+    throw badBusOption(`option "${name}" must be a non-empty string without control characters`);
+  }
+  return value;
+}
+
+/** The credentials of `options` and its URLs: at most one kind, else `SB_BAD_OPTION`. */
+function resolveAuth(options: NatsBusOptions, fromUrls: BusUrls['auth']): BusAuth | null {
+  const given = [
+    options.user !== undefined || options.pass !== undefined ? 'user/pass' : null,
+    options.token !== undefined ? 'token' : null,
+    options.credsFile !== undefined ? 'credsFile' : null,
+    fromUrls !== null ? 'credentials in the server URL' : null,
+  ].filter((kind) => kind !== null);
+  if (given.length > 1) {
+    throw badBusOption(`give one kind of credentials, not ${given.join(' and ')}`);
+  }
+  if (fromUrls !== null) {
+    return 'user' in fromUrls
+      ? {
+          kind: 'user',
+          user: secretString('user', fromUrls.user),
+          pass: secretString('pass', fromUrls.pass),
+        }
+      : { kind: 'token', token: secretString('token', fromUrls.token) };
+  }
+  if (options.user !== undefined || options.pass !== undefined) {
+    if (options.user === undefined || options.pass === undefined) {
+      throw badBusOption('options "user" and "pass" go together');
+    }
+    return {
+      kind: 'user',
+      user: secretString('user', options.user),
+      pass: secretString('pass', options.pass),
+    };
+  }
+  if (options.token !== undefined) {
+    return { kind: 'token', token: secretString('token', options.token) };
+  }
+  if (options.credsFile !== undefined) {
+    const file = options.credsFile;
+    return { kind: 'creds', creds: readOptionFile('credsFile', file), file };
+  }
+  return null;
+}
+
+/**
+ * A PEM file holding a `-----BEGIN ...LABEL-----` block. Node skips a CA bundle
+ * without one in silence (every handshake would then fail as "unknown CA").
+ */
+function readPem(name: string, file: unknown, label: string): string {
+  const text = readOptionFile(name, file).toString('utf8');
+  if (!new RegExp(`-----BEGIN [A-Z0-9 ]*${label}-----`).test(text)) {
+    throw badBusOption(`option "${name}": ${String(file)} holds no PEM ${label}`);
+  }
+  return text;
+}
+
+/**
+ * The certificate check of a TLS bus. nats.js names the host it verifies only for
+ * a server given by name (resolved to addresses); for an IP address it starts TLS
+ * on the socket without a host, so node verifies the certificate against
+ * "localhost" — a certificate for localhost passed for any address, and one for the
+ * address itself failed. Then (`host` is "localhost") the certificate must match
+ * one of the configured IP addresses (or localhost, if that was configured).
+ */
+function serverIdentityCheck(
+  servers: readonly string[],
+): (host: string, cert: PeerCertificate) => Error | undefined {
+  const hosts = servers.map((url) => new URL(url).hostname.replace(/^\[|\]$/g, ''));
+  const candidates = hosts.filter((host) => isIP(host) !== 0 || host === 'localhost');
+  return (host, cert) => {
+    if (host !== 'localhost' || candidates.length === 0) {
+      return checkServerIdentity(host, cert);
+    }
+    let failure: Error | undefined;
+    for (const candidate of candidates) {
+      failure = checkServerIdentity(candidate, cert);
+      if (failure === undefined) {
+        return undefined;
+      }
+    }
+    return failure;
+  };
+}
+
+/** TLS material for nats.js, checked now: min TLS 1.2, server verified. Null = no TLS asked. */
+function resolveTls(option: NatsBusOptions['tls'], tlsUrl: boolean): TlsSettings | null {
+  if (option === undefined || option === false) {
+    return tlsUrl ? { minVersion: DEFAULTS.minTlsVersion } : null;
+  }
+  if (option === true) {
+    return { minVersion: DEFAULTS.minTlsVersion };
+  }
+  if (option === null || typeof option !== 'object' || Array.isArray(option)) {
+    throw badBusOption('option "tls" must be true, false or { caFile, certFile, keyFile }');
+  }
+  for (const key of Object.keys(option)) {
+    if (key !== 'caFile' && key !== 'certFile' && key !== 'keyFile') {
+      throw badBusOption(`unknown tls option "${key}" (expected caFile, certFile, keyFile)`);
     }
   }
-  return urls;
+  if ((option.certFile === undefined) !== (option.keyFile === undefined)) {
+    throw badBusOption('options "tls.certFile" and "tls.keyFile" go together');
+  }
+  const settings: TlsSettings = { minVersion: DEFAULTS.minTlsVersion };
+  if (option.caFile !== undefined) {
+    settings.ca = readPem('tls.caFile', option.caFile, 'CERTIFICATE');
+  }
+  if (option.certFile !== undefined) {
+    settings.cert = readPem('tls.certFile', option.certFile, 'CERTIFICATE');
+    settings.key = readPem('tls.keyFile', option.keyFile, 'PRIVATE KEY');
+  }
+  // Unusable PEM (not a certificate, a key that does not match) is the caller's fault,
+  // said now rather than at every handshake (withTlsMaterial never quotes the content).
+  withTlsMaterial(() => createSecureContext(settings));
+  return settings;
 }
 
 function nonNegative(name: string, value: number | undefined, fallback: number): number {
@@ -112,7 +383,9 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsChatB
   if (options === null || typeof options !== 'object') {
     throw badBusOption('options must be an object');
   }
-  const servers = parseBusServers(options.servers);
+  const { urls: servers, tls: tlsUrl, auth: urlAuth } = parseBusUrls(options.servers);
+  const auth = resolveAuth(options, urlAuth);
+  const tls = resolveTls(options.tls, tlsUrl);
   const subjectPrefix = options.subjectPrefix ?? NATS_DEFAULTS.subjectPrefix;
   if (typeof subjectPrefix !== 'string') {
     throw badBusOption('subjectPrefix must be a string');
@@ -161,6 +434,8 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsChatB
     connectTimeout,
     maxPendingBytes,
     pingInterval,
+    auth,
+    tls,
   });
 }
 
@@ -173,6 +448,18 @@ export interface NatsBusSettings {
   connectTimeout: number;
   maxPendingBytes: number;
   pingInterval: number;
+  /** Credentials, or null. */
+  auth: BusAuth | null;
+  /** TLS material, or null for none (then TLS is still used when the server offers it). */
+  tls: TlsSettings | null;
+}
+
+/** What the bus hands nats.js as `tls` (passed on to node's tls.connect). */
+interface TlsSettings {
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 /** Rough per-message overhead counted against `maxPendingBytes` (subject + headers). */
@@ -196,10 +483,36 @@ export async function openNatsBus(settings: NatsBusSettings): Promise<NatsChatBu
     '@nats-io/transport-node',
     () => import('@nats-io/transport-node'),
   );
-  const { servers, instanceId, reconnectTimeWait, connectTimeout } = settings;
+  const { servers, instanceId, reconnectTimeWait, connectTimeout, auth } = settings;
+  const secrets: Partial<ConnectionOptions> = {};
+  if (auth?.kind === 'user') {
+    secrets.user = auth.user;
+    secrets.pass = auth.pass;
+  } else if (auth?.kind === 'token') {
+    secrets.token = auth.token;
+  } else if (auth?.kind === 'creds') {
+    const authenticator: Authenticator = nats.credsAuthenticator(auth.creds);
+    try {
+      authenticator(''); // parses the file now: a bad one is the caller's fault, said once
+    } catch {
+      throw badBusOption(
+        `option "credsFile": ${auth.file} does not hold a user JWT and an NKey seed (a NATS .creds file)`,
+      );
+    }
+    secrets.authenticator = authenticator;
+  }
+  if (settings.tls !== null) {
+    // minVersion and checkServerIdentity are not in nats.js's TlsOptions type, but it
+    // passes every field on to tls.connect.
+    secrets.tls = {
+      ...settings.tls,
+      checkServerIdentity: serverIdentityCheck(servers),
+    } as TlsOptions;
+  }
   let connection: NatsConnection;
   try {
     connection = await nats.connect({
+      ...secrets,
       servers,
       name: `switchboard-${instanceId}`,
       noEcho: true,
@@ -214,6 +527,21 @@ export async function openNatsBus(settings: NatsBusSettings): Promise<NatsChatBu
   } catch (error) {
     // 3.x throws one class per cause; its `name` says which (TimeoutError, ConnectionError, ...).
     const name = error instanceof Error ? error.name : 'error';
+    if (name === 'AuthorizationError' || name === 'UserAuthenticationExpiredError') {
+      // The server's own words ("Authorization Violation") name no secret.
+      throw new ConnectionError(
+        'SB_AUTH_FAILED',
+        `bus: NATS at ${servers.join(',')} refused the credentials (${name})`,
+        { cause: error },
+      );
+    }
+    if (isTlsFailure(error)) {
+      throw new ConnectionError(
+        'SB_TLS_ERROR',
+        `bus: TLS to NATS at ${servers.join(',')} failed (${tlsReason(error)})`,
+        { cause: error },
+      );
+    }
     if (name === 'TimeoutError') {
       throw new TimeoutError(
         'SB_CONNECT_TIMEOUT',
@@ -240,6 +568,32 @@ export function parseSeq(text: string): number {
   }
   const seq = Number(text);
   return Number.isSafeInteger(seq) && seq > 0 ? seq : 0;
+}
+
+/** Node's TLS error codes (certificate verification, handshake). */
+const TLS_CODE = /^(ERR_SSL|ERR_TLS|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED|HOSTNAME_MISMATCH)/;
+
+/** The node error code under `error` (nats.js wraps some in a `cause`), or ''. */
+function tlsReason(error: unknown): string {
+  for (let level = error, depth = 0; depth < 4 && level instanceof Error; depth += 1) {
+    const code = (level as { code?: unknown }).code;
+    if (typeof code === 'string' && TLS_CODE.test(code)) {
+      return code;
+    }
+    level = (level as { cause?: unknown }).cause;
+  }
+  return '';
+}
+
+function isTlsFailure(error: unknown): boolean {
+  if (tlsReason(error) !== '') {
+    return true;
+  }
+  // nats.js's own words when TLS was asked for and the server has none.
+  return (
+    error instanceof Error &&
+    /server does not support 'tls'|'tls' is not available/.test(error.message)
+  );
 }
 
 /** A {@link NatsChatBus} over one NATS connection. Built by {@link openNatsBus}. */

@@ -73,7 +73,7 @@ import {
   reportConnectionError,
   ServerMetrics,
 } from './metrics.js';
-import { connectNatsBus } from './nats-bus.js';
+import { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
 import { createMetricsRegistries, type MetricsEndpoint, serveMetrics } from './prometheus.js';
 import { type ProxyPreamble, readProxyHeader } from './raw-socket.js';
 import { resolveServerRequests, type ServerRequestHandler } from './request-handler.js';
@@ -163,12 +163,14 @@ export interface ServerOptions<F extends string = string, H extends string = str
   clock?: Clock;
   /**
    * Chat across instances (docs/SCALING.md): a NATS URL `nats://HOST:PORT` (several
-   * comma-separated), or a ChatBus the caller owns (the server does not close it).
+   * comma-separated; `tls://` and `nats://USER:PASS@HOST:PORT` too), the options of
+   * `connectNatsBus` (credentials, TLS: the server opens and closes that bus), or a
+   * ChatBus the caller owns (the server does not close it).
    * `chat` frames are then also published on `switchboard.chat.lobby` and frames of
    * other instances delivered here. With `processes` the primary holds the one bus
    * connection and relays for its workers. Default: off.
    */
-  bus?: string | ChatBus;
+  bus?: string | NatsBusOptions | ChatBus;
   /**
    * `sbp` framing only: answers the clients' `channel.request()` (REQUEST -> RESPONSE,
    * docs/PROTOCOL.md), next to the `handler`, which gets the DATA messages. A function
@@ -431,12 +433,17 @@ async function attachBus(
   } else if (
     option !== null &&
     typeof option === 'object' &&
-    typeof option.publish === 'function' &&
-    typeof option.subscribe === 'function'
+    typeof (option as ChatBus).publish === 'function' &&
+    typeof (option as ChatBus).subscribe === 'function'
   ) {
-    bus = option;
+    bus = option as ChatBus;
+  } else if (option !== null && typeof option === 'object' && 'servers' in option) {
+    bus = await connectNatsBus(option);
+    owned = true;
   } else {
-    throw badOption('option "bus" must be a nats://HOST:PORT URL or a ChatBus');
+    throw badOption(
+      'option "bus" must be a nats://HOST:PORT URL, connectNatsBus options ({ servers, ... }) or a ChatBus',
+    );
   }
   let bridge: ChatBridge | null = null;
   if (handler === 'chat') {

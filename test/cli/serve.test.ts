@@ -16,6 +16,7 @@ import {
   CLI_TEST_TIMEOUT_MS,
   jsonEvents,
   killAll,
+  runCli,
   startLocalServe,
   startServe,
 } from './cli-process.js';
@@ -411,6 +412,126 @@ describe.skipIf(!hasNats)('switchboard serve --bus with nats-server', () => {
       expect(speaker.frames).toEqual([]);
     } finally {
       nats.kill('SIGKILL');
+    }
+  });
+});
+
+describe('switchboard serve --bus credentials', () => {
+  it('a --bus-* flag without --bus, or --bus-tls-cert without its key, is a usage error', async () => {
+    const base = ['serve', '--listen', '127.0.0.1:0', '--framing', 'line', '--mode', 'chat'];
+    const alone = await runCli([...base, '--bus-creds', '/x.creds']);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain('--bus-creds needs --bus');
+    const half = await runCli([...base, '--bus', 'tls://127.0.0.1:1', '--bus-tls-cert', '/c.pem']);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain('--bus-tls-cert and --bus-tls-key go together');
+    const two = await runCli([
+      ...base,
+      ...['--bus', 'nats://127.0.0.1:1', '--bus-creds', '/x.creds'],
+      ...['--bus-user', 'u', '--bus-password-file', '/p'],
+    ]);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toContain('pick one');
+  });
+});
+
+/** nats-server on a free loopback port with `args`; resolves once it accepts connections (bounded). */
+async function startAuthNats(args: readonly string[]): Promise<{ port: number; stop(): void }> {
+  const free = net.createServer();
+  await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+  const port = (free.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => free.close(() => resolve()));
+  const nats = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), ...args], {
+    stdio: 'ignore',
+  });
+  for (let attempt = 0; ; attempt += 1) {
+    const up = await new Promise<boolean>((resolve) => {
+      const probe = net.connect({ host: '127.0.0.1', port });
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (up) {
+      break;
+    }
+    if (attempt >= 50) {
+      nats.kill('SIGKILL');
+      throw new Error('nats-server did not start');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { port, stop: () => nats.kill('SIGKILL') };
+}
+
+describe.skipIf(!hasNats)('switchboard serve --bus with an authorizing nats-server', () => {
+  const base = [
+    'serve',
+    '--listen',
+    '127.0.0.1:0',
+    '--framing',
+    'line',
+    '--mode',
+    'chat',
+    '--verbose',
+  ];
+
+  it('--bus-token-file: the wrong token exits 3 with SB_AUTH_FAILED and never prints it; the right one serves', async () => {
+    const token = 'cli-t0ken-9f8e7d';
+    const password = 'cli-Pa55-4c3b2a';
+    const dir = mkdtempSync(join(tmpdir(), 'sb-serve-bus-'));
+    const nats = await startAuthNats(['--auth', token]);
+    try {
+      const url = `nats://127.0.0.1:${nats.port}`;
+      const wrongFile = join(dir, 'wrong');
+      writeFileSync(wrongFile, `${token}x\n`);
+      const wrong = await runCli([...base, '--bus', url, '--bus-token-file', wrongFile]);
+      expect(wrong.code).toBe(3);
+      expect(wrong.stderr).toContain('SB_AUTH_FAILED');
+      expect(wrong.stderr + wrong.stdout).not.toContain(token);
+      // A password in the URL is neither printed nor sent to nats.js as part of a host.
+      const inUrl = await runCli([
+        ...base,
+        '--bus',
+        `nats://alice:${password}@127.0.0.1:${nats.port}`,
+      ]);
+      expect(inUrl.code).toBe(3);
+      expect(inUrl.stderr).toContain('SB_AUTH_FAILED');
+      expect(inUrl.stderr + inUrl.stdout).not.toContain(password);
+      const rightFile = join(dir, 'right');
+      writeFileSync(rightFile, `${token}\n`);
+      const serve = await startServe([
+        ...base.slice(1),
+        '--bus',
+        url,
+        '--bus-token-file',
+        rightFile,
+      ]);
+      expect(serve.firstLine).toMatch(/^listening on tcp:\/\/127\.0\.0\.1:\d+$/);
+    } finally {
+      nats.stop();
+    }
+  });
+
+  it('--bus-user with --bus-password-file: a wrong password exits 3, the right one serves', async () => {
+    const password = 'cli-user-Pa55';
+    const dir = mkdtempSync(join(tmpdir(), 'sb-serve-bus-'));
+    const nats = await startAuthNats(['--user', 'inst', '--pass', password]);
+    try {
+      const url = `nats://127.0.0.1:${nats.port}`;
+      const file = join(dir, 'pass');
+      writeFileSync(file, `${password}x\n`);
+      const flags = ['--bus', url, '--bus-user', 'inst', '--bus-password-file', file];
+      const wrong = await runCli([...base, ...flags]);
+      expect(wrong.code).toBe(3);
+      expect(wrong.stderr).toContain('SB_AUTH_FAILED');
+      expect(wrong.stderr).not.toContain(password);
+      writeFileSync(file, `${password}\n`);
+      const serve = await startServe([...base.slice(1), ...flags]);
+      expect(serve.firstLine).toMatch(/^listening on tcp:/);
+    } finally {
+      nats.stop();
     }
   });
 });
