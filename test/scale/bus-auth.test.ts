@@ -195,6 +195,14 @@ describe.skipIf(!hasTools)('bus authorization and TLS against nats-server', () =
       { code: 'SB_AUTH_FAILED' },
     );
     await expectChatAcross({ servers: url, user: 'alice', pass: PASSWORD });
+    // The open bus keeps the password only where nats.js needs it, out of inspect's sight.
+    const bus = await connectNatsBus({ servers: url, user: 'alice', pass: PASSWORD });
+    try {
+      expect(inspect(bus, { depth: 10, showHidden: true })).not.toContain(PASSWORD);
+      expect(JSON.stringify(bus.status)).not.toContain(PASSWORD);
+    } finally {
+      await bus.close();
+    }
     // The same credentials in the URL (nats.js alone would not send them).
     await expectChatAcross(`nats://alice:${PASSWORD}@127.0.0.1:${port}`);
   });
