@@ -5,7 +5,7 @@
  * (graceful close, exit 0, nothing lost).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -511,6 +511,7 @@ describe.skipIf(!hasNats)('switchboard serve --bus with an authorizing nats-serv
       expect(serve.firstLine).toMatch(/^listening on tcp:\/\/127\.0\.0\.1:\d+$/);
     } finally {
       nats.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -532,6 +533,7 @@ describe.skipIf(!hasNats)('switchboard serve --bus with an authorizing nats-serv
       expect(serve.firstLine).toMatch(/^listening on tcp:/);
     } finally {
       nats.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
