@@ -38,7 +38,7 @@ import type { Socket } from './socket.js';
 
 /** Options of {@link select}. */
 export interface SelectOptions {
-  /** Ms to wait for readiness. Omitted = wait until something is ready; 0 = poll and return at once. */
+  /** Ms to wait for readiness. Omitted (or Infinity) = wait until something is ready; 0 = poll and return at once. */
   timeout?: number;
   /** Aborts the wait (`SB_ABORTED`). */
   signal?: AbortSignal;
@@ -179,7 +179,10 @@ export function select<R extends Selectable, W extends WriteSelectable>(
   if (misuse !== undefined) {
     return Promise.reject(misuse);
   }
-  const waitForever = options.timeout === undefined;
+  // Infinity is "no deadline", as for every other call's timeout: checkTimeout gives it
+  // as 0, which for select means "poll", so `timeout: Infinity` returned at once, empty
+  // (a loop around it spun a core).
+  const waitForever = options.timeout === undefined || options.timeout === Number.POSITIVE_INFINITY;
   const timeout = waitForever ? 0 : checkTimeout('select', options.timeout);
   const signal = options.signal;
   if (signal?.aborted === true) {
