@@ -59,7 +59,13 @@ import {
   type OutputAccount,
 } from './channel-output.js';
 import { channelReadable, channelWritable } from './channel-streams.js';
-import { type CallOptions, type Clock, checkTimeout, type Observable } from './clock.js';
+import {
+  type CallOptions,
+  type Clock,
+  checkCallOptions,
+  checkTimeout,
+  type Observable,
+} from './clock.js';
 import { CONNECT_OPTION_NAMES, type ConnectOptions, connect } from './connect.js';
 import { ChannelBatches, ChannelIterator, FrameQueue } from './frame-queue.js';
 import { INSPECT, inspectSummary, type NodeInspectFunction } from './inspect.js';
@@ -688,8 +694,13 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         ),
       );
     }
+    let checked: CallOptions;
     try {
       this.checkOpen('request');
+      // Checked here: the session read `null.signal` (a TypeError thrown, not a
+      // rejection), ignored `timeout: 'soon'`, and a signal that was not one threw
+      // after the request was registered, leaving it pending until the channel closed.
+      checked = checkCallOptions('request', options) ?? {};
     } catch (error) {
       return Promise.reject(error);
     }
@@ -698,7 +709,12 @@ export class Channel implements Observable, AsyncDisposable, AsyncIterable<Uint8
         new ConnectionError('SB_CONNECTION_CLOSED', 'request: the peer closed the channel'),
       );
     }
-    return this.session.request(message, options);
+    try {
+      return this.session.request(message, checked);
+    } catch (error) {
+      // A message that is not bytes or a string: a rejection, as every other failure.
+      return Promise.reject(error);
+    }
   }
 
   // ---- shutdown --------------------------------------------------------------------

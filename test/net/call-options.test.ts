@@ -100,3 +100,29 @@ describe('Channel heartbeat option', () => {
     await channel.close();
   });
 });
+
+describe('Channel.request call options', () => {
+  it('null, a string timeout, a non-signal and a non-message are rejections, nothing left pending', async () => {
+    const { client } = await loop.pair();
+    const channel = new Channel(client, { framing: 'sbp' });
+    const calls: [unknown, unknown, string][] = [
+      ['hi', 5, 'SB_BAD_OPTION'],
+      ['hi', { timeout: 'soon' }, 'SB_INVALID_ARGUMENT'],
+      ['hi', { signal: 'stop' }, 'SB_INVALID_ARGUMENT'],
+      [42, {}, 'SB_INVALID_ARGUMENT'],
+    ];
+    for (const [message, options, code] of calls) {
+      let returned: Promise<Uint8Array> | undefined;
+      expect(() => {
+        returned = channel.request(message as string, options as CallOptions);
+      }).not.toThrow();
+      await expect(returned).rejects.toMatchObject({ code });
+    }
+    expect(channel.stats.framesSent).toBe(0);
+    // null is no options: the request goes out (and fails with the close below).
+    const pending = channel.request('hi', null as unknown as undefined);
+    const closing = channel.close();
+    await expect(pending).rejects.toMatchObject({ code: 'SB_CONNECTION_CLOSED' });
+    await closing;
+  });
+});
