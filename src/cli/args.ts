@@ -329,7 +329,11 @@ export function integerFlag(
     );
   }
   const value = Number(match[1]) * multiplier;
-  if (!Number.isSafeInteger(value) || value < min) {
+  if (!Number.isSafeInteger(value)) {
+    // Said as too large: "must be >= 1" for 99999999999999999999 named the wrong end.
+    throw new UsageError(`${spec.name}: --${name} is too large${unit}, got '${printable(text)}'`);
+  }
+  if (value < min) {
     const hint = value < min && options.belowMin !== undefined ? `; ${options.belowMin}` : '';
     throw new UsageError(
       `${spec.name}: --${name} must be >= ${min}${unit}, got '${printable(text)}'${hint}`,
