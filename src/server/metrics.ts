@@ -95,6 +95,28 @@ export type MetricsDelta = Omit<
   | 'bufferedOutput'
 >;
 
+/** Traffic of connections still open (a dispatcher's, or one worker process's). */
+export interface LiveTraffic {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Input bytes the connections hold now (the input budget's total). */
+  bufferedInput: number;
+  /** Output bytes held for the connections now (the output budget's total). */
+  bufferedOutput: number;
+}
+
+/** No connection open: all zeros (frozen; copy it to sum into). */
+export const NO_LIVE_TRAFFIC: Readonly<LiveTraffic> = Object.freeze({
+  framesIn: 0,
+  framesOut: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  bufferedInput: 0,
+  bufferedOutput: 0,
+});
+
 /**
  * The counters of one server. Fields are public plain numbers on purpose: the
  * I/O path increments them directly.
@@ -131,16 +153,7 @@ export class ServerMetrics {
    * Frames and bytes of connections still open (their channels count them; they
    * are folded into the totals when the connection ends). Set by the server.
    */
-  liveTraffic:
-    | (() => {
-        framesIn: number;
-        framesOut: number;
-        bytesIn: number;
-        bytesOut: number;
-        bufferedInput: number;
-        bufferedOutput: number;
-      })
-    | null = null;
+  liveTraffic: (() => LiveTraffic) | null = null;
 
   /** Counts one error by code. */
   recordError(code: ErrorCode): void {
@@ -172,14 +185,7 @@ export class ServerMetrics {
       sum: histogram.sum,
       count: histogram.count,
     });
-    const live = this.liveTraffic?.() ?? {
-      framesIn: 0,
-      framesOut: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-      bufferedInput: 0,
-      bufferedOutput: 0,
-    };
+    const live = this.liveTraffic?.() ?? NO_LIVE_TRAFFIC;
     return {
       connectionsOpen: this.connectionsOpen,
       connectionsAccepted: this.connectionsAccepted,

@@ -7,29 +7,11 @@ import type * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Channel } from '../../src/net/channel.js';
 import { Loopback } from '../helpers/loopback.js';
+import { unhandledDuring } from '../helpers/unhandled-during.js';
 import { until } from '../helpers/until.js';
 
 const loop = new Loopback();
 afterEach(() => loop.cleanup());
-
-/** Collects unhandled rejections while `work` runs, plus two event-loop turns after it. */
-async function unhandledDuring(work: () => Promise<void>): Promise<unknown[]> {
-  const seen: unknown[] = [];
-  const onUnhandled = (reason: unknown): void => {
-    seen.push(reason);
-  };
-  // Ours goes first, so vitest's own handler does not also report what we expect.
-  process.prependListener('unhandledRejection', onUnhandled);
-  try {
-    await work();
-    for (let turn = 0; turn < 2; turn += 1) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  } finally {
-    process.removeListener('unhandledRejection', onUnhandled);
-  }
-  return seen;
-}
 
 /** A client Channel and its raw peer, which the test can reset. */
 async function channelWithResettablePeer(): Promise<{ channel: Channel; peer: () => net.Socket }> {

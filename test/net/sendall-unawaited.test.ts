@@ -7,28 +7,11 @@ import type * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Socket } from '../../src/net/socket.js';
 import { Loopback } from '../helpers/loopback.js';
+import { unhandledDuring } from '../helpers/unhandled-during.js';
 import { until } from '../helpers/until.js';
 
 const loop = new Loopback();
 afterEach(() => loop.cleanup());
-
-/** Collects unhandled rejections while `work` runs, plus two event-loop turns after it. */
-async function unhandledDuring(work: () => Promise<void>): Promise<unknown[]> {
-  const seen: unknown[] = [];
-  const onUnhandled = (reason: unknown): void => {
-    seen.push(reason);
-  };
-  process.prependListener('unhandledRejection', onUnhandled);
-  try {
-    await work();
-    for (let turn = 0; turn < 2; turn += 1) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  } finally {
-    process.removeListener('unhandledRejection', onUnhandled);
-  }
-  return seen;
-}
 
 async function socketWithRawPeer(): Promise<{ socket: Socket; peer: () => net.Socket }> {
   let accepted: net.Socket | undefined;

@@ -12,7 +12,12 @@ import { buildTlsServerOptions, tlsAcceptor } from '../../net/tls.js';
 import { ConnectionSet } from '../connection-set.js';
 import { loadFailure } from '../handler-module.js';
 import { ChatRoom, connectionBody } from '../handlers.js';
-import { type MetricsDelta, reportConnectionError, ServerMetrics } from '../metrics.js';
+import {
+  type MetricsDelta,
+  NO_LIVE_TRAFFIC,
+  reportConnectionError,
+  ServerMetrics,
+} from '../metrics.js';
 import { type ProxyPreamble, readProxyHeader } from '../raw-socket.js';
 import { loadRequestHandler } from '../request-handler.js';
 import { WorkerDiagnosticsRelay } from './diagnostics-relay.js';
@@ -70,14 +75,7 @@ const diagnostics = new WorkerDiagnosticsRelay((relayed) =>
 function report(): { delta: MetricsDelta; live: LiveTraffic } {
   return {
     delta: metrics.takeDelta(),
-    live: connections?.liveStats() ?? {
-      framesIn: 0,
-      framesOut: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-      bufferedInput: 0,
-      bufferedOutput: 0,
-    },
+    live: connections?.liveStats() ?? NO_LIVE_TRAFFIC,
   };
 }
 

@@ -66,7 +66,7 @@ import { afterIo } from '../../net/schedule.js';
 import { DEFAULTS } from '../../options.js';
 import { loadFailureError } from '../handler-module.js';
 import type { ChatMember, ChatRoom } from '../handlers.js';
-import { reportConnectionError, type ServerMetrics } from '../metrics.js';
+import { NO_LIVE_TRAFFIC, reportConnectionError, type ServerMetrics } from '../metrics.js';
 import type { ProxyPreamble } from '../raw-socket.js';
 import { primaryObserves, publishRelayed } from './diagnostics-relay.js';
 import { needsTypeScriptLoader, tsxLoaderUrl, workerEntryUrl } from './entry.js';
@@ -316,14 +316,6 @@ interface WorkerSlot {
   liveness: WorkerLiveness | null;
 }
 
-const NO_TRAFFIC: LiveTraffic = Object.freeze({
-  framesIn: 0,
-  framesOut: 0,
-  bytesIn: 0,
-  bytesOut: 0,
-  bufferedInput: 0,
-  bufferedOutput: 0,
-});
 /** How long workers get to exit after `close()` before they are killed, ms. */
 const EXIT_GRACE_MS = 5000;
 
@@ -514,14 +506,7 @@ export class ProcessDispatcher {
   }
 
   liveTraffic(): LiveTraffic {
-    const sum = {
-      framesIn: 0,
-      framesOut: 0,
-      bytesIn: 0,
-      bytesOut: 0,
-      bufferedInput: 0,
-      bufferedOutput: 0,
-    };
+    const sum = { ...NO_LIVE_TRAFFIC };
     for (const slot of this.#slots) {
       sum.framesIn += slot.live.framesIn;
       sum.framesOut += slot.live.framesOut;
@@ -597,7 +582,7 @@ export class ProcessDispatcher {
       ready: false,
       exiting: false,
       connections: new Map(),
-      live: NO_TRAFFIC,
+      live: NO_LIVE_TRAFFIC,
       drained: null,
       member: new FrameBatch(
         (frames, written) => sendChatBatch(child, frames, written),
@@ -753,7 +738,7 @@ export class ProcessDispatcher {
   #onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
     slot.liveness?.stop();
     this.#options.chatRoom.leave(slot.member);
-    slot.live = NO_TRAFFIC;
+    slot.live = NO_LIVE_TRAFFIC;
     slot.drained?.(slot.connections.size);
     slot.drained = null;
     closeUnacknowledgedHandle(slot.child);

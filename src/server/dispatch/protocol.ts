@@ -25,7 +25,7 @@ import type { TlsServerOptions } from '../../net/tls.js';
 import type { LoadFailure } from '../handler-module.js';
 import type { HandlerChoice } from '../handler-spec.js';
 import type { ConnectionLimits } from '../limits.js';
-import type { MetricsDelta } from '../metrics.js';
+import type { LiveTraffic, MetricsDelta } from '../metrics.js';
 import type { RequestSettings } from '../request-handler.js';
 import type { RelayedDiagnostic } from './diagnostics-relay.js';
 
@@ -94,17 +94,8 @@ export type ThreadWorkerMessage =
   | ({ type: 'load-error' } & LoadFailure)
   | { type: 'results'; results: JobResult[] };
 
-/** Traffic of connections still open (a dispatcher's, or one worker process's). */
-export interface LiveTraffic {
-  framesIn: number;
-  framesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  /** Input bytes the connections hold now (the input budget's total). */
-  bufferedInput: number;
-  /** Output bytes held for the connections now (the output budget's total). */
-  bufferedOutput: number;
-}
+/** Traffic of connections still open: declared beside the metrics that report it. */
+export type { LiveTraffic };
 
 /** Everything a worker process needs to serve connections (sent in its `init` message). */
 export interface ProcessWorkerConfig {
