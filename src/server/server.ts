@@ -697,7 +697,9 @@ class SwitchboardServer implements Server {
 
   /**
    * Closes an over-limit connection at once: one refusal frame when the framing
-   * carries text, then FIN. Reading continues (and is discarded) so the close
+   * carries text and the connection is not TLS (the socket here is still the raw
+   * TCP stream: plaintext in it is not a TLS record, and the client would report a
+   * protocol error instead of the refusal), then FIN. Reading continues (and is discarded) so the close
    * completes; a peer that never closes is destroyed after a short grace period.
    */
   #refuse(socket: net.Socket, reason: RefusalReason): void {
@@ -716,7 +718,7 @@ class SwitchboardServer implements Server {
       this.#refusing.delete(socket);
     });
     socket.on('data', () => undefined);
-    if (parts.framing.carriesText) {
+    if (parts.framing.carriesText && !parts.tlsEnabled) {
       const line = new TextEncoder().encode(`${error.code} ${error.message}`);
       let chunks: Uint8Array[] = [];
       try {

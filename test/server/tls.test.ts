@@ -2,7 +2,7 @@ import * as tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { encodeProxyHeader } from '../../src/server/proxy-protocol.js';
 import { hasOpenssl, makeCerts, type TestCerts } from '../helpers/certs.js';
-import { hostPort, Tracker, until } from './helpers.js';
+import { hostPort, readAll, Tracker, until } from './helpers.js';
 
 const tracker = new Tracker();
 afterEach(() => tracker.cleanup());
@@ -179,5 +179,24 @@ describe.skipIf(!available)('TLS', () => {
     raw.end(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
     await closed;
     await until(() => (server.metrics.errors.SB_TLS_ERROR ?? 0) >= 1);
+  });
+
+  it('a connection over maxConnections gets a bare close, not a plaintext refusal line inside TLS', async () => {
+    const server = await tracker.server({
+      handler: 'echo',
+      framing: 'line',
+      maxConnections: 1,
+      tls: { cert: certs.server.cert, key: certs.server.key },
+    });
+    const first = await tracker.channel(server.address, 'line', { tls: { ca: certs.ca } });
+    await first.send('ping');
+    expect(text(await first.receive())).toBe('ping');
+    // A raw TCP client sees exactly what a TLS client would be handed before its handshake.
+    const extra = await tracker.socket(server.address.replace(/^tls:/, 'tcp:'));
+    const { data } = await readAll(extra);
+    expect(data.byteLength).toBe(0);
+    expect(server.metrics.connectionsRefused.max_connections).toBe(1);
+    await first.send('still served');
+    expect(text(await first.receive())).toBe('still served');
   });
 });
