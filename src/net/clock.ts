@@ -76,10 +76,55 @@ export function sleep(
   });
 }
 
-/** The real clock: the global timers and `Date.now`, looked up at each call. */
+/**
+ * A {@link systemClock} timer longer than a node timer holds: it waits in timer-sized
+ * pieces, re-reading `Date.now()` after each, and fires when its delay has really
+ * passed. Clamping alone (timerDelay) made a call's `timeout: 3e9` fire after 24.8 days.
+ */
+class LongTimer {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #due: number;
+  readonly #callback: () => void;
+
+  constructor(callback: () => void, ms: number) {
+    this.#callback = callback;
+    this.#due = Date.now() + ms;
+    this.#arm();
+  }
+
+  #arm(): void {
+    const left = this.#due - Date.now();
+    if (!(left > 0)) {
+      this.#timer = undefined;
+      this.#callback();
+      return;
+    }
+    this.#timer = setTimeout(() => this.#arm(), timerDelay(left));
+  }
+
+  cancel(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+}
+
+/**
+ * The real clock: the global timers and `Date.now`, looked up at each call. A delay
+ * past {@link MAX_TIMER_MS} is a {@link LongTimer} (Infinity: one that never fires);
+ * shorter ones are plain node timers, at no extra cost.
+ */
 export const systemClock: Clock = Object.freeze({
-  setTimeout: (callback: () => void, ms: number): unknown => setTimeout(callback, timerDelay(ms)),
-  clearTimeout: (handle: unknown): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  setTimeout: (callback: () => void, ms: number): unknown =>
+    ms > MAX_TIMER_MS ? new LongTimer(callback, ms) : setTimeout(callback, ms),
+  clearTimeout: (handle: unknown): void => {
+    if (handle instanceof LongTimer) {
+      handle.cancel();
+    } else {
+      clearTimeout(handle as ReturnType<typeof setTimeout>);
+    }
+  },
   now: (): number => Date.now(),
 });
 
