@@ -11,7 +11,6 @@
  * Every usage problem throws a {@link UsageError}: an `InvalidArgumentError`
  * whose message names the command and the flag. main.ts maps it to exit code 2.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SbpDataDecoder } from '../codec/sbp.js';
 import { didYouMean } from '../did-you-mean.js';
@@ -22,6 +21,7 @@ import {
   InvalidArgumentError,
   parseFraming,
 } from '../index.js';
+import { MAX_OPTION_FILE_BYTES, readFileUpTo } from '../read-file.js';
 import { systemCode } from './output.js';
 
 /** One flag of a command, described once for parsing, help and docs. */
@@ -455,41 +455,11 @@ export function formatHelp(spec: CommandSpec): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Largest file a flag names (a PEM certificate, key or CA bundle; a big CA bundle is 300 KB). */
-const MAX_FLAG_FILE_BYTES = 4 * 1024 * 1024;
-
-/**
- * The bytes of `path`, or null once they pass `max`: read in chunks and stopped there,
- * so a huge or endless file (`/dev/zero`) cannot exhaust memory. Throws what the file
- * system throws.
- */
-export function readFileUpTo(path: string, max: number): Buffer | null {
-  const descriptor = openSync(path, 'r');
-  try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(64 * 1024);
-      const read = readSync(descriptor, chunk, 0, chunk.length, null);
-      if (read === 0) {
-        return Buffer.concat(chunks, total);
-      }
-      total += read;
-      if (total > max) {
-        return null;
-      }
-      chunks.push(chunk.subarray(0, read));
-    }
-  } finally {
-    closeSync(descriptor);
-  }
-}
-
 /** Reads the file named by a flag (a PEM file, say) as text; an unreadable or huge file is a usage error. */
 export function readFileFlag(spec: CommandSpec, flag: string, path: string): string {
   let data: Buffer | null;
   try {
-    data = readFileUpTo(path, MAX_FLAG_FILE_BYTES);
+    data = readFileUpTo(path, MAX_OPTION_FILE_BYTES);
   } catch (error) {
     throw new UsageError(
       `${spec.name}: cannot read --${flag} file '${printable(path)}' (${systemCode(error)})`,
@@ -497,7 +467,7 @@ export function readFileFlag(spec: CommandSpec, flag: string, path: string): str
   }
   if (data === null) {
     throw new UsageError(
-      `${spec.name}: --${flag} file '${printable(path)}' is larger than ${MAX_FLAG_FILE_BYTES} bytes`,
+      `${spec.name}: --${flag} file '${printable(path)}' is larger than ${MAX_OPTION_FILE_BYTES} bytes`,
     );
   }
   return data.toString('utf8');

@@ -14,12 +14,12 @@
  */
 import { connect, parseFraming } from '../index.js';
 import { sleep } from '../net/clock.js';
+import { readFileUpTo } from '../read-file.js';
 import {
   type CommandSpec,
   choiceFlag,
   integerFlag,
   outputFlag,
-  readFileUpTo,
   stringFlag,
   UsageError,
 } from './args.js';

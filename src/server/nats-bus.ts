@@ -34,7 +34,6 @@
  * so re-sent subscriptions are in place), and drops and counts what does not fit.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
 import type {
@@ -49,6 +48,7 @@ import { type BusStatusMessage, diagnosticChannels } from '../diagnostics.js';
 import { ConnectionError, TimeoutError } from '../errors.js';
 import { withTlsMaterial } from '../net/tls.js';
 import { DEFAULTS } from '../options.js';
+import { MAX_OPTION_FILE_BYTES, readFileUpTo } from '../read-file.js';
 import {
   BUS_HEADERS,
   type BusMessage,
@@ -219,12 +219,15 @@ function readOptionFile(name: string, file: unknown): Buffer {
   if (typeof file !== 'string' || file === '') {
     throw badBusOption(`option "${name}" must be a file path`);
   }
-  let data: Buffer;
+  let data: Buffer | null;
   try {
-    data = readFileSync(file);
+    data = readFileUpTo(file, MAX_OPTION_FILE_BYTES);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     throw badBusOption(`option "${name}": cannot read ${file} (${String(code ?? 'error')})`);
+  }
+  if (data === null) {
+    throw badBusOption(`option "${name}": ${file} is larger than ${MAX_OPTION_FILE_BYTES} bytes`);
   }
   if (data.toString('utf8').trim() === '') {
     throw badBusOption(`option "${name}": ${file} is empty`);

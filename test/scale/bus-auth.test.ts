@@ -92,6 +92,28 @@ describe('bus credentials and TLS options (no server)', () => {
     }
   });
 
+  it('a file past 4 MiB (or endless, as /dev/zero) is SB_BAD_OPTION, not read to the end', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-busauth-'));
+    try {
+      const file = join(dir, 'huge.pem');
+      const pem = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+      writeFileSync(file, pem.repeat(Math.ceil((4 * 1024 * 1024 + 1) / pem.length)));
+      for (const options of [
+        { servers: 'nats://127.0.0.1:1', tls: { caFile: file } },
+        { servers: 'nats://127.0.0.1:1', credsFile: file },
+        { servers: 'nats://127.0.0.1:1', tls: { caFile: '/dev/zero' } },
+      ]) {
+        const error = await connectNatsBus(options).catch((caught: unknown) => caught);
+        expect(error).toMatchObject({
+          code: 'SB_BAD_OPTION',
+          message: /larger than 4194304 bytes/,
+        });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('redactBusUrl masks a password or token, also in text that is no URL', () => {
     expect(redactBusUrl(`nats://alice:${PASSWORD}@h:1`)).toBe('nats://alice:***@h:1');
     expect(redactBusUrl(`tls://${TOKEN}@h:1`)).toBe('tls://***@h:1');
