@@ -16,7 +16,7 @@
  *    QUEUED_ENTRY_BYTES on top of its bytes (a framed proxy queues one entry per message,
  *    and a 1-byte message costs hundreds of bytes of objects). When `sink.write()` returns
  *    false the pump waits for 'drain'. A slow reader therefore slows the sender, as TCP
- *    would. The queue is a FIFO with a head index ({@link ChunkFifo}): O(1) per entry,
+ *    would. The queue is a FIFO with a head index ({@link Fifo}): O(1) per entry,
  *    however many are queued. A framed pipe takes a chunk's messages from its splitter
  *    SPLIT_STEP at a time while the queue has room, so one 64 KiB read of one-byte
  *    messages is not 64 Ki entries at once; the source stays paused while some wait.
@@ -48,6 +48,7 @@
 import type net from 'node:net';
 import { setTimeout as timerSleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Framing } from '../codec/types.js';
+import { Fifo } from '../fifo.js';
 import { timerDelay } from '../net/clock.js';
 import { realClearTimeout, realNow, realSetTimeout } from '../net/schedule.js';
 import type { EffectiveFaults, FaultEntry } from './fault-table.js';
@@ -149,64 +150,6 @@ const SPLIT_STEP = 256;
  */
 export const QUEUED_ENTRY_BYTES = 256;
 
-/**
- * Compaction threshold of {@link ChunkFifo}: taken entries are dropped from the front of
- * its array once there are at least this many and they are at least half of it.
- */
-const FIFO_COMPACT_AT = 1024;
-
-/**
- * A FIFO over an array and a head index. Why not `push` + `shift`: V8's
- * `Array.prototype.shift` moves every remaining element once the array is large (its
- * backing store in large-object space cannot be trimmed in place), so draining n queued
- * entries cost O(n^2): 128 Ki one-byte messages queued behind a latency fault stalled
- * the proxy's event loop for 19 s, 256 Ki for 80 s. Here taking is O(1) and the front is
- * compacted when it is at least half the array (amortized O(1) per entry).
- */
-export class ChunkFifo<T> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
-  /** Entries moved by compactions so far (a time-free check that taking stays linear). */
-  moved = 0;
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: T): void {
-    this.items.push(item);
-  }
-
-  /** The oldest entry, or undefined when empty. */
-  peek(): T | undefined {
-    return this.head < this.items.length ? this.items[this.head] : undefined;
-  }
-
-  /** Removes and returns the oldest entry, or undefined when empty. */
-  shift(): T | undefined {
-    if (this.head >= this.items.length) {
-      return undefined;
-    }
-    const item = this.items[this.head];
-    this.items[this.head] = undefined; // no reference kept to what was taken
-    this.head += 1;
-    if (this.head === this.items.length) {
-      this.items.length = 0;
-      this.head = 0;
-    } else if (this.head >= FIFO_COMPACT_AT && this.head * 2 >= this.items.length) {
-      this.moved += this.items.length - this.head;
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-
-  clear(): void {
-    this.items = [];
-    this.head = 0;
-  }
-}
-
 interface QueuedChunk {
   chunk: Buffer;
   arrivedAt: number;
@@ -216,8 +159,8 @@ interface QueuedChunk {
 
 /** One direction of one connection: a queue and the pump that applies faults (rules 1-4). */
 export class Pipe {
-  /** @internal Exposed for tests (ChunkFifo.moved). */
-  readonly queue = new ChunkFifo<QueuedChunk | typeof END_OF_INPUT>();
+  /** @internal Exposed for tests (Fifo.moved). */
+  readonly queue = new Fifo<QueuedChunk | typeof END_OF_INPUT>();
   private queuedBytes = 0;
   private pausedBySelf = false;
   private wake: (() => void) | undefined;

@@ -6,7 +6,8 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChunkFifo, QUEUED_ENTRY_BYTES } from '../../src/testing/fault-pipe.js';
+import { Fifo } from '../../src/fifo.js';
+import { QUEUED_ENTRY_BYTES } from '../../src/testing/fault-pipe.js';
 import { FaultProxy } from '../../src/testing/index.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -96,7 +97,7 @@ describe('FaultProxy pipe queue', () => {
     await new Promise<void>((resolve) => client.once('connect', () => resolve()));
     await expect.poll(() => proxy.stats.activeConnections).toBe(1);
     const internal = proxy as unknown as {
-      connections: Set<{ upstreamPipe: { queue: ChunkFifo<unknown> } }>;
+      connections: Set<{ upstreamPipe: { queue: Fifo<unknown> } }>;
     };
     const queue = [...internal.connections][0]!.upstreamPipe.queue;
     const push = queue.push.bind(queue);
@@ -113,8 +114,8 @@ describe('FaultProxy pipe queue', () => {
     expect(longest).toBeLessThanOrEqual(Math.ceil((256 * 1024) / QUEUED_ENTRY_BYTES) + 2 * 256 + 2);
   }, 60_000);
 
-  it('ChunkFifo takes in O(1) per entry: entries moved by compaction stay below the entries pushed', () => {
-    const fifo = new ChunkFifo<number>();
+  it('Fifo takes in O(1) per entry: entries moved by compaction stay below the entries pushed', () => {
+    const fifo = new Fifo<number>();
     const count = 200_000;
     for (let index = 0; index < count; index++) {
       fifo.push(index);

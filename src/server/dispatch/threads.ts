@@ -33,6 +33,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ConnectionError, SwitchboardError } from '../../errors.js';
+import { Fifo } from '../../fifo.js';
 import { afterIo } from '../../net/schedule.js';
 import { DEFAULTS } from '../../options.js';
 import { type ConnectionBody, markInputFirst, type ResumableInfo } from '../connection-handler.js';
@@ -104,9 +105,17 @@ export class ThreadPool {
   /** URL of the `onRequest` module each worker loads too, or null. */
   readonly #requestModule: string | null;
   readonly #workers: PoolWorker[] = [];
-  /** Jobs not yet given to a worker (only while no worker is up). */
-  readonly #waiting: { frame: Uint8Array; context: FrameContext; request: boolean; job: Job }[] =
-    [];
+  /**
+   * Jobs not yet given to a worker (only while no worker is up): a {@link Fifo}, since
+   * frames keep arriving while a worker is replaced and `Array.prototype.shift` is O(n)
+   * per job on a long array.
+   */
+  readonly #waiting = new Fifo<{
+    frame: Uint8Array;
+    context: FrameContext;
+    request: boolean;
+    job: Job;
+  }>();
   #nextJob = 0;
   #flushScheduled = false;
   /** Workers forked and not yet ready (or dead). */
@@ -267,7 +276,7 @@ export class ThreadPool {
   /** Terminates every worker; outstanding jobs fail with `SB_WORKER_CRASHED`. */
   async close(): Promise<void> {
     this.#closing = true;
-    for (const { job } of this.#waiting.splice(0)) {
+    for (const { job } of this.#waiting.takeAll()) {
       job.reject(new ConnectionError('SB_WORKER_CRASHED', 'the thread pool is closed'));
     }
     const workers = this.#workers.splice(0);
@@ -381,7 +390,7 @@ export class ThreadPool {
                   cause: error,
                 },
               );
-              for (const { job } of this.#waiting.splice(0)) {
+              for (const { job } of this.#waiting.takeAll()) {
                 job.reject(reason);
               }
             }
